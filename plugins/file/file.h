@@ -1,0 +1,99 @@
+/* The file source and sink, shared with the stdin and stdout plugins. */
+#ifndef SLUICE_PLUGIN_FILE_H
+#define SLUICE_PLUGIN_FILE_H
+
+#include <stdint.h>
+
+#include "sluice/plugin.h"
+
+typedef struct file_source_cfg {
+  char *path;             /* "-" is standard input */
+  char *format;
+  char *delimiter;
+  int header;
+  int checkpoint;
+  int follow;
+  int64_t poll_ms;
+  int64_t read_size;
+  int64_t max_record;
+} file_source_cfg;
+
+typedef struct file_sink_cfg {
+  char *path;             /* "-" is standard output */
+  char *format;
+  char *delimiter;
+  int header;
+  char **columns;
+  int fsync;
+} file_sink_cfg;
+
+/* The plugins' private state (the runtime allocates it, priv_size). */
+typedef struct file_source {
+  sl_stage *st;
+  file_source_cfg *cfg;
+  const sl_codec *codec;
+  void *cctx;
+  uv_file fd;
+  int is_stdin;
+  uint64_t dev, ino;
+
+  char *buf;              /* unframed bytes: buf[0..len) starts at file offset buf_off */
+  size_t len, cap;
+  int64_t buf_off;
+  int64_t line;           /* lines before buf[0] */
+  int skipping;           /* discarding the rest of an oversized record */
+
+  uv_fs_t req;
+  int reading;
+  int eof;
+  int stopped;            /* stop() was called */
+  int finished;
+  uv_timer_t timer;       /* follow: wait for the file to grow */
+  int timer_open;
+} file_source;
+
+#define MAX_IOV 256
+
+typedef struct file_sink {
+  sl_stage *st;
+  file_sink_cfg *cfg;
+  const sl_codec *codec;
+  void *cctx;
+  uv_file fd;
+  int is_stdout;
+  int need_header;
+  sl_buf header;
+
+  sl_sink_batch *qhead, *qtail;    /* waiting to be written */
+  sl_sink_batch *inflight;          /* being written and synced */
+  uv_buf_t iov[MAX_IOV + 1];
+  unsigned niov;
+  uv_fs_t req;
+  int busy;
+  int flushing;
+  uv_timer_t retry;
+  int retry_open;
+  int64_t backoff_ms;
+} file_sink;
+
+extern const sl_plugin file_source_plugin;
+extern const sl_plugin file_sink_plugin;
+extern const sl_plugin stdin_plugin;
+extern const sl_plugin stdout_plugin;
+
+/* The callbacks, for plugins that are the file source or sink on a
+ * standard stream. */
+int file_source_init(sl_stage *st);
+void file_source_destroy(sl_stage *st);
+int file_source_start(sl_stage *st);
+void file_source_pause(sl_stage *st);
+void file_source_resume(sl_stage *st);
+void file_source_stop(sl_stage *st);
+void file_source_ack(sl_stage *st, const sl_checkpoint *cp);
+
+int file_sink_init(sl_stage *st);
+void file_sink_destroy(sl_stage *st);
+int file_sink_write(sl_stage *st, sl_sink_batch *sb);
+void file_sink_flush(sl_stage *st);
+
+#endif

@@ -1,0 +1,268 @@
+/* file.sink: appends records to a file (or standard output).  Writes go to
+ * the libuv thread pool one at a time; whatever queues up meanwhile goes out
+ * in the next write as one gather write, followed by one fdatasync, after
+ * which every batch in it is acknowledged: group commit without a timer.
+ * A line torn by a crash is cut off when the sink opens the file again; its
+ * batch was never acknowledged, so the source replays it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "sluice/log.h"
+
+
+
+
+
+/* Cuts a torn last line (no '\n' at the end) left by a crash. */
+static int repair_tail(file_sink *fk, off_t size) {
+  char c;
+  if (size == 0 || pread(fk->fd, &c, 1, size - 1) != 1 || c == '\n') return 0;
+  char chunk[4096];
+  off_t end = size;
+  while (end > 0) {
+    off_t start = end > (off_t)sizeof chunk ? end - (off_t)sizeof chunk : 0;
+    ssize_t n = pread(fk->fd, chunk, (size_t)(end - start), start);
+    if (n <= 0) return SL_EIO;
+    for (ssize_t i = n - 1; i >= 0; i--)
+      if (chunk[i] == '\n') {
+        off_t keep = start + i + 1;
+        sl_log_warn(sl_stage_name(fk->st), "%s: cut a torn last line of %lld bytes left by an earlier crash",
+                    fk->cfg->path, (long long)(size - keep));
+        return ftruncate(fk->fd, keep) < 0 ? SL_EIO : 0;
+      }
+    end = start;
+  }
+  sl_log_warn(sl_stage_name(fk->st), "%s: cut a torn line of %lld bytes left by an earlier crash",
+              fk->cfg->path, (long long)size);
+  return ftruncate(fk->fd, 0) < 0 ? SL_EIO : 0;
+}
+
+int file_sink_init(sl_stage *st) {
+  file_sink *fk = sl_stage_priv(st);
+  file_sink_cfg *cfg = sl_stage_config(st);
+  fk->st = st;
+  fk->cfg = cfg;
+  fk->codec = sl_codec_find(cfg->format);
+  if (!fk->codec) {
+    sl_log_error(sl_stage_name(st), "%s: unknown format '%s'", sl_stage_where(st), cfg->format);
+    return SL_EOPTION;
+  }
+  sl_codec_opts co = {.delimiter = cfg->delimiter && cfg->delimiter[0] ? cfg->delimiter[0] : ',',
+                      .header = cfg->header,
+                      .columns = (const char **)cfg->columns,
+                      .max_record = 0};
+  fk->cctx = fk->codec->ctx_new(&co);
+  if (!fk->cctx && fk->codec->ctx_new) return SL_ENOMEM;
+  sl_sink_set_codec(st, fk->codec, fk->cctx);
+
+  fk->is_stdout = strcmp(cfg->path, "-") == 0;
+  if (fk->is_stdout) {
+    fk->fd = 1;
+    fk->need_header = fk->codec->write_header && cfg->header;
+    return 0;
+  }
+  fk->fd = open(cfg->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fk->fd < 0) {
+    sl_log_error(sl_stage_name(st), "%s: cannot open %s for writing: %s", sl_stage_where(st), cfg->path,
+                 strerror(errno));
+    return SL_EIO;
+  }
+  struct stat sb;
+  if (fstat(fk->fd, &sb) < 0) return SL_EIO;
+  if (S_ISREG(sb.st_mode)) {
+    /* pread needs a readable descriptor: repair through a second one. */
+    int rfd = open(cfg->path, O_RDWR | O_CLOEXEC);
+    if (rfd >= 0) {
+      int wfd = fk->fd;
+      fk->fd = rfd;
+      int rc = repair_tail(fk, sb.st_size);
+      fk->fd = wfd;
+      close(rfd);
+      if (rc) {
+        sl_log_error(sl_stage_name(st), "%s: cannot repair %s", sl_stage_where(st), cfg->path);
+        return rc;
+      }
+      fstat(fk->fd, &sb);
+    }
+  }
+  fk->need_header = fk->codec->write_header && cfg->header && sb.st_size == 0;
+  return 0;
+}
+
+void file_sink_destroy(sl_stage *st) {
+  file_sink *fk = sl_stage_priv(st);
+  if (fk->fd > 2) close(fk->fd);
+  fk->fd = -1;
+  if (fk->cctx) fk->codec->ctx_free(fk->cctx);
+  fk->cctx = NULL;
+  sl_buf_free(&fk->header);
+  if (fk->retry_open) uv_close((uv_handle_t *)&fk->retry, NULL);
+  fk->retry_open = 0;
+}
+
+static void kick(file_sink *fk);
+
+static void ack_inflight(file_sink *fk) {
+  sl_sink_batch *sb = fk->inflight;
+  fk->inflight = NULL;
+  fk->busy = 0;
+  fk->backoff_ms = 0;
+  while (sb) {
+    sl_sink_batch *next = sb->next;
+    sl_sink_done(sb);
+    sb = next;
+  }
+  kick(fk);
+  if (fk->flushing && !fk->busy && !fk->qhead) {
+    fk->flushing = 0;
+    sl_stage_flushed(fk->st);
+  }
+}
+
+static void on_retry(uv_timer_t *t) {
+  file_sink *fk = t->data;
+  kick(fk);
+}
+
+/* A failed write or sync: the batches stay queued and are tried again with
+ * a growing pause; nothing is acknowledged, so nothing is lost. */
+static void retry_later(file_sink *fk, const char *what, int err) {
+  fk->backoff_ms = fk->backoff_ms ? fk->backoff_ms * 2 : 100;
+  if (fk->backoff_ms > 10000) fk->backoff_ms = 10000;
+  sl_log_error(sl_stage_name(fk->st), "%s %s failed: %s; retrying in %lld ms", what, fk->cfg->path,
+               uv_strerror(err), (long long)fk->backoff_ms);
+  /* Put the in-flight batches back at the front of the queue. */
+  sl_sink_batch *last = fk->inflight;
+  while (last && last->next) last = last->next;
+  if (last) {
+    last->next = fk->qhead;
+    fk->qhead = fk->inflight;
+    if (!fk->qtail) fk->qtail = last;
+  }
+  fk->inflight = NULL;
+  fk->busy = 0;
+  if (!fk->retry_open) {
+    uv_timer_init(sl_stage_loop(fk->st), &fk->retry);
+    fk->retry.data = fk;
+    fk->retry_open = 1;
+  }
+  uv_timer_start(&fk->retry, on_retry, (uint64_t)fk->backoff_ms, 0);
+}
+
+static void on_sync(uv_fs_t *req) {
+  file_sink *fk = req->data;
+  ssize_t r = req->result;
+  uv_fs_req_cleanup(req);
+  /* Pipes and terminals cannot be synced: what was written is all there is. */
+  if (r < 0 && r != UV_EINVAL && r != UV_EROFS && r != UV_ENOTSUP) {
+    retry_later(fk, "syncing", (int)r);
+    return;
+  }
+  ack_inflight(fk);
+}
+
+static void on_write(uv_fs_t *req) {
+  file_sink *fk = req->data;
+  ssize_t r = req->result;
+  uv_fs_req_cleanup(req);
+  if (r < 0) {
+    retry_later(fk, "writing", (int)r);
+    return;
+  }
+  /* A short write: skip what went out and write the rest. */
+  size_t done = (size_t)r;
+  unsigned i = 0;
+  while (i < fk->niov && done >= fk->iov[i].len) done -= fk->iov[i++].len;
+  if (i < fk->niov) {
+    fk->iov[i].base += done;
+    fk->iov[i].len -= done;
+    memmove(fk->iov, fk->iov + i, (fk->niov - i) * sizeof fk->iov[0]);
+    fk->niov -= i;
+    req->data = fk;
+    int rc = uv_fs_write(sl_stage_loop(fk->st), req, fk->fd, fk->iov, fk->niov, -1, on_write);
+    if (rc) retry_later(fk, "writing", rc);
+    return;
+  }
+  if (fk->cfg->fsync && !fk->is_stdout) {
+    req->data = fk;
+    int rc = uv_fs_fdatasync(sl_stage_loop(fk->st), req, fk->fd, on_sync);
+    if (rc) retry_later(fk, "syncing", rc);
+    return;
+  }
+  ack_inflight(fk);
+}
+
+static void kick(file_sink *fk) {
+  if (fk->busy || !fk->qhead) return;
+  if (fk->retry_open && uv_is_active((uv_handle_t *)&fk->retry)) return;
+  fk->niov = 0;
+  if (fk->need_header) {
+    fk->header.len = 0;
+    fk->codec->write_header(fk->cctx, fk->qhead->recs[0], &fk->header);
+    fk->iov[fk->niov++] = uv_buf_init(fk->header.ptr, (unsigned)fk->header.len);
+    fk->need_header = 0;
+  }
+  /* Take as many queued batches as fit in one gather write. */
+  sl_sink_batch *first = fk->qhead, *last = NULL;
+  while (fk->qhead && fk->niov < MAX_IOV) {
+    sl_sink_batch *sb = fk->qhead;
+    fk->qhead = sb->next;
+    fk->iov[fk->niov++] = uv_buf_init(sb->bytes.ptr, (unsigned)sb->bytes.len);
+    last = sb;
+  }
+  if (!fk->qhead) fk->qtail = NULL;
+  last->next = NULL;
+  fk->inflight = first;
+  fk->busy = 1;
+  fk->req.data = fk;
+  int rc = uv_fs_write(sl_stage_loop(fk->st), &fk->req, fk->fd, fk->iov, fk->niov, -1, on_write);
+  if (rc) retry_later(fk, "writing", rc);
+}
+
+int file_sink_write(sl_stage *st, sl_sink_batch *sb) {
+  file_sink *fk = sl_stage_priv(st);
+  sb->next = NULL;
+  if (fk->qtail) fk->qtail->next = sb;
+  else fk->qhead = sb;
+  fk->qtail = sb;
+  kick(fk);
+  return 0;
+}
+
+void file_sink_flush(sl_stage *st) {
+  file_sink *fk = sl_stage_priv(st);
+  if (!fk->busy && !fk->qhead) {
+    sl_stage_flushed(st);
+    return;
+  }
+  fk->flushing = 1;
+}
+
+static const sl_option file_sink_options[] = {
+    {"path", SL_OPT_PATH, NULL, SL_REQUIRED, offsetof(file_sink_cfg, path), "File to append to, relative to the pipeline file.", NULL},
+    {"format", SL_OPT_ENUM, "jsonl", 0, offsetof(file_sink_cfg, format), "Record format.", "jsonl|csv|raw"},
+    {"delimiter", SL_OPT_STR, ",", 0, offsetof(file_sink_cfg, delimiter), "CSV field separator.", NULL},
+    {"header", SL_OPT_BOOL, "true", 0, offsetof(file_sink_cfg, header), "CSV: write a header row into a new file.", NULL},
+    {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(file_sink_cfg, columns), "CSV: output columns (default: the first record's fields).", NULL},
+    {"fsync", SL_OPT_BOOL, "true", 0, offsetof(file_sink_cfg, fsync), "Acknowledge only after fdatasync.", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+const sl_plugin file_sink_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_SINK,
+    .name = "file.sink",
+    .doc = "Appends JSON Lines, CSV or raw lines to a file; durable before it acknowledges.",
+    .options = file_sink_options,
+    .config_size = sizeof(file_sink_cfg),
+    .priv_size = sizeof(file_sink),
+    .init = file_sink_init,
+    .destroy = file_sink_destroy,
+    .write = file_sink_write,
+    .flush = file_sink_flush,
+};

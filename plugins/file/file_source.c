@@ -1,0 +1,445 @@
+/* file.source: reads JSON Lines, CSV or raw lines from a file (or standard
+ * input), in batches, on the libuv thread pool.  The checkpoint is the byte
+ * offset and line number just past the last batch every sink has made
+ * durable; a restart resumes there, provided it is still the same file
+ * (device and inode). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "file.h"
+#include "sluice/log.h"
+
+
+
+
+static void issue_read(file_source *fs);
+
+/* {"path":"...","dev":1,"ino":2,"offset":3,"line":4} */
+static void save_checkpoint(file_source *fs, int64_t off, int64_t line) {
+  sl_buf b = SL_BUF_INIT;
+  sl_buf_puts(&b, "{\"path\":");
+  sl_buf_json_string(&b, fs->cfg->path, strlen(fs->cfg->path));
+  sl_buf_printf(&b, ",\"dev\":%llu,\"ino\":%llu,\"offset\":%lld,\"line\":%lld}\n",
+                (unsigned long long)fs->dev, (unsigned long long)fs->ino, (long long)off,
+                (long long)line);
+  if (!b.oom) sl_state_save(fs->st, b.ptr, b.len);
+  sl_buf_free(&b);
+}
+
+static int64_t member_int(const sl_value *obj, const char *name) {
+  for (uint32_t i = 0; i < obj->n; i++) {
+    const sl_member *m = &obj->u.members[i];
+    if (m->name.len == strlen(name) && memcmp(m->name.ptr, name, m->name.len) == 0)
+      return m->value.type == SL_T_INT ? m->value.u.i : -1;
+  }
+  return -1;
+}
+
+/* Where to start: the saved checkpoint if it names this very file. */
+static void load_checkpoint(file_source *fs, int64_t size, int64_t *off, int64_t *line) {
+  *off = 0;
+  *line = 0;
+  sl_buf b = SL_BUF_INIT;
+  int rc = sl_state_load(fs->st, &b);
+  if (rc == 0) {
+    sl_arena a;
+    sl_arena_init(&a);
+    sl_value v;
+    const char *why = NULL;
+    if (sl_json_parse(b.ptr, b.len, &a, &v, &why) == 0 && v.type == SL_T_OBJECT) {
+      int64_t dev = member_int(&v, "dev"), ino = member_int(&v, "ino");
+      int64_t o = member_int(&v, "offset"), l = member_int(&v, "line");
+      if ((uint64_t)dev == fs->dev && (uint64_t)ino == fs->ino && o >= 0 && o <= size) {
+        *off = o;
+        *line = l > 0 ? l : 0;
+        sl_log_info(sl_stage_name(fs->st), "resuming %s at byte %lld (line %lld)", fs->cfg->path,
+                    (long long)o, (long long)*line);
+      } else {
+        sl_log_warn(sl_stage_name(fs->st),
+                    "the checkpoint is for another file or a shorter one; reading %s from the start",
+                    fs->cfg->path);
+      }
+    } else {
+      sl_log_warn(sl_stage_name(fs->st), "ignoring an unreadable checkpoint: %s", why ? why : "not an object");
+    }
+    sl_arena_free(&a);
+  } else if (rc != SL_ENOENT) {
+    sl_log_warn(sl_stage_name(fs->st), "cannot read the checkpoint: %s", sl_strerror(rc));
+  }
+  sl_buf_free(&b);
+}
+
+/* Reads the CSV header row synchronously (init runs before the loop). */
+static int read_header(file_source *fs, int64_t *header_end) {
+  size_t cap = 64 * 1024, len = 0;
+  char *h = malloc(cap);
+  if (!h) return SL_ENOMEM;
+  for (;;) {
+    ssize_t n = pread(fs->fd, h + len, cap - len, (off_t)len);
+    if (n < 0) {
+      free(h);
+      return SL_EIO;
+    }
+    len += (size_t)n;
+    size_t rec_len, consumed;
+    int rc = fs->codec->frame(fs->cctx, h, len, n == 0, &rec_len, &consumed);
+    if (rc == SL_OK) {
+      const char *why = NULL;
+      rc = fs->codec->take_header(fs->cctx, h, rec_len, &why);
+      if (rc) sl_log_error(sl_stage_name(fs->st), "%s: bad header row: %s", fs->cfg->path, why ? why : "");
+      free(h);
+      *header_end = (int64_t)consumed;
+      return rc;
+    }
+    if (n == 0 || rc != SL_EAGAIN) {
+      sl_log_error(sl_stage_name(fs->st), "%s: no header row", fs->cfg->path);
+      free(h);
+      return SL_EPARSE;
+    }
+    if (len == cap) {
+      if (cap >= (size_t)fs->cfg->max_record) {
+        free(h);
+        return SL_ETOOBIG;
+      }
+      char *g = realloc(h, cap * 2);
+      if (!g) {
+        free(h);
+        return SL_ENOMEM;
+      }
+      h = g;
+      cap *= 2;
+    }
+  }
+}
+
+int file_source_init(sl_stage *st) {
+  file_source *fs = sl_stage_priv(st);
+  file_source_cfg *cfg = sl_stage_config(st);
+  fs->st = st;
+  fs->cfg = cfg;
+  fs->fd = -1;
+  fs->codec = sl_codec_find(cfg->format);
+  if (!fs->codec) {
+    sl_log_error(sl_stage_name(st), "%s: unknown format '%s'", sl_stage_where(st), cfg->format);
+    return SL_EOPTION;
+  }
+  sl_codec_opts co = {.delimiter = cfg->delimiter && cfg->delimiter[0] ? cfg->delimiter[0] : ',',
+                      .header = cfg->header,
+                      .columns = NULL,
+                      .max_record = (size_t)cfg->max_record};
+  fs->cctx = fs->codec->ctx_new(&co);
+  if (!fs->cctx && fs->codec->ctx_new) return SL_ENOMEM;
+
+  fs->is_stdin = strcmp(cfg->path, "-") == 0;
+  int64_t start = 0, line = 0, header_end = 0;
+  if (fs->is_stdin) {
+    fs->fd = 0;
+  } else {
+    fs->fd = open(cfg->path, O_RDONLY | O_CLOEXEC);
+    if (fs->fd < 0) {
+      sl_log_error(sl_stage_name(st), "%s: cannot open %s: %s", sl_stage_where(st), cfg->path,
+                   strerror(errno));
+      return SL_EIO;
+    }
+    struct stat sb;
+    if (fstat(fs->fd, &sb) < 0 || S_ISDIR(sb.st_mode)) {
+      sl_log_error(sl_stage_name(st), "%s: cannot read %s: %s", sl_stage_where(st), cfg->path,
+                   S_ISDIR(sb.st_mode) ? "it is a directory" : strerror(errno));
+      return SL_EIO;
+    }
+    fs->dev = (uint64_t)sb.st_dev;
+    fs->ino = (uint64_t)sb.st_ino;
+    if (fs->codec->take_header && cfg->header) {
+      int rc = read_header(fs, &header_end);
+      if (rc == SL_EPARSE && sb.st_size == 0) header_end = -1;   /* empty file */
+      else if (rc) return rc;
+    }
+    if (cfg->checkpoint && S_ISREG(sb.st_mode)) load_checkpoint(fs, sb.st_size, &start, &line);
+    if (start < header_end) {
+      start = header_end;
+      line = 1;
+    }
+    if (header_end < 0) start = 0;
+  }
+  fs->buf_off = start;
+  fs->line = line;
+  fs->cap = (size_t)cfg->read_size;
+  fs->buf = malloc(fs->cap);
+  if (!fs->buf) return SL_ENOMEM;
+  return 0;
+}
+
+void file_source_destroy(sl_stage *st) {
+  file_source *fs = sl_stage_priv(st);
+  if (fs->fd > 0) close(fs->fd);
+  if (fs->cctx) fs->codec->ctx_free(fs->cctx);
+  free(fs->buf);
+  fs->buf = NULL;
+}
+
+static void finish(file_source *fs) {
+  if (fs->finished) return;
+  fs->finished = 1;
+  if (fs->timer_open) {
+    uv_close((uv_handle_t *)&fs->timer, NULL);
+    fs->timer_open = 0;
+  }
+  sl_source_finished(fs->st);
+}
+
+static size_t count_lines(const char *p, size_t n) {
+  size_t c = 0;
+  const char *end = p + n;
+  while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+    c++;
+    p++;
+  }
+  return c;
+}
+
+/* Frames as many records as buf holds into batches and emits them. */
+static void frame_and_emit(file_source *fs, int at_eof) {
+  uint32_t per_batch = sl_stage_batch_size(fs->st);
+  size_t pos = 0;
+  int64_t now = sl_now_ms();
+  while (pos < fs->len) {
+    if (fs->skipping) {
+      const char *nl = memchr(fs->buf + pos, '\n', fs->len - pos);
+      if (!nl) {
+        pos = fs->len;
+        break;
+      }
+      fs->line++;
+      pos = (size_t)(nl - fs->buf) + 1;
+      fs->skipping = 0;
+      continue;
+    }
+    sl_batch *b = sl_batch_new(fs->st);
+    if (!b) {
+      sl_stage_fatal(fs->st, "out of memory");
+      return;
+    }
+    size_t region = pos;
+    while (pos < fs->len && sl_batch_count(b) < per_batch) {
+      size_t rec_len = 0, consumed = 0;
+      int rc = fs->codec->frame(fs->cctx, fs->buf + pos, fs->len - pos, at_eof, &rec_len, &consumed);
+      if (rc == SL_EAGAIN) break;
+      if (rc != SL_OK && rc != SL_ETOOBIG) {
+        /* The framer gave up on these bytes: fail one line of them. */
+        const char *nl = memchr(fs->buf + pos, '\n', fs->len - pos);
+        consumed = nl ? (size_t)(nl - fs->buf - pos) + 1 : fs->len - pos;
+        rec_len = nl ? consumed - 1 : consumed;
+      }
+      sl_record *rec = sl_batch_add(b);
+      if (!rec) {
+        sl_stage_fatal(fs->st, "out of memory");
+        sl_batch_discard(b);
+        return;
+      }
+      rec->raw.ptr = fs->buf + pos;   /* rebased below, once the region is copied */
+      rec->raw.len = rc == SL_ETOOBIG ? (rec_len > 1024 ? 1024 : rec_len) : rec_len;
+      rec->codec = fs->codec;
+      rec->codec_ctx = fs->cctx;
+      rec->meta.origin.ptr = fs->cfg->path;
+      rec->meta.origin.len = strlen(fs->cfg->path);
+      rec->meta.offset = fs->buf_off + (int64_t)pos;
+      rec->meta.line = fs->line + 1;
+      rec->meta.arrival_ms = now;
+      if (rc == SL_ETOOBIG) {
+        char why[128];
+        snprintf(why, sizeof why, "record exceeds max_record_size (%lld bytes); its first %zu bytes are kept",
+                 (long long)fs->cfg->max_record, rec->raw.len);
+        sl_record_fail(rec, sl_batch_arena(b), "decode", why);
+        if (consumed == 0 || consumed >= fs->len - pos) {
+          /* The end of the oversized record is not in the buffer yet. */
+          consumed = fs->len - pos;
+          fs->skipping = memchr(fs->buf + pos, '\n', consumed) == NULL;
+        }
+      } else if (rc != SL_OK) {
+        sl_record_fail(rec, sl_batch_arena(b), "decode", sl_strerror(rc));
+      } else if (rec_len == 0) {
+        sl_batch_pop(b);   /* framing consumed only blank lines */
+      }
+      fs->line += (int64_t)count_lines(fs->buf + pos, consumed);
+      pos += consumed;
+      if (consumed == 0) break;
+    }
+    uint32_t n = sl_batch_count(b);
+    if (n == 0 && pos == region) {
+      sl_batch_discard(b);
+      break;
+    }
+    /* One copy of the framed region into the batch's arena; records point into it. */
+    char *copy = sl_arena_memdup(sl_batch_arena(b), fs->buf + region, pos - region);
+    if (!copy) {
+      sl_batch_discard(b);
+      sl_stage_fatal(fs->st, "out of memory");
+      return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      sl_record *r = sl_batch_record(b, i);
+      r->raw.ptr = copy + (r->raw.ptr - (fs->buf + region));
+    }
+    sl_checkpoint cp = {.a = fs->buf_off + (int64_t)pos, .b = fs->line, .c = 0, .ref = 0};
+    sl_batch_set_checkpoint(b, &cp);
+    sl_source_emit(fs->st, b);
+  }
+  /* Keep the unframed tail at the front of the buffer. */
+  if (pos) {
+    memmove(fs->buf, fs->buf + pos, fs->len - pos);
+    fs->len -= pos;
+    fs->buf_off += (int64_t)pos;
+  }
+  if (fs->skipping) {
+    fs->buf_off += (int64_t)fs->len;
+    fs->len = 0;
+  }
+}
+
+static void on_poll_timer(uv_timer_t *t) {
+  file_source *fs = t->data;
+  fs->eof = 0;
+  issue_read(fs);
+}
+
+static void on_read(uv_fs_t *req) {
+  file_source *fs = req->data;
+  ssize_t n = req->result;
+  uv_fs_req_cleanup(req);
+  fs->reading = 0;
+  if (fs->finished || !fs->buf) return;
+  if (fs->stopped) {
+    /* Bytes read after stop are not emitted: the checkpoint will resume there. */
+    finish(fs);
+    return;
+  }
+  if (n < 0) {
+    sl_stage_fatal(fs->st, "cannot read %s: %s", fs->cfg->path, uv_strerror((int)n));
+    finish(fs);
+    return;
+  }
+  if (n == 0) {
+    if (fs->cfg->follow && !fs->is_stdin) {
+      frame_and_emit(fs, 0);
+      fs->eof = 1;
+      if (!fs->timer_open) {
+        uv_timer_init(sl_stage_loop(fs->st), &fs->timer);
+        fs->timer.data = fs;
+        fs->timer_open = 1;
+      }
+      uv_timer_start(&fs->timer, on_poll_timer, (uint64_t)fs->cfg->poll_ms, 0);
+      return;
+    }
+    frame_and_emit(fs, 1);
+    if (fs->len) {
+      /* A final record the framer would not take (an unterminated CSV quote). */
+      sl_batch *b = sl_batch_new(fs->st);
+      sl_record *rec = b ? sl_batch_add(b) : NULL;
+      if (rec) {
+        rec->raw.ptr = sl_arena_memdup(sl_batch_arena(b), fs->buf, fs->len);
+        rec->raw.len = fs->len;
+        rec->meta.origin.ptr = fs->cfg->path;
+        rec->meta.origin.len = strlen(fs->cfg->path);
+        rec->meta.offset = fs->buf_off;
+        rec->meta.line = fs->line + 1;
+        sl_record_fail(rec, sl_batch_arena(b), "decode", "incomplete record at the end of the input");
+        sl_checkpoint cp = {.a = fs->buf_off + (int64_t)fs->len, .b = fs->line};
+        sl_batch_set_checkpoint(b, &cp);
+        sl_source_emit(fs->st, b);
+      } else if (b) {
+        sl_batch_discard(b);
+      }
+      fs->len = 0;
+    }
+    fs->eof = 1;
+    finish(fs);
+    return;
+  }
+  fs->len += (size_t)n;
+  frame_and_emit(fs, 0);
+  if (!sl_source_paused(fs->st)) issue_read(fs);
+}
+
+static void issue_read(file_source *fs) {
+  if (fs->reading || fs->finished || fs->stopped) return;
+  if (fs->len == fs->cap) {
+    /* A record longer than the buffer: grow it, up to the record size limit. */
+    size_t cap = fs->cap * 2;
+    char *g = realloc(fs->buf, cap);
+    if (!g) {
+      sl_stage_fatal(fs->st, "out of memory");
+      return;
+    }
+    fs->buf = g;
+    fs->cap = cap;
+  }
+  uv_buf_t ub = uv_buf_init(fs->buf + fs->len, (unsigned)(fs->cap - fs->len));
+  fs->req.data = fs;
+  fs->reading = 1;
+  int64_t off = fs->is_stdin ? -1 : fs->buf_off + (int64_t)fs->len;
+  int rc = uv_fs_read(sl_stage_loop(fs->st), &fs->req, fs->fd, &ub, 1, off, on_read);
+  if (rc) {
+    fs->reading = 0;
+    sl_stage_fatal(fs->st, "cannot read %s: %s", fs->cfg->path, uv_strerror(rc));
+    finish(fs);
+  }
+}
+
+int file_source_start(sl_stage *st) {
+  issue_read(sl_stage_priv(st));
+  return 0;
+}
+
+void file_source_pause(sl_stage *st) { (void)st; /* on_read does not read on */ }
+
+void file_source_resume(sl_stage *st) {
+  file_source *fs = sl_stage_priv(st);
+  if (!fs->eof) issue_read(fs);
+}
+
+void file_source_stop(sl_stage *st) {
+  file_source *fs = sl_stage_priv(st);
+  fs->stopped = 1;
+  if (fs->timer_open) uv_timer_stop(&fs->timer);
+  if (!fs->reading) finish(fs);
+}
+
+void file_source_ack(sl_stage *st, const sl_checkpoint *cp) {
+  file_source *fs = sl_stage_priv(st);
+  if (fs->cfg->checkpoint && !fs->is_stdin) save_checkpoint(fs, cp->a, cp->b);
+}
+
+static const sl_option file_source_options[] = {
+    {"path", SL_OPT_PATH, NULL, SL_REQUIRED, offsetof(file_source_cfg, path), "File to read, relative to the pipeline file.", NULL},
+    {"format", SL_OPT_ENUM, "jsonl", 0, offsetof(file_source_cfg, format), "Record format.", "jsonl|csv|raw"},
+    {"delimiter", SL_OPT_STR, ",", 0, offsetof(file_source_cfg, delimiter), "CSV field separator.", NULL},
+    {"header", SL_OPT_BOOL, "true", 0, offsetof(file_source_cfg, header), "CSV: the first row names the fields.", NULL},
+    {"checkpoint", SL_OPT_BOOL, "true", 0, offsetof(file_source_cfg, checkpoint), "Resume after the last durable record on restart.", NULL},
+    {"follow", SL_OPT_BOOL, "false", 0, offsetof(file_source_cfg, follow), "Keep reading as the file grows (like tail -f).", NULL},
+    {"poll_interval", SL_OPT_DURATION, "1s", 0, offsetof(file_source_cfg, poll_ms), "follow: how often to look for new data.", NULL},
+    {"read_size", SL_OPT_SIZE, "1MiB", 0, offsetof(file_source_cfg, read_size), "Bytes per read.", NULL},
+    {"max_record_size", SL_OPT_SIZE, "16MiB", 0, offsetof(file_source_cfg, max_record), "Larger records go to the dead-letter sink.", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+const sl_plugin file_source_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_SOURCE,
+    .name = "file.source",
+    .doc = "Reads JSON Lines, CSV or raw lines from a file; resumes from its checkpoint.",
+    .options = file_source_options,
+    .config_size = sizeof(file_source_cfg),
+    .priv_size = sizeof(file_source),
+    .init = file_source_init,
+    .destroy = file_source_destroy,
+    .start = file_source_start,
+    .pause = file_source_pause,
+    .resume = file_source_resume,
+    .stop = file_source_stop,
+    .ack = file_source_ack,
+};

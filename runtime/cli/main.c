@@ -1,0 +1,157 @@
+/* sluice: the command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "sluice/log.h"
+
+static const char usage[] =
+    "usage: sluice <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run FILE.lua      run a pipeline until its sources end or it is told to stop\n"
+    "  check FILE.lua    load and check a pipeline without running it\n"
+    "  help [COMMAND]    this text, a command's options, or 'help plugins'\n"
+    "  version           print the version\n";
+
+static const char run_help[] =
+    "usage: sluice run FILE.lua [options]\n"
+    "\n"
+    "Runs the pipeline that FILE.lua returns.  SIGTERM or SIGINT stops the sources,\n"
+    "drains every record in flight through the sinks, saves the checkpoints and exits 0;\n"
+    "a second signal exits at once (what was in flight is read again on the next start).\n"
+    "\n"
+    "options:\n"
+    "  --state-dir DIR       where checkpoints live (default: $SLUICE_STATE_DIR, else\n"
+    "                        .sluice/ beside the pipeline file); one folder per pipeline name\n"
+    "  --workers N           worker threads (default: the pipeline's, else one per core)\n"
+    "  --log-level LEVEL     debug, info (default), warn, error\n"
+    "  --log-format FORMAT   text or json (default: text on a terminal, json otherwise)\n"
+    "\n"
+    "exit status: 0 done, 1 runtime failure, 2 invalid pipeline or usage\n";
+
+static const char check_help[] =
+    "usage: sluice check FILE.lua\n"
+    "\n"
+    "Loads the pipeline and checks every stage's options (names, types, required ones)\n"
+    "without running it.  Errors name the file and line:\n"
+    "  pipeline.lua:4: file.source: unknown option 'pth' (did you mean 'path'?)\n"
+    "exit status: 0 valid, 2 invalid\n";
+
+static void help_plugins(void) {
+  printf("Built-in plugins (sl.<name> { options } in a pipeline file):\n\n");
+  sl_plugin_kind kinds[] = {SL_SOURCE, SL_STEP, SL_SINK};
+  const char *titles[] = {"sources", "steps", "sinks"};
+  for (int k = 0; k < 3; k++) {
+    int any = 0;
+    for (const sl_plugin *const *p = sl_registry_all(); *p; p++) {
+      if ((*p)->kind != kinds[k]) continue;
+      if (!any) printf("%s:\n", titles[k]);
+      any = 1;
+      printf("  sl.%s  %s\n", (*p)->name, (*p)->doc);
+      sl_buf b = SL_BUF_INIT;
+      sl_options_describe((*p)->options, &b);
+      sl_options_describe(sl_registry_common(kinds[k]), &b);
+      if (b.len) fwrite(b.ptr, 1, b.len, stdout);
+      sl_buf_free(&b);
+      printf("\n");
+    }
+  }
+  printf("Lua steps are plain functions: function (rec) ... return rec end.\n"
+         "Lua plugins are loaded by name (sl.plugin \"name\" or sl.name) from the pipeline's\n"
+         "folder, $SLUICE_PLUGIN_PATH and the shipped library; see docs/plugins.md.\n");
+}
+
+static int cmd_help(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "run") == 0) fputs(run_help, stdout);
+  else if (strcmp(argv[1], "check") == 0) fputs(check_help, stdout);
+  else if (strcmp(argv[1], "plugins") == 0) help_plugins();
+  else if (strcmp(argv[1], "version") == 0) puts("usage: sluice version");
+  else {
+    fprintf(stderr, "sluice: no help for '%s'\n%s", argv[1], usage);
+    return 2;
+  }
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv, int check_only) {
+  static const struct option longopts[] = {
+      {"state-dir", required_argument, NULL, 's'},
+      {"workers", required_argument, NULL, 'w'},
+      {"log-level", required_argument, NULL, 'l'},
+      {"log-format", required_argument, NULL, 'f'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  sl_run_opts o = {0};
+  o.check_only = check_only;
+  int level = SL_LOG_INFO;
+  sl_log_format format = SL_LOG_AUTO;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+      case 's': o.state_root = optarg; break;
+      case 'w':
+        o.workers = atoi(optarg);
+        if (o.workers < 1) {
+          fprintf(stderr, "sluice: --workers needs a positive number, got '%s'\n", optarg);
+          return 2;
+        }
+        break;
+      case 'l':
+        level = sl_log_level_parse(optarg);
+        if (level < 0) {
+          fprintf(stderr, "sluice: unknown log level '%s' (debug, info, warn, error)\n", optarg);
+          return 2;
+        }
+        break;
+      case 'f':
+        if (strcmp(optarg, "json") == 0) format = SL_LOG_JSON;
+        else if (strcmp(optarg, "text") == 0) format = SL_LOG_TEXT;
+        else {
+          fprintf(stderr, "sluice: unknown log format '%s' (text, json)\n", optarg);
+          return 2;
+        }
+        break;
+      case 'h':
+        fputs(check_only ? check_help : run_help, stdout);
+        return 0;
+      default:
+        fputs(check_only ? check_help : run_help, stderr);
+        return 2;
+    }
+  }
+  if (optind != argc - 1) {
+    fprintf(stderr, "sluice: %s needs one pipeline file\n\n%s", check_only ? "check" : "run",
+            check_only ? check_help : run_help);
+    return 2;
+  }
+  o.file = argv[optind];
+  /* check prints its errors as plain text: they are for a person. */
+  sl_log_setup((sl_log_level)level, check_only ? SL_LOG_TEXT : format, 2);
+  return sl_pipeline_main(&o);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, 0);
+  if (strcmp(cmd, "check") == 0) return cmd_run(argc - 1, argv + 1, 1);
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+    return cmd_help(argc - 1, argv + 1);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("sluice %s\n", SLUICE_VERSION);
+    return 0;
+  }
+  fprintf(stderr, "sluice: unknown command '%s'\n\n%s", cmd, usage);
+  return 2;
+}

@@ -1,0 +1,63 @@
+#include "core/clock.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t sl_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sl_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sl_format_time_ms(char *out, size_t n, int64_t unix_ms) {
+  time_t secs = (time_t)(unix_ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+           (int)(unix_ms % 1000));
+}
+
+/* Parses "<number><unit>" where the unit is looked up in units[]; a bare
+ * number takes the unit named by bare (or fails if bare is NULL). */
+struct unit { const char *name; double factor; };
+
+static int64_t parse_with_units(const char *s, const struct unit *units) {
+  if (!s || !*s) return -1;
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || v < 0) return -1;
+  while (isspace((unsigned char)*end)) end++;
+  for (const struct unit *u = units; u->name; u++) {
+    if (strcmp(end, u->name) == 0) {
+      double r = v * u->factor;
+      if (r > 9.2e18) return -1;
+      return (int64_t)r;
+    }
+  }
+  return -1;
+}
+
+int64_t sl_parse_duration_ms(const char *s) {
+  static const struct unit units[] = {
+      {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
+  return parse_with_units(s, units);
+}
+
+int64_t sl_parse_size(const char *s) {
+  static const struct unit units[] = {
+      {"", 1}, {"B", 1}, {"KiB", 1024.0}, {"MiB", 1048576.0},
+      {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+      {"k", 1024.0}, {"K", 1024.0}, {"M", 1048576.0}, {"G", 1073741824.0},
+      {NULL, 0}};
+  return parse_with_units(s, units);
+}

@@ -1,0 +1,78 @@
+/* Log lines: "2026-11-27T14:00:00.123Z INFO  residents/file.source.1: message"
+ * on a terminal; {"time":...,"level":...,"pipeline":...,"stage":...,"msg":...}
+ * otherwise. */
+#include "sluice/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice/buf.h"
+#include "core/clock.h"
+
+static sl_log_level g_level = SL_LOG_INFO;
+static int g_json;
+static int g_fd = 2;
+static char g_pipeline[128] = "sluice";
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_tags[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
+
+void sl_log_setup(sl_log_level level, sl_log_format format, int fd) {
+  g_level = level;
+  g_fd = fd;
+  g_json = format == SL_LOG_JSON || (format == SL_LOG_AUTO && !isatty(fd));
+}
+
+void sl_log_set_pipeline(const char *name) {
+  snprintf(g_pipeline, sizeof g_pipeline, "%s", name ? name : "sluice");
+}
+
+int sl_log_level_parse(const char *s) {
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, level_names[i]) == 0) return i;
+  if (strcmp(s, "warning") == 0) return SL_LOG_WARN;
+  if (strcmp(s, "off") == 0) return SL_LOG_OFF;
+  return -1;
+}
+
+int sl_log_enabled(sl_log_level level) { return level >= g_level; }
+
+void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
+  if (level < g_level || level >= SL_LOG_OFF) return;
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+
+  char ts[32];
+  sl_format_time_ms(ts, sizeof ts, sl_now_ms());
+
+  sl_buf b = SL_BUF_INIT;
+  if (g_json) {
+    sl_buf_puts(&b, "{\"time\":\"");
+    sl_buf_puts(&b, ts);
+    sl_buf_puts(&b, "\",\"level\":\"");
+    sl_buf_puts(&b, level_names[level]);
+    sl_buf_puts(&b, "\",\"pipeline\":");
+    sl_buf_json_string(&b, g_pipeline, strlen(g_pipeline));
+    if (stage) {
+      sl_buf_puts(&b, ",\"stage\":");
+      sl_buf_json_string(&b, stage, strlen(stage));
+    }
+    sl_buf_puts(&b, ",\"msg\":");
+    sl_buf_json_string(&b, msg, strlen(msg));
+    sl_buf_puts(&b, "}\n");
+  } else {
+    sl_buf_printf(&b, "%s %s %s%s%s: %s\n", ts, level_tags[level], g_pipeline,
+                  stage ? "/" : "", stage ? stage : "", msg);
+  }
+  if (!b.oom) {
+    ssize_t w = write(g_fd, b.ptr, b.len);
+    (void)w;
+  }
+  sl_buf_free(&b);
+}

@@ -1,0 +1,565 @@
+/* The "sluice" Lua module and the pipeline descriptor.
+ *
+ * A pipeline file returns sl.pipeline { ... }.  Every constructor it calls
+ * (sl.file.source { ... }, a Lua plugin's constructor) checks its options on
+ * the spot, so a mistake is reported with the file and line of the call:
+ *   pipeline.lua:4: file.source: unknown option 'pth' (did you mean 'path'?)
+ * A constructor returns a stage descriptor, a table
+ *   { kind = "source", plugin = "file.source", options = {...}, where = "pipeline.lua:4",
+ *     def = <Lua plugin definition, for Lua plugins> }
+ * that the engine turns into a running stage.  The same module is loaded into
+ * every Lua state (the loop thread's and each worker's), so each evaluates the
+ * pipeline file and finds its step functions at the same positions. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "engine/engine.h"
+#include "sluice/log.h"
+
+#define DESC_MT "sluice.stage"
+#define PIPELINE_MT "sluice.pipeline"
+#define PLUGINS_KEY "sluice.plugins"      /* registry: name → constructor */
+#define CTX_KEY "sluice.config"           /* registry: light userdata sl_config_ctx */
+
+static const char *kind_name(sl_plugin_kind k) {
+  return k == SL_SOURCE ? "source" : k == SL_STEP ? "step" : "sink";
+}
+
+static const sl_config_ctx *get_ctx(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  const sl_config_ctx *c = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return c;
+}
+
+/* Whether the value at idx is a table with the given registry metatable. */
+static int has_mt(lua_State *L, int idx, const char *mt) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+  luaL_getmetatable(L, mt);
+  int eq = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return eq;
+}
+
+/* "file.lua:12:" of the caller, without the colon. */
+static void push_where(lua_State *L) {
+  luaL_where(L, 2);
+  size_t n;
+  const char *w = lua_tolstring(L, -1, &n);
+  if (n && w[n - 1] == ':') {
+    lua_pushlstring(L, w, n - 1);
+    lua_remove(L, -2);
+  }
+}
+
+/* Builds a descriptor from the options table at index 1. [-0,+1] */
+static void push_descriptor(lua_State *L, sl_plugin_kind kind, const char *plugin,
+                            int def_idx) {
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, kind_name(kind));
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, plugin);
+  lua_setfield(L, -2, "plugin");
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "options");
+  push_where(L);
+  lua_setfield(L, -2, "where");
+  if (def_idx) {
+    lua_pushvalue(L, def_idx);
+    lua_setfield(L, -2, "def");
+  }
+  luaL_setmetatable(L, DESC_MT);
+}
+
+/* A C plugin's constructor: upvalue 1 is the sl_plugin. */
+static int c_constructor(lua_State *L) {
+  const sl_plugin *pl = lua_touserdata(L, lua_upvalueindex(1));
+  if (lua_gettop(L) == 0) lua_newtable(L);
+  lua_settop(L, 1);
+  sl_buf err = SL_BUF_INIT;
+  if (sl_options_check(L, 1, pl->options, sl_registry_common(pl->kind), &err)) {
+    lua_pushfstring(L, "%s: %s", pl->name, err.ptr ? err.ptr : "invalid options");
+    sl_buf_free(&err);
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  sl_buf_free(&err);
+  push_descriptor(L, pl->kind, pl->name, 0);
+  return 1;
+}
+
+/* ---- Lua plugins ----
+ * A Lua plugin file returns sl.plugin.source{...}, sl.plugin.step{...} or
+ * sl.plugin.sink{...}: a definition with a name, an options declaration
+ * { opt = { type = "string", required = true, default = ..., doc = "..." } }
+ * and its callbacks. */
+
+static const struct { const char *name; sl_opt_type type; const char *choices; } lua_types[] = {
+    {"string", SL_OPT_STR, NULL},        {"path", SL_OPT_PATH, NULL},
+    {"int", SL_OPT_INT, NULL},           {"integer", SL_OPT_INT, NULL},
+    {"number", SL_OPT_DOUBLE, NULL},     {"bool", SL_OPT_BOOL, NULL},
+    {"boolean", SL_OPT_BOOL, NULL},      {"duration", SL_OPT_DURATION, NULL},
+    {"size", SL_OPT_SIZE, NULL},         {"enum", SL_OPT_ENUM, NULL},
+    {"list", SL_OPT_STRLIST, NULL},      {"map", SL_OPT_MAP, NULL},
+    {"function", SL_OPT_LUA, "function"}, {"table", SL_OPT_LUA, "table"},
+    {"any", SL_OPT_LUA, NULL},           {NULL, 0, NULL}};
+
+/* Turns a Lua plugin's option declarations into an sl_option array kept in a
+ * userdata (its strings stay alive through the definition table, which the
+ * constructor holds as an upvalue).  Raises on a malformed declaration. [-0,+1] */
+static void push_option_spec(lua_State *L, int def, const char *pname) {
+  lua_getfield(L, def, "options");
+  int opts = lua_gettop(L);
+  size_t n = 0;
+  if (!lua_isnil(L, opts)) {
+    luaL_checktype(L, opts, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, opts)) { n++; lua_pop(L, 1); }
+  }
+  sl_option *spec = lua_newuserdatauv(L, (n + 1) * sizeof *spec, 0);
+  memset(spec, 0, (n + 1) * sizeof *spec);
+  size_t i = 0;
+  if (n) {
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L, "plugin '%s': each option must be name = { type = ..., ... }", pname);
+      sl_option *o = &spec[i++];
+      o->name = lua_tostring(L, -2);
+      lua_getfield(L, -1, "type");
+      const char *ty = lua_isnil(L, -1) ? "any" : luaL_checkstring(L, -1);
+      int found = 0;
+      for (int k = 0; lua_types[k].name; k++)
+        if (strcmp(ty, lua_types[k].name) == 0) {
+          o->type = lua_types[k].type;
+          o->choices = lua_types[k].choices;
+          found = 1;
+        }
+      if (!found) luaL_error(L, "plugin '%s': option '%s' has unknown type '%s'", pname, o->name, ty);
+      lua_pop(L, 1);
+      if (o->type == SL_OPT_ENUM) {
+        /* choices = { "a", "b" } becomes "a|b"; the string lives in the definition. */
+        lua_getfield(L, -1, "choices");
+        luaL_checktype(L, -1, LUA_TTABLE);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (lua_Integer k = 1, m = luaL_len(L, -1); k <= m; k++) {
+          lua_geti(L, -2, k);
+          if (k > 1) luaL_addchar(&b, '|');
+          luaL_addvalue(&b);
+        }
+        luaL_pushresult(&b);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -4, "_choices");   /* keep the string referenced */
+        o->choices = lua_tostring(L, -1);
+        lua_pop(L, 2);
+      }
+      lua_getfield(L, -1, "required");
+      if (lua_toboolean(L, -1)) o->flags |= SL_REQUIRED;
+      lua_pop(L, 1);
+      lua_getfield(L, -1, "doc");
+      o->doc = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_remove(L, opts);
+}
+
+/* Applies defaults and converts paths, durations and sizes in the options
+ * table at index 1 (a copy is made, the caller's table is left alone). */
+static void normalise_lua_options(lua_State *L, int def, const sl_option *spec) {
+  lua_newtable(L);
+  int out = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_settable(L, out);
+  }
+  lua_getfield(L, def, "options");
+  int decl = lua_gettop(L);
+  const sl_config_ctx *ctx = get_ctx(L);
+  for (const sl_option *o = spec; o->name; o++) {
+    lua_getfield(L, out, o->name);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_getfield(L, decl, o->name);
+      lua_getfield(L, -1, "default");
+      lua_remove(L, -2);
+    }
+    if (!lua_isnil(L, -1)) {
+      if (o->type == SL_OPT_PATH && ctx && ctx->pipeline_dir) {
+        const char *v = lua_tostring(L, -1);
+        if (v[0] != '/' && strcmp(v, "-") != 0) {
+          lua_pushfstring(L, "%s/%s", ctx->pipeline_dir, v);
+          lua_remove(L, -2);
+        }
+      } else if (o->type == SL_OPT_DURATION && lua_type(L, -1) == LUA_TSTRING) {
+        lua_Integer ms = sl_parse_duration_ms(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        lua_pushinteger(L, ms);
+      } else if (o->type == SL_OPT_SIZE && lua_type(L, -1) == LUA_TSTRING) {
+        lua_Integer sz = sl_parse_size(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        lua_pushinteger(L, sz);
+      }
+    }
+    lua_setfield(L, out, o->name);
+  }
+  lua_pop(L, 1);
+  lua_replace(L, 1);
+}
+
+/* A Lua plugin's constructor: upvalue 1 the definition, 2 its option spec. */
+static int lua_constructor(lua_State *L) {
+  if (lua_gettop(L) == 0) lua_newtable(L);
+  lua_settop(L, 1);
+  int def = lua_upvalueindex(1);
+  const sl_option *spec = lua_touserdata(L, lua_upvalueindex(2));
+  lua_getfield(L, def, "name");
+  const char *pname = lua_tostring(L, -1);
+  lua_getfield(L, def, "kind");
+  sl_plugin_kind kind = strcmp(lua_tostring(L, -1), "source") == 0 ? SL_SOURCE
+                        : strcmp(lua_tostring(L, -1), "step") == 0 ? SL_STEP : SL_SINK;
+  lua_pop(L, 1);
+  sl_buf err = SL_BUF_INIT;
+  if (sl_options_check(L, 1, spec, sl_registry_common(kind), &err)) {
+    luaL_where(L, 1);
+    lua_pushfstring(L, "%s: %s", pname, err.ptr ? err.ptr : "invalid options");
+    sl_buf_free(&err);
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  sl_buf_free(&err);
+  normalise_lua_options(L, def, spec);
+  push_descriptor(L, kind, pname, def);
+  return 1;
+}
+
+/* sl.plugin.source/step/sink { ... }: checks a definition and marks its kind. */
+static int define_plugin(lua_State *L, sl_plugin_kind kind) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "name");
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "a plugin definition needs name = \"...\"");
+  const char *name = lua_tostring(L, -1);
+  static const char *const needs[] = {"read", "new", "write"};
+  const char *need = needs[kind - 1];
+  if (lua_getfield(L, 1, need) != LUA_TFUNCTION)
+    luaL_error(L, "plugin '%s': a %s plugin needs a function '%s'", name, kind_name(kind), need);
+  lua_pop(L, 2);
+  lua_pushstring(L, kind_name(kind));
+  lua_setfield(L, 1, "kind");
+  push_option_spec(L, 1, name);    /* validates the declarations now */
+  lua_pop(L, 1);
+  return 1;
+}
+static int define_source(lua_State *L) { return define_plugin(L, SL_SOURCE); }
+static int define_step(lua_State *L) { return define_plugin(L, SL_STEP); }
+static int define_sink(lua_State *L) { return define_plugin(L, SL_SINK); }
+
+/* Finds and loads the Lua plugin `name`, leaving its constructor. [-0,+1] */
+static int load_lua_plugin(lua_State *L, const char *name, int raise) {
+  lua_getfield(L, LUA_REGISTRYINDEX, PLUGINS_KEY);
+  if (lua_getfield(L, -1, name) != LUA_TNIL) {
+    lua_remove(L, -2);
+    return 1;
+  }
+  lua_pop(L, 1);
+  const sl_config_ctx *ctx = get_ctx(L);
+  char path[4096];
+  sl_buf seen = SL_BUF_INIT;
+  for (const char *const *d = ctx ? ctx->search_path : NULL; d && *d; d++) {
+    const char *pats[] = {"%s/plugins/%s.lua", "%s/%s.lua"};
+    for (int k = 0; k < 2; k++) {
+      snprintf(path, sizeof path, pats[k], *d, name);
+      sl_buf_printf(&seen, "\n\t%s", path);
+      FILE *f = fopen(path, "r");
+      if (!f) continue;
+      fclose(f);
+      sl_buf_free(&seen);
+      if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
+      lua_call(L, 0, 1);
+      if (lua_istable(L, -1) && !has_mt(L, -1, DESC_MT)) {
+        lua_getfield(L, -1, "kind");
+        int ok = lua_type(L, -1) == LUA_TSTRING;
+        lua_pop(L, 1);
+        if (!ok) luaL_error(L, "%s must return sl.plugin.source{...}, sl.plugin.step{...} or sl.plugin.sink{...}", path);
+      } else {
+        luaL_error(L, "%s must return a plugin definition", path);
+      }
+      lua_getfield(L, -1, "name");
+      push_option_spec(L, lua_gettop(L) - 1, lua_tostring(L, -1));
+      lua_remove(L, -2);
+      lua_pushcclosure(L, lua_constructor, 2);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, -3, name);
+      lua_remove(L, -2);
+      return 1;
+    }
+  }
+  lua_pop(L, 1);
+  if (!raise) {
+    sl_buf_free(&seen);
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushfstring(L, "no plugin named '%s'; looked for:%s", name, seen.ptr ? seen.ptr : "");
+  sl_buf_free(&seen);
+  return lua_error(L);
+}
+
+/* sl.plugin "name" → the constructor of a Lua plugin. */
+static int plugin_call(lua_State *L) {
+  return load_lua_plugin(L, luaL_checkstring(L, 2), 1);
+}
+
+/* sl.<name> for a name the module does not have: a Lua plugin of that name. */
+static int module_index(lua_State *L) {
+  if (lua_type(L, 2) != LUA_TSTRING) return 0;
+  return load_lua_plugin(L, lua_tostring(L, 2), 1);
+}
+
+/* ---- sl.pipeline ---- */
+
+static const sl_option pipeline_options[] = {
+    {"name", SL_OPT_STR, NULL, 0, 0, "Pipeline name: logs, state folder, metrics.", NULL},
+    {"sources", SL_OPT_LUA, NULL, SL_REQUIRED, 0, "List of sources.", "table"},
+    {"steps", SL_OPT_LUA, NULL, 0, 0, "List of steps: functions or step plugins.", "table"},
+    {"sinks", SL_OPT_LUA, NULL, SL_REQUIRED, 0, "List of sinks.", "table"},
+    {"dlq", SL_OPT_LUA, NULL, 0, 0, "Dead-letter sink.", "table"},
+    {"batch_size", SL_OPT_INT, "1024", 0, 0, "Records per batch.", NULL},
+    {"max_inflight_records", SL_OPT_INT, "65536", 0, 0, "Records in flight before sources pause.", NULL},
+    {"max_inflight_bytes", SL_OPT_SIZE, "64MiB", 0, 0, "Bytes in flight before sources pause.", NULL},
+    {"workers", SL_OPT_INT, NULL, 0, 0, "Worker threads (default: number of cores).", NULL},
+    {"limits", SL_OPT_LUA, NULL, 0, 0, "{ call_ms = 1000, memory_mb = 256 } per Lua state.", "table"},
+    {"grants", SL_OPT_LUA, NULL, 0, 0, "{ io = true, os = true, c_modules = true, debug = true }.", "table"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+static const sl_option limits_options[] = {
+    {"call_ms", SL_OPT_DURATION, "1000", 0, 0, "Time budget of one Lua call.", NULL},
+    {"memory_mb", SL_OPT_INT, "256", 0, 0, "Memory budget of one Lua state, MiB.", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+static const sl_option grants_options[] = {
+    {"io", SL_OPT_BOOL, "false", 0, 0, "The io library.", NULL},
+    {"os", SL_OPT_BOOL, "false", 0, 0, "The whole os library.", NULL},
+    {"c_modules", SL_OPT_BOOL, "false", 0, 0, "require of C modules.", NULL},
+    {"debug", SL_OPT_BOOL, "false", 0, 0, "The debug library.", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+static void check_sub(lua_State *L, const char *field, const sl_option *opts) {
+  if (lua_getfield(L, 1, field) == LUA_TTABLE) {
+    sl_buf err = SL_BUF_INIT;
+    if (sl_options_check(L, -1, opts, NULL, &err)) {
+      luaL_where(L, 1);
+      lua_pushfstring(L, "sl.pipeline: %s: %s", field, err.ptr);
+      sl_buf_free(&err);
+      lua_concat(L, 2);
+      lua_error(L);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* Checks that t.field is a list whose items are descriptors of kind (steps
+ * may also be functions). */
+static void check_list(lua_State *L, const char *field, const char *kind, int min) {
+  int ty = lua_getfield(L, 1, field);
+  if (ty == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_Integer n = luaL_len(L, -1);
+  if (n < min)
+    luaL_error(L, "sl.pipeline: '%s' needs at least %d item%s", field, min, min > 1 ? "s" : "");
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, -1, i);
+    if (strcmp(kind, "step") == 0 && lua_isfunction(L, -1)) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (!has_mt(L, -1, DESC_MT)) {
+      luaL_error(L, "sl.pipeline: %s[%d] must be a %s (such as sl.file.%s { ... }%s), got %s",
+                 field, (int)i, kind, kind, strcmp(kind, "step") == 0 ? " or a function" : "",
+                 luaL_typename(L, -1));
+    }
+    lua_getfield(L, -1, "kind");
+    if (strcmp(lua_tostring(L, -1), kind) != 0) {
+      lua_getfield(L, -2, "plugin");
+      luaL_error(L, "sl.pipeline: %s[%d] is a %s (%s), expected a %s", field, (int)i,
+                 lua_tostring(L, -2), lua_tostring(L, -1), kind);
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+}
+
+static int pipeline_ctor(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  sl_buf err = SL_BUF_INIT;
+  if (sl_options_check(L, 1, pipeline_options, NULL, &err)) {
+    luaL_where(L, 1);
+    lua_pushfstring(L, "sl.pipeline: %s", err.ptr);
+    sl_buf_free(&err);
+    lua_concat(L, 2);
+    return lua_error(L);
+  }
+  sl_buf_free(&err);
+  check_list(L, "sources", "source", 1);
+  check_list(L, "steps", "step", 0);
+  check_list(L, "sinks", "sink", 1);
+  if (lua_getfield(L, 1, "dlq") != LUA_TNIL) {
+    lua_getfield(L, -1, "kind");
+    if (!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), "sink") != 0)
+      luaL_error(L, "sl.pipeline: 'dlq' must be a sink, such as sl.file.sink { ... }");
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  check_sub(L, "limits", limits_options);
+  check_sub(L, "grants", grants_options);
+  lua_getfield(L, 1, "batch_size");
+  if (!lua_isnil(L, -1) && (lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 1000000))
+    luaL_error(L, "sl.pipeline: 'batch_size' must be between 1 and 1000000");
+  lua_pop(L, 1);
+  push_where(L);
+  lua_setfield(L, 1, "where");
+  luaL_setmetatable(L, PIPELINE_MT);
+  return 1;
+}
+
+/* ---- small helpers ---- */
+
+static int env_get(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const char *v = getenv(name);
+  if (v) lua_pushstring(L, v);
+  else lua_settop(L, 2);
+  return 1;
+}
+
+static int log_at(lua_State *L, sl_log_level level) {
+  int n = lua_gettop(L);
+  if (n > 1) {
+    /* sl.log.info(fmt, ...) formats like string.format. */
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "format");
+    lua_remove(L, -2);
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+  }
+  const char *msg = luaL_tolstring(L, 1, NULL);
+  lua_Debug ar;
+  char where[256] = "lua";
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+    snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.currentline);
+  sl_log(level, where, "%s", msg);
+  return 0;
+}
+static int log_debug(lua_State *L) { return log_at(L, SL_LOG_DEBUG); }
+static int log_info(lua_State *L) { return log_at(L, SL_LOG_INFO); }
+static int log_warn(lua_State *L) { return log_at(L, SL_LOG_WARN); }
+static int log_error(lua_State *L) { return log_at(L, SL_LOG_ERROR); }
+
+static int now_ms(lua_State *L) {
+  lua_pushinteger(L, sl_now_ms());
+  return 1;
+}
+
+/* Sets M.<a>.<b> = value at the top (for a plugin named "a.b"). [-1,+0] */
+static void set_dotted(lua_State *L, int m, const char *name) {
+  const char *dot = strchr(name, '.');
+  if (!dot) {
+    lua_setfield(L, m, name);
+    return;
+  }
+  lua_pushlstring(L, name, (size_t)(dot - name));
+  if (lua_rawget(L, m) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushlstring(L, name, (size_t)(dot - name));
+    lua_pushvalue(L, -2);
+    lua_rawset(L, m);
+  }
+  lua_insert(L, -2);
+  lua_setfield(L, -2, dot + 1);
+  lua_pop(L, 1);
+}
+
+static int open_module(lua_State *L) {
+  lua_newtable(L);
+  int m = lua_gettop(L);
+  lua_pushcfunction(L, pipeline_ctor);
+  lua_setfield(L, m, "pipeline");
+  lua_pushcfunction(L, env_get);
+  lua_setfield(L, m, "env");
+  lua_pushcfunction(L, now_ms);
+  lua_setfield(L, m, "now_ms");
+  lua_pushstring(L, SLUICE_VERSION);
+  lua_setfield(L, m, "version");
+  luaL_Reg logs[] = {{"debug", log_debug}, {"info", log_info}, {"warn", log_warn},
+                     {"error", log_error}, {NULL, NULL}};
+  luaL_newlib(L, logs);
+  lua_setfield(L, m, "log");
+  sl_lua_push_json_module(L);
+  lua_setfield(L, m, "json");
+
+  /* sl.plugin "name" loads a Lua plugin; sl.plugin.source{...} defines one. */
+  luaL_Reg defs[] = {{"source", define_source}, {"step", define_step},
+                     {"sink", define_sink}, {NULL, NULL}};
+  luaL_newlib(L, defs);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, plugin_call);
+  lua_setfield(L, -2, "__call");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, m, "plugin");
+
+  for (const sl_plugin *const *pl = sl_registry_all(); *pl; pl++) {
+    lua_pushlightuserdata(L, (void *)*pl);
+    lua_pushcclosure(L, c_constructor, 1);
+    set_dotted(L, m, (*pl)->name);
+  }
+
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, module_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, m);
+  return 1;
+}
+
+void sl_config_open(lua_State *L, const sl_config_ctx *ctx) {
+  lua_pushlightuserdata(L, (void *)ctx);
+  lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, PLUGINS_KEY);
+  luaL_newmetatable(L, DESC_MT);
+  lua_pushstring(L, "sluice.stage");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, PIPELINE_MT);
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, open_module);
+  lua_setfield(L, -2, "sluice");
+  lua_pop(L, 1);
+}
+
+int sl_config_load(sl_lua *s, const char *file, sl_buf *err) {
+  lua_State *L = sl_lua_state(s);
+  if (sl_lua_dofile(s, file, 1, err)) return SL_ELUA;
+  if (!has_mt(L, -1, PIPELINE_MT)) {
+    err->len = 0;
+    sl_buf_printf(err, "%s: the file must return sl.pipeline { ... }, but it returned %s",
+                  file, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return SL_EINVAL;
+  }
+  return 0;
+}

@@ -1,0 +1,195 @@
+/* The engine (runtime-internal): the pipeline graph, batches in flight, the
+ * worker pool and the loop thread's part of the flow.
+ *
+ * One loop thread owns every source, sink, timer and signal.  Batches go from
+ * a source to the worker pool (decode, steps, encode for each sink), come back
+ * to the loop thread, are handed to the sinks in each source's emission
+ * order, and are freed once every sink acknowledged them; the source is then
+ * told, in order, so that its checkpoint never passes a record that is not
+ * durable everywhere. */
+#ifndef SLUICE_ENGINE_H
+#define SLUICE_ENGINE_H
+
+#include <lua.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lua/sl_lua.h"
+#include "sluice/plugin.h"
+
+typedef struct sl_workers sl_workers;
+typedef struct sl_statefile sl_statefile;
+typedef struct sl_lua_plugin sl_lua_plugin;
+
+struct sl_stage {
+  const sl_plugin *plugin;    /* NULL for a Lua function step */
+  sl_plugin_kind kind;
+  int index;                  /* position in its list (sources, steps, sinks) */
+  char *name;                 /* unique in the pipeline: "file.source.1" or the name option */
+  char *where;                /* "pipeline.lua:12" */
+  void *config;
+  void *priv;
+  sl_pipeline *p;
+  int desc_ref;               /* the stage's descriptor in the config state */
+
+  /* sources */
+  int paused;                 /* pause callback called, resume not yet */
+  int stopping;
+  int finished;
+  uint64_t next_seq;
+  sl_batch *head, *tail;      /* in-flight batches in emission order */
+  sl_batch *undispatched;     /* first batch not yet handed to the sinks */
+  sl_statefile *state;
+
+  /* sinks */
+  const sl_codec *codec;
+  void *codec_ctx;
+  int has_where;
+  int flushed;
+  int is_dlq;
+
+  /* counters */
+  uint64_t records_in;        /* sources: emitted; sinks: written */
+  uint64_t records_failed;
+};
+
+typedef enum sl_run_state {
+  SL_RUN_STARTING = 0,
+  SL_RUN_RUNNING,
+  SL_RUN_DRAINING,            /* sources stopped, in-flight batches finishing */
+  SL_RUN_FLUSHING,            /* everything acked, sinks flushing */
+  SL_RUN_DONE
+} sl_run_state;
+
+typedef struct sl_pipeline_settings {
+  uint32_t batch_size;
+  uint64_t max_inflight_records;
+  uint64_t max_inflight_bytes;
+  int workers;
+  sl_lua_limits limits;
+  sl_lua_grants grants;
+} sl_pipeline_settings;
+
+struct sl_pipeline {
+  char *name;
+  char *file;                 /* the pipeline file as given */
+  char *dir;                  /* its folder (absolute) */
+  char *state_dir;            /* <state root>/<name> */
+  const char **search_path;   /* Lua require path: lua/, the pipeline's folder, SLUICE_PLUGIN_PATH */
+  uv_loop_t *loop;
+  sl_lua *cfg;                /* the loop thread's Lua state: the pipeline as evaluated */
+  int desc_ref;               /* the pipeline descriptor in cfg */
+  sl_pipeline_settings set;
+
+  sl_stage **sources; int nsources;
+  sl_stage **steps;   int nsteps;
+  sl_stage **sinks;   int nsinks;    /* sinks[nsinks - 1] is the dead-letter sink */
+
+  uint64_t inflight_records;
+  uint64_t inflight_bytes;
+  int flow_paused;
+
+  sl_workers *workers;
+  uv_async_t done_async;
+  pthread_mutex_t done_mu;
+  sl_batch *done_head, *done_tail;   /* processed by workers, not yet taken back */
+
+  uv_signal_t sig_term, sig_int;
+  int signals;
+  sl_run_state run;
+  int statefiles_busy;        /* state writes in flight */
+  int exit_code;
+};
+
+struct sl_batch {
+  sl_arena arena;
+  sl_stage *source;
+  uint64_t seq;
+  sl_checkpoint cp;
+  sl_record *recs;            /* input records (malloc) */
+  uint32_t n, cap;
+  size_t bytes;               /* accounted against max_inflight_bytes */
+  sl_sink_batch *sbs;         /* one per sink after processing (arena) */
+  int processed;             /* the workers are done with it */
+  int dispatched;            /* handed to the sinks */
+  int pending;                /* sink batches not yet done */
+  uint64_t dropped;           /* records dropped by steps */
+  sl_batch *next;             /* source's in-flight list */
+  sl_batch *qnext;            /* worker queue or done list */
+};
+
+/* ---- pipeline.c ---- */
+typedef struct sl_run_opts {
+  const char *file;
+  const char *state_root;     /* NULL: $SLUICE_STATE_DIR or <pipeline folder>/.sluice */
+  int workers;                /* 0: from the pipeline or the number of cores */
+  int check_only;
+} sl_run_opts;
+
+/* Loads, checks and (unless check_only) runs a pipeline to its end.
+ * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid pipeline). */
+int sl_pipeline_main(const sl_run_opts *o);
+
+/* ---- config.c: the "sluice" Lua module and the pipeline descriptor ---- */
+typedef struct sl_config_ctx {
+  const char *pipeline_dir;
+  const char *const *search_path;
+} sl_config_ctx;
+
+/* Installs require("sluice") into a state. */
+void sl_config_open(lua_State *L, const sl_config_ctx *ctx);
+/* Runs the pipeline file and checks what it returns; leaves the pipeline
+ * descriptor on the stack.  On error *err holds "file:line: message". */
+int sl_config_load(sl_lua *s, const char *file, sl_buf *err);
+
+/* ---- options.c ---- */
+/* Checks the table at t against opts (and common, may be NULL).  0, or
+ * SL_EOPTION with a message in err ("unknown option 'pth' (did you mean 'path'?)"). */
+int sl_options_check(lua_State *L, int t, const sl_option *opts,
+                     const sl_option *common, sl_buf *err);
+/* Fills cfg from the table at t, defaults included. */
+int sl_options_fill(lua_State *L, int t, const sl_option *opts, void *cfg,
+                    const char *basedir, sl_buf *err);
+void sl_options_free(lua_State *L, const sl_option *opts, void *cfg);
+/* Appends one line per option for `sluice help plugins`. */
+void sl_options_describe(const sl_option *opts, sl_buf *out);
+const char *sl_opt_type_name(sl_opt_type t);
+
+/* ---- registry.c ---- */
+const sl_plugin *sl_registry_find(const char *name);
+/* The C plugins, NULL-terminated. */
+const sl_plugin *const *sl_registry_all(void);
+/* Stage options every plugin of a kind takes (name; where for sinks). */
+const sl_option *sl_registry_common(sl_plugin_kind kind);
+
+/* ---- flow.c ---- */
+void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b);
+/* Called on the loop thread for batches the workers finished. */
+void sl__flow_processed(sl_pipeline *p, sl_batch *b);
+void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb);
+void sl__flow_check_end(sl_pipeline *p);
+void sl__batch_free(sl_batch *b);
+/* A dead-letter record for rec: its raw bytes are the envelope (JSON).
+ * NULL on ENOMEM. */
+sl_record *sl__dlq_record(sl_pipeline *p, sl_arena *a, const sl_record *rec);
+/* Encodes rec with the sink's codec into sb (decoding first when needed). */
+int sl__sink_batch_add(sl_stage *sink, sl_sink_batch *sb, sl_arena *a, sl_record *rec,
+                       uint32_t cap, const char **why);
+
+/* ---- worker.c ---- */
+int sl__workers_start(sl_pipeline *p, sl_buf *err);
+void sl__workers_submit(sl_workers *w, sl_batch *b);
+void sl__workers_stop(sl_workers *w);
+
+/* ---- state.c ---- */
+int sl__state_open(sl_stage *st);
+void sl__state_close(sl_stage *st);
+/* Writes every pending state file now (shutdown). */
+void sl__state_flush_all(sl_pipeline *p);
+
+/* ---- lua_plugins.c: plugins written in Lua ---- */
+extern const sl_plugin sl_lua_source_plugin;
+extern const sl_plugin sl_lua_sink_plugin;
+
+#endif

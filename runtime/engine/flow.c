@@ -1,0 +1,382 @@
+/* The loop thread's part of the flow: batches emitted by sources, handed to
+ * the workers, given to the sinks in each source's order, acknowledged back
+ * to the source in order, and freed.  In-flight records and bytes are bounded:
+ * past the bound every source is paused, and resumed once it drains to 3/4. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "engine/engine.h"
+#include "sluice/log.h"
+
+struct sl_reject {
+  uint32_t index;
+  const char *reason;
+  struct sl_reject *next;
+};
+
+/* ---- batches ---- */
+
+sl_batch *sl_batch_new(sl_stage *source) {
+  sl_batch *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  sl_arena_init(&b->arena);
+  b->source = source;
+  b->cap = sl_stage_batch_size(source);
+  b->recs = malloc(b->cap * sizeof *b->recs);
+  if (!b->recs) {
+    free(b);
+    return NULL;
+  }
+  return b;
+}
+
+sl_arena *sl_batch_arena(sl_batch *b) { return &b->arena; }
+uint32_t sl_batch_count(const sl_batch *b) { return b->n; }
+sl_record *sl_batch_record(sl_batch *b, uint32_t i) { return i < b->n ? &b->recs[i] : NULL; }
+void sl_batch_pop(sl_batch *b) {
+  if (b->n) b->n--;
+}
+void sl_batch_set_checkpoint(sl_batch *b, const sl_checkpoint *cp) { b->cp = *cp; }
+
+sl_record *sl_batch_add(sl_batch *b) {
+  if (b->n == b->cap) {
+    uint32_t cap = b->cap ? b->cap * 2 : 64;
+    sl_record *r = realloc(b->recs, cap * sizeof *r);
+    if (!r) return NULL;
+    b->recs = r;
+    b->cap = cap;
+  }
+  sl_record *rec = &b->recs[b->n++];
+  memset(rec, 0, sizeof *rec);
+  rec->meta.partition = -1;
+  rec->meta.offset = -1;
+  return rec;
+}
+
+void sl__batch_free(sl_batch *b) {
+  if (!b) return;
+  if (b->sbs && b->source) {
+    for (int i = 0; i < b->source->p->nsinks; i++) sl_buf_free(&b->sbs[i].bytes);
+  }
+  sl_arena_free(&b->arena);
+  free(b->recs);
+  free(b);
+}
+
+void sl_batch_discard(sl_batch *b) { sl__batch_free(b); }
+
+/* ---- backpressure ---- */
+
+static int over_limit(const sl_pipeline *p) {
+  return p->inflight_records >= p->set.max_inflight_records ||
+         p->inflight_bytes >= p->set.max_inflight_bytes;
+}
+
+static int below_resume(const sl_pipeline *p) {
+  return p->inflight_records <= p->set.max_inflight_records / 4 * 3 &&
+         p->inflight_bytes <= p->set.max_inflight_bytes / 4 * 3;
+}
+
+static void pause_sources(sl_pipeline *p) {
+  p->flow_paused = 1;
+  for (int i = 0; i < p->nsources; i++) {
+    sl_stage *s = p->sources[i];
+    if (!s->paused && !s->finished) {
+      s->paused = 1;
+      if (s->plugin->pause) s->plugin->pause(s);
+    }
+  }
+}
+
+static void resume_sources(sl_pipeline *p) {
+  p->flow_paused = 0;
+  for (int i = 0; i < p->nsources; i++) {
+    sl_stage *s = p->sources[i];
+    if (s->paused && !s->finished && !s->stopping) {
+      s->paused = 0;
+      if (s->plugin->resume) s->plugin->resume(s);
+    }
+  }
+}
+
+int sl_source_paused(const sl_stage *source) {
+  return source->paused || source->stopping;
+}
+
+/* ---- emit ---- */
+
+void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b) {
+  b->seq = src->next_seq++;
+  b->bytes = b->arena.reserved + (size_t)b->cap * sizeof(sl_record);
+  if (src->tail) src->tail->next = b;
+  else src->head = b;
+  src->tail = b;
+  if (!src->undispatched) src->undispatched = b;
+  src->records_in += b->n;
+  p->inflight_records += b->n;
+  p->inflight_bytes += b->bytes;
+  sl__workers_submit(p->workers, b);
+  if (!p->flow_paused && over_limit(p)) pause_sources(p);
+}
+
+void sl_source_emit(sl_stage *source, sl_batch *b) {
+  sl__flow_emit(source->p, source, b);
+}
+
+void sl_source_finished(sl_stage *source) {
+  if (source->finished) return;
+  source->finished = 1;
+  sl_log_debug(source->name, "finished after %llu records", (unsigned long long)source->records_in);
+  sl__flow_check_end(source->p);
+}
+
+/* ---- acknowledgement ---- */
+
+/* Frees the acknowledged batches at the head of src's list and tells the
+ * source, in order: a checkpoint never passes a batch still in flight. */
+static void release_acked(sl_pipeline *p, sl_stage *src) {
+  int released = 0;
+  while (src->head && src->head->dispatched && src->head->pending == 0) {
+    sl_batch *b = src->head;
+    src->head = b->next;
+    if (!src->head) src->tail = NULL;
+    if (src->plugin->ack) src->plugin->ack(src, &b->cp);
+    p->inflight_records -= b->n;
+    p->inflight_bytes -= b->bytes;
+    sl__batch_free(b);
+    released = 1;
+  }
+  if (released) {
+    if (p->flow_paused && below_resume(p)) resume_sources(p);
+    sl__flow_check_end(p);
+  }
+}
+
+static void dispatch(sl_pipeline *p, sl_batch *b) {
+  b->dispatched = 1;
+  b->pending = 0;
+  for (int i = 0; i < p->nsinks; i++)
+    if (b->sbs[i].n) b->pending++;
+  /* pending is complete before the first write: a sink may finish at once. */
+  b->pending++;
+  for (int i = 0; i < p->nsinks; i++) {
+    sl_sink_batch *sb = &b->sbs[i];
+    if (!sb->n) continue;
+    sl_stage *sink = p->sinks[i];
+    sink->records_in += sb->n;
+    int rc = sink->plugin->write(sink, sb);
+    if (rc) {
+      sl_log_error(sink->name, "write failed: %s", sl_strerror(rc));
+      for (uint32_t k = 0; k < sb->n; k++) sl_sink_reject(sb, k, sl_strerror(rc));
+      sl_sink_done(sb);
+    }
+  }
+  b->pending--;
+  if (b->pending == 0) release_acked(p, b->source);
+}
+
+void sl__flow_processed(sl_pipeline *p, sl_batch *b) {
+  /* Processing grew the arena and filled sink buffers: account for it. */
+  size_t bytes = b->arena.reserved + (size_t)b->cap * sizeof(sl_record);
+  for (int i = 0; i < p->nsinks; i++) bytes += b->sbs[i].bytes.cap;
+  if (bytes > b->bytes) {
+    p->inflight_bytes += bytes - b->bytes;
+    b->bytes = bytes;
+  }
+  b->processed = 1;
+  sl_stage *src = b->source;
+  while (src->undispatched && src->undispatched->processed) {
+    sl_batch *d = src->undispatched;
+    src->undispatched = d->next;
+    dispatch(p, d);
+  }
+}
+
+/* ---- dead letters ---- */
+
+sl_record *sl__dlq_record(sl_pipeline *p, sl_arena *a, const sl_record *rec) {
+  sl_buf env = SL_BUF_INIT;
+  sl_envelope_encode(&env, rec, p->name, sl_now_ms());
+  if (env.oom) {
+    sl_buf_free(&env);
+    return NULL;
+  }
+  /* The envelope is a JSON line: keep it as the raw bytes of a jsonl record,
+   * so the dead-letter sink writes it like any other record. */
+  size_t n = env.len && env.ptr[env.len - 1] == '\n' ? env.len - 1 : env.len;
+  sl_record *d = sl_arena_alloc(a, sizeof *d);
+  char *raw = d ? sl_arena_memdup(a, env.ptr, n) : NULL;
+  sl_buf_free(&env);
+  if (!raw) return NULL;
+  memset(d, 0, sizeof *d);
+  d->raw.ptr = raw;
+  d->raw.len = n;
+  d->codec = &sl_codec_jsonl;
+  d->state = SL_REC_RAW;
+  d->meta = rec->meta;
+  return d;
+}
+
+int sl__sink_batch_add(sl_stage *sink, sl_sink_batch *sb, sl_arena *a, sl_record *rec,
+                       uint32_t cap, const char **why) {
+  if (!sb->recs) {
+    sb->recs = sl_arena_alloc(a, cap * sizeof *sb->recs);
+    sb->ends = sl_arena_alloc(a, cap * sizeof *sb->ends);
+    if (!sb->recs || !sb->ends) {
+      *why = "out of memory";
+      return SL_ENOMEM;
+    }
+  }
+  if (sink->codec) {
+    /* Codecs copy a record verbatim only when it is their own and unchanged;
+     * anything else they encode from fields, which must be decoded first. */
+    if (rec->state == SL_REC_RAW && rec->codec != sink->codec &&
+        sl_record_decode(rec, a) != 0) {
+      *why = rec->error;
+      return SL_EPARSE;
+    }
+    size_t before = sb->bytes.len;
+    int rc = sink->codec->encode(sink->codec_ctx, rec, &sb->bytes, why);
+    if (rc) {
+      sb->bytes.len = before;
+      return rc;
+    }
+    if (sb->bytes.oom) {
+      *why = "out of memory";
+      return SL_ENOMEM;
+    }
+    sb->ends[sb->n] = (uint32_t)sb->bytes.len;
+  }
+  sb->recs[sb->n++] = rec;
+  return 0;
+}
+
+void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason) {
+  sl_arena *a = &sb->batch->arena;
+  struct sl_reject *r = sl_arena_alloc(a, sizeof *r);
+  if (!r) {
+    sl_log_error(sb->sink->name, "out of memory recording a rejected record: %s", reason);
+    return;
+  }
+  r->index = i;
+  r->reason = sl_arena_strndup(a, reason, strlen(reason));
+  r->next = sb->rejects;
+  sb->rejects = r;
+}
+
+/* Sends the records a sink rejected to the dead-letter sink, as a batch of
+ * their own that the source's batch waits for. */
+static void send_rejects(sl_pipeline *p, sl_sink_batch *sb) {
+  sl_batch *b = sb->batch;
+  sl_stage *dlq = p->sinks[p->nsinks - 1];
+  uint32_t n = 0;
+  for (struct sl_reject *r = sb->rejects; r; r = r->next) n++;
+  if (sb->sink == dlq) {
+    for (struct sl_reject *r = sb->rejects; r; r = r->next) {
+      sl_record *rec = sb->recs[r->index];
+      sl_log_error(dlq->name, "the dead-letter sink failed (%s); record lost: %.*s",
+                   r->reason, (int)(rec->raw.len > 512 ? 512 : rec->raw.len), rec->raw.ptr);
+    }
+    return;
+  }
+  sl_sink_batch *late = sl_arena_alloc(&b->arena, sizeof *late);
+  if (!late) return;
+  memset(late, 0, sizeof *late);
+  late->batch = b;
+  late->sink = dlq;
+  late->late = 1;
+  for (struct sl_reject *r = sb->rejects; r; r = r->next) {
+    sl_record *rec = sb->recs[r->index];
+    sl_record_fail(rec, &b->arena, sb->sink->name, r->reason);
+    sl_record *env = sl__dlq_record(p, &b->arena, rec);
+    const char *why = NULL;
+    if (!env || sl__sink_batch_add(dlq, late, &b->arena, env, n, &why))
+      sl_log_error(dlq->name, "cannot write a dead letter (%s); record lost: %s", why ? why : "out of memory",
+                   r->reason);
+  }
+  sb->rejects = NULL;
+  if (!late->n) {
+    sl_buf_free(&late->bytes);
+    return;
+  }
+  b->pending++;
+  dlq->records_in += late->n;
+  int rc = dlq->plugin->write(dlq, late);
+  if (rc) {
+    sl_log_error(dlq->name, "dead-letter write failed: %s; %u records lost", sl_strerror(rc), late->n);
+    sl_buf_free(&late->bytes);
+    b->pending--;
+  }
+}
+
+void sl_sink_done(sl_sink_batch *sb) {
+  sl_pipeline *p = sb->sink->p;
+  sl_batch *b = sb->batch;
+  if (sb->rejects) send_rejects(p, sb);
+  if (sb->late) sl_buf_free(&sb->bytes);
+  b->pending--;
+  if (b->pending == 0) release_acked(p, b->source);
+}
+
+void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb) {
+  (void)p;
+  sl_sink_done(sb);
+}
+
+/* ---- the end ---- */
+
+static int all_drained(const sl_pipeline *p) {
+  for (int i = 0; i < p->nsources; i++)
+    if (!p->sources[i]->finished || p->sources[i]->head) return 0;
+  return 1;
+}
+
+void sl_stage_flushed(sl_stage *st) {
+  st->flushed = 1;
+  sl__flow_check_end(st->p);
+}
+
+void sl__flow_check_end(sl_pipeline *p) {
+  if (p->run == SL_RUN_RUNNING || p->run == SL_RUN_DRAINING) {
+    if (!all_drained(p)) return;
+    p->run = SL_RUN_FLUSHING;
+    sl_log_debug(NULL, "all sources drained; flushing sinks");
+    for (int i = 0; i < p->nsinks; i++) {
+      sl_stage *s = p->sinks[i];
+      if (s->plugin->flush) s->plugin->flush(s);
+      else s->flushed = 1;
+    }
+  }
+  if (p->run == SL_RUN_FLUSHING) {
+    for (int i = 0; i < p->nsinks; i++)
+      if (!p->sinks[i]->flushed) return;
+    if (p->statefiles_busy) return;
+    p->run = SL_RUN_DONE;
+    uv_stop(p->loop);
+  }
+}
+
+void sl_stage_fatal(sl_stage *st, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  sl_log_error(st->name, "%s", msg);
+  sl_pipeline *p = st->p;
+  p->exit_code = 1;
+  if (p->run == SL_RUN_RUNNING) {
+    p->run = SL_RUN_DRAINING;
+    for (int i = 0; i < p->nsources; i++) {
+      sl_stage *s = p->sources[i];
+      if (!s->finished && !s->stopping) {
+        s->stopping = 1;
+        if (s->plugin->stop) s->plugin->stop(s);
+      }
+    }
+    sl__flow_check_end(p);
+  }
+}

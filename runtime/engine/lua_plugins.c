@@ -1,0 +1,257 @@
+/* Sources and sinks written in Lua.  They run in the loop thread's Lua
+ * state, like every source and sink callback.
+ *
+ *   sl.plugin.source { name, options, open(opts) -> state,
+ *                      read(state, max) -> records, checkpoint | nil at the end,
+ *                      ack(state, checkpoint), close(state), poll_interval = ms }
+ *   sl.plugin.sink   { name, options, open(opts) -> state,
+ *                      write(state, records), flush(state), close(state) }
+ *
+ * read returns a list of tables; an empty list means "nothing now, ask again
+ * after poll_interval".  write receives record views; it acknowledges by
+ * returning, and an error sends the whole batch to the dead-letter sink. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "engine/engine.h"
+#include "sluice/log.h"
+
+typedef struct lua_stage {
+  sl_stage *st;
+  int def_ref;
+  int state_ref;
+  int64_t poll_ms;
+  uv_idle_t idle;
+  uv_timer_t timer;
+  int handles_open;
+  int done;
+  sl_buf err;
+} lua_stage;
+
+/* Pushes def[name] if it is a function. [-0,+1 or +0] */
+static int get_callback(lua_State *L, lua_stage *ls, const char *name) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->def_ref);
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);
+  if (lua_isfunction(L, -1)) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+static int lua_stage_init(sl_stage *st) {
+  lua_stage *ls = sl_stage_priv(st);
+  sl_pipeline *p = st->p;
+  lua_State *L = sl_lua_state(p->cfg);
+  ls->st = st;
+  ls->state_ref = LUA_NOREF;
+  ls->poll_ms = 100;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->desc_ref);
+  lua_getfield(L, -1, "def");
+  lua_getfield(L, -1, "poll_interval");
+  if (lua_isinteger(L, -1)) ls->poll_ms = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  ls->def_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_getfield(L, -1, "options");
+  if (get_callback(L, ls, "open")) {
+    lua_insert(L, -2);
+    if (sl_lua_pcall(p->cfg, 1, 1, &ls->err, NULL)) {
+      sl_log_error(st->name, "%s: open failed: %s", st->where, ls->err.ptr);
+      lua_pop(L, 1);
+      return SL_ELUA;
+    }
+  }
+  ls->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  return 0;
+}
+
+static void lua_stage_destroy(sl_stage *st) {
+  lua_stage *ls = sl_stage_priv(st);
+  if (!ls->st) return;   /* init never ran */
+  lua_State *L = sl_lua_state(st->p->cfg);
+  if (get_callback(L, ls, "close")) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
+    if (sl_lua_pcall(st->p->cfg, 1, 0, &ls->err, NULL))
+      sl_log_error(st->name, "close failed: %s", ls->err.ptr);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, ls->state_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, ls->def_ref);
+  if (ls->handles_open) {
+    uv_close((uv_handle_t *)&ls->idle, NULL);
+    uv_close((uv_handle_t *)&ls->timer, NULL);
+    ls->handles_open = 0;
+  }
+  sl_buf_free(&ls->err);
+}
+
+/* ---- source ---- */
+
+static void source_finish(lua_stage *ls) {
+  if (ls->done) return;
+  ls->done = 1;
+  uv_idle_stop(&ls->idle);
+  uv_timer_stop(&ls->timer);
+  sl_source_finished(ls->st);
+}
+
+static void on_source_idle(uv_idle_t *h);
+
+static void on_source_timer(uv_timer_t *t) {
+  lua_stage *ls = t->data;
+  if (!ls->done && !sl_source_paused(ls->st)) uv_idle_start(&ls->idle, on_source_idle);
+}
+
+static void on_source_idle(uv_idle_t *h) {
+  lua_stage *ls = h->data;
+  sl_stage *st = ls->st;
+  if (sl_source_paused(st)) {
+    uv_idle_stop(&ls->idle);
+    return;
+  }
+  lua_State *L = sl_lua_state(st->p->cfg);
+  get_callback(L, ls, "read");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
+  lua_pushinteger(L, sl_stage_batch_size(st));
+  if (sl_lua_pcall(st->p->cfg, 2, 2, &ls->err, NULL)) {
+    sl_stage_fatal(st, "read failed: %s", ls->err.ptr);
+    source_finish(ls);
+    return;
+  }
+  if (lua_isnil(L, -2)) {
+    lua_pop(L, 2);
+    source_finish(ls);
+    return;
+  }
+  if (!lua_istable(L, -2)) {
+    sl_stage_fatal(st, "read must return a list of records (or nil at the end), got %s",
+                   luaL_typename(L, -2));
+    lua_pop(L, 2);
+    source_finish(ls);
+    return;
+  }
+  lua_Integer n = luaL_len(L, -2);
+  if (n == 0) {
+    lua_pop(L, 2);
+    uv_idle_stop(&ls->idle);
+    uv_timer_start(&ls->timer, on_source_timer, (uint64_t)ls->poll_ms, 0);
+    return;
+  }
+  sl_batch *b = sl_batch_new(st);
+  if (!b) {
+    lua_pop(L, 2);
+    sl_stage_fatal(st, "out of memory");
+    return;
+  }
+  int64_t now = sl_now_ms();
+  for (lua_Integer i = 1; i <= n; i++) {
+    sl_record *rec = sl_batch_add(b);
+    if (!rec) break;
+    lua_geti(L, -2, i);
+    const char *why = NULL;
+    if (!lua_istable(L, -1) || sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why)) {
+      memset(rec, 0, sizeof *rec);
+      rec->meta.partition = -1;
+      sl_record_fail(rec, sl_batch_arena(b), st->name, why ? why : "read returned a non-table record");
+    }
+    rec->meta.origin.ptr = st->name;
+    rec->meta.origin.len = strlen(st->name);
+    rec->meta.offset = -1;
+    rec->meta.arrival_ms = now;
+    lua_pop(L, 1);
+  }
+  /* The checkpoint (any Lua value) is kept until the batch is acknowledged. */
+  sl_checkpoint cp = {0};
+  cp.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  sl_batch_set_checkpoint(b, &cp);
+  sl_source_emit(st, b);
+}
+
+static int source_start(sl_stage *st) {
+  lua_stage *ls = sl_stage_priv(st);
+  uv_idle_init(sl_stage_loop(st), &ls->idle);
+  uv_timer_init(sl_stage_loop(st), &ls->timer);
+  ls->idle.data = ls;
+  ls->timer.data = ls;
+  ls->handles_open = 1;
+  uv_idle_start(&ls->idle, on_source_idle);
+  return 0;
+}
+
+static void source_resume(sl_stage *st) {
+  lua_stage *ls = sl_stage_priv(st);
+  if (!ls->done && ls->handles_open) uv_idle_start(&ls->idle, on_source_idle);
+}
+
+static void source_stop(sl_stage *st) { source_finish(sl_stage_priv(st)); }
+
+static void source_ack(sl_stage *st, const sl_checkpoint *cp) {
+  lua_stage *ls = sl_stage_priv(st);
+  lua_State *L = sl_lua_state(st->p->cfg);
+  if (get_callback(L, ls, "ack")) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cp->ref);
+    if (sl_lua_pcall(st->p->cfg, 2, 0, &ls->err, NULL))
+      sl_log_error(st->name, "ack failed: %s", ls->err.ptr);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, cp->ref);
+}
+
+const sl_plugin sl_lua_source_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_SOURCE,
+    .name = "lua.source",
+    .doc = "A source written in Lua.",
+    .priv_size = sizeof(lua_stage),
+    .init = lua_stage_init,
+    .destroy = lua_stage_destroy,
+    .start = source_start,
+    .resume = source_resume,
+    .stop = source_stop,
+    .ack = source_ack,
+};
+
+/* ---- sink ---- */
+
+static int sink_write(sl_stage *st, sl_sink_batch *sb) {
+  lua_stage *ls = sl_stage_priv(st);
+  lua_State *L = sl_lua_state(st->p->cfg);
+  get_callback(L, ls, "write");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
+  lua_createtable(L, (int)sb->n, 0);
+  for (uint32_t i = 0; i < sb->n; i++) {
+    sl_lua_push_record(L, sb->recs[i], &sb->batch->arena);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  if (sl_lua_pcall(st->p->cfg, 2, 0, &ls->err, NULL)) {
+    for (uint32_t i = 0; i < sb->n; i++) sl_sink_reject(sb, i, ls->err.ptr);
+  }
+  sl_lua_views_expire(L);
+  sl_sink_done(sb);
+  return 0;
+}
+
+static void sink_flush(sl_stage *st) {
+  lua_stage *ls = sl_stage_priv(st);
+  lua_State *L = sl_lua_state(st->p->cfg);
+  if (get_callback(L, ls, "flush")) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
+    if (sl_lua_pcall(st->p->cfg, 1, 0, &ls->err, NULL))
+      sl_log_error(st->name, "flush failed: %s", ls->err.ptr);
+  }
+  sl_stage_flushed(st);
+}
+
+const sl_plugin sl_lua_sink_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_SINK,
+    .name = "lua.sink",
+    .doc = "A sink written in Lua.",
+    .priv_size = sizeof(lua_stage),
+    .init = lua_stage_init,
+    .destroy = lua_stage_destroy,
+    .write = sink_write,
+    .flush = sink_flush,
+};

@@ -1,0 +1,180 @@
+/* Stage state that survives restarts (checkpoints): one small file per stage
+ * in the pipeline's state folder.  A save is written on the libuv thread pool
+ * as write-to-temporary, fsync, rename, fsync of the folder, so a crash
+ * leaves either the old file or the new one, never a torn one.  Saves that
+ * arrive while a write is under way are coalesced: only the latest is written. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "sluice/log.h"
+
+struct sl_statefile {
+  sl_stage *st;
+  char *path;
+  char *tmp;
+  char *dir;
+  sl_buf latest;          /* the value to write next */
+  int dirty;              /* latest has not been handed to a write yet */
+  int busy;               /* a write is under way on the thread pool */
+  sl_buf writing;         /* the value being written (owned by the write) */
+  int err;                /* errno of the last write, 0 if it succeeded */
+  uv_work_t work;
+};
+
+static int write_atomically(const char *path, const char *tmp, const char *dir,
+                            const char *data, size_t len) {
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = write(fd, data + off, len - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      return e;
+    }
+    off += (size_t)w;
+  }
+  if (fsync(fd) < 0) {
+    int e = errno;
+    close(fd);
+    return e;
+  }
+  if (close(fd) < 0) return errno;
+  if (rename(tmp, path) < 0) return errno;
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+static void work_cb(uv_work_t *req) {
+  sl_statefile *sf = req->data;
+  sf->err = write_atomically(sf->path, sf->tmp, sf->dir, sf->writing.ptr, sf->writing.len);
+}
+
+static void start_write(sl_statefile *sf);
+
+static void after_work_cb(uv_work_t *req, int status) {
+  sl_statefile *sf = req->data;
+  sl_pipeline *p = sf->st->p;
+  sf->busy = 0;
+  p->statefiles_busy--;
+  if (status == 0 && sf->err)
+    sl_log_error(sf->st->name, "cannot save state to %s: %s", sf->path, strerror(sf->err));
+  if (sf->dirty) start_write(sf);
+  else sl__flow_check_end(p);
+}
+
+static void start_write(sl_statefile *sf) {
+  sl_buf t = sf->writing;
+  sf->writing = sf->latest;
+  sf->latest = t;
+  sf->latest.len = 0;
+  sf->dirty = 0;
+  sf->busy = 1;
+  sf->st->p->statefiles_busy++;
+  sf->work.data = sf;
+  if (uv_queue_work(sf->st->p->loop, &sf->work, work_cb, after_work_cb)) {
+    /* The thread pool refused (it does not in practice): write here. */
+    sf->err = write_atomically(sf->path, sf->tmp, sf->dir, sf->writing.ptr, sf->writing.len);
+    after_work_cb(&sf->work, 0);
+  }
+}
+
+/* Stage names become file names: keep letters, digits, '.', '-', '_'. */
+static void sanitize(char *s) {
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          *s == '.' || *s == '-' || *s == '_'))
+      *s = '_';
+}
+
+int sl__state_open(sl_stage *st) {
+  if (st->state) return 0;
+  sl_statefile *sf = calloc(1, sizeof *sf);
+  if (!sf) return SL_ENOMEM;
+  char *name = strdup(st->name);
+  if (!name) {
+    free(sf);
+    return SL_ENOMEM;
+  }
+  sanitize(name);
+  sl_buf b = SL_BUF_INIT;
+  sl_buf_printf(&b, "%s/%s.json", st->p->state_dir, name);
+  sf->path = sl_buf_steal(&b, NULL);
+  sl_buf_printf(&b, "%s/.%s.json.tmp", st->p->state_dir, name);
+  sf->tmp = sl_buf_steal(&b, NULL);
+  sf->dir = strdup(st->p->state_dir);
+  free(name);
+  sf->st = st;
+  if (!sf->path || !sf->tmp || !sf->dir) {
+    free(sf->path);
+    free(sf->tmp);
+    free(sf->dir);
+    free(sf);
+    return SL_ENOMEM;
+  }
+  st->state = sf;
+  return 0;
+}
+
+void sl__state_close(sl_stage *st) {
+  sl_statefile *sf = st->state;
+  if (!sf) return;
+  sl_buf_free(&sf->latest);
+  sl_buf_free(&sf->writing);
+  free(sf->path);
+  free(sf->tmp);
+  free(sf->dir);
+  free(sf);
+  st->state = NULL;
+}
+
+int sl_state_load(sl_stage *st, sl_buf *out) {
+  int rc = sl__state_open(st);
+  if (rc) return rc;
+  FILE *f = fopen(st->state->path, "rb");
+  if (!f) return errno == ENOENT ? SL_ENOENT : SL_EIO;
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sl_buf_append(out, chunk, n);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) return SL_EIO;
+  return out->oom ? SL_ENOMEM : 0;
+}
+
+void sl_state_save(sl_stage *st, const char *data, size_t len) {
+  if (!st->state && sl__state_open(st)) {
+    sl_log_error(st->name, "out of memory saving state");
+    return;
+  }
+  sl_statefile *sf = st->state;
+  sf->latest.len = 0;
+  sl_buf_append(&sf->latest, data, len);
+  sf->dirty = 1;
+  if (!sf->busy) start_write(sf);
+}
+
+void sl__state_flush_all(sl_pipeline *p) {
+  sl_stage **lists[2] = {p->sources, p->sinks};
+  int counts[2] = {p->nsources, p->nsinks};
+  for (int l = 0; l < 2; l++)
+    for (int i = 0; i < counts[l]; i++) {
+      sl_statefile *sf = lists[l][i]->state;
+      if (!sf || !sf->dirty || sf->busy) continue;
+      int e = write_atomically(sf->path, sf->tmp, sf->dir, sf->latest.ptr, sf->latest.len);
+      if (e) sl_log_error(lists[l][i]->name, "cannot save state to %s: %s", sf->path, strerror(e));
+      sf->dirty = 0;
+    }
+}

@@ -1,0 +1,506 @@
+/* The worker pool: each worker thread has its own Lua state, in which it has
+ * evaluated the pipeline file, and takes whole batches from one queue.  For a
+ * batch it decodes the records, runs the steps, applies each sink's `where`
+ * and encodes the records for each sink, then hands the batch back to the
+ * loop thread.  Any failure of one record (malformed input, a Lua error, a
+ * budget overrun, a wrong return type, a failed encoding) sends that record
+ * to the dead-letter sink; the rest of the batch goes on. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "sluice/log.h"
+
+struct sl_step_out {
+  struct worker *w;
+  sl_stage *stage;
+  sl_batch *batch;
+  size_t *nnext;          /* the length of w->next while process() runs */
+};
+
+typedef struct worker {
+  struct sl_workers *ws;
+  int id;
+  pthread_t thread;
+  sl_lua *lua;
+  int *step_fn;           /* Lua steps: registry refs of their functions */
+  void **step_inst;       /* C steps: per-worker instances */
+  int *where_fn;          /* per sink: registry ref of `where`, LUA_NOREF if none */
+  sl_record **cur, **next, **dead;
+  size_t cap, ndead, capdead;
+  sl_buf err;
+  char name[32];
+} worker;
+
+struct sl_workers {
+  sl_pipeline *p;
+  int n;
+  worker *w;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  sl_batch *head, *tail;
+  int stop;
+  int ready, failed;      /* start-up handshake */
+  sl_buf start_err;
+};
+
+/* ---- start-up: evaluate the pipeline in the worker's own state ---- */
+
+static int setup_worker(worker *w, sl_buf *err) {
+  sl_pipeline *p = w->ws->p;
+  w->lua = sl_lua_new(&p->set.limits, &p->set.grants, p->search_path);
+  if (!w->lua) {
+    sl_buf_puts(err, "out of memory creating a Lua state");
+    return SL_ENOMEM;
+  }
+  lua_State *L = sl_lua_state(w->lua);
+  sl_config_ctx *ctx = malloc(sizeof *ctx);
+  if (!ctx) return SL_ENOMEM;
+  ctx->pipeline_dir = p->dir;
+  ctx->search_path = p->search_path;
+  /* The context must outlive the state: it is freed with the worker. */
+  lua_pushlightuserdata(L, ctx);
+  lua_setfield(L, LUA_REGISTRYINDEX, "sluice.worker_ctx");
+  sl_config_open(L, ctx);
+  if (sl_config_load(w->lua, p->file, err)) return SL_ELUA;
+  int desc = lua_gettop(L);
+
+  w->step_fn = malloc((p->nsteps + 1) * sizeof *w->step_fn);
+  w->step_inst = calloc(p->nsteps + 1, sizeof *w->step_inst);
+  w->where_fn = malloc((p->nsinks + 1) * sizeof *w->where_fn);
+  if (!w->step_fn || !w->step_inst || !w->where_fn) return SL_ENOMEM;
+
+  lua_getfield(L, desc, "steps");
+  for (int i = 0; i < p->nsteps; i++) {
+    sl_stage *st = p->steps[i];
+    w->step_fn[i] = LUA_NOREF;
+    lua_geti(L, -1, i + 1);
+    if (lua_isfunction(L, -1)) {
+      w->step_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+      continue;
+    }
+    if (st->plugin) {
+      lua_pop(L, 1);
+      int rc = st->plugin->worker_init ? st->plugin->worker_init(st, &w->step_inst[i]) : 0;
+      if (rc) {
+        sl_buf_printf(err, "%s: %s: cannot start: %s", st->where, st->name, sl_strerror(rc));
+        return rc;
+      }
+      continue;
+    }
+    /* A Lua step plugin: def.new(options) returns the per-record function. */
+    lua_getfield(L, -1, "def");
+    lua_getfield(L, -1, "new");
+    lua_getfield(L, -3, "options");
+    lua_remove(L, -3);
+    lua_remove(L, -3);
+    if (sl_lua_pcall(w->lua, 1, 1, err, NULL)) {
+      sl_buf tmp = SL_BUF_INIT;
+      sl_buf_printf(&tmp, "%s: %s: new() failed: %.*s", st->where, st->name, (int)err->len,
+                    err->ptr ? err->ptr : "");
+      sl_buf_free(err);
+      *err = tmp;
+      return SL_ELUA;
+    }
+    if (!lua_isfunction(L, -1)) {
+      err->len = 0;
+      sl_buf_printf(err, "%s: %s: new() must return a function(rec), got %s", st->where,
+                    st->name, luaL_typename(L, -1));
+      return SL_ELUA;
+    }
+    w->step_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_pop(L, 1);
+
+  lua_getfield(L, desc, "sinks");
+  for (int i = 0; i < p->nsinks; i++) {
+    w->where_fn[i] = LUA_NOREF;
+    if (!p->sinks[i]->has_where) continue;
+    lua_geti(L, -1, i + 1);
+    lua_getfield(L, -1, "options");
+    lua_getfield(L, -1, "where");
+    w->where_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 2);
+  }
+  lua_settop(L, 0);
+  return 0;
+}
+
+/* ---- per batch ---- */
+
+static int reserve(worker *w, size_t n) {
+  if (n <= w->cap) return 0;
+  size_t cap = w->cap ? w->cap : 256;
+  while (cap < n) cap *= 2;
+  sl_record **a = realloc(w->cur, cap * sizeof *a);
+  if (!a) return SL_ENOMEM;
+  w->cur = a;
+  sl_record **b = realloc(w->next, cap * sizeof *b);
+  if (!b) return SL_ENOMEM;
+  w->next = b;
+  w->cap = cap;
+  return 0;
+}
+
+static void to_dead(worker *w, sl_record *rec) {
+  if (w->ndead == w->capdead) {
+    size_t cap = w->capdead ? w->capdead * 2 : 64;
+    sl_record **d = realloc(w->dead, cap * sizeof *d);
+    if (!d) {
+      sl_log_error(w->name, "out of memory: a failed record is lost: %s", rec->error);
+      return;
+    }
+    w->dead = d;
+    w->capdead = cap;
+  }
+  w->dead[w->ndead++] = rec;
+}
+
+static void fail(worker *w, sl_batch *b, sl_record *rec, const char *stage, const char *why) {
+  sl_record_fail(rec, &b->arena, stage, why);
+  to_dead(w, rec);
+}
+
+/* Appends a step's output to next: a record view, a new record from a
+ * table, or a list of those.  Returns 0, or SL_ETYPE with *why. */
+static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
+                       const char **why) {
+  lua_State *L = sl_lua_state(w->lua);
+  int t = lua_type(L, -1);
+  if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) return 0;
+  if (t == LUA_TUSERDATA) {
+    sl_record *r = sl_lua_to_record(L, -1);
+    if (!r) {
+      *why = "step returned a userdata that is not a record";
+      return SL_ETYPE;
+    }
+    if (reserve(w, *nnext + 1)) return SL_ENOMEM;
+    w->next[(*nnext)++] = r;
+    return 0;
+  }
+  if (t != LUA_TTABLE) {
+    *why = lua_pushfstring(L, "step returned a %s; expected a record, nil or a list of records",
+                           luaL_typename(L, -1));
+    lua_pop(L, 1);   /* the string stays reachable: it is copied by the caller at once */
+    return SL_ETYPE;
+  }
+  lua_geti(L, -1, 1);
+  int is_list = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (!is_list) {
+    lua_pushnil(L);
+    if (!lua_next(L, -2)) return 0;    /* {}: an empty list, the record is dropped */
+    lua_pop(L, 2);
+    sl_record *r = sl_arena_alloc(&b->arena, sizeof *r);
+    if (!r) return SL_ENOMEM;
+    if (sl_lua_table_to_record(L, -1, &b->arena, r, why)) return SL_ETYPE;
+    r->meta = parent->meta;
+    if (reserve(w, *nnext + 1)) return SL_ENOMEM;
+    w->next[(*nnext)++] = r;
+    return 0;
+  }
+  lua_Integer n = luaL_len(L, -1);
+  if (reserve(w, *nnext + (size_t)n)) return SL_ENOMEM;
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, -1, i);
+    sl_record *r = NULL;
+    if (lua_type(L, -1) == LUA_TUSERDATA) {
+      r = sl_lua_to_record(L, -1);
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+      r = sl_arena_alloc(&b->arena, sizeof *r);
+      if (!r || sl_lua_table_to_record(L, -1, &b->arena, r, why)) {
+        lua_pop(L, 1);
+        return SL_ETYPE;
+      }
+      r->meta = parent->meta;
+    }
+    lua_pop(L, 1);
+    if (!r) {
+      *why = "a step's list must hold records or tables";
+      return SL_ETYPE;
+    }
+    w->next[(*nnext)++] = r;
+  }
+  return 0;
+}
+
+static size_t run_lua_step(worker *w, sl_batch *b, sl_stage *st, int fn, size_t ncur) {
+  lua_State *L = sl_lua_state(w->lua);
+  size_t nnext = 0;
+  for (size_t i = 0; i < ncur; i++) {
+    sl_record *rec = w->cur[i];
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
+    sl_lua_push_record(L, rec, &b->arena);
+    if (sl_lua_pcall(w->lua, 1, 1, &w->err, NULL)) {
+      fail(w, b, rec, st->name, w->err.ptr ? w->err.ptr : "Lua error");
+      continue;
+    }
+    const char *why = NULL;
+    size_t before = nnext;
+    int rc = take_result(w, b, rec, &nnext, &why);
+    lua_settop(L, 0);
+    if (rc) {
+      nnext = before;
+      fail(w, b, rec, st->name, why ? why : sl_strerror(rc));
+      continue;
+    }
+    if (nnext == before) b->dropped++;
+  }
+  return nnext;
+}
+
+static size_t run_c_step(worker *w, sl_batch *b, sl_stage *st, void *inst, size_t ncur) {
+  size_t nnext = 0;
+  struct sl_step_out out = {w, st, b, &nnext};
+  for (size_t i = 0; i < ncur; i++) {
+    sl_record *rec = w->cur[i];
+    if (reserve(w, nnext + 1)) {
+      fail(w, b, rec, st->name, "out of memory");
+      continue;
+    }
+    /* rec keeps its place; records the step emits (sl_step_emit) follow it. */
+    size_t at = nnext++;
+    w->next[at] = rec;
+    int rc = st->plugin->process(inst, &out, rec);
+    if (rc == SL_STEP_KEEP) continue;
+    memmove(&w->next[at], &w->next[at + 1], (nnext - at - 1) * sizeof *w->next);
+    nnext--;
+    if (rc == SL_STEP_DROP) {
+      b->dropped++;
+    } else {
+      if (rec->state != SL_REC_FAILED) sl_record_fail(rec, &b->arena, st->name, sl_strerror(rc));
+      to_dead(w, rec);
+    }
+  }
+  return nnext;
+}
+
+const char *sl_step_stage_name(sl_step_out *out) { return out->stage->name; }
+sl_arena *sl_step_arena(sl_step_out *out) { return &out->batch->arena; }
+
+int sl_step_emit(sl_step_out *out, sl_record *rec) {
+  if (reserve(out->w, *out->nnext + 1)) return SL_ENOMEM;
+  out->w->next[(*out->nnext)++] = rec;
+  return 0;
+}
+
+void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason) {
+  sl_record_fail(rec, &out->batch->arena, out->stage->name, reason);
+}
+
+static int where_passes(worker *w, sl_batch *b, sl_stage *sink, int fn, sl_record *rec) {
+  lua_State *L = sl_lua_state(w->lua);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
+  sl_lua_push_record(L, rec, &b->arena);
+  if (sl_lua_pcall(w->lua, 1, 1, &w->err, NULL)) {
+    sl_buf msg = SL_BUF_INIT;
+    sl_buf_printf(&msg, "where: %s", w->err.ptr ? w->err.ptr : "Lua error");
+    fail(w, b, rec, sink->name, msg.ptr ? msg.ptr : "where failed");
+    sl_buf_free(&msg);
+    return -1;
+  }
+  int ok = lua_toboolean(L, -1);
+  lua_settop(L, 0);
+  return ok;
+}
+
+static void process_batch(worker *w, sl_batch *b) {
+  sl_pipeline *p = w->ws->p;
+  lua_State *L = sl_lua_state(w->lua);
+  size_t ncur = 0;
+  w->ndead = 0;
+  if (reserve(w, b->n)) {
+    sl_log_error(w->name, "out of memory");
+    return;
+  }
+  for (uint32_t i = 0; i < b->n; i++) {
+    sl_record *rec = &b->recs[i];
+    if (rec->state == SL_REC_FAILED) {     /* the source already failed it */
+      to_dead(w, rec);
+      continue;
+    }
+    if (sl_record_decode(rec, &b->arena)) {
+      to_dead(w, rec);
+      continue;
+    }
+    w->cur[ncur++] = rec;
+  }
+
+  for (int s = 0; s < p->nsteps && ncur; s++) {
+    sl_stage *st = p->steps[s];
+    size_t nnext = w->step_fn[s] != LUA_NOREF
+                       ? run_lua_step(w, b, st, w->step_fn[s], ncur)
+                       : run_c_step(w, b, st, w->step_inst[s], ncur);
+    sl_record **t = w->cur;
+    w->cur = w->next;
+    w->next = t;
+    ncur = nnext;
+  }
+
+  b->sbs = sl_arena_alloc(&b->arena, p->nsinks * sizeof *b->sbs);
+  if (!b->sbs) {
+    sl_log_error(w->name, "out of memory");
+    return;
+  }
+  memset(b->sbs, 0, p->nsinks * sizeof *b->sbs);
+  int ndlq = p->nsinks - 1;
+  for (int k = 0; k < ndlq; k++) {
+    sl_stage *sink = p->sinks[k];
+    sl_sink_batch *sb = &b->sbs[k];
+    sb->batch = b;
+    sb->sink = sink;
+    for (size_t i = 0; i < ncur; i++) {
+      sl_record *rec = w->cur[i];
+      if (rec->state == SL_REC_FAILED) continue;   /* a where of another sink failed it */
+      if (w->where_fn[k] != LUA_NOREF) {
+        int ok = where_passes(w, b, sink, w->where_fn[k], rec);
+        if (ok <= 0) continue;
+      }
+      const char *why = NULL;
+      if (sl__sink_batch_add(sink, sb, &b->arena, rec, (uint32_t)ncur, &why)) {
+        sl_buf msg = SL_BUF_INIT;
+        sl_buf_printf(&msg, "cannot encode for %s: %s", sink->name, why ? why : "error");
+        fail(w, b, rec, sink->name, msg.ptr ? msg.ptr : "encode failed");
+        sl_buf_free(&msg);
+      }
+    }
+  }
+
+  sl_stage *dlq = p->sinks[ndlq];
+  sl_sink_batch *sb = &b->sbs[ndlq];
+  sb->batch = b;
+  sb->sink = dlq;
+  for (size_t i = 0; i < w->ndead; i++) {
+    sl_record *env = sl__dlq_record(p, &b->arena, w->dead[i]);
+    const char *why = NULL;
+    if (!env || sl__sink_batch_add(dlq, sb, &b->arena, env, (uint32_t)w->ndead, &why))
+      sl_log_error(w->name, "cannot write a dead letter (%s); record lost: %s",
+                   why ? why : "out of memory", w->dead[i]->error);
+  }
+  sl_lua_views_expire(L);
+}
+
+/* ---- threads ---- */
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  struct sl_workers *ws = w->ws;
+  sl_buf err = SL_BUF_INIT;
+  int rc = setup_worker(w, &err);
+  pthread_mutex_lock(&ws->mu);
+  if (rc) {
+    if (!ws->failed) {
+      ws->failed = 1;
+      sl_buf_append(&ws->start_err, err.ptr ? err.ptr : sl_strerror(rc),
+                    err.ptr ? err.len : strlen(sl_strerror(rc)));
+    }
+  } else {
+    ws->ready++;
+  }
+  pthread_cond_broadcast(&ws->cv);
+  sl_buf_free(&err);
+  while (!rc) {
+    while (!ws->head && !ws->stop) pthread_cond_wait(&ws->cv, &ws->mu);
+    if (!ws->head) break;
+    sl_batch *b = ws->head;
+    ws->head = b->qnext;
+    if (!ws->head) ws->tail = NULL;
+    pthread_mutex_unlock(&ws->mu);
+
+    process_batch(w, b);
+
+    sl_pipeline *p = ws->p;
+    pthread_mutex_lock(&p->done_mu);
+    b->qnext = NULL;
+    if (p->done_tail) p->done_tail->qnext = b;
+    else p->done_head = b;
+    p->done_tail = b;
+    pthread_mutex_unlock(&p->done_mu);
+    uv_async_send(&p->done_async);
+    pthread_mutex_lock(&ws->mu);
+  }
+  pthread_mutex_unlock(&ws->mu);
+  return NULL;
+}
+
+int sl__workers_start(sl_pipeline *p, sl_buf *err) {
+  struct sl_workers *ws = calloc(1, sizeof *ws);
+  if (!ws) return SL_ENOMEM;
+  ws->p = p;
+  ws->n = p->set.workers;
+  ws->w = calloc(ws->n, sizeof *ws->w);
+  if (!ws->w) {
+    free(ws);
+    return SL_ENOMEM;
+  }
+  pthread_mutex_init(&ws->mu, NULL);
+  pthread_cond_init(&ws->cv, NULL);
+  p->workers = ws;
+  int started = 0;
+  for (int i = 0; i < ws->n; i++) {
+    worker *w = &ws->w[i];
+    w->ws = ws;
+    w->id = i + 1;
+    snprintf(w->name, sizeof w->name, "worker.%d", i + 1);
+    if (pthread_create(&w->thread, NULL, worker_main, w)) break;
+    started++;
+  }
+  pthread_mutex_lock(&ws->mu);
+  while (ws->ready + ws->failed < started && !ws->failed) pthread_cond_wait(&ws->cv, &ws->mu);
+  int failed = ws->failed || started < ws->n;
+  pthread_mutex_unlock(&ws->mu);
+  ws->n = started;
+  if (failed) {
+    sl_buf_append(err, ws->start_err.ptr ? ws->start_err.ptr : "cannot start the workers",
+                  ws->start_err.ptr ? ws->start_err.len : 24);
+    return SL_EINVAL;
+  }
+  return 0;
+}
+
+void sl__workers_submit(sl_workers *ws, sl_batch *b) {
+  pthread_mutex_lock(&ws->mu);
+  b->qnext = NULL;
+  if (ws->tail) ws->tail->qnext = b;
+  else ws->head = b;
+  ws->tail = b;
+  pthread_cond_signal(&ws->cv);
+  pthread_mutex_unlock(&ws->mu);
+}
+
+void sl__workers_stop(sl_workers *ws) {
+  if (!ws) return;
+  pthread_mutex_lock(&ws->mu);
+  ws->stop = 1;
+  pthread_cond_broadcast(&ws->cv);
+  pthread_mutex_unlock(&ws->mu);
+  for (int i = 0; i < ws->n; i++) pthread_join(ws->w[i].thread, NULL);
+  sl_pipeline *p = ws->p;
+  for (int i = 0; i < ws->n; i++) {
+    worker *w = &ws->w[i];
+    if (w->lua) {
+      lua_State *L = sl_lua_state(w->lua);
+      lua_getfield(L, LUA_REGISTRYINDEX, "sluice.worker_ctx");
+      void *ctx = lua_touserdata(L, -1);
+      lua_pop(L, 1);
+      for (int s = 0; s < p->nsteps && w->step_inst; s++)
+        if (w->step_inst[s] && p->steps[s]->plugin && p->steps[s]->plugin->worker_destroy)
+          p->steps[s]->plugin->worker_destroy(p->steps[s], w->step_inst[s]);
+      sl_lua_free(w->lua);
+      free(ctx);
+    }
+    free(w->step_fn);
+    free(w->step_inst);
+    free(w->where_fn);
+    free(w->cur);
+    free(w->next);
+    free(w->dead);
+    sl_buf_free(&w->err);
+  }
+  sl_buf_free(&ws->start_err);
+  pthread_mutex_destroy(&ws->mu);
+  pthread_cond_destroy(&ws->cv);
+  free(ws->w);
+  free(ws);
+}

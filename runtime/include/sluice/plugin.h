@@ -1,0 +1,200 @@
+/* Plugins: sources, steps and sinks.
+ *
+ * A C plugin is one `sl_plugin` struct, registered with designated
+ * initializers.  The struct begins with its ABI version and only ever grows
+ * at the end.  Options are declared, not hand-parsed: the runtime checks a
+ * pipeline's options against the table (unknown names, types, required ones,
+ * enum choices), fills the plugin's config struct at the given offsets, and
+ * uses the same table for `sluice check` and `sluice help plugins`.
+ *
+ * Threads: every source and sink callback runs on the loop thread and must
+ * not block.  Step callbacks run on worker threads, one instance per worker.
+ *
+ * The libuv promise holds here too: a function that takes a callback and
+ * returns an error never calls the callback. */
+#ifndef SLUICE_PLUGIN_H
+#define SLUICE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sluice/buf.h"
+#include "sluice/codec.h"
+#include "sluice/errors.h"
+#include "sluice/record.h"
+
+#define SL_PLUGIN_ABI 1
+
+typedef enum sl_plugin_kind { SL_SOURCE = 1, SL_STEP = 2, SL_SINK = 3 } sl_plugin_kind;
+
+/* ---- options ---- */
+
+typedef enum sl_opt_type {
+  SL_OPT_STR = 1,     /* char *  (owned by the runtime) */
+  SL_OPT_PATH,        /* char *, resolved against the pipeline file's folder */
+  SL_OPT_INT,         /* int64_t */
+  SL_OPT_DOUBLE,      /* double */
+  SL_OPT_BOOL,        /* int */
+  SL_OPT_DURATION,    /* int64_t milliseconds: "250ms", "5s", "1m" or a number of ms */
+  SL_OPT_SIZE,        /* int64_t bytes: "64KiB", "16MiB" or a number */
+  SL_OPT_ENUM,        /* char *, one of `choices` ("a|b|c") */
+  SL_OPT_STRLIST,     /* char ** NULL-terminated; a single string is a list of one */
+  SL_OPT_MAP,         /* char ** NULL-terminated key, value, key, value ...; values as strings */
+  SL_OPT_LUA          /* int: a registry reference in the loop thread's Lua state
+                         (functions, tables); LUA_NOREF when absent */
+} sl_opt_type;
+
+#define SL_REQUIRED 0x1
+
+typedef struct sl_option {
+  const char *name;
+  sl_opt_type type;
+  const char *def;        /* default as text (parsed like a pipeline value); NULL = none */
+  int flags;              /* SL_REQUIRED */
+  size_t offset;          /* where the value goes in the plugin's config struct */
+  const char *doc;        /* one line for `sluice help plugins` */
+  const char *choices;    /* SL_OPT_ENUM: "jsonl|csv|raw" */
+} sl_option;
+
+/* ---- stages ---- */
+
+typedef struct sl_stage sl_stage;
+typedef struct sl_batch sl_batch;
+typedef struct sl_pipeline sl_pipeline;
+
+/* Where a source may resume from: opaque to the runtime, given back to the
+ * source in order once every record of the batch is durable downstream. */
+typedef struct sl_checkpoint {
+  int64_t a, b, c;
+  int ref;                /* a Lua registry reference (Lua sources), else 0 */
+} sl_checkpoint;
+
+/* What a sink receives: the records of one batch that passed its `where`,
+ * already encoded by a worker when the sink has a codec. */
+typedef struct sl_sink_batch {
+  sl_batch *batch;
+  sl_stage *sink;
+  uint32_t n;             /* records */
+  sl_record **recs;       /* the records (borrowed: valid until sl_sink_done) */
+  sl_buf bytes;           /* the encoded records, back to back (sinks with a codec) */
+  uint32_t *ends;         /* record i is bytes[ends[i-1] .. ends[i]) (ends[-1] = 0) */
+  int late;               /* a dead-letter batch made on the loop thread */
+  void *sink_data;        /* free for the sink's own use */
+  struct sl_sink_batch *next;   /* free for the sink's own queues */
+  struct sl_reject *rejects;    /* runtime-owned: records rejected with sl_sink_reject */
+} sl_sink_batch;
+
+typedef struct sl_step_out sl_step_out;
+
+/* Results of a step's process callback. */
+#define SL_STEP_KEEP 0        /* pass the record on */
+#define SL_STEP_DROP 1        /* drop it (counts as done) */
+
+typedef struct sl_plugin {
+  int abi;                        /* SL_PLUGIN_ABI */
+  sl_plugin_kind kind;
+  const char *name;               /* as written in a pipeline: "file.source" → sl.file.source */
+  const char *doc;                /* one line */
+  const sl_option *options;       /* ends with {NULL} */
+  size_t config_size;             /* the struct the options fill */
+  size_t priv_size;               /* private state the runtime allocates, zeroed */
+
+  /* All kinds.  init checks and opens what the stage needs, before anything
+   * runs: an error here stops the pipeline from starting, with the message
+   * the plugin logged.  destroy frees what init made. */
+  int (*init)(sl_stage *st);
+  void (*destroy)(sl_stage *st);
+
+  /* Sources.  start begins reading; the source emits batches with
+   * sl_source_emit until paused or stopped.  stop asks it to emit no more:
+   * it calls sl_source_finished once it will emit nothing else (also at the
+   * natural end of its input).  ack is called, in emission order, once every
+   * record of a batch is durable downstream or dropped. */
+  int (*start)(sl_stage *st);
+  void (*pause)(sl_stage *st);
+  void (*resume)(sl_stage *st);
+  void (*stop)(sl_stage *st);
+  void (*ack)(sl_stage *st, const sl_checkpoint *cp);
+
+  /* Sinks.  write takes a sink batch and later calls sl_sink_done on it once
+   * the write is durable (or failed for good, after sl_sink_reject of the
+   * records that failed).  Batches arrive in each source's order.  flush is
+   * called at shutdown after the last write: it finishes what is buffered
+   * and calls sl_stage_flushed (it may do so before returning). */
+  int (*write)(sl_stage *st, sl_sink_batch *sb);
+  void (*flush)(sl_stage *st);
+
+  /* Steps (worker threads).  worker_init makes one instance per worker in
+   * *inst; process handles one record: SL_STEP_KEEP, SL_STEP_DROP, or a
+   * negative SL_E* after sl_step_fail.  Extra records go out with
+   * sl_step_emit. */
+  int (*worker_init)(sl_stage *st, void **inst);
+  void (*worker_destroy)(sl_stage *st, void *inst);
+  int (*process)(void *inst, sl_step_out *out, sl_record *rec);
+} sl_plugin;
+
+/* ---- what plugins call ---- */
+
+const char *sl_stage_name(const sl_stage *st);
+void *sl_stage_config(sl_stage *st);
+void *sl_stage_priv(sl_stage *st);
+uv_loop_t *sl_stage_loop(sl_stage *st);
+sl_pipeline *sl_stage_pipeline(sl_stage *st);
+/* The loop thread's Lua state, where SL_OPT_LUA options live. */
+struct lua_State;
+struct lua_State *sl_stage_lua(sl_stage *st);
+/* "pipeline.lua:12" where the stage was declared. */
+const char *sl_stage_where(const sl_stage *st);
+/* Records per batch the pipeline asks for (batch_size). */
+uint32_t sl_stage_batch_size(const sl_stage *st);
+
+/* Logs the error and stops the pipeline as on SIGTERM; the exit code becomes 1. */
+void sl_stage_fatal(sl_stage *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sinks set their codec in init; a sink without one gets records only. */
+void sl_sink_set_codec(sl_stage *st, const sl_codec *codec, void *codec_ctx);
+
+/* Sources: a new empty batch, its records allocated from its arena. */
+sl_batch *sl_batch_new(sl_stage *source);
+sl_arena *sl_batch_arena(sl_batch *b);
+/* Appends a record slot (zeroed, meta.partition = -1, offset = -1); NULL on
+ * ENOMEM.  The pointer is valid until the next sl_batch_add on the batch. */
+sl_record *sl_batch_add(sl_batch *b);
+uint32_t sl_batch_count(const sl_batch *b);
+sl_record *sl_batch_record(sl_batch *b, uint32_t i);
+/* Removes the last record added. */
+void sl_batch_pop(sl_batch *b);
+void sl_batch_set_checkpoint(sl_batch *b, const sl_checkpoint *cp);
+/* Hands the batch to the pipeline (ownership moves).  May call the source's
+ * pause callback before it returns. */
+void sl_source_emit(sl_stage *source, sl_batch *b);
+/* Frees a batch that was never emitted. */
+void sl_batch_discard(sl_batch *b);
+/* Whether the source is paused (backpressure or shutdown). */
+int sl_source_paused(const sl_stage *source);
+/* The source will emit nothing more. */
+void sl_source_finished(sl_stage *source);
+
+/* Sinks: record i of sb failed for good; it goes to the dead-letter sink
+ * with the reason when sl_sink_done is called. */
+void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason);
+/* The write of sb is durable (or failed for the rejected records). */
+void sl_sink_done(sl_sink_batch *sb);
+void sl_stage_flushed(sl_stage *st);
+
+/* Steps. */
+const char *sl_step_stage_name(sl_step_out *out);
+sl_arena *sl_step_arena(sl_step_out *out);
+/* Adds a record after the current one; rec must live in the step's arena. */
+int sl_step_emit(sl_step_out *out, sl_record *rec);
+/* Marks the current record failed with reason (copied). */
+void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason);
+
+/* State that survives restarts: one small file per stage in the pipeline's
+ * state folder, replaced atomically.  save is asynchronous and coalesces:
+ * only the latest value is written.  load returns SL_ENOENT if none. */
+int sl_state_load(sl_stage *st, sl_buf *out);
+void sl_state_save(sl_stage *st, const char *data, size_t len);
+
+#endif

@@ -1,0 +1,67 @@
+/* Records and batches.
+ *
+ * A batch is the unit that travels through the pipeline: records read together
+ * by one source, with one arena that holds everything they point to.  It is
+ * freed in one go once every sink has acknowledged it.  A batch is owned by one
+ * thread at a time (the loop thread, then one worker, then the loop thread),
+ * so nothing in it is locked. */
+#ifndef SLUICE_RECORD_H
+#define SLUICE_RECORD_H
+
+#include <stdint.h>
+
+#include "sluice/arena.h"
+#include "sluice/value.h"
+
+struct sl_codec;
+
+/* Where a record came from and what the publisher said about it. */
+typedef struct sl_meta {
+  sl_str origin;          /* file path, topic or table; owned by the source */
+  int32_t partition;      /* Kafka partition, -1 elsewhere */
+  int64_t offset;         /* byte offset (file), offset (Kafka), -1 if none */
+  int64_t line;           /* 1-based line number (file), 0 if none */
+  sl_str key;             /* message key; ptr NULL if none */
+  sl_str id;              /* publisher's record id (ce_id); ptr NULL if none */
+  sl_str department;      /* publishing department (ce_source) */
+  sl_str feed;            /* feed name (ce_type) */
+  int64_t event_time_ms;  /* event time (Unix ms), 0 if unknown */
+  int64_t arrival_ms;     /* when sluice read it (Unix ms) */
+} sl_meta;
+
+typedef enum sl_rec_state {
+  SL_REC_RAW = 0,       /* raw bytes only: not decoded yet */
+  SL_REC_DECODED,       /* fields[] indexes the raw bytes; raw is still the truth */
+  SL_REC_CHANGED,       /* fields[] was changed: raw is stale, encode from fields */
+  SL_REC_FAILED         /* decoding or a step failed: bound for the dead-letter sink */
+} sl_rec_state;
+
+typedef struct sl_record {
+  sl_str raw;                     /* the bytes as read, without the line terminator */
+  const struct sl_codec *codec;   /* how raw is decoded; NULL for records built in code */
+  void *codec_ctx;                /* codec state the source owns (e.g. the CSV header) */
+  uint8_t state;                  /* sl_rec_state */
+  uint32_t nfields;
+  uint32_t capfields;
+  sl_member *fields;              /* in the arena of the record's batch */
+  sl_meta meta;
+  const char *error;              /* SL_REC_FAILED: why (arena string) */
+  const char *error_stage;        /* SL_REC_FAILED: name of the stage that failed it */
+} sl_record;
+
+/* Decodes raw into fields with the record's codec if not done yet.
+ * 0, or a negative SL_E* with rec marked SL_REC_FAILED and rec->error set. */
+int sl_record_decode(sl_record *rec, sl_arena *a);
+
+/* Field access; the record must be decoded.  NULL when absent. */
+sl_value *sl_record_get(sl_record *rec, const char *name, size_t len);
+/* Sets (adds or replaces) a field: marks the record changed.  The name and any
+ * strings in v must live at least as long as the batch (copy them into the arena). */
+int sl_record_set(sl_record *rec, sl_arena *a, sl_str name, const sl_value *v);
+/* Removes a field if present: marks the record changed. */
+void sl_record_unset(sl_record *rec, const char *name, size_t len);
+
+/* Marks the record for the dead-letter sink.  reason is copied into the arena. */
+void sl_record_fail(sl_record *rec, sl_arena *a, const char *stage, const char *reason);
+
+#endif

@@ -1,0 +1,362 @@
+/* The time budget: one watchdog thread for the whole process, and the
+ * library functions that must not swallow a budget error.
+ *
+ * A call within budget pays two atomic stores and a coarse clock read: no
+ * hook is installed, because a count hook slows every Lua instruction (~2x).
+ * The watchdog wakes a few times per budget period, and for a state whose
+ * current call started more than call_ms ago it records the call's sequence
+ * number (armed_seq) and installs a count hook on the thread running Lua.
+ * lua_sethook is written to be called asynchronously (ldebug.c: the fields
+ * it sets are read atomically enough and the hook is always checked before
+ * use).  The hook fires within SL_LUA_HOOK_COUNT instructions; if the call it
+ * was armed for is still the current one it raises "time budget of N ms
+ * exceeded in file:line", and it keeps raising every SL_LUA_HOOK_COUNT
+ * instructions until the call returns, so that a script that catches the
+ * error cannot go on.  A hook that finds another call (the watchdog was late
+ * and the call it meant has returned) removes itself and raises nothing.
+ *
+ * The watchdog starts with the first state that has a time budget and stops
+ * (joined) when the last one is freed: a process that frees its states
+ * leaves no thread behind, which keeps leak checkers and fork() simple, and
+ * starting a thread per pipeline (re)load costs nothing that matters. */
+#include <errno.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lua/sl_lua_int.h"
+#include "sluice/errors.h"
+
+/* ---- the watchdog ---- */
+
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cv;
+static pthread_once_t wd_cv_once = PTHREAD_ONCE_INIT;
+static sl_lua *wd_head;
+static pthread_t wd_thread;
+static int wd_running;
+/* Bumped to stop the thread: each thread runs while the generation it was
+ * started with is current, so a new watchdog can start while an old one is
+ * still being joined. */
+static uint64_t wd_gen;
+
+static void wd_cv_init(void) {
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  /* Timed waits on the monotonic clock: a wall-clock step must not stall
+   * or hurry the watchdog. */
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&wd_cv, &attr);
+  pthread_condattr_destroy(&attr);
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar);
+
+/* Called with wd_mu held, so s cannot be freed meanwhile. */
+static void wd_check(sl_lua *s, int64_t now) {
+  /* seq before start: a start that goes with a newer seq is only newer. */
+  uint64_t seq = atomic_load(&s->seq);
+  int64_t start = atomic_load(&s->call_start);
+  if (start == 0 || now - start < (int64_t)s->call_ms) return;
+  if (atomic_load(&s->armed_seq) == seq) return;
+  pthread_mutex_lock(&s->run_mu);
+  atomic_store(&s->armed_seq, seq);
+  lua_sethook(s->running, budget_hook, LUA_MASKCOUNT, SL_LUA_HOOK_COUNT);
+  pthread_mutex_unlock(&s->run_mu);
+}
+
+static void *wd_main(void *arg) {
+  uint64_t gen = (uint64_t)(uintptr_t)arg;
+  pthread_mutex_lock(&wd_mu);
+  while (wd_gen == gen) {
+    int64_t now = sl__lua_mono_ms();
+    uint32_t min_ms = UINT32_MAX;
+    for (sl_lua *s = wd_head; s; s = s->wd_next) {
+      if (s->call_ms < min_ms) min_ms = s->call_ms;
+      wd_check(s, now);
+    }
+    /* A quarter of the smallest budget: an overrun is caught within
+     * call_ms * 1.25 plus the coarse clock's few milliseconds. */
+    uint32_t period = min_ms / 4;
+    if (period < 1) period = 1;
+    if (period > 100) period = 100;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += (long)(period % 1000) * 1000000L;
+    ts.tv_sec += period / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    while (wd_gen == gen) {
+      int rc = pthread_cond_timedwait(&wd_cv, &wd_mu, &ts);
+      if (rc == ETIMEDOUT) break;
+    }
+  }
+  pthread_mutex_unlock(&wd_mu);
+  return NULL;
+}
+
+int sl__budget_register(sl_lua *s) {
+  pthread_once(&wd_cv_once, wd_cv_init);
+  pthread_mutex_lock(&wd_mu);
+  if (!wd_running) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    /* The watchdog needs almost no stack. */
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    int rc = pthread_create(&wd_thread, &attr, wd_main, (void *)(uintptr_t)wd_gen);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+      pthread_mutex_unlock(&wd_mu);
+      return SL_ENOMEM;
+    }
+    wd_running = 1;
+  }
+  s->wd_prev = NULL;
+  s->wd_next = wd_head;
+  if (wd_head) wd_head->wd_prev = s;
+  wd_head = s;
+  s->wd_registered = 1;
+  pthread_mutex_unlock(&wd_mu);
+  return 0;
+}
+
+void sl__budget_unregister(sl_lua *s) {
+  pthread_t join = 0;
+  int stop = 0;
+  pthread_mutex_lock(&wd_mu);
+  if (s->wd_prev) s->wd_prev->wd_next = s->wd_next;
+  else wd_head = s->wd_next;
+  if (s->wd_next) s->wd_next->wd_prev = s->wd_prev;
+  s->wd_registered = 0;
+  if (!wd_head && wd_running) {
+    wd_gen++;
+    wd_running = 0;
+    join = wd_thread;
+    stop = 1;
+    pthread_cond_broadcast(&wd_cv);
+  }
+  pthread_mutex_unlock(&wd_mu);
+  if (stop) pthread_join(join, NULL);
+}
+
+/* ---- the hook ---- */
+
+static int budget_expired(sl_lua *s) {
+  return s->depth > 0 && s->expired_seq == atomic_load_explicit(&s->seq, memory_order_relaxed);
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  sl_lua *s = sl_lua_from(L);
+  uint64_t seq = atomic_load(&s->seq);
+  if (s->depth == 0 || atomic_load(&s->armed_seq) != seq ||
+      atomic_load(&s->call_start) == 0) {
+    /* Armed for a call that has returned: not ours to stop. */
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  if (s->expired_seq != seq) {
+    s->expired_seq = seq;
+    lua_Debug d;
+    if (lua_getstack(L, 0, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
+      snprintf(s->budget_msg, sizeof s->budget_msg, "time budget of %u ms exceeded in %s:%d",
+               s->call_ms, d.short_src, d.currentline);
+    else
+      snprintf(s->budget_msg, sizeof s->budget_msg, "time budget of %u ms exceeded",
+               s->call_ms);
+  }
+  lua_pushstring(L, s->budget_msg);
+  lua_error(L);
+}
+
+void sl__budget_recheck(lua_State *L) {
+  sl_lua *s = sl_lua_from(L);
+  if (!budget_expired(s)) return;
+  lua_pushstring(L, s->budget_msg);
+  lua_error(L);
+}
+
+/* Makes co the thread the watchdog hooks, and hooks it at once if the
+ * current call is already over budget (it was armed while another thread
+ * ran).  Under run_mu, so either the watchdog sees co or we see its arming. */
+static void set_running(sl_lua *s, lua_State *co) {
+  if (!s->call_ms) return;
+  pthread_mutex_lock(&s->run_mu);
+  s->running = co;
+  int armed = atomic_load(&s->armed_seq) == atomic_load(&s->seq);
+  pthread_mutex_unlock(&s->run_mu);
+  if (armed && s->depth > 0) lua_sethook(co, budget_hook, LUA_MASKCOUNT, SL_LUA_HOOK_COUNT);
+}
+
+/* ---- pcall and xpcall ---- */
+
+/* As in lbaselib.c, plus the recheck: a budget error goes on up. */
+static int finish_pcall(lua_State *L, int status, lua_KContext extra) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    sl__budget_recheck(L);
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2;
+  }
+  return lua_gettop(L) - (int)extra;
+}
+
+static int sb_pcall(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, 1);
+  lua_insert(L, 1);
+  int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, finish_pcall);
+  return finish_pcall(L, status, 0);
+}
+
+static int sb_xpcall(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushboolean(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rotate(L, 3, 2);
+  int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_pcall);
+  return finish_pcall(L, status, 2);
+}
+
+/* ---- coroutines ----
+ *
+ * resume, wrap and close switch the thread that runs Lua: they tell the
+ * watchdog which one to hook, and recheck the budget when the coroutine
+ * failed.  Otherwise as in lcorolib.c. */
+
+static lua_State *getco(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argexpected(L, co, 1, "coroutine");
+  return co;
+}
+
+static int auxresume(lua_State *L, lua_State *co, int narg) {
+  sl_lua *s = sl_lua_from(L);
+  int nres;
+  if (!lua_checkstack(co, narg)) {
+    lua_pushliteral(L, "too many arguments to resume");
+    return -1;
+  }
+  lua_xmove(L, co, narg);
+  set_running(s, co);
+  int status = lua_resume(co, L, narg, &nres);
+  set_running(s, L);
+  if (status == LUA_OK || status == LUA_YIELD) {
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, nres);
+      lua_pushliteral(L, "too many results to resume");
+      return -1;
+    }
+    lua_xmove(co, L, nres);
+    return nres;
+  }
+  lua_xmove(co, L, 1);
+  return -1;
+}
+
+static int sb_resume(lua_State *L) {
+  lua_State *co = getco(L);
+  int r = auxresume(L, co, lua_gettop(L) - 1);
+  if (r < 0) {
+    sl__budget_recheck(L);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, -(r + 1));
+  return r + 1;
+}
+
+static int close_thread(lua_State *L, lua_State *co) {
+  sl_lua *s = sl_lua_from(L);
+  set_running(s, co);
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  int status = lua_closethread(co, L);
+#else
+  int status = lua_resetthread(co);
+#endif
+  set_running(s, L);
+  return status;
+}
+
+static int auxwrap(lua_State *L) {
+  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+  int r = auxresume(L, co, lua_gettop(L));
+  if (r < 0) {
+    int stat = lua_status(co);
+    if (stat != LUA_OK && stat != LUA_YIELD) {
+      stat = close_thread(L, co);
+      lua_xmove(co, L, 1);
+    }
+    sl__budget_recheck(L);
+    if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+      luaL_where(L, 1);
+      lua_insert(L, -2);
+      lua_concat(L, 2);
+    }
+    return lua_error(L);
+  }
+  return r;
+}
+
+static int sb_wrap(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  lua_pushcclosure(L, auxwrap, 1);
+  return 1;
+}
+
+enum { COS_RUN, COS_DEAD, COS_YIELD, COS_NORM };
+
+static int auxstatus(lua_State *L, lua_State *co) {
+  if (L == co) return COS_RUN;
+  switch (lua_status(co)) {
+    case LUA_YIELD:
+      return COS_YIELD;
+    case LUA_OK: {
+      lua_Debug ar;
+      if (lua_getstack(co, 0, &ar)) return COS_NORM;
+      return lua_gettop(co) == 0 ? COS_DEAD : COS_YIELD;
+    }
+    default:
+      return COS_DEAD;
+  }
+}
+
+static int sb_close(lua_State *L) {
+  static const char *const names[] = {"running", "dead", "suspended", "normal"};
+  lua_State *co = getco(L);
+  int st = auxstatus(L, co);
+  if (st != COS_DEAD && st != COS_YIELD)
+    return luaL_error(L, "cannot close a %s coroutine", names[st]);
+  int status = close_thread(L, co);
+  if (status == LUA_OK) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_xmove(co, L, 1);
+  sl__budget_recheck(L);
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
+void sl__budget_open(lua_State *L) {
+  lua_pushglobaltable(L);
+  lua_pushcfunction(L, sb_pcall);
+  lua_setfield(L, -2, "pcall");
+  lua_pushcfunction(L, sb_xpcall);
+  lua_setfield(L, -2, "xpcall");
+  lua_pop(L, 1);
+  lua_getglobal(L, LUA_COLIBNAME);
+  lua_pushcfunction(L, sb_resume);
+  lua_setfield(L, -2, "resume");
+  lua_pushcfunction(L, sb_wrap);
+  lua_setfield(L, -2, "wrap");
+  lua_pushcfunction(L, sb_close);
+  lua_setfield(L, -2, "close");
+  lua_pop(L, 1);
+}

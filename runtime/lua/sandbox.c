@@ -1,0 +1,456 @@
+/* Making and freeing sandboxed states: the counting allocator, the choice of
+ * libraries, a text-only load, and require over the pipeline's search path.
+ *
+ * What a script gets is decided here and nowhere else: base (without dofile
+ * and loadfile, with a load that takes text only), string (without dump),
+ * table, math, utf8, coroutine, and os.time/clock/date/difftime.  Grants add
+ * io, all of os, C modules and debug.  Bytecode never loads, granted or not:
+ * a crafted binary chunk can break the VM's memory safety. */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/sl_lua_int.h"
+#include "sluice/errors.h"
+
+/* Registry key of the C searchers kept from the package library when C
+ * modules are granted. */
+static const char csearchers_key = 0;
+
+/* ---- the allocator ---- */
+
+/* A lua_Alloc that counts and refuses growth past the budget.  Lua runs a
+ * full collection and retries once when an allocation fails, then raises a
+ * memory error.  Shrinking and freeing are never refused: Lua assumes they
+ * cannot fail. */
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  sl_lua *s = ud;
+  /* With ptr NULL, osize is the type of the new object, not a size. */
+  if (!ptr) osize = 0;
+  size_t used = atomic_load_explicit(&s->mem_used, memory_order_relaxed);
+  if (nsize == 0) {
+    free(ptr);
+    atomic_store_explicit(&s->mem_used, used - osize, memory_order_relaxed);
+    return NULL;
+  }
+  if (nsize > osize && s->mem_limit &&
+      (used > s->mem_limit || nsize - osize > s->mem_limit - used)) {
+    s->mem_refused = 1;
+    return NULL;
+  }
+  void *p = realloc(ptr, nsize);
+  if (!p) {
+    /* A shrink that realloc could not do leaves the block big enough. */
+    if (nsize <= osize) return ptr;
+    return NULL;
+  }
+  atomic_store_explicit(&s->mem_used, used - osize + nsize, memory_order_relaxed);
+  return p;
+}
+
+void sl__lua_format_budget(char *out, size_t n, size_t bytes) {
+  if (bytes && bytes % (1024 * 1024) == 0)
+    snprintf(out, n, "%zu MiB", bytes / (1024 * 1024));
+  else if (bytes && bytes % 1024 == 0)
+    snprintf(out, n, "%zu KiB", bytes / 1024);
+  else
+    snprintf(out, n, "%zu bytes", bytes);
+}
+
+/* An error outside any protected call is a bug in the runtime (everything
+ * that can raise runs under sl_lua_pcall), so there is nothing to recover. */
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "sluice: unprotected Lua error: %s\n", msg ? msg : "(not a string)");
+  fflush(stderr);
+  abort();
+  return 0;
+}
+
+/* ---- replaced base and string functions ---- */
+
+/* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t".  The
+ * original is upvalue 1; env is passed on only if given, because load tells
+ * an absent env from a nil one. */
+static int sb_load(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checkany(L, 1);
+  luaL_checkstack(L, 5, NULL);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  if (n >= 2) lua_pushvalue(L, 2); else lua_pushnil(L);
+  lua_pushliteral(L, "t");
+  int nargs = 3;
+  if (n >= 4) {
+    lua_pushvalue(L, 4);
+    nargs = 4;
+  }
+  lua_call(L, nargs, LUA_MULTRET);
+  /* A reader function runs inside load's protection: load would turn a
+   * budget error raised in it into a nil return. */
+  if (lua_isnil(L, n + 1)) sl__budget_recheck(L);
+  return lua_gettop(L) - n;
+}
+
+/* setmetatable without __gc: a finalizer runs with hooks disabled, so a
+ * loop in one could not be stopped by the time budget. */
+static int sb_setmetatable(lua_State *L) {
+  int t = lua_type(L, 2);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+    return luaL_error(L, "cannot change a protected metatable");
+  if (t == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL)
+      return luaL_error(L, "__gc metamethods are not allowed in the sandbox "
+                           "(a finalizer cannot be stopped by the time budget)");
+    lua_pop(L, 1);
+  }
+  lua_settop(L, 2);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+/* string.rep with an empty string and an empty separator would loop n times
+ * in C, out of the time budget's reach (string.rep("", 1e18)). */
+static int sb_rep(lua_State *L) {
+  size_t l, lsep = 0;
+  luaL_checklstring(L, 1, &l);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checklstring(L, 3, &lsep);
+  if (l + lsep == 0 || n <= 0) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  int nargs = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, nargs, 1);
+  return 1;
+}
+
+/* Replaces t[name] (t at idx) with fn closed over the old value. [-0,+0,m] */
+static void wrap_field(lua_State *L, int idx, const char *name, lua_CFunction fn) {
+  idx = lua_absindex(L, idx);
+  lua_getfield(L, idx, name);                 /* [-0,+1] the original */
+  lua_pushcclosure(L, fn, 1);                 /* [-1,+1] */
+  lua_setfield(L, idx, name);                 /* [-1,+0] */
+}
+
+static void remove_field(lua_State *L, int idx, const char *name) {
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  lua_setfield(L, idx, name);
+}
+
+/* ---- require ---- */
+
+/* require(name): package.loaded, then package.preload, then name with dots
+ * as slashes + ".lua" and + "/init.lua" in each search directory, loaded as
+ * text with chunkname "@<path>", then (if granted) the C searchers. */
+static int sb_require(lua_State *L) {
+  sl_lua *s = sl_lua_from(L);
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
+  luaL_argcheck(L, len > 0 && strlen(name) == len, 1, "invalid module name");
+  lua_settop(L, 1);
+  luaL_checkstack(L, 8, NULL);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);           /* 2 */
+  lua_getfield(L, 2, name);
+  if (lua_toboolean(L, -1)) return 1;
+  lua_settop(L, 2);
+
+  /* Each way of finding the module leaves the loader at 3 and the extra
+   * argument it gets at 4. */
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);                                              /* 3 */
+  if (!lua_isnil(L, 3)) {
+    lua_pushliteral(L, ":preload:");                              /* 4 */
+  } else {
+    lua_settop(L, 2);
+    /* The paths tried go to the state's scratch buffer: a luaL_Buffer would
+     * sit on the stack among the values this function moves around, and a
+     * buffer of our own would leak if a Lua error cut the search short. */
+    sl_buf *seen = &s->tmp;
+    seen->len = 0;
+    seen->oom = 0;
+    const char *modpath = luaL_gsub(L, name, ".", "/");          /* 3 */
+    int found = 0;
+    for (char **d = s->search_path; d && *d && !found; d++) {
+      static const char *const pats[] = {"%s/%s.lua", "%s/%s/init.lua"};
+      for (int k = 0; k < 2 && !found; k++) {
+        const char *path = lua_pushfstring(L, pats[k], *d, modpath);   /* 4 */
+        int st = luaL_loadfilex(L, path, "t");                         /* 5 */
+        if (st == LUA_OK) {
+          lua_copy(L, 5, 3);
+          lua_settop(L, 4);
+          found = 1;
+        } else if (st == LUA_ERRFILE) {
+          if (seen->len) sl_buf_puts(seen, ", ");
+          sl_buf_puts(seen, path);
+          lua_settop(L, 3);
+        } else {
+          return luaL_error(L, "error loading module '%s' from file '%s': %s", name,
+                            path, lua_tostring(L, 5));
+        }
+      }
+    }
+    if (!found && s->grants.c_modules) {
+      lua_rawgetp(L, LUA_REGISTRYINDEX, &csearchers_key);            /* 4 */
+      for (lua_Integer i = 1; !found && lua_rawgeti(L, 4, i) == LUA_TFUNCTION; i++) {
+        lua_pushstring(L, name);
+        lua_call(L, 1, 2);                    /* 5, 6: loader and data, or a message */
+        if (lua_isfunction(L, 5)) {
+          lua_copy(L, 5, 3);
+          lua_copy(L, 6, 4);
+          found = 1;
+        } else if (lua_type(L, 5) == LUA_TSTRING) {
+          if (seen->len) sl_buf_puts(seen, ", ");
+          sl_buf_puts(seen, lua_tostring(L, 5));
+        }
+        lua_settop(L, 4);
+      }
+      if (!found) lua_settop(L, 3);
+    }
+    if (!found) {
+      /* The C searchers say "\n\tno file '...'": keep the message one line. */
+      for (size_t i = 0; i < seen->len; i++)
+        if (seen->ptr[i] == '\n' || seen->ptr[i] == '\t') seen->ptr[i] = ' ';
+      lua_pushlstring(L, seen->ptr ? seen->ptr : "", seen->len);
+      const char *list = lua_tostring(L, -1);
+      return luaL_error(L, "module '%s' not found (tried: %s)", name,
+                        list[0] ? list : "nothing, the search path is empty");
+    }
+  }
+
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 4);
+  lua_call(L, 2, 1);                          /* [-3,+1] what the module returned */
+  if (!lua_isnil(L, -1)) lua_setfield(L, 2, name);
+  else lua_pop(L, 1);
+  if (lua_getfield(L, 2, name) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 2, name);
+  }
+  lua_pushvalue(L, 4);
+  return 2;
+}
+
+/* ---- opening the libraries ---- */
+
+/* Copies the named fields of the table at src into the table at dst. */
+static void copy_fields(lua_State *L, int src, int dst, const char *const *names) {
+  src = lua_absindex(L, src);
+  dst = lua_absindex(L, dst);
+  for (; *names; names++) {
+    lua_getfield(L, src, *names);
+    lua_setfield(L, dst, *names);
+  }
+}
+
+static void open_lib(lua_State *L, const char *name, lua_CFunction open) {
+  luaL_requiref(L, name, open, 1);            /* [-0,+1] */
+  lua_pop(L, 1);
+}
+
+static void open_os(lua_State *L, const sl_lua_grants *g) {
+  static const char *const safe[] = {"time", "clock", "date", "difftime", NULL};
+  static const char *const files[] = {"remove", "rename", "tmpname", NULL};
+  if (g->os) {
+    open_lib(L, LUA_OSLIBNAME, luaopen_os);
+    return;
+  }
+  /* The full library is opened aside and only the safe functions copied. */
+  lua_pushcfunction(L, luaopen_os);
+  lua_call(L, 0, 1);                          /* [-0,+1] the full os table */
+  lua_createtable(L, 0, 8);                   /* [-0,+1] the sandbox's os */
+  copy_fields(L, -2, -1, safe);
+  if (g->io) copy_fields(L, -2, -1, files);
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, LUA_OSLIBNAME);
+  lua_pop(L, 1);
+  lua_setglobal(L, LUA_OSLIBNAME);
+  lua_pop(L, 1);
+}
+
+static void open_package(lua_State *L, const sl_lua_grants *g) {
+  if (g->c_modules) {
+    open_lib(L, LUA_LOADLIBNAME, luaopen_package);
+    /* Keep the C searchers (package.cpath and the all-in-one one); Lua files
+     * are found by our require, which loads text only. */
+    lua_getglobal(L, LUA_LOADLIBNAME);
+    lua_getfield(L, -1, "searchers");
+    lua_createtable(L, 2, 0);
+    lua_rawgeti(L, -2, 3);
+    lua_rawseti(L, -2, 1);
+    lua_rawgeti(L, -2, 4);
+    lua_rawseti(L, -2, 2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &csearchers_key);
+    lua_pop(L, 1);
+    /* package.path is not used: say so rather than leave a misleading value. */
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+  } else {
+    lua_createtable(L, 0, 2);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, LUA_LOADLIBNAME);
+    lua_setfield(L, -2, "loaded");
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_setfield(L, -2, "preload");
+    lua_setglobal(L, LUA_LOADLIBNAME);
+  }
+  lua_pushcfunction(L, sb_require);
+  lua_setglobal(L, "require");
+}
+
+/* Runs in protected mode: any allocation may fail under a small budget. */
+static int setup(lua_State *L) {
+  sl_lua *s = sl_lua_from(L);
+  const sl_lua_grants *g = &s->grants;
+
+  open_lib(L, LUA_GNAME, luaopen_base);
+  open_lib(L, LUA_STRLIBNAME, luaopen_string);
+  open_lib(L, LUA_TABLIBNAME, luaopen_table);
+  open_lib(L, LUA_MATHLIBNAME, luaopen_math);
+  open_lib(L, LUA_UTF8LIBNAME, luaopen_utf8);
+  open_lib(L, LUA_COLIBNAME, luaopen_coroutine);
+  open_os(L, g);
+  if (g->io) {
+    open_lib(L, LUA_IOLIBNAME, luaopen_io);
+    /* io.popen runs a command: that is the os grant's business. */
+    if (!g->os) {
+      lua_getglobal(L, LUA_IOLIBNAME);
+      remove_field(L, -1, "popen");
+      lua_pop(L, 1);
+    }
+  }
+  if (g->debug) open_lib(L, LUA_DBLIBNAME, luaopen_debug);
+  open_package(L, g);
+
+  lua_pushglobaltable(L);
+  remove_field(L, -1, "dofile");
+  remove_field(L, -1, "loadfile");
+  wrap_field(L, -1, "load", sb_load);
+  lua_pushcfunction(L, sb_setmetatable);
+  lua_setfield(L, -2, "setmetatable");
+  lua_pop(L, 1);
+
+  lua_getglobal(L, LUA_STRLIBNAME);
+  remove_field(L, -1, "dump");
+  wrap_field(L, -1, "rep", sb_rep);
+  lua_pop(L, 1);
+
+  /* Strings share one metatable, and its __index is the string table: with
+   * __metatable set, getmetatable("") returns false and a script can reach
+   * neither the metatable nor, through it, anything it would change for
+   * every string in the state. */
+  lua_pushliteral(L, "");
+  lua_getmetatable(L, -1);
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_pop(L, 2);
+
+  sl__budget_open(L);
+  sl__null_open(L);
+  sl__views_open(L);
+  return 0;
+}
+
+/* ---- public ---- */
+
+static void free_search_path(char **p) {
+  if (!p) return;
+  for (char **d = p; *d; d++) free(*d);
+  free(p);
+}
+
+static char **copy_search_path(const char *const *src) {
+  size_t n = 0;
+  while (src && src[n]) n++;
+  char **p = calloc(n + 1, sizeof *p);
+  if (!p) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    /* A trailing slash would give "dir//a.lua" in messages. */
+    size_t len = strlen(src[i]);
+    while (len > 1 && src[i][len - 1] == '/') len--;
+    p[i] = strndup(src[i], len);
+    if (!p[i]) {
+      free_search_path(p);
+      return NULL;
+    }
+  }
+  return p;
+}
+
+sl_lua *sl_lua_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
+                   const char *const *search_path) {
+  sl_lua *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  if (limits) {
+    s->mem_limit = limits->memory_bytes;
+    s->call_ms = limits->call_ms;
+  }
+  if (grants) s->grants = *grants;
+  s->msgh_len = -1;
+  sl_arena_init(&s->scratch);
+  if (pthread_mutex_init(&s->run_mu, NULL) != 0) {
+    free(s);
+    return NULL;
+  }
+  s->search_path = copy_search_path(search_path);
+  if (!s->search_path) goto fail;
+  s->L = lua_newstate(budget_alloc, s);
+  if (!s->L) goto fail;
+  s->running = s->L;
+  *(sl_lua **)lua_getextraspace(s->L) = s;
+  lua_atpanic(s->L, panic);
+
+  /* Set up under the same protection as any call, so that a budget too
+   * small to open the libraries is an error and not an abort. */
+  sl_buf err = SL_BUF_INIT;
+  lua_pushcfunction(s->L, setup);
+  int rc = sl_lua_pcall(s, 0, 0, &err, NULL);
+  sl_buf_free(&err);
+  if (rc) goto fail;
+  /* Leave the state as a script will find it: the setup's garbage gone. */
+  lua_gc(s->L, LUA_GCCOLLECT);
+  if (s->call_ms && sl__budget_register(s)) goto fail;
+  return s;
+
+fail:
+  if (s->L) lua_close(s->L);
+  free_search_path(s->search_path);
+  pthread_mutex_destroy(&s->run_mu);
+  free(s);
+  return NULL;
+}
+
+void sl_lua_free(sl_lua *s) {
+  if (!s) return;
+  /* Off the watchdog's list first: after this it never touches s->L. */
+  if (s->wd_registered) sl__budget_unregister(s);
+  lua_close(s->L);
+  free_search_path(s->search_path);
+  sl_arena_free(&s->scratch);
+  sl_buf_free(&s->tmp);
+  pthread_mutex_destroy(&s->run_mu);
+  free(s);
+}
+
+lua_State *sl_lua_state(sl_lua *s) { return s->L; }
+
+sl_lua *sl_lua_from(lua_State *L) { return *(sl_lua **)lua_getextraspace(L); }
+
+size_t sl_lua_memory(sl_lua *s) {
+  return atomic_load_explicit(&s->mem_used, memory_order_relaxed);
+}

@@ -1,0 +1,141 @@
+/* What the files of the Lua bridge share (private to runtime/lua/).
+ *
+ * sandbox.c makes and frees states; budget.c runs the watchdog and the
+ * interrupt-safe replacements of pcall and the coroutine functions; call.c
+ * runs calls; record_view.c, value_lua.c and json_lua.c move data across. */
+#ifndef SLUICE_LUA_INT_H
+#define SLUICE_LUA_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lua/sl_lua.h"
+#include "sluice/arena.h"
+#include "sluice/buf.h"
+
+/* How many VM instructions run between two calls of the budget hook once a
+ * call has overrun: small enough to stop within microseconds, large enough
+ * that the hook itself costs nothing measurable. */
+#define SL_LUA_HOOK_COUNT 1000
+
+/* How deep sl_lua_to_value follows nested tables. */
+#define SL_LUA_MAX_DEPTH 100
+
+struct sl_lua {
+  lua_State *L;
+
+  /* ---- memory (the allocator runs on the thread that runs the state) ---- */
+  _Atomic size_t mem_used;      /* relaxed: written by the owner, read by metrics */
+  size_t mem_limit;             /* 0 = unlimited */
+  int mem_refused;              /* growth was refused since the outermost call began */
+
+  /* ---- time: the fields the watchdog reads are atomic ---- */
+  uint32_t call_ms;             /* 0 = unlimited (not registered with the watchdog) */
+  int depth;                    /* sl_lua_pcall nesting; the outermost call owns the budget */
+  _Atomic uint64_t seq;         /* outermost calls begun so far */
+  _Atomic int64_t call_start;   /* monotonic ms at which call seq began; 0 when idle */
+  _Atomic uint64_t armed_seq;   /* the call the watchdog found over budget */
+  uint64_t expired_seq;         /* the call the hook stopped (owner thread only) */
+  char budget_msg[128 + LUA_IDSIZE];
+  /* The thread executing Lua right now: the main thread, or a coroutine the
+   * resume wrappers switched to.  The watchdog hooks this one; the lock keeps
+   * a finished coroutine from being hooked after it was collected. */
+  pthread_mutex_t run_mu;
+  lua_State *running;
+  sl_lua *wd_prev, *wd_next;    /* the watchdog's list, under its lock */
+  int wd_registered;
+
+  /* ---- sandbox ---- */
+  sl_lua_grants grants;
+  char **search_path;           /* NULL-terminated copy */
+
+  /* ---- calls ---- */
+  int msgh_len;                 /* length of the message the handler saw, -1 if none */
+
+  /* ---- record views ---- */
+  uint64_t epoch;               /* views pushed before the last expire are dead */
+  const void *view_mt;          /* identity of the view metatable */
+
+  /* Scratch space for one conversion at a time (a field read, sl.json): it
+   * is owned by the state, so a Lua error in the middle leaks nothing; each
+   * use starts by resetting it. */
+  sl_arena scratch;
+  sl_buf tmp;
+};
+
+/* Monotonic milliseconds from the coarse clock: a few nanoseconds to read,
+ * a few milliseconds of resolution, which is plenty for budgets in ms. */
+static inline int64_t sl__lua_mono_ms(void) {
+  struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- budget.c ---- */
+
+/* Adds s to the watchdog's list, starting the watchdog if it is the first;
+ * 0 or SL_ENOMEM (the thread could not be started). */
+int sl__budget_register(sl_lua *s);
+/* Removes s; stops the watchdog when the list becomes empty. */
+void sl__budget_unregister(sl_lua *s);
+/* Replaces pcall, xpcall, coroutine.resume/wrap/close with versions that do
+ * not let a script swallow a time-budget error. [-0,+0,m] */
+void sl__budget_open(lua_State *L);
+/* Raises the budget error again if the current call ran out of time; called
+ * wherever a library function caught an error. [-0,+0,v] */
+void sl__budget_recheck(lua_State *L);
+
+/* Marks the start and the end of an outermost call.  Hot path: no lock, no
+ * hook; two atomic stores and a coarse clock read. */
+static inline void sl__budget_begin(sl_lua *s) {
+  s->mem_refused = 0;
+  if (s->call_ms) {
+    int64_t now = sl__lua_mono_ms();
+    /* The start is written before seq, so a watchdog that sees the new seq
+     * also sees its start time. */
+    atomic_store_explicit(&s->call_start, now > 0 ? now : 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->seq, 1, memory_order_seq_cst);
+  }
+}
+
+static inline void sl__budget_end(sl_lua *s) {
+  if (s->call_ms) {
+    atomic_store_explicit(&s->call_start, 0, memory_order_seq_cst);
+    /* A hook the watchdog set late fires, finds a finished call and removes
+     * itself; clearing it here just saves that. */
+    if (lua_gethook(s->L)) lua_sethook(s->L, NULL, 0, 0);
+  }
+}
+
+/* ---- sandbox.c ---- */
+
+/* Formats the memory budget for messages: "64 MiB", "512 KiB", "1000 bytes". */
+void sl__lua_format_budget(char *out, size_t n, size_t bytes);
+
+/* ---- record_view.c ---- */
+
+/* Creates the view metatable and the methods. [-0,+0,m] */
+void sl__views_open(lua_State *L);
+/* The live view at idx, or NULL (not a view, or expired when *expired is set). */
+struct sl__view *sl__view_test(lua_State *L, int idx, int *expired);
+
+struct sl__view {
+  sl_record *rec;
+  sl_arena *arena;
+  uint64_t epoch;
+};
+
+/* ---- value_lua.c ---- */
+
+/* Gives light userdata a metatable so that tostring(sl.null) is "null". [-0,+0,m] */
+void sl__null_open(lua_State *L);
+/* A deep copy of src into a (strings, spans and containers). */
+int sl__value_copy(sl_arena *a, const sl_value *src, sl_value *dst);
+
+#endif

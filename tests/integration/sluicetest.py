@@ -1,0 +1,450 @@
+"""Shared helpers for sluice's integration tests (Python 3 standard library only).
+
+Each tests/integration/test_*.py is one ctest entry, run as
+`python3 test_x.py <path-to-sluice>`, and is written as
+
+    import sluicetest as st
+
+    def test(t):                      # t is a sluicetest.Test
+        st.write_pipeline(t.dir, PIPELINE)
+        run = t.start()               # sluice run pipeline.lua --state-dir <dir>/state
+        ...
+
+    st.main(test)
+
+Rules these helpers keep: never sleep a fixed time to synchronise (wait_until
+polls an observable condition with a deadline), and every failed assertion
+prints both values. On failure the sluice stderr logs are printed, and the
+work folder is removed unless SLUICE_TEST_KEEP=1 is set.
+"""
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Failure(AssertionError):
+    """A test assertion failed; the message says what and shows both values."""
+
+
+class TooFast(Exception):
+    """sluice finished before the test could interrupt it mid-run; the test
+    retries with a slower step."""
+
+
+# ------------------------------------------------------------------ asserts --
+
+def fail(message):
+    raise Failure(message)
+
+
+def _short(value, limit=300):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "... (%d chars)" % len(text)
+
+
+def assert_eq(actual, expected, what):
+    if actual != expected:
+        fail("%s: expected %s, actual %s" % (what, _short(expected), _short(actual)))
+
+
+def assert_ne(actual, unexpected, what):
+    if actual == unexpected:
+        fail("%s: expected anything but %s, actual %s"
+             % (what, _short(unexpected), _short(actual)))
+
+
+def assert_lt(actual, bound, what):
+    if not actual < bound:
+        fail("%s: expected < %s, actual %s" % (what, _short(bound), _short(actual)))
+
+
+def assert_le(actual, bound, what):
+    if not actual <= bound:
+        fail("%s: expected <= %s, actual %s" % (what, _short(bound), _short(actual)))
+
+
+def assert_ge(actual, bound, what):
+    if not actual >= bound:
+        fail("%s: expected >= %s, actual %s" % (what, _short(bound), _short(actual)))
+
+
+def assert_true(cond, what, detail=""):
+    if not cond:
+        fail("%s%s" % (what, ": " + detail if detail else ""))
+
+
+def log(message):
+    print("[%8.3f] %s" % (time.monotonic() - _T0, message), flush=True)
+
+
+_T0 = time.monotonic()
+
+
+# ------------------------------------------------------------------ waiting --
+
+def wait_until(predicate, timeout, what, interval=0.01, abort=None):
+    """Polls predicate() every `interval` seconds until it returns a true
+    value (returned) or `timeout` seconds pass (Failure). If abort() returns a
+    true value first (e.g. "sluice exited with code 1"), fails at once with it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if abort is not None:
+            reason = abort()
+            if reason:
+                fail("while waiting for %s: %s" % (what, reason))
+        if time.monotonic() >= deadline:
+            fail("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------------- files --
+
+def write_file(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+def write_pipeline(directory, text, name="pipeline.lua"):
+    return write_file(os.path.join(directory, name), text)
+
+
+def count_lines(path):
+    """Number of newline-terminated lines in path (0 if it does not exist)."""
+    n = 0
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    return n
+                n += chunk.count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+class LineCounter:
+    """Counts the lines of a growing file without rereading it on every poll.
+    If the file shrinks (a restarted sink cut a torn tail), it counts afresh.
+    Meant for pacing a test; the final checks read the whole file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.lines = 0
+
+    def count(self):
+        try:
+            with open(self.path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size < self.offset:
+                    self.offset = 0
+                    self.lines = 0
+                f.seek(self.offset)
+                while True:
+                    chunk = f.read(1 << 22)
+                    if not chunk:
+                        break
+                    self.offset += len(chunk)
+                    self.lines += chunk.count(b"\n")
+        except FileNotFoundError:
+            self.offset = 0
+            self.lines = 0
+        return self.lines
+
+
+DEPTS = ["health", "civil-affairs", "public-security", "education",
+         "human-resources", "market-regulation", "tax", "housing"]
+SURNAMES = ["wang", "li", "zhang", "liu", "chen", "yang", "huang", "zhao",
+            "wu", "zhou", "xu", "sun", "ma", "zhu", "hu", "guo"]
+GIVEN = ["wei", "fang", "na", "xiuying", "min", "jing", "li", "qiang",
+         "lei", "jun", "yang", "yong", "yan", "jie", "juan", "tao"]
+
+
+def gen_records(path, n, line_bytes=200):
+    """Writes records {"id": 1..n, "name": lower-case, "dept", "pad"} as JSON
+    Lines, each line exactly line_bytes long (newline included)."""
+    with open(path, "w", encoding="ascii") as f:
+        chunk = []
+        for i in range(1, n + 1):
+            head = '{"id":%d,"name":"%s %s","dept":"%s","pad":"' % (
+                i, SURNAMES[i % 16], GIVEN[(i // 16) % 16], DEPTS[(i // 256) % 8])
+            chunk.append(head + "x" * max(0, line_bytes - len(head) - 3) + '"}\n')
+            if len(chunk) == 10000:
+                f.write("".join(chunk))
+                chunk = []
+        f.write("".join(chunk))
+
+
+def read_jsonl(path):
+    """Returns (records, torn): the parsed lines of path, and a list of
+    (line number, text) for lines that are not JSON or not newline-terminated."""
+    records, torn = [], []
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return records, torn
+    lines = data.split(b"\n")
+    last = lines.pop()  # b"" when the file ends with a newline
+    if last:
+        torn.append((len(lines) + 1, "(no newline) " + last[:200].decode("utf-8", "replace")))
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            torn.append((number, line[:200].decode("utf-8", "replace")))
+    return records, torn
+
+
+def ids_of(records, what="output"):
+    ids = []
+    for number, rec in enumerate(records, 1):
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), int):
+            fail("%s line %d has no integer id: %s" % (what, number, _short(rec)))
+        ids.append(rec["id"])
+    return ids
+
+
+def assert_no_torn(torn, what):
+    if torn:
+        fail("%s: %d torn or unparseable line(s), first: line %d: %s"
+             % (what, len(torn), torn[0][0], _short(torn[0][1])))
+
+
+def segments(ids):
+    """Splits a list of ids into maximal runs of consecutive ids (each next id
+    is the previous + 1): [[first, last, index of first], ...]."""
+    runs = []
+    for index, i in enumerate(ids):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i, index])
+    return runs
+
+
+# ---------------------------------------------------------------- pipelines --
+
+# Per-record busy loops of the step, tried in turn when sluice is so fast that
+# it finishes a run before the test can interrupt it.
+SLOW_LEVELS = (0, 300, 3000)
+
+
+def upper_pipeline(name, busy_loops=0, batch_size=1000, max_inflight_records=20000):
+    """file in.jsonl -> a Lua step that upper-cases name -> file out.jsonl,
+    with the DLQ in dlq.jsonl. busy_loops > 0 makes the step slower."""
+    busy = ""
+    if busy_loops:
+        busy = ("local s = 0\n"
+                "      for i = 1, %d do s = s + i end\n"
+                "      if s < 0 then return nil end\n      " % busy_loops)
+    return """local sl = require "sluice"
+return sl.pipeline {
+  name    = "%(name)s",
+  batch_size = %(batch_size)d,
+  max_inflight_records = %(max_inflight)d,
+  sources = { sl.file.source { path = "in.jsonl", format = "jsonl" } },
+  steps   = {
+    function (rec)
+      %(busy)srec.name = string.upper(rec.name)
+      return rec
+    end,
+  },
+  sinks   = { sl.file.sink { path = "out.jsonl", format = "jsonl" } },
+  dlq     = sl.file.sink { path = "dlq.jsonl", format = "jsonl" },
+}
+""" % {"name": name, "batch_size": batch_size,
+       "max_inflight": max_inflight_records, "busy": busy}
+
+
+def check_upper(records, what="output"):
+    """Every record's name is upper-case: the step ran on every record."""
+    for number, rec in enumerate(records, 1):
+        name = rec.get("name")
+        if not isinstance(name, str) or name != name.upper():
+            fail("%s line %d: name not upper-cased by the step: %s"
+                 % (what, number, _short(rec)))
+
+
+def check_no_dlq(t):
+    n = count_lines(t.path("dlq.jsonl"))
+    if n:
+        with open(t.path("dlq.jsonl"), encoding="utf-8", errors="replace") as f:
+            first = f.readline().rstrip("\n")
+        fail("dlq.jsonl: expected no dead letters, actual %d; first: %s" % (n, _short(first)))
+
+
+# ------------------------------------------------------------ sluice runs --
+
+_live = []
+
+
+@atexit.register
+def _kill_leftovers():
+    for run in _live:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()
+
+
+class Run:
+    """One sluice process. Its stdout and stderr go to files in the work folder."""
+
+    def __init__(self, test, args, cwd, env, name):
+        self.test = test
+        self.args = args
+        self.name = name
+        self.stderr_path = os.path.join(test.dir, name + ".stderr")
+        self.stdout_path = os.path.join(test.dir, name + ".stdout")
+        log("start %s: %s" % (name, " ".join(args)))
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err)
+        self.pid = self.proc.pid
+        self.started = time.monotonic()
+        _live.append(self)
+        test.runs.append(self)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def exit_code(self):
+        return self.proc.poll()
+
+    def exited(self):
+        """For wait_until's abort: a message if the process has exited."""
+        code = self.proc.poll()
+        return None if code is None else "%s exited with code %s" % (self.name, code)
+
+    def signal(self, sig):
+        log("%s: send %s" % (self.name, signal.Signals(sig).name))
+        self.proc.send_signal(sig)
+
+    def signal_delivered(self, sig):
+        """True once no `sig` sent to the process is pending any more, i.e. one
+        of its threads has taken it (read from /proc/PID/status)."""
+        bit = 1 << (sig - 1)
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                for line in f:
+                    if line.startswith("ShdPnd:"):
+                        return not int(line.split()[1], 16) & bit
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        return True
+
+    def wait(self, timeout):
+        """Waits for exit; returns the exit code (negative: killed by that
+        signal). Fails, and kills the process, after `timeout` seconds."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            fail("%s did not exit within %.0f s (killed)" % (self.name, timeout))
+        log("%s exited with code %d after %.1f s"
+            % (self.name, code, time.monotonic() - self.started))
+        return code
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+class Test:
+    """A test's context: the sluice binary, a fresh work folder, its runs."""
+
+    def __init__(self, sluice, name):
+        self.sluice = sluice
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="sluice-it-%s-" % name)
+        self.runs = []
+        self._count = 0
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def start(self, pipeline="pipeline.lua", state_dir=None, args=(), env=None,
+              command="run"):
+        """Starts `sluice <command> <pipeline> --state-dir <state_dir> args...`
+        in the work folder; state_dir defaults to <work>/state."""
+        self._count += 1
+        cmd = [self.sluice, command, pipeline]
+        if command == "run":
+            cmd += ["--state-dir", state_dir or self.path("state")]
+        cmd += list(args)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        return Run(self, cmd, self.dir, full_env, "sluice-%d" % self._count)
+
+    def reset(self, *names):
+        """Removes files or folders of the work folder (e.g. before a retry)."""
+        for name in names:
+            p = self.path(name)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            elif os.path.exists(p):
+                os.remove(p)
+
+    def print_logs(self, tail_lines=80):
+        for run in self.runs:
+            lines = run.stderr_text().splitlines()
+            shown = lines[-tail_lines:]
+            print("---- %s stderr (%s%d lines) ----"
+                  % (run.name, "last %d of " % len(shown) if len(shown) < len(lines) else "",
+                     len(lines)))
+            print("     command: %s" % " ".join(run.args))
+            for line in shown:
+                print(line)
+        if self.runs:
+            print("---- end of sluice logs ----")
+
+
+def main(test_fn):
+    """Runs test_fn(Test) and exits 0 on success, 1 on failure."""
+    if len(sys.argv) != 2:
+        print("usage: %s <path-to-sluice>" % sys.argv[0], file=sys.stderr)
+        sys.exit(2)
+    sluice = os.path.abspath(sys.argv[1])
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    if not os.access(sluice, os.X_OK):
+        print("%s: FAIL: sluice binary %s is missing or not executable" % (name, sluice))
+        sys.exit(1)
+    t = Test(sluice, name)
+    log("%s: work folder %s" % (name, t.dir))
+    ok = False
+    try:
+        test_fn(t)
+        ok = True
+    except Failure as e:
+        print("\n%s: FAIL: %s\n" % (name, e), flush=True)
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        print("\n%s: FAIL: the test itself raised an exception\n" % name, flush=True)
+    finally:
+        _kill_leftovers()
+    if not ok:
+        t.print_logs()
+    if ok or os.environ.get("SLUICE_TEST_KEEP") != "1":
+        shutil.rmtree(t.dir, ignore_errors=True)
+    else:
+        print("work folder kept: %s" % t.dir)
+    if ok:
+        print("%s: PASS (%.1f s)" % (name, time.monotonic() - _T0))
+    sys.exit(0 if ok else 1)
