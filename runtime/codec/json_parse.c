@@ -85,7 +85,8 @@ static cursor fail_got(jscan *s, cursor at, const char *what) {
 /* ---- tokens ---- */
 
 static inline cursor skip_ws(cursor p, cursor end) {
-  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  /* Compact JSON has no whitespace: one test settles the common case. */
+  while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   return p;
 }
 
@@ -138,41 +139,91 @@ static cursor scan_escape(jscan *s, cursor p) {
 #define ONES  0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
-/* p is at the opening quote; returns the byte after the closing one and
- * sets *esc when the literal holds a backslash. */
-static cursor scan_string(jscan *s, cursor p, int *esc) {
-  cursor start = p, end = s->end;
-  p++;
+/* Eight bytes at p: flags (the high bit of a byte) every '"', '\\', byte
+ * below 0x20 or byte above 0x7f.  A borrow can only flag bytes above a real
+ * match, so the lowest flag is exact. */
+static inline uint64_t special_bytes(cursor p) {
+  uint64_t x;
+  memcpy(&x, p, 8);
+  uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+  return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((x - ONES * 0x20) & ~x) | x) & HIGHS;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SL_LITTLE_ENDIAN 1
+#else
+#define SL_LITTLE_ENDIAN 0
+#endif
+
+/* Skips the run of valid multi-byte UTF-8 characters at p (p[0] >= 0x80);
+ * returns where it ends, which is p itself when p is not valid UTF-8.  A
+ * leaf function, so that calling it is cheap: CJK text is such runs. */
+static cursor utf8_run(cursor p, cursor end) {
+  do {
+    size_t k = sl__utf8_seq(p, (size_t)(end - p));
+    if (!k) break;
+    p += k;
+  } while (p < end && *p >= 0x80);
+  return p;
+}
+
+/* The whole string scanner, from p inside the string opened at start:
+ * escapes, UTF-8 and errors. */
+static cursor scan_string_slow(jscan *s, cursor start, cursor p, int *esc) {
+  cursor end = s->end;
   for (;;) {
-    /* Skip eight ordinary bytes at a time: none is '"', '\\', below 0x20 or
-     * above 0x7f.  The tests are exact for "any such byte in the word". */
-    while (end - p >= 8) {
-      uint64_t x;
-      memcpy(&x, p, 8);
-      uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
-      uint64_t m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((x - ONES * 0x20) & ~x) | x;
-      if (m & HIGHS) break;
-      p += 8;
-    }
-    while (p < end && str_class[*p] == 0) p++;
-    if (p >= end) return fail(s, start, SL_EPARSE, "unterminated string");
-    switch (str_class[*p]) {
-      case 1:
-        return p + 1;
-      case 2:
-        *esc = 1;
-        p = scan_escape(s, p);
-        if (!p) return NULL;
-        break;
-      case 3:
-        return fail(s, p, SL_EPARSE, "control character in string (it must be escaped)");
-      default: {
-        size_t k = sl__utf8_seq(p, (size_t)(end - p));
-        if (!k) return fail(s, p, SL_EUTF8, NULL);
-        p += k;
+    if (end - p >= 8) {
+      uint64_t m = special_bytes(p);
+      if (!m) {
+        p += 8;
+        continue;
       }
+      if (SL_LITTLE_ENDIAN)
+        p += __builtin_ctzll(m) >> 3;
+      else
+        while (str_class[*p] == 0) p++;
+    } else {
+      while (p < end && str_class[*p] == 0) p++;
+      if (p >= end) return fail(s, start, SL_EPARSE, "unterminated string");
+    }
+    unsigned c = *p;
+    if (c == '"') return p + 1;
+    if (c == '\\') {
+      *esc = 1;
+      p = scan_escape(s, p);
+      if (!p) return NULL;
+    } else if (c < 0x20) {
+      return fail(s, p, SL_EPARSE, "control character in string (it must be escaped)");
+    } else {
+      cursor q = utf8_run(p, end);
+      if (q == p) return fail(s, p, SL_EUTF8, NULL);
+      p = q;
     }
   }
+}
+
+/* p is at the opening quote; returns the byte after the closing one and
+ * sets *esc when the literal holds a backslash.  Strings are most of a
+ * record: plain text, ASCII or not, stays in this inline loop, and escapes,
+ * errors and the last bytes of the text go to scan_string_slow. */
+static inline cursor scan_string(jscan *s, cursor p, int *esc) {
+  cursor start = p++, end = s->end;
+  if (SL_LITTLE_ENDIAN) {
+    while (end - p >= 8) {
+      uint64_t m = special_bytes(p);
+      if (!m) {
+        p += 8;
+        continue;
+      }
+      p += __builtin_ctzll(m) >> 3;
+      if (*p == '"') return p + 1;
+      if (*p < 0x80) break;
+      cursor q = utf8_run(p, end);
+      if (q == p) break;
+      p = q;
+    }
+  }
+  return scan_string_slow(s, start, p, esc);
 }
 
 /* p is at '-' or a digit. */
@@ -342,7 +393,7 @@ size_t sl__json_unescape(char *dst, const char *src, size_t n) {
 
 /* The string whose literal content is p[0..n): a span of the text when it
  * needs no decoding and the caller did not ask for copies. */
-static int make_string(jscan *s, cursor p, size_t n, int esc, sl_str *out) {
+static inline int make_string(jscan *s, cursor p, size_t n, int esc, sl_str *out) {
   if (!esc && !s->copy) {
     out->ptr = (const char *)p;
     out->len = n;
@@ -451,10 +502,16 @@ int sl__json_decode_object(sl_record *rec, sl_arena *a, const char **why) {
       p = skip_ws(p + 1, end);
       cursor v0 = p;
       m->value.flags = 0;
-      if (p < end && *p == '"') {
+      /* Scalars directly; containers through the validator. */
+      unsigned c = p < end ? *p : 0;
+      if (c == '"') {
         esc = 0;
         p = scan_string(&s, p, &esc);
         if (!esc) m->value.flags = SL_VF_PLAIN_STRING;
+      } else if (is_digit(c) || c == '-') {
+        p = scan_number(&s, p);
+      } else if (c == 't' || c == 'f' || c == 'n') {
+        p = scan_literal(&s, p);
       } else {
         p = skip_value(&s, p, 1);
       }
@@ -514,7 +571,7 @@ static cursor number_value(jscan *s, cursor p, cursor q, sl_value *out) {
   for (size_t k = (size_t)neg; k < n; k++)
     if (!is_digit(p[k])) integral = 0;
   /* "-0" is a double: as an integer it would lose its sign. */
-  if (integral && !(neg && n == 2)) {
+  if (integral && !(neg && n == 2 && p[1] == '0')) {
     uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
     size_t k = (size_t)neg;
     for (; k < n; k++) {

@@ -45,14 +45,20 @@ oom:
   return SL_ENOMEM;
 }
 
+/* The test every append makes, inline: the call to sl_buf_reserve is only
+ * for growing. */
+static inline int has_room(const sl_buf *b, size_t n) {
+  return !b->oom && n <= b->cap - b->len;
+}
+
 void sl_buf_append(sl_buf *b, const void *p, size_t n) {
-  if (n == 0 || sl_buf_reserve(b, n)) return;
+  if (n == 0 || (!has_room(b, n) && sl_buf_reserve(b, n))) return;
   memcpy(b->ptr + b->len, p, n);
   b->len += n;
 }
 
 void sl_buf_putc(sl_buf *b, char c) {
-  if (sl_buf_reserve(b, 1)) return;
+  if (!has_room(b, 1) && sl_buf_reserve(b, 1)) return;
   b->ptr[b->len++] = c;
 }
 

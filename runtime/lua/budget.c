@@ -20,7 +20,9 @@
  * leaves no thread behind, which keeps leak checkers and fork() simple, and
  * starting a thread per pipeline (re)load costs nothing that matters. */
 #include <errno.h>
+#include <signal.h>
 #include <lauxlib.h>
+#include <lualib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -102,7 +104,13 @@ int sl__budget_register(sl_lua *s) {
     pthread_attr_init(&attr);
     /* The watchdog needs almost no stack. */
     pthread_attr_setstacksize(&attr, 64 * 1024);
+    /* The watchdog never handles a signal: it starts with all blocked, so
+     * process signals go to the threads that expect them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&wd_thread, &attr, wd_main, (void *)(uintptr_t)wd_gen);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
       pthread_mutex_unlock(&wd_mu);
@@ -141,7 +149,8 @@ void sl__budget_unregister(sl_lua *s) {
 /* ---- the hook ---- */
 
 static int budget_expired(sl_lua *s) {
-  return s->depth > 0 && s->expired_seq == atomic_load_explicit(&s->seq, memory_order_relaxed);
+  return s->call_ms && s->depth > 0 &&
+         s->expired_seq == atomic_load_explicit(&s->seq, memory_order_relaxed);
 }
 
 static void budget_hook(lua_State *L, lua_Debug *ar) {

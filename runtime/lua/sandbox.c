@@ -42,9 +42,10 @@ static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   void *p = realloc(ptr, nsize);
   if (!p) {
-    /* A shrink that realloc could not do leaves the block big enough. */
-    if (nsize <= osize) return ptr;
-    return NULL;
+    if (nsize > osize) return NULL;
+    /* A shrink that realloc could not do leaves the block big enough; Lua
+     * counts it as nsize from now on, and so do we. */
+    p = ptr;
   }
   atomic_store_explicit(&s->mem_used, used - osize + nsize, memory_order_relaxed);
   return p;

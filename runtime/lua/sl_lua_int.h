@@ -97,19 +97,24 @@ static inline void sl__budget_begin(sl_lua *s) {
   s->mem_refused = 0;
   if (s->call_ms) {
     int64_t now = sl__lua_mono_ms();
-    /* The start is written before seq, so a watchdog that sees the new seq
-     * also sees its start time. */
+    /* The start is written before seq (release), so a watchdog that sees
+     * the new seq also sees its start time.  Only this thread writes seq:
+     * a load and a store, no locked instruction. */
     atomic_store_explicit(&s->call_start, now > 0 ? now : 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->seq, 1, memory_order_seq_cst);
+    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
   }
 }
 
 static inline void sl__budget_end(sl_lua *s) {
   if (s->call_ms) {
-    atomic_store_explicit(&s->call_start, 0, memory_order_seq_cst);
+    /* A watchdog that still sees the old start arms a finished call: its
+     * hook then finds a different seq and does nothing. */
+    atomic_store_explicit(&s->call_start, 0, memory_order_release);
     /* A hook the watchdog set late fires, finds a finished call and removes
-     * itself; clearing it here just saves that. */
-    if (lua_gethook(s->L)) lua_sethook(s->L, NULL, 0, 0);
+     * itself; clearing it here just saves that.  Both fields are checked: a
+     * clear racing with the watchdog's set can leave either one behind. */
+    if (lua_gethook(s->L) || lua_gethookmask(s->L)) lua_sethook(s->L, NULL, 0, 0);
   }
 }
 
@@ -135,6 +140,10 @@ struct sl__view {
 
 /* Gives light userdata a metatable so that tostring(sl.null) is "null". [-0,+0,m] */
 void sl__null_open(lua_State *L);
+/* sl_lua_to_value; with copy_strings 0 the value points at Lua's strings,
+ * for a value used before anything can collect them (sl.json.encode). */
+int sl__lua_to_value(lua_State *L, int idx, sl_arena *a, sl_value *v, const char **why,
+                     int copy_strings);
 /* A deep copy of src into a (strings, spans and containers). */
 int sl__value_copy(sl_arena *a, const sl_value *src, sl_value *dst);
 
