@@ -8,8 +8,14 @@
 
 #include "codec/codec_int.h"
 
+/* sl_buf_reserve with its common case, "there is room", kept inline. */
+static inline int reserve(sl_buf *b, size_t n) {
+  if (!b->oom && n <= b->cap - b->len) return 0;
+  return sl_buf_reserve(b, n);
+}
+
 void sl__put_one_line(sl_buf *b, const char *p, size_t n) {
-  if (n == 0 || sl_buf_reserve(b, n)) return;
+  if (n == 0 || reserve(b, n)) return;
   char *d = b->ptr + b->len;
   b->len += n;
   memcpy(d, p, n);
@@ -40,7 +46,7 @@ static void put_member_name(sl_buf *b, sl_str name, int comma) {
     sl_buf_putc(b, ':');
     return;
   }
-  if (sl_buf_reserve(b, name.len + 4)) return;
+  if (reserve(b, name.len + 4)) return;
   char *d = b->ptr + b->len;
   if (comma) *d++ = ',';
   *d++ = '"';
@@ -99,6 +105,12 @@ void sl_json_encode_value(sl_buf *b, const sl_value *v) {
 }
 
 void sl_json_encode_record(sl_buf *b, const sl_record *rec) {
+  /* Room for the usual record up front: names, spans and punctuation. */
+  size_t need = 2;
+  for (uint32_t i = 0; i < rec->nfields; i++)
+    need += rec->fields[i].name.len + 4 +
+            (rec->fields[i].value.type == SL_T_JSON ? rec->fields[i].value.u.s.len : 24);
+  reserve(b, need);
   sl_buf_putc(b, '{');
   for (uint32_t i = 0; i < rec->nfields; i++) {
     put_member_name(b, rec->fields[i].name, i > 0);

@@ -46,7 +46,7 @@ static int has_mt(lua_State *L, int idx, const char *mt) {
 
 /* "file.lua:12:" of the caller, without the colon. */
 static void push_where(lua_State *L) {
-  luaL_where(L, 2);
+  luaL_where(L, 1);
   size_t n;
   const char *w = lua_tolstring(L, -1, &n);
   if (n && w[n - 1] == ':') {
@@ -335,8 +335,8 @@ static const sl_option pipeline_options[] = {
     {"sinks", SL_OPT_LUA, NULL, SL_REQUIRED, 0, "List of sinks.", "table"},
     {"dlq", SL_OPT_LUA, NULL, 0, 0, "Dead-letter sink.", "table"},
     {"batch_size", SL_OPT_INT, "1024", 0, 0, "Records per batch.", NULL},
-    {"max_inflight_records", SL_OPT_INT, "65536", 0, 0, "Records in flight before sources pause.", NULL},
-    {"max_inflight_bytes", SL_OPT_SIZE, "64MiB", 0, 0, "Bytes in flight before sources pause.", NULL},
+    {"max_inflight_records", SL_OPT_INT, "16384", 0, 0, "Records in flight before sources pause.", NULL},
+    {"max_inflight_bytes", SL_OPT_SIZE, "32MiB", 0, 0, "Bytes in flight before sources pause.", NULL},
     {"workers", SL_OPT_INT, NULL, 0, 0, "Worker threads (default: number of cores).", NULL},
     {"limits", SL_OPT_LUA, NULL, 0, 0, "{ call_ms = 1000, memory_mb = 256 } per Lua state.", "table"},
     {"grants", SL_OPT_LUA, NULL, 0, 0, "{ io = true, os = true, c_modules = true, debug = true }.", "table"},

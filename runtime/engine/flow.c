@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "engine/engine.h"
@@ -157,6 +158,13 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
 
 static void dispatch(sl_pipeline *p, sl_batch *b) {
   b->dispatched = 1;
+  if (!b->sbs) {
+    /* The worker ran out of memory before it could sort the batch.  Going
+     * on would mean acknowledging records that were never written: exit
+     * instead, and let the restart read them again. */
+    sl_log_error(b->source->name, "out of memory processing a batch; exiting without acknowledging it");
+    _exit(70);
+  }
   b->pending = 0;
   for (int i = 0; i < p->nsinks; i++)
     if (b->sbs[i].n) b->pending++;

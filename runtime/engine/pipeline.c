@@ -90,12 +90,12 @@ static int get_bool(lua_State *L, int t, const char *k) {
 
 static void read_settings(lua_State *L, int desc, sl_pipeline_settings *set, int workers_override) {
   set->batch_size = (uint32_t)get_int(L, desc, "batch_size", 1024);
-  set->max_inflight_records = (uint64_t)get_int(L, desc, "max_inflight_records", 65536);
+  set->max_inflight_records = (uint64_t)get_int(L, desc, "max_inflight_records", 16384);
   lua_getfield(L, desc, "max_inflight_bytes");
   if (lua_type(L, -1) == LUA_TSTRING) {
     set->max_inflight_bytes = (uint64_t)sl_parse_size(lua_tostring(L, -1));
   } else {
-    set->max_inflight_bytes = lua_isnumber(L, -1) ? (uint64_t)lua_tointeger(L, -1) : 64u << 20;
+    set->max_inflight_bytes = lua_isnumber(L, -1) ? (uint64_t)lua_tointeger(L, -1) : 32u << 20;
   }
   lua_pop(L, 1);
   if (set->max_inflight_records < set->batch_size) set->max_inflight_records = set->batch_size;
@@ -466,8 +466,10 @@ int sl_pipeline_main(const sl_run_opts *o) {
   goto done;
 
 fail:
-  if (err.len) sl_log_error(NULL, "%.*s", (int)err.len, err.ptr);
-  else sl_log_error(NULL, "cannot start the pipeline (out of memory)");
+  if (!err.len) sl_buf_puts(&err, "cannot start the pipeline (out of memory)");
+  /* check's errors are for a person at a terminal: one plain line. */
+  if (o->check_only) fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
+  else sl_log_error(NULL, "%.*s", (int)err.len, err.ptr);
 done:
   if (p->workers) sl__workers_stop(p->workers);
   {

@@ -180,9 +180,9 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
     return 0;
   }
   if (t != LUA_TTABLE) {
+    /* The message stays on the stack until the caller has copied it. */
     *why = lua_pushfstring(L, "step returned a %s; expected a record, nil or a list of records",
                            luaL_typename(L, -1));
-    lua_pop(L, 1);   /* the string stays reachable: it is copied by the caller at once */
     return SL_ETYPE;
   }
   lua_geti(L, -1, 1);
@@ -239,12 +239,12 @@ static size_t run_lua_step(worker *w, sl_batch *b, sl_stage *st, int fn, size_t 
     const char *why = NULL;
     size_t before = nnext;
     int rc = take_result(w, b, rec, &nnext, &why);
-    lua_settop(L, 0);
     if (rc) {
       nnext = before;
       fail(w, b, rec, st->name, why ? why : sl_strerror(rc));
-      continue;
     }
+    lua_settop(L, 0);
+    if (rc) continue;
     if (nnext == before) b->dropped++;
   }
   return nnext;
