@@ -506,7 +506,8 @@ static int columns(csv_ctx *c, const sl_record *rec) {
 /* Quotes out[mark..len) in place if it must be: it holds the delimiter, a
  * quote, CR or LF, or begins or ends with a space a reader might trim. */
 static void quote_cell(const csv_ctx *c, sl_buf *out, size_t mark) {
-  if (out->oom) return;
+  /* Nothing to quote in an empty cell (the buffer may not exist yet). */
+  if (out->oom || out->len == mark) return;
   char *s = out->ptr + mark;
   size_t n = out->len - mark, quotes = 0;
   int need = n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t');

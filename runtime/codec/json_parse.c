@@ -420,7 +420,7 @@ int sl__json_put_string_content(sl_buf *b, const sl_value *v) {
     sl_buf_append(b, p, n);
     return 0;
   }
-  if (sl_buf_reserve(b, n)) return 0;
+  if (n == 0 || sl_buf_reserve(b, n)) return 0;
   b->len += sl__json_unescape(b->ptr + b->len, p, n);
   return 0;
 }

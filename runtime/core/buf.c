@@ -95,6 +95,10 @@ static const char hexdigits[] = "0123456789abcdef";
 
 void sl_buf_json_string(sl_buf *b, const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
+  if (n == 0) {
+    sl_buf_append(b, "\"\"", 2);
+    return;
+  }
   /* Most strings need no escape: reserve once for the common case. */
   if (sl_buf_reserve(b, n + 2)) return;
   b->ptr[b->len++] = '"';

@@ -510,6 +510,8 @@ static int open_module(lua_State *L) {
   lua_setfield(L, m, "log");
   sl_lua_push_json_module(L);
   lua_setfield(L, m, "json");
+  sl_lua_push_record_module(L);
+  lua_setfield(L, m, "record");
 
   /* sl.plugin "name" loads a Lua plugin; sl.plugin.source{...} defines one. */
   luaL_Reg defs[] = {{"source", define_source}, {"step", define_step},
@@ -534,7 +536,25 @@ static int open_module(lua_State *L) {
   return 1;
 }
 
+/* print() goes to the log: standard output may be a sink. */
+static int print_to_log(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_tolstring(L, i, NULL);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  lua_replace(L, 1);
+  lua_settop(L, 1);
+  return log_at(L, SL_LOG_INFO);
+}
+
 void sl_config_open(lua_State *L, const sl_config_ctx *ctx) {
+  lua_pushcfunction(L, print_to_log);
+  lua_setglobal(L, "print");
   lua_pushlightuserdata(L, (void *)ctx);
   lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
   lua_newtable(L);

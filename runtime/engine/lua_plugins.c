@@ -131,7 +131,7 @@ static void on_source_idle(uv_idle_t *h) {
     source_finish(ls);
     return;
   }
-  lua_Integer n = luaL_len(L, -2);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -2);
   if (n == 0) {
     lua_pop(L, 2);
     uv_idle_stop(&ls->idle);
@@ -148,7 +148,7 @@ static void on_source_idle(uv_idle_t *h) {
   for (lua_Integer i = 1; i <= n; i++) {
     sl_record *rec = sl_batch_add(b);
     if (!rec) break;
-    lua_geti(L, -2, i);
+    lua_rawgeti(L, -2, i);
     const char *why = NULL;
     if (!lua_istable(L, -1) || sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why)) {
       memset(rec, 0, sizeof *rec);
@@ -215,16 +215,26 @@ const sl_plugin sl_lua_source_plugin = {
 
 /* ---- sink ---- */
 
-static int sink_write(sl_stage *st, sl_sink_batch *sb) {
-  lua_stage *ls = sl_stage_priv(st);
-  lua_State *L = sl_lua_state(st->p->cfg);
-  get_callback(L, ls, "write");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
+/* Runs inside the protected call: making the views allocates, and a memory
+ * error must not escape.  Upvalue 1: the sink batch; arguments: write, state. */
+static int call_write(lua_State *L) {
+  sl_sink_batch *sb = lua_touserdata(L, lua_upvalueindex(1));
   lua_createtable(L, (int)sb->n, 0);
   for (uint32_t i = 0; i < sb->n; i++) {
     sl_lua_push_record(L, sb->recs[i], &sb->batch->arena);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
+  lua_call(L, 2, 0);
+  return 0;
+}
+
+static int sink_write(sl_stage *st, sl_sink_batch *sb) {
+  lua_stage *ls = sl_stage_priv(st);
+  lua_State *L = sl_lua_state(st->p->cfg);
+  lua_pushlightuserdata(L, sb);
+  lua_pushcclosure(L, call_write, 1);
+  get_callback(L, ls, "write");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
   if (sl_lua_pcall(st->p->cfg, 2, 0, &ls->err, NULL)) {
     for (uint32_t i = 0; i < sb->n; i++) sl_sink_reject(sb, i, ls->err.ptr);
   }

@@ -180,12 +180,21 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
     return 0;
   }
   if (t != LUA_TTABLE) {
-    /* The message stays on the stack until the caller has copied it. */
-    *why = lua_pushfstring(L, "step returned a %s; expected a record, nil or a list of records",
-                           luaL_typename(L, -1));
+    static const char *const msgs[] = {
+        [LUA_TNUMBER] = "step returned a number; expected a record, nil or a list of records",
+        [LUA_TSTRING] = "step returned a string; expected a record, nil or a list of records",
+        [LUA_TBOOLEAN] = "step returned true; expected a record, nil or a list of records",
+        [LUA_TFUNCTION] = "step returned a function; expected a record, nil or a list of records",
+        [LUA_TTHREAD] = "step returned a coroutine; expected a record, nil or a list of records",
+        [LUA_TLIGHTUSERDATA] = "step returned a light userdata; expected a record, nil or a list of records",
+    };
+    *why = t >= 0 && t < (int)(sizeof msgs / sizeof msgs[0]) && msgs[t]
+               ? msgs[t] : "step returned a value that is not a record, nil or a list of records";
     return SL_ETYPE;
   }
-  lua_geti(L, -1, 1);
+  /* Raw access: a script's __index or __len must not run outside the
+   * protected call (an error there would abort the process). */
+  lua_rawgeti(L, -1, 1);
   int is_list = !lua_isnil(L, -1);
   lua_pop(L, 1);
   if (!is_list) {
@@ -200,10 +209,10 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
     w->next[(*nnext)++] = r;
     return 0;
   }
-  lua_Integer n = luaL_len(L, -1);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
   if (reserve(w, *nnext + (size_t)n)) return SL_ENOMEM;
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, -1, i);
+    lua_rawgeti(L, -1, i);
     sl_record *r = NULL;
     if (lua_type(L, -1) == LUA_TUSERDATA) {
       r = sl_lua_to_record(L, -1);
@@ -231,8 +240,7 @@ static size_t run_lua_step(worker *w, sl_batch *b, sl_stage *st, int fn, size_t 
   for (size_t i = 0; i < ncur; i++) {
     sl_record *rec = w->cur[i];
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
-    sl_lua_push_record(L, rec, &b->arena);
-    if (sl_lua_pcall(w->lua, 1, 1, &w->err, NULL)) {
+    if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) {
       fail(w, b, rec, st->name, w->err.ptr ? w->err.ptr : "Lua error");
       continue;
     }
@@ -292,8 +300,7 @@ void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason) {
 static int where_passes(worker *w, sl_batch *b, sl_stage *sink, int fn, sl_record *rec) {
   lua_State *L = sl_lua_state(w->lua);
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
-  sl_lua_push_record(L, rec, &b->arena);
-  if (sl_lua_pcall(w->lua, 1, 1, &w->err, NULL)) {
+  if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) {
     sl_buf msg = SL_BUF_INIT;
     sl_buf_printf(&msg, "where: %s", w->err.ptr ? w->err.ptr : "Lua error");
     fail(w, b, rec, sink->name, msg.ptr ? msg.ptr : "where failed");

@@ -91,10 +91,10 @@ size_t sl_lua_memory(sl_lua *s);
  * (see sl_lua_push_record_module) works on every record.
  *
  * Reading: an absent field is nil; a field holding JSON null is sl.null
- * (rec.x == sl.null).  JSON integers that fit int64 are Lua integers, other
+ * (rec.x == sl.json.null; sl.null is the discard sink).  JSON integers that fit int64 are Lua integers, other
  * numbers floats.  Field names are strings; rec[1] is an error.
  * Writing: the value is converted as by sl_lua_to_value into the view's
- * arena; sl.null writes a JSON null; nil removes the field.
+ * arena; sl.json.null writes a JSON null; nil removes the field.
  *
  * A view is valid until sl_lua_views_expire(): using it later raises
  * "record used outside the step call that received it". */

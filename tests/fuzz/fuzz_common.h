@@ -36,7 +36,8 @@ static int values_equal(const sl_value *a, const sl_value *b) {
   int anum = a->type == SL_T_INT || a->type == SL_T_DOUBLE;
   int bnum = b->type == SL_T_INT || b->type == SL_T_DOUBLE;
   /* A number too large for a double is written as null: the one loss. */
-  if (a->type == SL_T_DOUBLE && !isfinite(a->u.d)) return b->type == SL_T_NULL;
+  if (a->type == SL_T_DOUBLE && !isfinite(a->u.d))
+    return b->type == SL_T_NULL || (b->type == SL_T_DOUBLE && b->u.d == a->u.d);
   if (anum && bnum) return numbers_equal(a, b);
   if (a->type != b->type) return 0;
   switch (a->type) {
