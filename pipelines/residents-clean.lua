@@ -18,6 +18,12 @@ local function tidy(s)
   return (s:gsub("^ ", ""):gsub(" $", ""))
 end
 
+-- "440402199001011234" -> "440402********1234"
+local function mask_id(s)
+  if #s <= 10 then return string.rep("*", #s) end
+  return s:sub(1, 6) .. string.rep("*", #s - 10) .. s:sub(-4)
+end
+
 return sl.pipeline {
   name = "residents-clean",
   sources = { sl.file.source { path = input, format = "jsonl" } },
@@ -32,20 +38,33 @@ return sl.pipeline {
       if rec.dept then rec.dept = tidy(rec.dept) end
       return rec
     end,
-    -- Test records published by mistake are dropped.
+    -- Test records published by mistake are dropped (nil drops a record).
     function (rec)
       if rec.name:find("^TEST") then return nil end
       return rec
     end,
+    -- Fan-out: the record goes on as it is, and a masked copy for open data
+    -- goes with it (a step may return a list of records and tables).
+    function (rec)
+      local open = rec:totable()
+      open.id_no = mask_id(rec.id_no)
+      open.phone = nil
+      open.audience = "public"
+      return { rec, open }
+    end,
   },
   sinks = {
-    sl.file.sink { name = "residents", path = outdir .. "/residents.jsonl" },
+    sl.file.sink {
+      name = "residents",
+      path = outdir .. "/residents.jsonl",
+      where = function (rec) return rec.audience == nil end,
+    },
     sl.file.sink {
       name = "open-data",
       path = outdir .. "/open-residents.csv",
       format = "csv",
       columns = { "id", "name", "id_no", "dept" },
-      where = function (rec) return rec.open ~= false end,
+      where = function (rec) return rec.audience == "public" end,
     },
   },
   dlq = sl.file.sink { path = outdir .. "/dlq.jsonl" },

@@ -312,6 +312,12 @@ static int where_passes(worker *w, sl_batch *b, sl_stage *sink, int fn, sl_recor
   return ok;
 }
 
+static int by_input_position(const void *x, const void *y) {
+  const sl_record *a = *(sl_record *const *)x, *b = *(sl_record *const *)y;
+  if (a->meta.offset != b->meta.offset) return a->meta.offset < b->meta.offset ? -1 : 1;
+  return a < b ? -1 : a > b;
+}
+
 static void process_batch(worker *w, sl_batch *b) {
   sl_pipeline *p = w->ws->p;
   lua_State *L = sl_lua_state(w->lua);
@@ -374,6 +380,9 @@ static void process_batch(worker *w, sl_batch *b) {
     }
   }
 
+  /* Decoding failures were collected before step failures: put the dead
+   * letters back in input order. */
+  if (w->ndead > 1) qsort(w->dead, w->ndead, sizeof *w->dead, by_input_position);
   sl_stage *dlq = p->sinks[ndlq];
   sl_sink_batch *sb = &b->sbs[ndlq];
   sb->batch = b;
