@@ -77,7 +77,8 @@ static int gen_init(sl_stage *st) {
   g->cfg = sl_stage_config(st);
   lua_State *L = sl_stage_lua(st);
   if (g->cfg->template_ref == LUA_NOREF || g->cfg->template_ref == LUA_REFNIL) {
-    split_template(g, "{\"seq\":${seq}}", 13);
+    static const char def[] = "{\"seq\":${seq}}";
+    split_template(g, def, sizeof def - 1);
     return 0;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, g->cfg->template_ref);

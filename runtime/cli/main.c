@@ -97,13 +97,16 @@ static int cmd_run(int argc, char **argv, int check_only) {
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
       case 's': o.state_root = optarg; break;
-      case 'w':
-        o.workers = atoi(optarg);
+      case 'w': {
+        char *end;
+        long n = strtol(optarg, &end, 10);
+        o.workers = *end || n < 1 || n > 1024 ? 0 : (int)n;
         if (o.workers < 1) {
           fprintf(stderr, "sluice: --workers needs a positive number, got '%s'\n", optarg);
           return 2;
         }
         break;
+      }
       case 'l':
         level = sl_log_level_parse(optarg);
         if (level < 0) {

@@ -410,7 +410,7 @@ static int csv_decode(void *vctx, sl_record *rec, sl_arena *a, const char **why)
   }
   uint32_t cap = c->header ? (c->nnames ? c->nnames : 1) : 16, k = 0;
   sl_member *f = sl_arena_alloc(a, cap * sizeof *f);
-  if (!f) return SL_ENOMEM;
+  if (!f) goto oom;
   csv_row r = {p, n, 0, n == 0};
   csv_cell cell;
   size_t at;
@@ -428,7 +428,7 @@ static int csv_decode(void *vctx, sl_record *rec, sl_arena *a, const char **why)
     }
     if (k == cap) {
       f = sl_arena_grow(a, f, cap * sizeof *f, 2 * (size_t)cap * sizeof *f);
-      if (!f) return SL_ENOMEM;
+      if (!f) goto oom;
       cap *= 2;
     }
     sl_member *m = &f[k];
@@ -441,14 +441,14 @@ static int csv_decode(void *vctx, sl_record *rec, sl_arena *a, const char **why)
       int len = snprintf(tmp, sizeof tmp, "c%u", k + 1);
       m->name.ptr = sl_arena_strndup(a, tmp, (size_t)len);
       m->name.len = (size_t)len;
-      if (!m->name.ptr) return SL_ENOMEM;
+      if (!m->name.ptr) goto oom;
     }
     m->value.type = SL_T_STRING;
     m->value.flags = 0;
     m->value.n = 0;
     if (cell.doubled) {
       char *d = sl_arena_alloc(a, cell.len + 1);
-      if (!d) return SL_ENOMEM;
+      if (!d) goto oom;
       m->value.u.s.len = undouble(d, cell.ptr, cell.len);
       m->value.u.s.ptr = d;
     } else {
@@ -465,6 +465,9 @@ static int csv_decode(void *vctx, sl_record *rec, sl_arena *a, const char **why)
   rec->nfields = k;
   rec->capfields = cap;
   return 0;
+oom:
+  *why = "out of memory";
+  return SL_ENOMEM;
 }
 
 /* ---- writing ---- */
@@ -503,14 +506,15 @@ static int columns(csv_ctx *c, const sl_record *rec) {
   return fix_columns(c, rec);
 }
 
-/* Quotes out[mark..len) in place if it must be: it holds the delimiter, a
- * quote, CR or LF, or begins or ends with a space a reader might trim. */
-static void quote_cell(const csv_ctx *c, sl_buf *out, size_t mark) {
+/* Quotes out[mark..len) in place if it must be (or force is set): it holds
+ * the delimiter, a quote, CR or LF, or begins or ends with a space a reader
+ * might trim. */
+static void quote_cell(const csv_ctx *c, sl_buf *out, size_t mark, int force) {
   /* Nothing to quote in an empty cell (the buffer may not exist yet). */
   if (out->oom || out->len == mark) return;
   char *s = out->ptr + mark;
   size_t n = out->len - mark, quotes = 0;
-  int need = n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t');
+  int need = force || s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t';
   for (size_t i = 0; i < n; i++) {
     char ch = s[i];
     if (ch == '"') quotes++;
@@ -558,7 +562,7 @@ static void put_cell(const csv_ctx *c, sl_buf *out, const sl_value *v) {
       sl_json_encode_value(out, v);
       break;
   }
-  quote_cell(c, out, mark);
+  quote_cell(c, out, mark, 0);
 }
 
 static const sl_value *find_field(const sl_record *rec, sl_str name) {
@@ -628,7 +632,10 @@ static int csv_write_header(void *vctx, const sl_record *rec, sl_buf *out) {
     if (k) sl_buf_putc(out, c->delim);
     size_t cell = out->len;
     sl_buf_append(out, c->cols[k].ptr, c->cols[k].len);
-    quote_cell(c, out, cell);
+    /* A reader drops a byte order mark at the start of the file: quoted,
+     * one that begins the first name is kept. */
+    int bom = k == 0 && c->cols[k].len >= 3 && !memcmp(c->cols[k].ptr, "\xEF\xBB\xBF", 3);
+    quote_cell(c, out, cell, bom);
   }
   end_row(out, mark);
   if (out->oom) {

@@ -136,6 +136,11 @@ static cursor scan_escape(jscan *s, cursor p) {
   return p + 12;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* The limit in messages, from the one definition. */
+#define TOO_DEEP "nesting deeper than " STR(SL_JSON_MAX_DEPTH) " levels"
+
 #define ONES  0x0101010101010101ull
 #define HIGHS 0x8080808080808080ull
 
@@ -280,7 +285,7 @@ static cursor skip_value(jscan *s, cursor p, int level) {
       case '{':
       case '[':
         if (level + sp >= SL_JSON_MAX_DEPTH)
-          return fail(s, p, SL_EPARSE, "nesting deeper than 512 levels");
+          return fail(s, p, SL_EPARSE, TOO_DEEP);
         open[sp++] = *p;
         p = skip_ws(p + 1, end);
         if (p < end && *p == open[sp - 1] + 2) {  /* '{'+2 is '}', '['+2 is ']' */
@@ -472,7 +477,7 @@ int sl__json_decode_object(sl_record *rec, sl_arena *a, const char **why) {
   if (*p != '{') return not_an_object(&s, p);
 
   sl_member *f = sl_arena_alloc(a, SL_FIELDS_INITIAL * sizeof *f);
-  if (!f) return SL_ENOMEM;
+  if (!f) goto oom;
   uint32_t n = 0, cap = SL_FIELDS_INITIAL;
   p = skip_ws(p + 1, end);
   if (p < end && *p == '}') {
@@ -489,11 +494,11 @@ int sl__json_decode_object(sl_record *rec, sl_arena *a, const char **why) {
       if (!p) return s.err;
       if (n == cap) {
         f = sl_arena_grow(a, f, n * sizeof *f, 2 * (size_t)cap * sizeof *f);
-        if (!f) return SL_ENOMEM;
+        if (!f) goto oom;
         cap *= 2;
       }
       sl_member *m = &f[n];
-      if (make_string(&s, k0 + 1, (size_t)(p - k0 - 2), esc, &m->name)) return SL_ENOMEM;
+      if (make_string(&s, k0 + 1, (size_t)(p - k0 - 2), esc, &m->name)) goto oom;
       p = skip_ws(p, end);
       if (p >= end || *p != ':') {
         fail_got(&s, p, "expected ':' after object key");
@@ -543,6 +548,9 @@ int sl__json_decode_object(sl_record *rec, sl_arena *a, const char **why) {
   rec->nfields = n;
   rec->capfields = cap;
   return 0;
+oom:
+  *s.why = "out of memory";
+  return SL_ENOMEM;
 }
 
 /* ---- the tree builder ---- */
@@ -603,7 +611,7 @@ static cursor parse_container(jscan *s, cursor p, sl_value *out, int depth) {
   cursor end = s->end;
   int obj = *p == '{';
   unsigned char close = (unsigned char)(*p + 2);
-  if (depth > SL_JSON_MAX_DEPTH) return fail(s, p, SL_EPARSE, "nesting deeper than 512 levels");
+  if (depth > SL_JSON_MAX_DEPTH) return fail(s, p, SL_EPARSE, TOO_DEEP);
   size_t mark = s->nstack;
   p = skip_ws(p + 1, end);
   if (p < end && *p == close) {

@@ -18,7 +18,10 @@ static int raw_decode(void *ctx, sl_record *rec, sl_arena *a, const char **why) 
     return SL_EUTF8;
   }
   sl_member *f = sl_arena_alloc(a, sizeof *f);
-  if (!f) return SL_ENOMEM;
+  if (!f) {
+    *why = "out of memory";
+    return SL_ENOMEM;
+  }
   f->name = SL_STR_LIT("message");
   f->value.type = SL_T_STRING;
   f->value.flags = 0;

@@ -49,10 +49,9 @@ static void push_where(lua_State *L) {
   luaL_where(L, 1);
   size_t n;
   const char *w = lua_tolstring(L, -1, &n);
-  if (n && w[n - 1] == ':') {
-    lua_pushlstring(L, w, n - 1);
-    lua_remove(L, -2);
-  }
+  while (n && (w[n - 1] == ' ' || w[n - 1] == ':')) n--;
+  lua_pushlstring(L, w, n);
+  lua_remove(L, -2);
 }
 
 /* Builds a descriptor from the options table at index 1. [-0,+1] */
@@ -143,21 +142,26 @@ static void push_option_spec(lua_State *L, int def, const char *pname) {
       if (!found) luaL_error(L, "plugin '%s': option '%s' has unknown type '%s'", pname, o->name, ty);
       lua_pop(L, 1);
       if (o->type == SL_OPT_ENUM) {
-        /* choices = { "a", "b" } becomes "a|b"; the string lives in the definition. */
-        lua_getfield(L, -1, "choices");
-        luaL_checktype(L, -1, LUA_TTABLE);
+        /* choices = { "a", "b" } becomes "a|b"; the string is kept in the
+         * declaration so that it lives as long as the definition. */
+        int decl = lua_gettop(L);
+        if (lua_getfield(L, decl, "choices") != LUA_TTABLE)
+          luaL_error(L, "plugin '%s': enum option '%s' needs choices = { ... }", pname, o->name);
+        int choices = lua_gettop(L);
+        lua_Integer m = (lua_Integer)lua_rawlen(L, choices);
         luaL_Buffer b;
         luaL_buffinit(L, &b);
-        for (lua_Integer k = 1, m = luaL_len(L, -1); k <= m; k++) {
-          lua_geti(L, -2, k);
+        for (lua_Integer k = 1; k <= m; k++) {
           if (k > 1) luaL_addchar(&b, '|');
+          lua_rawgeti(L, choices, k);
           luaL_addvalue(&b);
         }
         luaL_pushresult(&b);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -4, "_choices");   /* keep the string referenced */
+        lua_setfield(L, decl, "_choices");
+        lua_pop(L, 1);
+        lua_getfield(L, decl, "_choices");
         o->choices = lua_tostring(L, -1);
-        lua_pop(L, 2);
+        lua_pop(L, 1);
       }
       lua_getfield(L, -1, "required");
       if (lua_toboolean(L, -1)) o->flags |= SL_REQUIRED;
@@ -310,7 +314,9 @@ static int load_lua_plugin(lua_State *L, const char *name, int raise) {
     lua_pushnil(L);
     return 1;
   }
+  luaL_where(L, 1);
   lua_pushfstring(L, "no plugin named '%s'; looked for:%s", name, seen.ptr ? seen.ptr : "");
+  lua_concat(L, 2);
   sl_buf_free(&seen);
   return lua_error(L);
 }
@@ -457,10 +463,12 @@ static int log_at(lua_State *L, sl_log_level level) {
   }
   const char *msg = luaL_tolstring(L, 1, NULL);
   lua_Debug ar;
-  char where[256] = "lua";
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
-    snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.currentline);
-  sl_log(level, where, "%s", msg);
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+    const char *base = strrchr(ar.short_src, '/');
+    sl_log(level, "lua", "%s:%d: %s", base ? base + 1 : ar.short_src, ar.currentline, msg);
+  } else {
+    sl_log(level, "lua", "%s", msg);
+  }
   return 0;
 }
 static int log_debug(lua_State *L) { return log_at(L, SL_LOG_DEBUG); }

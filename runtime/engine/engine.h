@@ -32,6 +32,7 @@ struct sl_stage {
   void *priv;
   sl_pipeline *p;
   int desc_ref;               /* the stage's descriptor in the config state */
+  int inited;                 /* init was called: destroy is owed */
 
   /* sources */
   int paused;                 /* pause callback called, resume not yet */
@@ -95,7 +96,7 @@ struct sl_pipeline {
   pthread_mutex_t done_mu;
   sl_batch *done_head, *done_tail;   /* processed by workers, not yet taken back */
 
-  uv_signal_t sig_term, sig_int;
+  uv_signal_t sig_term, sig_int, sig_hup;
   int signals;
   sl_run_state run;
   int statefiles_busy;        /* state writes in flight */

@@ -271,8 +271,11 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason) {
   }
   r->index = i;
   r->reason = sl_arena_strndup(a, reason, strlen(reason));
-  r->next = sb->rejects;
-  sb->rejects = r;
+  r->next = NULL;
+  /* Appended, so that dead letters keep the order of the records. */
+  struct sl_reject **tail = &sb->rejects;
+  while (*tail) tail = &(*tail)->next;
+  *tail = r;
 }
 
 /* Sends the records a sink rejected to the dead-letter sink, as a batch of

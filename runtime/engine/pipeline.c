@@ -156,6 +156,9 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   st->has_where = kind == SL_SINK && (lua_getfield(L, opts, "where"), !lua_isnil(L, -1));
   if (kind == SL_SINK) lua_pop(L, 1);
   st->plugin = kind == SL_STEP && is_lua ? NULL : pl;
+  if (st->plugin && st->plugin->abi != SL_PLUGIN_ABI)
+    sl_buf_printf(err, "%s: plugin %s was built for plugin ABI %d, this sluice has %d",
+                  st->where, st->plugin->name, st->plugin->abi, SL_PLUGIN_ABI);
   lua_pushvalue(L, desc);
   st->desc_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (st->plugin && st->plugin->config_size) {
@@ -277,6 +280,13 @@ static void on_signal(uv_signal_t *h, int signum) {
   begin_drain(p);
 }
 
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)h;
+  (void)signum;
+  sl_log_warn(NULL, "SIGHUP: reloading the pipeline is not supported yet; ignored "
+                    "(stop with SIGTERM and start again to change it)");
+}
+
 /* ---- main ---- */
 
 static void close_walk_cb(uv_handle_t *h, void *arg) {
@@ -322,9 +332,11 @@ int sl_pipeline_main(const sl_run_opts *o) {
 
   /* First evaluation: with the default sandbox, to learn the pipeline's
    * limits and grants; then the real one under them. */
+  /* The probe has every grant: the file may use at its top level what it
+   * grants its scripts, and grants are only known once it has run. */
   sl_lua_limits lim = {.memory_bytes = (size_t)256 << 20, .call_ms = 10000};
-  sl_lua_grants none = {0};
-  sl_lua *probe = sl_lua_new(&lim, &none, p->search_path);
+  sl_lua_grants all = {.io = 1, .os = 1, .c_modules = 1, .debug = 1};
+  sl_lua *probe = sl_lua_new(&lim, &all, p->search_path);
   if (!probe) goto fail;
   sl_config_open(sl_lua_state(probe), &ctx);
   if (sl_config_load(probe, o->file, &err)) {
@@ -417,21 +429,24 @@ int sl_pipeline_main(const sl_run_opts *o) {
   uv_async_init(&loop, &p->done_async, on_done_async);
   p->done_async.data = p;
 
-  sl_stage **lists[2] = {p->sinks, p->sources};
-  int counts[2] = {p->nsinks, p->nsources};
-  for (int l = 0; l < 2; l++)
+  sl_stage **lists[3] = {p->sinks, p->steps, p->sources};
+  int counts[3] = {p->nsinks, p->nsteps, p->nsources};
+  for (int l = 0; l < 3; l++)
     for (int i = 0; i < counts[l]; i++) {
       sl_stage *st = lists[l][i];
-      int rc = st->plugin->init ? st->plugin->init(st) : 0;
+      st->inited = st->plugin != NULL;
+      int rc = st->plugin && st->plugin->init ? st->plugin->init(st) : 0;
       if (rc) {
         sl_buf_printf(&err, "%s: %s: cannot start (%s); see the error above", st->where,
                       st->name, sl_strerror(rc));
         goto fail;
       }
-      if (st->kind == SL_SINK && !st->codec && st->plugin->write && !st->is_dlq) { /* records only */ }
     }
-  if (!p->sinks[p->nsinks - 1]->codec) {
-    sl_buf_printf(&err, "%s: the dead-letter sink must write a format (such as file.sink)",
+  /* Dead letters are JSON envelopes: a sink that writes JSON Lines (or raw
+   * lines, which takes them as they are) keeps every detail; CSV would not. */
+  const sl_codec *dc = p->sinks[p->nsinks - 1]->codec;
+  if (!dc || dc == &sl_codec_csv) {
+    sl_buf_printf(&err, "%s: the dead-letter sink must write JSON Lines (such as sl.file.sink { format = \"jsonl\" })",
                   p->sinks[p->nsinks - 1]->where);
     goto fail;
   }
@@ -442,6 +457,9 @@ int sl_pipeline_main(const sl_run_opts *o) {
   p->sig_term.data = p->sig_int.data = p;
   uv_signal_start(&p->sig_term, on_signal, SIGTERM);
   uv_signal_start(&p->sig_int, on_signal, SIGINT);
+  uv_signal_init(&loop, &p->sig_hup);
+  p->sig_hup.data = p;
+  uv_signal_start(&p->sig_hup, on_sighup, SIGHUP);
 
   sl_log_info(NULL, "running %s: %d source%s, %d step%s, %d sink%s, %d worker%s; state in %s",
               o->file, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
@@ -478,7 +496,7 @@ done:
     for (int l = 0; l < 3; l++)
       for (int i = 0; i < counts2[l]; i++) {
         sl_stage *st = lists2[l][i];
-        if (loop_ready && st->plugin && st->plugin->destroy && st->priv) st->plugin->destroy(st);
+        if (st->inited && st->plugin->destroy) st->plugin->destroy(st);
       }
   }
   /* Batches still in flight (a failed start): free them. */

@@ -117,7 +117,9 @@ static int setup_worker(worker *w, sl_buf *err) {
   for (int i = 0; i < p->nsinks; i++) {
     w->where_fn[i] = LUA_NOREF;
     if (!p->sinks[i]->has_where) continue;
-    lua_geti(L, -1, i + 1);
+    /* The dead-letter sink is the last one; its descriptor is desc.dlq. */
+    if (p->sinks[i]->is_dlq) lua_getfield(L, desc, "dlq");
+    else lua_geti(L, -1, i + 1);
     lua_getfield(L, -1, "options");
     lua_getfield(L, -1, "where");
     w->where_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -297,16 +299,12 @@ void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason) {
   sl_record_fail(rec, &out->batch->arena, out->stage->name, reason);
 }
 
-static int where_passes(worker *w, sl_batch *b, sl_stage *sink, int fn, sl_record *rec) {
+/* 1 if the sink's `where` accepts rec, 0 if not, -1 if it failed (the
+ * message is in w->err). */
+static int where_passes(worker *w, sl_batch *b, int fn, sl_record *rec) {
   lua_State *L = sl_lua_state(w->lua);
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
-  if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) {
-    sl_buf msg = SL_BUF_INIT;
-    sl_buf_printf(&msg, "where: %s", w->err.ptr ? w->err.ptr : "Lua error");
-    fail(w, b, rec, sink->name, msg.ptr ? msg.ptr : "where failed");
-    sl_buf_free(&msg);
-    return -1;
-  }
+  if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) return -1;
   int ok = lua_toboolean(L, -1);
   lua_settop(L, 0);
   return ok;
@@ -358,38 +356,61 @@ static void process_batch(worker *w, sl_batch *b) {
   }
   memset(b->sbs, 0, p->nsinks * sizeof *b->sbs);
   int ndlq = p->nsinks - 1;
-  for (int k = 0; k < ndlq; k++) {
-    sl_stage *sink = p->sinks[k];
-    sl_sink_batch *sb = &b->sbs[k];
-    sb->batch = b;
-    sb->sink = sink;
-    for (size_t i = 0; i < ncur; i++) {
-      sl_record *rec = w->cur[i];
-      if (rec->state == SL_REC_FAILED) continue;   /* a where of another sink failed it */
+  for (int k = 0; k < p->nsinks; k++) {
+    b->sbs[k].batch = b;
+    b->sbs[k].sink = p->sinks[k];
+  }
+  /* Every sink's `where` is asked before the record goes anywhere, so a
+   * `where` that fails sends the record to the dead-letter sink only,
+   * not to some sinks and the dead-letter sink. */
+  char pass[256];
+  char *passes = ndlq <= (int)sizeof pass ? pass : malloc((size_t)ndlq);
+  for (size_t i = 0; passes && i < ncur; i++) {
+    sl_record *rec = w->cur[i];
+    int failed = 0;
+    for (int k = 0; k < ndlq && !failed; k++) {
+      passes[k] = 1;
       if (w->where_fn[k] != LUA_NOREF) {
-        int ok = where_passes(w, b, sink, w->where_fn[k], rec);
-        if (ok <= 0) continue;
+        int ok = where_passes(w, b, w->where_fn[k], rec);
+        if (ok < 0) {
+          sl_buf msg = SL_BUF_INIT;
+          sl_buf_printf(&msg, "where: %s", w->err.ptr ? w->err.ptr : "Lua error");
+          fail(w, b, rec, p->sinks[k]->name, msg.ptr ? msg.ptr : "where failed");
+          sl_buf_free(&msg);
+          failed = 1;
+        }
+        passes[k] = ok > 0;
       }
+    }
+    if (failed) continue;
+    for (int k = 0; k < ndlq; k++) {
+      if (!passes[k]) continue;
       const char *why = NULL;
-      if (sl__sink_batch_add(sink, sb, &b->arena, rec, (uint32_t)ncur, &why)) {
+      if (sl__sink_batch_add(p->sinks[k], &b->sbs[k], &b->arena, rec, (uint32_t)ncur, &why)) {
         sl_buf msg = SL_BUF_INIT;
-        sl_buf_printf(&msg, "cannot encode for %s: %s", sink->name, why ? why : "error");
-        fail(w, b, rec, sink->name, msg.ptr ? msg.ptr : "encode failed");
+        sl_buf_printf(&msg, "cannot encode for %s: %s", p->sinks[k]->name, why ? why : "error");
+        fail(w, b, rec, p->sinks[k]->name, msg.ptr ? msg.ptr : "encode failed");
         sl_buf_free(&msg);
       }
     }
   }
+  if (passes != pass) free(passes);
 
   /* Decoding failures were collected before step failures: put the dead
    * letters back in input order. */
   if (w->ndead > 1) qsort(w->dead, w->ndead, sizeof *w->dead, by_input_position);
   sl_stage *dlq = p->sinks[ndlq];
   sl_sink_batch *sb = &b->sbs[ndlq];
-  sb->batch = b;
-  sb->sink = dlq;
   for (size_t i = 0; i < w->ndead; i++) {
     sl_record *env = sl__dlq_record(p, &b->arena, w->dead[i]);
     const char *why = NULL;
+    if (env && w->where_fn[ndlq] != LUA_NOREF) {
+      int ok = where_passes(w, b, w->where_fn[ndlq], env);
+      if (ok == 0) continue;   /* the dead-letter sink's own `where` turned it away, on purpose */
+      if (ok < 0)
+        sl_log_error(dlq->name, "where failed (%s); writing the dead letter anyway",
+                     w->err.ptr ? w->err.ptr : "Lua error");
+    }
     if (!env || sl__sink_batch_add(dlq, sb, &b->arena, env, (uint32_t)w->ndead, &why))
       sl_log_error(w->name, "cannot write a dead letter (%s); record lost: %s",
                    why ? why : "out of memory", w->dead[i]->error);

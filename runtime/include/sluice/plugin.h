@@ -102,7 +102,9 @@ typedef struct sl_plugin {
 
   /* All kinds.  init checks and opens what the stage needs, before anything
    * runs: an error here stops the pipeline from starting, with the message
-   * the plugin logged.  destroy frees what init made. */
+   * the plugin logged.  destroy frees what init made; it is called once init
+   * was called, even if init failed, so it must cope with a partial init.
+   * priv and config are zeroed before init. */
   int (*init)(sl_stage *st);
   void (*destroy)(sl_stage *st);
 
