@@ -3,21 +3,24 @@
 --   sl.sequence { from = 1, to = 1000 }
 --
 -- Emits { n = from }, { n = from + 1 }, ... up to `to`, a batch at a time.
--- The checkpoint of each batch is its last number; `ack` is called with it,
--- in order, once every record of the batch is durable downstream.  A real
--- source would save it (a Lua source's state lives as long as the pipeline).
+-- The checkpoint of each batch is its last number.  `ack` is called with it,
+-- in order, once every record of the batch is durable downstream, and saves
+-- it: a restarted pipeline goes on after the last durable number.
 local sl = require "sluice"
 
 return sl.plugin.source {
   name = "sequence",
-  doc = "Counts from `from` to `to` (an example Lua source).",
+  doc = "Counts from `from` to `to`, resuming after the last durable number (an example Lua source).",
   options = {
-    from = { type = "int", default = 1, doc = "First number." },
-    to   = { type = "int", required = true, doc = "Last number." },
+    from  = { type = "int", default = 1, doc = "First number." },
+    to    = { type = "int", required = true, doc = "Last number." },
     field = { type = "string", default = "n", doc = "Field that holds the number." },
   },
-  open = function (opts)
-    return { next = opts.from, to = opts.to, field = opts.field, acked = opts.from - 1 }
+  open = function (opts, ctx)
+    local saved = tonumber(ctx.load() or "")
+    local next = saved and saved + 1 or opts.from
+    if saved then sl.log.info("resuming after %d", saved) end
+    return { next = next, to = opts.to, field = opts.field, ctx = ctx }
   end,
   read = function (state, max)
     if state.next > state.to then return nil end          -- the end
@@ -28,6 +31,6 @@ return sl.plugin.source {
     return batch, last
   end,
   ack = function (state, checkpoint)
-    state.acked = checkpoint
+    state.ctx.save(tostring(checkpoint))
   end,
 }

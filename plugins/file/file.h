@@ -43,6 +43,13 @@ typedef struct file_source {
   int64_t line;           /* lines before buf[0] */
   int skipping;           /* discarding the rest of an oversized record */
 
+  int is_stream;          /* standard input is a pipe or a terminal */
+  union {
+    uv_handle_t handle;
+    uv_pipe_t pipe;
+    uv_tty_t tty;
+  } stream;
+
   uv_fs_t req;
   int reading;
   int eof;

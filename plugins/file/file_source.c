@@ -140,6 +140,18 @@ int file_source_init(sl_stage *st) {
   int64_t start = 0, line = 0, header_end = 0;
   if (fs->is_stdin) {
     fs->fd = 0;
+    uv_handle_type t = uv_guess_handle(0);
+    if (t == UV_NAMED_PIPE || t == UV_TTY) {
+      int rc = t == UV_TTY ? uv_tty_init(sl_stage_loop(st), &fs->stream.tty, 0, 1)
+                           : uv_pipe_init(sl_stage_loop(st), &fs->stream.pipe, 0);
+      if (!rc && t == UV_NAMED_PIPE) rc = uv_pipe_open(&fs->stream.pipe, 0);
+      if (rc) {
+        sl_log_error(sl_stage_name(st), "cannot read standard input: %s", uv_strerror(rc));
+        return SL_EIO;
+      }
+      fs->stream.handle.data = fs;
+      fs->is_stream = 1;
+    }
   } else {
     fs->fd = open(cfg->path, O_RDONLY | O_CLOEXEC);
     if (fs->fd < 0) {
@@ -177,6 +189,8 @@ int file_source_init(sl_stage *st) {
 
 void file_source_destroy(sl_stage *st) {
   file_source *fs = sl_stage_priv(st);
+  if (fs->is_stream && !uv_is_closing(&fs->stream.handle)) uv_close(&fs->stream.handle, NULL);
+  fs->is_stream = 0;
   if (fs->fd > 0) close(fs->fd);
   if (fs->cctx) fs->codec->ctx_free(fs->cctx);
   free(fs->buf);
@@ -308,6 +322,48 @@ static void on_poll_timer(uv_timer_t *t) {
   issue_read(fs);
 }
 
+/* The end of the input: what is left is the last record, or a fragment
+ * the framer would not take (an unterminated CSV quote), which is failed. */
+static void at_end(file_source *fs) {
+  frame_and_emit(fs, 1);
+  if (fs->len) {
+    sl_batch *b = sl_batch_new(fs->st);
+    sl_record *rec = b ? sl_batch_add(b) : NULL;
+    if (rec) {
+      rec->raw.ptr = sl_arena_memdup(sl_batch_arena(b), fs->buf, fs->len);
+      rec->raw.len = fs->len;
+      rec->meta.origin.ptr = fs->cfg->path;
+      rec->meta.origin.len = strlen(fs->cfg->path);
+      rec->meta.offset = fs->buf_off;
+      rec->meta.line = fs->line + 1;
+      sl_record_fail(rec, sl_batch_arena(b), "decode", "incomplete record at the end of the input");
+      sl_checkpoint cp = {.a = fs->buf_off + (int64_t)fs->len, .b = fs->line};
+      sl_batch_set_checkpoint(b, &cp);
+      sl_source_emit(fs->st, b);
+    } else if (b) {
+      sl_batch_discard(b);
+    }
+    fs->len = 0;
+  }
+  fs->eof = 1;
+  finish(fs);
+}
+
+/* Makes room for the next read: a record longer than the buffer grows it,
+ * up to the record size limit (the framer reports larger ones). */
+static int make_room(file_source *fs) {
+  if (fs->len < fs->cap) return 0;
+  size_t cap = fs->cap * 2;
+  char *g = realloc(fs->buf, cap);
+  if (!g) {
+    sl_stage_fatal(fs->st, "out of memory");
+    return SL_ENOMEM;
+  }
+  fs->buf = g;
+  fs->cap = cap;
+  return 0;
+}
+
 static void on_read(uv_fs_t *req) {
   file_source *fs = req->data;
   ssize_t n = req->result;
@@ -336,29 +392,7 @@ static void on_read(uv_fs_t *req) {
       uv_timer_start(&fs->timer, on_poll_timer, (uint64_t)fs->cfg->poll_ms, 0);
       return;
     }
-    frame_and_emit(fs, 1);
-    if (fs->len) {
-      /* A final record the framer would not take (an unterminated CSV quote). */
-      sl_batch *b = sl_batch_new(fs->st);
-      sl_record *rec = b ? sl_batch_add(b) : NULL;
-      if (rec) {
-        rec->raw.ptr = sl_arena_memdup(sl_batch_arena(b), fs->buf, fs->len);
-        rec->raw.len = fs->len;
-        rec->meta.origin.ptr = fs->cfg->path;
-        rec->meta.origin.len = strlen(fs->cfg->path);
-        rec->meta.offset = fs->buf_off;
-        rec->meta.line = fs->line + 1;
-        sl_record_fail(rec, sl_batch_arena(b), "decode", "incomplete record at the end of the input");
-        sl_checkpoint cp = {.a = fs->buf_off + (int64_t)fs->len, .b = fs->line};
-        sl_batch_set_checkpoint(b, &cp);
-        sl_source_emit(fs->st, b);
-      } else if (b) {
-        sl_batch_discard(b);
-      }
-      fs->len = 0;
-    }
-    fs->eof = 1;
-    finish(fs);
+    at_end(fs);
     return;
   }
   fs->len += (size_t)n;
@@ -366,19 +400,56 @@ static void on_read(uv_fs_t *req) {
   if (!sl_source_paused(fs->st)) issue_read(fs);
 }
 
+/* ---- standard input as a stream (a pipe or a terminal) ----
+ * A read of a pipe on the thread pool cannot be cancelled, so a stop would
+ * wait for the writer; a libuv stream stops at once. */
+
+static void on_stream_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  file_source *fs = h->data;
+  (void)suggested;
+  if (make_room(fs)) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
+  *buf = uv_buf_init(fs->buf + fs->len, (unsigned)(fs->cap - fs->len));
+}
+
+static void on_stream_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf) {
+  file_source *fs = h->data;
+  (void)buf;
+  if (fs->finished) return;
+  if (n == UV_EOF) {
+    uv_read_stop(h);
+    at_end(fs);
+    return;
+  }
+  if (n < 0) {
+    uv_read_stop(h);
+    sl_stage_fatal(fs->st, "cannot read standard input: %s", uv_strerror((int)n));
+    finish(fs);
+    return;
+  }
+  fs->len += (size_t)n;
+  frame_and_emit(fs, 0);
+  if (sl_source_paused(fs->st)) uv_read_stop(h);
+}
+
+static void start_stream(file_source *fs) {
+  if (fs->finished || fs->stopped) return;
+  int rc = uv_read_start((uv_stream_t *)&fs->stream, on_stream_alloc, on_stream_read);
+  if (rc) {
+    sl_stage_fatal(fs->st, "cannot read standard input: %s", uv_strerror(rc));
+    finish(fs);
+  }
+}
+
 static void issue_read(file_source *fs) {
   if (fs->reading || fs->finished || fs->stopped) return;
-  if (fs->len == fs->cap) {
-    /* A record longer than the buffer: grow it, up to the record size limit. */
-    size_t cap = fs->cap * 2;
-    char *g = realloc(fs->buf, cap);
-    if (!g) {
-      sl_stage_fatal(fs->st, "out of memory");
-      return;
-    }
-    fs->buf = g;
-    fs->cap = cap;
+  if (fs->is_stream) {
+    start_stream(fs);
+    return;
   }
+  if (make_room(fs)) return;
   uv_buf_t ub = uv_buf_init(fs->buf + fs->len, (unsigned)(fs->cap - fs->len));
   fs->req.data = fs;
   fs->reading = 1;
@@ -407,6 +478,13 @@ void file_source_stop(sl_stage *st) {
   file_source *fs = sl_stage_priv(st);
   fs->stopped = 1;
   if (fs->timer_open) uv_timer_stop(&fs->timer);
+  if (fs->is_stream) {
+    /* Records read so far were emitted; a partial line cannot be. */
+    uv_read_stop((uv_stream_t *)&fs->stream);
+    if (fs->len)
+      sl_log_warn(sl_stage_name(st), "stopped with %zu bytes of an unfinished record from standard input",
+                  fs->len);
+  }
   if (!fs->reading) finish(fs);
 }
 

@@ -1,12 +1,14 @@
 /* Sources and sinks written in Lua.  They run in the loop thread's Lua
  * state, like every source and sink callback.
  *
- *   sl.plugin.source { name, options, open(opts) -> state,
+ *   sl.plugin.source { name, options, open(opts, ctx) -> state,
  *                      read(state, max) -> records, checkpoint | nil at the end,
  *                      ack(state, checkpoint), close(state), poll_interval = ms }
- *   sl.plugin.sink   { name, options, open(opts) -> state,
+ *   sl.plugin.sink   { name, options, open(opts, ctx) -> state,
  *                      write(state, records), flush(state), close(state) }
  *
+ * ctx.load() and ctx.save(string) keep a string across restarts (the
+ * stage's file in the state folder): a source saves its position in ack.
  * read returns a list of tables; an empty list means "nothing now, ask again
  * after poll_interval".  write receives record views; it acknowledges by
  * returning, and an error sends the whole batch to the dead-letter sink. */
@@ -40,6 +42,43 @@ static int get_callback(lua_State *L, lua_stage *ls, const char *name) {
   return 0;
 }
 
+/* ctx.load() -> string or nil: the state the stage saved in an earlier run.
+ * ctx.save(string): replaces it (atomically, in the background). */
+static int ctx_load(lua_State *L) {
+  sl_stage *st = lua_touserdata(L, lua_upvalueindex(1));
+  sl_buf b = SL_BUF_INIT;
+  int rc = sl_state_load(st, &b);
+  if (rc == 0) lua_pushlstring(L, b.ptr ? b.ptr : "", b.len);
+  else lua_pushnil(L);
+  sl_buf_free(&b);
+  if (rc && rc != SL_ENOENT) {
+    lua_pushstring(L, sl_strerror(rc));
+    return 2;
+  }
+  return 1;
+}
+
+static int ctx_save(lua_State *L) {
+  sl_stage *st = lua_touserdata(L, lua_upvalueindex(1));
+  size_t n;
+  const char *data = luaL_checklstring(L, 1, &n);
+  sl_state_save(st, data, n);
+  return 0;
+}
+
+/* The second argument of open: { name = ..., load = ..., save = ... }. [-0,+1] */
+static void push_context(lua_State *L, sl_stage *st) {
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, st->name);
+  lua_setfield(L, -2, "name");
+  lua_pushlightuserdata(L, st);
+  lua_pushcclosure(L, ctx_load, 1);
+  lua_setfield(L, -2, "load");
+  lua_pushlightuserdata(L, st);
+  lua_pushcclosure(L, ctx_save, 1);
+  lua_setfield(L, -2, "save");
+}
+
 static int lua_stage_init(sl_stage *st) {
   lua_stage *ls = sl_stage_priv(st);
   sl_pipeline *p = st->p;
@@ -56,7 +95,8 @@ static int lua_stage_init(sl_stage *st) {
   lua_getfield(L, -1, "options");
   if (get_callback(L, ls, "open")) {
     lua_insert(L, -2);
-    if (sl_lua_pcall(p->cfg, 1, 1, &ls->err, NULL)) {
+    push_context(L, st);
+    if (sl_lua_pcall(p->cfg, 2, 1, &ls->err, NULL)) {
       sl_log_error(st->name, "%s: open failed: %s", st->where, ls->err.ptr);
       lua_pop(L, 1);
       return SL_ELUA;
