@@ -1,11 +1,17 @@
 /* sluice: the command line. */
+#include <dirent.h>
 #include <getopt.h>
+#include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
 #include "sluice/log.h"
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static const char usage[] =
     "usage: sluice <command> [options]\n"
@@ -40,6 +46,89 @@ static const char check_help[] =
     "  pipeline.lua:4: file.source: unknown option 'pth' (did you mean 'path'?)\n"
     "exit status: 0 valid, 2 invalid\n";
 
+/* Lists the shipped Lua plugins: each file in <lua dir>/plugins/ is loaded
+ * in a sandbox and its definition described. */
+static void help_lua_plugins(void) {
+  const char *dir = getenv("SLUICE_LUA_DIR");
+  if (!dir || !*dir) dir = SLUICE_LUA_DIR;
+  char pdir[4096];
+  snprintf(pdir, sizeof pdir, "%s/plugins", dir);
+  DIR *d = opendir(pdir);
+  if (!d) return;
+  const char *search[] = {dir, NULL};
+  sl_lua_limits lim = {.memory_bytes = (size_t)64 << 20, .call_ms = 5000};
+  sl_lua_grants none = {0};
+  sl_lua *s = sl_lua_new(&lim, &none, search);
+  if (!s) {
+    closedir(d);
+    return;
+  }
+  lua_State *L = sl_lua_state(s);
+  sl_config_ctx ctx = {.pipeline_dir = pdir, .search_path = search};
+  sl_config_open(L, &ctx);
+  printf("Shipped Lua plugins (%s):\n", pdir);
+  struct dirent *e;
+  char **names = NULL;
+  size_t n = 0;
+  while ((e = readdir(d))) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".lua") != 0) continue;
+    char **g = realloc(names, (n + 1) * sizeof *names);
+    if (!g) break;
+    names = g;
+    names[n++] = strdup(e->d_name);
+  }
+  closedir(d);
+  qsort(names, n, sizeof *names, cmp_str);
+  for (size_t i = 0; i < n; i++) {
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", pdir, names[i]);
+    sl_buf err = SL_BUF_INIT;
+    if (sl_lua_dofile(s, path, 1, &err) || !lua_istable(L, -1)) {
+      printf("  %s: cannot load: %s\n", names[i], err.ptr ? err.ptr : "not a plugin definition");
+      sl_buf_free(&err);
+      lua_settop(L, 0);
+      free(names[i]);
+      continue;
+    }
+    sl_buf_free(&err);
+    lua_getfield(L, -1, "name");
+    lua_getfield(L, -2, "kind");
+    lua_getfield(L, -3, "doc");
+    printf("  sl.%s  (%s) %s\n", lua_tostring(L, -3), lua_tostring(L, -2),
+           lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_pop(L, 3);
+    if (lua_getfield(L, -1, "options") == LUA_TTABLE) {
+      lua_pushnil(L);
+      while (lua_next(L, -2)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1)) {
+          int decl = lua_gettop(L), top = decl;
+          const char *name = lua_tostring(L, decl - 1);
+          lua_getfield(L, decl, "type");
+          const char *type = lua_isstring(L, -1) ? lua_tostring(L, -1) : "any";
+          lua_getfield(L, decl, "required");
+          int required = lua_toboolean(L, -1);
+          lua_getfield(L, decl, "doc");
+          const char *doc = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+          lua_getfield(L, decl, "default");
+          int quoted = lua_type(L, -1) == LUA_TSTRING;
+          const char *def = lua_isnil(L, -1) ? NULL : luaL_tolstring(L, -1, NULL);
+          printf("    %-18s %-10s%s%s%s%s%s%s %s\n", name, type, required ? " required." : "",
+                 def ? " default " : "", quoted ? "\"" : "", def ? def : "", quoted ? "\"" : "",
+                 def ? "." : "", doc);
+          lua_settop(L, top);
+        }
+        lua_pop(L, 1);
+      }
+    }
+    lua_settop(L, 0);
+    printf("\n");
+    free(names[i]);
+  }
+  free(names);
+  sl_lua_free(s);
+}
+
 static void help_plugins(void) {
   printf("Built-in plugins (sl.<name> { options } in a pipeline file):\n\n");
   sl_plugin_kind kinds[] = {SL_SOURCE, SL_STEP, SL_SINK};
@@ -59,6 +148,7 @@ static void help_plugins(void) {
       printf("\n");
     }
   }
+  help_lua_plugins();
   printf("Lua steps are plain functions: function (rec) ... return rec end.\n"
          "Lua plugins are loaded by name (sl.plugin \"name\" or sl.name) from the pipeline's\n"
          "folder, $SLUICE_PLUGIN_PATH and the shipped library; see docs/plugins.md.\n");
