@@ -41,7 +41,7 @@ typedef struct file_source {
   size_t len, cap;
   int64_t buf_off;
   int64_t line;           /* lines before buf[0] */
-  int skipping;           /* discarding the rest of an oversized record */
+  int need_header;        /* CSV: the header row is still to come */
 
   int is_stream;          /* standard input is a pipe or a terminal */
   union {

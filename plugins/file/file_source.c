@@ -138,8 +138,10 @@ int file_source_init(sl_stage *st) {
 
   fs->is_stdin = strcmp(cfg->path, "-") == 0;
   int64_t start = 0, line = 0, header_end = 0;
+  fs->need_header = fs->codec->take_header && cfg->header;
   if (fs->is_stdin) {
     fs->fd = 0;
+    (void)header_end;
     uv_handle_type t = uv_guess_handle(0);
     if (t == UV_NAMED_PIPE || t == UV_TTY) {
       int rc = t == UV_TTY ? uv_tty_init(sl_stage_loop(st), &fs->stream.tty, 0, 1)
@@ -167,17 +169,18 @@ int file_source_init(sl_stage *st) {
     }
     fs->dev = (uint64_t)sb.st_dev;
     fs->ino = (uint64_t)sb.st_ino;
-    if (fs->codec->take_header && cfg->header) {
-      int rc = read_header(fs, &header_end);
-      if (rc == SL_EPARSE && sb.st_size == 0) header_end = -1;   /* empty file */
-      else if (rc) return rc;
-    }
     if (cfg->checkpoint && S_ISREG(sb.st_mode)) load_checkpoint(fs, sb.st_size, &start, &line);
-    if (start < header_end) {
-      start = header_end;
-      line = 1;
+    if (fs->codec->take_header && cfg->header) {
+      /* Resuming past the header: read it now.  From the start, the header
+       * is framed like any row when it arrives (the file may be empty yet). */
+      if (start > 0) {
+        int rc = read_header(fs, &header_end);
+        if (rc) return rc;
+        fs->need_header = 0;
+      } else {
+        fs->need_header = 1;
+      }
     }
-    if (header_end < 0) start = 0;
   }
   fs->buf_off = start;
   fs->line = line;
@@ -217,23 +220,39 @@ static size_t count_lines(const char *p, size_t n) {
   return c;
 }
 
+/* The CSV header row of a stream read from its start (an empty file that
+ * grows, standard input).  Returns 1 if it has not arrived yet. */
+static int take_stream_header(file_source *fs, size_t *pos, int at_eof) {
+  for (;;) {
+    size_t rec_len = 0, consumed = 0;
+    int rc = fs->codec->frame(fs->cctx, fs->buf + *pos, fs->len - *pos, at_eof, &rec_len, &consumed);
+    if (rc == SL_EAGAIN || (rc == SL_OK && consumed == 0)) return 1;
+    fs->line += (int64_t)count_lines(fs->buf + *pos, consumed);
+    if (rc == SL_OK && rec_len == 0) {   /* blank lines before the header */
+      *pos += consumed;
+      continue;
+    }
+    const char *why = NULL;
+    if (rc != SL_OK || fs->codec->take_header(fs->cctx, fs->buf + *pos, rec_len, &why)) {
+      sl_stage_fatal(fs->st, "%s: bad header row: %s", fs->cfg->path,
+                     why ? why : sl_strerror(rc));
+      *pos += consumed;
+      fs->stopped = 1;
+      return 1;
+    }
+    *pos += consumed;
+    fs->need_header = 0;
+    return 0;
+  }
+}
+
 /* Frames as many records as buf holds into batches and emits them. */
 static void frame_and_emit(file_source *fs, int at_eof) {
   uint32_t per_batch = sl_stage_batch_size(fs->st);
   size_t pos = 0;
   int64_t now = sl_now_ms();
   while (pos < fs->len) {
-    if (fs->skipping) {
-      const char *nl = memchr(fs->buf + pos, '\n', fs->len - pos);
-      if (!nl) {
-        pos = fs->len;
-        break;
-      }
-      fs->line++;
-      pos = (size_t)(nl - fs->buf) + 1;
-      fs->skipping = 0;
-      continue;
-    }
+    if (fs->need_header && take_stream_header(fs, &pos, at_eof)) break;
     sl_batch *b = sl_batch_new(fs->st);
     if (!b) {
       sl_stage_fatal(fs->st, "out of memory");
@@ -269,12 +288,8 @@ static void frame_and_emit(file_source *fs, int at_eof) {
         char why[128];
         snprintf(why, sizeof why, "record exceeds max_record_size (%lld bytes); its first %zu bytes are kept",
                  (long long)fs->cfg->max_record, rec->raw.len);
+        /* The framer drops the rest of the record as it arrives. */
         sl_record_fail(rec, sl_batch_arena(b), "decode", why);
-        if (consumed == 0 || consumed >= fs->len - pos) {
-          /* The end of the oversized record is not in the buffer yet. */
-          consumed = fs->len - pos;
-          fs->skipping = memchr(fs->buf + pos, '\n', consumed) == NULL;
-        }
       } else if (rc != SL_OK) {
         sl_record_fail(rec, sl_batch_arena(b), "decode", sl_strerror(rc));
       } else if (rec_len == 0) {
@@ -309,10 +324,6 @@ static void frame_and_emit(file_source *fs, int at_eof) {
     memmove(fs->buf, fs->buf + pos, fs->len - pos);
     fs->len -= pos;
     fs->buf_off += (int64_t)pos;
-  }
-  if (fs->skipping) {
-    fs->buf_off += (int64_t)fs->len;
-    fs->len = 0;
   }
 }
 

@@ -49,25 +49,65 @@ static void add_piece(generate *g, const char *p, size_t n) {
   g->npieces++;
 }
 
-/* Splits the template's JSON text at each ${seq}; a whole-string "${seq}"
- * loses its quotes so that it renders as a number. */
-static void split_template(generate *g, const char *json, size_t n) {
-  const char *p = json, *end = json + n;
-  static const char mark[] = "${seq}";
+static const char SEQ[] = "${seq}";
+
+/* Ends the current piece: the sequence number goes between it and the next. */
+static void cut(generate *g, sl_buf *cur) {
+  add_piece(g, cur->ptr ? cur->ptr : "", cur->len);
+  cur->len = 0;
+}
+
+/* Appends s as the inside of a JSON string, with ${seq} cut out. */
+static void render_string_body(generate *g, sl_buf *cur, const char *p, size_t n) {
+  const char *end = p + n;
   for (;;) {
-    const char *m = memmem(p, (size_t)(end - p), mark, sizeof mark - 1);
-    if (!m) {
-      add_piece(g, p, (size_t)(end - p));
+    const char *m = memmem(p, (size_t)(end - p), SEQ, sizeof SEQ - 1);
+    size_t len = m ? (size_t)(m - p) : (size_t)(end - p);
+    sl_buf esc = SL_BUF_INIT;
+    sl_buf_json_string(&esc, p, len);
+    if (esc.len >= 2) sl_buf_append(cur, esc.ptr + 1, esc.len - 2);   /* without the quotes */
+    sl_buf_free(&esc);
+    if (!m) return;
+    cut(g, cur);
+    p = m + sizeof SEQ - 1;
+  }
+}
+
+/* Renders the template to JSON text split at each ${seq}.  A string that is
+ * exactly "${seq}" becomes the bare number; in names and in other strings
+ * ${seq} is replaced inside the quotes. */
+static void render(generate *g, sl_buf *cur, const sl_value *v) {
+  switch (v->type) {
+    case SL_T_STRING:
+      if (v->u.s.len == sizeof SEQ - 1 && memcmp(v->u.s.ptr, SEQ, v->u.s.len) == 0) {
+        cut(g, cur);
+        return;
+      }
+      sl_buf_putc(cur, '"');
+      render_string_body(g, cur, v->u.s.ptr, v->u.s.len);
+      sl_buf_putc(cur, '"');
       return;
-    }
-    const char *after = m + sizeof mark - 1;
-    if (m > p && m[-1] == '"' && after < end && *after == '"') {
-      add_piece(g, p, (size_t)(m - 1 - p));
-      p = after + 1;
-    } else {
-      add_piece(g, p, (size_t)(m - p));
-      p = after;
-    }
+    case SL_T_OBJECT:
+      sl_buf_putc(cur, '{');
+      for (uint32_t i = 0; i < v->n; i++) {
+        if (i) sl_buf_putc(cur, ',');
+        sl_buf_putc(cur, '"');
+        render_string_body(g, cur, v->u.members[i].name.ptr, v->u.members[i].name.len);
+        sl_buf_puts(cur, "\":");
+        render(g, cur, &v->u.members[i].value);
+      }
+      sl_buf_putc(cur, '}');
+      return;
+    case SL_T_ARRAY:
+      sl_buf_putc(cur, '[');
+      for (uint32_t i = 0; i < v->n; i++) {
+        if (i) sl_buf_putc(cur, ',');
+        render(g, cur, &v->u.items[i]);
+      }
+      sl_buf_putc(cur, ']');
+      return;
+    default:
+      sl_json_encode_value(cur, v);
   }
 }
 
@@ -77,8 +117,8 @@ static int gen_init(sl_stage *st) {
   g->cfg = sl_stage_config(st);
   lua_State *L = sl_stage_lua(st);
   if (g->cfg->template_ref == LUA_NOREF || g->cfg->template_ref == LUA_REFNIL) {
-    static const char def[] = "{\"seq\":${seq}}";
-    split_template(g, def, sizeof def - 1);
+    add_piece(g, "{\"seq\":", 7);   /* the default template: {"seq":N} */
+    add_piece(g, "}", 1);
     return 0;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, g->cfg->template_ref);
@@ -99,12 +139,13 @@ static int gen_init(sl_stage *st) {
     sl_arena_free(&a);
     return SL_EOPTION;
   }
-  sl_buf b = SL_BUF_INIT;
-  sl_json_encode_value(&b, &v);
-  split_template(g, b.ptr, b.len);
-  sl_buf_free(&b);
+  sl_buf cur = SL_BUF_INIT;
+  render(g, &cur, &v);
+  add_piece(g, cur.ptr ? cur.ptr : "", cur.len);
+  int oom = cur.oom;
+  sl_buf_free(&cur);
   sl_arena_free(&a);
-  return 0;
+  return oom ? SL_ENOMEM : 0;
 }
 
 static void gen_destroy(sl_stage *st) {

@@ -165,6 +165,13 @@ static inline uint64_t special_bytes(cursor p) {
  * leaf function, so that calling it is cheap: CJK text is such runs. */
 static cursor utf8_run(cursor p, cursor end) {
   do {
+    /* Most CJK characters are three bytes with a lead of E1..EC, where any
+     * two continuation bytes are valid: test those first. */
+    if (end - p >= 3 && p[0] - 0xE1u <= 0xECu - 0xE1u && (p[1] & 0xC0) == 0x80 &&
+        (p[2] & 0xC0) == 0x80) {
+      p += 3;
+      continue;
+    }
     size_t k = sl__utf8_seq(p, (size_t)(end - p));
     if (!k) break;
     p += k;

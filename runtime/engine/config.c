@@ -392,15 +392,21 @@ static void check_list(lua_State *L, const char *field, const char *kind, int mi
       continue;
     }
     if (!has_mt(L, -1, DESC_MT)) {
-      luaL_error(L, "sl.pipeline: %s[%d] must be a %s (such as sl.file.%s { ... }%s), got %s",
-                 field, (int)i, kind, kind, strcmp(kind, "step") == 0 ? " or a function" : "",
-                 luaL_typename(L, -1));
+      static const char *const examples[] = {"", "sl.file.source { ... }",
+                                             "a function or a step plugin such as sl.mask { ... }",
+                                             "sl.file.sink { ... }"};
+      int k = strcmp(kind, "source") == 0 ? 1 : strcmp(kind, "step") == 0 ? 2 : 3;
+      luaL_error(L, "sl.pipeline: %s[%d] must be a %s (%s), got %s", field, (int)i, kind,
+                 examples[k], luaL_typename(L, -1));
     }
     lua_getfield(L, -1, "kind");
     if (strcmp(lua_tostring(L, -1), kind) != 0) {
+      /* Point at the misplaced stage's own line, not at sl.pipeline's. */
       lua_getfield(L, -2, "plugin");
-      luaL_error(L, "sl.pipeline: %s[%d] is a %s (%s), expected a %s", field, (int)i,
-                 lua_tostring(L, -2), lua_tostring(L, -1), kind);
+      lua_getfield(L, -3, "where");
+      lua_pushfstring(L, "%s: sl.pipeline: %s[%d] is a %s (%s), expected a %s", lua_tostring(L, -1),
+                      field, (int)i, lua_tostring(L, -3), lua_tostring(L, -2), kind);
+      lua_error(L);
     }
     lua_pop(L, 2);
   }
