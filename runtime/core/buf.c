@@ -144,9 +144,48 @@ void sl_buf_json_string(sl_buf *b, const char *s, size_t n) {
   sl_buf_putc(b, '"');
 }
 
+/* Writes d as digits with at most 8 decimals when such a short decimal is
+ * exactly what d holds, which is most doubles in data (prices, scores,
+ * coordinates); returns the length, or 0 to leave d to printf.  The test
+ * is exact: m and 10^k are exact doubles, so m / 10^k rounds the decimal
+ * m.10^-k just as strtod will.  The range keeps the output identical to
+ * printf's %.15g, which turns to exponents below 1e-4 and from 1e15. */
+static int short_decimal(char *out, double d) {
+  static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+  double a = fabs(d);
+  if (!(a >= 1e-4 && a < 1e15)) return 0;
+  for (int k = 0; k <= 8; k++) {
+    double sc = a * p10[k];
+    /* At most 15 digits: any such decimal survives a trip through a
+     * double (DBL_DIG), so it is the one %.15g would print. */
+    if (sc >= 1e15) return 0;
+    uint64_t m = (uint64_t)(sc + 0.5);
+    if ((double)m / p10[k] != a) continue;
+    char tmp[32], *e = tmp + sizeof tmp, *p = e;
+    int digits = 0;
+    do {
+      *--p = (char)('0' + m % 10);
+      m /= 10;
+      if (++digits == k) *--p = '.';
+    } while (m || digits <= k);
+    if (*p == '.') *--p = '0';
+    if (d < 0) *--p = '-';
+    int n = (int)(e - p);
+    memcpy(out, p, (size_t)n);
+    return n;
+  }
+  return 0;
+}
+
 void sl_buf_json_double(sl_buf *b, double d) {
   if (!isfinite(d)) {
     sl_buf_append(b, "null", 4);
+    return;
+  }
+  char fast[32];
+  int fn = short_decimal(fast, d);
+  if (fn) {
+    sl_buf_append(b, fast, (size_t)fn);
     return;
   }
   /* The shortest of 15, 16 or 17 significant digits that reads back as the

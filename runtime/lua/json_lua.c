@@ -30,7 +30,7 @@ static int json_encode(lua_State *L) {
   return 1;
 }
 
-/* sl.json.decode(s) → value; JSON null is sl.null wherever it appears. */
+/* sl.json.decode(s) → value; JSON null is sl.json.null wherever it appears. */
 static int json_decode(lua_State *L) {
   sl_lua *s = sl_lua_from(L);
   size_t n;

@@ -90,9 +90,9 @@ size_t sl_lua_memory(sl_lua *s);
  * works on any record without a field called "meta"; sl.record.meta(rec)
  * (see sl_lua_push_record_module) works on every record.
  *
- * Reading: an absent field is nil; a field holding JSON null is sl.null
- * (rec.x == sl.json.null; sl.null is the discard sink).  JSON integers that fit int64 are Lua integers, other
- * numbers floats.  Field names are strings; rec[1] is an error.
+ * Reading: an absent field is nil; a field holding JSON null is sl.json.null
+ * (rec.x == sl.json.null; sl.null is the discard sink).  JSON integers that
+ * fit int64 are Lua integers, other numbers floats.  Field names are strings; rec[1] is an error.
  * Writing: the value is converted as by sl_lua_to_value into the view's
  * arena; sl.json.null writes a JSON null; nil removes the field.
  *
@@ -121,12 +121,12 @@ int sl_lua_table_to_record(lua_State *L, int idx, sl_arena *a, sl_record *out,
                            const char **why);
 
 /* Pushes a value as Lua (SL_T_JSON decoded; objects and arrays become tables;
- * null becomes sl.null, a light userdata that is falsy only by comparison).
+ * null becomes sl.json.null, a light userdata that is falsy only by comparison).
  * Containers and escaped strings are materialized into a.  0 with one value
  * pushed, or a negative SL_E* with nothing pushed. [-0,+1,m] */
 int sl_lua_push_value(lua_State *L, sl_value *v, sl_arena *a);
 /* Converts the Lua value at idx (nil, boolean, integer, float, string, table,
- * sl.null, a live record view) into v, allocating strings and containers
+ * sl.json.null, a live record view) into v, allocating strings and containers
  * from a.  Integers stay SL_T_INT and floats SL_T_DOUBLE (1.0 stays a
  * double).  Tables with keys 1..n are arrays, other tables objects (keys
  * sorted as for sl_lua_table_to_record; number keys become their decimal
@@ -138,12 +138,12 @@ int sl_lua_push_value(lua_State *L, sl_value *v, sl_arena *a);
 int sl_lua_to_value(lua_State *L, int idx, sl_arena *a, sl_value *v, const char **why);
 
 /* Pushes sl.json: { encode = function(v) -> string, decode = function(s) -> v,
- * null = sl.null }.  encode sorts object keys as above; decode turns JSON
- * null into sl.null; errors say "sl.json.encode: ..."/"sl.json.decode: ...".
+ * null = sl.json.null }.  encode sorts object keys as above; decode turns JSON
+ * null into sl.json.null; errors say "sl.json.encode: ..."/"sl.json.decode: ...".
  * [-0,+1,m] */
 void sl_lua_push_json_module(lua_State *L);
-/* Pushes the sl.null sentinel: the same value in every state, and
- * tostring(sl.null) is "null". [-0,+1,-] */
+/* Pushes the sl.json.null sentinel: the same value in every state, and
+ * tostring(sl.json.null) is "null". [-0,+1,-] */
 void sl_lua_push_null(lua_State *L);
 
 #endif

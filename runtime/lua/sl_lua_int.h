@@ -138,7 +138,7 @@ struct sl__view {
 
 /* ---- value_lua.c ---- */
 
-/* Gives light userdata a metatable so that tostring(sl.null) is "null". [-0,+0,m] */
+/* Gives light userdata a metatable so that tostring(sl.json.null) is "null". [-0,+0,m] */
 void sl__null_open(lua_State *L);
 /* sl_lua_to_value; with copy_strings 0 the value points at Lua's strings,
  * for a value used before anything can collect them (sl.json.encode). */

@@ -1,4 +1,4 @@
-/* Values between C and Lua: sl_value trees to Lua values and back, sl.null,
+/* Values between C and Lua: sl_value trees to Lua values and back, sl.json.null,
  * and records made from tables.
  *
  * Lua → value never raises a Lua error (it only reads the stack, raw, and
@@ -14,7 +14,7 @@
 #include "sluice/codec.h"
 #include "sluice/errors.h"
 
-/* ---- sl.null ---- */
+/* ---- sl.json.null ---- */
 
 /* Its address is the sentinel: unique in the process, the same in every
  * state, and a light userdata costs no allocation to push. */
@@ -36,14 +36,14 @@ static int null_tostring(lua_State *L) {
 
 void sl__null_open(lua_State *L) {
   /* All light userdata share one metatable; scripts cannot make light
-   * userdata, so in practice this is sl.null's.  __metatable keeps it out of
+   * userdata, so in practice this is sl.json.null's.  __metatable keeps it out of
    * a script's reach. */
   luaL_checkstack(L, 3, NULL);
   lua_pushlightuserdata(L, NULL);
   lua_createtable(L, 0, 3);
   lua_pushcfunction(L, null_tostring);
   lua_setfield(L, -2, "__tostring");
-  lua_pushliteral(L, "sl.null");
+  lua_pushliteral(L, "sl.json.null");
   lua_setfield(L, -2, "__name");
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "__metatable");

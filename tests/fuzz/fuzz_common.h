@@ -21,10 +21,10 @@
     }                                                                     \
   } while (0)
 
-static int values_equal(const sl_value *a, const sl_value *b);
+static inline int values_equal(const sl_value *a, const sl_value *b);
 
 /* Numbers compare by value: 3.0 is written "3" and reads back as an int. */
-static int numbers_equal(const sl_value *a, const sl_value *b) {
+static inline int numbers_equal(const sl_value *a, const sl_value *b) {
   if (a->type == SL_T_INT && b->type == SL_T_INT) return a->u.i == b->u.i;
   double x = a->type == SL_T_INT ? (double)a->u.i : a->u.d;
   double y = b->type == SL_T_INT ? (double)b->u.i : b->u.d;
@@ -32,7 +32,7 @@ static int numbers_equal(const sl_value *a, const sl_value *b) {
   return x == y && signbit(x) == signbit(y);
 }
 
-static int values_equal(const sl_value *a, const sl_value *b) {
+static inline int values_equal(const sl_value *a, const sl_value *b) {
   int anum = a->type == SL_T_INT || a->type == SL_T_DOUBLE;
   int bnum = b->type == SL_T_INT || b->type == SL_T_DOUBLE;
   /* A number too large for a double is written as null: the one loss. */
@@ -64,7 +64,7 @@ static int values_equal(const sl_value *a, const sl_value *b) {
 }
 
 /* Two JSON texts that must both parse and mean the same. */
-static void check_same_json(sl_arena *a, const char *p, size_t n, const char *q, size_t m) {
+static inline void check_same_json(sl_arena *a, const char *p, size_t n, const char *q, size_t m) {
   sl_value x, y;
   const char *why;
   CHECK(sl_json_parse(p, n, a, &x, &why) == 0);
@@ -79,7 +79,7 @@ typedef struct framed {
 
 /* Frames all of data with at_eof set, checking the frame contract; returns
  * the number of entries written to out (at most cap). */
-static size_t frame_whole(const sl_codec *c, void *ctx, const char *data, size_t n,
+static inline size_t frame_whole(const sl_codec *c, void *ctx, const char *data, size_t n,
                           framed *out, size_t cap) {
   size_t pos = 0, k = 0;
   while (k < cap) {
@@ -103,7 +103,7 @@ static size_t frame_whole(const sl_codec *c, void *ctx, const char *data, size_t
 
 /* Frames data as a source would, reading it in uneven chunks, and checks
  * that it finds the same records and the same oversized ones. */
-static void check_chunked(const sl_codec *c, const sl_codec_opts *o, const char *data, size_t n,
+static inline void check_chunked(const sl_codec *c, const sl_codec_opts *o, const char *data, size_t n,
                           const framed *whole, size_t nwhole, uint32_t seed) {
   void *ctx = c->ctx_new(o);
   CHECK(ctx);

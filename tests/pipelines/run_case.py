@@ -7,7 +7,17 @@ A case is a folder holding pipeline.lua, its inputs, and expected outputs:
   expected.<name>    <name> must exist after the run and match this file:
                      .jsonl files line by line as parsed JSON, ignoring a
                      top-level "time" key (DLQ envelopes carry a timestamp);
-                     any other file byte for byte
+                     any other file byte for byte.  In the expected text,
+                     {work} and {state} stand for the (real) paths of the
+                     work and state folders, e.g. a DLQ envelope's
+                     "origin":"{work}/in.jsonl"
+  expected.<dir>/    a folder: each file in it is compared as above with the
+                     file of the same relative path under <dir> in the work
+                     folder; expected.@state/ is the state folder instead, so
+                     expected.@state/<pipeline name>/dlq.jsonl checks the
+                     default dead-letter file
+  expected.@stdout   (or expected.@stdout.jsonl) what sluice wrote to standard
+                     output in the last run
   stdin              optional: fed to sluice on standard input (else /dev/null)
   case.json          optional, every key optional:
                        {"command": "run" | "check",      default "run"
@@ -15,6 +25,8 @@ A case is a folder holding pipeline.lua, its inputs, and expected outputs:
                         "exit_code": 0,                  expected exit code
                         "stderr_contains": ["..."],
                         "stdout_contains": ["..."],
+                        "stderr_not_contains": ["..."],
+                        "pipeline": "pipeline.lua",      the file to pass
                         "env": {"NAME": "value"},
                         "timeout": 60,                   seconds, per run
                         "runs": 1}                       runs in a row, same state
@@ -24,6 +36,8 @@ A case is a folder holding pipeline.lua, its inputs, and expected outputs:
 The case folder is copied to a fresh temporary folder, and sluice runs there:
   sluice run pipeline.lua --state-dir <tmp>/state [args...]     (cwd = the copy)
   sluice check pipeline.lua [args...]
+(with case.json's "pipeline" in place of pipeline.lua if given, e.g. to check
+a file that does not exist; the folder still needs a pipeline.lua to be a case)
 Every run must meet exit_code and the *_contains lists; the expected files are
 compared after the last run. Exit 0 on pass, 1 on fail; on failure the
 temporary folder is kept and its path printed.
@@ -54,7 +68,8 @@ def load_case(case_dir):
         if not isinstance(spec, dict):
             raise CaseError("case.json must hold a JSON object")
     known = {"command", "args", "exit_code", "stderr_contains",
-             "stdout_contains", "env", "timeout", "runs"}
+             "stdout_contains", "stderr_not_contains", "pipeline", "env",
+             "timeout", "runs"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise CaseError("case.json: unknown key(s) %s (known: %s)"
@@ -64,6 +79,8 @@ def load_case(case_dir):
     spec.setdefault("exit_code", 0)
     spec.setdefault("stderr_contains", [])
     spec.setdefault("stdout_contains", [])
+    spec.setdefault("stderr_not_contains", [])
+    spec.setdefault("pipeline", "pipeline.lua")
     spec.setdefault("env", {})
     spec.setdefault("timeout", 60)
     spec.setdefault("runs", 1)
@@ -78,8 +95,9 @@ def substitute(value, work, state):
 
 
 def run_sluice(sluice, spec, case_dir, work, state, run_no):
-    """Runs sluice once; returns a list of failure messages and the output."""
-    cmd = [sluice, spec["command"], "pipeline.lua"]
+    """Runs sluice once; returns a list of failure messages and the output
+    (stdout as bytes, stderr as text)."""
+    cmd = [sluice, spec["command"], spec["pipeline"]]
     if spec["command"] == "run":
         cmd += ["--state-dir", state]
     cmd += [substitute(a, work, state) for a in spec["args"]]
@@ -107,17 +125,19 @@ def run_sluice(sluice, spec, case_dir, work, state, run_no):
             code = None
             failures.append("%s: timed out after %s s (killed)"
                             % (label, spec["timeout"]))
-    out = out.decode("utf-8", "replace")
     err = err.decode("utf-8", "replace")
 
     if code is not None and code != spec["exit_code"]:
         failures.append("%s: exit code: expected %d, actual %d"
                         % (label, spec["exit_code"], code))
     for stream, text, key in (("stderr", err, "stderr_contains"),
-                              ("stdout", out, "stdout_contains")):
+                              ("stdout", out.decode("utf-8", "replace"), "stdout_contains")):
         for want in spec[key]:
             if want not in text:
                 failures.append("%s: %s does not contain %r" % (label, stream, want))
+    for unwanted in spec["stderr_not_contains"]:
+        if unwanted in err:
+            failures.append("%s: stderr contains %r" % (label, unwanted))
     return failures, out, err
 
 
@@ -220,22 +240,54 @@ def compare_bytes(name, expected_bytes, actual_bytes):
     return report(out)
 
 
-def compare_outputs(case_dir, work):
-    failures = []
+def expected_files(case_dir):
+    """(expected file path, name relative to its root, root) for every
+    expected file: expected.<name> files, and the files inside expected.<dir>/
+    folders.  root is "work", "state" or "stdout"."""
+    found = []
     for entry in sorted(os.listdir(case_dir)):
-        if not entry.startswith("expected.") or \
-                not os.path.isfile(os.path.join(case_dir, entry)):
+        if not entry.startswith("expected."):
             continue
+        path = os.path.join(case_dir, entry)
         name = entry[len("expected."):]
-        with open(os.path.join(case_dir, entry), "rb") as f:
+        if os.path.isfile(path):
+            if name in ("@stdout", "@stdout.jsonl"):
+                found.append((path, name, "stdout"))
+            else:
+                found.append((path, name, "work"))
+        elif os.path.isdir(path):
+            root, prefix = ("state", "") if name == "@state" else ("work", name)
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                for f in sorted(files):
+                    full = os.path.join(folder, f)
+                    rel = os.path.relpath(full, path)
+                    found.append((full, os.path.join(prefix, rel) if prefix else rel, root))
+    return found
+
+
+def compare_outputs(case_dir, work, state, stdout_bytes):
+    failures = []
+    real_work = os.path.realpath(work)
+    real_state = os.path.realpath(state)
+    for exp_path, name, root in expected_files(case_dir):
+        with open(exp_path, "rb") as f:
             expected = f.read()
-        actual_path = os.path.join(work, name)
-        if not os.path.isfile(actual_path):
-            failures.append("%s: missing (expected.%s says it should exist)"
-                            % (name, name))
-            continue
-        with open(actual_path, "rb") as f:
-            actual = f.read()
+        # {work} and {state}: the run's folders, as sluice resolves them.
+        expected = expected.replace(b"{work}", real_work.encode()) \
+                           .replace(b"{state}", real_state.encode())
+        if root == "stdout":
+            actual = stdout_bytes
+        else:
+            actual_path = os.path.join(state if root == "state" else work, name)
+            if root == "state":
+                name = "@state/" + name
+            if not os.path.isfile(actual_path):
+                failures.append("%s: missing (expected.%s says it should exist)"
+                                % (name, os.path.relpath(exp_path, case_dir)[len("expected."):]))
+                continue
+            with open(actual_path, "rb") as f:
+                actual = f.read()
         if name.endswith(".jsonl"):
             problem = compare_jsonl(name, expected, actual)
         else:
@@ -268,6 +320,7 @@ def main(argv):
 
     failures = []
     logs = []
+    out = b""
     for run_no in range(1, spec["runs"] + 1):
         run_failures, out, err = run_sluice(sluice, spec, case_dir, work, state, run_no)
         failures += run_failures
@@ -275,7 +328,7 @@ def main(argv):
         if run_failures:
             break
     if not failures:
-        failures += compare_outputs(case_dir, work)
+        failures += compare_outputs(case_dir, work, state, out)
 
     if not failures:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -289,6 +342,7 @@ def main(argv):
         print("\n---- sluice stderr%s ----\n%s---- end of stderr ----"
               % (which, err if err.endswith("\n") or not err else err + "\n"))
         if out:
+            out = out.decode("utf-8", "replace")
             print("---- sluice stdout%s ----\n%s---- end of stdout ----"
                   % (which, out if out.endswith("\n") else out + "\n"))
     print("\n%s: FAIL (files kept in %s)" % (case_name, tmp))

@@ -1,0 +1,14 @@
+-- Lines longer than max_record_size go to the dead-letter sink and the
+-- reader resumes at the next line: every line after an oversized one still
+-- arrives.  (Only the output is compared here; the envelope's contents are
+-- checked by tests/integration/test_big_record.py.)
+local sl = require "sluice"
+return sl.pipeline {
+  name    = "oversized-jsonl",
+  -- read_size below max_record_size: an oversized record's end is not in
+  -- the buffer when it is found too big, so the rest of it is skipped
+  -- while reading on.
+  sources = { sl.file.source { path = "in.jsonl", format = "jsonl", read_size = 64, max_record_size = 100 } },
+  sinks   = { sl.file.sink { path = "out.jsonl", format = "jsonl" } },
+  dlq     = sl.file.sink { path = "dlq.jsonl", format = "jsonl" },
+}

@@ -1,0 +1,3 @@
+local M = {}
+function M.slug(s) return (s:lower():gsub("[^a-z0-9]+", "-")) end
+return M
