@@ -47,6 +47,8 @@ struct sl_stage {
   const sl_codec *codec;
   void *codec_ctx;
   int has_where;
+  int nattrs;                 /* per-record options (SL_RECORD_FN / SL_RECORD_FIELD) */
+  const sl_option **attr_opts;
   int flushed;
   int is_dlq;
 

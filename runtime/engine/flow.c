@@ -37,6 +37,14 @@ sl_batch *sl_batch_new(sl_stage *source) {
 sl_arena *sl_batch_arena(sl_batch *b) { return &b->arena; }
 uint32_t sl_batch_count(const sl_batch *b) { return b->n; }
 sl_record *sl_batch_record(sl_batch *b, uint32_t i) { return i < b->n ? &b->recs[i] : NULL; }
+sl_stage *sl_batch_source(const sl_batch *b) { return b->source; }
+const sl_checkpoint *sl_batch_checkpoint(const sl_batch *b) { return &b->cp; }
+
+sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i) {
+  if (!sb->attrs || k < 0 || k >= sb->sink->nattrs || i >= sb->n) return (sl_str){NULL, 0};
+  return sb->attrs[(size_t)k * sb->attr_cap + i];
+}
+
 void sl_batch_pop(sl_batch *b) {
   if (b->n) b->n--;
 }

@@ -146,6 +146,10 @@ static int check_value(lua_State *L, const sl_option *o, sl_buf *err) {
       else if (o->choices && strcmp(o->choices, "function|table") == 0 &&
                t != LUA_TFUNCTION && t != LUA_TTABLE)
         want = "a function or a table";
+      else if (o->choices && strcmp(o->choices, "function|string") == 0 &&
+               t != LUA_TFUNCTION && t != LUA_TSTRING)
+        want = (o->flags & SL_RECORD_FIELD) ? "a field name or a function(rec)"
+                                            : "a string or a function(rec)";
       break;
   }
   if (want) {

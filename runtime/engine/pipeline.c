@@ -22,6 +22,7 @@ void *sl_stage_priv(sl_stage *st) { return st->priv; }
 uv_loop_t *sl_stage_loop(sl_stage *st) { return st->p->loop; }
 sl_pipeline *sl_stage_pipeline(sl_stage *st) { return st->p; }
 const char *sl_stage_where(const sl_stage *st) { return st->where; }
+const sl_plugin *sl_stage_plugin(const sl_stage *st) { return st->plugin; }
 uint32_t sl_stage_batch_size(const sl_stage *st) { return st->p->set.batch_size; }
 struct lua_State *sl_stage_lua(sl_stage *st) { return sl_lua_state(st->p->cfg); }
 
@@ -170,6 +171,16 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
     }
   }
   if (st->plugin && st->plugin->priv_size) st->priv = calloc(1, st->plugin->priv_size);
+  if (st->plugin && kind == SL_SINK) {
+    for (const sl_option *o = st->plugin->options; o && o->name; o++)
+      if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD)) st->nattrs++;
+    if (st->nattrs) {
+      st->attr_opts = calloc((size_t)st->nattrs, sizeof *st->attr_opts);
+      int k = 0;
+      for (const sl_option *o = st->plugin->options; st->attr_opts && o->name; o++)
+        if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD)) st->attr_opts[k++] = o;
+    }
+  }
   lua_pop(L, 2);
   return st;
 }
@@ -179,6 +190,7 @@ static void free_stage(sl_pipeline *p, sl_stage *st) {
   lua_State *L = p->cfg ? sl_lua_state(p->cfg) : NULL;
   if (st->plugin && st->config) sl_options_free(L, st->plugin->options, st->config);
   sl__state_close(st);
+  free(st->attr_opts);
   free(st->config);
   free(st->priv);
   free(st->name);

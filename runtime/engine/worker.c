@@ -19,6 +19,14 @@ struct sl_step_out {
   size_t *nnext;          /* the length of w->next while process() runs */
 };
 
+/* How a worker gets one per-record option of a sink. */
+typedef struct attr_src {
+  int fn;                 /* registry ref of the function, or LUA_NOREF */
+  const char *str;        /* a constant, or a field name (field set) */
+  size_t len;
+  int field;
+} attr_src;
+
 typedef struct worker {
   struct sl_workers *ws;
   int id;
@@ -27,6 +35,7 @@ typedef struct worker {
   int *step_fn;           /* Lua steps: registry refs of their functions */
   void **step_inst;       /* C steps: per-worker instances */
   int *where_fn;          /* per sink: registry ref of `where`, LUA_NOREF if none */
+  attr_src **attrs;       /* per sink: its per-record options */
   sl_record **cur, **next, **dead;
   size_t cap, ndead, capdead;
   sl_buf err;
@@ -123,6 +132,32 @@ static int setup_worker(worker *w, sl_buf *err) {
     lua_getfield(L, -1, "options");
     lua_getfield(L, -1, "where");
     w->where_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 2);
+  }
+  w->attrs = calloc((size_t)p->nsinks, sizeof *w->attrs);
+  if (!w->attrs) return SL_ENOMEM;
+  for (int i = 0; i < p->nsinks; i++) {
+    sl_stage *sink = p->sinks[i];
+    if (!sink->nattrs) continue;
+    w->attrs[i] = calloc((size_t)sink->nattrs, sizeof **w->attrs);
+    if (!w->attrs[i]) return SL_ENOMEM;
+    if (sink->is_dlq) lua_getfield(L, desc, "dlq");
+    else lua_geti(L, -1, i + 1);
+    lua_getfield(L, -1, "options");
+    for (int k = 0; k < sink->nattrs; k++) {
+      attr_src *a = &w->attrs[i][k];
+      a->fn = LUA_NOREF;
+      a->field = (sink->attr_opts[k]->flags & SL_RECORD_FIELD) != 0;
+      lua_getfield(L, -1, sink->attr_opts[k]->name);
+      if (lua_isfunction(L, -1)) {
+        a->fn = luaL_ref(L, LUA_REGISTRYINDEX);
+      } else if (lua_type(L, -1) == LUA_TSTRING) {
+        a->str = lua_tolstring(L, -1, &a->len);
+        luaL_ref(L, LUA_REGISTRYINDEX);   /* keeps the string alive for the state's life */
+      } else {
+        lua_pop(L, 1);
+      }
+    }
     lua_pop(L, 2);
   }
   lua_settop(L, 0);
@@ -310,6 +345,66 @@ static int where_passes(worker *w, sl_batch *b, int fn, sl_record *rec) {
   return ok;
 }
 
+/* The text of a field's value for a per-record option: strings as they
+ * are, other values as JSON.  ptr NULL for null or absent. */
+static sl_str value_text(sl_arena *a, sl_value *v) {
+  sl_str none = {NULL, 0};
+  if (!v) return none;
+  if (v->type == SL_T_JSON && (v->flags & SL_VF_PLAIN_STRING))
+    return (sl_str){v->u.s.ptr + 1, v->u.s.len - 2};
+  sl_value tmp = *v;
+  const char *why = NULL;
+  if (tmp.type == SL_T_JSON && sl_json_materialize(&tmp, a, &why)) return none;
+  if (tmp.type == SL_T_NULL) return none;
+  if (tmp.type == SL_T_STRING) return tmp.u.s;
+  sl_buf b = SL_BUF_INIT;
+  sl_json_encode_value(&b, &tmp);
+  sl_str out = {b.oom ? NULL : sl_arena_memdup(a, b.ptr, b.len), b.len};
+  sl_buf_free(&b);
+  return out;
+}
+
+/* Works out sink k's per-record options for rec, into slot i of sb.
+ * 0, or -1 with the reason in w->err. */
+static int compute_attrs(worker *w, sl_batch *b, int k, sl_sink_batch *sb, uint32_t cap,
+                         sl_record *rec, uint32_t i) {
+  sl_stage *sink = w->ws->p->sinks[k];
+  if (!sb->attrs) {
+    sb->attrs = sl_arena_alloc(&b->arena, (size_t)sink->nattrs * cap * sizeof *sb->attrs);
+    if (!sb->attrs) return -1;
+    sb->attr_cap = cap;
+  }
+  lua_State *L = sl_lua_state(w->lua);
+  for (int j = 0; j < sink->nattrs; j++) {
+    attr_src *a = &w->attrs[k][j];
+    sl_str v = {NULL, 0};
+    if (a->fn != LUA_NOREF) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, a->fn);
+      if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) return -1;
+      if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
+        size_t n;
+        const char *t = lua_tolstring(L, -1, &n);
+        v.ptr = sl_arena_memdup(&b->arena, t, n);
+        v.len = n;
+      } else if (!lua_isnil(L, -1)) {
+        w->err.len = 0;
+        sl_buf_printf(&w->err, "%s must return a string or nil, got %s",
+                      sink->attr_opts[j]->name, lua_typename(L, lua_type(L, -1)));
+        lua_settop(L, 0);
+        return -1;
+      }
+      lua_settop(L, 0);
+    } else if (a->field) {
+      if (sl_record_decode(rec, &b->arena) == 0)
+        v = value_text(&b->arena, sl_record_get(rec, a->str, a->len));
+    } else if (a->str) {
+      v = (sl_str){a->str, a->len};
+    }
+    sb->attrs[(size_t)j * cap + i] = v;
+  }
+  return 0;
+}
+
 static int by_input_position(const void *x, const void *y) {
   const sl_record *a = *(sl_record *const *)x, *b = *(sl_record *const *)y;
   if (a->meta.offset != b->meta.offset) return a->meta.offset < b->meta.offset ? -1 : 1;
@@ -385,6 +480,14 @@ static void process_batch(worker *w, sl_batch *b) {
     if (failed) continue;
     for (int k = 0; k < ndlq; k++) {
       if (!passes[k]) continue;
+      if (p->sinks[k]->nattrs &&
+          compute_attrs(w, b, k, &b->sbs[k], (uint32_t)ncur, rec, b->sbs[k].n)) {
+        sl_buf msg = SL_BUF_INIT;
+        sl_buf_printf(&msg, "%s: %s", p->sinks[k]->name, w->err.ptr ? w->err.ptr : "out of memory");
+        fail(w, b, rec, p->sinks[k]->name, msg.ptr ? msg.ptr : "per-record option failed");
+        sl_buf_free(&msg);
+        continue;
+      }
       const char *why = NULL;
       if (sl__sink_batch_add(p->sinks[k], &b->sbs[k], &b->arena, rec, (uint32_t)ncur, &why)) {
         sl_buf msg = SL_BUF_INIT;
@@ -411,6 +514,10 @@ static void process_batch(worker *w, sl_batch *b) {
         sl_log_error(dlq->name, "where failed (%s); writing the dead letter anyway",
                      w->err.ptr ? w->err.ptr : "Lua error");
     }
+    if (env && dlq->nattrs &&
+        compute_attrs(w, b, ndlq, sb, (uint32_t)w->ndead, env, sb->n))
+      sl_log_error(dlq->name, "a per-record option failed for a dead letter (%s)",
+                   w->err.ptr ? w->err.ptr : "out of memory");
     if (!env || sl__sink_batch_add(dlq, sb, &b->arena, env, (uint32_t)w->ndead, &why))
       sl_log_error(w->name, "cannot write a dead letter (%s); record lost: %s",
                    why ? why : "out of memory", w->dead[i]->error);
@@ -530,6 +637,8 @@ void sl__workers_stop(sl_workers *ws) {
     free(w->step_fn);
     free(w->step_inst);
     free(w->where_fn);
+    for (int k = 0; w->attrs && k < p->nsinks; k++) free(w->attrs[k]);
+    free(w->attrs);
     free(w->cur);
     free(w->next);
     free(w->dead);

@@ -46,6 +46,13 @@ typedef enum sl_opt_type {
 } sl_opt_type;
 
 #define SL_REQUIRED 0x1
+/* Per-record options of a sink (type SL_OPT_LUA): a function(rec) -> string
+ * that the workers call for every record the sink receives, or a string.
+ * With SL_RECORD_FN a string is a constant; with SL_RECORD_FIELD it names
+ * the field whose value is used.  The sink reads the results with
+ * sl_sink_attr(); k counts the sink's per-record options in table order. */
+#define SL_RECORD_FN 0x2
+#define SL_RECORD_FIELD 0x4
 
 typedef struct sl_option {
   const char *name;
@@ -68,6 +75,7 @@ typedef struct sl_pipeline sl_pipeline;
 typedef struct sl_checkpoint {
   int64_t a, b, c;
   int ref;                /* a Lua registry reference (Lua sources), else 0 */
+  void *data;             /* more, in the batch's arena: valid until ack returns */
 } sl_checkpoint;
 
 /* What a sink receives: the records of one batch that passed its `where`,
@@ -80,6 +88,8 @@ typedef struct sl_sink_batch {
   sl_buf bytes;           /* the encoded records, back to back (sinks with a codec) */
   uint32_t *ends;         /* record i is bytes[ends[i-1] .. ends[i]) (ends[-1] = 0) */
   int late;               /* a dead-letter batch made on the loop thread */
+  sl_str *attrs;          /* per-record option values: attrs[k * cap + i] (see sl_sink_attr) */
+  uint32_t attr_cap;
   void *sink_data;        /* free for the sink's own use */
   struct sl_sink_batch *next;   /* free for the sink's own queues */
   struct sl_reject *rejects;    /* runtime-owned: records rejected with sl_sink_reject */
@@ -181,6 +191,15 @@ void sl_source_finished(sl_stage *source);
 /* Sinks: record i of sb failed for good; it goes to the dead-letter sink
  * with the reason when sl_sink_done is called. */
 void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason);
+/* The value of the sink's k-th per-record option for record i of sb;
+ * ptr NULL when absent (the function returned nil, the field is missing). */
+sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i);
+/* The batch behind a sink batch: its source and its checkpoint (for sinks
+ * that commit source positions themselves, such as transactional ones). */
+sl_stage *sl_batch_source(const sl_batch *b);
+const sl_checkpoint *sl_batch_checkpoint(const sl_batch *b);
+const sl_plugin *sl_stage_plugin(const sl_stage *st);
+
 /* The write of sb is durable (or failed for the rejected records). */
 void sl_sink_done(sl_sink_batch *sb);
 void sl_stage_flushed(sl_stage *st);
