@@ -42,6 +42,7 @@ typedef struct file_source {
   int64_t buf_off;
   int64_t line;           /* lines before buf[0] */
   int need_header;        /* CSV: the header row is still to come */
+  int eof_pending;        /* the end was read while paused, with records left */
 
   int is_stream;          /* standard input is a pipe or a terminal */
   union {
@@ -82,6 +83,10 @@ typedef struct file_sink {
   int retry_open;
   int64_t backoff_ms;
 } file_sink;
+
+/* The CSV delimiter must be one ASCII byte other than a quote, CR or LF.
+ * Logs the error and returns -1 if not. */
+int check_delimiter(sl_stage *st, const char *d);
 
 extern const sl_plugin file_source_plugin;
 extern const sl_plugin file_sink_plugin;

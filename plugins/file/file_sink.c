@@ -57,6 +57,7 @@ int file_sink_init(sl_stage *st) {
                       .header = cfg->header,
                       .columns = (const char **)cfg->columns,
                       .max_record = 0};
+  if (check_delimiter(st, cfg->delimiter)) return SL_EOPTION;
   fk->cctx = fk->codec->ctx_new(&co);
   if (!fk->cctx && fk->codec->ctx_new) return SL_ENOMEM;
   sl_sink_set_codec(st, fk->codec, fk->cctx);

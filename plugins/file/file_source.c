@@ -118,6 +118,15 @@ static int read_header(file_source *fs, int64_t *header_end) {
   }
 }
 
+int check_delimiter(sl_stage *st, const char *d) {
+  if (d && strlen(d) == 1 && (unsigned char)d[0] < 0x80 && d[0] != '"' && d[0] != '\r' &&
+      d[0] != '\n')
+    return 0;
+  sl_log_error(sl_stage_name(st), "%s: delimiter must be one ASCII character other than a quote, CR or LF, got \"%s\"",
+               sl_stage_where(st), d ? d : "");
+  return -1;
+}
+
 int file_source_init(sl_stage *st) {
   file_source *fs = sl_stage_priv(st);
   file_source_cfg *cfg = sl_stage_config(st);
@@ -133,6 +142,7 @@ int file_source_init(sl_stage *st) {
                       .header = cfg->header,
                       .columns = NULL,
                       .max_record = (size_t)cfg->max_record};
+  if (check_delimiter(st, cfg->delimiter)) return SL_EOPTION;
   fs->cctx = fs->codec->ctx_new(&co);
   if (!fs->cctx && fs->codec->ctx_new) return SL_ENOMEM;
 
@@ -315,9 +325,12 @@ static void frame_and_emit(file_source *fs, int at_eof) {
       sl_record *r = sl_batch_record(b, i);
       r->raw.ptr = copy + (r->raw.ptr - (fs->buf + region));
     }
-    sl_checkpoint cp = {.a = fs->buf_off + (int64_t)pos, .b = fs->line, .c = 0, .ref = 0};
+    sl_checkpoint cp = {.a = fs->buf_off + (int64_t)pos, .b = fs->line};
     sl_batch_set_checkpoint(b, &cp);
     sl_source_emit(fs->st, b);
+    /* Paused: the rest of the buffer waits for resume, so the in-flight
+     * bound is overshot by one batch at most. */
+    if (sl_source_paused(fs->st)) break;
   }
   /* Keep the unframed tail at the front of the buffer. */
   if (pos) {
@@ -337,6 +350,11 @@ static void on_poll_timer(uv_timer_t *t) {
  * the framer would not take (an unterminated CSV quote), which is failed. */
 static void at_end(file_source *fs) {
   frame_and_emit(fs, 1);
+  if (fs->len && sl_source_paused(fs->st) && !fs->stopped) {
+    fs->eof_pending = 1;   /* resume frames the rest */
+    return;
+  }
+  fs->eof_pending = 0;
   if (fs->len) {
     sl_batch *b = sl_batch_new(fs->st);
     sl_record *rec = b ? sl_batch_add(b) : NULL;
@@ -482,7 +500,13 @@ void file_source_pause(sl_stage *st) { (void)st; /* on_read does not read on */ 
 
 void file_source_resume(sl_stage *st) {
   file_source *fs = sl_stage_priv(st);
-  if (!fs->eof) issue_read(fs);
+  if (fs->finished) return;
+  if (fs->eof_pending) {
+    at_end(fs);
+    return;
+  }
+  if (fs->len) frame_and_emit(fs, 0);   /* what was read before the pause */
+  if (!fs->eof && !sl_source_paused(st)) issue_read(fs);
 }
 
 void file_source_stop(sl_stage *st) {

@@ -18,13 +18,13 @@ void sl__line_ctx_free(void *ctx);
 /* sl_codec.frame for one record per line; see codec.h for the rules. */
 int sl__line_frame(void *ctx, const char *p, size_t n, int at_eof,
                    size_t *rec_len, size_t *consumed);
-/* Appends a JSON text, or a line of text already known to hold no record
- * terminator in the middle, with every CR and LF turned into a space: JSON
- * allows them only as whitespace between tokens, where a space means the
- * same and keeps the output one line. */
-void sl__put_one_line(sl_buf *b, const char *p, size_t n);
 
-/* ---- JSON (json_parse.c) ---- */
+/* ---- JSON (json_parse.c, json_encode.c) ---- */
+
+/* Appends a JSON text with every CR and LF turned into a space: JSON allows
+ * them only as whitespace between tokens, where a space means the same and
+ * keeps the output one line.  (json_encode.c) */
+void sl__put_one_line(sl_buf *b, const char *p, size_t n);
 
 /* Fills rec->fields from rec->raw, which must hold one JSON object: each
  * member's value stays an SL_T_JSON span of raw, validated in full. */

@@ -91,6 +91,7 @@ struct sl_pipeline {
 
   uint64_t inflight_records;
   uint64_t inflight_bytes;
+  uint64_t ack_records;       /* records of the batch being acked, until a state save takes them */
   int flow_paused;
 
   sl_workers *workers;
@@ -172,6 +173,8 @@ void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b);
 void sl__flow_processed(sl_pipeline *p, sl_batch *b);
 void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb);
 void sl__flow_check_end(sl_pipeline *p);
+/* Records whose checkpoint became durable: no longer in flight. */
+void sl__flow_release_records(sl_pipeline *p, uint64_t n);
 void sl__batch_free(sl_batch *b);
 /* A dead-letter record for rec: its raw bytes are the envelope (JSON).
  * NULL on ENOMEM. */

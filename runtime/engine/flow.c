@@ -45,6 +45,26 @@ sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i) {
   return sb->attrs[(size_t)k * sb->attr_cap + i];
 }
 
+/* SL_RECORD_MAP values are pairs, each a uint32_t name length, the name, a
+ * uint32_t value length and the value (lengths in host order, unaligned);
+ * worker.c writes them. */
+int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value) {
+  uint32_t n;
+  if (!rest->ptr || rest->len < sizeof n) return 0;
+  memcpy(&n, rest->ptr, sizeof n);
+  if (rest->len - sizeof n < n) return 0;
+  *name = (sl_str){rest->ptr + sizeof n, n};
+  size_t off = sizeof n + n;
+  if (rest->len - off < sizeof n) return 0;
+  memcpy(&n, rest->ptr + off, sizeof n);
+  off += sizeof n;
+  if (rest->len - off < n) return 0;
+  *value = (sl_str){rest->ptr + off, n};
+  rest->ptr += off + n;
+  rest->len -= off + n;
+  return 1;
+}
+
 void sl_batch_pop(sl_batch *b) {
   if (b->n) b->n--;
 }
@@ -100,6 +120,13 @@ static void pause_sources(sl_pipeline *p) {
   }
 }
 
+static void resume_sources(sl_pipeline *p);
+
+void sl__flow_release_records(sl_pipeline *p, uint64_t n) {
+  p->inflight_records -= n;
+  if (p->flow_paused && below_resume(p)) resume_sources(p);
+}
+
 static void resume_sources(sl_pipeline *p) {
   p->flow_paused = 0;
   for (int i = 0; i < p->nsources; i++) {
@@ -152,8 +179,13 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
     sl_batch *b = src->head;
     src->head = b->next;
     if (!src->head) src->tail = NULL;
+    /* A checkpoint the source saves in ack is durable only once its file is
+     * written: until then its records still count as in flight (state.c
+     * releases them), so a crash never replays more than the bound. */
+    p->ack_records = b->n;
     if (src->plugin->ack) src->plugin->ack(src, &b->cp);
-    p->inflight_records -= b->n;
+    p->inflight_records -= p->ack_records;
+    p->ack_records = 0;
     p->inflight_bytes -= b->bytes;
     sl__batch_free(b);
     released = 1;

@@ -23,6 +23,7 @@ uv_loop_t *sl_stage_loop(sl_stage *st) { return st->p->loop; }
 sl_pipeline *sl_stage_pipeline(sl_stage *st) { return st->p; }
 const char *sl_stage_where(const sl_stage *st) { return st->where; }
 const sl_plugin *sl_stage_plugin(const sl_stage *st) { return st->plugin; }
+int sl_stage_is_dlq(const sl_stage *st) { return st->is_dlq; }
 uint32_t sl_stage_batch_size(const sl_stage *st) { return st->p->set.batch_size; }
 struct lua_State *sl_stage_lua(sl_stage *st) { return sl_lua_state(st->p->cfg); }
 

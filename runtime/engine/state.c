@@ -24,6 +24,8 @@ struct sl_statefile {
   int busy;               /* a write is under way on the thread pool */
   sl_buf writing;         /* the value being written (owned by the write) */
   int err;                /* errno of the last write, 0 if it succeeded */
+  uint64_t held_latest;   /* records whose checkpoint is in latest */
+  uint64_t held_writing;  /* records whose checkpoint is being written */
   uv_work_t work;
 };
 
@@ -71,6 +73,9 @@ static void after_work_cb(uv_work_t *req, int status) {
   p->statefiles_busy--;
   if (status == 0 && sf->err)
     sl_log_error(sf->st->name, "cannot save state to %s: %s", sf->path, strerror(sf->err));
+  uint64_t held = sf->held_writing;
+  sf->held_writing = 0;
+  if (held) sl__flow_release_records(p, held);
   if (sf->dirty) start_write(sf);
   else sl__flow_check_end(p);
 }
@@ -81,6 +86,8 @@ static void start_write(sl_statefile *sf) {
   sf->latest = t;
   sf->latest.len = 0;
   sf->dirty = 0;
+  sf->held_writing += sf->held_latest;
+  sf->held_latest = 0;
   sf->busy = 1;
   sf->st->p->statefiles_busy++;
   sf->work.data = sf;
@@ -163,6 +170,9 @@ void sl_state_save(sl_stage *st, const char *data, size_t len) {
   sf->latest.len = 0;
   sl_buf_append(&sf->latest, data, len);
   sf->dirty = 1;
+  /* Saved from ack: the acked records stay in flight until this is written. */
+  sf->held_latest += st->p->ack_records;
+  st->p->ack_records = 0;
   if (!sf->busy) start_write(sf);
 }
 
@@ -176,5 +186,6 @@ void sl__state_flush_all(sl_pipeline *p) {
       int e = write_atomically(sf->path, sf->tmp, sf->dir, sf->latest.ptr, sf->latest.len);
       if (e) sl_log_error(lists[l][i]->name, "cannot save state to %s: %s", sf->path, strerror(e));
       sf->dirty = 0;
+      sf->held_latest = 0;
     }
 }

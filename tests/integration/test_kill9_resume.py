@@ -1,7 +1,9 @@
 """SIGKILL mid-run, twice (kill, restart, kill, restart, finish): every id
 reaches the output at least once, no line is torn, and each kill duplicates
-at most one contiguous range of ids, no larger than max_inflight_records (the
-records in flight, not yet checkpointed, when the process died)."""
+at most one contiguous range of ids, no larger than max_inflight_records plus
+one batch (the records in flight, not yet durably checkpointed, when the
+process died: sources pause once the bound is reached, so it is overshot by
+the batch that reached it at most)."""
 
 import signal
 
@@ -9,6 +11,7 @@ import sluicetest as st
 
 N = 1_000_000
 MAX_INFLIGHT = 20_000
+BATCH = 1000
 PROGRESS = 100_000  # new output lines each run makes before it is killed
 KILLS = 2
 
@@ -18,7 +21,7 @@ def killed_runs(t, busy_loops):
     are out. Raises TooFast if a run got to the end before its kill."""
     t.reset("state", "out.jsonl", "dlq.jsonl")
     st.write_pipeline(t.dir, st.upper_pipeline(
-        "kill9-resume", busy_loops, batch_size=1000, max_inflight_records=MAX_INFLIGHT))
+        "kill9-resume", busy_loops, batch_size=BATCH, max_inflight_records=MAX_INFLIGHT))
     out = st.LineCounter(t.path("out.jsonl"))
     for kill in range(1, KILLS + 1):
         target = out.count() + PROGRESS
@@ -80,7 +83,7 @@ def test(t):
         where = "at out.jsonl line %d (id %d follows id %d)" % (cur[2] + 1, cur[0], prev[1])
         st.assert_le(cur[0], prev[1] + 1, "restart point %s: no gap" % where)
         duplicated = prev[1] - cur[0] + 1
-        st.assert_le(duplicated, MAX_INFLIGHT,
+        st.assert_le(duplicated, MAX_INFLIGHT + BATCH,
                      "duplicated ids %d..%d %s" % (cur[0], prev[1], where))
     st.check_upper(records, "out.jsonl")
     st.check_no_dlq(t)

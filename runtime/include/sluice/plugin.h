@@ -53,6 +53,13 @@ typedef enum sl_opt_type {
  * sl_sink_attr(); k counts the sink's per-record options in table order. */
 #define SL_RECORD_FN 0x2
 #define SL_RECORD_FIELD 0x4
+/* A per-record option (SL_OPT_LUA, choices "table") that is a table
+ * { name = "value" or function(rec) -> string }: the workers evaluate each
+ * entry for every record and the sink reads the pairs from the one
+ * sl_sink_attr() value with sl_attr_pairs_next() (entries whose function
+ * returned nil are left out; the order is the table's traversal order).
+ * Added for kafka.sink's per-record message headers. */
+#define SL_RECORD_MAP 0x8
 
 typedef struct sl_option {
   const char *name;
@@ -194,11 +201,18 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason);
 /* The value of the sink's k-th per-record option for record i of sb;
  * ptr NULL when absent (the function returned nil, the field is missing). */
 sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i);
+/* Walks the pairs of an SL_RECORD_MAP value: returns 1 and sets *name and
+ * *value (pointing into the value) for the next pair, advancing *rest;
+ * 0 at the end.  Start with *rest = the sl_sink_attr() value. */
+int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value);
 /* The batch behind a sink batch: its source and its checkpoint (for sinks
  * that commit source positions themselves, such as transactional ones). */
 sl_stage *sl_batch_source(const sl_batch *b);
 const sl_checkpoint *sl_batch_checkpoint(const sl_batch *b);
 const sl_plugin *sl_stage_plugin(const sl_stage *st);
+/* Whether the stage is the pipeline's dead-letter sink (a sink that writes
+ * dead letters may add the reason to its own format, e.g. Kafka headers). */
+int sl_stage_is_dlq(const sl_stage *st);
 
 /* The write of sb is durable (or failed for the rejected records). */
 void sl_sink_done(sl_sink_batch *sb);

@@ -27,6 +27,12 @@ typedef struct sl_meta {
   sl_str feed;            /* feed name (ce_type) */
   int64_t event_time_ms;  /* event time (Unix ms), 0 if unknown */
   int64_t arrival_ms;     /* when sluice read it (Unix ms) */
+  /* Transport headers as the publisher sent them (Kafka message headers),
+   * in their order, duplicates kept: value SL_T_STRING (the bytes as sent)
+   * or SL_T_NULL; in the batch arena.  NULL/0 where a source has none.
+   * Added for the Kafka source; rec:meta().headers shows them. */
+  sl_member *headers;
+  uint32_t nheaders;
 } sl_meta;
 
 typedef enum sl_rec_state {
