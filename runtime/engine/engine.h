@@ -134,6 +134,8 @@ typedef struct sl_run_opts {
 /* Loads, checks and (unless check_only) runs a pipeline to its end.
  * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid pipeline). */
 int sl_pipeline_main(const sl_run_opts *o);
+/* Stops the sources; the pipeline ends once what is in flight is durable. */
+void sl__pipeline_drain(sl_pipeline *p);
 
 /* ---- config.c: the "sluice" Lua module and the pipeline descriptor ---- */
 typedef struct sl_config_ctx {

@@ -417,17 +417,6 @@ void sl_stage_fatal(sl_stage *st, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   sl_log_error(st->name, "%s", msg);
-  sl_pipeline *p = st->p;
-  p->exit_code = 1;
-  if (p->run == SL_RUN_RUNNING) {
-    p->run = SL_RUN_DRAINING;
-    for (int i = 0; i < p->nsources; i++) {
-      sl_stage *s = p->sources[i];
-      if (!s->finished && !s->stopping) {
-        s->stopping = 1;
-        if (s->plugin->stop) s->plugin->stop(s);
-      }
-    }
-    sl__flow_check_end(p);
-  }
+  st->p->exit_code = 1;
+  sl__pipeline_drain(st->p);
 }

@@ -266,7 +266,7 @@ static void on_done_async(uv_async_t *h) {
   }
 }
 
-static void begin_drain(sl_pipeline *p) {
+void sl__pipeline_drain(sl_pipeline *p) {
   if (p->run != SL_RUN_RUNNING) return;
   p->run = SL_RUN_DRAINING;
   for (int i = 0; i < p->nsources; i++) {
@@ -290,7 +290,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   }
   sl_log_info(NULL, "%s: stopping the sources and draining what is in flight (again to exit at once)",
               signum == SIGINT ? "SIGINT" : "SIGTERM");
-  begin_drain(p);
+  sl__pipeline_drain(p);
 }
 
 static void on_sighup(uv_signal_t *h, int signum) {

@@ -25,6 +25,7 @@ typedef struct attr_src {
   const char *str;        /* a constant, or a field name (field set) */
   size_t len;
   int field;
+  int map;                /* SL_RECORD_MAP: registry ref of the table, or LUA_NOREF */
 } attr_src;
 
 typedef struct worker {
@@ -39,6 +40,7 @@ typedef struct worker {
   sl_record **cur, **next, **dead;
   size_t cap, ndead, capdead;
   sl_buf err;
+  sl_buf pairs;           /* SL_RECORD_MAP values being built */
   char name[32];
 } worker;
 
@@ -147,9 +149,12 @@ static int setup_worker(worker *w, sl_buf *err) {
     for (int k = 0; k < sink->nattrs; k++) {
       attr_src *a = &w->attrs[i][k];
       a->fn = LUA_NOREF;
+      a->map = LUA_NOREF;
       a->field = (sink->attr_opts[k]->flags & SL_RECORD_FIELD) != 0;
       lua_getfield(L, -1, sink->attr_opts[k]->name);
-      if (lua_isfunction(L, -1)) {
+      if ((sink->attr_opts[k]->flags & SL_RECORD_MAP) && lua_istable(L, -1)) {
+        a->map = luaL_ref(L, LUA_REGISTRYINDEX);
+      } else if (lua_isfunction(L, -1)) {
         a->fn = luaL_ref(L, LUA_REGISTRYINDEX);
       } else if (lua_type(L, -1) == LUA_TSTRING) {
         a->str = lua_tolstring(L, -1, &a->len);
@@ -364,6 +369,61 @@ static sl_str value_text(sl_arena *a, sl_value *v) {
   return out;
 }
 
+static void put_pair_part(sl_buf *b, const char *p, size_t n) {
+  uint32_t len = (uint32_t)n;
+  sl_buf_append(b, &len, sizeof len);
+  sl_buf_append(b, p, n);
+}
+
+/* An SL_RECORD_MAP option for rec: each entry of the table (a string, or a
+ * function(rec) -> string or nil) as one pair of the value (see
+ * sl_attr_pairs_next).  0, or -1 with the reason in w->err. */
+static int compute_pairs(worker *w, sl_batch *b, const sl_option *opt, int map, sl_record *rec,
+                         sl_str *out) {
+  lua_State *L = sl_lua_state(w->lua);
+  sl_buf *pb = &w->pairs;
+  pb->len = 0;
+  pb->oom = 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, map);       /* [-0,+1] the table */
+  int t = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {                      /* [-1,+2] key, value */
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (lua_isfunction(L, -1)) {
+      if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) {
+        lua_settop(L, 0);
+        return -1;
+      }
+    }
+    int vt = lua_type(L, -1);
+    if (vt == LUA_TSTRING || vt == LUA_TNUMBER) {
+      size_t kn, vn;
+      const char *k = lua_tolstring(L, -2, &kn);
+      /* lua_tolstring turns a number into a string in place: fine for
+       * the value, which is popped below, never for the key. */
+      const char *v = lua_tolstring(L, -1, &vn);
+      put_pair_part(pb, k, kn);
+      put_pair_part(pb, v, vn);
+    } else if (vt != LUA_TNIL) {
+      w->err.len = 0;
+      sl_buf_printf(&w->err, "%s.%s must be (or return) a string or nil, got %s", opt->name,
+                    lua_tostring(L, -2), lua_typename(L, vt));
+      lua_settop(L, 0);
+      return -1;
+    }
+    lua_pop(L, 1);                              /* [-1,+0] keep the key */
+  }
+  lua_settop(L, 0);
+  if (pb->oom) return -1;
+  out->ptr = pb->len ? sl_arena_memdup(&b->arena, pb->ptr, pb->len) : NULL;
+  out->len = pb->len;
+  if (pb->len && !out->ptr) return -1;
+  return 0;
+}
+
 /* Works out sink k's per-record options for rec, into slot i of sb.
  * 0, or -1 with the reason in w->err. */
 static int compute_attrs(worker *w, sl_batch *b, int k, sl_sink_batch *sb, uint32_t cap,
@@ -378,7 +438,9 @@ static int compute_attrs(worker *w, sl_batch *b, int k, sl_sink_batch *sb, uint3
   for (int j = 0; j < sink->nattrs; j++) {
     attr_src *a = &w->attrs[k][j];
     sl_str v = {NULL, 0};
-    if (a->fn != LUA_NOREF) {
+    if (a->map != LUA_NOREF) {
+      if (compute_pairs(w, b, sink->attr_opts[j], a->map, rec, &v)) return -1;
+    } else if (a->fn != LUA_NOREF) {
       lua_rawgeti(L, LUA_REGISTRYINDEX, a->fn);
       if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) return -1;
       if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
@@ -643,6 +705,7 @@ void sl__workers_stop(sl_workers *ws) {
     free(w->next);
     free(w->dead);
     sl_buf_free(&w->err);
+    sl_buf_free(&w->pairs);
   }
   sl_buf_free(&ws->start_err);
   pthread_mutex_destroy(&ws->mu);

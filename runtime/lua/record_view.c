@@ -200,7 +200,8 @@ static void set_int(lua_State *L, const char *field, int64_t v) {
 }
 
 /* rec:meta() → {origin=, partition=, offset=, line=, key=, id=, department=,
- * feed=, event_time=, arrival_time=}, without the ones the record lacks. */
+ * feed=, event_time=, arrival_time=, headers=}, without the ones the record
+ * lacks. */
 static int m_meta(lua_State *L) {
   struct sl__view *v = check_view(L, 1);
   const sl_meta *m = &v->rec->meta;
@@ -215,6 +216,22 @@ static int m_meta(lua_State *L) {
   set_str(L, "feed", m->feed);
   if (m->event_time_ms) set_int(L, "event_time", m->event_time_ms);
   if (m->arrival_ms) set_int(L, "arrival_time", m->arrival_ms);
+  if (m->nheaders) {
+    /* headers = { name = value }: of repeated names the last one wins, as
+     * for fields; a header without a value is sl.json.null. */
+    luaL_checkstack(L, 3, NULL);
+    lua_createtable(L, 0, m->nheaders > INT32_MAX ? INT32_MAX : (int)m->nheaders);
+    for (uint32_t i = 0; i < m->nheaders; i++) {
+      const sl_member *h = &m->headers[i];
+      lua_pushlstring(L, h->name.ptr ? h->name.ptr : "", h->name.len);
+      if (h->value.type == SL_T_STRING)
+        lua_pushlstring(L, h->value.u.s.ptr ? h->value.u.s.ptr : "", h->value.u.s.len);
+      else
+        sl_lua_push_value(L, (sl_value *)&h->value, &sl_lua_from(L)->scratch);
+      lua_rawset(L, -3);
+    }
+    lua_setfield(L, -2, "headers");
+  }
   return 1;
 }
 

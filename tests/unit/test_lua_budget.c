@@ -13,20 +13,8 @@
 #include "lua/sl_lua.h"
 #include "sluice/errors.h"
 #include "test.h"
+#include "lua_test.h"
 
-static int load_code(lua_State *L) {
-  const char *code = lua_touserdata(L, 1);
-  if (luaL_loadbufferx(L, code, strlen(code), "=test", "t") != LUA_OK) return lua_error(L);
-  return 1;
-}
-
-static int run(sl_lua *s, const char *code, int nres, sl_buf *err) {
-  lua_State *L = sl_lua_state(s);
-  lua_pushcfunction(L, load_code);
-  lua_pushlightuserdata(L, (void *)code);
-  if (sl_lua_pcall(s, 1, 1, err, NULL)) return SL_ELUA;
-  return sl_lua_pcall(s, 0, nres, err, NULL);
-}
 
 static int64_t mono_ms(void) {
   struct timespec ts;
