@@ -102,6 +102,7 @@ void file_source_pause(sl_stage *st);
 void file_source_resume(sl_stage *st);
 void file_source_stop(sl_stage *st);
 void file_source_ack(sl_stage *st, const sl_checkpoint *cp);
+int file_source_checkpoint_encode(sl_stage *st, const sl_checkpoint *cp, sl_buf *out);
 
 int file_sink_init(sl_stage *st);
 void file_sink_destroy(sl_stage *st);

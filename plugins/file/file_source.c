@@ -20,16 +20,15 @@
 
 static void issue_read(file_source *fs);
 
-/* {"path":"...","dev":1,"ino":2,"offset":3,"line":4} */
-static void save_checkpoint(file_source *fs, int64_t off, int64_t line) {
-  sl_buf b = SL_BUF_INIT;
-  sl_buf_puts(&b, "{\"path\":");
-  sl_buf_json_string(&b, fs->cfg->path, strlen(fs->cfg->path));
-  sl_buf_printf(&b, ",\"dev\":%llu,\"ino\":%llu,\"offset\":%lld,\"line\":%lld}\n",
-                (unsigned long long)fs->dev, (unsigned long long)fs->ino, (long long)off,
-                (long long)line);
-  if (!b.oom) sl_state_save(fs->st, b.ptr, b.len);
-  sl_buf_free(&b);
+/* The checkpoint as saved: {"path":"...","dev":1,"ino":2,"offset":3,"line":4}. */
+static int encode_checkpoint(sl_stage *st, const sl_checkpoint *cp, sl_buf *b) {
+  file_source *fs = sl_stage_priv(st);
+  sl_buf_puts(b, "{\"path\":");
+  sl_buf_json_string(b, fs->cfg->path, strlen(fs->cfg->path));
+  sl_buf_printf(b, ",\"dev\":%llu,\"ino\":%llu,\"offset\":%lld,\"line\":%lld}\n",
+                (unsigned long long)fs->dev, (unsigned long long)fs->ino, (long long)cp->a,
+                (long long)cp->b);
+  return b->oom ? SL_ENOMEM : 0;
 }
 
 static int64_t member_int(const sl_value *obj, const char *name) {
@@ -525,7 +524,16 @@ void file_source_stop(sl_stage *st) {
 
 void file_source_ack(sl_stage *st, const sl_checkpoint *cp) {
   file_source *fs = sl_stage_priv(st);
-  if (fs->cfg->checkpoint && !fs->is_stdin) save_checkpoint(fs, cp->a, cp->b);
+  if (!fs->cfg->checkpoint || fs->is_stdin) return;
+  sl_buf b = SL_BUF_INIT;
+  if (encode_checkpoint(st, cp, &b) == 0) sl_state_save(st, b.ptr, b.len);
+  sl_buf_free(&b);
+}
+
+int file_source_checkpoint_encode(sl_stage *st, const sl_checkpoint *cp, sl_buf *out) {
+  file_source *fs = sl_stage_priv(st);
+  if (!fs->cfg->checkpoint || fs->is_stdin) return SL_ENOENT;
+  return encode_checkpoint(st, cp, out);
 }
 
 static const sl_option file_source_options[] = {
@@ -555,4 +563,5 @@ const sl_plugin file_source_plugin = {
     .resume = file_source_resume,
     .stop = file_source_stop,
     .ack = file_source_ack,
+    .checkpoint_encode = file_source_checkpoint_encode,
 };

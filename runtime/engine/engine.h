@@ -42,6 +42,8 @@ struct sl_stage {
   sl_batch *head, *tail;      /* in-flight batches in emission order */
   sl_batch *undispatched;     /* first batch not yet handed to the sinks */
   sl_statefile *state;
+  sl_buf preloaded;           /* a checkpoint the only sink stored with its data */
+  int has_preloaded;
 
   /* sinks */
   const sl_codec *codec;

@@ -40,6 +40,13 @@ sl_record *sl_batch_record(sl_batch *b, uint32_t i) { return i < b->n ? &b->recs
 sl_stage *sl_batch_source(const sl_batch *b) { return b->source; }
 const sl_checkpoint *sl_batch_checkpoint(const sl_batch *b) { return &b->cp; }
 
+int sl_sink_batch_checkpoint(const sl_sink_batch *sb, const char **source, sl_buf *out) {
+  sl_stage *src = sb->batch->source;
+  *source = src->name;
+  if (!src->plugin->checkpoint_encode) return SL_ENOENT;
+  return src->plugin->checkpoint_encode(src, &sb->batch->cp, out);
+}
+
 sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i) {
   if (!sb->attrs || k < 0 || k >= sb->sink->nattrs || i >= sb->n) return (sl_str){NULL, 0};
   return sb->attrs[(size_t)k * sb->attr_cap + i];

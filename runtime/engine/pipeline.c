@@ -251,6 +251,27 @@ static int check_unique_names(sl_pipeline *p, sl_buf *err) {
   return 0;
 }
 
+/* When the pipeline's one sink stores checkpoints with its data, each
+ * source resumes from there (called after the sinks' init). */
+static int preload_checkpoints(sl_pipeline *p, sl_buf *err) {
+  if (p->nsinks != 2 || !p->sinks[0]->plugin->checkpoint_load) return 0;
+  sl_stage *sink = p->sinks[0];
+  for (int i = 0; i < p->nsources; i++) {
+    sl_stage *src = p->sources[i];
+    if (!src->plugin->checkpoint_encode) continue;
+    int rc = sink->plugin->checkpoint_load(sink, src->name, &src->preloaded);
+    if (rc == 0) {
+      src->has_preloaded = 1;
+      sl_log_info(src->name, "resuming from the checkpoint stored by %s", sink->name);
+    } else if (rc != SL_ENOENT) {
+      sl_buf_printf(err, "%s: cannot read the checkpoint of %s: %s", sink->where, src->name,
+                    sl_strerror(rc));
+      return rc;
+    }
+  }
+  return 0;
+}
+
 /* ---- signals and completions ---- */
 
 static void on_done_async(uv_async_t *h) {
@@ -444,7 +465,8 @@ int sl_pipeline_main(const sl_run_opts *o) {
 
   sl_stage **lists[3] = {p->sinks, p->steps, p->sources};
   int counts[3] = {p->nsinks, p->nsteps, p->nsources};
-  for (int l = 0; l < 3; l++)
+  for (int l = 0; l < 3; l++) {
+    if (l == 2 && preload_checkpoints(p, &err)) goto fail;
     for (int i = 0; i < counts[l]; i++) {
       sl_stage *st = lists[l][i];
       st->inited = st->plugin != NULL;
@@ -455,6 +477,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
         goto fail;
       }
     }
+  }
   /* Dead letters are JSON envelopes: a sink that writes JSON Lines (or raw
    * lines, which takes them as they are) keeps every detail; CSV would not. */
   const sl_codec *dc = p->sinks[p->nsinks - 1]->codec;

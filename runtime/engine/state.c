@@ -136,6 +136,7 @@ int sl__state_open(sl_stage *st) {
 }
 
 void sl__state_close(sl_stage *st) {
+  sl_buf_free(&st->preloaded);
   sl_statefile *sf = st->state;
   if (!sf) return;
   sl_buf_free(&sf->latest);
@@ -150,6 +151,11 @@ void sl__state_close(sl_stage *st) {
 int sl_state_load(sl_stage *st, sl_buf *out) {
   int rc = sl__state_open(st);
   if (rc) return rc;
+  if (st->has_preloaded) {
+    /* The sink that holds the data holds the position too: it wins. */
+    sl_buf_append(out, st->preloaded.ptr ? st->preloaded.ptr : "", st->preloaded.len);
+    return out->oom ? SL_ENOMEM : 0;
+  }
   FILE *f = fopen(st->state->path, "rb");
   if (!f) return errno == ENOENT ? SL_ENOENT : SL_EIO;
   char chunk[4096];

@@ -135,6 +135,10 @@ typedef struct sl_plugin {
   void (*resume)(sl_stage *st);
   void (*stop)(sl_stage *st);
   void (*ack)(sl_stage *st, const sl_checkpoint *cp);
+  /* Optional: the checkpoint as the bytes the source saves with
+   * sl_state_save (and reads back with sl_state_load).  A sink that stores
+   * checkpoints with its data (sl_sink_batch_checkpoint) needs it. */
+  int (*checkpoint_encode)(sl_stage *st, const sl_checkpoint *cp, sl_buf *out);
 
   /* Sinks.  write takes a sink batch and later calls sl_sink_done on it once
    * the write is durable (or failed for good, after sl_sink_reject of the
@@ -143,6 +147,13 @@ typedef struct sl_plugin {
    * and calls sl_stage_flushed (it may do so before returning). */
   int (*write)(sl_stage *st, sl_sink_batch *sb);
   void (*flush)(sl_stage *st);
+  /* Optional, for sinks that commit source checkpoints in the same
+   * transaction as the data: the checkpoint stored for the named source, or
+   * SL_ENOENT.  Called after the sink's init and before the sources' init;
+   * it may block.  When the pipeline's only sink (the dead-letter sink
+   * aside) has it, a source resumes from what it returns rather than from
+   * its state file: the data and the position cannot disagree. */
+  int (*checkpoint_load)(sl_stage *st, const char *source, sl_buf *out);
 
   /* Steps (worker threads).  worker_init makes one instance per worker in
    * *inst; process handles one record: SL_STEP_KEEP, SL_STEP_DROP, or a
@@ -205,6 +216,13 @@ sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i);
  * *value (pointing into the value) for the next pair, advancing *rest;
  * 0 at the end.  Start with *rest = the sl_sink_attr() value. */
 int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value);
+/* The position the source of sb's batch will resume from once the batch is
+ * durable, encoded by the source's checkpoint_encode, and the source's name.
+ * A sink that writes it in the same transaction as the records makes the
+ * pipeline effectively-once (see checkpoint_load).  SL_ENOENT if the source
+ * cannot encode its checkpoints. */
+int sl_sink_batch_checkpoint(const sl_sink_batch *sb, const char **source, sl_buf *out);
+
 /* The batch behind a sink batch: its source and its checkpoint (for sinks
  * that commit source positions themselves, such as transactional ones). */
 sl_stage *sl_batch_source(const sl_batch *b);

@@ -1,0 +1,723 @@
+/* kafka.source: a consumer in a consumer group, at least once.
+ *
+ * Delivery: enable.auto.offset.store is off, so librdkafka commits (every
+ * commit_interval, and on revoke and close) only offsets this source has
+ * stored, and it stores a partition's offset only when the engine acks the
+ * batch that read it, i.e. once every record of that batch and of every
+ * earlier one is durable in every sink (or dead-lettered).  A crash then
+ * loses nothing: what was read but not committed is read again, which is
+ * the "at least once".
+ *
+ * Batches: one rd_kafka_consume_batch_queue call (timeout 0, up to the
+ * pipeline's batch_size messages) makes one batch.  Payloads are copied
+ * into the batch's arena, so the librdkafka messages are freed at once.
+ * A batch's checkpoint is, per partition it holds, the offset after its
+ * last message there, with the assignment epoch of the partition: an ack
+ * that arrives after the partition was revoked (it moved to another
+ * consumer) is dropped, since that consumer now owns its offsets.
+ *
+ * Backpressure: pause() first stops consuming and leaves what librdkafka
+ * prefetched in its queue; the engine usually resumes within a few
+ * batches.  Only if the pause lasts SOFT_PAUSE_MS do the partitions get
+ * paused in librdkafka (rd_kafka_pause_partitions), which drops the
+ * prefetched messages and refetches them on resume: doing that on every
+ * short pause would refetch the same data over and over.  While paused in
+ * librdkafka, the queue is served as usual (nothing comes out of paused
+ * partitions), so rebalances and errors are handled and
+ * max.poll.interval.ms is never exceeded.
+ *
+ * Shutdown: stop() pauses everything and emits nothing more.  Once the
+ * last emitted batch is acked, the final commit and rd_kafka_consumer_close
+ * (both block on the network) run on the libuv thread pool, and
+ * sl_source_finished is called when they are done: the engine keeps the
+ * loop running until then, so the last offsets are committed before the
+ * process exits.  destroy only closes what a failed start left open.
+ *
+ * Exactly-once, later: a transactional kafka.sink would send this batch
+ * checkpoint to its transaction (sl_batch_checkpoint → the kcp array,
+ * rd_kafka_consumer_group_metadata of this consumer) instead of this
+ * source storing offsets; the source would then set
+ * isolation.level=read_committed and skip rd_kafka_offsets_store.  See
+ * docs/kafka.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/clock.h"
+#include "kafka.h"
+#include "sluice/log.h"
+
+/* How long a backpressure pause may last before the partitions are paused
+ * in librdkafka. */
+#define SOFT_PAUSE_MS 500
+/* How often the queue is polled when no event wakes us. */
+#define POLL_EVERY_MS 100
+/* Batches emitted per wake-up before yielding to the rest of the loop. */
+#define ROUNDS_PER_WAKE 4
+
+typedef struct ksrc_cfg {
+  char *brokers;
+  char **topics;
+  char *pattern;
+  char *group;
+  char *format;
+  char **columns;
+  char *delimiter;
+  char *start;
+  char **librdkafka;
+  int64_t commit_interval_ms;
+} ksrc_cfg;
+
+typedef struct ktopic {
+  char *name;             /* records' meta.origin points here: kept until destroy */
+  size_t len;
+} ktopic;
+
+/* A partition this consumer was assigned at some point. */
+typedef struct kpart {
+  int32_t topic;          /* index into topics */
+  int32_t partition;
+  uint32_t epoch;         /* of the current assignment; 0 when not assigned */
+} kpart;
+
+/* One partition's position in a batch checkpoint (cp.data, cp.a entries). */
+typedef struct kcp {
+  int32_t topic;
+  int32_t partition;
+  int64_t next;           /* offset after the batch's last message of it */
+  uint32_t epoch;
+} kcp;
+
+typedef struct ksrc {
+  kafka_client kc;        /* first: librdkafka's opaque */
+  ksrc_cfg *cfg;
+  const sl_codec *codec;
+  void *cctx;
+  kafka_uv uv;
+  rd_kafka_message_t **msgs;
+  uint32_t batch_size;
+
+  ktopic *topics;
+  int ntopics, captopics, last_topic;
+  kpart *parts;
+  int nparts, capparts;
+  uint32_t epoch_seq;
+  kcp *cps;               /* the batch being built */
+  int ncps, capcps;
+
+  int soft_paused;        /* pause() called: not consuming */
+  int64_t paused_at;
+  int hard_paused;        /* the assignment is paused in librdkafka */
+  int started, stopping, closing, closed, finished;
+  uint64_t emitted, acked, late_acks, discarded;
+  uv_work_t close_req;
+  rd_kafka_resp_err_t commit_err, close_err;
+} ksrc;
+
+/* ---- topics and partitions ---- */
+
+static int intern_topic(ksrc *ks, const char *name) {
+  if (ks->last_topic < ks->ntopics && strcmp(ks->topics[ks->last_topic].name, name) == 0)
+    return ks->last_topic;
+  for (int i = 0; i < ks->ntopics; i++)
+    if (strcmp(ks->topics[i].name, name) == 0) return ks->last_topic = i;
+  if (ks->ntopics == ks->captopics) {
+    int cap = ks->captopics ? ks->captopics * 2 : 8;
+    ktopic *t = realloc(ks->topics, (size_t)cap * sizeof *t);
+    if (!t) return -1;
+    ks->topics = t;
+    ks->captopics = cap;
+  }
+  char *copy = strdup(name);
+  if (!copy) return -1;
+  ks->topics[ks->ntopics] = (ktopic){copy, strlen(copy)};
+  return ks->last_topic = ks->ntopics++;
+}
+
+static kpart *find_part(ksrc *ks, int32_t topic, int32_t partition, int create) {
+  for (int i = 0; i < ks->nparts; i++)
+    if (ks->parts[i].topic == topic && ks->parts[i].partition == partition) return &ks->parts[i];
+  if (!create) return NULL;
+  if (ks->nparts == ks->capparts) {
+    int cap = ks->capparts ? ks->capparts * 2 : 16;
+    kpart *p = realloc(ks->parts, (size_t)cap * sizeof *p);
+    if (!p) return NULL;
+    ks->parts = p;
+    ks->capparts = cap;
+  }
+  ks->parts[ks->nparts] = (kpart){topic, partition, 0};
+  return &ks->parts[ks->nparts++];
+}
+
+static uint32_t part_epoch(ksrc *ks, int32_t topic, int32_t partition) {
+  kpart *p = find_part(ks, topic, partition, 0);
+  return p ? p->epoch : 0;
+}
+
+/* "t[0,1] u[3]" for a log line (truncated when long). */
+static void describe(const rd_kafka_topic_partition_list_t *l, char *out, size_t n) {
+  size_t used = 0;
+  out[0] = 0;
+  for (int i = 0; i < l->cnt && used + 32 < n; i++) {
+    const rd_kafka_topic_partition_t *e = &l->elems[i];
+    int same = i > 0 && strcmp(l->elems[i - 1].topic, e->topic) == 0;
+    int last = i + 1 == l->cnt || strcmp(l->elems[i + 1].topic, e->topic) != 0;
+    used += (size_t)snprintf(out + used, n - used, "%s%s%s%d%s", same ? "," : (i ? " " : ""),
+                             same ? "" : e->topic, same ? "" : "[", e->partition, last ? "]" : "");
+  }
+  if (used + 32 >= n && n > 4) strcpy(out + n - 5, "...");
+}
+
+/* ---- pause in librdkafka ---- */
+
+static void set_paused(ksrc *ks, int pause) {
+  rd_kafka_topic_partition_list_t *l = NULL;
+  if (rd_kafka_assignment(ks->kc.rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l) {
+    if (l->cnt) {
+      if (pause) rd_kafka_pause_partitions(ks->kc.rk, l);
+      else rd_kafka_resume_partitions(ks->kc.rk, l);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  ks->hard_paused = pause;
+}
+
+/* ---- rebalances ---- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  ksrc *ks = opaque;
+  const char *name = sl_stage_name(ks->kc.st);
+  int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  char what[512];
+  describe(parts, what, sizeof what);
+  rd_kafka_error_t *e = NULL;
+  rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    sl_log_info(name, "assigned %d partition%s: %s", parts->cnt, parts->cnt == 1 ? "" : "s", what);
+    kafka_client_alive(&ks->kc);
+    for (int i = 0; i < parts->cnt; i++) {
+      int t = intern_topic(ks, parts->elems[i].topic);
+      kpart *p = t >= 0 ? find_part(ks, t, parts->elems[i].partition, 1) : NULL;
+      if (p) p->epoch = ++ks->epoch_seq;
+    }
+    if (cooperative) e = rd_kafka_incremental_assign(rk, parts);
+    else rerr = rd_kafka_assign(rk, parts);
+    /* Partitions assigned while paused (or stopping) start paused. */
+    if (ks->hard_paused || ks->stopping) rd_kafka_pause_partitions(rk, parts);
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    int lost = rd_kafka_assignment_lost(rk);
+    sl_log_info(name, "%s %d partition%s: %s%s", lost ? "lost" : "revoked", parts->cnt,
+                parts->cnt == 1 ? "" : "s", what,
+                lost ? " (the group moved on without us; uncommitted records will be read again)" : "");
+    /* Commit what is stored for them before they go, without waiting:
+     * blocking here would stall the loop.  Acks of their batches that
+     * arrive later are dropped (see ksrc_ack); the new owner reads those
+     * records again. */
+    if (!lost && !ks->kc.off_loop) rd_kafka_commit(rk, NULL, 1);
+    for (int i = 0; i < parts->cnt; i++) {
+      int t = intern_topic(ks, parts->elems[i].topic);
+      kpart *p = t >= 0 ? find_part(ks, t, parts->elems[i].partition, 0) : NULL;
+      if (p) p->epoch = 0;
+    }
+    if (cooperative) e = rd_kafka_incremental_unassign(rk, parts);
+    else rerr = rd_kafka_assign(rk, NULL);
+  } else {
+    sl_log_error(name, "consumer group rebalance failed: %s; dropping the assignment",
+                 rd_kafka_err2str(err));
+    for (int i = 0; i < ks->nparts; i++) ks->parts[i].epoch = 0;
+    rerr = rd_kafka_assign(rk, NULL);
+  }
+  if (e) {
+    sl_log_error(name, "cannot apply the rebalance: %s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  } else if (rerr) {
+    sl_log_error(name, "cannot apply the rebalance: %s", rd_kafka_err2str(rerr));
+  }
+}
+
+/* ---- batches ---- */
+
+static kcp *track(ksrc *ks, int32_t topic, int32_t partition) {
+  for (int i = ks->ncps; i-- > 0;)
+    if (ks->cps[i].topic == topic && ks->cps[i].partition == partition) return &ks->cps[i];
+  if (ks->ncps == ks->capcps) {
+    int cap = ks->capcps ? ks->capcps * 2 : 16;
+    kcp *c = realloc(ks->cps, (size_t)cap * sizeof *c);
+    if (!c) return NULL;
+    ks->cps = c;
+    ks->capcps = cap;
+  }
+  ks->cps[ks->ncps] = (kcp){topic, partition, -1, 0};
+  return &ks->cps[ks->ncps++];
+}
+
+static int same_name(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+/* Message headers into meta.headers; the CloudEvents binary-mode
+ * attributes into meta; a structured-mode content type picks its codec. */
+static int take_headers(sl_arena *a, rd_kafka_message_t *m, sl_record *rec) {
+  rd_kafka_headers_t *h = NULL;
+  if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h) return 0;
+  size_t cnt = rd_kafka_header_cnt(h);
+  if (!cnt) return 0;
+  sl_member *hs = sl_arena_alloc(a, cnt * sizeof *hs);
+  if (!hs) return SL_ENOMEM;
+  uint32_t k = 0;
+  const char *name;
+  const void *val;
+  size_t size;
+  for (size_t idx = 0; k < cnt && rd_kafka_header_get_all(h, idx, &name, &val, &size) == 0; idx++) {
+    sl_member *e = &hs[k++];
+    size_t nlen = strlen(name);
+    e->name.ptr = sl_arena_strndup(a, name, nlen);
+    e->name.len = nlen;
+    memset(&e->value, 0, sizeof e->value);
+    if (!val) {
+      e->value.type = SL_T_NULL;
+      continue;
+    }
+    char *v = sl_arena_strndup(a, val, size);
+    if (!e->name.ptr || !v) return SL_ENOMEM;
+    e->value.type = SL_T_STRING;
+    e->value.u.s = (sl_str){v, size};
+    if (name[0] == 'c' && name[1] == 'e' && name[2] == '_') {
+      if (same_name(name, "ce_id")) rec->meta.id = e->value.u.s;
+      else if (same_name(name, "ce_source")) rec->meta.department = e->value.u.s;
+      else if (same_name(name, "ce_type")) rec->meta.feed = e->value.u.s;
+      else if (same_name(name, "ce_time")) {
+        int64_t t;
+        if (kafka_ce_parse_time(v, size, &t) == 0) rec->meta.event_time_ms = t;
+      }
+    } else if (strcasecmp(name, "content-type") == 0 && kafka_ce_is_structured(v, size)) {
+      rec->codec = &kafka_ce_structured_codec;
+      rec->codec_ctx = NULL;
+    }
+  }
+  rec->meta.headers = hs;
+  rec->meta.nheaders = k;
+  return 0;
+}
+
+static void log_message_error(ksrc *ks, rd_kafka_message_t *m) {
+  const char *name = sl_stage_name(ks->kc.st);
+  const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", m->payload ? (const char *)m->payload : "");
+  /* A subscribed topic that does not exist (yet) comes back here every
+   * metadata refresh: say it once a minute, like other repeated errors. */
+  int64_t now = sl_mono_ms();
+  if ((int)m->err == ks->kc.last_err && now - ks->kc.last_err_ms < 60000) {
+    sl_log_debug(name, "%s [%d]: %s: %s", topic, (int)m->partition, rd_kafka_err2str(m->err), buf);
+    return;
+  }
+  ks->kc.last_err = (int)m->err;
+  ks->kc.last_err_ms = now;
+  sl_log_warn(name, "%s [%d]: %s: %s", topic, (int)m->partition, rd_kafka_err2str(m->err), buf);
+}
+
+static int fill_record(ksrc *ks, sl_arena *a, rd_kafka_message_t *m, sl_record *rec, int topic,
+                       int64_t now) {
+  rec->codec = ks->codec;
+  rec->codec_ctx = ks->cctx;
+  rec->meta.origin = (sl_str){ks->topics[topic].name, ks->topics[topic].len};
+  rec->meta.partition = m->partition;
+  rec->meta.offset = m->offset;
+  rec->meta.arrival_ms = now;
+  rd_kafka_timestamp_type_t tt;
+  int64_t ts = rd_kafka_message_timestamp(m, &tt);
+  if (ts > 0) rec->meta.event_time_ms = ts;
+  if (m->key) {
+    char *k = sl_arena_strndup(a, m->key, m->key_len);
+    if (!k) return SL_ENOMEM;
+    rec->meta.key = (sl_str){k, m->key_len};
+  }
+  if (take_headers(a, m, rec)) return SL_ENOMEM;
+  size_t len = m->len;
+  const char *p = m->payload;
+  if (!p) {
+    rec->raw = (sl_str){"", 0};
+    sl_record_fail(rec, a, "decode", "the message has no value (a tombstone)");
+    return 0;
+  }
+  /* A CSV row ends at its last field: a line terminator a producer left
+   * on it would otherwise be part of that field. */
+  if (ks->codec == &sl_codec_csv && rec->codec == ks->codec) {
+    if (len && p[len - 1] == '\n') len--;
+    if (len && p[len - 1] == '\r') len--;
+  }
+  char *raw = sl_arena_strndup(a, p, len);
+  if (!raw) return SL_ENOMEM;
+  rec->raw = (sl_str){raw, len};
+  return 0;
+}
+
+/* Makes one batch of msgs[0..n) and emits it; frees the messages. */
+static void emit_batch(ksrc *ks, ssize_t n) {
+  sl_stage *st = ks->kc.st;
+  sl_batch *b = sl_batch_new(st);
+  int oom = !b;
+  int64_t now = sl_now_ms();
+  ks->ncps = 0;
+  for (ssize_t i = 0; i < n && !oom; i++) {
+    rd_kafka_message_t *m = ks->msgs[i];
+    if (m->err) {
+      log_message_error(ks, m);
+      continue;
+    }
+    kafka_client_alive(&ks->kc);
+    int t = intern_topic(ks, rd_kafka_topic_name(m->rkt));
+    kcp *c = t >= 0 ? track(ks, t, m->partition) : NULL;
+    sl_record *rec = c ? sl_batch_add(b) : NULL;
+    if (!rec || fill_record(ks, sl_batch_arena(b), m, rec, t, now)) {
+      oom = 1;
+      break;
+    }
+    if (m->offset + 1 > c->next) c->next = m->offset + 1;
+  }
+  for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(ks->msgs[i]);
+  if (oom) {
+    /* Nothing of this batch is stored as done: a restart reads it again. */
+    if (b) sl_batch_discard(b);
+    sl_stage_fatal(st, "out of memory reading from Kafka");
+    return;
+  }
+  if (sl_batch_count(b) == 0) {
+    sl_batch_discard(b);
+    return;
+  }
+  kcp *cps = sl_arena_alloc(sl_batch_arena(b), (size_t)ks->ncps * sizeof *cps);
+  if (!cps) {
+    sl_batch_discard(b);
+    sl_stage_fatal(st, "out of memory reading from Kafka");
+    return;
+  }
+  for (int i = 0; i < ks->ncps; i++) {
+    cps[i] = ks->cps[i];
+    cps[i].epoch = part_epoch(ks, cps[i].topic, cps[i].partition);
+  }
+  sl_checkpoint cp = {.a = ks->ncps, .b = 0, .c = 0, .ref = 0, .data = cps};
+  sl_batch_set_checkpoint(b, &cp);
+  ks->emitted++;
+  sl_source_emit(st, b);
+}
+
+static void discard(ksrc *ks, ssize_t n) {
+  for (ssize_t i = 0; i < n; i++) {
+    if (!ks->msgs[i]->err) ks->discarded++;
+    rd_kafka_message_destroy(ks->msgs[i]);
+  }
+}
+
+/* The queue is readable, the timer fired, or more is left from last time. */
+static void serve(void *arg) {
+  ksrc *ks = arg;
+  if (ks->closing || ks->finished) return;
+  if (ks->soft_paused && !ks->hard_paused && !ks->stopping) {
+    if (sl_mono_ms() - ks->paused_at < SOFT_PAUSE_MS) return;
+    sl_log_debug(sl_stage_name(ks->kc.st), "paused for %d ms: pausing the partitions in librdkafka",
+                 SOFT_PAUSE_MS);
+    set_paused(ks, 1);
+  }
+  for (int round = 0; round < ROUNDS_PER_WAKE; round++) {
+    /* Paused or stopping, this still serves rebalances and errors;
+     * paused partitions yield no messages. */
+    ssize_t n = rd_kafka_consume_batch_queue(ks->uv.q, 0, ks->msgs, ks->batch_size);
+    if (n < 0) {
+      sl_log_error(sl_stage_name(ks->kc.st), "consuming failed: %s",
+                   rd_kafka_err2str(rd_kafka_last_error()));
+      return;
+    }
+    if (n == 0) return;
+    /* After stop nothing more is emitted; those offsets are not stored,
+     * so the records are read again on the next start. */
+    if (ks->stopping) discard(ks, n);
+    else emit_batch(ks, n);
+    if (ks->closing || ks->finished) return;
+    if ((uint32_t)n < ks->batch_size) return;
+    if (ks->soft_paused && !ks->hard_paused) return;
+  }
+  kafka_uv_again(&ks->uv);
+}
+
+/* ---- plugin callbacks ---- */
+
+static void on_fatal(kafka_client *kc, const char *reason) {
+  sl_stage_fatal(kc->st, "%s", reason);
+}
+
+static int ksrc_init(sl_stage *st) {
+  ksrc *ks = sl_stage_priv(st);
+  ksrc_cfg *cfg = sl_stage_config(st);
+  const char *name = sl_stage_name(st);
+  ks->cfg = cfg;
+  ks->kc.st = st;
+  ks->kc.brokers = cfg->brokers;
+  ks->kc.on_fatal = on_fatal;
+  if ((!cfg->topics || !cfg->topics[0]) && !cfg->pattern) {
+    sl_log_error(name, "%s: kafka.source needs topics = {...} or pattern = \"^...\"", sl_stage_where(st));
+    return SL_EOPTION;
+  }
+  if (cfg->pattern && cfg->pattern[0] != '^') {
+    sl_log_error(name, "%s: pattern must start with '^' (a regular expression over topic names), got \"%s\"",
+                 sl_stage_where(st), cfg->pattern);
+    return SL_EOPTION;
+  }
+  ks->codec = sl_codec_find(cfg->format);
+  if (!ks->codec) {
+    sl_log_error(name, "%s: unknown format '%s'", sl_stage_where(st), cfg->format);
+    return SL_EOPTION;
+  }
+  if (ks->codec != &sl_codec_csv && cfg->columns) {
+    sl_log_error(name, "%s: columns is for format = \"csv\"", sl_stage_where(st));
+    return SL_EOPTION;
+  }
+  sl_codec_opts co = {.delimiter = cfg->delimiter && cfg->delimiter[0] ? cfg->delimiter[0] : ',',
+                      .header = cfg->columns != NULL,
+                      .columns = NULL,
+                      .max_record = 0};
+  ks->cctx = ks->codec->ctx_new ? ks->codec->ctx_new(&co) : NULL;
+  if (!ks->cctx && ks->codec->ctx_new) {
+    sl_log_error(name, "%s: invalid CSV delimiter", sl_stage_where(st));
+    return SL_EOPTION;
+  }
+  if (cfg->columns) {
+    /* Kafka messages carry no header row: the columns play its part. */
+    sl_buf h = SL_BUF_INIT;
+    for (char **c = cfg->columns; *c; c++) {
+      if (c != cfg->columns) sl_buf_putc(&h, co.delimiter);
+      sl_buf_putc(&h, '"');
+      for (const char *q = *c; *q; q++) {
+        if (*q == '"') sl_buf_putc(&h, '"');
+        sl_buf_putc(&h, *q);
+      }
+      sl_buf_putc(&h, '"');
+    }
+    const char *why = NULL;
+    int rc = h.oom ? SL_ENOMEM : ks->codec->take_header(ks->cctx, h.ptr ? h.ptr : "", h.len, &why);
+    sl_buf_free(&h);
+    if (rc) {
+      sl_log_error(name, "%s: columns: %s", sl_stage_where(st), why ? why : sl_strerror(rc));
+      return SL_EOPTION;
+    }
+  }
+  ks->batch_size = sl_stage_batch_size(st);
+  ks->msgs = calloc(ks->batch_size, sizeof *ks->msgs);
+  if (!ks->msgs) return SL_ENOMEM;
+
+  char interval[32];
+  snprintf(interval, sizeof interval, "%lld", (long long)(cfg->commit_interval_ms > 0 ? cfg->commit_interval_ms : 5000));
+  char client_id[300];
+  snprintf(client_id, sizeof client_id, "sluice.%s", name);
+  const char *defaults[] = {
+      "client.id", client_id,
+      "partition.assignment.strategy", "cooperative-sticky",
+      /* Prefetch: enough to keep the workers fed, small enough that memory
+       * stays flat with a large backlog (the default is 64 MiB). */
+      "queued.max.messages.kbytes", "16384",
+      "queued.min.messages", "20000",
+      NULL};
+  const char *forced[] = {
+      "group.id", cfg->group,
+      "enable.auto.commit", "true",
+      "auto.commit.interval.ms", interval,
+      "enable.auto.offset.store", "false",
+      "enable.partition.eof", "false",
+      "auto.offset.reset", cfg->start,
+      NULL};
+  rd_kafka_conf_t *conf = kafka_conf_new(&ks->kc, defaults, cfg->librdkafka, NULL, forced);
+  if (!conf) return SL_EOPTION;
+  rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+  char err[512];
+  ks->kc.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!ks->kc.rk) {
+    rd_kafka_conf_destroy(conf);
+    sl_log_error(name, "%s: cannot create the Kafka consumer: %s", sl_stage_where(st), err);
+    return SL_EOPTION;
+  }
+  /* One queue for messages, rebalances and errors: the consumer queue. */
+  rd_kafka_poll_set_consumer(ks->kc.rk);
+  return 0;
+}
+
+static int ksrc_start(sl_stage *st) {
+  ksrc *ks = sl_stage_priv(st);
+  ksrc_cfg *cfg = ks->cfg;
+  int n = 0;
+  for (char **t = cfg->topics; t && *t; t++) n++;
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n + 1);
+  for (char **t = cfg->topics; t && *t; t++)
+    rd_kafka_topic_partition_list_add(l, *t, RD_KAFKA_PARTITION_UA);
+  if (cfg->pattern) rd_kafka_topic_partition_list_add(l, cfg->pattern, RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t err = rd_kafka_subscribe(ks->kc.rk, l);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (err) {
+    sl_log_error(sl_stage_name(st), "cannot subscribe: %s", rd_kafka_err2str(err));
+    return SL_EINVAL;
+  }
+  rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(ks->kc.rk);
+  if (!q) return SL_EINVAL;
+  int rc = kafka_uv_start(&ks->uv, sl_stage_loop(st), q, POLL_EVERY_MS, serve, ks);
+  if (rc) return rc;
+  ks->started = 1;
+  sl_log_info(sl_stage_name(st), "consuming %s%s%s as group %s from %s (new groups start at the %s)",
+              cfg->topics && cfg->topics[0] ? cfg->topics[0] : "", cfg->topics && cfg->topics[0] && cfg->topics[1] ? ", ..." : "",
+              cfg->pattern ? cfg->pattern : "", cfg->group, cfg->brokers,
+              strcmp(cfg->start, "earliest") == 0 ? "earliest offset" : "latest offset");
+  return 0;
+}
+
+static void ksrc_pause(sl_stage *st) {
+  ksrc *ks = sl_stage_priv(st);
+  if (ks->closing || ks->soft_paused) return;
+  ks->soft_paused = 1;
+  ks->paused_at = sl_mono_ms();
+}
+
+static void ksrc_resume(sl_stage *st) {
+  ksrc *ks = sl_stage_priv(st);
+  if (ks->closing || ks->stopping) return;
+  ks->soft_paused = 0;
+  if (ks->hard_paused) set_paused(ks, 0);
+  /* Not from here: resume runs inside the engine's acknowledgement. */
+  kafka_uv_again(&ks->uv);
+}
+
+static void close_work(uv_work_t *req) {
+  ksrc *ks = req->data;
+  /* Every emitted batch is acked and its offsets stored: commit them and
+   * wait for the broker, then leave the group so that the partitions move
+   * at once rather than after session.timeout.ms. */
+  ks->commit_err = rd_kafka_commit(ks->kc.rk, NULL, 0);
+  ks->close_err = rd_kafka_consumer_close(ks->kc.rk);
+}
+
+static void after_close(uv_work_t *req, int status) {
+  ksrc *ks = req->data;
+  const char *name = sl_stage_name(ks->kc.st);
+  ks->kc.off_loop = 0;
+  ks->closed = 1;
+  (void)status;
+  if (ks->commit_err && ks->commit_err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    sl_log_warn(name, "final offset commit failed: %s (the records since the last commit will be read again)",
+                rd_kafka_err2str(ks->commit_err));
+  else
+    sl_log_info(name, "committed the final offsets and left group %s", ks->cfg->group);
+  if (ks->close_err) sl_log_warn(name, "closing the consumer: %s", rd_kafka_err2str(ks->close_err));
+  if (ks->late_acks || ks->discarded)
+    sl_log_info(name, "%llu batch acks came after their partitions moved; %llu messages read after stop were left for the next start",
+                (unsigned long long)ks->late_acks, (unsigned long long)ks->discarded);
+  ks->finished = 1;
+  sl_source_finished(ks->kc.st);
+}
+
+static void begin_close(ksrc *ks) {
+  if (ks->closing) return;
+  ks->closing = 1;
+  kafka_uv_stop(&ks->uv);
+  ks->close_req.data = ks;
+  ks->kc.off_loop = 1;
+  if (uv_queue_work(sl_stage_loop(ks->kc.st), &ks->close_req, close_work, after_close)) {
+    /* No thread pool: destroy will close it, after the loop. */
+    ks->kc.off_loop = 0;
+    ks->finished = 1;
+    sl_source_finished(ks->kc.st);
+  }
+}
+
+static void ksrc_stop(sl_stage *st) {
+  ksrc *ks = sl_stage_priv(st);
+  if (ks->stopping) return;
+  ks->stopping = 1;
+  if (ks->kc.rk && !ks->hard_paused) set_paused(ks, 1);
+  if (ks->acked == ks->emitted) begin_close(ks);
+}
+
+static void ksrc_ack(sl_stage *st, const sl_checkpoint *cp) {
+  ksrc *ks = sl_stage_priv(st);
+  ks->acked++;
+  const kcp *e = cp->data;
+  rd_kafka_topic_partition_list_t *l = NULL;
+  for (int64_t i = 0; i < cp->a; i++) {
+    /* A partition revoked since (even if assigned again) belongs to its new
+     * assignment: its committed offset is where that one started. */
+    if (!e[i].epoch || part_epoch(ks, e[i].topic, e[i].partition) != e[i].epoch) {
+      ks->late_acks++;
+      continue;
+    }
+    if (!l) l = rd_kafka_topic_partition_list_new((int)cp->a);
+    rd_kafka_topic_partition_list_add(l, ks->topics[e[i].topic].name, e[i].partition)->offset = e[i].next;
+  }
+  if (l && !ks->closing) {
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(ks->kc.rk, l);
+    for (int i = 0; i < l->cnt; i++) {
+      rd_kafka_resp_err_t pe = l->elems[i].err;
+      /* __STATE: revoked in a rebalance we have not served yet. */
+      if (pe && pe != RD_KAFKA_RESP_ERR__STATE)
+        sl_log_warn(sl_stage_name(st), "cannot store the offset of %s [%d]: %s", l->elems[i].topic,
+                    (int)l->elems[i].partition, rd_kafka_err2str(pe));
+    }
+    (void)err;
+  }
+  if (l) rd_kafka_topic_partition_list_destroy(l);
+  if (ks->stopping && ks->acked == ks->emitted) begin_close(ks);
+}
+
+static void ksrc_destroy(sl_stage *st) {
+  ksrc *ks = sl_stage_priv(st);
+  if (ks->kc.rk) {
+    /* The loop has ended: blocking is allowed now.  A consumer that was
+     * not closed yet (a failed start) leaves its group here. */
+    if (!ks->closed) {
+      ks->kc.off_loop = 1;
+      rd_kafka_consumer_close(ks->kc.rk);
+    }
+    kafka_uv_close(&ks->uv);
+    rd_kafka_destroy(ks->kc.rk);
+    ks->kc.rk = NULL;
+  } else {
+    kafka_uv_close(&ks->uv);
+  }
+  if (ks->cctx && ks->codec->ctx_free) ks->codec->ctx_free(ks->cctx);
+  ks->cctx = NULL;
+  for (int i = 0; i < ks->ntopics; i++) free(ks->topics[i].name);
+  free(ks->topics);
+  free(ks->parts);
+  free(ks->cps);
+  free(ks->msgs);
+  ks->topics = NULL;
+  ks->parts = NULL;
+  ks->cps = NULL;
+  ks->msgs = NULL;
+}
+
+static const sl_option ksrc_options[] = {
+    {"brokers", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(ksrc_cfg, brokers), "Bootstrap brokers, \"host:port,host:port\".", NULL},
+    {"topics", SL_OPT_STRLIST, NULL, 0, offsetof(ksrc_cfg, topics), "Topics to consume (or pattern).", NULL},
+    {"pattern", SL_OPT_STR, NULL, 0, offsetof(ksrc_cfg, pattern), "Regular expression over topic names, starting with '^'.", NULL},
+    {"group", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(ksrc_cfg, group), "Consumer group id: instances with the same group share the partitions.", NULL},
+    {"format", SL_OPT_ENUM, "json", 0, offsetof(ksrc_cfg, format), "Message value format (json: one JSON object per message).", "json|csv|raw"},
+    {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(ksrc_cfg, columns), "csv: field names (default c1, c2, ...).", NULL},
+    {"delimiter", SL_OPT_STR, ",", 0, offsetof(ksrc_cfg, delimiter), "csv: field separator.", NULL},
+    {"start", SL_OPT_ENUM, "earliest", 0, offsetof(ksrc_cfg, start), "Where a group without committed offsets starts.", "earliest|latest"},
+    {"librdkafka", SL_OPT_MAP, NULL, 0, offsetof(ksrc_cfg, librdkafka), "librdkafka settings passed through (TLS, SASL, tuning).", NULL},
+    {"commit_interval", SL_OPT_DURATION, "5s", 0, offsetof(ksrc_cfg, commit_interval_ms), "How often stored offsets are committed.", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+const sl_plugin kafka_source_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_SOURCE,
+    .name = "kafka.source",
+    .doc = "Consumes Kafka topics in a consumer group; commits offsets once records are durable downstream.",
+    .options = ksrc_options,
+    .config_size = sizeof(ksrc_cfg),
+    .priv_size = sizeof(ksrc),
+    .init = ksrc_init,
+    .destroy = ksrc_destroy,
+    .start = ksrc_start,
+    .pause = ksrc_pause,
+    .resume = ksrc_resume,
+    .stop = ksrc_stop,
+    .ack = ksrc_ack,
+};
