@@ -35,6 +35,21 @@ static const sl_config_ctx *get_ctx(lua_State *L) {
   return c;
 }
 
+/* Pushes "file.lua:12: " for the nearest Lua function on the call stack:
+ * like luaL_where(L, 1), but it sees through C wrappers such as a library
+ * table's __call. [-0,+1] */
+static void where_lua(lua_State *L) {
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+  }
+  lua_pushliteral(L, "");
+}
+
 /* Whether the value at idx is a table with the given registry metatable. */
 static int has_mt(lua_State *L, int idx, const char *mt) {
   if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
@@ -46,7 +61,7 @@ static int has_mt(lua_State *L, int idx, const char *mt) {
 
 /* "file.lua:12:" of the caller, without the colon. */
 static void push_where(lua_State *L) {
-  luaL_where(L, 1);
+  where_lua(L);
   size_t n;
   const char *w = lua_tolstring(L, -1, &n);
   while (n && (w[n - 1] == ' ' || w[n - 1] == ':')) n--;
@@ -82,7 +97,7 @@ static int c_constructor(lua_State *L) {
   if (sl_options_check(L, 1, pl->options, sl_registry_common(pl->kind), &err)) {
     lua_pushfstring(L, "%s: %s", pl->name, err.ptr ? err.ptr : "invalid options");
     sl_buf_free(&err);
-    luaL_where(L, 1);
+    where_lua(L);
     lua_insert(L, -2);
     lua_concat(L, 2);
     return lua_error(L);
@@ -234,7 +249,7 @@ static int lua_constructor(lua_State *L) {
   lua_pop(L, 1);
   sl_buf err = SL_BUF_INIT;
   if (sl_options_check(L, 1, spec, sl_registry_common(kind), &err)) {
-    luaL_where(L, 1);
+    where_lua(L);
     lua_pushfstring(L, "%s: %s", pname, err.ptr ? err.ptr : "invalid options");
     sl_buf_free(&err);
     lua_concat(L, 2);
@@ -314,7 +329,7 @@ static int load_lua_plugin(lua_State *L, const char *name, int raise) {
     lua_pushnil(L);
     return 1;
   }
-  luaL_where(L, 1);
+  where_lua(L);
   lua_pushfstring(L, "no plugin named '%s'; looked for:%s", name, seen.ptr ? seen.ptr : "");
   lua_concat(L, 2);
   sl_buf_free(&seen);
@@ -364,7 +379,7 @@ static void check_sub(lua_State *L, const char *field, const sl_option *opts) {
   if (lua_getfield(L, 1, field) == LUA_TTABLE) {
     sl_buf err = SL_BUF_INIT;
     if (sl_options_check(L, -1, opts, NULL, &err)) {
-      luaL_where(L, 1);
+      where_lua(L);
       lua_pushfstring(L, "sl.pipeline: %s: %s", field, err.ptr);
       sl_buf_free(&err);
       lua_concat(L, 2);
@@ -418,7 +433,7 @@ static int pipeline_ctor(lua_State *L) {
   lua_settop(L, 1);
   sl_buf err = SL_BUF_INIT;
   if (sl_options_check(L, 1, pipeline_options, NULL, &err)) {
-    luaL_where(L, 1);
+    where_lua(L);
     lua_pushfstring(L, "sl.pipeline: %s", err.ptr);
     sl_buf_free(&err);
     lua_concat(L, 2);
@@ -507,6 +522,17 @@ static void set_dotted(lua_State *L, int m, const char *name) {
   lua_pop(L, 1);
 }
 
+/* __call of a library table: the plugin constructor in upvalue 1, without
+ * the table itself as first argument.  The constructor reports errors at
+ * level 1, which is this function's caller. */
+static int call_constructor(lua_State *L) {
+  lua_remove(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 static int open_module(lua_State *L) {
   lua_newtable(L);
   int m = lua_gettop(L);
@@ -541,6 +567,20 @@ static int open_module(lua_State *L) {
     lua_pushlightuserdata(L, (void *)*pl);
     lua_pushcclosure(L, c_constructor, 1);
     set_dotted(L, m, (*pl)->name);
+  }
+
+  for (const sl_lua_lib *const *lib = sl_registry_libs(); *lib; lib++) {
+    (*lib)->open(L);   /* the library's table */
+    if (lua_getfield(L, m, (*lib)->name) == LUA_TFUNCTION) {
+      /* A plugin of the same name: calling the table calls its constructor. */
+      lua_createtable(L, 0, 1);
+      lua_pushvalue(L, -2);
+      lua_pushcclosure(L, call_constructor, 1);
+      lua_setfield(L, -2, "__call");
+      lua_setmetatable(L, -3);
+    }
+    lua_pop(L, 1);
+    lua_setfield(L, m, (*lib)->name);
   }
 
   lua_createtable(L, 0, 1);

@@ -168,6 +168,16 @@ const char *sl_opt_type_name(sl_opt_type t);
 const sl_plugin *sl_registry_find(const char *name);
 /* The C plugins, NULL-terminated. */
 const sl_plugin *const *sl_registry_all(void);
+/* Libraries of Lua functions built into the sluice module: sl.<name>.fn.
+ * open pushes a table of functions.  If a plugin has the same name, the
+ * table is callable as that plugin's constructor: sl.clean { ... } and
+ * sl.clean.cn_id(s) side by side. */
+typedef struct sl_lua_lib {
+  const char *name;
+  int (*open)(lua_State *L);
+} sl_lua_lib;
+const sl_lua_lib *const *sl_registry_libs(void);
+
 /* Stage options every plugin of a kind takes (name; where for sinks). */
 const sl_option *sl_registry_common(sl_plugin_kind kind);
 

@@ -16,6 +16,10 @@ static const sl_plugin *const builtin[] = {
 
 const sl_plugin *const *sl_registry_all(void) { return builtin; }
 
+static const sl_lua_lib *const libs[] = {NULL};
+
+const sl_lua_lib *const *sl_registry_libs(void) { return libs; }
+
 const sl_plugin *sl_registry_find(const char *name) {
   for (const sl_plugin *const *p = builtin; *p; p++)
     if (strcmp((*p)->name, name) == 0) return *p;
