@@ -28,6 +28,9 @@ static const char run_help[] =
     "Runs the pipeline that FILE.lua returns.  SIGTERM or SIGINT stops the sources,\n"
     "drains every record in flight through the sinks, saves the checkpoints and exits 0;\n"
     "a second signal exits at once (what was in flight is read again on the next start).\n"
+    "SIGHUP checks the pipeline file; if it is valid, the pipeline drains as for SIGTERM\n"
+    "and starts again from the new file, resuming from its checkpoints; if not, the\n"
+    "error is logged and the old pipeline goes on.\n"
     "\n"
     "options:\n"
     "  --state-dir DIR       where checkpoints live (default: $SLUICE_STATE_DIR, else\n"
@@ -228,7 +231,9 @@ static int cmd_run(int argc, char **argv, int check_only) {
   o.file = argv[optind];
   /* check prints its errors as plain text: they are for a person. */
   sl_log_setup((sl_log_level)level, check_only ? SL_LOG_TEXT : format, 2);
-  return sl_pipeline_main(&o);
+  int rc;
+  while ((rc = sl_pipeline_main(&o)) == SL_EXIT_RELOAD) sl_log_info(NULL, "reloaded");
+  return rc;
 }
 
 int main(int argc, char **argv) {

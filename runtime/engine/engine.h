@@ -105,6 +105,7 @@ struct sl_pipeline {
   int signals;
   sl_run_state run;
   int statefiles_busy;        /* state writes in flight */
+  int reload;                 /* drain, then return SL_EXIT_RELOAD */
   int exit_code;
 };
 
@@ -131,7 +132,12 @@ typedef struct sl_run_opts {
   const char *state_root;     /* NULL: $SLUICE_STATE_DIR or <pipeline folder>/.sluice */
   int workers;                /* 0: from the pipeline or the number of cores */
   int check_only;
+  int quiet;                  /* check_only: report errors through the log, print nothing */
 } sl_run_opts;
+
+/* sl_pipeline_main's exit code when SIGHUP asked for a reload: the pipeline
+ * drained and saved its checkpoints; run it again from the (new) file. */
+#define SL_EXIT_RELOAD (-1)
 
 /* Loads, checks and (unless check_only) runs a pipeline to its end.
  * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid pipeline). */

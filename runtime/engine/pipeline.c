@@ -174,12 +174,12 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   if (st->plugin && st->plugin->priv_size) st->priv = calloc(1, st->plugin->priv_size);
   if (st->plugin && kind == SL_SINK) {
     for (const sl_option *o = st->plugin->options; o && o->name; o++)
-      if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD)) st->nattrs++;
+      if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD | SL_RECORD_MAP)) st->nattrs++;
     if (st->nattrs) {
       st->attr_opts = calloc((size_t)st->nattrs, sizeof *st->attr_opts);
       int k = 0;
       for (const sl_option *o = st->plugin->options; st->attr_opts && o->name; o++)
-        if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD)) st->attr_opts[k++] = o;
+        if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD | SL_RECORD_MAP)) st->attr_opts[k++] = o;
     }
   }
   lua_pop(L, 2);
@@ -314,11 +314,24 @@ static void on_signal(uv_signal_t *h, int signum) {
   sl__pipeline_drain(p);
 }
 
+/* SIGHUP: check the pipeline file as it is now; if it is valid, drain as
+ * for SIGTERM (every checkpoint saved) and start again from it, so nothing
+ * is lost or read twice.  If it is not, say why and go on with the old one. */
 static void on_sighup(uv_signal_t *h, int signum) {
-  (void)h;
+  sl_pipeline *p = h->data;
   (void)signum;
-  sl_log_warn(NULL, "SIGHUP: reloading the pipeline is not supported yet; ignored "
-                    "(stop with SIGTERM and start again to change it)");
+  if (p->run != SL_RUN_RUNNING || p->reload) return;
+  sl_run_opts check = {.file = p->file, .check_only = 1, .quiet = 1};
+  sl_log_info(NULL, "SIGHUP: checking %s before reloading", p->file);
+  if (sl_pipeline_main(&check) != 0) {
+    sl_log_error(NULL, "SIGHUP: %s is not valid (see above); still running the pipeline as loaded", p->file);
+    sl_log_set_pipeline(p->name);
+    return;
+  }
+  sl_log_set_pipeline(p->name);
+  sl_log_info(NULL, "SIGHUP: draining, then reloading %s", p->file);
+  p->reload = 1;
+  sl__pipeline_drain(p);
 }
 
 /* ---- main ---- */
@@ -443,6 +456,10 @@ int sl_pipeline_main(const sl_run_opts *o) {
   p->sinks[p->nsinks++] = dlq;
   if (check_unique_names(p, &err)) goto fail;
 
+  if (o->check_only && o->quiet) {
+    exit_code = 0;
+    goto done;
+  }
   if (o->check_only) {
     printf("%s: ok: pipeline '%s' with %d source%s, %d step%s, %d sink%s and a dead-letter sink\n",
            o->file, p->name, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
@@ -517,12 +534,13 @@ int sl_pipeline_main(const sl_run_opts *o) {
   sl_log_info(NULL, "stopped: %llu records read, %llu dead-lettered",
               (unsigned long long)in, (unsigned long long)dead);
   exit_code = p->exit_code;
+  if (exit_code == 0 && p->reload) exit_code = SL_EXIT_RELOAD;
   goto done;
 
 fail:
   if (!err.len) sl_buf_puts(&err, "cannot start the pipeline (out of memory)");
   /* check's errors are for a person at a terminal: one plain line. */
-  if (o->check_only) fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
+  if (o->check_only && !o->quiet) fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
   else sl_log_error(NULL, "%.*s", (int)err.len, err.ptr);
 done:
   if (p->workers) sl__workers_stop(p->workers);

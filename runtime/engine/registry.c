@@ -9,10 +9,13 @@ extern const sl_plugin stdin_plugin;
 extern const sl_plugin stdout_plugin;
 extern const sl_plugin generate_plugin;
 extern const sl_plugin null_plugin;
+extern const sl_plugin kafka_source_plugin;
+extern const sl_plugin kafka_sink_plugin;
 
 static const sl_plugin *const builtin[] = {
-    &file_source_plugin, &file_sink_plugin, &stdin_plugin, &stdout_plugin,
-    &generate_plugin,    &null_plugin,      NULL};
+    &file_source_plugin, &file_sink_plugin, &stdin_plugin,        &stdout_plugin,
+    &generate_plugin,    &null_plugin,      &kafka_source_plugin, &kafka_sink_plugin,
+    NULL};
 
 const sl_plugin *const *sl_registry_all(void) { return builtin; }
 

@@ -1,0 +1,571 @@
+/* kafka.sink: an idempotent producer (acks=all), at least once.
+ *
+ * Every record of a sink batch becomes one message: its value is the
+ * record as the workers encoded it (sb->bytes between ends[i-1] and
+ * ends[i], without the codec's trailing newline), referenced, not copied:
+ * the bytes live until sl_sink_done.  topic, key and headers are per-record
+ * options the workers computed (sl_sink_attr).  The message's opaque is
+ * &slots[i] of the batch's kbatch, so a delivery report finds its batch and
+ * record without a lookup.  When every message of a batch has its delivery
+ * report, the batch is done: failures (final ones: librdkafka retried
+ * retriable errors for as long as message.timeout.ms allows, forever by
+ * default) are rejected to the dead-letter sink with librdkafka's reason.
+ *
+ * Delivery reports use dr_msg_cb, served by rd_kafka_poll from the main
+ * queue, which is watched through kafka_uv (pipe + uv_poll + timer).  The
+ * event API is avoided on purpose (DESIGN.md §9).
+ *
+ * A full producer queue (QUEUE_FULL) stops producing; the rest of the
+ * batch, and the batches after it, are produced when delivery reports have
+ * made room, in the same order.  Nothing here blocks the loop: shutdown
+ * waits for the last delivery report instead of calling rd_kafka_flush.
+ *
+ * Exactly-once, later: make_producer is the one place the producer is
+ * made.  A transactional mode would set transactional.id there, call
+ * init_transactions once and begin/commit a transaction per group of
+ * batches (with send_offsets_to_transaction of their sources' checkpoints),
+ * all on the thread pool since those calls block; sl_sink_done would then
+ * wait for the commit instead of the delivery reports.  See docs/kafka.md. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "kafka.h"
+#include "sluice/log.h"
+
+#define POLL_EVERY_MS 100
+
+/* Per-record options, in declaration order (the k of sl_sink_attr). */
+enum { ATTR_TOPIC = 0, ATTR_KEY = 1, ATTR_HEADERS = 2 };
+
+typedef struct ksink_cfg {
+  char *brokers;
+  int topic;              /* Lua refs in the loop thread's state */
+  int key;
+  int headers;
+  char *default_topic;
+  char *format;
+  char **columns;
+  char *delimiter;
+  char **librdkafka;
+} ksink_cfg;
+
+/* A sink batch being produced (in its batch's arena). */
+typedef struct kbatch {
+  sl_sink_batch *sb;
+  uint32_t next;          /* next record to produce */
+  uint32_t outstanding;   /* produced, no delivery report yet */
+  struct kbatch **slots;  /* record i's msg_opaque is &slots[i]; each points back here */
+} kbatch;
+
+typedef struct ktopic_ent {
+  char *name;
+  size_t len;
+  rd_kafka_topic_t *rkt;
+} ktopic_ent;
+
+typedef struct kheader {
+  char *name;
+  char *value;
+  size_t len;
+} kheader;
+
+typedef struct ksink {
+  kafka_client kc;        /* first: librdkafka's opaque */
+  ksink_cfg *cfg;
+  const sl_codec *codec;
+  void *cctx;
+  kafka_uv uv;
+  int is_dlq;
+  char *topic_const;      /* topic = "name" */
+  int topic_fn;           /* topic = function(rec) */
+  int has_key;
+  int has_headers;        /* headers = {...}: the workers evaluate it per record */
+  kheader *hconst;        /* its constant entries, for dead letters made late */
+  int nhconst;
+
+  ktopic_ent *topics;     /* open addressing on the name */
+  size_t tcap, tcount;
+
+  sl_sink_batch *qhead, *qtail;   /* written, records still to produce */
+  uint64_t open_batches;  /* written, not done */
+  uint64_t outstanding;   /* messages awaiting their delivery report */
+  int blocked;            /* the producer queue was full */
+  int flushing;
+  int fatal;
+  uint64_t delivered, rejected;
+} ksink;
+
+/* ---- topic handles ---- */
+
+static uint64_t hash(const char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+  return h;
+}
+
+static int topics_grow(ksink *k) {
+  size_t cap = k->tcap ? k->tcap * 2 : 16;
+  ktopic_ent *t = calloc(cap, sizeof *t);
+  if (!t) return SL_ENOMEM;
+  for (size_t i = 0; i < k->tcap; i++) {
+    if (!k->topics[i].name) continue;
+    size_t j = hash(k->topics[i].name, k->topics[i].len) & (cap - 1);
+    while (t[j].name) j = (j + 1) & (cap - 1);
+    t[j] = k->topics[i];
+  }
+  free(k->topics);
+  k->topics = t;
+  k->tcap = cap;
+  return 0;
+}
+
+/* The topic handle for name (created on first use), or NULL with *why. */
+static rd_kafka_topic_t *topic_get(ksink *k, const char *p, size_t n, const char **why) {
+  if (k->tcount * 2 >= k->tcap && topics_grow(k)) {
+    *why = "out of memory";
+    return NULL;
+  }
+  size_t j = hash(p, n) & (k->tcap - 1);
+  for (; k->topics[j].name; j = (j + 1) & (k->tcap - 1))
+    if (k->topics[j].len == n && memcmp(k->topics[j].name, p, n) == 0) return k->topics[j].rkt;
+  if (n == 0 || n > 249 || memchr(p, 0, n)) {
+    *why = "invalid Kafka topic name";
+    return NULL;
+  }
+  char *name = strndup(p, n);
+  rd_kafka_topic_t *rkt = name ? rd_kafka_topic_new(k->kc.rk, name, NULL) : NULL;
+  if (!rkt) {
+    free(name);
+    *why = name ? rd_kafka_err2str(rd_kafka_last_error()) : "out of memory";
+    return NULL;
+  }
+  k->topics[j] = (ktopic_ent){name, n, rkt};
+  k->tcount++;
+  return rkt;
+}
+
+/* ---- batches ---- */
+
+static void check_flushed(ksink *k) {
+  if (k->flushing && !k->qhead && k->open_batches == 0) {
+    k->flushing = 0;
+    sl_stage_flushed(k->kc.st);
+  }
+}
+
+static void batch_done(ksink *k, kbatch *kb) {
+  k->open_batches--;
+  sl_sink_done(kb->sb);
+}
+
+static void reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...) {
+  char why[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  k->rejected++;
+  sl_sink_reject(sb, i, why);
+}
+
+/* The envelope's "error", "stage" and "pipeline", for a dead letter's
+ * headers.  The envelope is a jsonl record: decode it (on the loop thread,
+ * but dead letters are few). */
+static void dlq_headers(sl_sink_batch *sb, uint32_t i, rd_kafka_headers_t *h) {
+  sl_record *rec = sb->recs[i];
+  sl_arena *a = sl_batch_arena(sb->batch);
+  if (sl_record_decode(rec, a)) return;
+  static const char *const names[][2] = {{"error", "sluice-error"},
+                                         {"stage", "sluice-stage"},
+                                         {"pipeline", "sluice-pipeline"}};
+  for (int n = 0; n < 3; n++) {
+    sl_value *v = sl_record_get(rec, names[n][0], strlen(names[n][0]));
+    if (!v) continue;
+    sl_value tmp = *v;
+    const char *why = NULL;
+    if (sl_json_materialize(&tmp, a, &why) || tmp.type != SL_T_STRING) continue;
+    rd_kafka_header_add(h, names[n][1], -1, tmp.u.s.ptr, (ssize_t)tmp.u.s.len);
+  }
+}
+
+static void on_fatal(kafka_client *kc, const char *reason) {
+  ksink *k = (ksink *)kc;
+  if (k->fatal) return;
+  k->fatal = 1;
+  /* The producer cannot go on, and whether its last messages were written
+   * is unknown.  Acknowledging them (even as dead letters) could lose
+   * them; exit without acknowledging, as the engine does when it cannot
+   * go on, so that the sources read them again on restart. */
+  sl_log_error(sl_stage_name(kc->st), "%s; exiting without acknowledging the %llu records in flight "
+               "(they are read again on restart)",
+               reason, (unsigned long long)k->outstanding);
+  _exit(1);
+}
+
+enum { PRODUCED = 0, SKIPPED = 1, BLOCKED = 2 };
+
+static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
+  sl_sink_batch *sb = kb->sb;
+  /* The topic: per record, or the constant; dead letters made late (on
+   * the loop thread, sb->late) have no per-record values. */
+  sl_str t = {NULL, 0};
+  if (k->topic_fn && !sb->late) t = sl_sink_attr(sb, ATTR_TOPIC, i);
+  else if (k->topic_const) t = (sl_str){k->topic_const, strlen(k->topic_const)};
+  if (!t.ptr && k->cfg->default_topic) t = (sl_str){k->cfg->default_topic, strlen(k->cfg->default_topic)};
+  if (!t.ptr) {
+    reject(k, sb, i, "the topic function returned nil and there is no default_topic");
+    return SKIPPED;
+  }
+  const char *why = NULL;
+  rd_kafka_topic_t *rkt = topic_get(k, t.ptr, t.len, &why);
+  if (!rkt) {
+    reject(k, sb, i, "topic \"%.*s\": %s", (int)(t.len > 300 ? 300 : t.len), t.ptr, why);
+    return SKIPPED;
+  }
+  size_t start = i ? sb->ends[i - 1] : 0, end = sb->ends[i];
+  if (end > start && sb->bytes.ptr[end - 1] == '\n') end--;
+
+  rd_kafka_vu_t vu[6];
+  size_t nv = 0;
+  vu[nv].vtype = RD_KAFKA_VTYPE_RKT;
+  vu[nv++].u.rkt = rkt;
+  vu[nv].vtype = RD_KAFKA_VTYPE_VALUE;
+  vu[nv].u.mem.ptr = sb->bytes.ptr + start;
+  vu[nv++].u.mem.size = end - start;
+  vu[nv].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vu[nv++].u.i = 0;     /* neither copy nor free: the bytes live until sl_sink_done */
+  vu[nv].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vu[nv++].u.ptr = &kb->slots[i];
+  if (k->has_key && !sb->late) {
+    sl_str key = sl_sink_attr(sb, ATTR_KEY, i);
+    if (key.ptr) {
+      vu[nv].vtype = RD_KAFKA_VTYPE_KEY;
+      vu[nv].u.mem.ptr = (void *)key.ptr;
+      vu[nv++].u.mem.size = key.len;
+    }
+  }
+  rd_kafka_headers_t *h = NULL;
+  if (k->has_headers || k->is_dlq) {
+    h = rd_kafka_headers_new(8);
+    if (k->has_headers && !sb->late) {
+      sl_str rest = sl_sink_attr(sb, ATTR_HEADERS, i), name, value;
+      while (sl_attr_pairs_next(&rest, &name, &value))
+        rd_kafka_header_add(h, name.ptr, (ssize_t)name.len, value.ptr, (ssize_t)value.len);
+    } else {
+      for (int j = 0; j < k->nhconst; j++)
+        rd_kafka_header_add(h, k->hconst[j].name, -1, k->hconst[j].value, (ssize_t)k->hconst[j].len);
+    }
+    if (k->is_dlq) dlq_headers(sb, i, h);
+    vu[nv].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vu[nv++].u.headers = h;
+  }
+  rd_kafka_error_t *err = rd_kafka_produceva(k->kc.rk, vu, nv);
+  if (!err) {
+    kb->outstanding++;
+    k->outstanding++;
+    return PRODUCED;
+  }
+  rd_kafka_resp_err_t code = rd_kafka_error_code(err);
+  if (h) rd_kafka_headers_destroy(h);   /* not taken when produce fails */
+  if (code == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    rd_kafka_error_destroy(err);
+    return BLOCKED;
+  }
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    rd_kafka_error_destroy(err);
+    char reason[512];
+    rd_kafka_fatal_error(k->kc.rk, reason, sizeof reason);
+    on_fatal(&k->kc, reason);
+    return BLOCKED;
+  }
+  if (code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    char max[32];
+    size_t ml = sizeof max;
+    if (rd_kafka_conf_get(rd_kafka_conf(k->kc.rk), "message.max.bytes", max, &ml) != RD_KAFKA_CONF_OK)
+      strcpy(max, "?");
+    reject(k, sb, i, "message of %zu bytes for topic %.*s is over the producer's message.max.bytes (%s)",
+           end - start, (int)t.len, t.ptr, max);
+  } else {
+    reject(k, sb, i, "cannot produce to topic %.*s: %s", (int)t.len, t.ptr, rd_kafka_error_string(err));
+  }
+  rd_kafka_error_destroy(err);
+  return SKIPPED;
+}
+
+/* Produces queued records in order until done or the queue is full. */
+static void produce_more(ksink *k) {
+  while (k->qhead && !k->fatal) {
+    sl_sink_batch *sb = k->qhead;
+    kbatch *kb = sb->sink_data;
+    while (kb->next < sb->n) {
+      if (produce_one(k, kb, kb->next) == BLOCKED) {
+        k->blocked = 1;
+        return;
+      }
+      kb->next++;
+    }
+    k->qhead = sb->next;
+    if (!k->qhead) k->qtail = NULL;
+    if (kb->outstanding == 0) batch_done(k, kb);
+  }
+  k->blocked = 0;
+  check_flushed(k);
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  ksink *k = opaque;
+  (void)rk;
+  kbatch **slot = m->_private;
+  if (!slot || k->fatal) return;
+  kbatch *kb = *slot;
+  uint32_t i = (uint32_t)(slot - kb->slots);
+  k->outstanding--;
+  kb->outstanding--;
+  if (m->err) {
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic, rd_kafka_err2str(m->err));
+  } else {
+    k->delivered++;
+    kafka_client_alive(&k->kc);
+  }
+  if (kb->outstanding == 0 && kb->next == kb->sb->n) {
+    batch_done(k, kb);
+    check_flushed(k);
+  }
+}
+
+static void serve(void *arg) {
+  ksink *k = arg;
+  /* Delivery reports and errors; the reports may make room to produce. */
+  rd_kafka_poll(k->kc.rk, 0);
+  if (k->blocked) produce_more(k);
+}
+
+/* ---- plugin callbacks ---- */
+
+/* The one place the producer is made (see the note on exactly-once). */
+static rd_kafka_t *make_producer(ksink *k) {
+  sl_stage *st = k->kc.st;
+  char client_id[300];
+  snprintf(client_id, sizeof client_id, "sluice.%s", sl_stage_name(st));
+  const char *defaults[] = {
+      "client.id", client_id,
+      "linger.ms", "5",
+      /* Retriable failures (a broker down, a leader moving) are retried
+       * until they succeed: giving up would turn an outage into dead
+       * letters.  Backpressure holds the pipeline meanwhile. */
+      "message.timeout.ms", "0",
+      NULL};
+  const char *forced[] = {
+      "enable.idempotence", "true",
+      "acks", "all",
+      NULL};
+  const char *managed[] = {"request.required.acks", "transactional.id", NULL};
+  rd_kafka_conf_t *conf = kafka_conf_new(&k->kc, defaults, k->cfg->librdkafka, managed, forced);
+  if (!conf) return NULL;
+  rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+  char err[512];
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    sl_log_error(sl_stage_name(st), "%s: cannot create the Kafka producer: %s", sl_stage_where(st), err);
+  }
+  return rk;
+}
+
+/* Reads the Lua values of topic, key and headers (loop thread's state). */
+static int read_lua_options(ksink *k) {
+  sl_stage *st = k->kc.st;
+  const char *name = sl_stage_name(st);
+  lua_State *L = sl_stage_lua(st);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, k->cfg->topic);       /* [-0,+1] */
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    k->topic_const = strdup(lua_tostring(L, -1));
+    if (!k->topic_const) return SL_ENOMEM;
+  } else {
+    k->topic_fn = 1;
+  }
+  lua_pop(L, 1);
+  k->has_key = k->cfg->key != LUA_NOREF && k->cfg->key != LUA_REFNIL;
+  if (k->cfg->headers == LUA_NOREF || k->cfg->headers == LUA_REFNIL) return 0;
+  k->has_headers = 1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, k->cfg->headers);     /* [-0,+1] the table */
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) n++, lua_pop(L, 1);
+  k->hconst = calloc((size_t)n + 1, sizeof *k->hconst);
+  if (!k->hconst) {
+    lua_pop(L, 1);
+    return SL_ENOMEM;
+  }
+  int rc = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {                                /* [-1,+2] key, value */
+    int vt = lua_type(L, -1);
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      sl_log_error(name, "%s: headers: names must be strings", sl_stage_where(st));
+      rc = SL_EOPTION;
+    } else if (vt == LUA_TSTRING || vt == LUA_TNUMBER) {
+      size_t len;
+      lua_pushvalue(L, -1);                                /* tolstring on a copy: keep the key intact */
+      const char *v = lua_tolstring(L, -1, &len);
+      kheader *e = &k->hconst[k->nhconst++];
+      e->name = strdup(lua_tostring(L, -3));
+      e->value = malloc(len + 1);
+      if (e->value) memcpy(e->value, v, len + 1);
+      e->len = len;
+      lua_pop(L, 1);
+      if (!e->name || !e->value) rc = SL_ENOMEM;
+    } else if (vt != LUA_TFUNCTION) {
+      sl_log_error(name, "%s: headers.%s must be a string or a function(rec), got %s",
+                   sl_stage_where(st), lua_tostring(L, -2), lua_typename(L, vt));
+      rc = SL_EOPTION;
+    }
+    lua_pop(L, 1);
+    if (rc) {
+      lua_pop(L, 2);
+      return rc;
+    }
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+static int ksink_init(sl_stage *st) {
+  ksink *k = sl_stage_priv(st);
+  ksink_cfg *cfg = sl_stage_config(st);
+  const char *name = sl_stage_name(st);
+  k->cfg = cfg;
+  k->kc.st = st;
+  k->kc.brokers = cfg->brokers;
+  k->kc.on_fatal = on_fatal;
+  k->is_dlq = sl_stage_is_dlq(st);
+  int rc = read_lua_options(k);
+  if (rc) return rc;
+  if (k->is_dlq && k->topic_fn && !cfg->default_topic) {
+    /* Records another sink rejects become dead letters on the loop thread,
+     * where no function runs: they need a topic of their own. */
+    sl_log_error(name, "%s: a dead-letter kafka.sink with a topic function needs default_topic",
+                 sl_stage_where(st));
+    return SL_EOPTION;
+  }
+  k->codec = sl_codec_find(cfg->format);
+  if (!k->codec) {
+    sl_log_error(name, "%s: unknown format '%s'", sl_stage_where(st), cfg->format);
+    return SL_EOPTION;
+  }
+  sl_codec_opts co = {.delimiter = cfg->delimiter && cfg->delimiter[0] ? cfg->delimiter[0] : ',',
+                      .header = 0,
+                      .columns = (const char **)cfg->columns,
+                      .max_record = 0};
+  k->cctx = k->codec->ctx_new ? k->codec->ctx_new(&co) : NULL;
+  if (!k->cctx && k->codec->ctx_new) {
+    sl_log_error(name, "%s: invalid CSV delimiter", sl_stage_where(st));
+    return SL_EOPTION;
+  }
+  sl_sink_set_codec(st, k->codec, k->cctx);
+  k->kc.rk = make_producer(k);
+  if (!k->kc.rk) return SL_EOPTION;
+  if (k->topic_const) {
+    const char *why = NULL;
+    if (!topic_get(k, k->topic_const, strlen(k->topic_const), &why)) {
+      sl_log_error(name, "%s: topic \"%s\": %s", sl_stage_where(st), k->topic_const, why);
+      return SL_EOPTION;
+    }
+  }
+  rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->kc.rk);
+  if (!q) return SL_ENOMEM;
+  return kafka_uv_start(&k->uv, sl_stage_loop(st), q, POLL_EVERY_MS, serve, k);
+}
+
+static int ksink_write(sl_stage *st, sl_sink_batch *sb) {
+  ksink *k = sl_stage_priv(st);
+  kbatch *kb = sl_arena_alloc(sl_batch_arena(sb->batch), sizeof *kb + sb->n * sizeof(kbatch *));
+  if (!kb) return SL_ENOMEM;
+  kb->sb = sb;
+  kb->next = 0;
+  kb->outstanding = 0;
+  kb->slots = (kbatch **)(kb + 1);
+  for (uint32_t i = 0; i < sb->n; i++) kb->slots[i] = kb;
+  sb->sink_data = kb;
+  sb->next = NULL;
+  if (k->qtail) k->qtail->next = sb;
+  else k->qhead = sb;
+  k->qtail = sb;
+  k->open_batches++;
+  /* Behind a full queue, this batch waits its turn. */
+  if (!k->blocked) produce_more(k);
+  return 0;
+}
+
+static void ksink_flush(sl_stage *st) {
+  ksink *k = sl_stage_priv(st);
+  k->flushing = 1;
+  check_flushed(k);
+}
+
+static void ksink_destroy(sl_stage *st) {
+  ksink *k = sl_stage_priv(st);
+  if (k->kc.rk) {
+    /* After a clean run nothing is outstanding.  Otherwise (a failed
+     * start) the messages are dropped unacknowledged: their sources read
+     * them again on restart.  No callback may reach a torn-down engine. */
+    k->fatal = 1;
+    rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    kafka_uv_close(&k->uv);
+    for (size_t i = 0; i < k->tcap; i++)
+      if (k->topics[i].rkt) rd_kafka_topic_destroy(k->topics[i].rkt);
+    rd_kafka_destroy(k->kc.rk);
+    k->kc.rk = NULL;
+  } else {
+    kafka_uv_close(&k->uv);
+  }
+  for (size_t i = 0; i < k->tcap; i++) free(k->topics[i].name);
+  free(k->topics);
+  k->topics = NULL;
+  k->tcap = k->tcount = 0;
+  for (int i = 0; i < k->nhconst; i++) {
+    free(k->hconst[i].name);
+    free(k->hconst[i].value);
+  }
+  free(k->hconst);
+  k->hconst = NULL;
+  free(k->topic_const);
+  k->topic_const = NULL;
+  if (k->cctx && k->codec->ctx_free) k->codec->ctx_free(k->cctx);
+  k->cctx = NULL;
+}
+
+static const sl_option ksink_options[] = {
+    {"brokers", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(ksink_cfg, brokers), "Bootstrap brokers, \"host:port,host:port\".", NULL},
+    {"topic", SL_OPT_LUA, NULL, SL_REQUIRED | SL_RECORD_FN, offsetof(ksink_cfg, topic), "Topic name, or function(rec) -> topic name.", "function|string"},
+    {"key", SL_OPT_LUA, NULL, SL_RECORD_FIELD, offsetof(ksink_cfg, key), "Message key: a field name, or function(rec) -> string.", "function|string"},
+    {"headers", SL_OPT_LUA, NULL, SL_RECORD_MAP, offsetof(ksink_cfg, headers), "Message headers: { name = \"value\" or function(rec) -> string }.", "table"},
+    {"default_topic", SL_OPT_STR, NULL, 0, offsetof(ksink_cfg, default_topic), "Topic when the topic function returns nil (and for late dead letters).", NULL},
+    {"format", SL_OPT_ENUM, "json", 0, offsetof(ksink_cfg, format), "Message value format.", "json|csv|raw"},
+    {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(ksink_cfg, columns), "csv: output columns (default: the first record's fields).", NULL},
+    {"delimiter", SL_OPT_STR, ",", 0, offsetof(ksink_cfg, delimiter), "csv: field separator.", NULL},
+    {"librdkafka", SL_OPT_MAP, NULL, 0, offsetof(ksink_cfg, librdkafka), "librdkafka settings passed through (TLS, SASL, compression, tuning).", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+const sl_plugin kafka_sink_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_SINK,
+    .name = "kafka.sink",
+    .doc = "Produces records to Kafka (idempotent, acks=all); acknowledges on delivery reports.",
+    .options = ksink_options,
+    .config_size = sizeof(ksink_cfg),
+    .priv_size = sizeof(ksink),
+    .init = ksink_init,
+    .destroy = ksink_destroy,
+    .write = ksink_write,
+    .flush = ksink_flush,
+};
