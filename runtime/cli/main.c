@@ -38,6 +38,8 @@ static const char run_help[] =
     "  --workers N           worker threads (default: the pipeline's, else one per core)\n"
     "  --log-level LEVEL     debug, info (default), warn, error\n"
     "  --log-format FORMAT   text or json (default: text on a terminal, json otherwise)\n"
+    "  --admin HOST:PORT     serve /metrics, /health, /ready and /status over HTTP\n"
+    "                        (default: $SLUICE_ADMIN; none if unset)\n"
     "\n"
     "exit status: 0 done, 1 runtime failure, 2 invalid pipeline or usage\n";
 
@@ -179,6 +181,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
       {"workers", required_argument, NULL, 'w'},
       {"log-level", required_argument, NULL, 'l'},
       {"log-format", required_argument, NULL, 'f'},
+      {"admin", required_argument, NULL, 'a'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   sl_run_opts o = {0};
@@ -190,6 +193,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
       case 's': o.state_root = optarg; break;
+      case 'a': o.admin = optarg; break;
       case 'w': {
         char *end;
         long n = strtol(optarg, &end, 10);

@@ -54,9 +54,11 @@ struct sl_stage {
   int flushed;
   int is_dlq;
 
-  /* counters */
-  uint64_t records_in;        /* sources: emitted; sinks: written */
-  uint64_t records_failed;
+  /* counters (loop thread) */
+  uint64_t records_in;        /* sources: emitted; sinks: handed to write */
+  uint64_t records_acked;     /* sources: durable everywhere or dropped */
+  uint64_t records_done;      /* sinks: made durable */
+  uint64_t records_failed;    /* sinks: rejected for good */
 };
 
 typedef enum sl_run_state {
@@ -106,6 +108,11 @@ struct sl_pipeline {
   sl_run_state run;
   int statefiles_busy;        /* state writes in flight */
   int reload;                 /* drain, then return SL_EXIT_RELOAD */
+  uint64_t records_dropped;   /* by steps */
+  pthread_mutex_t metrics_mu;
+  struct sl_metric *metrics;  /* families registered by plugins */
+  const char *admin_listen;   /* "host:port" of the admin endpoint, or NULL */
+  struct sl_http_server *admin;
   int exit_code;
 };
 
@@ -131,6 +138,7 @@ typedef struct sl_run_opts {
   const char *file;
   const char *state_root;     /* NULL: $SLUICE_STATE_DIR or <pipeline folder>/.sluice */
   int workers;                /* 0: from the pipeline or the number of cores */
+  const char *admin;          /* --admin host:port, or NULL */
   int check_only;
   int quiet;                  /* check_only: report errors through the log, print nothing */
 } sl_run_opts;

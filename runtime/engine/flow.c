@@ -193,6 +193,7 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
     if (src->plugin->ack) src->plugin->ack(src, &b->cp);
     p->inflight_records -= p->ack_records;
     p->ack_records = 0;
+    src->records_acked += b->n;
     p->inflight_bytes -= b->bytes;
     sl__batch_free(b);
     released = 1;
@@ -242,6 +243,7 @@ void sl__flow_processed(sl_pipeline *p, sl_batch *b) {
     b->bytes = bytes;
   }
   b->processed = 1;
+  p->records_dropped += b->dropped;
   sl_stage *src = b->source;
   while (src->undispatched && src->undispatched->processed) {
     sl_batch *d = src->undispatched;
@@ -373,6 +375,10 @@ static void send_rejects(sl_pipeline *p, sl_sink_batch *sb) {
 void sl_sink_done(sl_sink_batch *sb) {
   sl_pipeline *p = sb->sink->p;
   sl_batch *b = sb->batch;
+  uint32_t rejected = 0;
+  for (struct sl_reject *r = sb->rejects; r; r = r->next) rejected++;
+  sb->sink->records_failed += rejected;
+  sb->sink->records_done += sb->n - rejected;
   if (sb->rejects) send_rejects(p, sb);
   if (sb->late) sl_buf_free(&sb->bytes);
   b->pending--;

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "core/clock.h"
+#include "engine/metrics.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
 
@@ -476,6 +478,12 @@ int sl_pipeline_main(const sl_run_opts *o) {
   if (uv_loop_init(&loop)) goto fail;
   loop_ready = 1;
   p->loop = &loop;
+  pthread_mutex_init(&p->metrics_mu, NULL);
+  p->admin_listen = o->admin ? o->admin : getenv("SLUICE_ADMIN");
+  if (p->admin_listen && *p->admin_listen && sl__admin_start(p)) {
+    sl_buf_printf(&err, "cannot start the admin endpoint on %s", p->admin_listen);
+    goto fail;
+  }
   pthread_mutex_init(&p->done_mu, NULL);
   uv_async_init(&loop, &p->done_async, on_done_async);
   p->done_async.data = p;
@@ -563,10 +571,13 @@ done:
     }
   }
   if (loop_ready) {
+    sl__admin_stop(p);
     uv_walk(&loop, close_walk_cb, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     pthread_mutex_destroy(&p->done_mu);
+    sl__metrics_free(p);
+    pthread_mutex_destroy(&p->metrics_mu);
   }
   {
     sl_stage **lists3[3] = {p->sources, p->steps, p->sinks};

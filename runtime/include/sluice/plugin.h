@@ -244,6 +244,18 @@ int sl_step_emit(sl_step_out *out, sl_record *rec);
 /* Marks the current record failed with reason (copied). */
 void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason);
 
+/* Metrics of a stage, exported on the admin endpoint's /metrics as
+ * sluice_<name>{pipeline="...",stage="..."[,label="value"...]}.  labels is
+ * NULL or a NULL-terminated list of label names; each update gives values
+ * for them in the same order (NULL when there are none).  Safe from any
+ * thread; each update takes a lock, so add per batch, not per record. */
+typedef struct sl_metric sl_metric;
+typedef enum sl_metric_kind { SL_COUNTER = 1, SL_GAUGE } sl_metric_kind;
+sl_metric *sl_stage_metric(sl_stage *st, sl_metric_kind kind, const char *name,
+                           const char *help, const char *const *labels);
+void sl_metric_add(sl_metric *m, const char *const *values, int64_t delta);
+void sl_metric_set(sl_metric *m, const char *const *values, int64_t value);
+
 /* State that survives restarts: one small file per stage in the pipeline's
  * state folder, replaced atomically.  save is asynchronous and coalesces:
  * only the latest value is written.  load returns SL_ENOENT if none. */

@@ -1,0 +1,198 @@
+/* Stage metrics: families registered by plugins (counters and gauges with
+ * labels), and the Prometheus text exposition of them and of the engine's
+ * own counters. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/metrics.h"
+
+typedef struct series {
+  char **values;          /* one per label */
+  int64_t v;
+  struct series *next;
+} series;
+
+struct sl_metric {
+  sl_stage *st;
+  sl_metric_kind kind;
+  char *name;
+  char *help;
+  char **labels;
+  int nlabels;
+  pthread_mutex_t mu;
+  series *head;
+  struct sl_metric *next;
+};
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+sl_metric *sl_stage_metric(sl_stage *st, sl_metric_kind kind, const char *name,
+                           const char *help, const char *const *labels) {
+  sl_pipeline *p = st->p;
+  pthread_mutex_lock(&p->metrics_mu);
+  for (sl_metric *m = p->metrics; m; m = m->next)
+    if (m->st == st && strcmp(m->name, name) == 0) {
+      pthread_mutex_unlock(&p->metrics_mu);
+      return m;
+    }
+  sl_metric *m = calloc(1, sizeof *m);
+  if (m) {
+    m->st = st;
+    m->kind = kind;
+    m->name = strdup(name);
+    m->help = dup_or_empty(help);
+    while (labels && labels[m->nlabels]) m->nlabels++;
+    m->labels = calloc((size_t)m->nlabels + 1, sizeof *m->labels);
+    for (int i = 0; m->labels && i < m->nlabels; i++) m->labels[i] = strdup(labels[i]);
+    pthread_mutex_init(&m->mu, NULL);
+    m->next = p->metrics;
+    p->metrics = m;
+  }
+  pthread_mutex_unlock(&p->metrics_mu);
+  return m;
+}
+
+static series *find_series(sl_metric *m, const char *const *values) {
+  for (series *s = m->head; s; s = s->next) {
+    int same = 1;
+    for (int i = 0; i < m->nlabels && same; i++)
+      same = strcmp(s->values[i], values && values[i] ? values[i] : "") == 0;
+    if (same) return s;
+  }
+  series *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->values = calloc((size_t)m->nlabels + 1, sizeof *s->values);
+  for (int i = 0; s->values && i < m->nlabels; i++)
+    s->values[i] = dup_or_empty(values ? values[i] : NULL);
+  s->next = m->head;
+  m->head = s;
+  return s;
+}
+
+static void update(sl_metric *m, const char *const *values, int64_t v, int add) {
+  if (!m) return;
+  pthread_mutex_lock(&m->mu);
+  series *s = find_series(m, values);
+  if (s) s->v = add ? s->v + v : v;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void sl_metric_add(sl_metric *m, const char *const *values, int64_t delta) {
+  update(m, values, delta, 1);
+}
+
+void sl_metric_set(sl_metric *m, const char *const *values, int64_t value) {
+  update(m, values, value, 0);
+}
+
+void sl__metrics_free(sl_pipeline *p) {
+  sl_metric *m = p->metrics;
+  while (m) {
+    sl_metric *next = m->next;
+    series *s = m->head;
+    while (s) {
+      series *sn = s->next;
+      for (int i = 0; i < m->nlabels; i++) free(s->values[i]);
+      free(s->values);
+      free(s);
+      s = sn;
+    }
+    for (int i = 0; i < m->nlabels; i++) free(m->labels[i]);
+    free(m->labels);
+    free(m->name);
+    free(m->help);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+    m = next;
+  }
+  p->metrics = NULL;
+}
+
+/* ---- exposition ---- */
+
+/* A label value with \, " and newline escaped as the text format wants. */
+static void put_label(sl_buf *b, const char *name, const char *value) {
+  sl_buf_printf(b, "%s=\"", name);
+  for (const char *c = value; *c; c++) {
+    if (*c == '\\' || *c == '"') sl_buf_putc(b, '\\');
+    if (*c == '\n') {
+      sl_buf_puts(b, "\\n");
+      continue;
+    }
+    sl_buf_putc(b, *c);
+  }
+  sl_buf_putc(b, '"');
+}
+
+static void family(sl_buf *b, const char *name, const char *type, const char *help) {
+  sl_buf_printf(b, "# HELP sluice_%s %s\n# TYPE sluice_%s %s\n", name, help, name, type);
+}
+
+static void sample(sl_buf *b, const char *name, const sl_pipeline *p, const sl_stage *st,
+                   int64_t v) {
+  sl_buf_printf(b, "sluice_%s{", name);
+  put_label(b, "pipeline", p->name);
+  if (st) {
+    sl_buf_putc(b, ',');
+    put_label(b, "stage", st->name);
+  }
+  sl_buf_printf(b, "} %lld\n", (long long)v);
+}
+
+typedef int64_t (*stage_value)(const sl_stage *st);
+static int64_t src_read(const sl_stage *s) { return (int64_t)s->records_in; }
+static int64_t src_acked(const sl_stage *s) { return (int64_t)s->records_acked; }
+static int64_t src_paused(const sl_stage *s) { return s->paused && !s->finished; }
+static int64_t sink_written(const sl_stage *s) { return (int64_t)s->records_done; }
+static int64_t sink_rejected(const sl_stage *s) { return (int64_t)s->records_failed; }
+
+static void stage_family(sl_buf *b, const sl_pipeline *p, sl_stage *const *list, int n,
+                         const char *name, const char *type, const char *help, stage_value f) {
+  family(b, name, type, help);
+  for (int i = 0; i < n; i++) sample(b, name, p, list[i], f(list[i]));
+}
+
+void sl__metrics_expose(sl_pipeline *p, sl_buf *b) {
+  family(b, "up", "gauge", "1 while the pipeline runs, 0 while it drains or stops.");
+  sample(b, "up", p, NULL, p->run == SL_RUN_RUNNING);
+  stage_family(b, p, p->sources, p->nsources, "source_records_total", "counter",
+               "Records read by the source.", src_read);
+  stage_family(b, p, p->sources, p->nsources, "source_acked_records_total", "counter",
+               "Records durable in every sink (or dropped), so the source may move past them.",
+               src_acked);
+  stage_family(b, p, p->sources, p->nsources, "source_paused", "gauge",
+               "1 while the source is paused by backpressure.", src_paused);
+  stage_family(b, p, p->sinks, p->nsinks, "sink_records_total", "counter",
+               "Records the sink made durable.", sink_written);
+  stage_family(b, p, p->sinks, p->nsinks, "sink_rejected_records_total", "counter",
+               "Records the sink refused for good (sent to the dead-letter sink).", sink_rejected);
+  family(b, "dead_letters_total", "counter", "Records handed to the dead-letter sink.");
+  sample(b, "dead_letters_total", p, NULL, (int64_t)p->sinks[p->nsinks - 1]->records_in);
+  family(b, "dropped_records_total", "counter", "Records dropped on purpose by steps.");
+  sample(b, "dropped_records_total", p, NULL, (int64_t)p->records_dropped);
+  family(b, "inflight_records", "gauge", "Records read and not yet durable everywhere.");
+  sample(b, "inflight_records", p, NULL, (int64_t)p->inflight_records);
+  family(b, "inflight_bytes", "gauge", "Bytes held by batches in flight.");
+  sample(b, "inflight_bytes", p, NULL, (int64_t)p->inflight_bytes);
+
+  pthread_mutex_lock(&p->metrics_mu);
+  for (sl_metric *m = p->metrics; m; m = m->next) {
+    family(b, m->name, m->kind == SL_COUNTER ? "counter" : "gauge", m->help);
+    pthread_mutex_lock(&m->mu);
+    for (series *s = m->head; s; s = s->next) {
+      sl_buf_printf(b, "sluice_%s{", m->name);
+      put_label(b, "pipeline", p->name);
+      sl_buf_putc(b, ',');
+      put_label(b, "stage", m->st->name);
+      for (int i = 0; i < m->nlabels; i++) {
+        sl_buf_putc(b, ',');
+        put_label(b, m->labels[i], s->values[i]);
+      }
+      sl_buf_printf(b, "} %lld\n", (long long)s->v);
+    }
+    pthread_mutex_unlock(&m->mu);
+  }
+  pthread_mutex_unlock(&p->metrics_mu);
+}
