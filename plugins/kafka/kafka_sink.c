@@ -15,6 +15,16 @@
  * queue, which is watched through kafka_uv (pipe + uv_poll + timer).  The
  * event API is avoided on purpose (DESIGN.md §9).
  *
+ * Kafka checks a topic's max.message.bytes against a whole record batch,
+ * so one oversized message fails the batch it travelled in, and the
+ * delivery reports of every message in it say MSG_SIZE_TOO_LARGE (or
+ * INVALID_RECORD, when one message broke a topic rule).  Those messages are
+ * sent again one by one through a second producer that never batches
+ * (made on first need); only what fails alone is rejected.  Their order
+ * relative to later messages of the same partition is lost, which beats
+ * dead-lettering good records.  Setting batch.size below the topic's
+ * max.message.bytes avoids the detour.
+ *
  * A full producer queue (QUEUE_FULL) stops producing; the rest of the
  * batch, and the batches after it, are produced when delivery reports have
  * made room, in the same order.  Nothing here blocks the loop: shutdown
@@ -81,6 +91,8 @@ typedef struct ksink {
   const sl_codec *codec;
   void *cctx;
   kafka_uv uv;
+  rd_kafka_t *solo;       /* the producer that sends failed batches' messages one by one */
+  kafka_uv solo_uv;
   int is_dlq;
   char *topic_const;      /* topic = "name" */
   int topic_fn;           /* topic = function(rec) */
@@ -98,8 +110,10 @@ typedef struct ksink {
   int blocked;            /* the producer queue was full */
   int flushing;
   int fatal;
-  uint64_t delivered, rejected;
+  uint64_t delivered, rejected, resent;
 } ksink;
+
+static rd_kafka_t *make_producer(ksink *k, int solo);
 
 /* ---- topic handles ---- */
 
@@ -320,13 +334,70 @@ static void produce_more(ksink *k) {
   check_flushed(k);
 }
 
+static void serve_solo(void *arg) {
+  ksink *k = arg;
+  rd_kafka_poll(k->solo, 0);
+}
+
+/* Sends m again through the producer that does not batch (see the top of
+ * the file).  1 if it went. */
+static int resend_alone(ksink *k, const rd_kafka_message_t *m) {
+  if (!k->solo) {
+    k->solo = make_producer(k, 1);
+    if (!k->solo) return 0;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->solo);
+    if (!q || kafka_uv_start(&k->solo_uv, sl_stage_loop(k->kc.st), q, POLL_EVERY_MS, serve_solo, k)) {
+      if (q && !k->solo_uv.q) rd_kafka_queue_destroy(q);
+      return 0;
+    }
+    sl_log_warn(sl_stage_name(k->kc.st),
+                "topic %s refused a batch as too large or invalid: sending its messages one by one "
+                "(a batch.size below the topic's max.message.bytes avoids this)",
+                rd_kafka_topic_name(m->rkt));
+  }
+  rd_kafka_headers_t *h = NULL, *orig = NULL;
+  if (rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+    h = rd_kafka_headers_copy(orig);
+  rd_kafka_vu_t vu[6];
+  size_t nv = 0;
+  vu[nv].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vu[nv++].u.cstr = rd_kafka_topic_name(m->rkt);
+  vu[nv].vtype = RD_KAFKA_VTYPE_PARTITION;
+  vu[nv++].u.i32 = m->partition;
+  vu[nv].vtype = RD_KAFKA_VTYPE_VALUE;
+  vu[nv].u.mem.ptr = m->payload;
+  vu[nv++].u.mem.size = m->len;
+  vu[nv].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vu[nv++].u.ptr = m->_private;
+  if (m->key) {
+    vu[nv].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[nv].u.mem.ptr = m->key;
+    vu[nv++].u.mem.size = m->key_len;
+  }
+  if (h) {
+    vu[nv].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vu[nv++].u.headers = h;
+  }
+  rd_kafka_error_t *err = rd_kafka_produceva(k->solo, vu, nv);
+  if (err) {
+    if (h) rd_kafka_headers_destroy(h);
+    rd_kafka_error_destroy(err);
+    return 0;
+  }
+  k->resent++;
+  return 1;
+}
+
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   ksink *k = opaque;
-  (void)rk;
   kbatch **slot = m->_private;
   if (!slot || k->fatal) return;
   kbatch *kb = *slot;
   uint32_t i = (uint32_t)(slot - kb->slots);
+  if (m->err && rk == k->kc.rk &&
+      (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || m->err == RD_KAFKA_RESP_ERR_INVALID_RECORD) &&
+      resend_alone(k, m))
+    return;   /* still outstanding, now in the other producer */
   k->outstanding--;
   kb->outstanding--;
   if (m->err) {
@@ -351,8 +422,9 @@ static void serve(void *arg) {
 
 /* ---- plugin callbacks ---- */
 
-/* The one place the producer is made (see the note on exactly-once). */
-static rd_kafka_t *make_producer(ksink *k) {
+/* The one place producers are made (see the note on exactly-once).  solo:
+ * the one that sends messages one per request. */
+static rd_kafka_t *make_producer(ksink *k, int solo) {
   sl_stage *st = k->kc.st;
   char client_id[300];
   snprintf(client_id, sizeof client_id, "sluice.%s", sl_stage_name(st));
@@ -371,6 +443,12 @@ static rd_kafka_t *make_producer(ksink *k) {
   const char *managed[] = {"request.required.acks", "transactional.id", NULL};
   rd_kafka_conf_t *conf = kafka_conf_new(&k->kc, defaults, k->cfg->librdkafka, managed, forced);
   if (!conf) return NULL;
+  if (solo) {
+    /* Over whatever the pipeline's map said for the batching producer. */
+    rd_kafka_conf_set(conf, "batch.num.messages", "1", NULL, 0);
+    rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
+    rd_kafka_conf_set(conf, "client.id", "sluice.solo", NULL, 0);
+  }
   rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
   char err[512];
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -472,7 +550,7 @@ static int ksink_init(sl_stage *st) {
     return SL_EOPTION;
   }
   sl_sink_set_codec(st, k->codec, k->cctx);
-  k->kc.rk = make_producer(k);
+  k->kc.rk = make_producer(k, 0);
   if (!k->kc.rk) return SL_EOPTION;
   if (k->topic_const) {
     const char *why = NULL;
@@ -521,6 +599,12 @@ static void ksink_destroy(sl_stage *st) {
     k->fatal = 1;
     rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     kafka_uv_close(&k->uv);
+    if (k->solo) {
+      rd_kafka_purge(k->solo, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      kafka_uv_close(&k->solo_uv);
+      rd_kafka_destroy(k->solo);
+      k->solo = NULL;
+    }
     for (size_t i = 0; i < k->tcap; i++)
       if (k->topics[i].rkt) rd_kafka_topic_destroy(k->topics[i].rkt);
     rd_kafka_destroy(k->kc.rk);

@@ -26,6 +26,31 @@
  * partitions), so rebalances and errors are handled and
  * max.poll.interval.ms is never exceeded.
  *
+ * Rebalances: a revoked partition (another member joined, or this one is
+ * leaving) is handed over cleanly.  librdkafka waits for the application
+ * to call incremental_unassign, so the source first pauses the revoked
+ * partitions, lets the batches already emitted finish (their acks store
+ * the offsets), commits, and only then unassigns: the new owner starts
+ * exactly where this one stopped, without duplicates.  If the batches do
+ * not finish within REVOKE_WAIT_MS (a stuck sink), it unassigns anyway;
+ * acks arriving after that are dropped (each checkpoint entry carries the
+ * assignment epoch of its partition) and the new owner reads those
+ * records again.  Lost partitions (the group moved on without us) are
+ * unassigned at once, without a commit.
+ *
+ * Fetch wake-ups (librdkafka 2.0): once the prefetch queue holds
+ * queued.min.messages, librdkafka stops fetching and its broker thread
+ * looks again only when something wakes it, at the latest after a second.
+ * A pipeline slower than the fetcher (the usual case) would then stall for
+ * most of every second unless the queue held a second's worth of messages
+ * (hundreds of MB).  So when the source has drained half the queue since
+ * it last looked and the queue is below half the threshold, it sends the
+ * partition leaders a cheap request (ListOffsets through
+ * rd_kafka_offsets_for_times, on the thread pool since it blocks); serving
+ * it wakes the broker threads, which then fetch again.  librdkafka 2.1 has
+ * fetch.queue.backoff.ms for this; where it exists it is set and the
+ * wake-ups are off.
+ *
  * Shutdown: stop() pauses everything and emits nothing more.  Once the
  * last emitted batch is acked, the final commit and rd_kafka_consumer_close
  * (both block on the network) run on the libuv thread pool, and
@@ -55,6 +80,8 @@
 #define POLL_EVERY_MS 100
 /* Batches emitted per wake-up before yielding to the rest of the loop. */
 #define ROUNDS_PER_WAKE 4
+/* How long a revoke waits for the batches in flight (see Rebalances). */
+#define REVOKE_WAIT_MS 10000
 
 typedef struct ksrc_cfg {
   char *brokers;
@@ -106,10 +133,25 @@ typedef struct ksrc {
   kcp *cps;               /* the batch being built */
   int ncps, capcps;
 
+  /* fetch wake-ups (see above) */
+  int wakeups;            /* needed: this librdkafka lacks fetch.queue.backoff.ms */
+  int64_t queued_min;     /* the effective queued.min.messages */
+  int64_t since_wakeup;   /* messages consumed since the last wake-up */
+  int waking;             /* a wake-up runs on the thread pool */
+  uv_work_t wake_req;
+  rd_kafka_topic_partition_list_t *wake_list;
+  uint64_t nwakeups;
+
+  /* a revoke waiting for the batches in flight (see Rebalances) */
+  rd_kafka_topic_partition_list_t *revoking;
+  uint64_t revoke_after;  /* done once acked reaches this */
+  int64_t revoke_since;
+
   int soft_paused;        /* pause() called: not consuming */
   int64_t paused_at;
   int hard_paused;        /* the assignment is paused in librdkafka */
   int started, stopping, closing, closed, finished;
+  int consumer_closed;    /* rd_kafka_consumer_close returned */
   uint64_t emitted, acked, late_acks, discarded;
   uv_work_t close_req;
   rd_kafka_resp_err_t commit_err, close_err;
@@ -180,10 +222,52 @@ static void set_paused(ksrc *ks, int pause) {
     }
     rd_kafka_topic_partition_list_destroy(l);
   }
+  /* Partitions being handed over stay paused. */
+  if (!pause && ks->revoking) rd_kafka_pause_partitions(ks->kc.rk, ks->revoking);
   ks->hard_paused = pause;
 }
 
 /* ---- rebalances ---- */
+
+static void set_epochs_zero(ksrc *ks, const rd_kafka_topic_partition_list_t *parts) {
+  for (int i = 0; i < parts->cnt; i++) {
+    int t = intern_topic(ks, parts->elems[i].topic);
+    kpart *p = t >= 0 ? find_part(ks, t, parts->elems[i].partition, 0) : NULL;
+    if (p) p->epoch = 0;
+  }
+}
+
+static void unassign(ksrc *ks, rd_kafka_topic_partition_list_t *parts) {
+  rd_kafka_t *rk = ks->kc.rk;
+  set_epochs_zero(ks, parts);
+  if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
+    rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+    if (e) {
+      sl_log_error(sl_stage_name(ks->kc.st), "cannot give up partitions: %s", rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+    }
+  } else {
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, NULL);
+    if (err)
+      sl_log_error(sl_stage_name(ks->kc.st), "cannot give up partitions: %s", rd_kafka_err2str(err));
+  }
+}
+
+/* The batches in flight when the revoke came are acked (or it waited
+ * long enough): commit what they stored and let the partitions go. */
+static void finish_revoke(ksrc *ks, int timed_out) {
+  rd_kafka_topic_partition_list_t *parts = ks->revoking;
+  ks->revoking = NULL;
+  if (timed_out)
+    sl_log_warn(sl_stage_name(ks->kc.st),
+                "handing over %d partition%s after %d ms with batches still in flight: their "
+                "records will be read again by the new owner",
+                parts->cnt, parts->cnt == 1 ? "" : "s", REVOKE_WAIT_MS);
+  /* Without waiting: the commit goes out before the unassign, in order. */
+  rd_kafka_commit(ks->kc.rk, NULL, 1);
+  unassign(ks, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+}
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
@@ -195,7 +279,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   rd_kafka_error_t *e = NULL;
   rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    sl_log_info(name, "assigned %d partition%s: %s", parts->cnt, parts->cnt == 1 ? "" : "s", what);
+    /* Cooperative rebalances call this in every round, often with nothing. */
+    if (parts->cnt)
+      sl_log_info(name, "assigned %d partition%s: %s", parts->cnt, parts->cnt == 1 ? "" : "s", what);
+    else
+      sl_log_debug(name, "rebalance: no new partitions");
     kafka_client_alive(&ks->kc);
     for (int i = 0; i < parts->cnt; i++) {
       int t = intern_topic(ks, parts->elems[i].topic);
@@ -211,18 +299,20 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     sl_log_info(name, "%s %d partition%s: %s%s", lost ? "lost" : "revoked", parts->cnt,
                 parts->cnt == 1 ? "" : "s", what,
                 lost ? " (the group moved on without us; uncommitted records will be read again)" : "");
-    /* Commit what is stored for them before they go, without waiting:
-     * blocking here would stall the loop.  Acks of their batches that
-     * arrive later are dropped (see ksrc_ack); the new owner reads those
-     * records again. */
-    if (!lost && !ks->kc.off_loop) rd_kafka_commit(rk, NULL, 1);
-    for (int i = 0; i < parts->cnt; i++) {
-      int t = intern_topic(ks, parts->elems[i].topic);
-      kpart *p = t >= 0 ? find_part(ks, t, parts->elems[i].partition, 0) : NULL;
-      if (p) p->epoch = 0;
+    if (ks->revoking) finish_revoke(ks, 0);   /* cannot happen; never leave one behind */
+    if (lost || ks->kc.off_loop || ks->acked == ks->emitted) {
+      /* Lost: nothing to commit.  Closing (off the loop): every batch is
+       * acked and committed already.  Nothing in flight: go now. */
+      if (!lost && !ks->kc.off_loop) rd_kafka_commit(rk, NULL, 1);
+      unassign(ks, parts);
+    } else {
+      /* Hand over once the batches in flight are done (see Rebalances). */
+      rd_kafka_pause_partitions(rk, parts);
+      ks->revoking = rd_kafka_topic_partition_list_copy(parts);
+      ks->revoke_after = ks->emitted;
+      ks->revoke_since = sl_mono_ms();
     }
-    if (cooperative) e = rd_kafka_incremental_unassign(rk, parts);
-    else rerr = rd_kafka_assign(rk, NULL);
+    return;
   } else {
     sl_log_error(name, "consumer group rebalance failed: %s; dropping the assignment",
                  rd_kafka_err2str(err));
@@ -410,10 +500,53 @@ static void discard(ksrc *ks, ssize_t n) {
   }
 }
 
+/* ---- fetch wake-ups ---- */
+
+static void wake_work(uv_work_t *req) {
+  ksrc *ks = req->data;
+  /* Timestamp -1 asks for the end offsets: one ListOffsets per leader. */
+  rd_kafka_offsets_for_times(ks->kc.rk, ks->wake_list, 1000);
+}
+
+static void finish_if_idle(ksrc *ks);
+
+static void after_wake(uv_work_t *req, int status) {
+  ksrc *ks = req->data;
+  (void)status;
+  rd_kafka_topic_partition_list_destroy(ks->wake_list);
+  ks->wake_list = NULL;
+  ks->waking = 0;
+  finish_if_idle(ks);
+}
+
+static void maybe_wake_fetcher(ksrc *ks) {
+  if (!ks->wakeups || ks->waking || ks->stopping || ks->closing || ks->soft_paused) return;
+  if (ks->since_wakeup < ks->queued_min / 2) return;
+  if ((int64_t)rd_kafka_queue_length(ks->uv.q) >= ks->queued_min / 2) return;
+  rd_kafka_topic_partition_list_t *l = NULL;
+  if (rd_kafka_assignment(ks->kc.rk, &l) || !l) return;
+  if (l->cnt == 0) {
+    rd_kafka_topic_partition_list_destroy(l);
+    return;
+  }
+  for (int i = 0; i < l->cnt; i++) l->elems[i].offset = -1;
+  ks->wake_list = l;
+  ks->wake_req.data = ks;
+  ks->since_wakeup = 0;
+  if (uv_queue_work(sl_stage_loop(ks->kc.st), &ks->wake_req, wake_work, after_wake)) {
+    rd_kafka_topic_partition_list_destroy(l);
+    ks->wake_list = NULL;
+    return;
+  }
+  ks->waking = 1;
+  ks->nwakeups++;
+}
+
 /* The queue is readable, the timer fired, or more is left from last time. */
 static void serve(void *arg) {
   ksrc *ks = arg;
   if (ks->closing || ks->finished) return;
+  if (ks->revoking && sl_mono_ms() - ks->revoke_since >= REVOKE_WAIT_MS) finish_revoke(ks, 1);
   if (ks->soft_paused && !ks->hard_paused && !ks->stopping) {
     if (sl_mono_ms() - ks->paused_at < SOFT_PAUSE_MS) return;
     sl_log_debug(sl_stage_name(ks->kc.st), "paused for %d ms: pausing the partitions in librdkafka",
@@ -434,6 +567,8 @@ static void serve(void *arg) {
      * so the records are read again on the next start. */
     if (ks->stopping) discard(ks, n);
     else emit_batch(ks, n);
+    ks->since_wakeup += n;
+    maybe_wake_fetcher(ks);
     if (ks->closing || ks->finished) return;
     if ((uint32_t)n < ks->batch_size) return;
     if (ks->soft_paused && !ks->hard_paused) return;
@@ -515,8 +650,8 @@ static int ksrc_init(sl_stage *st) {
       "partition.assignment.strategy", "cooperative-sticky",
       /* Prefetch: enough to keep the workers fed, small enough that memory
        * stays flat with a large backlog (the default is 64 MiB). */
-      "queued.max.messages.kbytes", "16384",
-      "queued.min.messages", "20000",
+      "queued.max.messages.kbytes", "32768",
+      "queued.min.messages", "50000",
       NULL};
   const char *forced[] = {
       "group.id", cfg->group,
@@ -529,6 +664,20 @@ static int ksrc_init(sl_stage *st) {
   rd_kafka_conf_t *conf = kafka_conf_new(&ks->kc, defaults, cfg->librdkafka, NULL, forced);
   if (!conf) return SL_EOPTION;
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+  char v[64];
+  size_t vlen = sizeof v;
+  ks->queued_min = rd_kafka_conf_get(conf, "queued.min.messages", v, &vlen) == RD_KAFKA_CONF_OK
+                       ? strtoll(v, NULL, 10) : 100000;
+  /* librdkafka >= 2.1 backs off a full prefetch queue for this long
+   * instead of a second; 2.0 needs the wake-ups. */
+  vlen = sizeof v;
+  if (rd_kafka_conf_get(conf, "fetch.queue.backoff.ms", v, &vlen) == RD_KAFKA_CONF_OK) {
+    int user_set = 0;
+    for (char **p = cfg->librdkafka; p && *p; p += 2) user_set |= strcmp(p[0], "fetch.queue.backoff.ms") == 0;
+    if (!user_set) rd_kafka_conf_set(conf, "fetch.queue.backoff.ms", "10", NULL, 0);
+  } else {
+    ks->wakeups = 1;
+  }
   char err[512];
   ks->kc.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!ks->kc.rk) {
@@ -591,6 +740,7 @@ static void close_work(uv_work_t *req) {
    * at once rather than after session.timeout.ms. */
   ks->commit_err = rd_kafka_commit(ks->kc.rk, NULL, 0);
   ks->close_err = rd_kafka_consumer_close(ks->kc.rk);
+  ks->consumer_closed = 1;
 }
 
 static void after_close(uv_work_t *req, int status) {
@@ -608,12 +758,21 @@ static void after_close(uv_work_t *req, int status) {
   if (ks->late_acks || ks->discarded)
     sl_log_info(name, "%llu batch acks came after their partitions moved; %llu messages read after stop were left for the next start",
                 (unsigned long long)ks->late_acks, (unsigned long long)ks->discarded);
+  sl_log_debug(name, "%llu fetch wake-ups", (unsigned long long)ks->nwakeups);
+  finish_if_idle(ks);
+}
+
+/* Finished once closed and no wake-up still uses the client: the loop
+ * may end right after, and destroy frees the client. */
+static void finish_if_idle(ksrc *ks) {
+  if (!ks->closed || ks->waking || ks->finished) return;
   ks->finished = 1;
   sl_source_finished(ks->kc.st);
 }
 
 static void begin_close(ksrc *ks) {
   if (ks->closing) return;
+  if (ks->revoking) finish_revoke(ks, 0);
   ks->closing = 1;
   kafka_uv_stop(&ks->uv);
   ks->close_req.data = ks;
@@ -621,8 +780,8 @@ static void begin_close(ksrc *ks) {
   if (uv_queue_work(sl_stage_loop(ks->kc.st), &ks->close_req, close_work, after_close)) {
     /* No thread pool: destroy will close it, after the loop. */
     ks->kc.off_loop = 0;
-    ks->finished = 1;
-    sl_source_finished(ks->kc.st);
+    ks->closed = 1;
+    finish_if_idle(ks);
   }
 }
 
@@ -661,6 +820,7 @@ static void ksrc_ack(sl_stage *st, const sl_checkpoint *cp) {
     (void)err;
   }
   if (l) rd_kafka_topic_partition_list_destroy(l);
+  if (ks->revoking && ks->acked >= ks->revoke_after) finish_revoke(ks, 0);
   if (ks->stopping && ks->acked == ks->emitted) begin_close(ks);
 }
 
@@ -669,7 +829,7 @@ static void ksrc_destroy(sl_stage *st) {
   if (ks->kc.rk) {
     /* The loop has ended: blocking is allowed now.  A consumer that was
      * not closed yet (a failed start) leaves its group here. */
-    if (!ks->closed) {
+    if (!ks->consumer_closed) {
       ks->kc.off_loop = 1;
       rd_kafka_consumer_close(ks->kc.rk);
     }
@@ -681,6 +841,8 @@ static void ksrc_destroy(sl_stage *st) {
   }
   if (ks->cctx && ks->codec->ctx_free) ks->codec->ctx_free(ks->cctx);
   ks->cctx = NULL;
+  if (ks->revoking) rd_kafka_topic_partition_list_destroy(ks->revoking);
+  ks->revoking = NULL;
   for (int i = 0; i < ks->ntopics; i++) free(ks->topics[i].name);
   free(ks->topics);
   free(ks->parts);

@@ -19,6 +19,7 @@
 /* ---- accessors for plugins ---- */
 
 const char *sl_stage_name(const sl_stage *st) { return st->name; }
+const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }
 void *sl_stage_config(sl_stage *st) { return st->config; }
 void *sl_stage_priv(sl_stage *st) { return st->priv; }
 uv_loop_t *sl_stage_loop(sl_stage *st) { return st->p->loop; }

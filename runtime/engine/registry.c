@@ -9,17 +9,24 @@ extern const sl_plugin stdin_plugin;
 extern const sl_plugin stdout_plugin;
 extern const sl_plugin generate_plugin;
 extern const sl_plugin null_plugin;
+extern const sl_plugin clean_plugin;
 extern const sl_plugin kafka_source_plugin;
 extern const sl_plugin kafka_sink_plugin;
+extern const sl_plugin pg_sink_plugin;
+extern const sl_plugin pg_source_plugin;
+extern const sl_plugin pg_cdc_plugin;
 
 static const sl_plugin *const builtin[] = {
     &file_source_plugin, &file_sink_plugin, &stdin_plugin,        &stdout_plugin,
     &generate_plugin,    &null_plugin,      &kafka_source_plugin, &kafka_sink_plugin,
-    NULL};
+    &pg_sink_plugin,     &pg_source_plugin,   &pg_cdc_plugin,
+    &clean_plugin,       NULL};
 
 const sl_plugin *const *sl_registry_all(void) { return builtin; }
 
-static const sl_lua_lib *const libs[] = {NULL};
+/* sl.clean.*: the cleansing primitives (plugins/clean/clean_lua.c). */
+extern const sl_lua_lib clean_lua_lib;
+static const sl_lua_lib *const libs[] = {&clean_lua_lib, NULL};
 
 const sl_lua_lib *const *sl_registry_libs(void) { return libs; }
 

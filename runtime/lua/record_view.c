@@ -200,8 +200,8 @@ static void set_int(lua_State *L, const char *field, int64_t v) {
 }
 
 /* rec:meta() → {origin=, partition=, offset=, line=, key=, id=, department=,
- * feed=, event_time=, arrival_time=, headers=}, without the ones the record
- * lacks. */
+ * feed=, event_time=, arrival_time=, headers=, clean=}, without the ones the
+ * record lacks. */
 static int m_meta(lua_State *L) {
   struct sl__view *v = check_view(L, 1);
   const sl_meta *m = &v->rec->meta;
@@ -231,6 +231,35 @@ static int m_meta(lua_State *L) {
       lua_rawset(L, -3);
     }
     lua_setfield(L, -2, "headers");
+  }
+  if (m->noutcomes) {
+    /* clean = { field = { outcome = "fixed", rule = "t2s", reason = ..., stage = ... } }
+     * from the clean steps; a later step's outcome for a field replaces an
+     * earlier one's. */
+    static const char *const names[] = {"valid", "fixed", "invalid", "missing"};
+    luaL_checkstack(L, 4, NULL);
+    lua_createtable(L, 0, m->noutcomes > INT32_MAX ? INT32_MAX : (int)m->noutcomes);
+    for (uint32_t i = 0; i < m->noutcomes; i++) {
+      const sl_field_outcome *o = &m->outcomes[i];
+      lua_pushlstring(L, o->field.ptr ? o->field.ptr : "", o->field.len);
+      lua_createtable(L, 0, 4);
+      lua_pushstring(L, o->outcome < 4 ? names[o->outcome] : "?");
+      lua_setfield(L, -2, "outcome");
+      if (o->rule) {
+        lua_pushstring(L, o->rule);
+        lua_setfield(L, -2, "rule");
+      }
+      if (o->reason) {
+        lua_pushstring(L, o->reason);
+        lua_setfield(L, -2, "reason");
+      }
+      if (o->stage) {
+        lua_pushstring(L, o->stage);
+        lua_setfield(L, -2, "stage");
+      }
+      lua_rawset(L, -3);
+    }
+    lua_setfield(L, -2, "clean");
   }
   return 1;
 }

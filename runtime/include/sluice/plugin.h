@@ -167,6 +167,10 @@ typedef struct sl_plugin {
 /* ---- what plugins call ---- */
 
 const char *sl_stage_name(const sl_stage *st);
+/* The pipeline's name (its `name` option, else the file name without
+ * .lua).  Added for pg.sink, which keys the checkpoints it stores with the
+ * data by pipeline and source. */
+const char *sl_pipeline_name(const sl_pipeline *p);
 void *sl_stage_config(sl_stage *st);
 void *sl_stage_priv(sl_stage *st);
 uv_loop_t *sl_stage_loop(sl_stage *st);

@@ -15,6 +15,26 @@
 
 struct sl_codec;
 
+/* What a cleansing step found in one field of a record: valid as it was,
+ * fixed (normalised or repaired), invalid, or missing (absent, null or
+ * empty).  Added for the clean step (plugins/clean/); rec:meta().clean
+ * shows them, and the metrics issue counts them. */
+typedef enum sl_outcome {
+  SL_OUTCOME_VALID = 0,
+  SL_OUTCOME_FIXED,
+  SL_OUTCOME_INVALID,
+  SL_OUTCOME_MISSING
+} sl_outcome;
+
+typedef struct sl_field_outcome {
+  sl_str field;           /* the field's name */
+  const char *rule;       /* the rule that decided: the one that failed, the last
+                             one that changed the value, else the last one */
+  const char *reason;     /* invalid or missing: why; NULL otherwise */
+  const char *stage;      /* the step's name */
+  uint8_t outcome;        /* sl_outcome */
+} sl_field_outcome;
+
 /* Where a record came from and what the publisher said about it. */
 typedef struct sl_meta {
   sl_str origin;          /* file path, topic or table; owned by the source */
@@ -33,6 +53,11 @@ typedef struct sl_meta {
    * Added for the Kafka source; rec:meta().headers shows them. */
   sl_member *headers;
   uint32_t nheaders;
+  /* Per-field outcomes of cleansing steps, in the order the steps ran
+   * (a later step's outcome for a field comes after an earlier one's), in
+   * the batch arena; NULL/0 when no clean step saw the record. */
+  sl_field_outcome *outcomes;
+  uint32_t noutcomes;
 } sl_meta;
 
 typedef enum sl_rec_state {

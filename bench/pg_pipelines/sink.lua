@@ -1,0 +1,14 @@
+-- bench/pg_run: JSON Lines file -> pg.sink, no step.
+-- BENCH_IN, BENCH_DSN, BENCH_TABLE and BENCH_MODE (insert | upsert) come
+-- from bench/pg_run.
+local sl = require "sluice"
+return sl.pipeline {
+  name    = "bench-pg-" .. sl.env("BENCH_MODE"),
+  batch_size = 4096,
+  max_inflight_records = 65536,
+  max_inflight_bytes = "128MiB",
+  sources = { sl.file.source { path = sl.env("BENCH_IN"), name = "in" } },
+  sinks   = { sl.pg.sink { dsn = sl.env("BENCH_DSN"), table = sl.env("BENCH_TABLE"),
+                           mode = sl.env("BENCH_MODE"), key = "id" } },
+  dlq     = sl.file.sink { path = sl.env("BENCH_DLQ") },
+}

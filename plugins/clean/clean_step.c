@@ -1,0 +1,747 @@
+/* clean: the declarative cleansing step.
+ *
+ *   sl.clean {
+ *     fields = { id_no = "cn_id", name = { "trim", "nfkc", "t2s" },
+ *                phone = "cn_phone", birth = { "date", output = "date" },
+ *                name_py = { "pinyin", from = "name" } },
+ *     required = { "id_no", "name" },
+ *     on_invalid = "keep",          -- or "null", "dlq"
+ *   }
+ *
+ * The rules are parsed once, in init on the loop thread, into plain C
+ * structures that every worker reads and nobody writes.  Per record, each
+ * field's value runs through its chain; a changed value is written back
+ * (from the batch arena), and the field's outcome (valid, fixed, invalid,
+ * missing) goes to the record's metadata (rec:meta().clean) and to
+ * counters per department, feed, field and rule.  Each worker counts in
+ * its own blocks with relaxed atomics and no lock; readers merge them
+ * (sl_clean_stats), and a summary is logged when the pipeline stops.
+ *
+ * A record with an invalid or missing required field, or any invalid field
+ * with on_invalid = "dlq", goes to the dead-letter sink with every failed
+ * field and its reason. */
+#include <lauxlib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clean_step.h"
+#include "lua/sl_lua.h"
+#include "rules.h"
+#include "sluice/codec.h"
+#include "sluice/log.h"
+
+enum { ON_KEEP = 0, ON_NULL, ON_DLQ };
+
+typedef struct clean_cfg {
+  int fields;
+  char **required;
+  char *on_invalid;
+  char *tz;
+  char *area;
+  char *key_env;
+  char *key_file;
+} clean_cfg;
+
+typedef struct field_spec {
+  char *name;             /* the field written */
+  size_t name_len;
+  char *from;             /* the field read (the same unless `from` says) */
+  size_t from_len;
+  clean_rule *rules;
+  int nrules;
+  int required;
+  int on_invalid;
+  int slot;               /* counters: slot (the field) and slot + 1 + i (rule i) */
+} field_spec;
+
+/* Counters of one worker for one (department, feed). */
+typedef struct block {
+  struct block *next;     /* the worker's list: written before being published */
+  struct block *hnext;    /* the worker's hash chain (owner only) */
+  uint64_t hash;
+  sl_str dept, feed;      /* copies, in this allocation */
+  _Atomic uint64_t n[];   /* nslots * 4, by sl_outcome */
+} block;
+
+#define NBUCKETS 64
+/* Distinct (department, feed) pairs one worker counts apart; past that
+ * they share one block, so hostile metadata cannot grow memory. */
+#define MAX_BLOCKS 4096
+
+typedef struct clean_priv clean_priv;
+
+typedef struct clean_inst {
+  clean_priv *pv;
+  clean_ctx cx;
+  _Atomic(block *) head;
+  block *buckets[NBUCKETS];
+  block *last;
+  int nblocks;
+  sl_buf msg;
+  struct clean_inst *next;
+} clean_inst;
+
+struct clean_priv {
+  field_spec *fields;
+  int nfields;
+  int nslots;
+  const char **slot_field, **slot_rule;
+  int on_invalid;
+  sl_hmac_key *key;
+  pthread_mutex_t mu;
+  int mu_ready;
+  clean_inst *insts;      /* live worker instances */
+  block *retired;         /* blocks of instances that ended */
+};
+
+static const char *const outcome_names[4] = {"valid", "fixed", "invalid", "missing"};
+
+/* ---- init: the rules ---- */
+
+static int on_invalid_of(const char *s) {
+  return !strcmp(s, "null") ? ON_NULL : !strcmp(s, "dlq") ? ON_DLQ : ON_KEEP;
+}
+
+static int parse_field(clean_priv *pv, clean_cfg *cfg, const sl_member *m, field_spec *f, sl_arena *a,
+                       sl_buf *err) {
+  char where[96];
+  snprintf(where, sizeof where, "fields.%.*s", (int)(m->name.len > 64 ? 64 : m->name.len), m->name.ptr);
+  f->name = strndup(m->name.ptr, m->name.len);
+  f->name_len = m->name.len;
+  f->on_invalid = pv->on_invalid;
+  if (!f->name) return SL_ENOMEM;
+  const sl_value *v = &m->value;
+  /* The chain: a string, a list, or a table of positional rules and the
+   * field's own keys. */
+  const sl_value *items = NULL;
+  uint32_t nitems = 0;
+  sl_value one;
+  sl_member *params = NULL;
+  uint32_t nparams = 0;
+  if (v->type == SL_T_STRING) {
+    items = v;
+    nitems = 1;
+  } else if (v->type == SL_T_ARRAY) {
+    items = v->u.items;
+    nitems = v->n;
+  } else if (v->type == SL_T_OBJECT) {
+    sl_value *pos = sl_arena_alloc(a, (v->n + 1) * sizeof *pos);
+    params = sl_arena_alloc(a, (v->n + 1) * sizeof *params);
+    if (!pos || !params) return SL_ENOMEM;
+    for (uint32_t i = 0; i < v->n; i++) {
+      const sl_member *k = &v->u.members[i];
+      sl_str n = k->name;
+      if (n.len && n.ptr[0] >= '0' && n.ptr[0] <= '9') {
+        pos[nitems++] = k->value;
+      } else if (n.len == 4 && !memcmp(n.ptr, "from", 4)) {
+        if (k->value.type != SL_T_STRING || !k->value.u.s.len) {
+          sl_buf_printf(err, "%s: from must be a field name", where);
+          return SL_EOPTION;
+        }
+        f->from = strndup(k->value.u.s.ptr, k->value.u.s.len);
+        f->from_len = k->value.u.s.len;
+        if (!f->from) return SL_ENOMEM;
+      } else if (n.len == 8 && !memcmp(n.ptr, "required", 8)) {
+        if (k->value.type != SL_T_BOOL) {
+          sl_buf_printf(err, "%s: required must be true or false", where);
+          return SL_EOPTION;
+        }
+        f->required = k->value.u.b;
+      } else if (n.len == 10 && !memcmp(n.ptr, "on_invalid", 10)) {
+        char tmp[8];
+        if (k->value.type != SL_T_STRING || k->value.u.s.len >= sizeof tmp) goto bad_on_invalid;
+        memcpy(tmp, k->value.u.s.ptr, k->value.u.s.len);
+        tmp[k->value.u.s.len] = 0;
+        if (strcmp(tmp, "keep") && strcmp(tmp, "null") && strcmp(tmp, "dlq")) goto bad_on_invalid;
+        f->on_invalid = on_invalid_of(tmp);
+      } else {
+        params[nparams++] = *k;
+      }
+      continue;
+    bad_on_invalid:
+      sl_buf_printf(err, "%s: on_invalid must be \"keep\", \"null\" or \"dlq\"", where);
+      return SL_EOPTION;
+    }
+    items = pos;
+    if (nparams) {
+      /* { "mask", keep_start = 6, from = "id_no" }: one rule with its parameters. */
+      if (nitems != 1) {
+        sl_buf_printf(err, "%s: unknown key '%.*s' (a rule's parameters go in the rule's own table: { \"trim\", { \"mask\", keep_start = 6 } })",
+                      where, (int)params[0].name.len, params[0].name.ptr);
+        return SL_EOPTION;
+      }
+      params[nparams].name = (sl_str){"1", 1};
+      params[nparams].value = pos[0];
+      one.type = SL_T_OBJECT;
+      one.n = nparams + 1;
+      one.u.members = params;
+      items = &one;
+    }
+  } else {
+    sl_buf_printf(err, "%s: expected a rule name, a list of rules or a table, got %s", where,
+                  sl_type_name((sl_type)v->type));
+    return SL_EOPTION;
+  }
+  if (!f->from) {
+    f->from = strndup(f->name, f->name_len);
+    f->from_len = f->name_len;
+    if (!f->from) return SL_ENOMEM;
+  }
+  f->rules = calloc(nitems + 1, sizeof *f->rules);
+  if (!f->rules) return SL_ENOMEM;
+  for (uint32_t i = 0; i < nitems; i++) {
+    int rc = clean_rule_parse(&items[i], where, cfg->tz, cfg->area, &f->rules[i], err);
+    if (rc) return rc;
+    f->nrules++;
+  }
+  clean_rules_link(f->rules, f->nrules);
+  return 0;
+}
+
+static void free_fields(clean_priv *pv) {
+  for (int i = 0; i < pv->nfields; i++) {
+    free(pv->fields[i].name);
+    free(pv->fields[i].from);
+    free(pv->fields[i].rules);
+  }
+  free(pv->fields);
+  pv->fields = NULL;
+  pv->nfields = 0;
+}
+
+static int clean_init(sl_stage *st) {
+  clean_cfg *cfg = sl_stage_config(st);
+  clean_priv *pv = sl_stage_priv(st);
+  pthread_mutex_init(&pv->mu, NULL);
+  pv->mu_ready = 1;
+  pv->on_invalid = on_invalid_of(cfg->on_invalid ? cfg->on_invalid : "keep");
+  sl_buf err = SL_BUF_INIT;
+  int rc = 0;
+
+  /* The fields table, converted to a value tree (no Lua error can escape
+   * the conversion) and parsed in C. */
+  lua_State *L = sl_stage_lua(st);
+  sl_arena a;
+  sl_arena_init(&a);
+  sl_value v;
+  const char *why = NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->fields);          /* [-0,+1] */
+  rc = sl_lua_to_value(L, -1, &a, &v, &why);
+  lua_pop(L, 1);
+  if (rc) {
+    sl_buf_printf(&err, "fields: %s", why ? why : sl_strerror(rc));
+    goto fail;
+  }
+  if (v.type != SL_T_OBJECT || v.n == 0) {
+    sl_buf_puts(&err, "fields must be a table { field = rule, ... } with at least one field");
+    rc = SL_EOPTION;
+    goto fail;
+  }
+  size_t nreq = 0;
+  for (char **r = cfg->required; r && *r; r++) nreq++;
+  pv->fields = calloc(v.n + nreq + 1, sizeof *pv->fields);
+  if (!pv->fields) {
+    rc = SL_ENOMEM;
+    goto fail;
+  }
+  for (uint32_t i = 0; i < v.n; i++) {
+    rc = parse_field(pv, cfg, &v.u.members[i], &pv->fields[pv->nfields], &a, &err);
+    pv->nfields++;
+    if (rc) goto fail;
+  }
+  /* Fields computed from others (from = ...) come after the plain ones,
+   * so that they see the cleaned values: id_masked = { "mask_id", from =
+   * "id_no" } masks the corrected number. */
+  for (int i = 1; i < pv->nfields; i++) {
+    field_spec f = pv->fields[i];
+    int derived = strcmp(f.from, f.name) != 0;
+    int j = i;
+    while (j > 0 && !derived && strcmp(pv->fields[j - 1].from, pv->fields[j - 1].name) != 0) {
+      pv->fields[j] = pv->fields[j - 1];
+      j--;
+    }
+    pv->fields[j] = f;
+  }
+  /* required = {...}: mark the fields, and check presence of those with no rules. */
+  for (char **r = cfg->required; r && *r; r++) {
+    field_spec *f = NULL;
+    for (int i = 0; i < pv->nfields; i++)
+      if (!strcmp(pv->fields[i].name, *r)) f = &pv->fields[i];
+    if (!f) {
+      f = &pv->fields[pv->nfields++];
+      f->name = strdup(*r);
+      f->from = strdup(*r);
+      f->rules = calloc(1, sizeof *f->rules);
+      if (!f->name || !f->from || !f->rules) {
+        rc = SL_ENOMEM;
+        goto fail;
+      }
+      f->name_len = f->from_len = strlen(*r);
+      f->on_invalid = pv->on_invalid;
+    }
+    f->required = 1;
+  }
+
+  int need_key = 0;
+  for (int i = 0; i < pv->nfields; i++) {
+    field_spec *f = &pv->fields[i];
+    f->slot = pv->nslots;
+    pv->nslots += 1 + f->nrules;
+    for (int k = 0; k < f->nrules; k++) need_key |= f->rules[k].kind == R_HMAC;
+  }
+  pv->slot_field = calloc((size_t)pv->nslots, sizeof *pv->slot_field);
+  pv->slot_rule = calloc((size_t)pv->nslots, sizeof *pv->slot_rule);
+  if (!pv->slot_field || !pv->slot_rule) {
+    rc = SL_ENOMEM;
+    goto fail;
+  }
+  for (int i = 0; i < pv->nfields; i++) {
+    field_spec *f = &pv->fields[i];
+    pv->slot_field[f->slot] = f->name;
+    pv->slot_rule[f->slot] = "*";
+    for (int k = 0; k < f->nrules; k++) {
+      pv->slot_field[f->slot + 1 + k] = f->name;
+      pv->slot_rule[f->slot + 1 + k] = f->rules[k].name;
+    }
+  }
+  if (need_key) {
+    sl_clean_why w;
+    if (!cfg->key_env && !cfg->key_file) {
+      sl_buf_puts(&err, "the hmac rule needs a key: give key_env or key_file");
+      rc = SL_EOPTION;
+      goto fail;
+    }
+    if ((rc = sl_hmac_key_load(cfg->key_env, cfg->key_file, &pv->key, &w))) {
+      sl_buf_puts(&err, w.msg);   /* never the key itself */
+      goto fail;
+    }
+  }
+  /* Load the tables now rather than in the first batch. */
+  sl_division_province_known("11");
+  sl_pinyin_of(0x4E00);
+  sl_arena_free(&a);
+  sl_buf_free(&err);
+  return 0;
+
+fail:
+  sl_log_error(sl_stage_name(st), "%s: %.*s", sl_stage_where(st), (int)err.len, err.ptr ? err.ptr : "");
+  sl_arena_free(&a);
+  sl_buf_free(&err);
+  return rc ? rc : SL_EOPTION;
+}
+
+/* ---- counters ---- */
+
+static uint64_t hash_pair(sl_str a, sl_str b) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < a.len; i++) h = (h ^ (unsigned char)a.ptr[i]) * 1099511628211ull;
+  h = (h ^ 0xFF) * 1099511628211ull;
+  for (size_t i = 0; i < b.len; i++) h = (h ^ (unsigned char)b.ptr[i]) * 1099511628211ull;
+  return h;
+}
+
+static int str_eq(sl_str a, sl_str b) {
+  return a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
+}
+
+static block *get_block(clean_inst *in, sl_str dept, sl_str feed) {
+  if (!dept.ptr) dept = (sl_str){"", 0};
+  if (!feed.ptr) feed = (sl_str){"", 0};
+  block *b = in->last;
+  if (b && str_eq(b->dept, dept) && str_eq(b->feed, feed)) return b;
+  if (in->nblocks >= MAX_BLOCKS) {
+    dept = (sl_str){"(other)", 7};
+    feed = (sl_str){"(other)", 7};
+  }
+  uint64_t h = hash_pair(dept, feed);
+  for (b = in->buckets[h % NBUCKETS]; b; b = b->hnext)
+    if (b->hash == h && str_eq(b->dept, dept) && str_eq(b->feed, feed)) return in->last = b;
+  size_t ncount = (size_t)in->pv->nslots * 4;
+  b = calloc(1, sizeof *b + ncount * sizeof b->n[0] + dept.len + feed.len + 2);
+  if (!b) return NULL;
+  char *p = (char *)&b->n[ncount];
+  memcpy(p, dept.ptr, dept.len);
+  b->dept = (sl_str){p, dept.len};
+  memcpy(p + dept.len + 1, feed.ptr, feed.len);
+  b->feed = (sl_str){p + dept.len + 1, feed.len};
+  b->hash = h;
+  b->hnext = in->buckets[h % NBUCKETS];
+  in->buckets[h % NBUCKETS] = b;
+  b->next = atomic_load_explicit(&in->head, memory_order_relaxed);
+  /* Release: a reader that sees the block sees its fields initialised. */
+  atomic_store_explicit(&in->head, b, memory_order_release);
+  in->nblocks++;
+  return in->last = b;
+}
+
+/* One writer per block: a relaxed load and store is an increment that
+ * readers on other threads may see late but never torn. */
+static inline void count(block *b, int slot, int outcome) {
+  if (!b) return;
+  _Atomic uint64_t *c = &b->n[slot * 4 + outcome];
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+typedef struct group {
+  sl_str dept, feed;
+  uint64_t *n;
+} group;
+
+static void add_blocks(group **gs, int *ng, int *cap, int nslots, block *b) {
+  for (; b; b = b->next) {
+    group *g = NULL;
+    for (int i = 0; i < *ng && !g; i++)
+      if (str_eq((*gs)[i].dept, b->dept) && str_eq((*gs)[i].feed, b->feed)) g = &(*gs)[i];
+    if (!g) {
+      if (*ng == *cap) {
+        int nc = *cap ? *cap * 2 : 8;
+        group *t = realloc(*gs, (size_t)nc * sizeof *t);
+        if (!t) return;
+        *gs = t;
+        *cap = nc;
+      }
+      g = &(*gs)[*ng];
+      g->n = calloc((size_t)nslots * 4, sizeof *g->n);
+      if (!g->n) return;
+      g->dept = b->dept;
+      g->feed = b->feed;
+      (*ng)++;
+    }
+    for (int i = 0; i < nslots * 4; i++) g->n[i] += atomic_load_explicit(&b->n[i], memory_order_relaxed);
+  }
+}
+
+void sl_clean_stats(sl_stage *st, void (*cb)(void *ud, const sl_clean_count *c), void *ud) {
+  clean_priv *pv = sl_stage_priv(st);
+  if (!pv || !pv->mu_ready) return;
+  group *gs = NULL;
+  int ng = 0, cap = 0;
+  pthread_mutex_lock(&pv->mu);
+  for (clean_inst *in = pv->insts; in; in = in->next)
+    add_blocks(&gs, &ng, &cap, pv->nslots, atomic_load_explicit(&in->head, memory_order_acquire));
+  add_blocks(&gs, &ng, &cap, pv->nslots, pv->retired);
+  for (int g = 0; g < ng; g++) {
+    for (int s = 0; s < pv->nslots; s++) {
+      sl_clean_count c = {gs[g].dept, gs[g].feed, pv->slot_field[s], pv->slot_rule[s], {0, 0, 0, 0}};
+      uint64_t any = 0;
+      for (int o = 0; o < 4; o++) any |= c.n[o] = gs[g].n[s * 4 + o];
+      if (any) cb(ud, &c);
+    }
+  }
+  pthread_mutex_unlock(&pv->mu);
+  for (int g = 0; g < ng; g++) free(gs[g].n);
+  free(gs);
+}
+
+/* The summary at shutdown: one line per department, feed and field. */
+typedef struct summary {
+  sl_stage *st;
+  sl_buf line;
+  int lines;
+} summary;
+
+static void summary_flush(summary *s) {
+  if (!s->line.len) return;
+  if (s->lines < 200) sl_log_info(sl_stage_name(s->st), "%.*s", (int)s->line.len, s->line.ptr);
+  else if (s->lines == 200) sl_log_info(sl_stage_name(s->st), "... (more counters not shown)");
+  s->lines++;
+  s->line.len = 0;
+}
+
+static void summary_cb(void *ud, const sl_clean_count *c) {
+  summary *s = ud;
+  if (!strcmp(c->rule, "*")) {
+    summary_flush(s);
+    sl_buf_printf(&s->line, "counts: department \"%.*s\" feed \"%.*s\" field %s:", (int)c->department.len,
+                  c->department.ptr, (int)c->feed.len, c->feed.ptr, c->field);
+  } else {
+    sl_buf_printf(&s->line, "; %s", c->rule);
+  }
+  for (int o = 0; o < 4; o++)
+    if (c->n[o]) sl_buf_printf(&s->line, " %s %llu", outcome_names[o], (unsigned long long)c->n[o]);
+}
+
+static void clean_destroy(sl_stage *st) {
+  clean_priv *pv = sl_stage_priv(st);
+  if (pv->mu_ready && pv->nslots) {
+    summary s = {st, SL_BUF_INIT, 0};
+    sl_clean_stats(st, summary_cb, &s);
+    summary_flush(&s);
+    sl_buf_free(&s.line);
+  }
+  while (pv->retired) {
+    block *b = pv->retired;
+    pv->retired = b->next;
+    free(b);
+  }
+  free_fields(pv);
+  free(pv->slot_field);
+  free(pv->slot_rule);
+  sl_hmac_key_free(pv->key);
+  if (pv->mu_ready) pthread_mutex_destroy(&pv->mu);
+}
+
+/* ---- workers ---- */
+
+static int clean_worker_init(sl_stage *st, void **inst) {
+  clean_priv *pv = sl_stage_priv(st);
+  clean_inst *in = calloc(1, sizeof *in);
+  if (!in) return SL_ENOMEM;
+  in->pv = pv;
+  in->cx.key = pv->key;
+  atomic_init(&in->head, NULL);
+  pthread_mutex_lock(&pv->mu);
+  in->next = pv->insts;
+  pv->insts = in;
+  pthread_mutex_unlock(&pv->mu);
+  *inst = in;
+  return 0;
+}
+
+static void clean_worker_destroy(sl_stage *st, void *inst) {
+  clean_priv *pv = sl_stage_priv(st);
+  clean_inst *in = inst;
+  /* The counters outlive the worker: its blocks join the retired list. */
+  pthread_mutex_lock(&pv->mu);
+  for (clean_inst **p = &pv->insts; *p; p = &(*p)->next)
+    if (*p == in) {
+      *p = in->next;
+      break;
+    }
+  block *b = atomic_load_explicit(&in->head, memory_order_relaxed);
+  while (b) {
+    block *next = b->next;
+    b->next = pv->retired;
+    pv->retired = b;
+    b = next;
+  }
+  pthread_mutex_unlock(&pv->mu);
+  clean_ctx_free(&in->cx);
+  sl_buf_free(&in->msg);
+  free(in);
+}
+
+/* The value of a field as text for the rules; 0, 1 for missing, or -1
+ * for a value that is not text (why set). */
+static int value_text(sl_value *v, sl_arena *a, char *numbuf, size_t cap, sl_str *s, const char **why) {
+  if (!v) return 1;
+  sl_value tmp = *v;
+  if (tmp.type == SL_T_JSON) {
+    if (tmp.flags & SL_VF_PLAIN_STRING) {
+      *s = (sl_str){tmp.u.s.ptr + 1, tmp.u.s.len - 2};
+      return s->len ? 0 : 1;
+    }
+    if (sl_json_materialize(&tmp, a, why)) return -1;
+  }
+  switch (tmp.type) {
+    case SL_T_NULL:
+      return 1;
+    case SL_T_STRING:
+      *s = tmp.u.s;
+      return s->len ? 0 : 1;
+    case SL_T_INT: {
+      /* By hand: snprintf would cost more than cleaning the value. */
+      char t[24];
+      int k = 0, neg = tmp.u.i < 0;
+      uint64_t u = neg ? 0 - (uint64_t)tmp.u.i : (uint64_t)tmp.u.i;
+      do {
+        t[k++] = (char)('0' + u % 10);
+        u /= 10;
+      } while (u);
+      size_t len = 0;
+      if (neg) numbuf[len++] = '-';
+      while (k && len + 1 < cap) numbuf[len++] = t[--k];
+      s->ptr = numbuf;
+      s->len = len;
+      return 0;
+    }
+    case SL_T_DOUBLE:
+      s->len = (size_t)snprintf(numbuf, cap, "%.15g", tmp.u.d);
+      s->ptr = numbuf;
+      return 0;
+    default:
+      *why = tmp.type == SL_T_BOOL ? "expected text, got a boolean" : "expected text, got an object or array";
+      return -1;
+  }
+}
+
+static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
+  clean_inst *in = inst;
+  clean_priv *pv = in->pv;
+  sl_arena *a = sl_step_arena(out);
+  const char *stage = sl_step_stage_name(out);
+  int failed = 0;
+  block *b = get_block(in, rec->meta.department, rec->meta.feed);
+
+  uint32_t base = rec->meta.noutcomes;
+  sl_field_outcome *oc = sl_arena_alloc(a, (base + (size_t)pv->nfields) * sizeof *oc);
+  if (!oc) {
+    sl_step_fail(out, rec, "out of memory");
+    return SL_ENOMEM;
+  }
+  if (base) memcpy(oc, rec->meta.outcomes, base * sizeof *oc);
+  in->msg.len = 0;
+
+  for (int fi = 0; fi < pv->nfields; fi++) {
+    field_spec *f = &pv->fields[fi];
+    sl_field_outcome *o = &oc[base + fi];
+    o->field = (sl_str){f->name, f->name_len};
+    o->rule = f->nrules ? f->rules[f->nrules - 1].name : NULL;
+    o->reason = NULL;
+    o->stage = stage;
+    sl_value *v = sl_record_get(rec, f->from, f->from_len);
+    char numbuf[40];
+    sl_str s = {NULL, 0}, cur;
+    const char *why = NULL;
+    int vt = value_text(v, a, numbuf, sizeof numbuf, &s, &why);
+    int outcome = SL_OUTCOME_VALID, changed = 0;
+    const char *reason = NULL;
+    if (vt == 1) {
+      outcome = SL_OUTCOME_MISSING;
+      reason = f->from_len == f->name_len && !memcmp(f->from, f->name, f->name_len) ? "missing" : "source field missing";
+      o->rule = NULL;
+    } else if (vt < 0) {
+      outcome = SL_OUTCOME_INVALID;
+      reason = why ? why : "unreadable value";
+      o->rule = NULL;
+    } else {
+      cur = s;
+      for (int ri = 0; ri < f->nrules; ri++) {
+        const clean_rule *r = &f->rules[ri];
+        if (r->kind == R_TEXT && !r->run_len) continue;   /* ran with the first of its run */
+        sl_str next;
+        unsigned tch = 0;
+        int rc = clean_rule_apply(r, &in->cx, cur, &next, &tch);
+        if (rc < 0) {
+          outcome = SL_OUTCOME_INVALID;
+          reason = sl_arena_strndup(a, in->cx.why.msg, strlen(in->cx.why.msg));
+          o->rule = r->name;
+          count(b, f->slot + 1 + ri, SL_OUTCOME_INVALID);
+          break;
+        }
+        if (r->kind == R_TEXT) {
+          for (int k = ri; k < ri + r->run_len; k++) {
+            int fixed = rc == 1 && (f->rules[k].text & tch);
+            count(b, f->slot + 1 + k, fixed ? SL_OUTCOME_FIXED : SL_OUTCOME_VALID);
+            if (fixed) o->rule = f->rules[k].name;
+          }
+        } else {
+          count(b, f->slot + 1 + ri, rc == 1 ? SL_OUTCOME_FIXED : SL_OUTCOME_VALID);
+          if (rc == 1) o->rule = r->name;
+        }
+        if (rc == 1) {
+          cur = next;
+          changed = 1;
+        }
+      }
+      if (outcome == SL_OUTCOME_VALID && changed) {
+        if (cur.len == 0) {
+          outcome = SL_OUTCOME_MISSING;   /* nothing left once cleaned (only spaces) */
+          reason = "empty once cleaned";
+        } else {
+          outcome = SL_OUTCOME_FIXED;
+        }
+      }
+    }
+    /* A field computed from another is valid when it already holds what
+     * the rules give (so cleaning twice changes nothing), else fixed. */
+    int derived = f->from_len != f->name_len || memcmp(f->from, f->name, f->name_len);
+    int write = outcome == SL_OUTCOME_FIXED;
+    if (derived && (outcome == SL_OUTCOME_FIXED || outcome == SL_OUTCOME_VALID)) {
+      char tbuf[40];
+      sl_str t = {NULL, 0};
+      const char *twhy;
+      sl_value *tv = sl_record_get(rec, f->name, f->name_len);
+      int same = value_text(tv, a, tbuf, sizeof tbuf, &t, &twhy) == 0 && t.len == cur.len &&
+                 !memcmp(t.ptr, cur.ptr, cur.len);
+      outcome = same ? SL_OUTCOME_VALID : SL_OUTCOME_FIXED;
+      write = !same;
+    }
+    o->outcome = (uint8_t)outcome;
+    o->reason = reason;
+    count(b, f->slot, outcome);
+
+    if (write) {
+      sl_value nv;
+      if (changed || s.ptr == numbuf) {
+        char *copy = sl_arena_strndup(a, cur.ptr, cur.len);
+        if (!copy) {
+          sl_step_fail(out, rec, "out of memory");
+          return SL_ENOMEM;
+        }
+        nv.type = SL_T_STRING;
+        nv.flags = 0;
+        nv.n = 0;
+        nv.u.s = (sl_str){copy, cur.len};
+      } else {
+        nv = *v;
+      }
+      if (sl_record_set(rec, a, (sl_str){f->name, f->name_len}, &nv)) {
+        sl_step_fail(out, rec, "out of memory");
+        return SL_ENOMEM;
+      }
+    } else if (outcome == SL_OUTCOME_MISSING || outcome == SL_OUTCOME_INVALID) {
+      failed |= f->required || (outcome == SL_OUTCOME_INVALID && f->on_invalid == ON_DLQ);
+      /* Every invalid field is listed, so a dead letter says all that is
+       * wrong with the record, not only what sent it there. */
+      if (outcome == SL_OUTCOME_INVALID || f->required) {
+        if (in->msg.len) sl_buf_puts(&in->msg, "; ");
+        sl_buf_printf(&in->msg, "%s", f->name);
+        if (o->rule) sl_buf_printf(&in->msg, " (%s)", o->rule);
+        sl_buf_printf(&in->msg, ": %s%s", reason, f->required ? " (required)" : "");
+      }
+      if (outcome == SL_OUTCOME_INVALID && f->on_invalid == ON_NULL && !f->required) {
+        sl_value nv = {.type = SL_T_NULL};
+        if (sl_record_set(rec, a, (sl_str){f->name, f->name_len}, &nv)) {
+          sl_step_fail(out, rec, "out of memory");
+          return SL_ENOMEM;
+        }
+      }
+    }
+  }
+  rec->meta.outcomes = oc;
+  rec->meta.noutcomes = base + (uint32_t)pv->nfields;
+  if (failed) {
+    sl_buf_putc(&in->msg, 0);
+    sl_step_fail(out, rec, in->msg.oom ? "invalid fields" : in->msg.ptr);
+    return SL_EINVAL;
+  }
+  return SL_STEP_KEEP;
+}
+
+static const sl_option clean_options[] = {
+    {"fields", SL_OPT_LUA, NULL, SL_REQUIRED, offsetof(clean_cfg, fields),
+     "{ field = rule | { rule, ..., from =, required =, on_invalid = } }: what to check and fix (docs/cleansing.md).",
+     "table"},
+    {"required", SL_OPT_STRLIST, NULL, 0, offsetof(clean_cfg, required),
+     "Fields that must be present and valid, else the record goes to the dead-letter sink.", NULL},
+    {"on_invalid", SL_OPT_ENUM, "keep", 0, offsetof(clean_cfg, on_invalid),
+     "An invalid field that is not required: keep it, set it to null, or dead-letter the record.", "keep|null|dlq"},
+    {"tz", SL_OPT_STR, "Asia/Shanghai", 0, offsetof(clean_cfg, tz),
+     "Time zone of dates and times written without an offset, and of the output.", NULL},
+    {"area", SL_OPT_STR, NULL, 0, offsetof(clean_cfg, area),
+     "Area code for landline numbers written without one (\"0756\").", NULL},
+    {"key_env", SL_OPT_STR, NULL, 0, offsetof(clean_cfg, key_env),
+     "Environment variable holding the hmac rule's key (at least 16 bytes; never logged).", NULL},
+    {"key_file", SL_OPT_PATH, NULL, 0, offsetof(clean_cfg, key_file),
+     "File holding the hmac rule's key (its trailing newline is not part of it).", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+const sl_plugin clean_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_STEP,
+    .name = "clean",
+    .doc = "Normalises, validates and repairs fields (IDs, credit codes, phones, dates, divisions, text).",
+    .options = clean_options,
+    .config_size = sizeof(clean_cfg),
+    .priv_size = sizeof(clean_priv),
+    .init = clean_init,
+    .destroy = clean_destroy,
+    .worker_init = clean_worker_init,
+    .worker_destroy = clean_worker_destroy,
+    .process = clean_process,
+};

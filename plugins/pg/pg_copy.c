@@ -1,0 +1,272 @@
+/* The pgcopy codec: a record as one row of COPY's text format, with the
+ * sink's columns in order.  The workers run it, so the loop thread only
+ * streams bytes.
+ *
+ * Values: a missing field and JSON null are \N; strings as they are;
+ * numbers and booleans as their text (true/false, which boolean columns
+ * take); objects as JSON text (json and jsonb columns); arrays as JSON text,
+ * or as an array literal {...} when the column is a PostgreSQL array.
+ * Backslash, tab, newline and carriage return are escaped as COPY wants. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+
+typedef struct copy_ctx {
+  pg_copy_col *cols;
+  int ncols;
+  size_t *lens;
+} copy_ctx;
+
+void *pg_copy_ctx_new(pg_copy_col *cols, int ncols) {
+  copy_ctx *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->cols = cols;
+  c->ncols = ncols;
+  c->lens = calloc((size_t)ncols + 1, sizeof *c->lens);
+  if (!c->lens) {
+    free(c);
+    return NULL;
+  }
+  for (int i = 0; i < ncols; i++) c->lens[i] = strlen(cols[i].name);
+  return c;
+}
+
+static void copy_ctx_free(void *ctx) {
+  copy_ctx *c = ctx;
+  if (!c) return;
+  for (int i = 0; i < c->ncols; i++) free(c->cols[i].name);
+  free(c->cols);
+  free(c->lens);
+  free(c);
+}
+
+void pg_copy_escape(sl_buf *b, const char *p, size_t n) {
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    char e;
+    switch (p[i]) {
+      case '\\': e = '\\'; break;
+      case '\t': e = 't'; break;
+      case '\n': e = 'n'; break;
+      case '\r': e = 'r'; break;
+      default: continue;
+    }
+    sl_buf_append(b, p + start, i - start);
+    sl_buf_putc(b, '\\');
+    sl_buf_putc(b, e);
+    start = i + 1;
+  }
+  sl_buf_append(b, p + start, n - start);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static unsigned hex4(const char *p) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) v = v << 4 | (unsigned)hexval(p[i]);
+  return v;
+}
+
+static void put_utf8(sl_buf *b, unsigned cp) {
+  char u[4];
+  size_t n;
+  if (cp < 0x80) {
+    u[0] = (char)cp;
+    n = 1;
+  } else if (cp < 0x800) {
+    u[0] = (char)(0xC0 | cp >> 6);
+    u[1] = (char)(0x80 | (cp & 0x3F));
+    n = 2;
+  } else if (cp < 0x10000) {
+    u[0] = (char)(0xE0 | cp >> 12);
+    u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[2] = (char)(0x80 | (cp & 0x3F));
+    n = 3;
+  } else {
+    u[0] = (char)(0xF0 | cp >> 18);
+    u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    u[3] = (char)(0x80 | (cp & 0x3F));
+    n = 4;
+  }
+  sl_buf_append(b, u, n);
+}
+
+/* Decodes a validated JSON string literal (quotes included) into b. */
+static void json_unescape(sl_buf *b, const char *p, size_t n) {
+  const char *end = p + n - 1;
+  for (p++; p < end; p++) {
+    if (*p != '\\') {
+      const char *q = p;
+      while (q < end && *q != '\\') q++;
+      sl_buf_append(b, p, (size_t)(q - p));
+      p = q - 1;
+      continue;
+    }
+    p++;
+    switch (*p) {
+      case 'n': sl_buf_putc(b, '\n'); break;
+      case 't': sl_buf_putc(b, '\t'); break;
+      case 'r': sl_buf_putc(b, '\r'); break;
+      case 'b': sl_buf_putc(b, '\b'); break;
+      case 'f': sl_buf_putc(b, '\f'); break;
+      case 'u': {
+        unsigned cp = hex4(p + 1);
+        p += 4;
+        if (cp >= 0xD800 && cp < 0xDC00 && p + 6 < end && p[1] == '\\' && p[2] == 'u') {
+          unsigned lo = hex4(p + 3);
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          p += 6;
+        }
+        put_utf8(b, cp);
+        break;
+      }
+      default: sl_buf_putc(b, *p); break;   /* " \ / */
+    }
+  }
+}
+
+/* An element of an array literal: quoted, with " and \ escaped. */
+static void put_array_string(sl_buf *b, const char *p, size_t n) {
+  sl_buf_putc(b, '"');
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '"' || p[i] == '\\') sl_buf_putc(b, '\\');
+    sl_buf_putc(b, p[i]);
+  }
+  sl_buf_putc(b, '"');
+}
+
+static void put_array_literal(sl_buf *b, const sl_value *v) {
+  sl_buf_putc(b, '{');
+  for (uint32_t i = 0; i < v->n; i++) {
+    const sl_value *e = &v->u.items[i];
+    if (i) sl_buf_putc(b, ',');
+    switch ((sl_type)e->type) {
+      case SL_T_NULL: sl_buf_puts(b, "NULL"); break;
+      case SL_T_BOOL: sl_buf_puts(b, e->u.b ? "t" : "f"); break;
+      case SL_T_INT: sl_buf_int64(b, e->u.i); break;
+      case SL_T_DOUBLE: sl_buf_json_double(b, e->u.d); break;
+      case SL_T_STRING: put_array_string(b, e->u.s.ptr, e->u.s.len); break;
+      case SL_T_ARRAY: put_array_literal(b, e); break;
+      default: {
+        sl_buf t = SL_BUF_INIT;
+        sl_json_encode_value(&t, e);
+        put_array_string(b, t.ptr ? t.ptr : "", t.len);
+        sl_buf_free(&t);
+      }
+    }
+  }
+  sl_buf_putc(b, '}');
+}
+
+static void put_double(sl_buf *b, double d) {
+  if (isnan(d)) sl_buf_puts(b, "NaN");
+  else if (isinf(d)) sl_buf_puts(b, d > 0 ? "Infinity" : "-Infinity");
+  else sl_buf_json_double(b, d);
+}
+
+static int put_value(sl_buf *out, const sl_value *v, const pg_copy_col *col, const char **why) {
+  if (!v) {
+    sl_buf_puts(out, "\\N");
+    return 0;
+  }
+  sl_buf t = SL_BUF_INIT;
+  switch ((sl_type)v->type) {
+    case SL_T_NULL: sl_buf_puts(out, "\\N"); break;
+    case SL_T_BOOL: sl_buf_puts(out, v->u.b ? "true" : "false"); break;
+    case SL_T_INT: sl_buf_int64(out, v->u.i); break;
+    case SL_T_DOUBLE: put_double(out, v->u.d); break;
+    case SL_T_STRING: pg_copy_escape(out, v->u.s.ptr, v->u.s.len); break;
+    case SL_T_ARRAY:
+      if (col->is_array) put_array_literal(&t, v);
+      else sl_json_encode_value(&t, v);
+      pg_copy_escape(out, t.ptr ? t.ptr : "", t.len);
+      break;
+    case SL_T_OBJECT:
+      sl_json_encode_value(&t, v);
+      pg_copy_escape(out, t.ptr ? t.ptr : "", t.len);
+      break;
+    case SL_T_JSON: {
+      const char *p = v->u.s.ptr;
+      size_t n = v->u.s.len;
+      if (!n) {
+        sl_buf_puts(out, "\\N");
+      } else if (p[0] == '"') {
+        if (v->flags & SL_VF_PLAIN_STRING) {
+          pg_copy_escape(out, p + 1, n - 2);
+        } else {
+          json_unescape(&t, p, n);
+          pg_copy_escape(out, t.ptr ? t.ptr : "", t.len);
+        }
+      } else if (p[0] == 'n') {
+        sl_buf_puts(out, "\\N");
+      } else if (p[0] == '[' && col->is_array) {
+        sl_arena a;
+        sl_arena_init(&a);
+        sl_value tree;
+        if (sl_json_parse(p, n, &a, &tree, why) != 0) {
+          sl_arena_free(&a);
+          return SL_EPARSE;
+        }
+        put_array_literal(&t, &tree);
+        sl_arena_free(&a);
+        pg_copy_escape(out, t.ptr ? t.ptr : "", t.len);
+      } else {
+        /* Numbers, true/false, objects and arrays as their JSON text. */
+        pg_copy_escape(out, p, n);
+      }
+      break;
+    }
+  }
+  int oom = t.oom;
+  sl_buf_free(&t);
+  if (oom) {
+    *why = "out of memory";
+    return SL_ENOMEM;
+  }
+  return 0;
+}
+
+static int copy_encode(void *ctx, const sl_record *rec, sl_buf *out, const char **why) {
+  copy_ctx *c = ctx;
+  if (rec->state == SL_REC_FAILED) {
+    *why = "a failed record goes to the dead-letter sink";
+    return SL_EINVAL;
+  }
+  size_t mark = out->len;
+  sl_record *r = (sl_record *)rec;   /* lookups do not change the record */
+  for (int i = 0; i < c->ncols; i++) {
+    if (i) sl_buf_putc(out, '\t');
+    const sl_value *v = r->fields ? sl_record_get(r, c->cols[i].name, c->lens[i]) : NULL;
+    int rc = put_value(out, v, &c->cols[i], why);
+    if (rc) {
+      out->len = mark;
+      return rc;
+    }
+  }
+  sl_buf_putc(out, '\n');
+  if (out->oom) {
+    out->len = mark;
+    *why = "out of memory";
+    return SL_ENOMEM;
+  }
+  return 0;
+}
+
+const sl_codec pg_copy_codec = {
+    .name = "pgcopy",
+    .ctx_new = NULL,
+    .ctx_free = copy_ctx_free,
+    .frame = NULL,
+    .take_header = NULL,
+    .decode = NULL,
+    .encode = copy_encode,
+    .write_header = NULL,
+};

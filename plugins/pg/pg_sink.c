@@ -1,0 +1,970 @@
+/* pg.sink: writes records into a PostgreSQL table, effectively once.
+ *
+ * The workers have encoded every record as a COPY text row (pg_copy.c).
+ * The sink takes the batches queued for it (consecutive ones together, up
+ * to transaction_rows) into one transaction on its own connection:
+ *
+ *   insert:  BEGIN; COPY target (cols) FROM STDIN; <checkpoints>; COMMIT
+ *   upsert:  BEGIN; COPY pg_temp.sluice_stage (cols) FROM STDIN;
+ *            INSERT INTO target SELECT DISTINCT ON (key) ... ORDER BY key,
+ *              sluice_seq DESC ON CONFLICT (key) DO UPDATE ...;
+ *            <checkpoints>; COMMIT
+ *
+ * <checkpoints> upserts each source's position into sluice.checkpoints, so
+ * the rows and the position commit together; a source resumes from there
+ * (checkpoint_load), which makes kill -9 and restarts exactly-once.  In
+ * upsert mode the last record of a key in the transaction wins.
+ *
+ * Bad rows (a data exception or a constraint: SQLSTATE 22xxx, 23xxx) do not
+ * stop the pipeline: the transaction is rolled back and done again with a
+ * savepoint per range of rows, halving the ranges that fail until each bad
+ * row is alone; those go to the dead-letter sink with the server's reason,
+ * and the rest commit with the checkpoints, still in one transaction.
+ *
+ * Connection errors keep the batches queued (the in-flight bound then
+ * pauses the sources) and reconnect with a backoff from 100 ms to
+ * retry_max.  A COMMIT whose answer was lost is checked on reconnect: if
+ * sluice.checkpoints holds the transaction's positions it committed, and
+ * the batches are acknowledged without being written again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "pg.h"
+#include "sluice/log.h"
+
+typedef struct pg_sink_cfg {
+  char *dsn;
+  char *table;
+  char **key;
+  char *mode;
+  char **columns;
+  int64_t tx_rows;
+  int64_t retry_max_ms;
+} pg_sink_cfg;
+
+typedef enum step {
+  S_IDLE = 0,
+  S_STAGE,          /* creating the staging table (upsert), once per connection */
+  S_VERIFY,         /* did the COMMIT whose answer was lost happen? */
+  S_BEGIN,
+  S_COPY,
+  S_MERGE,
+  S_CKPT,
+  S_COMMIT,
+  S_ROLLBACK,
+  B_BEGIN,          /* bisecting: a transaction with a savepoint per range */
+  B_SAVEPOINT,
+  B_COPY,
+  B_MERGE,          /* upsert: merge, empty the staging table, release */
+  B_RELEASE,        /* insert: release */
+  B_ROLLBACK_TO
+} step;
+
+typedef struct range {
+  uint32_t lo, hi;
+} range;
+
+typedef struct source_cp {
+  const char *source;     /* the stage's name: lives as long as the pipeline */
+  sl_buf cp;
+} source_cp;
+
+typedef struct pg_sink {
+  sl_stage *st;
+  pg_sink_cfg *cfg;
+  int upsert;
+  void *cctx;
+  pg_conn conn;
+  int connected;
+  int stage_ready;
+
+  /* SQL, built once at init with quoted identifiers */
+  char *copy_sql;
+  char *merge_sql;
+  char *bisect_merge_sql;
+  char *stage_sql;
+
+  sl_sink_batch *qhead, *qtail;     /* waiting for a transaction */
+  sl_sink_batch *tx, *tx_tail;      /* in the current transaction */
+  uint32_t tx_n;                    /* its rows */
+  int64_t tx_started_ms;
+  source_cp *cps;                   /* the positions it commits, one per source */
+  int ncps, capcps;
+  int ckpt_i;
+  step step;
+  int unknown_commit;               /* COMMIT sent, its answer lost */
+  int verified;                     /* S_VERIFY: every position matched so far */
+
+  /* COPY feed: rows [feed_row, feed_hi) of the transaction, flattened */
+  sl_sink_batch *feed_sb;
+  uint32_t feed_base;               /* flattened index of feed_sb's row 0 */
+  size_t feed_off, feed_end;        /* bytes of feed_sb still to send */
+  uint32_t feed_hi;
+
+  /* bisecting */
+  int bisect;
+  range *stack;
+  int nstack, capstack;
+  range cur;
+  char **bad;                       /* per flattened row: why it failed, or NULL */
+  uint32_t nbad;
+
+  /* the error of the current command, if any */
+  int err;
+  pg_err_class err_class;
+  sl_buf err_reason;
+  step after_rollback;              /* B_BEGIN (bisect) or S_IDLE (retry later) */
+
+  uv_timer_t retry;
+  int retry_open;
+  int64_t backoff_ms;
+  int flushing;
+  uint64_t committed_rows, transactions;
+} pg_sink;
+
+static void kick(pg_sink *k);
+static void start_tx(pg_sink *k);
+
+/* ---- SQL ---- */
+
+static const char *const CKPT_SQL =
+    "INSERT INTO sluice.checkpoints (pipeline, source, checkpoint, updated_at) "
+    "VALUES ($1, $2, $3, now()) ON CONFLICT (pipeline, source) DO UPDATE "
+    "SET checkpoint = EXCLUDED.checkpoint, updated_at = EXCLUDED.updated_at";
+static const char *const CKPT_GET_SQL =
+    "SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = $1 AND source = $2";
+
+static void lost_connection(pg_sink *k, const char *why);
+
+/* A failure to send is reported through `broken`, except on a connection
+ * that is not idle, which would be a bug here: start afresh then too. */
+static void run_sql(pg_sink *k, step s, const char *sql) {
+  k->step = s;
+  k->err = 0;
+  if (pg_conn_send(&k->conn, sql) == SL_EINVAL) {
+    pg_conn_close(&k->conn);
+    lost_connection(k, "the connection was not ready for a command");
+  }
+}
+
+static void send_params(pg_sink *k, step s, const char *sql, int n, const char *const *v) {
+  k->step = s;
+  k->err = 0;
+  if (pg_conn_send_params(&k->conn, sql, n, v) == SL_EINVAL) {
+    pg_conn_close(&k->conn);
+    lost_connection(k, "the connection was not ready for a command");
+  }
+}
+
+/* ---- retries ---- */
+
+static void on_retry(uv_timer_t *t) {
+  pg_sink *k = t->data;
+  if (!k->connected) {
+    pg_conn_connect(&k->conn);
+    return;
+  }
+  if (k->tx) start_tx(k);
+  else kick(k);
+}
+
+static int64_t next_backoff(pg_sink *k) {
+  k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : 100;
+  if (k->backoff_ms > k->cfg->retry_max_ms) k->backoff_ms = k->cfg->retry_max_ms;
+  return k->backoff_ms;
+}
+
+static void retry_later(pg_sink *k, int64_t ms) {
+  k->step = S_IDLE;
+  uv_timer_start(&k->retry, on_retry, (uint64_t)ms, 0);
+}
+
+/* ---- the transaction's rows ---- */
+
+static void clear_bad(pg_sink *k) {
+  if (k->bad)
+    for (uint32_t i = 0; i < k->tx_n; i++) free(k->bad[i]);
+  free(k->bad);
+  k->bad = NULL;
+  k->nbad = 0;
+  k->nstack = 0;
+  k->bisect = 0;
+}
+
+static size_t row_start(const sl_sink_batch *sb, uint32_t i) { return i ? sb->ends[i - 1] : 0; }
+
+/* Positions the feed on rows [lo, hi) of the transaction. */
+static void feed_range(pg_sink *k, uint32_t lo, uint32_t hi) {
+  uint32_t base = 0;
+  sl_sink_batch *sb = k->tx;
+  while (sb && base + sb->n <= lo) {
+    base += sb->n;
+    sb = sb->next;
+  }
+  k->feed_sb = sb;
+  k->feed_base = base;
+  k->feed_hi = hi;
+  if (sb) {
+    uint32_t end = hi - base < sb->n ? hi - base : sb->n;
+    k->feed_off = row_start(sb, lo - base);
+    k->feed_end = row_start(sb, end);
+  }
+}
+
+static void copy_next(pg_conn *c, const char **p, size_t *n) {
+  pg_sink *k = c->owner;
+  /* Messages of at most 1 MiB: rows may straddle them (COPY allows it). */
+  const size_t max = (size_t)1 << 20;
+  while (k->feed_sb) {
+    sl_sink_batch *sb = k->feed_sb;
+    if (k->feed_off < k->feed_end) {
+      size_t len = k->feed_end - k->feed_off;
+      if (len > max) len = max;
+      *p = sb->bytes.ptr + k->feed_off;
+      *n = len;
+      k->feed_off += len;
+      return;
+    }
+    k->feed_base += sb->n;
+    k->feed_sb = sb->next;
+    if (!k->feed_sb || k->feed_base >= k->feed_hi) {
+      k->feed_sb = NULL;
+      break;
+    }
+    sb = k->feed_sb;
+    uint32_t end = k->feed_hi - k->feed_base < sb->n ? k->feed_hi - k->feed_base : sb->n;
+    k->feed_off = 0;
+    k->feed_end = row_start(sb, end);
+  }
+  *p = NULL;
+  *n = 0;
+}
+
+/* ---- acknowledging ---- */
+
+static void ack_tx(pg_sink *k) {
+  sl_sink_batch *sb = k->tx;
+  uint32_t idx = 0;
+  for (sl_sink_batch *s = sb; s; s = s->next)
+    for (uint32_t i = 0; i < s->n; i++, idx++)
+      if (k->bad && k->bad[idx]) sl_sink_reject(s, i, k->bad[idx]);
+  sl_log_debug(sl_stage_name(k->st), "committed %u rows (%u rejected) in %lld ms", k->tx_n, k->nbad,
+               (long long)(sl_mono_ms() - k->tx_started_ms));
+  k->committed_rows += k->tx_n - k->nbad;
+  k->transactions++;
+  clear_bad(k);
+  k->tx = k->tx_tail = NULL;
+  k->tx_n = 0;
+  for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
+  k->ncps = 0;
+  k->step = S_IDLE;
+  k->unknown_commit = 0;
+  k->backoff_ms = 0;
+  /* The batches may be freed by sl_sink_done: take each next pointer first. */
+  while (sb) {
+    sl_sink_batch *next = sb->next;
+    sl_sink_done(sb);
+    sb = next;
+  }
+  kick(k);
+}
+
+/* ---- the steps ---- */
+
+static void checkpoints_or_commit(pg_sink *k) {
+  if (k->ckpt_i < k->ncps) {
+    source_cp *c = &k->cps[k->ckpt_i++];
+    const char *v[3] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source, c->cp.ptr};
+    send_params(k, S_CKPT, CKPT_SQL, 3, v);
+    return;
+  }
+  run_sql(k, S_COMMIT, "COMMIT");
+}
+
+static void bisect_next(pg_sink *k) {
+  if (!k->nstack) {
+    k->ckpt_i = 0;
+    checkpoints_or_commit(k);
+    return;
+  }
+  k->cur = k->stack[--k->nstack];
+  run_sql(k, B_SAVEPOINT, "SAVEPOINT sluice_try");
+}
+
+static int push_range(pg_sink *k, uint32_t lo, uint32_t hi) {
+  if (lo >= hi) return 0;
+  if (k->nstack == k->capstack) {
+    int cap = k->capstack ? k->capstack * 2 : 64;
+    range *s = realloc(k->stack, (size_t)cap * sizeof *s);
+    if (!s) return SL_ENOMEM;
+    k->stack = s;
+    k->capstack = cap;
+  }
+  k->stack[k->nstack++] = (range){lo, hi};
+  return 0;
+}
+
+/* Splits a failed range, or marks its one row bad. */
+static int split_range(pg_sink *k) {
+  range r = k->cur;
+  if (r.hi - r.lo == 1) {
+    if (!k->bad[r.lo]) {
+      k->bad[r.lo] = strdup(k->err_reason.ptr ? k->err_reason.ptr : "rejected by PostgreSQL");
+      k->nbad++;
+    }
+    return 0;
+  }
+  uint32_t mid = r.lo + (r.hi - r.lo) / 2;
+  /* Right half first: the stack pops the left one next, so rows are tried
+   * in their order and, in upsert mode, the last record of a key wins. */
+  if (push_range(k, mid, r.hi) || push_range(k, r.lo, mid)) return SL_ENOMEM;
+  return 0;
+}
+
+static void start_bisect(pg_sink *k) {
+  clear_bad(k);
+  k->bisect = 1;
+  k->bad = calloc(k->tx_n ? k->tx_n : 1, sizeof *k->bad);
+  if (!k->bad) {
+    sl_stage_fatal(k->st, "out of memory isolating bad rows");
+    return;
+  }
+  k->bisect = 1;
+  uint32_t mid = k->tx_n / 2;
+  if (k->tx_n == 1) push_range(k, 0, 1);
+  else if (push_range(k, mid, k->tx_n) || push_range(k, 0, mid)) {
+    sl_stage_fatal(k->st, "out of memory isolating bad rows");
+    return;
+  }
+  sl_log_info(sl_stage_name(k->st), "a transaction of %u rows failed (%s); isolating the bad rows",
+              k->tx_n, k->err_reason.ptr ? k->err_reason.ptr : "");
+  /* Deferred constraints would only fail at COMMIT, outside any savepoint. */
+  run_sql(k, B_BEGIN, "BEGIN; SET CONSTRAINTS ALL IMMEDIATE");
+}
+
+static void lost_connection(pg_sink *k, const char *why) {
+  int was = k->connected;
+  if (k->step == S_COMMIT) k->unknown_commit = 1;
+  k->connected = 0;
+  k->stage_ready = 0;
+  k->step = S_IDLE;
+  if (k->tx && !k->unknown_commit) clear_bad(k);
+  int64_t ms = next_backoff(k);
+  unsigned waiting = 0;
+  for (sl_sink_batch *s = k->tx; s; s = s->next) waiting += s->n;
+  for (sl_sink_batch *s = k->qhead; s; s = s->next) waiting += s->n;
+  sl_log_error(sl_stage_name(k->st), "%s PostgreSQL (%s): %s; %s%u rows wait; retrying in %lld ms",
+               was ? "lost the connection to" : "cannot connect to", k->conn.label, why,
+               k->unknown_commit ? "the last COMMIT's outcome is unknown; " : "", waiting,
+               (long long)ms);
+  uv_timer_start(&k->retry, on_retry, (uint64_t)ms, 0);
+}
+
+static void rollback(pg_sink *k, step after) {
+  k->after_rollback = after;
+  run_sql(k, S_ROLLBACK, "ROLLBACK");
+}
+
+/* The current command failed: what now depends on the error and the step. */
+static void on_error(pg_sink *k) {
+  const char *why = k->err_reason.ptr ? k->err_reason.ptr : "query failed";
+  if (k->err_class == PG_ERR_CONNECTION) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", why);
+    pg_conn_close(&k->conn);
+    lost_connection(k, msg);
+    return;
+  }
+  step s = k->step;
+  if (k->err_class == PG_ERR_DATA) {
+    if (s == S_COPY || s == S_MERGE || s == S_COMMIT) {
+      rollback(k, B_BEGIN);
+      return;
+    }
+    if (s == B_COPY || s == B_MERGE || s == B_RELEASE) {
+      run_sql(k, B_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT sluice_try");
+      return;
+    }
+  }
+  if (s == S_STAGE) {
+    sl_log_error(sl_stage_name(k->st), "cannot create the staging table: %s", why);
+    pg_conn_close(&k->conn);
+    lost_connection(k, why);
+    return;
+  }
+  if (s == S_ROLLBACK || s == S_VERIFY) {
+    /* Nothing sensible is left on this connection: start afresh. */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", why);
+    pg_conn_close(&k->conn);
+    lost_connection(k, msg);
+    return;
+  }
+  int64_t ms = next_backoff(k);
+  sl_log_error(sl_stage_name(k->st), "a transaction of %u rows failed: %s; retrying in %lld ms",
+               k->tx_n, why, (long long)ms);
+  k->backoff_ms = ms;
+  rollback(k, S_IDLE);
+}
+
+static void on_result(pg_conn *c, PGresult *r) {
+  pg_sink *k = c->owner;
+  ExecStatusType s = PQresultStatus(r);
+  if (s == PGRES_FATAL_ERROR || s == PGRES_BAD_RESPONSE || s == PGRES_NONFATAL_ERROR) {
+    if (k->err) return;   /* the first error says why */
+    k->err = 1;
+    k->err_class = pg_classify(c->pq, r);
+    k->err_reason.len = 0;
+    pg_error_reason(r, &k->err_reason);
+    return;
+  }
+  if (k->step == S_VERIFY && s == PGRES_TUPLES_OK) {
+    source_cp *cp = &k->cps[k->ckpt_i - 1];
+    int same = PQntuples(r) == 1 && cp->cp.ptr && strcmp(PQgetvalue(r, 0, 0), cp->cp.ptr) == 0;
+    if (!same) k->verified = 0;
+  }
+}
+
+static void verify_next(pg_sink *k) {
+  if (k->ckpt_i < k->ncps) {
+    source_cp *c = &k->cps[k->ckpt_i++];
+    const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source};
+    send_params(k, S_VERIFY, CKPT_GET_SQL, 2, v);
+    return;
+  }
+  if (k->verified) {
+    sl_log_info(sl_stage_name(k->st), "the transaction whose COMMIT answer was lost did commit; "
+                "acknowledging its %u rows without writing them again", k->tx_n);
+    ack_tx(k);
+    return;
+  }
+  sl_log_info(sl_stage_name(k->st), "the transaction whose COMMIT answer was lost did not commit; "
+              "writing its %u rows again", k->tx_n);
+  k->unknown_commit = 0;
+  start_tx(k);
+}
+
+/* After a (re)connection: the staging table, then the lost COMMIT, then on. */
+static void resume_work(pg_sink *k) {
+  if (k->upsert && !k->stage_ready) {
+    run_sql(k, S_STAGE, k->stage_sql);
+    return;
+  }
+  if (k->tx && k->unknown_commit) {
+    if (!k->ncps) {
+      sl_log_warn(sl_stage_name(k->st),
+                  "cannot tell whether the last transaction committed (its source has no "
+                  "checkpoint to compare); writing its %u rows again, which may duplicate them",
+                  k->tx_n);
+      k->unknown_commit = 0;
+      start_tx(k);
+      return;
+    }
+    k->ckpt_i = 0;
+    k->verified = 1;
+    verify_next(k);
+    return;
+  }
+  if (k->tx) start_tx(k);
+  else kick(k);
+}
+
+static void on_done(pg_conn *c) {
+  pg_sink *k = c->owner;
+  if (k->err) {
+    on_error(k);
+    return;
+  }
+  step s = k->step;
+  k->step = S_IDLE;   /* the next command, if any, sets it again */
+  switch (s) {
+    case S_STAGE:
+      k->stage_ready = 1;
+      resume_work(k);
+      return;
+    case S_VERIFY:
+      verify_next(k);
+      return;
+    case S_BEGIN:
+      feed_range(k, 0, k->tx_n);
+      run_sql(k, S_COPY, k->copy_sql);
+      return;
+    case S_COPY:
+      if (k->upsert) {
+        run_sql(k, S_MERGE, k->merge_sql);
+        return;
+      }
+      /* fall through */
+    case S_MERGE:
+      k->ckpt_i = 0;
+      checkpoints_or_commit(k);
+      return;
+    case S_CKPT:
+      checkpoints_or_commit(k);
+      return;
+    case S_COMMIT:
+      ack_tx(k);
+      return;
+    case S_ROLLBACK:
+      if (k->after_rollback == B_BEGIN) start_bisect(k);
+      else retry_later(k, k->backoff_ms);
+      return;
+    case B_BEGIN:
+      bisect_next(k);
+      return;
+    case B_SAVEPOINT:
+      feed_range(k, k->cur.lo, k->cur.hi);
+      run_sql(k, B_COPY, k->copy_sql);
+      return;
+    case B_COPY:
+      if (k->upsert) run_sql(k, B_MERGE, k->bisect_merge_sql);
+      else run_sql(k, B_RELEASE, "RELEASE SAVEPOINT sluice_try");
+      return;
+    case B_MERGE:
+    case B_RELEASE:
+      bisect_next(k);
+      return;
+    case B_ROLLBACK_TO:
+      if (split_range(k)) {
+        sl_stage_fatal(k->st, "out of memory isolating bad rows");
+        return;
+      }
+      bisect_next(k);
+      return;
+    case S_IDLE:
+      return;
+  }
+}
+
+static void on_connected(pg_conn *c) {
+  pg_sink *k = c->owner;
+  if (k->backoff_ms) sl_log_info(sl_stage_name(k->st), "connected to PostgreSQL (%s)", c->label);
+  k->connected = 1;
+  k->step = S_IDLE;
+  resume_work(k);
+}
+
+static void on_broken(pg_conn *c, const char *why) {
+  pg_sink *k = c->owner;
+  lost_connection(k, why);
+}
+
+static const pg_conn_ops sink_ops = {
+    .connected = on_connected,
+    .result = on_result,
+    .done = on_done,
+    .broken = on_broken,
+    .copy_next = copy_next,
+    .readable = NULL,
+};
+
+/* ---- transactions ---- */
+
+static int add_checkpoint(pg_sink *k, sl_sink_batch *sb) {
+  const char *source = NULL;
+  sl_buf b = SL_BUF_INIT;
+  int rc = sl_sink_batch_checkpoint(sb, &source, &b);
+  if (rc) {
+    sl_buf_free(&b);
+    return rc == SL_ENOENT ? 0 : rc;
+  }
+  sl_buf_putc(&b, 0);
+  if (b.oom) return SL_ENOMEM;
+  /* Checkpoints are stored as text without the trailing newline. */
+  while (b.len > 1 && (b.ptr[b.len - 2] == '\n' || b.ptr[b.len - 2] == '\r')) {
+    b.ptr[b.len - 2] = 0;
+    b.len--;
+  }
+  for (int i = 0; i < k->ncps; i++)
+    if (strcmp(k->cps[i].source, source) == 0) {
+      /* A later batch of the same source: its position wins. */
+      sl_buf_free(&k->cps[i].cp);
+      k->cps[i].cp = b;
+      return 0;
+    }
+  if (k->ncps == k->capcps) {
+    int cap = k->capcps ? k->capcps * 2 : 4;
+    source_cp *n = realloc(k->cps, (size_t)cap * sizeof *n);
+    if (!n) {
+      sl_buf_free(&b);
+      return SL_ENOMEM;
+    }
+    k->cps = n;
+    k->capcps = cap;
+  }
+  k->cps[k->ncps].source = source;
+  k->cps[k->ncps].cp = b;
+  k->ncps++;
+  return 0;
+}
+
+static void start_tx(pg_sink *k) {
+  clear_bad(k);
+  k->unknown_commit = 0;
+  k->tx_started_ms = sl_mono_ms();
+  run_sql(k, S_BEGIN, "BEGIN");
+}
+
+/* Takes the queued batches into a new transaction, if idle. */
+static void kick(pg_sink *k) {
+  if (k->tx) return;
+  if (!k->qhead) {
+    if (k->flushing) {
+      k->flushing = 0;
+      sl_stage_flushed(k->st);
+    }
+    return;
+  }
+  if (!k->connected || k->step != S_IDLE) return;
+  if (uv_is_active((uv_handle_t *)&k->retry)) return;
+  for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
+  k->ncps = 0;
+  uint32_t n = 0;
+  while (k->qhead && (n == 0 || n + k->qhead->n <= (uint64_t)k->cfg->tx_rows)) {
+    sl_sink_batch *sb = k->qhead;
+    k->qhead = sb->next;
+    if (!k->qhead) k->qtail = NULL;
+    sb->next = NULL;
+    if (k->tx_tail) k->tx_tail->next = sb;
+    else k->tx = sb;
+    k->tx_tail = sb;
+    n += sb->n;
+    if (add_checkpoint(k, sb)) {
+      sl_stage_fatal(k->st, "out of memory encoding a checkpoint");
+      return;
+    }
+  }
+  k->tx_n = n;
+  start_tx(k);
+}
+
+/* ---- callbacks ---- */
+
+static int pg_sink_write(sl_stage *st, sl_sink_batch *sb) {
+  pg_sink *k = sl_stage_priv(st);
+  sb->next = NULL;
+  if (k->qtail) k->qtail->next = sb;
+  else k->qhead = sb;
+  k->qtail = sb;
+  kick(k);
+  return 0;
+}
+
+static void pg_sink_flush(sl_stage *st) {
+  pg_sink *k = sl_stage_priv(st);
+  k->flushing = 1;
+  kick(k);
+}
+
+/* ---- init: read the table, build the SQL ---- */
+
+static char *join_quoted(PGconn *c, char **names, int n, const char *prefix, int assign) {
+  sl_buf b = SL_BUF_INIT;
+  for (int i = 0; i < n; i++) {
+    char *q = pg_quote_ident(c, names[i]);
+    if (!q) {
+      sl_buf_free(&b);
+      return NULL;
+    }
+    if (i) sl_buf_puts(&b, ", ");
+    if (assign) sl_buf_printf(&b, "%s = EXCLUDED.%s", q, q);
+    else sl_buf_printf(&b, "%s%s", prefix, q);
+    free(q);
+  }
+  if (!b.len) sl_buf_puts(&b, "");
+  return pg_buf_cstr(&b);
+}
+
+static int strlist_len(char **l) {
+  int n = 0;
+  while (l && l[n]) n++;
+  return n;
+}
+
+static int in_list(char **l, const char *s) {
+  for (int i = 0; l && l[i]; i++)
+    if (strcmp(l[i], s) == 0) return 1;
+  return 0;
+}
+
+/* A text[] literal of names for a bound parameter. */
+static void array_literal(sl_buf *b, char **names) {
+  sl_buf_putc(b, '{');
+  for (int i = 0; names && names[i]; i++) {
+    if (i) sl_buf_putc(b, ',');
+    sl_buf_putc(b, '"');
+    for (const char *p = names[i]; *p; p++) {
+      if (*p == '"' || *p == '\\') sl_buf_putc(b, '\\');
+      sl_buf_putc(b, *p);
+    }
+    sl_buf_putc(b, '"');
+  }
+  sl_buf_putc(b, '}');
+}
+
+static int build(pg_sink *k, PGconn *c, const char *label) {
+  sl_stage *st = k->st;
+  pg_sink_cfg *cfg = k->cfg;
+  const char *name = sl_stage_name(st);
+  int rc = SL_EOPTION;
+  PGresult *r = NULL;
+  char **cols = NULL, *target = NULL, *collist = NULL, *keylist = NULL, *setlist = NULL;
+  int ncols = 0;
+  pg_copy_col *ccols = NULL;
+  sl_buf sql = SL_BUF_INIT;
+
+  target = pg_qualified_name(c, cfg->table);
+  if (!target) {
+    sl_log_error(name, "%s: table '%s' is not a table name (\"table\" or \"schema.table\")",
+                 sl_stage_where(st), cfg->table);
+    goto done;
+  }
+  const char *v1[1] = {target};
+  r = PQexecParams(c,
+                   "SELECT a.attname, t.typcategory = 'A', a.attidentity, a.attgenerated "
+                   "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+                   "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+                   "ORDER BY a.attnum",
+                   1, NULL, v1, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    sl_buf why = SL_BUF_INIT;
+    pg_error_reason(r, &why);
+    sl_log_error(name, "%s: cannot read the columns of %s (%s): %s", sl_stage_where(st), target,
+                 label, why.ptr ? why.ptr : "");
+    sl_buf_free(&why);
+    goto done;
+  }
+  int ntab = PQntuples(r);
+  cols = calloc((size_t)ntab + (size_t)strlist_len(cfg->columns) + 1, sizeof *cols);
+  ccols = calloc((size_t)ntab + (size_t)strlist_len(cfg->columns) + 1, sizeof *ccols);
+  if (!cols || !ccols) {
+    rc = SL_ENOMEM;
+    goto done;
+  }
+  if (cfg->columns) {
+    for (int i = 0; cfg->columns[i]; i++) {
+      int found = -1;
+      for (int j = 0; j < ntab; j++)
+        if (strcmp(PQgetvalue(r, j, 0), cfg->columns[i]) == 0) found = j;
+      if (found < 0) {
+        sl_log_error(name, "%s: table %s has no column \"%s\"", sl_stage_where(st), target,
+                     cfg->columns[i]);
+        goto done;
+      }
+      cols[ncols] = cfg->columns[i];
+      ccols[ncols].name = strdup(cfg->columns[i]);
+      ccols[ncols].is_array = PQgetvalue(r, found, 1)[0] == 't';
+      ncols++;
+    }
+  } else {
+    for (int j = 0; j < ntab; j++) {
+      /* Generated columns and GENERATED ALWAYS identities cannot be written. */
+      if (PQgetvalue(r, j, 3)[0] || PQgetvalue(r, j, 2)[0] == 'a') continue;
+      cols[ncols] = PQgetvalue(r, j, 0);
+      ccols[ncols].name = strdup(cols[ncols]);
+      ccols[ncols].is_array = PQgetvalue(r, j, 1)[0] == 't';
+      ncols++;
+    }
+  }
+  if (!ncols) {
+    sl_log_error(name, "%s: no columns to write in %s", sl_stage_where(st), target);
+    goto done;
+  }
+  for (int i = 0; i < ncols; i++)
+    if (!ccols[i].name) {
+      rc = SL_ENOMEM;
+      goto done;
+    }
+  collist = join_quoted(c, cols, ncols, "", 0);
+  if (!collist) goto done;
+
+  if (k->upsert) {
+    int nkey = strlist_len(cfg->key);
+    if (!nkey) {
+      sl_log_error(name, "%s: mode \"upsert\" needs key = { ... }: the columns of a unique key of %s",
+                   sl_stage_where(st), target);
+      goto done;
+    }
+    for (int i = 0; i < nkey; i++)
+      if (!in_list(cols, cfg->key[i])) {   /* cols is NULL-terminated (calloc) */
+        sl_log_error(name, "%s: key column \"%s\" is not among the columns written to %s",
+                     sl_stage_where(st), cfg->key[i], target);
+        goto done;
+      }
+    /* ON CONFLICT (key) needs a unique index on exactly those columns:
+     * say so now rather than at the first batch. */
+    sl_buf arr = SL_BUF_INIT;
+    array_literal(&arr, cfg->key);
+    sl_buf_putc(&arr, 0);
+    const char *v2[2] = {target, arr.ptr};
+    /* A result of its own: cols points into r. */
+    PGresult *ri = PQexecParams(c,
+                     "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::regclass "
+                     "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
+                     "AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) "
+                     "     FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid "
+                     "     AND a.attnum = ANY (i.indkey)) = "
+                     "    (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x)",
+                     2, NULL, v2, NULL, NULL, 0);
+    sl_buf_free(&arr);
+    int unique = PQresultStatus(ri) == PGRES_TUPLES_OK && PQntuples(ri) > 0;
+    PQclear(ri);
+    if (!unique) {
+      sl_log_error(name, "%s: %s has no unique index or constraint on exactly the key columns; "
+                   "upsert (ON CONFLICT) needs one", sl_stage_where(st), target);
+      goto done;
+    }
+    keylist = join_quoted(c, cfg->key, nkey, "", 0);
+    char **rest = calloc((size_t)ncols + 1, sizeof *rest);
+    int nrest = 0;
+    for (int i = 0; rest && i < ncols; i++)
+      if (!in_list(cfg->key, cols[i])) rest[nrest++] = cols[i];
+    setlist = rest ? join_quoted(c, rest, nrest, "", 1) : NULL;
+    free(rest);
+    if (!keylist || !setlist) {
+      rc = SL_ENOMEM;
+      goto done;
+    }
+    sl_buf_printf(&sql,
+                  "CREATE TEMP TABLE IF NOT EXISTS sluice_stage ON COMMIT DELETE ROWS AS "
+                  "SELECT %s FROM %s WITH NO DATA; "
+                  "ALTER TABLE pg_temp.sluice_stage ADD COLUMN IF NOT EXISTS sluice_seq bigserial",
+                  collist, target);
+    k->stage_sql = pg_buf_cstr(&sql);
+    sl_buf_printf(&sql, "COPY pg_temp.sluice_stage (%s) FROM STDIN", collist);
+    k->copy_sql = pg_buf_cstr(&sql);
+    /* DISTINCT ON keeps the first row of each key in ORDER BY: the last
+     * one copied, since sluice_seq grows with the COPY. */
+    sl_buf_printf(&sql,
+                  "INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM pg_temp.sluice_stage "
+                  "ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
+                  target, collist, keylist, collist, keylist, keylist);
+    if (nrest) sl_buf_printf(&sql, "DO UPDATE SET %s", setlist);
+    else sl_buf_puts(&sql, "DO NOTHING");
+    k->merge_sql = pg_buf_cstr(&sql);
+    sl_buf_printf(&sql, "%s; DELETE FROM pg_temp.sluice_stage; RELEASE SAVEPOINT sluice_try",
+                  k->merge_sql);
+    k->bisect_merge_sql = pg_buf_cstr(&sql);
+  } else {
+    sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
+    k->copy_sql = pg_buf_cstr(&sql);
+  }
+  if (!k->copy_sql || (k->upsert && (!k->merge_sql || !k->stage_sql || !k->bisect_merge_sql))) {
+    rc = SL_ENOMEM;
+    goto done;
+  }
+  k->cctx = pg_copy_ctx_new(ccols, ncols);
+  if (!k->cctx) {
+    rc = SL_ENOMEM;
+    goto done;
+  }
+  ccols = NULL;
+  sl_log_debug(name, "writing %d columns to %s (%s): %s", ncols, target, cfg->mode, collist);
+  rc = 0;
+
+done:
+  if (ccols) {
+    for (int i = 0; i < ncols; i++) free(ccols[i].name);
+    free(ccols);
+  }
+  PQclear(r);
+  free(cols);
+  free(target);
+  free(collist);
+  free(keylist);
+  free(setlist);
+  sl_buf_free(&sql);
+  return rc;
+}
+
+static int pg_sink_init(sl_stage *st) {
+  pg_sink *k = sl_stage_priv(st);
+  pg_sink_cfg *cfg = sl_stage_config(st);
+  k->st = st;
+  k->cfg = cfg;
+  k->upsert = strcmp(cfg->mode, "upsert") == 0;
+  if (cfg->tx_rows < 1) cfg->tx_rows = 1;
+  if (cfg->retry_max_ms < 100) cfg->retry_max_ms = 100;
+  if (uv_timer_init(sl_stage_loop(st), &k->retry)) return SL_ENOMEM;
+  k->retry.data = k;
+  k->retry_open = 1;
+  if (pg_conn_init(&k->conn, st, cfg->dsn, 0, &sink_ops, k)) return SL_ENOMEM;
+
+  /* Blocking is fine here: init runs before the loop. */
+  PGconn *c = pg_connect_blocking(st, cfg->dsn, k->conn.label);
+  if (!c) return SL_EIO;
+  int rc = build(k, c, k->conn.label);
+  if (!rc) rc = pg_ensure_checkpoint_table(st, c);
+  PQfinish(c);
+  if (rc) return rc;
+  sl_sink_set_codec(st, &pg_copy_codec, k->cctx);
+  /* Connect now: the handles start working when the loop runs. */
+  pg_conn_connect(&k->conn);
+  return 0;
+}
+
+static void pg_sink_destroy(sl_stage *st) {
+  pg_sink *k = sl_stage_priv(st);
+  if (k->conn.dsn) pg_conn_destroy(&k->conn);
+  if (k->retry_open) uv_close((uv_handle_t *)&k->retry, NULL);
+  k->retry_open = 0;
+  if (k->cctx) pg_copy_codec.ctx_free(k->cctx);
+  k->cctx = NULL;
+  clear_bad(k);
+  free(k->stack);
+  for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
+  free(k->cps);
+  free(k->copy_sql);
+  free(k->merge_sql);
+  free(k->bisect_merge_sql);
+  free(k->stage_sql);
+  sl_buf_free(&k->err_reason);
+  if (k->transactions)
+    sl_log_debug(sl_stage_name(st), "%llu rows in %llu transactions",
+                 (unsigned long long)k->committed_rows, (unsigned long long)k->transactions);
+}
+
+/* Before the sources start: where they should resume (blocking). */
+static int pg_sink_checkpoint_load(sl_stage *st, const char *source, sl_buf *out) {
+  pg_sink *k = sl_stage_priv(st);
+  PGconn *c = pg_connect_blocking(st, k->cfg->dsn, k->conn.label);
+  if (!c) return SL_EIO;
+  int rc = pg_ensure_checkpoint_table(st, c);
+  if (!rc) {
+    const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(st)), source};
+    PGresult *r = pg_exec_params(st, c, CKPT_GET_SQL, 2, v);
+    if (!r) rc = SL_EIO;
+    else if (PQntuples(r) == 0) rc = SL_ENOENT;
+    else sl_buf_append(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+    if (!rc && out->oom) rc = SL_ENOMEM;
+  }
+  PQfinish(c);
+  return rc;
+}
+
+static const sl_option pg_sink_options[] = {
+    {"dsn", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(pg_sink_cfg, dsn), "libpq connection string or URI (the password is never logged).", NULL},
+    {"table", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(pg_sink_cfg, table), "Target table: \"table\" (schema public) or \"schema.table\", case as written.", NULL},
+    {"mode", SL_OPT_ENUM, "insert", 0, offsetof(pg_sink_cfg, mode), "insert: COPY the rows; upsert: INSERT ... ON CONFLICT (key) DO UPDATE, last record of a key wins.", "insert|upsert"},
+    {"key", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, key), "upsert: the columns of a unique key of the table.", NULL},
+    {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, columns), "Columns to write, named like the record's fields (default: every writable column).", NULL},
+    {"transaction_rows", SL_OPT_INT, "50000", 0, offsetof(pg_sink_cfg, tx_rows), "Most rows of queued batches written in one transaction.", NULL},
+    {"retry_max", SL_OPT_DURATION, "10s", 0, offsetof(pg_sink_cfg, retry_max_ms), "Longest pause between attempts when PostgreSQL is unreachable or failing.", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+const sl_plugin pg_sink_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_SINK,
+    .name = "pg.sink",
+    .doc = "Writes records into a PostgreSQL table with COPY, insert or upsert, effectively once.",
+    .options = pg_sink_options,
+    .config_size = sizeof(pg_sink_cfg),
+    .priv_size = sizeof(pg_sink),
+    .init = pg_sink_init,
+    .destroy = pg_sink_destroy,
+    .write = pg_sink_write,
+    .flush = pg_sink_flush,
+    .checkpoint_load = pg_sink_checkpoint_load,
+};

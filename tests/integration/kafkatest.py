@@ -1,0 +1,267 @@
+"""Helpers for the Kafka integration tests (test_kafka_*.py), on top of
+sluicetest. Everything talks to a real broker started by scripts/kafka.
+
+Where the broker is: $SLUICE_KAFKA_BOOTSTRAP, else <repo>/.run/kafka/bootstrap
+(written by `scripts/kafka start`, which scripts/test runs before the tests),
+else this module runs `scripts/kafka start` itself.
+
+Messages are produced and read with kcat. Progress is watched through the
+topics' end offsets (`kcat -Q`), never by sleeping: a test waits until an
+output topic holds at least N messages, then reads it once.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+
+import sluicetest as st
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SCRIPT = os.path.join(REPO, "scripts", "kafka")
+
+# Consumer settings for tests: a member that died (kill -9) is noticed
+# after 6 s instead of 45 s (6 s is the broker's smallest session timeout).
+FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
+
+
+def bootstrap():
+    env = os.environ.get("SLUICE_KAFKA_BOOTSTRAP")
+    if env:
+        return env
+    path = os.path.join(REPO, ".run", "kafka", "bootstrap")
+    if os.path.exists(path):
+        with open(path) as f:
+            value = f.read().strip()
+        if value and kafka_answers(value):
+            return value
+    st.log("no running Kafka found: scripts/kafka start")
+    out = subprocess.run([SCRIPT, "start"], check=True, stdout=subprocess.PIPE,
+                         text=True, timeout=300).stdout
+    return out.strip().splitlines()[-1]
+
+
+def kafka_answers(brokers):
+    r = subprocess.run(["kcat", "-b", brokers, "-L", "-m", "5"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
+    return r.returncode == 0
+
+
+def port_open(host, port):
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex((host, port)) == 0
+
+
+def cluster(action, *args, env=None, timeout=300):
+    """Runs scripts/kafka ACTION ARGS with extra environment (e.g. another
+    SLUICE_KAFKA_DIR); returns its last stdout line."""
+    full = dict(os.environ)
+    full.update(env or {})
+    st.log("scripts/kafka %s %s" % (action, " ".join(args)))
+    r = subprocess.run([SCRIPT, action] + list(args), env=full, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if r.returncode != 0:
+        st.fail("scripts/kafka %s failed (%d): %s" % (action, r.returncode, r.stderr[-2000:]))
+    lines = r.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def unique(prefix):
+    """A topic or group name no earlier run used."""
+    return "%s-%d-%d" % (prefix, os.getpid(), int(time.time() * 1000) % 100000000)
+
+
+def pacer(per_second):
+    """Lua defining pace(), which a step calls once per record to hold each
+    worker to about per_second records a second (wall clock): it paces a
+    test's stream so that the test certainly acts mid-stream, however busy
+    the machine is.  Put it before `return sl.pipeline`."""
+    return """local pace_n, pace_t0 = 0, nil
+local function pace()
+  pace_t0 = pace_t0 or sl.now_ms()
+  pace_n = pace_n + 1
+  local due = pace_t0 + pace_n * %g
+  while sl.now_ms() < due do end
+end
+""" % (1000.0 / per_second)
+
+
+def lua_table(d):
+    return "{ %s }" % ", ".join('["%s"] = "%s"' % (k, v) for k, v in sorted(d.items()))
+
+
+# ----------------------------------------------------------------- topics --
+
+def partitions(brokers, topic):
+    """Number of partitions of topic, 0 if it does not exist (yet)."""
+    r = subprocess.run(["kcat", "-b", brokers, "-L", "-t", topic, "-m", "10"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=30)
+    m = re.search(r'topic "%s" with (\d+) partitions' % re.escape(topic), r.stdout)
+    return int(m.group(1)) if m else 0
+
+
+def create_topic(brokers, topic, configs=None, timeout=60):
+    """Creates topic by asking for its metadata (the brokers auto-create
+    topics: 4 partitions, replication 1 or 3 as scripts/kafka sets), waits
+    until it has partitions, then sets the topic configs given."""
+    st.wait_until(lambda: partitions(brokers, topic) > 0, timeout, "topic %s to exist" % topic,
+                  interval=0.2)
+    if configs:
+        kafka_config(brokers, topic, configs)
+
+
+def kafka_home():
+    cache = os.path.realpath(os.environ.get("SLUICE_CACHE") or
+                             os.path.expanduser("~/.cache/sluice"))
+    version = os.environ.get("SLUICE_KAFKA_VERSION", "4.1.1")
+    return os.path.join(cache, "kafka-%s" % version)
+
+
+def kafka_config(brokers, topic, configs):
+    """Sets topic configs with Kafka's own ConfigCommand (a JVM: ~1 s)."""
+    add = ",".join("%s=%s" % kv for kv in sorted(configs.items()))
+    cmd = ["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx128m",
+           "-cp", os.path.join(kafka_home(), "lib", "*"), "kafka.admin.ConfigCommand",
+           "--bootstrap-server", brokers.split(",")[0], "--entity-type", "topics",
+           "--entity-name", topic, "--alter", "--add-config", add]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=120)
+    if r.returncode != 0 or "Completed updating config" not in r.stdout:
+        st.fail("setting %s on topic %s failed: %s" % (add, topic, r.stdout[-1500:]))
+
+
+def end_offsets(brokers, topic, nparts=None):
+    """Sum of the end offsets of the topic's partitions (messages written)."""
+    n = nparts or partitions(brokers, topic)
+    if n == 0:
+        return 0
+    args = ["kcat", "-b", brokers, "-Q"]
+    for p in range(n):
+        args += ["-t", "%s:%d:-1" % (topic, p)]
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                       timeout=30)
+    total = 0
+    for line in r.stdout.splitlines():
+        m = re.search(r"offset (-?\d+)", line)
+        if m and int(m.group(1)) > 0:
+            total += int(m.group(1))
+    return total
+
+
+def wait_for_messages(brokers, topic, n, timeout, what=None, abort=None):
+    """Waits until topic holds at least n messages; returns how many."""
+    return st.wait_until(lambda: (lambda c: c if c >= n else 0)(end_offsets(brokers, topic)),
+                         timeout, what or "%d messages in %s" % (n, topic), interval=0.25,
+                         abort=abort)
+
+
+# --------------------------------------------------------------- messages --
+
+def produce_file(brokers, topic, path, extra=()):
+    """Produces each line of path as one message (kcat -P -l)."""
+    cmd = ["kcat", "-P", "-b", brokers, "-t", topic, "-l", "-X", "linger.ms=20",
+           "-X", "enable.idempotence=true"] + list(extra) + [path]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    if r.returncode != 0:
+        st.fail("kcat -P into %s failed: %s" % (topic, r.stderr[-1500:]))
+
+
+def produce(brokers, topic, messages, key_sep=None, headers=(), extra=()):
+    """Produces messages (strings; "key<sep>value" when key_sep is given),
+    each with the given headers ("name=value")."""
+    cmd = ["kcat", "-P", "-b", brokers, "-t", topic, "-X", "enable.idempotence=true"]
+    if key_sep:
+        cmd += ["-K", key_sep]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd += list(extra)
+    r = subprocess.run(cmd, input="".join(m + "\n" for m in messages), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    if r.returncode != 0:
+        st.fail("kcat -P into %s failed: %s" % (topic, r.stderr[-1500:]))
+
+
+def consume(brokers, topic, fmt="%s\\n", timeout=300):
+    """Every message of topic as kcat formats it (-f fmt), as bytes lines."""
+    r = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q",
+                        "-f", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    if r.returncode != 0:
+        st.fail("kcat -C from %s failed: %s" % (topic, r.stderr[-1500:].decode("utf-8", "replace")))
+    return r.stdout.split(b"\n")[:-1] if r.stdout else []
+
+
+def consume_records(brokers, topic):
+    """Every message of topic as kcat -J gives it: a dict with topic,
+    partition, offset, ts, headers (a list name, value, ...), key, payload."""
+    r = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q",
+                        "-J"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    if r.returncode != 0:
+        st.fail("kcat -C from %s failed: %s" % (topic, r.stderr[-1500:].decode("utf-8", "replace")))
+    return [json.loads(line) for line in r.stdout.split(b"\n") if line.strip()]
+
+
+def consume_json(brokers, topic):
+    """Every message of topic as (headers dict, key, parsed JSON value)."""
+    out = []
+    for m in consume_records(brokers, topic):
+        h = m.get("headers") or []
+        headers = {h[i]: h[i + 1] for i in range(0, len(h) - 1, 2)}
+        out.append((headers, m.get("key"), json.loads(m["payload"])))
+    return out
+
+
+ID_RE = re.compile(rb'"id":(\d+)')
+
+
+def ids_in(brokers, topic):
+    """The "id" of every message of topic, in topic order per partition."""
+    ids = []
+    for line in consume(brokers, topic):
+        m = ID_RE.search(line)
+        if not m:
+            st.fail("a message of %s has no id: %r" % (topic, line[:200]))
+        ids.append(int(m.group(1)))
+    return ids
+
+
+def write_input(path, n, start=1, pad=60):
+    """n JSON lines {"id":i,"name":...,"dept":...,"pad":...} for ids start..start+n-1."""
+    with open(path, "w") as f:
+        chunk = []
+        for i in range(start, start + n):
+            chunk.append('{"id":%d,"name":"resident %d","dept":"%s","pad":"%s"}\n'
+                         % (i, i, st.DEPTS[i % 8], "x" * pad))
+            if len(chunk) == 10000:
+                f.write("".join(chunk))
+                chunk = []
+        f.write("".join(chunk))
+
+
+def wait_for_all_ids(brokers, topic, n, timeout, abort=None):
+    """Waits until topic holds every id 1..n (duplicates allowed); returns
+    the ids.  Reads the topic only when it has grown since the last read."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while True:
+        left = deadline - time.monotonic()
+        count = wait_for_messages(brokers, topic, max(n, seen + 1), max(left, 0.1), abort=abort)
+        ids = ids_in(brokers, topic)
+        seen = max(count, len(ids))
+        if len(set(ids)) >= n:
+            return ids
+
+
+def check_all_ids(ids, n, what):
+    """Every id 1..n is present (duplicates allowed); returns the duplicates."""
+    seen = set(ids)
+    missing = [i for i in range(1, n + 1) if i not in seen]
+    if missing:
+        st.fail("%s: %d of %d ids missing, first %s" % (what, len(missing), n, missing[:10]))
+    extra = [i for i in seen if not 1 <= i <= n]
+    if extra:
+        st.fail("%s: unexpected ids %s" % (what, sorted(extra)[:10]))
+    return len(ids) - len(seen)

@@ -1,0 +1,91 @@
+"""file.source -> pg.sink, kill -9 mid-run, twice, then a run to the end:
+the table holds every record exactly once, in insert mode and with no
+unique key on the table (so a replayed record would show as a duplicate).
+The rows and the source's checkpoint commit in one transaction, and the
+source resumes from the checkpoint stored in sluice.checkpoints."""
+
+import json
+import signal
+
+import pgtest
+import sluicetest as st
+
+N = 300_000
+KILLS = 2
+
+PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = %(name)s,
+  batch_size = 1000,
+  max_inflight_records = 20000,
+  sources = { sl.file.source { path = "in.jsonl", name = "src" } },
+  steps = {
+    function (rec)
+      local s = 0
+      for i = 1, %(busy)d do s = s + i end
+      if s < 0 then return nil end
+      return rec
+    end,
+  },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert" } },
+  dlq = sl.file.sink { path = "dlq.jsonl" },
+}
+"""
+
+
+def test(t):
+    db = pgtest.Db("sink_kill9")
+    try:
+        body(t, db)
+    finally:
+        db.drop()
+
+
+def killed_runs(t, db, busy):
+    db.sql("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id bigint, name text, dept text, pad text)"
+           % (db.t("k"), db.t("k")))
+    db.sql("DELETE FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)
+    st.write_pipeline(t.dir, PIPELINE % {
+        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
+        "table": pgtest.lua_str(db.t("k")), "busy": busy})
+    for kill in range(1, KILLS + 1):
+        target = N * kill // (KILLS + 1)
+        run = t.start()
+        try:
+            st.wait_until(lambda: db.count("k") >= target, 120, "%d rows" % target,
+                          interval=0.05, abort=run.exited)
+        except st.Failure:
+            if run.exit_code() == 0:
+                raise st.TooFast()
+            raise
+        run.signal(signal.SIGKILL)
+        code = run.wait(30)
+        if code == 0:
+            raise st.TooFast()
+        st.assert_eq(code, -signal.SIGKILL, "exit status of run %d" % kill)
+        st.log("kill %d: %d rows in the table; checkpoint %s" % (
+            kill, db.count("k"),
+            db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)))
+
+
+def body(t, db):
+    st.gen_records(t.path("in.jsonl"), N, line_bytes=120)
+    for busy in (300, 3000, 20000):
+        try:
+            killed_runs(t, db, busy)
+            break
+        except st.TooFast:
+            st.log("sluice finished before it could be killed; retrying with a slower step")
+    else:
+        st.fail("could not kill sluice mid-run")
+    run = t.start()
+    st.assert_eq(run.wait(300), 0, "exit code of the final run")
+    st.check_no_dlq(t)
+    rows = db.sql("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM %s" % db.t("k"))
+    st.assert_eq(rows[0], [str(N), str(N), "1", str(N)], "count, distinct ids, min, max")
+    cp = json.loads(db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s'"
+                           % db.schema))
+    st.assert_eq(cp["line"], N, "the stored checkpoint is at the end of the file")
+
+
+st.main(test)
