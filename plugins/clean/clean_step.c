@@ -485,6 +485,33 @@ static void clean_destroy(sl_stage *st) {
   if (pv->mu_ready) pthread_mutex_destroy(&pv->mu);
 }
 
+/* sluice check: parse the rules as init does, then let them go. */
+static int clean_check(sl_stage *st) {
+  int rc = clean_init(st);
+  clean_destroy(st);
+  memset(sl_stage_priv(st), 0, sizeof(clean_priv));
+  return rc;
+}
+
+/* /metrics: sluice_clean_outcomes_total{department,feed,field,rule,outcome}. */
+static void collect_cb(void *ud, const sl_clean_count *c) {
+  static const char *const labels[] = {"department", "feed", "field", "rule", "outcome", NULL};
+  char dept[256], feed[256];
+  snprintf(dept, sizeof dept, "%.*s", (int)c->department.len, c->department.ptr ? c->department.ptr : "");
+  snprintf(feed, sizeof feed, "%.*s", (int)c->feed.len, c->feed.ptr ? c->feed.ptr : "");
+  for (int o = 0; o < 4; o++) {
+    if (!c->n[o]) continue;
+    const char *values[] = {dept, feed, c->field, c->rule, outcome_names[o]};
+    sl_collect(ud, SL_COUNTER, "clean_outcomes_total",
+               "Outcomes of cleansing rules per department, feed, field and rule (rule \"*\": the field as a whole).",
+               labels, values, (int64_t)c->n[o]);
+  }
+}
+
+static void clean_collect(sl_stage *st, sl_collector *c) {
+  sl_clean_stats(st, collect_cb, c);
+}
+
 /* ---- workers ---- */
 
 static int clean_worker_init(sl_stage *st, void **inst) {
@@ -744,4 +771,6 @@ const sl_plugin clean_plugin = {
     .worker_init = clean_worker_init,
     .worker_destroy = clean_worker_destroy,
     .process = clean_process,
+    .check = clean_check,
+    .collect = clean_collect,
 };

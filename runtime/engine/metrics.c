@@ -28,15 +28,11 @@ struct sl_metric {
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
-sl_metric *sl_stage_metric(sl_stage *st, sl_metric_kind kind, const char *name,
-                           const char *help, const char *const *labels) {
-  sl_pipeline *p = st->p;
-  pthread_mutex_lock(&p->metrics_mu);
-  for (sl_metric *m = p->metrics; m; m = m->next)
-    if (m->st == st && strcmp(m->name, name) == 0) {
-      pthread_mutex_unlock(&p->metrics_mu);
-      return m;
-    }
+/* Finds or makes the family `name` of st in *list (the caller locks). */
+static sl_metric *family_in(sl_metric **list, sl_stage *st, sl_metric_kind kind,
+                            const char *name, const char *help, const char *const *labels) {
+  for (sl_metric *m = *list; m; m = m->next)
+    if (m->st == st && strcmp(m->name, name) == 0) return m;
   sl_metric *m = calloc(1, sizeof *m);
   if (m) {
     m->st = st;
@@ -47,9 +43,17 @@ sl_metric *sl_stage_metric(sl_stage *st, sl_metric_kind kind, const char *name,
     m->labels = calloc((size_t)m->nlabels + 1, sizeof *m->labels);
     for (int i = 0; m->labels && i < m->nlabels; i++) m->labels[i] = strdup(labels[i]);
     pthread_mutex_init(&m->mu, NULL);
-    m->next = p->metrics;
-    p->metrics = m;
+    m->next = *list;
+    *list = m;
   }
+  return m;
+}
+
+sl_metric *sl_stage_metric(sl_stage *st, sl_metric_kind kind, const char *name,
+                           const char *help, const char *const *labels) {
+  sl_pipeline *p = st->p;
+  pthread_mutex_lock(&p->metrics_mu);
+  sl_metric *m = family_in(&p->metrics, st, kind, name, help, labels);
   pthread_mutex_unlock(&p->metrics_mu);
   return m;
 }
@@ -87,8 +91,17 @@ void sl_metric_set(sl_metric *m, const char *const *values, int64_t value) {
   update(m, values, value, 0);
 }
 
-void sl__metrics_free(sl_pipeline *p) {
-  sl_metric *m = p->metrics;
+struct sl_collector {
+  sl_stage *st;
+  sl_metric *list;
+};
+
+void sl_collect(sl_collector *c, sl_metric_kind kind, const char *name, const char *help,
+                const char *const *labels, const char *const *values, int64_t value) {
+  update(family_in(&c->list, c->st, kind, name, help, labels), values, value, 1);
+}
+
+static void free_list(sl_metric *m) {
   while (m) {
     sl_metric *next = m->next;
     series *s = m->head;
@@ -107,6 +120,10 @@ void sl__metrics_free(sl_pipeline *p) {
     free(m);
     m = next;
   }
+}
+
+void sl__metrics_free(sl_pipeline *p) {
+  free_list(p->metrics);
   p->metrics = NULL;
 }
 
@@ -154,6 +171,8 @@ static void stage_family(sl_buf *b, const sl_pipeline *p, sl_stage *const *list,
   for (int i = 0; i < n; i++) sample(b, name, p, list[i], f(list[i]));
 }
 
+static void expose_list(sl_pipeline *p, sl_metric *list, sl_buf *b);
+
 void sl__metrics_expose(sl_pipeline *p, sl_buf *b) {
   family(b, "up", "gauge", "1 while the pipeline runs, 0 while it drains or stops.");
   sample(b, "up", p, NULL, p->run == SL_RUN_RUNNING);
@@ -178,7 +197,25 @@ void sl__metrics_expose(sl_pipeline *p, sl_buf *b) {
   sample(b, "inflight_bytes", p, NULL, (int64_t)p->inflight_bytes);
 
   pthread_mutex_lock(&p->metrics_mu);
-  for (sl_metric *m = p->metrics; m; m = m->next) {
+  expose_list(p, p->metrics, b);
+  pthread_mutex_unlock(&p->metrics_mu);
+
+  /* Families that plugins count themselves, gathered now. */
+  sl_stage **lists[3] = {p->sources, p->steps, p->sinks};
+  int counts[3] = {p->nsources, p->nsteps, p->nsinks};
+  for (int l = 0; l < 3; l++)
+    for (int i = 0; i < counts[l]; i++) {
+      sl_stage *st = lists[l][i];
+      if (!st->plugin || !st->plugin->collect || !st->inited) continue;
+      sl_collector c = {st, NULL};
+      st->plugin->collect(st, &c);
+      expose_list(p, c.list, b);
+      free_list(c.list);
+    }
+}
+
+static void expose_list(sl_pipeline *p, sl_metric *list, sl_buf *b) {
+  for (sl_metric *m = list; m; m = m->next) {
     family(b, m->name, m->kind == SL_COUNTER ? "counter" : "gauge", m->help);
     pthread_mutex_lock(&m->mu);
     for (series *s = m->head; s; s = s->next) {
@@ -194,5 +231,4 @@ void sl__metrics_expose(sl_pipeline *p, sl_buf *b) {
     }
     pthread_mutex_unlock(&m->mu);
   }
-  pthread_mutex_unlock(&p->metrics_mu);
 }

@@ -459,6 +459,19 @@ int sl_pipeline_main(const sl_run_opts *o) {
   p->sinks[p->nsinks++] = dlq;
   if (check_unique_names(p, &err)) goto fail;
 
+  if (o->check_only) {
+    /* Plugins' own deeper checks (their errors are logged). */
+    sl_stage **cl[3] = {p->sources, p->steps, p->sinks};
+    int cn[3] = {p->nsources, p->nsteps, p->nsinks};
+    for (int l = 0; l < 3; l++)
+      for (int i = 0; i < cn[l]; i++) {
+        sl_stage *st = cl[l][i];
+        if (st->plugin && st->plugin->check && st->plugin->check(st)) {
+          sl_buf_printf(&err, "%s: %s: invalid options (see above)", st->where, st->name);
+          goto fail;
+        }
+      }
+  }
   if (o->check_only && o->quiet) {
     exit_code = 0;
     goto done;

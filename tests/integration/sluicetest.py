@@ -448,3 +448,37 @@ def main(test_fn):
     if ok:
         print("%s: PASS (%.1f s)" % (name, time.monotonic() - _T0))
     sys.exit(0 if ok else 1)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(url):
+    """(status, body text) of a GET, also for error statuses."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def metric_value(text, series):
+    """The value of the first sample in a Prometheus text whose name and
+    labels start with series (e.g. 'sluice_up' or 'sluice_x{stage="a"'), or None."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        name = line.rsplit(" ", 1)[0]
+        if name == series or name.startswith(series + "{") or (series.endswith('"') and name.startswith(series)):
+            return int(line.rsplit(" ", 1)[1])
+    return None
+

@@ -6,8 +6,6 @@ large or not a GET is refused without harm."""
 import json
 import signal
 import socket
-import urllib.error
-import urllib.request
 
 import sluicetest as st
 
@@ -23,33 +21,10 @@ return sl.pipeline {
 """
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def raw_request(port, data):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(data)
         return s.recv(4096).decode(errors="replace")
-
-
-def metric(text, name):
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            return int(line.rsplit(" ", 1)[1])
-    return None
 
 
 def test(t):
@@ -58,40 +33,40 @@ def test(t):
             f.write('{"id": %d}\n' % i)
         f.write("not json\n")
     st.write_pipeline(t.dir, PIPELINE)
-    port = free_port()
+    port = st.free_port()
     base = "http://127.0.0.1:%d" % port
     run = t.start(args=["--admin", "127.0.0.1:%d" % port])
     out = st.LineCounter(t.path("out.jsonl"))
     st.wait_until(lambda: out.count() >= 90, 30, "90 output lines", abort=run.exited)
 
-    st.assert_eq(get(base + "/health"), (200, "ok\n"), "/health")
-    st.assert_eq(get(base + "/ready"), (200, "ready\n"), "/ready")
+    st.assert_eq(st.http_get(base + "/health"), (200, "ok\n"), "/health")
+    st.assert_eq(st.http_get(base + "/ready"), (200, "ready\n"), "/ready")
 
     def metrics():
-        return get(base + "/metrics")[1]
-    st.wait_until(lambda: metric(metrics(), "sluice_source_acked_records_total") == 101, 30,
+        return st.http_get(base + "/metrics")[1]
+    st.wait_until(lambda: st.metric_value(metrics(), "sluice_source_acked_records_total") == 101, 30,
                   "all 101 records acknowledged")
     text = metrics()
-    st.assert_eq(metric(text, "sluice_source_records_total"), 101, "records read")
-    st.assert_eq(metric(text, "sluice_dropped_records_total"), 10, "records dropped by the step")
-    st.assert_eq(metric(text, "sluice_dead_letters_total"), 1, "dead letters")
-    st.assert_eq(metric(text, "sluice_up"), 1, "up")
+    st.assert_eq(st.metric_value(text, "sluice_source_records_total"), 101, "records read")
+    st.assert_eq(st.metric_value(text, "sluice_dropped_records_total"), 10, "records dropped by the step")
+    st.assert_eq(st.metric_value(text, "sluice_dead_letters_total"), 1, "dead letters")
+    st.assert_eq(st.metric_value(text, "sluice_up"), 1, "up")
     st.assert_true('sluice_sink_records_total{pipeline="admin",stage="file.sink.1"} 90' in text,
                    "sink counter for file.sink.1", text)
     st.assert_true("# TYPE sluice_source_records_total counter" in text, "TYPE line", text)
 
-    code, body = get(base + "/status")
+    code, body = st.http_get(base + "/status")
     st.assert_eq(code, 200, "/status code")
     status = json.loads(body)
     st.assert_eq(status["state"], "running", "/status state")
     st.assert_eq(status["sources"][0]["read"], 101, "/status records read")
 
-    st.assert_eq(get(base + "/nope")[0], 404, "unknown path")
+    st.assert_eq(st.http_get(base + "/nope")[0], 404, "unknown path")
     st.assert_true(raw_request(port, b"POST /metrics HTTP/1.1\r\n\r\n").startswith("HTTP/1.1 405"),
                    "POST is refused")
     st.assert_true(raw_request(port, b"GET /" + b"a" * 9000).startswith("HTTP/1.1 431"),
                    "an over-long request line is refused")
-    st.assert_eq(get(base + "/health"), (200, "ok\n"), "/health after bad requests")
+    st.assert_eq(st.http_get(base + "/health"), (200, "ok\n"), "/health after bad requests")
 
     run.signal(signal.SIGTERM)
     st.assert_eq(run.wait(60), 0, "exit code after SIGTERM")

@@ -103,6 +103,7 @@ typedef struct sl_sink_batch {
 } sl_sink_batch;
 
 typedef struct sl_step_out sl_step_out;
+typedef struct sl_collector sl_collector;
 
 /* Results of a step's process callback. */
 #define SL_STEP_KEEP 0        /* pass the record on */
@@ -162,6 +163,15 @@ typedef struct sl_plugin {
   int (*worker_init)(sl_stage *st, void **inst);
   void (*worker_destroy)(sl_stage *st, void *inst);
   int (*process)(void *inst, sl_step_out *out, sl_record *rec);
+
+  /* Optional, any kind: deeper checks of the options for `sluice check`
+   * (rule names, patterns), opening nothing; it logs what is wrong and
+   * returns a negative SL_E*.  `run` relies on init for the same checks. */
+  int (*check)(sl_stage *st);
+  /* Optional, any kind: reports counters the plugin keeps itself (say per
+   * worker, without locks) when /metrics is read, with sl_collect.  Loop
+   * thread. */
+  void (*collect)(sl_stage *st, sl_collector *c);
 } sl_plugin;
 
 /* ---- what plugins call ---- */
@@ -259,6 +269,11 @@ sl_metric *sl_stage_metric(sl_stage *st, sl_metric_kind kind, const char *name,
                            const char *help, const char *const *labels);
 void sl_metric_add(sl_metric *m, const char *const *values, int64_t delta);
 void sl_metric_set(sl_metric *m, const char *const *values, int64_t value);
+
+/* In a plugin's collect callback: one sample of a family (series with the
+ * same labels add up). */
+void sl_collect(sl_collector *c, sl_metric_kind kind, const char *name, const char *help,
+                const char *const *labels, const char *const *values, int64_t value);
 
 /* State that survives restarts: one small file per stage in the pipeline's
  * state folder, replaced atomically.  save is asynchronous and coalesces:
