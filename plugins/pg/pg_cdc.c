@@ -763,8 +763,9 @@ static int plan(pg_cdc *s, PGconn *c) {
   }
   const char *vs[1] = {cfg->slot};
   r = pg_exec_params(s->st, c,
-                     "SELECT plugin, database = current_database(), active FROM pg_catalog.pg_replication_slots "
-                     "WHERE slot_name = $1",
+                     "SELECT plugin, database = current_database(), active, "
+                     "coalesce(to_jsonb(s) ->> 'wal_status', '') = 'lost' "   /* PG 13+ */
+                     "FROM pg_catalog.pg_replication_slots s WHERE slot_name = $1",
                      1, vs);
   if (!r) return SL_EIO;
   int slot = PQntuples(r) == 1;
@@ -775,6 +776,7 @@ static int plan(pg_cdc *s, PGconn *c) {
     return SL_EOPTION;
   }
   int active = slot && PQgetvalue(r, 0, 2)[0] == 't';
+  int lost = slot && PQgetvalue(r, 0, 3)[0] == 't';
   PQclear(r);
 
   uint64_t lsn = 0;
@@ -789,6 +791,12 @@ static int plan(pg_cdc *s, PGconn *c) {
       sl_log_error(name, "%s: the checkpoint is at %s but replication slot %s is gone, and with it "
                    "the changes since; remove the checkpoint to start again with a snapshot",
                    sl_stage_where(s->st), l, cfg->slot);
+      return SL_EOPTION;
+    }
+    if (lost) {
+      sl_log_error(name, "%s: replication slot %s has lost WAL (max_slot_wal_keep_size): the changes "
+                   "since the checkpoint at %s are gone; remove the checkpoint to start again with a "
+                   "snapshot", sl_stage_where(s->st), cfg->slot, l);
       return SL_EOPTION;
     }
     s->start_lsn = lsn;
@@ -945,6 +953,24 @@ static void pg_cdc_stop(sl_stage *st) {
   if (!busy || uv_is_active((uv_handle_t *)&s->retry)) finish(s);
 }
 
+/* /metrics: the replication lag, for the platform's sharing metrics. */
+static void pg_cdc_collect(sl_stage *st, sl_collector *c) {
+  pg_cdc *s = sl_stage_priv(st);
+  int64_t bytes = 0, ms = 0;
+  pg_cdc_lag(st, &bytes, &ms);
+  sl_collect(c, SL_GAUGE, "pg_cdc_lag_bytes",
+             "WAL bytes between the server's end and the position the sinks made durable.", NULL,
+             NULL, bytes);
+  sl_collect(c, SL_GAUGE, "pg_cdc_lag_milliseconds",
+             "Age of the newest durable change while more waits to be confirmed (0 when caught up).",
+             NULL, NULL, ms);
+  sl_collect(c, SL_GAUGE, "pg_cdc_confirmed_lsn",
+             "The flush position last confirmed to the server (an LSN as a number).", NULL, NULL,
+             (int64_t)s->flushed);
+  sl_collect(c, SL_COUNTER, "pg_cdc_changes_total", "Changes read from the replication stream.",
+             NULL, NULL, (int64_t)s->changes);
+}
+
 static const sl_option pg_cdc_options[] = {
     {"dsn", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(pg_cdc_cfg, dsn), "libpq connection string or URI of a role with REPLICATION (the password is never logged).", NULL},
     {"slot", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(pg_cdc_cfg, slot), "Logical replication slot (a-z, 0-9, _), created on first start.", NULL},
@@ -970,4 +996,5 @@ const sl_plugin pg_cdc_plugin = {
     .stop = pg_cdc_stop,
     .ack = pg_cdc_ack,
     .checkpoint_encode = pg_cdc_checkpoint_encode,
+    .collect = pg_cdc_collect,
 };

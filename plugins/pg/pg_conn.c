@@ -136,6 +136,7 @@ void pg_conn_connect(pg_conn *c) {
   }
   c->state = PGC_CONNECTING;
   c->setup_failed = 0;
+  c->poll_errors = 0;
   uv_timer_start(&c->timer, on_timeout, (uint64_t)c->connect_timeout_ms, 0);
   /* PQconnectPoll's protocol starts as if it had asked for writable. */
   if (watch(c, UV_WRITABLE)) pg_conn_fail(c, "cannot watch the connection's socket");

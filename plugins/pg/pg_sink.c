@@ -10,6 +10,13 @@
  *              sluice_seq DESC ON CONFLICT (key) DO UPDATE ...;
  *            <checkpoints>; COMMIT
  *
+ * Upsert first tries the insert's way inside a savepoint (COPY straight
+ * into the target): that succeeds only if every key is new and appears
+ * once, and then the table holds exactly what the upsert would have made,
+ * at twice the speed (measured: bench/pg_run).  A unique violation rolls
+ * back to the savepoint and the rows go the staging way; while keys keep
+ * existing (a stream of updates), the first way is skipped for a while.
+ *
  * <checkpoints> upserts each source's position into sluice.checkpoints, so
  * the rows and the position commit together; a source resumes from there
  * (checkpoint_load), which makes kill -9 and restarts exactly-once.  In
@@ -48,6 +55,8 @@ typedef enum step {
   S_STAGE,          /* creating the staging table (upsert), once per connection */
   S_VERIFY,         /* did the COMMIT whose answer was lost happen? */
   S_BEGIN,
+  S_FAST_COPY,      /* upsert: COPY into the target inside savepoint sluice_fast */
+  S_FAST_UNDO,      /* ROLLBACK TO SAVEPOINT sluice_fast: the staging way then */
   S_COPY,
   S_MERGE,
   S_CKPT,
@@ -112,6 +121,7 @@ typedef struct pg_sink {
 
   /* the error of the current command, if any */
   int err;
+  char err_state[6];
   pg_err_class err_class;
   sl_buf err_reason;
   step after_rollback;              /* B_BEGIN (bisect) or S_IDLE (retry later) */
@@ -120,7 +130,11 @@ typedef struct pg_sink {
   int retry_open;
   int64_t backoff_ms;
   int flushing;
-  uint64_t committed_rows, transactions;
+  uint64_t committed_rows, rejected_rows, transactions, reconnects;
+  char *fast_copy_sql;              /* upsert: COPY straight into the target */
+  int fast;                         /* this transaction tries the fast way */
+  int fast_skip, fast_backoff;      /* transactions to skip it for, and next time */
+  uint64_t fast_hits;
 } pg_sink;
 
 static void kick(pg_sink *k);
@@ -252,6 +266,7 @@ static void ack_tx(pg_sink *k) {
   sl_log_debug(sl_stage_name(k->st), "committed %u rows (%u rejected) in %lld ms", k->tx_n, k->nbad,
                (long long)(sl_mono_ms() - k->tx_started_ms));
   k->committed_rows += k->tx_n - k->nbad;
+  k->rejected_rows += k->nbad;
   k->transactions++;
   clear_bad(k);
   k->tx = k->tx_tail = NULL;
@@ -324,7 +339,6 @@ static int split_range(pg_sink *k) {
 
 static void start_bisect(pg_sink *k) {
   clear_bad(k);
-  k->bisect = 1;
   k->bad = calloc(k->tx_n ? k->tx_n : 1, sizeof *k->bad);
   if (!k->bad) {
     sl_stage_fatal(k->st, "out of memory isolating bad rows");
@@ -345,6 +359,7 @@ static void start_bisect(pg_sink *k) {
 
 static void lost_connection(pg_sink *k, const char *why) {
   int was = k->connected;
+  k->reconnects++;
   if (k->step == S_COMMIT) k->unknown_commit = 1;
   k->connected = 0;
   k->stage_ready = 0;
@@ -377,8 +392,19 @@ static void on_error(pg_sink *k) {
     return;
   }
   step s = k->step;
+  if (s == S_FAST_COPY && k->err_class == PG_ERR_DATA) {
+    const char *state = k->err_state;
+    if (!strcmp(state, "23505")) {
+      /* A key exists or repeats: the staging way, and not this way for
+       * the next few transactions (more each time it fails in a row). */
+      k->fast_backoff = k->fast_backoff ? (k->fast_backoff < 64 ? k->fast_backoff * 2 : 64) : 1;
+      k->fast_skip = k->fast_backoff;
+      run_sql(k, S_FAST_UNDO, "ROLLBACK TO SAVEPOINT sluice_fast");
+      return;
+    }
+  }
   if (k->err_class == PG_ERR_DATA) {
-    if (s == S_COPY || s == S_MERGE || s == S_COMMIT) {
+    if (s == S_COPY || s == S_MERGE || s == S_COMMIT || s == S_FAST_COPY) {
       rollback(k, B_BEGIN);
       return;
     }
@@ -415,6 +441,8 @@ static void on_result(pg_conn *c, PGresult *r) {
     if (k->err) return;   /* the first error says why */
     k->err = 1;
     k->err_class = pg_classify(c->pq, r);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    snprintf(k->err_state, sizeof k->err_state, "%s", state ? state : "");
     k->err_reason.len = 0;
     pg_error_reason(r, &k->err_reason);
     return;
@@ -487,6 +515,16 @@ static void on_done(pg_conn *c) {
       verify_next(k);
       return;
     case S_BEGIN:
+      feed_range(k, 0, k->tx_n);
+      run_sql(k, k->fast ? S_FAST_COPY : S_COPY, k->fast ? k->fast_copy_sql : k->copy_sql);
+      return;
+    case S_FAST_COPY:
+      k->fast_hits++;
+      k->fast_backoff = 0;
+      k->ckpt_i = 0;
+      checkpoints_or_commit(k);
+      return;
+    case S_FAST_UNDO:
       feed_range(k, 0, k->tx_n);
       run_sql(k, S_COPY, k->copy_sql);
       return;
@@ -603,7 +641,12 @@ static void start_tx(pg_sink *k) {
   clear_bad(k);
   k->unknown_commit = 0;
   k->tx_started_ms = sl_mono_ms();
-  run_sql(k, S_BEGIN, "BEGIN");
+  k->fast = 0;
+  if (k->upsert) {
+    if (k->fast_skip) k->fast_skip--;
+    else k->fast = 1;
+  }
+  run_sql(k, S_BEGIN, k->fast ? "BEGIN; SAVEPOINT sluice_fast" : "BEGIN");
 }
 
 /* Takes the queued batches into a new transaction, if idle. */
@@ -834,6 +877,8 @@ static int build(pg_sink *k, PGconn *c, const char *label) {
     k->stage_sql = pg_buf_cstr(&sql);
     sl_buf_printf(&sql, "COPY pg_temp.sluice_stage (%s) FROM STDIN", collist);
     k->copy_sql = pg_buf_cstr(&sql);
+    sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
+    k->fast_copy_sql = pg_buf_cstr(&sql);
     /* DISTINCT ON keeps the first row of each key in ORDER BY: the last
      * one copied, since sluice_seq grows with the COPY. */
     sl_buf_printf(&sql,
@@ -850,7 +895,8 @@ static int build(pg_sink *k, PGconn *c, const char *label) {
     sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
     k->copy_sql = pg_buf_cstr(&sql);
   }
-  if (!k->copy_sql || (k->upsert && (!k->merge_sql || !k->stage_sql || !k->bisect_merge_sql))) {
+  if (!k->copy_sql ||
+      (k->upsert && (!k->merge_sql || !k->stage_sql || !k->bisect_merge_sql || !k->fast_copy_sql))) {
     rc = SL_ENOMEM;
     goto done;
   }
@@ -919,10 +965,12 @@ static void pg_sink_destroy(sl_stage *st) {
   free(k->merge_sql);
   free(k->bisect_merge_sql);
   free(k->stage_sql);
+  free(k->fast_copy_sql);
   sl_buf_free(&k->err_reason);
   if (k->transactions)
-    sl_log_debug(sl_stage_name(st), "%llu rows in %llu transactions",
-                 (unsigned long long)k->committed_rows, (unsigned long long)k->transactions);
+    sl_log_debug(sl_stage_name(st), "%llu rows in %llu transactions (%llu all new keys, copied straight in)",
+                 (unsigned long long)k->committed_rows, (unsigned long long)k->transactions,
+                 (unsigned long long)k->fast_hits);
 }
 
 /* Before the sources start: where they should resume (blocking). */
@@ -942,6 +990,19 @@ static int pg_sink_checkpoint_load(sl_stage *st, const char *source, sl_buf *out
   }
   PQfinish(c);
   return rc;
+}
+
+static void pg_sink_collect(sl_stage *st, sl_collector *c) {
+  pg_sink *k = sl_stage_priv(st);
+  sl_collect(c, SL_COUNTER, "pg_sink_rows_total", "Rows committed by pg.sink.", NULL, NULL,
+             (int64_t)k->committed_rows);
+  sl_collect(c, SL_COUNTER, "pg_sink_rejected_total",
+             "Rows PostgreSQL refused, sent to the dead-letter sink.", NULL, NULL,
+             (int64_t)k->rejected_rows);
+  sl_collect(c, SL_COUNTER, "pg_sink_transactions_total", "Transactions committed by pg.sink.",
+             NULL, NULL, (int64_t)k->transactions);
+  sl_collect(c, SL_COUNTER, "pg_sink_connection_failures_total",
+             "Failed connection attempts and lost connections.", NULL, NULL, (int64_t)k->reconnects);
 }
 
 static const sl_option pg_sink_options[] = {
@@ -967,4 +1028,5 @@ const sl_plugin pg_sink_plugin = {
     .write = pg_sink_write,
     .flush = pg_sink_flush,
     .checkpoint_load = pg_sink_checkpoint_load,
+    .collect = pg_sink_collect,
 };

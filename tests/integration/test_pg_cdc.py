@@ -1,7 +1,8 @@
 """pg.cdc: the initial snapshot, then inserts, updates and deletes in commit
 order with before and after images; a truncate; typed values; and the
 heartbeat: with nothing to capture (WAL written only by a table outside the
-publication), the slot's confirmed_flush_lsn still moves on."""
+publication), the slot's confirmed_flush_lsn still moves on; the lag on
+/metrics (sluice_pg_cdc_lag_bytes) comes down to 0."""
 
 import json
 import signal
@@ -47,7 +48,8 @@ def body(t, db, slot):
         "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
         "slot": pgtest.lua_str(slot), "pub": pgtest.lua_str(slot)})
     out = st.LineCounter(t.path("out.jsonl"))
-    run = t.start()
+    port = st.free_port()
+    run = t.start(args=["--admin", "127.0.0.1:%d" % port])
     st.wait_until(lambda: out.count() >= 302, 30, "the snapshot", abort=run.exited)
 
     db.sql("INSERT INTO %s (id, name) VALUES (1001, 'new')" % a)
@@ -66,6 +68,14 @@ def body(t, db, slot):
                                  "WHERE slot_name = '%s'" % (target, slot)) == "t",
                   30, "confirmed_flush_lsn to pass %s while idle" % target, interval=0.1,
                   abort=run.exited)
+    # Caught up: the lag on /metrics comes down to 0 and the changes are counted.
+    url = "http://127.0.0.1:%d/metrics" % port
+    series = 'sluice_pg_cdc_%%s{pipeline="%s",stage="cdc"' % db.schema
+    st.wait_until(lambda: st.metric_value(st.http_get(url)[1], series % "lag_bytes") == 0, 30,
+                  "lag_bytes 0 on /metrics", interval=0.1, abort=run.exited)
+    metrics = st.http_get(url)[1]
+    st.assert_eq(st.metric_value(metrics, series % "changes_total"), 8, "changes on /metrics")
+    st.assert_eq(st.metric_value(metrics, series % "lag_milliseconds"), 0, "lag in ms when caught up")
     run.signal(signal.SIGTERM)
     st.assert_eq(run.wait(30), 0, "exit code after SIGTERM")
 

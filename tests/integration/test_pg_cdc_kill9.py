@@ -61,7 +61,7 @@ def body(t, db, slot):
     db.sql("CREATE PUBLICATION %s FOR TABLE %s" % (slot, ev))
     st.write_pipeline(t.dir, PIPELINE % {
         "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "slot": pgtest.lua_str(slot), "pub": pgtest.lua_str(slot), "busy": 20000})
+        "slot": pgtest.lua_str(slot), "pub": pgtest.lua_str(slot), "busy": 100000})
     out = st.LineCounter(t.path("out.jsonl"))
     run = t.start()
     st.wait_until(lambda: "streaming changes" in run.stderr_text(), 30, "the stream to start",
