@@ -38,6 +38,9 @@ static sl_log_level map_level(int level) {
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
   kafka_client *kc = rd_kafka_opaque(rk);
   sl_log_level l = map_level(level);
+  /* A broker connection failing is also reported to error_cb, which logs
+   * it with the broker list and without repeating itself every backoff. */
+  if (strcmp(fac, "FAIL") == 0) l = SL_LOG_DEBUG;
   if (!sl_log_enabled(l)) return;
   sl_log(l, kc ? sl_stage_name(kc->st) : "kafka", "librdkafka %s: %s", fac, buf);
 }

@@ -111,6 +111,9 @@ typedef struct ksink {
   int flushing;
   int fatal;
   uint64_t delivered, rejected, resent;
+  /* metrics (admin endpoint), brought up to date after each poll */
+  sl_metric *m_delivered, *m_rejected, *m_resent, *m_queue;
+  uint64_t shown_delivered, shown_rejected, shown_resent;
 } ksink;
 
 static rd_kafka_t *make_producer(ksink *k, int solo);
@@ -413,11 +416,24 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
   }
 }
 
+/* Counters move per poll, not per message: each update takes a lock. */
+static void update_metrics(ksink *k) {
+  if (!k->m_delivered) return;
+  sl_metric_add(k->m_delivered, NULL, (int64_t)(k->delivered - k->shown_delivered));
+  sl_metric_add(k->m_rejected, NULL, (int64_t)(k->rejected - k->shown_rejected));
+  sl_metric_add(k->m_resent, NULL, (int64_t)(k->resent - k->shown_resent));
+  sl_metric_set(k->m_queue, NULL, rd_kafka_outq_len(k->kc.rk));
+  k->shown_delivered = k->delivered;
+  k->shown_rejected = k->rejected;
+  k->shown_resent = k->resent;
+}
+
 static void serve(void *arg) {
   ksink *k = arg;
   /* Delivery reports and errors; the reports may make room to produce. */
   rd_kafka_poll(k->kc.rk, 0);
   if (k->blocked) produce_more(k);
+  update_metrics(k);
 }
 
 /* ---- plugin callbacks ---- */
@@ -526,6 +542,14 @@ static int ksink_init(sl_stage *st) {
   k->kc.brokers = cfg->brokers;
   k->kc.on_fatal = on_fatal;
   k->is_dlq = sl_stage_is_dlq(st);
+  k->m_delivered = sl_stage_metric(st, SL_COUNTER, "kafka_delivered_total",
+                                   "Messages Kafka acknowledged (acks=all).", NULL);
+  k->m_rejected = sl_stage_metric(st, SL_COUNTER, "kafka_rejected_total",
+                                  "Records Kafka refused for good, sent to the dead-letter sink.", NULL);
+  k->m_resent = sl_stage_metric(st, SL_COUNTER, "kafka_resent_alone_total",
+                                "Messages of refused batches sent again one by one.", NULL);
+  k->m_queue = sl_stage_metric(st, SL_GAUGE, "kafka_producer_queue",
+                               "Messages in the producer's queue or in flight to the brokers.", NULL);
   int rc = read_lua_options(k);
   if (rc) return rc;
   if (k->is_dlq && k->topic_fn && !cfg->default_topic) {

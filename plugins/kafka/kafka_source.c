@@ -147,6 +147,11 @@ typedef struct ksrc {
   uint64_t revoke_after;  /* done once acked reaches this */
   int64_t revoke_since;
 
+  /* metrics (admin endpoint) */
+  sl_metric *m_lag;       /* gauge {topic, partition}: messages behind the end */
+  sl_metric *m_late;      /* counter: acks dropped because their partition moved */
+  int64_t lag_at;         /* when the lag was last computed (mono ms) */
+
   int soft_paused;        /* pause() called: not consuming */
   int64_t paused_at;
   int hard_paused;        /* the assignment is paused in librdkafka */
@@ -542,11 +547,37 @@ static void maybe_wake_fetcher(ksrc *ks) {
   ks->nwakeups++;
 }
 
+/* Consumer lag per assigned partition: the end of the partition as the
+ * last fetch saw it, minus the next offset to consume.  Both are cached by
+ * librdkafka: nothing here waits on the network. */
+static void update_lag(ksrc *ks) {
+  int64_t now = sl_mono_ms();
+  if (!ks->m_lag || now - ks->lag_at < 1000) return;
+  ks->lag_at = now;
+  rd_kafka_topic_partition_list_t *l = NULL;
+  if (rd_kafka_assignment(ks->kc.rk, &l) || !l) return;
+  if (l->cnt && rd_kafka_position(ks->kc.rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < l->cnt; i++) {
+      int64_t lo = -1, hi = -1;
+      const rd_kafka_topic_partition_t *e = &l->elems[i];
+      if (rd_kafka_get_watermark_offsets(ks->kc.rk, e->topic, e->partition, &lo, &hi) || hi < 0 ||
+          e->offset < 0)
+        continue;
+      char part[16];
+      snprintf(part, sizeof part, "%d", (int)e->partition);
+      const char *labels[] = {e->topic, part};
+      sl_metric_set(ks->m_lag, labels, hi > e->offset ? hi - e->offset : 0);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
 /* The queue is readable, the timer fired, or more is left from last time. */
 static void serve(void *arg) {
   ksrc *ks = arg;
   if (ks->closing || ks->finished) return;
   if (ks->revoking && sl_mono_ms() - ks->revoke_since >= REVOKE_WAIT_MS) finish_revoke(ks, 1);
+  update_lag(ks);
   if (ks->soft_paused && !ks->hard_paused && !ks->stopping) {
     if (sl_mono_ms() - ks->paused_at < SOFT_PAUSE_MS) return;
     sl_log_debug(sl_stage_name(ks->kc.st), "paused for %d ms: pausing the partitions in librdkafka",
@@ -637,6 +668,14 @@ static int ksrc_init(sl_stage *st) {
       return SL_EOPTION;
     }
   }
+  static const char *const lag_labels[] = {"topic", "partition", NULL};
+  ks->m_lag = sl_stage_metric(st, SL_GAUGE, "kafka_consumer_lag",
+                              "Messages between the next one to consume and the end of the partition.",
+                              lag_labels);
+  ks->m_late = sl_stage_metric(st, SL_COUNTER, "kafka_late_acks_total",
+                               "Batches acknowledged after their partition moved to another consumer "
+                               "(their records are read again there).",
+                               NULL);
   ks->batch_size = sl_stage_batch_size(st);
   ks->msgs = calloc(ks->batch_size, sizeof *ks->msgs);
   if (!ks->msgs) return SL_ENOMEM;
@@ -803,6 +842,7 @@ static void ksrc_ack(sl_stage *st, const sl_checkpoint *cp) {
      * assignment: its committed offset is where that one started. */
     if (!e[i].epoch || part_epoch(ks, e[i].topic, e[i].partition) != e[i].epoch) {
       ks->late_acks++;
+      if (ks->m_late) sl_metric_add(ks->m_late, NULL, 1);
       continue;
     }
     if (!l) l = rd_kafka_topic_partition_list_new((int)cp->a);

@@ -108,6 +108,7 @@ struct sl_pipeline {
   sl_run_state run;
   int statefiles_busy;        /* state writes in flight */
   int reload;                 /* drain, then return SL_EXIT_RELOAD */
+  int dlq_first;              /* the only sink stores checkpoints: dead letters go first */
   uint64_t records_dropped;   /* by steps */
   pthread_mutex_t metrics_mu;
   struct sl_metric *metrics;  /* families registered by plugins */
@@ -127,6 +128,7 @@ struct sl_batch {
   sl_sink_batch *sbs;         /* one per sink after processing (arena) */
   int processed;             /* the workers are done with it */
   int dispatched;            /* handed to the sinks */
+  int deferred;              /* the data sinks wait for the dead letters (dlq_first) */
   int pending;                /* sink batches not yet done */
   uint64_t dropped;           /* records dropped by steps */
   sl_batch *next;             /* source's in-flight list */

@@ -204,21 +204,12 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
   }
 }
 
-static void dispatch(sl_pipeline *p, sl_batch *b) {
-  b->dispatched = 1;
-  if (!b->sbs) {
-    /* The worker ran out of memory before it could sort the batch.  Going
-     * on would mean acknowledging records that were never written: exit
-     * instead, and let the restart read them again. */
-    sl_log_error(b->source->name, "out of memory processing a batch; exiting without acknowledging it");
-    _exit(70);
-  }
-  b->pending = 0;
-  for (int i = 0; i < p->nsinks; i++)
+/* Hands the non-empty sink batches from..to-1 of b to their sinks; each
+ * counts in b->pending until its sl_sink_done. */
+static void write_range(sl_pipeline *p, sl_batch *b, int from, int to) {
+  for (int i = from; i < to; i++)
     if (b->sbs[i].n) b->pending++;
-  /* pending is complete before the first write: a sink may finish at once. */
-  b->pending++;
-  for (int i = 0; i < p->nsinks; i++) {
+  for (int i = from; i < to; i++) {
     sl_sink_batch *sb = &b->sbs[i];
     if (!sb->n) continue;
     sl_stage *sink = p->sinks[i];
@@ -230,6 +221,30 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
       sl_sink_done(sb);
     }
   }
+}
+
+static void dispatch(sl_pipeline *p, sl_batch *b) {
+  b->dispatched = 1;
+  if (!b->sbs) {
+    /* The worker ran out of memory before it could sort the batch.  Going
+     * on would mean acknowledging records that were never written: exit
+     * instead, and let the restart read them again. */
+    sl_log_error(b->source->name, "out of memory processing a batch; exiting without acknowledging it");
+    _exit(70);
+  }
+  int dlq = p->nsinks - 1;
+  if (p->dlq_first && b->sbs[dlq].n) {
+    /* The data sink commits the source's position with the records: once
+     * it has, a restart starts after this batch, so the batch's dead
+     * letters must be durable first.  sl_sink_done of the dead-letter
+     * batch hands the rest to the sinks. */
+    b->deferred = 1;
+    b->pending = 0;
+    write_range(p, b, dlq, dlq + 1);
+    return;
+  }
+  b->pending = 1;   /* held until every write is issued: a sink may finish at once */
+  write_range(p, b, 0, p->nsinks);
   b->pending--;
   if (b->pending == 0) release_acked(p, b->source);
 }
@@ -381,6 +396,10 @@ void sl_sink_done(sl_sink_batch *sb) {
   sb->sink->records_done += sb->n - rejected;
   if (sb->rejects) send_rejects(p, sb);
   if (sb->late) sl_buf_free(&sb->bytes);
+  if (b->deferred && sb == &b->sbs[p->nsinks - 1]) {
+    b->deferred = 0;   /* the dead letters are durable: now the data */
+    write_range(p, b, 0, p->nsinks - 1);
+  }
   b->pending--;
   if (b->pending == 0) release_acked(p, b->source);
 }

@@ -259,6 +259,7 @@ static int check_unique_names(sl_pipeline *p, sl_buf *err) {
 static int preload_checkpoints(sl_pipeline *p, sl_buf *err) {
   if (p->nsinks != 2 || !p->sinks[0]->plugin->checkpoint_load) return 0;
   sl_stage *sink = p->sinks[0];
+  p->dlq_first = 1;
   for (int i = 0; i < p->nsources; i++) {
     sl_stage *src = p->sources[i];
     if (!src->plugin->checkpoint_encode) continue;
