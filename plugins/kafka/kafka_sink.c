@@ -45,6 +45,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "core/clock.h"
 #include "kafka.h"
 #include "sluice/log.h"
 
@@ -95,6 +96,8 @@ typedef struct ksink {
   kafka_uv solo_uv;
   int is_dlq;
   char *topic_const;      /* topic = "name" */
+  rd_kafka_topic_t *topic_const_rkt;   /* its handle (owned by topics) */
+  int64_t now_ms;         /* message timestamp, read once per produce_more */
   int topic_fn;           /* topic = function(rec) */
   int has_key;
   int has_headers;        /* headers = {...}: the workers evaluate it per record */
@@ -234,15 +237,18 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
   /* The topic: per record, or the constant; dead letters made late (on
    * the loop thread, sb->late) have no per-record values. */
   sl_str t = {NULL, 0};
+  rd_kafka_topic_t *rkt = NULL;
   if (k->topic_fn && !sb->late) t = sl_sink_attr(sb, ATTR_TOPIC, i);
-  else if (k->topic_const) t = (sl_str){k->topic_const, strlen(k->topic_const)};
-  if (!t.ptr && k->cfg->default_topic) t = (sl_str){k->cfg->default_topic, strlen(k->cfg->default_topic)};
-  if (!t.ptr) {
+  else if (k->topic_const) rkt = k->topic_const_rkt;
+  if (!t.ptr && !rkt && k->cfg->default_topic)
+    t = (sl_str){k->cfg->default_topic, strlen(k->cfg->default_topic)};
+  if (!t.ptr && !rkt) {
     reject(k, sb, i, "the topic function returned nil and there is no default_topic");
     return SKIPPED;
   }
   const char *why = NULL;
-  rd_kafka_topic_t *rkt = topic_get(k, t.ptr, t.len, &why);
+  if (!rkt) rkt = topic_get(k, t.ptr, t.len, &why);
+  else t = (sl_str){k->topic_const, strlen(k->topic_const)};
   if (!rkt) {
     reject(k, sb, i, "topic \"%.*s\": %s", (int)(t.len > 300 ? 300 : t.len), t.ptr, why);
     return SKIPPED;
@@ -250,7 +256,7 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
   size_t start = i ? sb->ends[i - 1] : 0, end = sb->ends[i];
   if (end > start && sb->bytes.ptr[end - 1] == '\n') end--;
 
-  rd_kafka_vu_t vu[6];
+  rd_kafka_vu_t vu[7];
   size_t nv = 0;
   vu[nv].vtype = RD_KAFKA_VTYPE_RKT;
   vu[nv++].u.rkt = rkt;
@@ -261,6 +267,9 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
   vu[nv++].u.i = 0;     /* neither copy nor free: the bytes live until sl_sink_done */
   vu[nv].vtype = RD_KAFKA_VTYPE_OPAQUE;
   vu[nv++].u.ptr = &kb->slots[i];
+  /* One clock read per pass rather than one per message inside librdkafka. */
+  vu[nv].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+  vu[nv++].u.i64 = k->now_ms;
   if (k->has_key && !sb->late) {
     sl_str key = sl_sink_attr(sb, ATTR_KEY, i);
     if (key.ptr) {
@@ -319,11 +328,15 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
 
 /* Produces queued records in order until done or the queue is full. */
 static void produce_more(ksink *k) {
+  k->now_ms = sl_now_ms();
   while (k->qhead && !k->fatal) {
     sl_sink_batch *sb = k->qhead;
     kbatch *kb = sb->sink_data;
     while (kb->next < sb->n) {
       if (produce_one(k, kb, kb->next) == BLOCKED) {
+        if (!k->blocked)
+          sl_log_debug(sl_stage_name(k->kc.st), "producer queue full (%d messages): waiting for delivery reports",
+                       rd_kafka_outq_len(k->kc.rk));
         k->blocked = 1;
         return;
       }
@@ -578,7 +591,8 @@ static int ksink_init(sl_stage *st) {
   if (!k->kc.rk) return SL_EOPTION;
   if (k->topic_const) {
     const char *why = NULL;
-    if (!topic_get(k, k->topic_const, strlen(k->topic_const), &why)) {
+    k->topic_const_rkt = topic_get(k, k->topic_const, strlen(k->topic_const), &why);
+    if (!k->topic_const_rkt) {
       sl_log_error(name, "%s: topic \"%s\": %s", sl_stage_where(st), k->topic_const, why);
       return SL_EOPTION;
     }

@@ -297,8 +297,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (cooperative) e = rd_kafka_incremental_assign(rk, parts);
     else rerr = rd_kafka_assign(rk, parts);
-    /* Partitions assigned while paused (or stopping) start paused. */
+    /* Partitions assigned while paused (or stopping) start paused; others
+     * start resumed, also one this consumer paused when it last let it go
+     * (a pause outlives an assignment).  Nothing is fetched for them yet,
+     * so this throws nothing away. */
     if (ks->hard_paused || ks->stopping) rd_kafka_pause_partitions(rk, parts);
+    else if (parts->cnt) rd_kafka_resume_partitions(rk, parts);
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     int lost = rd_kafka_assignment_lost(rk);
     sl_log_info(name, "%s %d partition%s: %s%s", lost ? "lost" : "revoked", parts->cnt,
@@ -398,8 +402,10 @@ static int take_headers(sl_arena *a, rd_kafka_message_t *m, sl_record *rec) {
 static void log_message_error(ksrc *ks, rd_kafka_message_t *m) {
   const char *name = sl_stage_name(ks->kc.st);
   const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+  /* An error message's payload is librdkafka's text for it, len bytes. */
   char buf[256];
-  snprintf(buf, sizeof buf, "%s", m->payload ? (const char *)m->payload : "");
+  snprintf(buf, sizeof buf, "%.*s", m->payload ? (int)(m->len < 255 ? m->len : 255) : 0,
+           m->payload ? (const char *)m->payload : "");
   /* A subscribed topic that does not exist (yet) comes back here every
    * metadata refresh: say it once a minute, like other repeated errors. */
   int64_t now = sl_mono_ms();
