@@ -41,7 +41,10 @@ def interrupted_run(t, busy_loops):
     code = run.wait(PROMPT_S)
     st.log("exited %.2f s after the second SIGTERM, %d lines out"
            % (time.monotonic() - sent, st.count_lines(t.path("out.jsonl"))))
-    if code == 0 and st.count_lines(t.path("out.jsonl")) >= N:
+    if code == 0 and (st.count_lines(t.path("out.jsonl")) >= N
+                      or "second signal" not in run.stderr_text()):
+        # The drain the first signal started was over before the second one
+        # was handled (it logs "second signal" when it is): too fast to test.
         raise st.TooFast()
     return code
 
