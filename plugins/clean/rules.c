@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/suggest.h"
 #include "rules.h"
 
 void clean_ctx_free(clean_ctx *cx) {
@@ -48,22 +49,6 @@ static const rule_def defs[] = {
     {"hmac", R_HMAC, 0, "bytes context", 0, 0},
 };
 
-static int edit_distance(const char *a, const char *b) {
-  size_t n = strlen(a), m = strlen(b);
-  if (n > 31 || m > 31) return 99;
-  int d[32][32];
-  for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
-  for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
-  for (size_t i = 1; i <= n; i++)
-    for (size_t j = 1; j <= m; j++) {
-      int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-      if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-      d[i][j] = c;
-    }
-  return d[n][m];
-}
-
 static const rule_def *find_def(const char *name, size_t n, sl_buf *err, const char *where) {
   for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
     if (strlen(defs[i].name) == n && !memcmp(defs[i].name, name, n)) return &defs[i];
@@ -72,7 +57,7 @@ static const rule_def *find_def(const char *name, size_t n, sl_buf *err, const c
   const char *best = NULL;
   int bd = 3;
   for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-    int d = edit_distance(tmp, defs[i].name);
+    int d = sl_edit_distance(tmp, defs[i].name);
     if (d < bd) {
       bd = d;
       best = defs[i].name;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/suggest.h"
 #include "core/clock.h"
 #include "engine/engine.h"
 
@@ -32,30 +33,13 @@ static const sl_option *find_opt(const sl_option *opts, const char *name) {
   return NULL;
 }
 
-/* Edit distance, for "did you mean": names are short, so O(n*m) is fine. */
-static int edit_distance(const char *a, const char *b) {
-  size_t n = strlen(a), m = strlen(b);
-  if (n > 63 || m > 63) return 99;
-  int d[64][64];
-  for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
-  for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
-  for (size_t i = 1; i <= n; i++)
-    for (size_t j = 1; j <= m; j++) {
-      int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-      if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-      d[i][j] = c;
-    }
-  return d[n][m];
-}
-
 static const char *closest(const sl_option *opts, const sl_option *common, const char *name) {
   const char *best = NULL;
   int bestd = 3;
   const sl_option *lists[2] = {opts, common};
   for (int l = 0; l < 2; l++)
     for (const sl_option *o = lists[l]; o && o->name; o++) {
-      int d = edit_distance(name, o->name);
+      int d = sl_edit_distance(name, o->name);
       if (d < bestd) { bestd = d; best = o->name; }
     }
   return best;
