@@ -50,7 +50,7 @@ def test(t):
     b = kt.bootstrap()
     names = {"in": kt.unique("group-in"), "out": kt.unique("group-out"),
              "dlq": kt.unique("group-dlq"), "group": kt.unique("group"), "b": b,
-             "fast": kt.lua_table(kt.FAST_GROUP), "pacer": kt.pacer(8000)}
+             "fast": kt.lua_table(kt.FAST_GROUP), "pacer": kt.pacer(2000)}
     kt.write_input(t.path("in.jsonl"), N)
     kt.create_topic(b, names["in"])
     kt.produce_file(b, names["in"], t.path("in.jsonl"))
