@@ -4,6 +4,7 @@
 #include "sluice/codec.h"
 #include "sluice/errors.h"
 #include "test.h"
+#include "codec_test.h"
 
 /* One arena for the whole run: it stays reachable, and tests only add. */
 static sl_arena arena;
@@ -53,26 +54,9 @@ static int decode_json(sl_record *rec, const char *raw, const char **why) {
 
 /* ---- framing ---- */
 
-typedef struct {
-  int err;
-  size_t rec_len, consumed;
-} frame_result;
-
 static frame_result frame(void *ctx, const char *p, int at_eof) {
-  frame_result r = {0, 99, 99};
-  r.err = sl_codec_csv.frame(ctx, p, strlen(p), at_eof, &r.rec_len, &r.consumed);
-  return r;
+  return frame_with(&sl_codec_csv, ctx, p, at_eof);
 }
-
-#define ASSERT_FRAME(r, e, len, used) \
-  do {                                \
-    frame_result r_ = (r);            \
-    ASSERT_EQ(r_.err, e);             \
-    if ((e) != SL_EAGAIN) {           \
-      ASSERT_EQ(r_.rec_len, len);     \
-      ASSERT_EQ(r_.consumed, used);   \
-    }                                 \
-  } while (0)
 
 TEST(frame_rows) {
   void *ctx = ctx_with(',', 1, 0, NULL);
