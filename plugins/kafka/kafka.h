@@ -101,6 +101,20 @@ int kafka_ce_is_structured(const char *p, size_t n);
  * object, so that a jsonl sink copies them as they came. */
 extern const sl_codec kafka_ce_structured_codec;
 
+/* ---- kafka_source.c, for the transactional sink (exactly_once) ---- */
+
+/* The consumer group metadata of source st, for
+ * rd_kafka_send_offsets_to_transaction (free it with
+ * rd_kafka_consumer_group_metadata_destroy); NULL if st is not a
+ * kafka.source.  Loop thread. */
+rd_kafka_consumer_group_metadata_t *kafka_source_group_metadata(sl_stage *st);
+/* Adds to l the offsets a batch checkpoint cp of source st stands for
+ * (per partition, the offset after the batch's last message; the larger
+ * wins).  Returns how many of its partitions are no longer assigned as
+ * they were when the batch was read (left out: committing them could
+ * overwrite the new owner's offsets).  Loop thread. */
+int kafka_source_add_offsets(sl_stage *st, const sl_checkpoint *cp, rd_kafka_topic_partition_list_t *l);
+
 /* ---- the plugins ---- */
 
 extern const sl_plugin kafka_source_plugin;

@@ -30,12 +30,11 @@
  * made room, in the same order.  Nothing here blocks the loop: shutdown
  * waits for the last delivery report instead of calling rd_kafka_flush.
  *
- * Exactly-once, later: make_producer is the one place the producer is
- * made.  A transactional mode would set transactional.id there, call
- * init_transactions once and begin/commit a transaction per group of
- * batches (with send_offsets_to_transaction of their sources' checkpoints),
- * all on the thread pool since those calls block; sl_sink_done would then
- * wait for the commit instead of the delivery reports.  See docs/kafka.md. */
+ * Exactly-once (the pipeline says exactly_once = true): the producer is
+ * transactional and kafka_txn.c groups batches into transactions that also
+ * commit their sources' offsets; a batch is done when its transaction
+ * commits, not on its delivery reports.  The dead-letter sink is never
+ * transactional. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,78 +45,13 @@
 #include <lua.h>
 
 #include "core/clock.h"
-#include "kafka.h"
+#include "kafka_sink.h"
 #include "sluice/log.h"
 
 #define POLL_EVERY_MS 100
 
 /* Per-record options, in declaration order (the k of sl_sink_attr). */
 enum { ATTR_TOPIC = 0, ATTR_KEY = 1, ATTR_HEADERS = 2 };
-
-typedef struct ksink_cfg {
-  char *brokers;
-  int topic;              /* Lua refs in the loop thread's state */
-  int key;
-  int headers;
-  char *default_topic;
-  char *format;
-  char **columns;
-  char *delimiter;
-  char **librdkafka;
-} ksink_cfg;
-
-/* A sink batch being produced (in its batch's arena). */
-typedef struct kbatch {
-  sl_sink_batch *sb;
-  uint32_t next;          /* next record to produce */
-  uint32_t outstanding;   /* produced, no delivery report yet */
-  struct kbatch **slots;  /* record i's msg_opaque is &slots[i]; each points back here */
-} kbatch;
-
-typedef struct ktopic_ent {
-  char *name;
-  size_t len;
-  rd_kafka_topic_t *rkt;
-} ktopic_ent;
-
-typedef struct kheader {
-  char *name;
-  char *value;
-  size_t len;
-} kheader;
-
-typedef struct ksink {
-  kafka_client kc;        /* first: librdkafka's opaque */
-  ksink_cfg *cfg;
-  const sl_codec *codec;
-  void *cctx;
-  kafka_uv uv;
-  rd_kafka_t *solo;       /* the producer that sends failed batches' messages one by one */
-  kafka_uv solo_uv;
-  int is_dlq;
-  char *topic_const;      /* topic = "name" */
-  rd_kafka_topic_t *topic_const_rkt;   /* its handle (owned by topics) */
-  int64_t now_ms;         /* message timestamp, read once per produce_more */
-  int topic_fn;           /* topic = function(rec) */
-  int has_key;
-  int has_headers;        /* headers = {...}: the workers evaluate it per record */
-  kheader *hconst;        /* its constant entries, for dead letters made late */
-  int nhconst;
-
-  ktopic_ent *topics;     /* open addressing on the name */
-  size_t tcap, tcount;
-
-  sl_sink_batch *qhead, *qtail;   /* written, records still to produce */
-  uint64_t open_batches;  /* written, not done */
-  uint64_t outstanding;   /* messages awaiting their delivery report */
-  int blocked;            /* the producer queue was full */
-  int flushing;
-  int fatal;
-  uint64_t delivered, rejected, resent;
-  /* metrics (admin endpoint), brought up to date after each poll */
-  sl_metric *m_delivered, *m_rejected, *m_resent, *m_queue;
-  uint64_t shown_delivered, shown_rejected, shown_resent;
-} ksink;
 
 static rd_kafka_t *make_producer(ksink *k, int solo);
 
@@ -172,21 +106,19 @@ static rd_kafka_topic_t *topic_get(ksink *k, const char *p, size_t n, const char
 
 /* ---- batches ---- */
 
-static void check_flushed(ksink *k) {
-  if (k->flushing && !k->qhead && k->open_batches == 0) {
+void ksink_check_flushed(ksink *k) {
+  if (k->flushing && !k->qhead && k->open_batches == 0 && kafka_txn_idle(k)) {
     k->flushing = 0;
     sl_stage_flushed(k->kc.st);
   }
 }
 
-static void batch_done(ksink *k, kbatch *kb) {
+void ksink_batch_done(ksink *k, kbatch *kb) {
   k->open_batches--;
   sl_sink_done(kb->sb);
 }
 
-static void reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...) {
+void ksink_reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...) {
   char why[512];
   va_list ap;
   va_start(ap, fmt);
@@ -216,21 +148,28 @@ static void dlq_headers(sl_sink_batch *sb, uint32_t i, rd_kafka_headers_t *h) {
   }
 }
 
-static void on_fatal(kafka_client *kc, const char *reason) {
-  ksink *k = (ksink *)kc;
+void ksink_fatal(ksink *k, const char *reason) {
   if (k->fatal) return;
   k->fatal = 1;
   /* The producer cannot go on, and whether its last messages were written
    * is unknown.  Acknowledging them (even as dead letters) could lose
    * them; exit without acknowledging, as the engine does when it cannot
-   * go on, so that the sources read them again on restart. */
-  sl_log_error(sl_stage_name(kc->st), "%s; exiting without acknowledging the %llu records in flight "
-               "(they are read again on restart)",
-               reason, (unsigned long long)k->outstanding);
+   * go on, so that the sources read them again on restart.  A
+   * transaction left open is aborted by the coordinator (at once when
+   * the restart initialises the same transactional.id). */
+  int fenced = k->transactional && (strstr(reason, "fenced") || strstr(reason, "PRODUCER_FENCED") ||
+                                    strstr(reason, "INVALID_PRODUCER_EPOCH"));
+  sl_log_error(sl_stage_name(k->kc.st), "%s; exiting without acknowledging the records in flight "
+               "(they are read again on restart)%s%s%s",
+               reason, fenced ? "; another producer took over transactional.id \"" : "",
+               fenced ? k->tx.id : "",
+               fenced ? "\": give each process its own transactional_id" : "");
   _exit(1);
 }
 
-enum { PRODUCED = 0, SKIPPED = 1, BLOCKED = 2 };
+static void on_fatal(kafka_client *kc, const char *reason) { ksink_fatal((ksink *)kc, reason); }
+
+enum { PRODUCED = 0, SKIPPED = 1, BLOCKED = 2, TXFAILED = 3 };
 
 static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
   sl_sink_batch *sb = kb->sb;
@@ -243,14 +182,14 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
   if (!t.ptr && !rkt && k->cfg->default_topic)
     t = (sl_str){k->cfg->default_topic, strlen(k->cfg->default_topic)};
   if (!t.ptr && !rkt) {
-    reject(k, sb, i, "the topic function returned nil and there is no default_topic");
+    ksink_reject(k, sb, i, "the topic function returned nil and there is no default_topic");
     return SKIPPED;
   }
   const char *why = NULL;
   if (!rkt) rkt = topic_get(k, t.ptr, t.len, &why);
   else t = (sl_str){k->topic_const, strlen(k->topic_const)};
   if (!rkt) {
-    reject(k, sb, i, "topic \"%.*s\": %s", (int)(t.len > 300 ? 300 : t.len), t.ptr, why);
+    ksink_reject(k, sb, i, "topic \"%.*s\": %s", (int)(t.len > 300 ? 300 : t.len), t.ptr, why);
     return SKIPPED;
   }
   size_t start = i ? sb->ends[i - 1] : 0, end = sb->ends[i];
@@ -309,31 +248,51 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
     rd_kafka_error_destroy(err);
     char reason[512];
     rd_kafka_fatal_error(k->kc.rk, reason, sizeof reason);
-    on_fatal(&k->kc, reason);
+    ksink_fatal(k, reason);
     return BLOCKED;
+  }
+  if (k->transactional && (code == RD_KAFKA_RESP_ERR__STATE || rd_kafka_error_txn_requires_abort(err))) {
+    /* The transaction failed (timed out, fenced by a rebalance, ...):
+     * not this record's fault. */
+    kafka_txn_produce_failed(k, rd_kafka_error_string(err));
+    rd_kafka_error_destroy(err);
+    return TXFAILED;
   }
   if (code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
     char max[32];
     size_t ml = sizeof max;
     if (rd_kafka_conf_get(rd_kafka_conf(k->kc.rk), "message.max.bytes", max, &ml) != RD_KAFKA_CONF_OK)
       strcpy(max, "?");
-    reject(k, sb, i, "message of %zu bytes for topic %.*s is over the producer's message.max.bytes (%s)",
+    ksink_reject(k, sb, i, "message of %zu bytes for topic %.*s is over the producer's message.max.bytes (%s)",
            end - start, (int)t.len, t.ptr, max);
   } else {
-    reject(k, sb, i, "cannot produce to topic %.*s: %s", (int)t.len, t.ptr, rd_kafka_error_string(err));
+    ksink_reject(k, sb, i, "cannot produce to topic %.*s: %s", (int)t.len, t.ptr, rd_kafka_error_string(err));
   }
   rd_kafka_error_destroy(err);
   return SKIPPED;
 }
 
-/* Produces queued records in order until done or the queue is full. */
-static void produce_more(ksink *k) {
+void ksink_produce_more(ksink *k) {
+  if (k->transactional && !kafka_txn_may_produce(k)) return;
   k->now_ms = sl_now_ms();
   while (k->qhead && !k->fatal) {
     sl_sink_batch *sb = k->qhead;
     kbatch *kb = sb->sink_data;
+    /* An ending transaction takes no new batch. */
+    if (k->transactional && kb->next == 0 && k->tx.ending) break;
     while (kb->next < sb->n) {
-      if (produce_one(k, kb, kb->next) == BLOCKED) {
+      uint32_t i = kb->next;
+      if (k->transactional) {
+        int g = kafka_txn_gate(k, kb, i);
+        if (g < 0) return;
+        if (g == 0) {
+          kb->next++;
+          continue;
+        }
+      }
+      int r = produce_one(k, kb, i);
+      if (r == TXFAILED) return;
+      if (r == BLOCKED) {
         if (!k->blocked)
           sl_log_debug(sl_stage_name(k->kc.st), "producer queue full (%d messages): waiting for delivery reports",
                        rd_kafka_outq_len(k->kc.rk));
@@ -341,13 +300,20 @@ static void produce_more(ksink *k) {
         return;
       }
       kb->next++;
+      if (k->transactional) {
+        if (r == PRODUCED) kafka_txn_produced(k, kb, i);
+        else kafka_txn_rejected(k, kb, i);
+        if (k->tx.trying) return;
+      }
     }
     k->qhead = sb->next;
     if (!k->qhead) k->qtail = NULL;
-    if (kb->outstanding == 0) batch_done(k, kb);
+    if (k->transactional) kafka_txn_batch_produced(k, sb);
+    else if (kb->outstanding == 0) ksink_batch_done(k, kb);
   }
   k->blocked = 0;
-  check_flushed(k);
+  if (k->transactional) kafka_txn_progress(k);
+  ksink_check_flushed(k);
 }
 
 static void serve_solo(void *arg) {
@@ -410,6 +376,12 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
   if (!slot || k->fatal) return;
   kbatch *kb = *slot;
   uint32_t i = (uint32_t)(slot - kb->slots);
+  if (k->transactional) {
+    k->outstanding--;
+    kb->outstanding--;
+    kafka_txn_delivered(k, kb, i, m);
+    return;
+  }
   if (m->err && rk == k->kc.rk &&
       (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || m->err == RD_KAFKA_RESP_ERR_INVALID_RECORD) &&
       resend_alone(k, m))
@@ -418,14 +390,14 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
   kb->outstanding--;
   if (m->err) {
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
-    reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic, rd_kafka_err2str(m->err));
+    ksink_reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic, rd_kafka_err2str(m->err));
   } else {
     k->delivered++;
     kafka_client_alive(&k->kc);
   }
   if (kb->outstanding == 0 && kb->next == kb->sb->n) {
-    batch_done(k, kb);
-    check_flushed(k);
+    ksink_batch_done(k, kb);
+    ksink_check_flushed(k);
   }
 }
 
@@ -443,16 +415,18 @@ static void update_metrics(ksink *k) {
 
 static void serve(void *arg) {
   ksink *k = arg;
+  /* While a transaction call runs on the thread pool, it has the client. */
+  if (!kafka_txn_idle(k)) return;
   /* Delivery reports and errors; the reports may make room to produce. */
   rd_kafka_poll(k->kc.rk, 0);
-  if (k->blocked) produce_more(k);
+  if (k->blocked) ksink_produce_more(k);
   update_metrics(k);
 }
 
 /* ---- plugin callbacks ---- */
 
-/* The one place producers are made (see the note on exactly-once).  solo:
- * the one that sends messages one per request. */
+/* The one place producers are made.  solo: the one that sends messages
+ * one per request. */
 static rd_kafka_t *make_producer(ksink *k, int solo) {
   sl_stage *st = k->kc.st;
   char client_id[300];
@@ -462,8 +436,10 @@ static rd_kafka_t *make_producer(ksink *k, int solo) {
       "linger.ms", "5",
       /* Retriable failures (a broker down, a leader moving) are retried
        * until they succeed: giving up would turn an outage into dead
-       * letters.  Backpressure holds the pipeline meanwhile. */
-      "message.timeout.ms", "0",
+       * letters.  Backpressure holds the pipeline meanwhile.  A
+       * transactional producer's messages live as long as its transaction
+       * (transaction.timeout.ms); a failed one is aborted and redone. */
+      k->transactional ? NULL : "message.timeout.ms", "0",
       NULL};
   const char *forced[] = {
       "enable.idempotence", "true",
@@ -477,6 +453,9 @@ static rd_kafka_t *make_producer(ksink *k, int solo) {
     rd_kafka_conf_set(conf, "batch.num.messages", "1", NULL, 0);
     rd_kafka_conf_set(conf, "linger.ms", "0", NULL, 0);
     rd_kafka_conf_set(conf, "client.id", "sluice.solo", NULL, 0);
+  } else if (k->transactional && kafka_txn_configure(k, conf)) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
   }
   rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
   char err[512];
@@ -563,6 +542,12 @@ static int ksink_init(sl_stage *st) {
                                 "Messages of refused batches sent again one by one.", NULL);
   k->m_queue = sl_stage_metric(st, SL_GAUGE, "kafka_producer_queue",
                                "Messages in the producer's queue or in flight to the brokers.", NULL);
+  k->transactional = !k->is_dlq && sl_pipeline_exactly_once(sl_stage_pipeline(st));
+  if (!k->transactional && cfg->transactional_id) {
+    sl_log_error(name, "%s: transactional_id is for exactly_once = true in sl.pipeline%s", sl_stage_where(st),
+                 k->is_dlq ? " (the dead-letter sink is never transactional)" : "");
+    return SL_EOPTION;
+  }
   int rc = read_lua_options(k);
   if (rc) return rc;
   if (k->is_dlq && k->topic_fn && !cfg->default_topic) {
@@ -599,7 +584,9 @@ static int ksink_init(sl_stage *st) {
   }
   rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->kc.rk);
   if (!q) return SL_ENOMEM;
-  return kafka_uv_start(&k->uv, sl_stage_loop(st), q, POLL_EVERY_MS, serve, k);
+  rc = kafka_uv_start(&k->uv, sl_stage_loop(st), q, POLL_EVERY_MS, serve, k);
+  if (rc == 0 && k->transactional) rc = kafka_txn_start(k);
+  return rc;
 }
 
 static int ksink_write(sl_stage *st, sl_sink_batch *sb) {
@@ -611,6 +598,12 @@ static int ksink_write(sl_stage *st, sl_sink_batch *sb) {
   kb->outstanding = 0;
   kb->slots = (kbatch **)(kb + 1);
   for (uint32_t i = 0; i < sb->n; i++) kb->slots[i] = kb;
+  kb->rs = NULL;
+  if (k->transactional) {
+    kb->rs = sl_arena_alloc(sl_batch_arena(sb->batch), sb->n);
+    if (!kb->rs) return SL_ENOMEM;
+    memset(kb->rs, R_NEW, sb->n);
+  }
   sb->sink_data = kb;
   sb->next = NULL;
   if (k->qtail) k->qtail->next = sb;
@@ -618,14 +611,15 @@ static int ksink_write(sl_stage *st, sl_sink_batch *sb) {
   k->qtail = sb;
   k->open_batches++;
   /* Behind a full queue, this batch waits its turn. */
-  if (!k->blocked) produce_more(k);
+  if (!k->blocked) ksink_produce_more(k);
   return 0;
 }
 
 static void ksink_flush(sl_stage *st) {
   ksink *k = sl_stage_priv(st);
   k->flushing = 1;
-  check_flushed(k);
+  if (k->transactional) kafka_txn_flush(k);
+  ksink_check_flushed(k);
 }
 
 static void ksink_destroy(sl_stage *st) {
@@ -637,6 +631,7 @@ static void ksink_destroy(sl_stage *st) {
     k->fatal = 1;
     rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     kafka_uv_close(&k->uv);
+    kafka_txn_destroy(k);
     if (k->solo) {
       rd_kafka_purge(k->solo, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
       kafka_uv_close(&k->solo_uv);
@@ -649,6 +644,7 @@ static void ksink_destroy(sl_stage *st) {
     k->kc.rk = NULL;
   } else {
     kafka_uv_close(&k->uv);
+    kafka_txn_destroy(k);
   }
   for (size_t i = 0; i < k->tcap; i++) free(k->topics[i].name);
   free(k->topics);
@@ -676,13 +672,15 @@ static const sl_option ksink_options[] = {
     {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(ksink_cfg, columns), "csv: output columns (default: the first record's fields).", NULL},
     {"delimiter", SL_OPT_STR, ",", 0, offsetof(ksink_cfg, delimiter), "csv: field separator.", NULL},
     {"librdkafka", SL_OPT_MAP, NULL, 0, offsetof(ksink_cfg, librdkafka), "librdkafka settings passed through (TLS, SASL, compression, tuning).", NULL},
+    {"transactional_id", SL_OPT_STR, NULL, 0, offsetof(ksink_cfg, transactional_id), "exactly_once: the producer's transactional.id, one per process (default sluice.<pipeline>.<sink>.<host>).", NULL},
+    {"commit_interval", SL_OPT_DURATION, "100ms", 0, offsetof(ksink_cfg, commit_interval_ms), "exactly_once: how long a transaction gathers records before it commits.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
 const sl_plugin kafka_sink_plugin = {
     .abi = SL_PLUGIN_ABI,
     .kind = SL_SINK,
     .name = "kafka.sink",
-    .doc = "Produces records to Kafka (idempotent, acks=all); acknowledges on delivery reports.",
+    .doc = "Produces records to Kafka (idempotent, acks=all); acknowledges on delivery reports, or on commit under exactly_once.",
     .options = ksink_options,
     .config_size = sizeof(ksink_cfg),
     .priv_size = sizeof(ksink),
@@ -690,4 +688,5 @@ const sl_plugin kafka_sink_plugin = {
     .destroy = ksink_destroy,
     .write = ksink_write,
     .flush = ksink_flush,
+    .caps = SL_CAN_EXACTLY_ONCE,
 };

@@ -58,12 +58,14 @@
  * loop running until then, so the last offsets are committed before the
  * process exits.  destroy only closes what a failed start left open.
  *
- * Exactly-once, later: a transactional kafka.sink would send this batch
- * checkpoint to its transaction (sl_batch_checkpoint → the kcp array,
- * rd_kafka_consumer_group_metadata of this consumer) instead of this
- * source storing offsets; the source would then set
- * isolation.level=read_committed and skip rd_kafka_offsets_store.  See
- * docs/kafka.md. */
+ * Exactly-once (the pipeline says exactly_once = true): the source stores
+ * and commits no offsets.  The transactional kafka.sink commits, in the
+ * transaction that holds a batch's records, the batch's offsets
+ * (kafka_source_add_offsets) for this consumer's group
+ * (kafka_source_group_metadata); the source reads with
+ * isolation.level=read_committed and only counts acks, for its hand-over
+ * on revoke and its shutdown.  A revoke waits for the transaction holding
+ * the batches in flight to commit (EOS_REVOKE_WAIT_MS at most). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,10 @@
 #define ROUNDS_PER_WAKE 4
 /* How long a revoke waits for the batches in flight (see Rebalances). */
 #define REVOKE_WAIT_MS 10000
+/* Under exactly_once: a transaction normally commits within its
+ * commit_interval; past this the sink finds the partition gone and exits
+ * without committing (a restart then reads its records again). */
+#define EOS_REVOKE_WAIT_MS 60000
 
 typedef struct ksrc_cfg {
   char *brokers;
@@ -157,6 +163,8 @@ typedef struct ksrc {
   int hard_paused;        /* the assignment is paused in librdkafka */
   int started, stopping, closing, closed, finished;
   int consumer_closed;    /* rd_kafka_consumer_close returned */
+  int eos;                /* exactly_once: the sink commits the offsets */
+  int64_t revoke_wait_ms;
   uint64_t emitted, acked, late_acks, discarded;
   uv_work_t close_req;
   rd_kafka_resp_err_t commit_err, close_err;
@@ -267,9 +275,9 @@ static void finish_revoke(ksrc *ks, int timed_out) {
     sl_log_warn(sl_stage_name(ks->kc.st),
                 "handing over %d partition%s after %d ms with batches still in flight: their "
                 "records will be read again by the new owner",
-                parts->cnt, parts->cnt == 1 ? "" : "s", REVOKE_WAIT_MS);
+                parts->cnt, parts->cnt == 1 ? "" : "s", (int)ks->revoke_wait_ms);
   /* Without waiting: the commit goes out before the unassign, in order. */
-  rd_kafka_commit(ks->kc.rk, NULL, 1);
+  if (!ks->eos) rd_kafka_commit(ks->kc.rk, NULL, 1);
   unassign(ks, parts);
   rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -312,7 +320,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (lost || ks->kc.off_loop || ks->acked == ks->emitted) {
       /* Lost: nothing to commit.  Closing (off the loop): every batch is
        * acked and committed already.  Nothing in flight: go now. */
-      if (!lost && !ks->kc.off_loop) rd_kafka_commit(rk, NULL, 1);
+      if (!lost && !ks->kc.off_loop && !ks->eos) rd_kafka_commit(rk, NULL, 1);
       unassign(ks, parts);
     } else {
       /* Hand over once the batches in flight are done (see Rebalances). */
@@ -582,7 +590,7 @@ static void update_lag(ksrc *ks) {
 static void serve(void *arg) {
   ksrc *ks = arg;
   if (ks->closing || ks->finished) return;
-  if (ks->revoking && sl_mono_ms() - ks->revoke_since >= REVOKE_WAIT_MS) finish_revoke(ks, 1);
+  if (ks->revoking && sl_mono_ms() - ks->revoke_since >= ks->revoke_wait_ms) finish_revoke(ks, 1);
   update_lag(ks);
   if (ks->soft_paused && !ks->hard_paused && !ks->stopping) {
     if (sl_mono_ms() - ks->paused_at < SOFT_PAUSE_MS) return;
@@ -627,6 +635,8 @@ static int ksrc_init(sl_stage *st) {
   ks->kc.st = st;
   ks->kc.brokers = cfg->brokers;
   ks->kc.on_fatal = on_fatal;
+  ks->eos = sl_pipeline_exactly_once(sl_stage_pipeline(st));
+  ks->revoke_wait_ms = ks->eos ? EOS_REVOKE_WAIT_MS : REVOKE_WAIT_MS;
   if ((!cfg->topics || !cfg->topics[0]) && !cfg->pattern) {
     sl_log_error(name, "%s: kafka.source needs topics = {...} or pattern = \"^...\"", sl_stage_where(st));
     return SL_EOPTION;
@@ -700,11 +710,13 @@ static int ksrc_init(sl_stage *st) {
       NULL};
   const char *forced[] = {
       "group.id", cfg->group,
-      "enable.auto.commit", "true",
+      "enable.auto.commit", ks->eos ? "false" : "true",
       "auto.commit.interval.ms", interval,
       "enable.auto.offset.store", "false",
       "enable.partition.eof", "false",
       "auto.offset.reset", cfg->start,
+      /* Only committed transactions: also what librdkafka defaults to. */
+      ks->eos ? "isolation.level" : NULL, "read_committed",
       NULL};
   rd_kafka_conf_t *conf = kafka_conf_new(&ks->kc, defaults, cfg->librdkafka, NULL, forced);
   if (!conf) return SL_EOPTION;
@@ -783,7 +795,7 @@ static void close_work(uv_work_t *req) {
   /* Every emitted batch is acked and its offsets stored: commit them and
    * wait for the broker, then leave the group so that the partitions move
    * at once rather than after session.timeout.ms. */
-  ks->commit_err = rd_kafka_commit(ks->kc.rk, NULL, 0);
+  ks->commit_err = ks->eos ? RD_KAFKA_RESP_ERR__NO_OFFSET : rd_kafka_commit(ks->kc.rk, NULL, 0);
   ks->close_err = rd_kafka_consumer_close(ks->kc.rk);
   ks->consumer_closed = 1;
 }
@@ -797,6 +809,8 @@ static void after_close(uv_work_t *req, int status) {
   if (ks->commit_err && ks->commit_err != RD_KAFKA_RESP_ERR__NO_OFFSET)
     sl_log_warn(name, "final offset commit failed: %s (the records since the last commit will be read again)",
                 rd_kafka_err2str(ks->commit_err));
+  else if (ks->eos)
+    sl_log_info(name, "left group %s (its offsets were committed with the sink's transactions)", ks->cfg->group);
   else
     sl_log_info(name, "committed the final offsets and left group %s", ks->cfg->group);
   if (ks->close_err) sl_log_warn(name, "closing the consumer: %s", rd_kafka_err2str(ks->close_err));
@@ -841,6 +855,12 @@ static void ksrc_stop(sl_stage *st) {
 static void ksrc_ack(sl_stage *st, const sl_checkpoint *cp) {
   ksrc *ks = sl_stage_priv(st);
   ks->acked++;
+  if (ks->eos) {
+    /* The sink committed the offsets in its transaction. */
+    if (ks->revoking && ks->acked >= ks->revoke_after) finish_revoke(ks, 0);
+    if (ks->stopping && ks->acked == ks->emitted) begin_close(ks);
+    return;
+  }
   const kcp *e = cp->data;
   rd_kafka_topic_partition_list_t *l = NULL;
   for (int64_t i = 0; i < cp->a; i++) {
@@ -868,6 +888,32 @@ static void ksrc_ack(sl_stage *st, const sl_checkpoint *cp) {
   if (l) rd_kafka_topic_partition_list_destroy(l);
   if (ks->revoking && ks->acked >= ks->revoke_after) finish_revoke(ks, 0);
   if (ks->stopping && ks->acked == ks->emitted) begin_close(ks);
+}
+
+/* ---- for the transactional sink (exactly_once) ---- */
+
+rd_kafka_consumer_group_metadata_t *kafka_source_group_metadata(sl_stage *st) {
+  if (sl_stage_plugin(st) != &kafka_source_plugin) return NULL;
+  ksrc *ks = sl_stage_priv(st);
+  return ks->kc.rk ? rd_kafka_consumer_group_metadata(ks->kc.rk) : NULL;
+}
+
+int kafka_source_add_offsets(sl_stage *st, const sl_checkpoint *cp, rd_kafka_topic_partition_list_t *l) {
+  if (sl_stage_plugin(st) != &kafka_source_plugin) return 0;
+  ksrc *ks = sl_stage_priv(st);
+  const kcp *e = cp->data;
+  int stale = 0;
+  for (int64_t i = 0; i < cp->a; i++) {
+    if (!e[i].epoch || part_epoch(ks, e[i].topic, e[i].partition) != e[i].epoch) {
+      stale++;
+      continue;
+    }
+    const char *topic = ks->topics[e[i].topic].name;
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(l, topic, e[i].partition);
+    if (!tp) tp = rd_kafka_topic_partition_list_add(l, topic, e[i].partition);
+    if (e[i].next > tp->offset) tp->offset = e[i].next;
+  }
+  return stale;
 }
 
 static void ksrc_destroy(sl_stage *st) {
@@ -928,4 +974,5 @@ const sl_plugin kafka_source_plugin = {
     .resume = ksrc_resume,
     .stop = ksrc_stop,
     .ack = ksrc_ack,
+    .caps = SL_CAN_EXACTLY_ONCE,
 };

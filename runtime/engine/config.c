@@ -359,6 +359,7 @@ static const sl_option pipeline_options[] = {
     {"max_inflight_records", SL_OPT_INT, "16384", 0, 0, "Records in flight before sources pause.", NULL},
     {"max_inflight_bytes", SL_OPT_SIZE, "32MiB", 0, 0, "Bytes in flight before sources pause.", NULL},
     {"workers", SL_OPT_INT, NULL, 0, 0, "Worker threads (default: number of cores).", NULL},
+    {"exactly_once", SL_OPT_BOOL, "false", 0, 0, "The sink commits the sources' positions in its transactions (Kafka to Kafka).", NULL},
     {"limits", SL_OPT_LUA, NULL, 0, 0, "{ call_ms = 1000, memory_mb = 256 } per Lua state.", "table"},
     {"grants", SL_OPT_LUA, NULL, 0, 0, "{ io = true, os = true, c_modules = true, debug = true }.", "table"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};

@@ -74,6 +74,7 @@ typedef struct sl_pipeline_settings {
   uint64_t max_inflight_records;
   uint64_t max_inflight_bytes;
   int workers;
+  int exactly_once;
   sl_lua_limits limits;
   sl_lua_grants grants;
 } sl_pipeline_settings;
@@ -108,7 +109,7 @@ struct sl_pipeline {
   sl_run_state run;
   int statefiles_busy;        /* state writes in flight */
   int reload;                 /* drain, then return SL_EXIT_RELOAD */
-  int dlq_first;              /* the only sink stores checkpoints: dead letters go first */
+  int dlq_first;              /* the one sink commits source positions: dead letters go first */
   uint64_t records_dropped;   /* by steps */
   pthread_mutex_t metrics_mu;
   struct sl_metric *metrics;  /* families registered by plugins */

@@ -20,6 +20,8 @@
 
 const char *sl_stage_name(const sl_stage *st) { return st->name; }
 const char *sl_pipeline_name(const sl_pipeline *p) { return p->name; }
+int sl_pipeline_exactly_once(const sl_pipeline *p) { return p->set.exactly_once; }
+uint64_t sl_pipeline_max_inflight_records(const sl_pipeline *p) { return p->set.max_inflight_records; }
 void *sl_stage_config(sl_stage *st) { return st->config; }
 void *sl_stage_priv(sl_stage *st) { return st->priv; }
 uv_loop_t *sl_stage_loop(sl_stage *st) { return st->p->loop; }
@@ -107,6 +109,7 @@ static void read_settings(lua_State *L, int desc, sl_pipeline_settings *set, int
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   set->workers = (int)get_int(L, desc, "workers", cores > 0 ? cores : 2);
   if (workers_override > 0) set->workers = workers_override;
+  set->exactly_once = get_bool(L, desc, "exactly_once");
   if (set->workers < 1) set->workers = 1;
   set->limits.call_ms = 1000;
   set->limits.memory_bytes = (size_t)256 << 20;
@@ -251,6 +254,39 @@ static int check_unique_names(sl_pipeline *p, sl_buf *err) {
                           lists[b][j]->where, lists[b][j]->name, lists[a][i]->where);
             return SL_EOPTION;
           }
+  return 0;
+}
+
+/* exactly_once = true: every source hands its positions to the sink, and
+ * one sink (besides the dead-letter sink) commits them with its records.
+ * Two transactional sinks could not commit one position atomically. */
+static int check_exactly_once(sl_pipeline *p, const char *pipeline_where, sl_buf *err) {
+  if (!p->set.exactly_once) return 0;
+  for (int i = 0; i < p->nsources; i++) {
+    sl_stage *st = p->sources[i];
+    if (!(st->plugin->caps & SL_CAN_EXACTLY_ONCE)) {
+      sl_buf_printf(err, "%s: exactly_once = true, but %s (%s) cannot hand its positions to a "
+                    "transactional sink; exactly-once works from kafka.source to kafka.sink",
+                    st->where, st->name, st->plugin->name);
+      return SL_EOPTION;
+    }
+  }
+  if (p->nsinks != 2) {
+    sl_buf_printf(err, "%s: exactly_once = true needs exactly one sink (besides the dlq), got %d; "
+                  "one kafka.sink can route to many topics with topic = function(rec)",
+                  pipeline_where, p->nsinks - 1);
+    return SL_EOPTION;
+  }
+  sl_stage *sink = p->sinks[0];
+  if (!(sink->plugin->caps & SL_CAN_EXACTLY_ONCE)) {
+    sl_buf_printf(err, "%s: exactly_once = true, but %s (%s) cannot commit the sources' positions "
+                  "with its records; exactly-once works from kafka.source to kafka.sink",
+                  sink->where, sink->name, sink->plugin->name);
+    return SL_EOPTION;
+  }
+  /* The sink commits the positions: a batch's dead letters must be
+   * durable before its records commit (see flow.c, dispatch). */
+  p->dlq_first = 1;
   return 0;
 }
 
@@ -459,6 +495,10 @@ int sl_pipeline_main(const sl_run_opts *o) {
   dlq->is_dlq = 1;
   p->sinks[p->nsinks++] = dlq;
   if (check_unique_names(p, &err)) goto fail;
+  lua_getfield(L, desc, "where");
+  int eo = check_exactly_once(p, lua_isstring(L, -1) ? lua_tostring(L, -1) : p->file, &err);
+  lua_pop(L, 1);
+  if (eo) goto fail;
 
   if (o->check_only) {
     /* Plugins' own deeper checks (their errors are logged). */

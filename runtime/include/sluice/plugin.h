@@ -172,7 +172,17 @@ typedef struct sl_plugin {
    * worker, without locks) when /metrics is read, with sl_collect.  Loop
    * thread. */
   void (*collect)(sl_stage *st, sl_collector *c);
+
+  /* What the plugin can do beyond its kind (SL_CAN_* bits). */
+  unsigned caps;
 } sl_plugin;
+
+/* sl_plugin.caps.  SL_CAN_EXACTLY_ONCE: a source that, under exactly_once =
+ * true, leaves its positions to the sink (it commits nothing itself); a
+ * sink that commits its batches' source positions in the same transaction
+ * as their records.  A pipeline with exactly_once needs it of every source
+ * and of its one sink. */
+#define SL_CAN_EXACTLY_ONCE 1u
 
 /* ---- what plugins call ---- */
 
@@ -181,6 +191,10 @@ const char *sl_stage_name(const sl_stage *st);
  * .lua).  Added for pg.sink, which keys the checkpoints it stores with the
  * data by pipeline and source. */
 const char *sl_pipeline_name(const sl_pipeline *p);
+/* Whether the pipeline says exactly_once = true (see SL_CAN_EXACTLY_ONCE). */
+int sl_pipeline_exactly_once(const sl_pipeline *p);
+/* The pipeline's max_inflight_records: sources pause past it. */
+uint64_t sl_pipeline_max_inflight_records(const sl_pipeline *p);
 void *sl_stage_config(sl_stage *st);
 void *sl_stage_priv(sl_stage *st);
 uv_loop_t *sl_stage_loop(sl_stage *st);

@@ -1,0 +1,177 @@
+/* kafka.sink's state, shared by kafka_sink.c (the producer: records to
+ * messages, delivery reports) and kafka_txn.c (its transactions under
+ * exactly_once).  Plugin-internal; everything here is loop-thread state
+ * unless said otherwise. */
+#ifndef SLUICE_PLUGIN_KAFKA_SINK_H
+#define SLUICE_PLUGIN_KAFKA_SINK_H
+
+#include "kafka.h"
+
+typedef struct ksink_cfg {
+  char *brokers;
+  int topic;              /* Lua refs in the loop thread's state */
+  int key;
+  int headers;
+  char *default_topic;
+  char *format;
+  char **columns;
+  char *delimiter;
+  char **librdkafka;
+  char *transactional_id;
+  int64_t commit_interval_ms;
+} ksink_cfg;
+
+/* A record's state in a transactional sink (kbatch.rs). */
+enum {
+  R_NEW = 0,              /* to produce (again, after an abort) */
+  R_SUSPECT,              /* its message failed in a batch: to be tried alone */
+  R_TRYING,               /* produced alone: awaiting its delivery report */
+  R_DONE                  /* rejected to the dead-letter sink: never produced again */
+};
+
+/* A sink batch being produced (in its batch's arena). */
+typedef struct kbatch {
+  sl_sink_batch *sb;
+  uint32_t next;          /* next record to produce */
+  uint32_t outstanding;   /* produced, no delivery report yet */
+  struct kbatch **slots;  /* record i's msg_opaque is &slots[i]; each points back here */
+  uint8_t *rs;            /* transactional: R_* per record; NULL otherwise */
+} kbatch;
+
+typedef struct ktopic_ent {
+  char *name;
+  size_t len;
+  rd_kafka_topic_t *rkt;
+} ktopic_ent;
+
+typedef struct kheader {
+  char *name;
+  char *value;
+  size_t len;
+} kheader;
+
+/* The transactions of an exactly_once sink (kafka_txn.c). */
+typedef enum {
+  TX_INIT = 0,            /* init_transactions pending (or to retry) */
+  TX_READY,               /* no transaction open */
+  TX_OPEN,                /* a transaction is open: producing */
+  TX_BUSY                 /* a commit or an abort runs on the thread pool */
+} ktx_state;
+
+typedef struct ktx_offsets {
+  sl_stage *source;
+  rd_kafka_topic_partition_list_t *offsets;
+  rd_kafka_consumer_group_metadata_t *group;
+} ktx_offsets;
+
+typedef struct ktx {
+  ktx_state state;
+  char *id;               /* transactional.id */
+  sl_sink_batch *head, *tail;   /* batches wholly produced in the open transaction */
+  uint64_t records;       /* their records */
+  uint64_t max_records;   /* the transaction ends once it holds this many */
+  int64_t interval_ms;    /* ... or is this old */
+  int ending;             /* commit once the batch being produced is complete */
+  int failed;             /* a message or call failed: abort once nothing is outstanding */
+  int blameless;          /* ... and no record is to blame: back off before the retry */
+  int trying;             /* a suspect is produced alone: produce nothing else */
+  char why[512];
+  int64_t backoff_ms;     /* before the next retry after a blameless failure */
+  int backing_off;
+  int retry_op;           /* TXOP_* to start when the timer fires */
+  uv_timer_t timer;       /* commit interval, back-off, retries */
+  int timer_open;
+  uv_work_t req;
+  int op;                 /* the thread pool's job: TXOP_* */
+  int op_running;         /* from start to the after-callback (loop thread) */
+  int work_busy;          /* while the call runs (atomic: destroy waits on it) */
+  rd_kafka_error_t *err;  /* its result (set on the pool thread) */
+  ktx_offsets *offs;      /* the commit's offsets, one entry per source */
+  int noffs;
+  int offs_sent;          /* ... sent to the transaction so far */
+  uint64_t committed, aborted;
+  sl_metric *m_tx;        /* counter {outcome} */
+} ktx;
+
+typedef struct ksink {
+  kafka_client kc;        /* first: librdkafka's opaque */
+  ksink_cfg *cfg;
+  const sl_codec *codec;
+  void *cctx;
+  kafka_uv uv;
+  rd_kafka_t *solo;       /* the producer that sends failed batches' messages one by one */
+  kafka_uv solo_uv;
+  int is_dlq;
+  char *topic_const;      /* topic = "name" */
+  rd_kafka_topic_t *topic_const_rkt;   /* its handle (owned by topics) */
+  int64_t now_ms;         /* message timestamp, read once per produce_more */
+  int topic_fn;           /* topic = function(rec) */
+  int has_key;
+  int has_headers;        /* headers = {...}: the workers evaluate it per record */
+  kheader *hconst;        /* its constant entries, for dead letters made late */
+  int nhconst;
+
+  ktopic_ent *topics;     /* open addressing on the name */
+  size_t tcap, tcount;
+
+  sl_sink_batch *qhead, *qtail;   /* written, records still to produce */
+  uint64_t open_batches;  /* written, not done */
+  uint64_t outstanding;   /* messages awaiting their delivery report */
+  int blocked;            /* the producer queue was full */
+  int flushing;
+  int fatal;
+  uint64_t delivered, rejected, resent;
+  /* metrics (admin endpoint), brought up to date after each poll */
+  sl_metric *m_delivered, *m_rejected, *m_resent, *m_queue;
+  uint64_t shown_delivered, shown_rejected, shown_resent;
+
+  int transactional;      /* the pipeline says exactly_once (and this is not the dlq) */
+  ktx tx;
+} ksink;
+
+/* ---- kafka_sink.c ---- */
+
+/* Produces queued records in order until done, the queue is full, or (in
+ * a transaction) kafka_txn_* says to wait. */
+void ksink_produce_more(ksink *k);
+/* sl_sink_done of the batch. */
+void ksink_batch_done(ksink *k, kbatch *kb);
+/* Calls sl_stage_flushed once flushing and nothing is left. */
+void ksink_check_flushed(ksink *k);
+void ksink_reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Exits without acknowledging what is in flight (see on_fatal). */
+void ksink_fatal(ksink *k, const char *reason);
+
+/* ---- kafka_txn.c ---- */
+
+/* Sets the producer configuration's transactional.id (and what goes with
+ * it) and remembers the id.  0 or a negative SL_E*. */
+int kafka_txn_configure(ksink *k, rd_kafka_conf_t *conf);
+/* After the producer exists: starts init_transactions on the thread pool. */
+int kafka_txn_start(ksink *k);
+/* Whether records may be produced now; opens a transaction if none is. */
+int kafka_txn_may_produce(ksink *k);
+/* Before record i of kb is produced: 1 to produce it, 0 to skip it (it is
+ * done), -1 to stop producing for now (wait for delivery reports). */
+int kafka_txn_gate(ksink *k, kbatch *kb, uint32_t i);
+/* Record i of kb was just produced / rejected at once. */
+void kafka_txn_produced(ksink *k, kbatch *kb, uint32_t i);
+void kafka_txn_rejected(ksink *k, kbatch *kb, uint32_t i);
+/* The producer refused a message because the transaction failed. */
+void kafka_txn_produce_failed(ksink *k, const char *why);
+/* Every record of sb was produced (or skipped): it joins the transaction. */
+void kafka_txn_batch_produced(ksink *k, sl_sink_batch *sb);
+/* The delivery report of record i of kb (k->outstanding already counts it
+ * off). */
+void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_message_t *m);
+/* Moves the transaction on: abort a failed one, commit a full or old one. */
+void kafka_txn_progress(ksink *k);
+/* Flush: commit what is open now. */
+void kafka_txn_flush(ksink *k);
+/* Whether nothing runs on the thread pool (the sink may be flushed). */
+int kafka_txn_idle(const ksink *k);
+/* For destroy: frees what the transactions hold. */
+void kafka_txn_destroy(ksink *k);
+
+#endif

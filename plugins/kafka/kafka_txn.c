@@ -1,0 +1,517 @@
+/* kafka.sink's transactions, under exactly_once = true.
+ *
+ * The producer has a transactional.id (one per process: a restart with the
+ * same id aborts what the crashed process left open, at once).  Sink
+ * batches are produced as usual, but a transaction gathers them: it is
+ * opened (begin_transaction, local) when there is something to produce and
+ * ends once it holds max_records records (half the pipeline's
+ * max_inflight_records, so that the sources keep reading while it commits)
+ * or is commit_interval old.  Ending, it takes no new batch, finishes the
+ * one half produced, waits on the loop for every delivery report, then on
+ * the libuv thread pool sends each source's offsets (the batches'
+ * checkpoints, kafka_source_add_offsets, with the consumer's group
+ * metadata taken now) and commits.  Only then are its batches done
+ * (sl_sink_done): the sources' acks, the output and the offsets all
+ * follow the commit.  A crash before it leaves an open transaction that
+ * read_committed consumers never see, and offsets that were never
+ * committed: the records are read and written again, once.
+ *
+ * Blocking calls run on the thread pool (init, send offsets + commit,
+ * abort), one at a time; meanwhile the loop neither polls nor produces on
+ * this client (new batches queue), and nothing is outstanding, so the
+ * flush inside commit and abort serves no delivery report off the loop.
+ *
+ * Failures.  A message whose delivery report failed fails the
+ * transaction: what is queued is purged, and once every report is in, the
+ * transaction is aborted and all its batches (and the half-produced one)
+ * are produced again.  A record is to blame when Kafka refused its message
+ * for what it is (too large, invalid, a topic it cannot have); since Kafka
+ * refuses whole record batches, every message of the refused batch becomes
+ * a suspect, and on the next try each suspect is produced alone (after
+ * every earlier report, and nothing after it until its own): one that
+ * fails alone is rejected to the dead-letter sink and never produced
+ * again.  Each abort so finds one guilty record or ends with a commit.
+ * Failures nobody is to blame for (a broker down past the transaction
+ * timeout, the group fencing an old generation, a commit that failed) are
+ * retried whole, backing off up to BACKOFF_MAX_MS.  Fatal errors (fenced
+ * by another producer with the same transactional.id) exit without
+ * acknowledging anything.
+ *
+ * A rebalance: the source's revoke waits until the batches in flight are
+ * acknowledged, i.e. committed here.  If a transaction still holds records
+ * of a partition handed over since (the wait timed out), committing would
+ * write them twice; the process exits instead, and what it held is read
+ * again by the new owners. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafka_sink.h"
+#include "sluice/log.h"
+
+enum { TXOP_NONE = 0, TXOP_INIT, TXOP_COMMIT, TXOP_ABORT };
+
+#define INIT_TIMEOUT_MS 10000
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 30000
+#define DEFAULT_INTERVAL_MS 100
+
+static const char *op_name(int op) {
+  return op == TXOP_INIT ? "init_transactions" : op == TXOP_COMMIT ? "commit_transaction"
+                                                                   : "abort_transaction";
+}
+
+static void start_op(ksink *k, int op);
+static void on_timer(uv_timer_t *t);
+
+/* ---- set-up ---- */
+
+int kafka_txn_configure(ksink *k, rd_kafka_conf_t *conf) {
+  sl_stage *st = k->kc.st;
+  char buf[600];
+  const char *id = k->cfg->transactional_id;
+  if (!id || !*id) {
+    char host[256];
+    if (gethostname(host, sizeof host)) strcpy(host, "localhost");
+    host[sizeof host - 1] = 0;
+    snprintf(buf, sizeof buf, "sluice.%s.%s.%s", sl_pipeline_name(sl_stage_pipeline(st)), sl_stage_name(st),
+             host);
+    id = buf;
+  }
+  free(k->tx.id);
+  k->tx.id = strdup(id);
+  if (!k->tx.id) return SL_ENOMEM;
+  char err[256];
+  if (rd_kafka_conf_set(conf, "transactional.id", k->tx.id, err, sizeof err) != RD_KAFKA_CONF_OK) {
+    sl_log_error(sl_stage_name(st), "%s: transactional_id: %s", sl_stage_where(st), err);
+    return SL_EOPTION;
+  }
+  return 0;
+}
+
+int kafka_txn_start(ksink *k) {
+  sl_stage *st = k->kc.st;
+  ktx *tx = &k->tx;
+  uint64_t half = sl_pipeline_max_inflight_records(sl_stage_pipeline(st)) / 2;
+  tx->max_records = half > sl_stage_batch_size(st) ? half : sl_stage_batch_size(st);
+  tx->interval_ms = k->cfg->commit_interval_ms > 0 ? k->cfg->commit_interval_ms : DEFAULT_INTERVAL_MS;
+  tx->backoff_ms = BACKOFF_MIN_MS;
+  static const char *const labels[] = {"outcome", NULL};
+  tx->m_tx = sl_stage_metric(st, SL_COUNTER, "kafka_transactions_total",
+                             "Transactions of an exactly_once kafka.sink, by outcome (committed, aborted).",
+                             labels);
+  if (uv_timer_init(sl_stage_loop(st), &tx->timer)) return SL_EIO;
+  tx->timer.data = k;
+  tx->timer_open = 1;
+  tx->state = TX_INIT;
+  sl_log_info(sl_stage_name(st), "exactly-once: transactional.id \"%s\", transactions of up to %llu records "
+              "or %lld ms", tx->id, (unsigned long long)tx->max_records, (long long)tx->interval_ms);
+  /* init_transactions once the loop runs: from here, a pipeline that
+   * fails to start would tear the client down under the thread pool. */
+  tx->retry_op = TXOP_INIT;
+  uv_timer_start(&tx->timer, on_timer, 0, 0);
+  return 0;
+}
+
+/* ---- the thread pool's calls ---- */
+
+static void op_work(uv_work_t *req) {
+  ksink *k = req->data;
+  ktx *tx = &k->tx;
+  rd_kafka_t *rk = k->kc.rk;
+  rd_kafka_error_t *e = NULL;
+  if (tx->op == TXOP_INIT) {
+    e = rd_kafka_init_transactions(rk, INIT_TIMEOUT_MS);
+  } else if (tx->op == TXOP_COMMIT) {
+    /* A retried commit resumes: offsets already sent are not sent again
+     * (the transaction has them; and after a commit that timed out,
+     * sending is no longer allowed). */
+    for (; tx->offs_sent < tx->noffs && !e; tx->offs_sent += e ? 0 : 1)
+      e = rd_kafka_send_offsets_to_transaction(rk, tx->offs[tx->offs_sent].offsets,
+                                               tx->offs[tx->offs_sent].group, -1);
+    if (!e) e = rd_kafka_commit_transaction(rk, -1);
+  } else {
+    e = rd_kafka_abort_transaction(rk, -1);
+  }
+  tx->err = e;
+  __atomic_store_n(&tx->work_busy, 0, __ATOMIC_RELEASE);
+}
+
+static void free_offsets(ktx *tx) {
+  for (int i = 0; i < tx->noffs; i++) {
+    if (tx->offs[i].offsets) rd_kafka_topic_partition_list_destroy(tx->offs[i].offsets);
+    if (tx->offs[i].group) rd_kafka_consumer_group_metadata_destroy(tx->offs[i].group);
+  }
+  free(tx->offs);
+  tx->offs = NULL;
+  tx->noffs = tx->offs_sent = 0;
+}
+
+static void count(ktx *tx, const char *outcome) {
+  const char *v[] = {outcome};
+  if (tx->m_tx) sl_metric_add(tx->m_tx, v, 1);
+}
+
+static void back_off(ksink *k, int retry_op) {
+  ktx *tx = &k->tx;
+  tx->retry_op = retry_op;
+  tx->backing_off = 1;
+  uv_timer_start(&tx->timer, on_timer, (uint64_t)tx->backoff_ms, 0);
+  tx->backoff_ms = tx->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : tx->backoff_ms * 2;
+}
+
+/* The commit went through: the transaction's batches are done, in order. */
+static void committed(ksink *k) {
+  ktx *tx = &k->tx;
+  free_offsets(tx);
+  sl_sink_batch *sb = tx->head;
+  tx->head = tx->tail = NULL;
+  tx->records = 0;
+  tx->committed++;
+  tx->backoff_ms = BACKOFF_MIN_MS;
+  count(tx, "committed");
+  /* Still TX_BUSY: a write that sl_sink_done leads to only queues. */
+  while (sb) {
+    sl_sink_batch *next = sb->next;
+    kbatch *kb = sb->sink_data;
+    for (uint32_t i = 0; i < sb->n; i++) k->delivered += kb->rs[i] != R_DONE;
+    ksink_batch_done(k, kb);
+    sb = next;
+  }
+  tx->state = TX_READY;
+}
+
+/* The abort went through: everything of the transaction goes again, in
+ * the same order (rejected records and suspects keep their state). */
+static void aborted(ksink *k) {
+  ktx *tx = &k->tx;
+  free_offsets(tx);
+  tx->aborted++;
+  count(tx, "aborted");
+  uint64_t n = tx->records;
+  if (k->qhead) {
+    kbatch *kb = k->qhead->sink_data;
+    n += kb->next;
+    kb->next = 0;
+    kb->outstanding = 0;
+  }
+  for (sl_sink_batch *sb = tx->head; sb; sb = sb->next) {
+    kbatch *kb = sb->sink_data;
+    kb->next = 0;
+    kb->outstanding = 0;
+  }
+  if (tx->head) {
+    tx->tail->next = k->qhead;
+    if (!k->qhead) k->qtail = tx->tail;
+    k->qhead = tx->head;
+  }
+  tx->head = tx->tail = NULL;
+  tx->records = 0;
+  k->outstanding = 0;
+  k->blocked = 0;
+  tx->failed = tx->trying = tx->ending = 0;
+  tx->state = TX_READY;
+  sl_log_warn(sl_stage_name(k->kc.st), "aborted a transaction (%s); producing its %llu records again%s",
+              tx->why, (unsigned long long)n, tx->blameless ? " after a pause" : "");
+  if (tx->blameless) back_off(k, TXOP_NONE);
+  else tx->backoff_ms = BACKOFF_MIN_MS;
+}
+
+static void after_op(uv_work_t *req, int status) {
+  ksink *k = req->data;
+  ktx *tx = &k->tx;
+  const char *name = sl_stage_name(k->kc.st);
+  int op = tx->op;
+  rd_kafka_error_t *e = tx->err;
+  tx->err = NULL;
+  tx->op = TXOP_NONE;
+  tx->op_running = 0;
+  k->kc.off_loop = 0;
+  (void)status;
+  if (!e) {
+    if (op == TXOP_INIT) {
+      tx->state = TX_READY;
+      tx->backoff_ms = BACKOFF_MIN_MS;
+      sl_log_info(name, "transactions ready (transactional.id \"%s\")", tx->id);
+    } else if (op == TXOP_COMMIT) {
+      committed(k);
+    } else {
+      aborted(k);
+    }
+    ksink_produce_more(k);
+    ksink_check_flushed(k);
+    return;
+  }
+  char why[600];
+  snprintf(why, sizeof why, "%s: %s", op_name(op), rd_kafka_error_string(e));
+  int fatal = rd_kafka_error_is_fatal(e), abort_it = rd_kafka_error_txn_requires_abort(e),
+      retry = rd_kafka_error_is_retriable(e);
+  rd_kafka_error_destroy(e);
+  if (fatal) {
+    ksink_fatal(k, why);
+    return;
+  }
+  if (op == TXOP_COMMIT && abort_it) {
+    /* Nothing is outstanding (a commit starts only then). */
+    tx->state = TX_OPEN;
+    kafka_txn_produce_failed(k, why);
+    kafka_txn_progress(k);
+    return;
+  }
+  if (retry) {
+    if (op == TXOP_INIT && k->flushing && !k->qhead) {
+      /* Stopping, with nothing to write: no need to wait for the brokers. */
+      ksink_check_flushed(k);
+      return;
+    }
+    sl_log_warn(name, "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
+    if (op == TXOP_COMMIT) tx->state = TX_BUSY;   /* resumed by the retry */
+    back_off(k, op);
+    return;
+  }
+  /* librdkafka: errors neither retriable nor abortable are to be treated
+   * as fatal. */
+  ksink_fatal(k, why);
+}
+
+static void start_op(ksink *k, int op) {
+  ktx *tx = &k->tx;
+  uv_timer_stop(&tx->timer);
+  tx->backing_off = 0;
+  tx->retry_op = TXOP_NONE;
+  tx->op = op;
+  tx->op_running = 1;
+  tx->err = NULL;
+  if (op != TXOP_INIT) tx->state = TX_BUSY;
+  k->kc.off_loop = 1;
+  tx->req.data = k;
+  __atomic_store_n(&tx->work_busy, 1, __ATOMIC_RELEASE);
+  if (uv_queue_work(sl_stage_loop(k->kc.st), &tx->req, op_work, after_op)) {
+    tx->work_busy = 0;
+    tx->op_running = 0;
+    k->kc.off_loop = 0;
+    ksink_fatal(k, "cannot run a transaction call on the thread pool");
+  }
+}
+
+static void on_timer(uv_timer_t *t) {
+  ksink *k = t->data;
+  ktx *tx = &k->tx;
+  if (tx->retry_op) {
+    start_op(k, tx->retry_op);
+    return;
+  }
+  if (tx->backing_off) {
+    tx->backing_off = 0;
+    ksink_produce_more(k);
+    return;
+  }
+  if (tx->state == TX_OPEN) {
+    tx->ending = 1;
+    kafka_txn_progress(k);
+  }
+}
+
+/* ---- the open transaction ---- */
+
+/* The offsets of the transaction's batches, per source; 0, or exits when
+ * a batch's partition was handed over (see the top of the file). */
+static int build_offsets(ksink *k) {
+  ktx *tx = &k->tx;
+  free_offsets(tx);
+  int stale = 0;
+  for (sl_sink_batch *sb = tx->head; sb; sb = sb->next) {
+    sl_stage *src = sl_batch_source(sb->batch);
+    ktx_offsets *o = NULL;
+    for (int i = 0; i < tx->noffs && !o; i++)
+      if (tx->offs[i].source == src) o = &tx->offs[i];
+    if (!o) {
+      ktx_offsets *more = realloc(tx->offs, (size_t)(tx->noffs + 1) * sizeof *more);
+      if (!more) {
+        ksink_fatal(k, "out of memory");
+        return -1;
+      }
+      tx->offs = more;
+      o = &tx->offs[tx->noffs++];
+      o->source = src;
+      o->offsets = rd_kafka_topic_partition_list_new(8);
+      o->group = kafka_source_group_metadata(src);
+      if (!o->group) {
+        ksink_fatal(k, "exactly_once: a batch came from a source that is not a kafka.source");
+        return -1;
+      }
+    }
+    stale += kafka_source_add_offsets(src, sl_batch_checkpoint(sb->batch), o->offsets);
+  }
+  if (stale) {
+    ksink_fatal(k, "a transaction holds records of partitions handed over to another consumer before it "
+                   "could commit; not committing it");
+    return -1;
+  }
+  return 0;
+}
+
+int kafka_txn_may_produce(ksink *k) {
+  ktx *tx = &k->tx;
+  if (tx->state == TX_OPEN) return !tx->failed && !tx->trying;
+  if (tx->state != TX_READY || tx->backing_off || !k->qhead || k->fatal) return 0;
+  rd_kafka_error_t *e = rd_kafka_begin_transaction(k->kc.rk);
+  if (e) {
+    char why[600];
+    snprintf(why, sizeof why, "begin_transaction: %s", rd_kafka_error_string(e));
+    int fatal = rd_kafka_error_is_fatal(e);
+    rd_kafka_error_destroy(e);
+    if (fatal) {
+      ksink_fatal(k, why);
+    } else {
+      sl_log_warn(sl_stage_name(k->kc.st), "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
+      back_off(k, TXOP_NONE);
+    }
+    return 0;
+  }
+  tx->state = TX_OPEN;
+  tx->ending = tx->failed = tx->blameless = tx->trying = 0;
+  tx->records = 0;
+  tx->head = tx->tail = NULL;
+  uv_timer_start(&tx->timer, on_timer, (uint64_t)tx->interval_ms, 0);
+  return 1;
+}
+
+int kafka_txn_gate(ksink *k, kbatch *kb, uint32_t i) {
+  if (kb->rs[i] == R_DONE) return 0;
+  /* A suspect goes alone: after every earlier report. */
+  if (kb->rs[i] == R_SUSPECT && k->outstanding) return -1;
+  return 1;
+}
+
+void kafka_txn_produced(ksink *k, kbatch *kb, uint32_t i) {
+  if (kb->rs[i] != R_SUSPECT) return;
+  kb->rs[i] = R_TRYING;
+  k->tx.trying = 1;
+}
+
+void kafka_txn_rejected(ksink *k, kbatch *kb, uint32_t i) {
+  (void)k;
+  kb->rs[i] = R_DONE;
+}
+
+void kafka_txn_produce_failed(ksink *k, const char *why) {
+  ktx *tx = &k->tx;
+  tx->blameless = 1;
+  if (tx->failed) return;
+  tx->failed = 1;
+  snprintf(tx->why, sizeof tx->why, "%.500s", why);
+  /* What is still queued will not be sent: its reports come back at once. */
+  rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE);
+}
+
+static void fail_for(ksink *k, int blame, const char *fmt, const char *topic, rd_kafka_resp_err_t err) {
+  ktx *tx = &k->tx;
+  if (tx->failed) {
+    tx->blameless |= !blame;
+    return;
+  }
+  tx->failed = 1;
+  tx->blameless = !blame;
+  snprintf(tx->why, sizeof tx->why, fmt, topic, rd_kafka_err2str(err));
+  rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE);
+}
+
+/* Whether Kafka refused the message for what it is, rather than for the
+ * state of the cluster or the transaction. */
+static int to_blame(rd_kafka_resp_err_t err) {
+  switch (err) {
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+  case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+  case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+  case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+  case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_message_t *m) {
+  ktx *tx = &k->tx;
+  uint8_t *r = &kb->rs[i];
+  if (m->err) {
+    int purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+    int blame = !purged && to_blame(m->err);
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    if (*r == R_TRYING) {
+      tx->trying = 0;
+      if (blame) {
+        *r = R_DONE;
+        ksink_reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic,
+                     rd_kafka_err2str(m->err));
+      } else {
+        *r = R_SUSPECT;
+      }
+    } else if (blame) {
+      *r = R_SUSPECT;
+    }
+    if (!purged) fail_for(k, blame, "a message for topic %s failed: %s", topic, m->err);
+  } else {
+    if (*r == R_TRYING) {
+      *r = R_NEW;
+      tx->trying = 0;
+    }
+    kafka_client_alive(&k->kc);
+  }
+  if (k->outstanding == 0 || k->blocked) ksink_produce_more(k);
+  kafka_txn_progress(k);
+}
+
+void kafka_txn_batch_produced(ksink *k, sl_sink_batch *sb) {
+  ktx *tx = &k->tx;
+  sb->next = NULL;
+  if (tx->tail) tx->tail->next = sb;
+  else tx->head = sb;
+  tx->tail = sb;
+  tx->records += sb->n;
+  if (tx->records >= tx->max_records) tx->ending = 1;
+}
+
+void kafka_txn_progress(ksink *k) {
+  ktx *tx = &k->tx;
+  if (!k->transactional || tx->state != TX_OPEN || tx->op_running || k->fatal) return;
+  if (tx->failed) {
+    if (k->outstanding == 0) start_op(k, TXOP_ABORT);
+    return;
+  }
+  if (!tx->ending) return;
+  if (k->qhead && ((kbatch *)k->qhead->sink_data)->next > 0) return;   /* a batch is half produced */
+  if (k->outstanding) return;
+  if (build_offsets(k)) return;
+  start_op(k, TXOP_COMMIT);
+}
+
+void kafka_txn_flush(ksink *k) {
+  ktx *tx = &k->tx;
+  if (tx->state == TX_OPEN) {
+    tx->ending = 1;
+    kafka_txn_progress(k);
+  }
+}
+
+int kafka_txn_idle(const ksink *k) { return !k->tx.op_running; }
+
+void kafka_txn_destroy(ksink *k) {
+  ktx *tx = &k->tx;
+  /* A clean run ends with nothing running; a torn-down one may still
+   * have a call on the thread pool, which must not outlive the client. */
+  while (__atomic_load_n(&tx->work_busy, __ATOMIC_ACQUIRE)) usleep(1000);
+  if (tx->timer_open) {
+    uv_close((uv_handle_t *)&tx->timer, NULL);
+    tx->timer_open = 0;
+  }
+  free_offsets(tx);
+  if (tx->err) rd_kafka_error_destroy(tx->err);
+  tx->err = NULL;
+  free(tx->id);
+  tx->id = NULL;
+}
