@@ -75,6 +75,7 @@ typedef struct ktx {
   int failed;             /* a message or call failed: abort once nothing is outstanding */
   int blameless;          /* ... and no record is to blame: back off before the retry */
   int trying;             /* a suspect is produced alone: produce nothing else */
+  int warned_suspects;    /* the hint about batch.size was logged */
   char why[512];
   int64_t backoff_ms;     /* before the next retry after a blameless failure */
   int backing_off;

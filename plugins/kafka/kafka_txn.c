@@ -453,6 +453,13 @@ void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_messag
       }
     } else if (blame) {
       *r = R_SUSPECT;
+      if (!tx->warned_suspects) {
+        tx->warned_suspects = 1;
+        sl_log_warn(sl_stage_name(k->kc.st),
+                    "topic %s refused a batch (%s): its messages go one by one in the next "
+                    "transaction (a batch.size below the topic's max.message.bytes avoids this)",
+                    topic, rd_kafka_err2str(m->err));
+      }
     }
     if (!purged) fail_for(k, blame, "a message for topic %s failed: %s", topic, m->err);
   } else {
