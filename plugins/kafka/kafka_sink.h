@@ -24,7 +24,7 @@ typedef struct ksink_cfg {
 /* A record's state in a transactional sink (kbatch.rs). */
 enum {
   R_NEW = 0,              /* to produce (again, after an abort) */
-  R_SUSPECT,              /* its message failed in a batch: to be tried alone */
+  R_SUSPECT,              /* its message was in a refused record batch: to be tried alone */
   R_TRYING,               /* produced alone: awaiting its delivery report */
   R_DONE                  /* rejected to the dead-letter sink: never produced again */
 };
@@ -74,10 +74,11 @@ typedef struct ktx {
   int ending;             /* commit once the batch being produced is complete */
   int failed;             /* a message or call failed: abort once nothing is outstanding */
   int blameless;          /* ... and no record is to blame: back off before the retry */
-  int trying;             /* a suspect is produced alone: produce nothing else */
+  int trying;             /* a suspect is out alone: produce nothing else until its report */
   int warned_suspects;    /* the hint about batch.size was logged */
   char why[512];
   int64_t backoff_ms;     /* before the next retry after a blameless failure */
+  int blameless_run;      /* blameless aborts in a row */
   int backing_off;
   int retry_op;           /* TXOP_* to start when the timer fires */
   uv_timer_t timer;       /* commit interval, back-off, retries */

@@ -22,18 +22,25 @@
  * flush inside commit and abort serves no delivery report off the loop.
  *
  * Failures.  A message whose delivery report failed fails the
- * transaction: what is queued is purged, and once every report is in, the
- * transaction is aborted and all its batches (and the half-produced one)
- * are produced again.  A record is to blame when Kafka refused its message
- * for what it is (too large, invalid, a topic it cannot have); since Kafka
- * refuses whole record batches, every message of the refused batch becomes
- * a suspect, and on the next try each suspect is produced alone (after
- * every earlier report, and nothing after it until its own): one that
- * fails alone is rejected to the dead-letter sink and never produced
- * again.  Each abort so finds one guilty record or ends with a commit.
+ * transaction: what is still queued is purged (its reports come back at
+ * once), and once every report is in, so that each message's own error
+ * is known, the transaction is aborted.  All its batches (and the
+ * half-produced one) are then produced again.  A record is to
+ * blame when Kafka refused its message for what it is (too large,
+ * invalid, a topic it cannot have); since Kafka refuses whole record
+ * batches, every message of a refused batch becomes a suspect, and on the
+ * next try each suspect is produced alone (after every earlier report, and
+ * nothing after it until its own): one that fails alone is rejected to the
+ * dead-letter sink and never produced again, the others commit.  That is a
+ * round trip per suspect; a batch.size below the topic's max.message.bytes
+ * keeps the suspects to the oversized messages.  (Testing suspects in
+ * halving groups took fewer round trips but many more aborts in a row,
+ * and librdkafka 2.0.2 hung in abort_transaction after a few of those.)
  * Failures nobody is to blame for (a broker down past the transaction
  * timeout, the group fencing an old generation, a commit that failed) are
- * retried whole, backing off up to BACKOFF_MAX_MS.  Fatal errors (fenced
+ * retried whole: at once the first time (an abort after a refused batch
+ * often leaves the next transaction failing on the producer's sequence
+ * numbers), then backing off up to BACKOFF_MAX_MS.  Fatal errors (fenced
  * by another producer with the same transactional.id) exit without
  * acknowledging anything.
  *
@@ -170,6 +177,7 @@ static void committed(ksink *k) {
   tx->records = 0;
   tx->committed++;
   tx->backoff_ms = BACKOFF_MIN_MS;
+  tx->blameless_run = 0;
   count(tx, "committed");
   /* Still TX_BUSY: a write that sl_sink_done leads to only queues. */
   while (sb) {
@@ -196,10 +204,16 @@ static void aborted(ksink *k) {
     kb->next = 0;
     kb->outstanding = 0;
   }
+  uint32_t suspects = 0;
   for (sl_sink_batch *sb = tx->head; sb; sb = sb->next) {
     kbatch *kb = sb->sink_data;
     kb->next = 0;
     kb->outstanding = 0;
+    for (uint32_t i = 0; i < sb->n; i++) suspects += kb->rs[i] == R_SUSPECT;
+  }
+  if (k->qhead) {
+    kbatch *kb = k->qhead->sink_data;
+    for (uint32_t i = 0; i < k->qhead->n; i++) suspects += kb->rs[i] == R_SUSPECT;
   }
   if (tx->head) {
     tx->tail->next = k->qhead;
@@ -212,10 +226,18 @@ static void aborted(ksink *k) {
   k->blocked = 0;
   tx->failed = tx->trying = tx->ending = 0;
   tx->state = TX_READY;
-  sl_log_warn(sl_stage_name(k->kc.st), "aborted a transaction (%s); producing its %llu records again%s",
-              tx->why, (unsigned long long)n, tx->blameless ? " after a pause" : "");
-  if (tx->blameless) back_off(k, TXOP_NONE);
-  else tx->backoff_ms = BACKOFF_MIN_MS;
+  if (suspects)
+    sl_log_warn(sl_stage_name(k->kc.st), "aborted a transaction (%s); producing its %llu records again, "
+                "%u of them one by one", tx->why, (unsigned long long)n, suspects);
+  else
+    sl_log_warn(sl_stage_name(k->kc.st), "aborted a transaction (%s); producing its %llu records again%s",
+                tx->why, (unsigned long long)n, tx->blameless && tx->blameless_run ? " after a pause" : "");
+  if (tx->blameless && tx->blameless_run++) {
+    back_off(k, TXOP_NONE);
+  } else if (!tx->blameless) {
+    tx->blameless_run = 0;
+    tx->backoff_ms = BACKOFF_MIN_MS;
+  }
 }
 
 static void after_op(uv_work_t *req, int status) {
@@ -388,7 +410,7 @@ int kafka_txn_gate(ksink *k, kbatch *kb, uint32_t i) {
 void kafka_txn_produced(ksink *k, kbatch *kb, uint32_t i) {
   if (kb->rs[i] != R_SUSPECT) return;
   kb->rs[i] = R_TRYING;
-  k->tx.trying = 1;
+  k->tx.trying = 1;   /* nothing more until its report */
 }
 
 void kafka_txn_rejected(ksink *k, kbatch *kb, uint32_t i) {
@@ -402,7 +424,6 @@ void kafka_txn_produce_failed(ksink *k, const char *why) {
   if (tx->failed) return;
   tx->failed = 1;
   snprintf(tx->why, sizeof tx->why, "%.500s", why);
-  /* What is still queued will not be sent: its reports come back at once. */
   rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE);
 }
 
@@ -438,35 +459,29 @@ static int to_blame(rd_kafka_resp_err_t err) {
 void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_message_t *m) {
   ktx *tx = &k->tx;
   uint8_t *r = &kb->rs[i];
+  int purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+  int blame = m->err && !purged && to_blame(m->err);
+  if (*r == R_TRYING) tx->trying = 0;
   if (m->err) {
-    int purged = m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
-    int blame = !purged && to_blame(m->err);
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
-    if (*r == R_TRYING) {
-      tx->trying = 0;
-      if (blame) {
-        *r = R_DONE;
-        ksink_reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic,
-                     rd_kafka_err2str(m->err));
-      } else {
-        *r = R_SUSPECT;
-      }
-    } else if (blame) {
+    if (*r == R_TRYING && blame) {
+      /* It failed alone. */
+      *r = R_DONE;
+      ksink_reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic,
+                   rd_kafka_err2str(m->err));
+    } else if (*r == R_TRYING || blame) {
       *r = R_SUSPECT;
-      if (!tx->warned_suspects) {
+      if (blame && !tx->warned_suspects) {
         tx->warned_suspects = 1;
         sl_log_warn(sl_stage_name(k->kc.st),
-                    "topic %s refused a batch (%s): its messages go one by one in the next "
+                    "topic %s refused a record batch (%s): its messages go one by one in the next "
                     "transaction (a batch.size below the topic's max.message.bytes avoids this)",
                     topic, rd_kafka_err2str(m->err));
       }
     }
     if (!purged) fail_for(k, blame, "a message for topic %s failed: %s", topic, m->err);
   } else {
-    if (*r == R_TRYING) {
-      *r = R_NEW;
-      tx->trying = 0;
-    }
+    if (*r == R_TRYING) *r = R_NEW;
     kafka_client_alive(&k->kc);
   }
   if (k->outstanding == 0 || k->blocked) ksink_produce_more(k);
