@@ -74,6 +74,7 @@ typedef struct ktx {
   int ending;             /* commit once the batch being produced is complete */
   int failed;             /* a message or call failed: abort once nothing is outstanding */
   int blameless;          /* ... and no record is to blame: back off before the retry */
+  int purge_armed;        /* ... the timer will purge what is still in flight */
   int trying;             /* a suspect is out alone: produce nothing else until its report */
   int warned_suspects;    /* the hint about batch.size was logged */
   char why[512];

@@ -24,7 +24,11 @@
  * Failures.  A message whose delivery report failed fails the
  * transaction: what is still queued is purged (its reports come back at
  * once), and once every report is in, so that each message's own error
- * is known, the transaction is aborted.  All its batches (and the
+ * is known, the transaction is aborted.  librdkafka 2.0 holds back
+ * messages of a partition behind a refused batch until the transaction
+ * ends: what is still out after PURGE_AFTER_MS is purged too.  (Aborting
+ * with them outstanding hung in abort_transaction until the transaction
+ * timed out.)  All its batches (and the
  * half-produced one) are then produced again.  A record is to
  * blame when Kafka refused its message for what it is (too large,
  * invalid, a topic it cannot have); since Kafka refuses whole record
@@ -63,6 +67,7 @@ enum { TXOP_NONE = 0, TXOP_INIT, TXOP_COMMIT, TXOP_ABORT };
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 30000
 #define DEFAULT_INTERVAL_MS 100
+#define PURGE_AFTER_MS 1000
 
 static const char *op_name(int op) {
   return op == TXOP_INIT ? "init_transactions" : op == TXOP_COMMIT ? "commit_transaction"
@@ -224,7 +229,7 @@ static void aborted(ksink *k) {
   tx->records = 0;
   k->outstanding = 0;
   k->blocked = 0;
-  tx->failed = tx->trying = tx->ending = 0;
+  tx->failed = tx->trying = tx->ending = tx->purge_armed = 0;
   tx->state = TX_READY;
   if (suspects)
     sl_log_warn(sl_stage_name(k->kc.st), "aborted a transaction (%s); producing its %llu records again, "
@@ -329,6 +334,14 @@ static void on_timer(uv_timer_t *t) {
     ksink_produce_more(k);
     return;
   }
+  if (tx->state == TX_OPEN && tx->failed) {
+    if (k->outstanding) {
+      sl_log_debug(sl_stage_name(k->kc.st), "%llu messages of the failed transaction still out: purging them",
+                   (unsigned long long)k->outstanding);
+      rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    }
+    return;
+  }
   if (tx->state == TX_OPEN) {
     tx->ending = 1;
     kafka_txn_progress(k);
@@ -393,7 +406,7 @@ int kafka_txn_may_produce(ksink *k) {
     return 0;
   }
   tx->state = TX_OPEN;
-  tx->ending = tx->failed = tx->blameless = tx->trying = 0;
+  tx->ending = tx->failed = tx->blameless = tx->trying = tx->purge_armed = 0;
   tx->records = 0;
   tx->head = tx->tail = NULL;
   uv_timer_start(&tx->timer, on_timer, (uint64_t)tx->interval_ms, 0);
@@ -502,7 +515,14 @@ void kafka_txn_progress(ksink *k) {
   ktx *tx = &k->tx;
   if (!k->transactional || tx->state != TX_OPEN || tx->op_running || k->fatal) return;
   if (tx->failed) {
-    if (k->outstanding == 0) start_op(k, TXOP_ABORT);
+    if (k->outstanding == 0) {
+      start_op(k, TXOP_ABORT);
+    } else if (!tx->purge_armed) {
+      /* librdkafka may hold back messages behind a refused batch until the
+       * transaction ends: give the reports a moment, then purge those. */
+      tx->purge_armed = 1;
+      uv_timer_start(&tx->timer, on_timer, PURGE_AFTER_MS, 0);
+    }
     return;
   }
   if (!tx->ending) return;
@@ -514,6 +534,14 @@ void kafka_txn_progress(ksink *k) {
 
 void kafka_txn_flush(ksink *k) {
   ktx *tx = &k->tx;
+  if (tx->state == TX_OPEN && tx->failed) {
+    if (k->outstanding) {
+      sl_log_debug(sl_stage_name(k->kc.st), "%llu messages of the failed transaction still out: purging them",
+                   (unsigned long long)k->outstanding);
+      rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    }
+    return;
+  }
   if (tx->state == TX_OPEN) {
     tx->ending = 1;
     kafka_txn_progress(k);
