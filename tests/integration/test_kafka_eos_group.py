@@ -1,0 +1,99 @@
+"""exactly_once = true with two sluice processes in one consumer group,
+partitions moving between them mid-stream: every record arrives exactly
+once (read_committed).
+
+  1. A starts alone and takes all 4 partitions;
+  2. once a quarter of the records are written, B starts: the group
+     rebalances (cooperative-sticky); A hands partitions over once the
+     transaction holding what it read from them has committed;
+  3. once B has written records and half are written, A gets SIGTERM: it
+     commits its last transaction, leaves, and B takes A's partitions;
+  4. B goes on to the end.
+
+Each process has its own transactional_id (from the environment), as
+docs/kafka.md asks of processes running at the same time, and tags its
+records, so the test can tell that both did real work.  Progress is
+watched with read_uncommitted reads: read_committed ones wait for the open
+transaction."""
+
+import subprocess
+
+import kafkatest as kt
+import sluicetest as st
+
+N = 100_000
+
+PIPELINE = """local sl = require "sluice"
+%(pacer)slocal who = sl.env("WHO")
+return sl.pipeline {
+  name = "kafka-eos-group",
+  workers = 2,
+  exactly_once = true,
+  sources = { sl.kafka.source { brokers = "%(b)s", topics = { "%(in)s" }, group = "%(group)s",
+                                librdkafka = %(fast)s } },
+  steps = {
+    function (rec)
+      pace()
+      rec.by = who
+      return rec
+    end,
+  },
+  sinks = { sl.kafka.sink { brokers = "%(b)s", topic = "%(out)s",
+                            transactional_id = "kafka-eos-group-" .. who } },
+  dlq = sl.kafka.sink { brokers = "%(b)s", topic = "%(dlq)s" },
+}
+"""
+
+
+def count_by(b, topic, committed):
+    cmd = ["kcat", "-C", "-b", b, "-t", topic, "-o", "beginning", "-e", "-q"]
+    if not committed:
+        cmd += ["-X", "isolation.level=read_uncommitted"]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120).stdout
+    counts = {}
+    for line in out.split(b"\n")[:-1]:
+        who = "A" if b'"by":"A"' in line else "B" if b'"by":"B"' in line else "?"
+        counts[who] = counts.get(who, 0) + 1
+    return counts
+
+
+def test(t):
+    b = kt.bootstrap()
+    names = {"in": kt.unique("eos-group-in"), "out": kt.unique("eos-group-out"),
+             "dlq": kt.unique("eos-group-dlq"), "group": kt.unique("eos-group"), "b": b,
+             "fast": kt.lua_table(kt.FAST_GROUP), "pacer": kt.pacer(2000)}
+    kt.write_input(t.path("in.jsonl"), N)
+    kt.create_topic(b, names["in"])
+    kt.produce_file(b, names["in"], t.path("in.jsonl"))
+    kt.create_topic(b, names["out"])
+    st.write_pipeline(t.dir, PIPELINE % names)
+
+    a = t.start(env={"WHO": "A"})
+    kt.wait_for_messages(b, names["out"], N // 4, 60, abort=a.exited)
+    bb = t.start(env={"WHO": "B"})
+    st.wait_until(lambda: "assigned" in bb.stderr_text(), 30, "B to be assigned partitions",
+                  abort=lambda: a.exited() or bb.exited())
+    kt.wait_for_messages(b, names["out"], N // 2, 60, abort=lambda: a.exited() or bb.exited())
+    st.wait_until(lambda: count_by(b, names["out"], False).get("B", 0) > 0, 30,
+                  "B to write records", interval=0.5, abort=lambda: a.exited() or bb.exited())
+    st.assert_lt(sum(count_by(b, names["out"], False).values()), N,
+                 "output when A is stopped (must be mid-stream)")
+    a.signal(15)
+    st.assert_eq(a.wait(60), 0, "A: exit code after SIGTERM")
+    st.assert_true("left group" in a.stderr_text(), "A left the group", a.stderr_text()[-2000:])
+
+    kt.wait_for_all_ids(b, names["out"], N, 80, abort=bb.exited)
+    bb.signal(15)
+    st.assert_eq(bb.wait(60), 0, "B: exit code after SIGTERM")
+    ids = kt.ids_in(b, names["out"])
+    dups = kt.check_all_ids(ids, N, "output")
+    counts = count_by(b, names["out"], True)
+    st.log("%d committed messages, %d distinct ids; written by A: %d, by B: %d"
+           % (len(ids), len(set(ids)), counts.get("A", 0), counts.get("B", 0)))
+    st.assert_eq(dups, 0, "duplicates in the committed output")
+    st.assert_true(counts.get("A", 0) > 0 and counts.get("B", 0) > 0, "both members wrote records",
+                   str(counts))
+    st.assert_eq(kt.end_offsets(b, names["dlq"]), 0, "dead letters")
+
+
+st.main(test)
