@@ -258,6 +258,22 @@ static int check_date(const fields *f, sl_clean_why *why) {
   return 0;
 }
 
+static void from_instant(int64_t ms, const sl_tz *tz, fields *f);
+
+/* A wall-clock time (seconds, local) in the zone: sets f's offset.  A time
+ * the clocks skipped (a daylight-saving gap) does not exist: it is moved
+ * forward by the gap, as the clocks were (02:24 becomes 03:24), so that the
+ * output parses back to itself. */
+static void wall_time(int64_t local, const sl_tz *tz, fields *f) {
+  int32_t off = sl_tz_offset_local(tz, local);
+  f->off = off;
+  if (sl_tz_offset_utc(tz, local - off) == off) return;
+  int ms = f->ms, has_ms = f->has_ms;
+  from_instant((local - off) * 1000 + ms, tz, f);
+  f->has_ms = has_ms;
+  f->has_off = 0;
+}
+
 /* An instant (Unix ms) shown in the zone: fills f as a local date-time. */
 static void from_instant(int64_t ms, const sl_tz *tz, fields *f) {
   int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
@@ -419,14 +435,16 @@ int sl_date_parse(const char *s, size_t n, const sl_date_opts *o, sl_date *out, 
     f.has_ms = has_ms;
     if (check_date(&f, why)) return SL_EINVAL;
   } else if (f.has_time) {
-    int64_t local = sl_days_from_civil(f.y, f.mo, f.d) * 86400 + f.h * 3600 + f.mi * 60 + f.s;
-    f.off = sl_tz_offset_local(tz, local);
+    wall_time(sl_days_from_civil(f.y, f.mo, f.d) * 86400 + f.h * 3600 + f.mi * 60 + f.s, tz, &f);
+    if (check_date(&f, why)) return SL_EINVAL;
   }
   if (o->output == SL_DATE_OUT_DATE) {
     f.has_time = 0;
   } else if (o->output == SL_DATE_OUT_DATETIME && !f.has_time) {
     f.has_time = 1;
-    f.off = sl_tz_offset_local(tz, sl_days_from_civil(f.y, f.mo, f.d) * 86400);
+    f.h = f.mi = f.s = f.ms = 0;
+    wall_time(sl_days_from_civil(f.y, f.mo, f.d) * 86400, tz, &f);
+    if (check_date(&f, why)) return SL_EINVAL;
   }
   if (!f.has_time) f.has_ms = 0;
 

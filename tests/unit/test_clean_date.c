@@ -32,6 +32,11 @@ static const struct {
     {"2020-01-02T03:04:05Z", 0, 0, "UTC", "2020-01-02T03:04:05+00:00", 1},
     {"2020-01-02T03:04:05", 0, 0, "Europe/London", "2020-01-02T03:04:05+00:00", 1},
     {"2020-07-02T03:04:05", 0, 0, "Europe/London", "2020-07-02T03:04:05+01:00", 1},
+    /* A wall time the clocks skipped moves forward by the gap (fuzzer find:
+     * it came out as 02:24-05:00, which reads back as 03:24-04:00). */
+    {"41343.1", SL_DATE_SERIAL, 0, "America/New_York", "2013-03-10T03:24:00-04:00", 1},
+    {"2021-03-14 02:30", 0, 0, "America/New_York", "2021-03-14T03:30:00-04:00", 1},
+    {"2021-11-07 01:30", 0, 0, "America/New_York", "2021-11-07T01:30:00-04:00", 1},
     /* China kept daylight saving time from 1986 to 1991. */
     {"1988-06-01 12:00", 0, 0, NULL, "1988-06-01T12:00:00+09:00", 1},
     /* Epoch seconds and milliseconds, spreadsheet serial numbers. */
