@@ -1,5 +1,7 @@
 """A three-broker cluster loses a broker in the middle of a stream and gets
-it back: no record is lost.
+it back: no record is lost; and with exactly_once = true, none is written
+twice either (read_committed), though the stopped broker may have been the
+transaction coordinator (its transactions then fail and are redone).
 
 The cluster is its own (scripts/kafka with SLUICE_KAFKA_DIR=.run/kafka3,
 ports 29092-29094), so the shared single broker is not disturbed.  Topics
@@ -25,6 +27,7 @@ PIPELINE = """local sl = require "sluice"
 %(pacer)sreturn sl.pipeline {
   name = "kafka-broker-down",
   workers = 2,
+  exactly_once = %(eos)s,
   sources = { sl.kafka.source { brokers = "%(b)s", topics = { "%(in)s" }, group = "%(group)s",
                                 commit_interval = "500ms", librdkafka = %(fast)s } },
   steps = {
@@ -42,15 +45,19 @@ PIPELINE = """local sl = require "sluice"
 def test(t):
     b = kt.cluster("start", "--brokers", "3", env=ENV)
     try:
-        run_test(t, b)
+        run_test(t, b, False)
+        run_test(t, b, True)
     finally:
         kt.cluster("reset", env=ENV)
 
 
-def run_test(t, b):
-    names = {"in": kt.unique("down-in"), "out": kt.unique("down-out"), "dlq": kt.unique("down-dlq"),
-             "group": kt.unique("down"), "b": b, "fast": kt.lua_table(kt.FAST_GROUP),
-             "pacer": kt.pacer(4000)}
+def run_test(t, b, eos):
+    st.log("---- %s" % ("exactly once" if eos else "at least once"))
+    tag = "eos-down" if eos else "down"
+    names = {"in": kt.unique(tag + "-in"), "out": kt.unique(tag + "-out"),
+             "dlq": kt.unique(tag + "-dlq"), "group": kt.unique(tag), "b": b,
+             "fast": kt.lua_table(kt.FAST_GROUP), "pacer": kt.pacer(4000),
+             "eos": "true" if eos else "false"}
     kt.write_input(t.path("in.jsonl"), N)
     kt.create_topic(b, names["in"])
     kt.create_topic(b, names["out"])
@@ -72,6 +79,10 @@ def run_test(t, b):
     ids = kt.ids_in(b, names["out"])
     dups = kt.check_all_ids(ids, N, "output")
     st.log("%d messages out, %d distinct ids, %d duplicates" % (len(ids), len(set(ids)), dups))
+    if eos:
+        st.log("%d transactions aborted and redone"
+               % run.stderr_text().count("aborted a transaction"))
+        st.assert_eq(dups, 0, "duplicates in the committed output")
     st.assert_eq(kt.end_offsets(b, names["dlq"]), 0, "dead letters")
 
 
