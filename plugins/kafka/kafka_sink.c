@@ -157,8 +157,10 @@ void ksink_fatal(ksink *k, const char *reason) {
    * go on, so that the sources read them again on restart.  A
    * transaction left open is aborted by the coordinator (at once when
    * the restart initialises the same transactional.id). */
-  int fenced = k->transactional && (strstr(reason, "fenced") || strstr(reason, "PRODUCER_FENCED") ||
-                                    strstr(reason, "INVALID_PRODUCER_EPOCH"));
+  char buf[8];
+  rd_kafka_resp_err_t fe = k->transactional ? rd_kafka_fatal_error(k->kc.rk, buf, sizeof buf) : 0;
+  int fenced = fe == RD_KAFKA_RESP_ERR__FENCED || fe == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+               fe == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
   sl_log_error(sl_stage_name(k->kc.st), "%s; exiting without acknowledging the records in flight "
                "(they are read again on restart)%s%s%s",
                reason, fenced ? "; another producer took over transactional.id \"" : "",
@@ -302,7 +304,7 @@ void ksink_produce_more(ksink *k) {
       kb->next++;
       if (k->transactional) {
         if (r == PRODUCED) kafka_txn_produced(k, kb, i);
-        else kafka_txn_rejected(k, kb, i);
+        else kafka_txn_rejected(kb, i);
         if (k->tx.trying) return;
       }
     }
@@ -438,7 +440,8 @@ static rd_kafka_t *make_producer(ksink *k, int solo) {
        * until they succeed: giving up would turn an outage into dead
        * letters.  Backpressure holds the pipeline meanwhile.  A
        * transactional producer's messages live as long as its transaction
-       * (transaction.timeout.ms); a failed one is aborted and redone. */
+       * (transaction.timeout.ms); a failed one is aborted and redone.  (Last:
+       * for a transactional producer NULL ends the list here.) */
       k->transactional ? NULL : "message.timeout.ms", "0",
       NULL};
   const char *forced[] = {
@@ -599,6 +602,7 @@ static int ksink_write(sl_stage *st, sl_sink_batch *sb) {
   kb->slots = (kbatch **)(kb + 1);
   for (uint32_t i = 0; i < sb->n; i++) kb->slots[i] = kb;
   kb->rs = NULL;
+  kb->ndone = 0;
   if (k->transactional) {
     kb->rs = sl_arena_alloc(sl_batch_arena(sb->batch), sb->n);
     if (!kb->rs) return SL_ENOMEM;

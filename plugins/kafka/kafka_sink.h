@@ -36,6 +36,7 @@ typedef struct kbatch {
   uint32_t outstanding;   /* produced, no delivery report yet */
   struct kbatch **slots;  /* record i's msg_opaque is &slots[i]; each points back here */
   uint8_t *rs;            /* transactional: R_* per record; NULL otherwise */
+  uint32_t ndone;         /* transactional: records R_DONE */
 } kbatch;
 
 typedef struct ktopic_ent {
@@ -92,7 +93,6 @@ typedef struct ktx {
   ktx_offsets *offs;      /* the commit's offsets, one entry per source */
   int noffs;
   int offs_sent;          /* ... sent to the transaction so far */
-  uint64_t committed, aborted;
   sl_metric *m_tx;        /* counter {outcome} */
 } ktx;
 
@@ -160,7 +160,7 @@ int kafka_txn_may_produce(ksink *k);
 int kafka_txn_gate(ksink *k, kbatch *kb, uint32_t i);
 /* Record i of kb was just produced / rejected at once. */
 void kafka_txn_produced(ksink *k, kbatch *kb, uint32_t i);
-void kafka_txn_rejected(ksink *k, kbatch *kb, uint32_t i);
+void kafka_txn_rejected(kbatch *kb, uint32_t i);
 /* The producer refused a message because the transaction failed. */
 void kafka_txn_produce_failed(ksink *k, const char *why);
 /* Every record of sb was produced (or skipped): it joins the transaction. */

@@ -715,7 +715,8 @@ static int ksrc_init(sl_stage *st) {
       "enable.auto.offset.store", "false",
       "enable.partition.eof", "false",
       "auto.offset.reset", cfg->start,
-      /* Only committed transactions: also what librdkafka defaults to. */
+      /* Only committed transactions: also what librdkafka defaults to, so
+       * forced only under exactly_once (last: otherwise NULL ends the list). */
       ks->eos ? "isolation.level" : NULL, "read_committed",
       NULL};
   rd_kafka_conf_t *conf = kafka_conf_new(&ks->kc, defaults, cfg->librdkafka, NULL, forced);
@@ -852,40 +853,52 @@ static void ksrc_stop(sl_stage *st) {
   if (ks->acked == ks->emitted) begin_close(ks);
 }
 
-static void ksrc_ack(sl_stage *st, const sl_checkpoint *cp) {
-  ksrc *ks = sl_stage_priv(st);
-  ks->acked++;
-  if (ks->eos) {
-    /* The sink committed the offsets in its transaction. */
-    if (ks->revoking && ks->acked >= ks->revoke_after) finish_revoke(ks, 0);
-    if (ks->stopping && ks->acked == ks->emitted) begin_close(ks);
-    return;
-  }
+/* Adds to l, for each partition of the batch checkpoint cp still assigned
+ * as it was when the batch was read, the offset after the batch (the larger
+ * one if l has the partition already); returns how many were not.  A
+ * partition revoked since (even if assigned again) belongs to its new
+ * assignment: its committed offset is where that one started. */
+static int add_offsets(ksrc *ks, const sl_checkpoint *cp, rd_kafka_topic_partition_list_t *l) {
   const kcp *e = cp->data;
-  rd_kafka_topic_partition_list_t *l = NULL;
+  int stale = 0;
   for (int64_t i = 0; i < cp->a; i++) {
-    /* A partition revoked since (even if assigned again) belongs to its new
-     * assignment: its committed offset is where that one started. */
     if (!e[i].epoch || part_epoch(ks, e[i].topic, e[i].partition) != e[i].epoch) {
-      ks->late_acks++;
-      if (ks->m_late) sl_metric_add(ks->m_late, NULL, 1);
+      stale++;
       continue;
     }
-    if (!l) l = rd_kafka_topic_partition_list_new((int)cp->a);
-    rd_kafka_topic_partition_list_add(l, ks->topics[e[i].topic].name, e[i].partition)->offset = e[i].next;
+    const char *topic = ks->topics[e[i].topic].name;
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(l, topic, e[i].partition);
+    if (!tp) tp = rd_kafka_topic_partition_list_add(l, topic, e[i].partition);
+    if (e[i].next > tp->offset) tp->offset = e[i].next;
   }
-  if (l && !ks->closing) {
-    rd_kafka_resp_err_t err = rd_kafka_offsets_store(ks->kc.rk, l);
+  return stale;
+}
+
+/* At least once: the batch is durable downstream, so librdkafka may commit
+ * its offsets. */
+static void store_offsets(ksrc *ks, const sl_checkpoint *cp) {
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)cp->a);
+  int stale = add_offsets(ks, cp, l);
+  ks->late_acks += (uint64_t)stale;
+  if (stale && ks->m_late) sl_metric_add(ks->m_late, NULL, stale);
+  if (l->cnt && !ks->closing) {
+    rd_kafka_offsets_store(ks->kc.rk, l);
     for (int i = 0; i < l->cnt; i++) {
       rd_kafka_resp_err_t pe = l->elems[i].err;
       /* __STATE: revoked in a rebalance we have not served yet. */
       if (pe && pe != RD_KAFKA_RESP_ERR__STATE)
-        sl_log_warn(sl_stage_name(st), "cannot store the offset of %s [%d]: %s", l->elems[i].topic,
+        sl_log_warn(sl_stage_name(ks->kc.st), "cannot store the offset of %s [%d]: %s", l->elems[i].topic,
                     (int)l->elems[i].partition, rd_kafka_err2str(pe));
     }
-    (void)err;
   }
-  if (l) rd_kafka_topic_partition_list_destroy(l);
+  rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void ksrc_ack(sl_stage *st, const sl_checkpoint *cp) {
+  ksrc *ks = sl_stage_priv(st);
+  ks->acked++;
+  /* Under exactly_once the sink committed the offsets in its transaction. */
+  if (!ks->eos) store_offsets(ks, cp);
   if (ks->revoking && ks->acked >= ks->revoke_after) finish_revoke(ks, 0);
   if (ks->stopping && ks->acked == ks->emitted) begin_close(ks);
 }
@@ -900,20 +913,7 @@ rd_kafka_consumer_group_metadata_t *kafka_source_group_metadata(sl_stage *st) {
 
 int kafka_source_add_offsets(sl_stage *st, const sl_checkpoint *cp, rd_kafka_topic_partition_list_t *l) {
   if (sl_stage_plugin(st) != &kafka_source_plugin) return 0;
-  ksrc *ks = sl_stage_priv(st);
-  const kcp *e = cp->data;
-  int stale = 0;
-  for (int64_t i = 0; i < cp->a; i++) {
-    if (!e[i].epoch || part_epoch(ks, e[i].topic, e[i].partition) != e[i].epoch) {
-      stale++;
-      continue;
-    }
-    const char *topic = ks->topics[e[i].topic].name;
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(l, topic, e[i].partition);
-    if (!tp) tp = rd_kafka_topic_partition_list_add(l, topic, e[i].partition);
-    if (e[i].next > tp->offset) tp->offset = e[i].next;
-  }
-  return stale;
+  return add_offsets(sl_stage_priv(st), cp, l);
 }
 
 static void ksrc_destroy(sl_stage *st) {

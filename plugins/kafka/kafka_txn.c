@@ -180,7 +180,6 @@ static void committed(ksink *k) {
   sl_sink_batch *sb = tx->head;
   tx->head = tx->tail = NULL;
   tx->records = 0;
-  tx->committed++;
   tx->backoff_ms = BACKOFF_MIN_MS;
   tx->blameless_run = 0;
   count(tx, "committed");
@@ -188,7 +187,7 @@ static void committed(ksink *k) {
   while (sb) {
     sl_sink_batch *next = sb->next;
     kbatch *kb = sb->sink_data;
-    for (uint32_t i = 0; i < sb->n; i++) k->delivered += kb->rs[i] != R_DONE;
+    k->delivered += sb->n - kb->ndone;
     ksink_batch_done(k, kb);
     sb = next;
   }
@@ -200,30 +199,22 @@ static void committed(ksink *k) {
 static void aborted(ksink *k) {
   ktx *tx = &k->tx;
   free_offsets(tx);
-  tx->aborted++;
   count(tx, "aborted");
-  uint64_t n = tx->records;
-  if (k->qhead) {
-    kbatch *kb = k->qhead->sink_data;
-    n += kb->next;
-    kb->next = 0;
-    kb->outstanding = 0;
-  }
-  uint32_t suspects = 0;
-  for (sl_sink_batch *sb = tx->head; sb; sb = sb->next) {
-    kbatch *kb = sb->sink_data;
-    kb->next = 0;
-    kb->outstanding = 0;
-    for (uint32_t i = 0; i < sb->n; i++) suspects += kb->rs[i] == R_SUSPECT;
-  }
-  if (k->qhead) {
-    kbatch *kb = k->qhead->sink_data;
-    for (uint32_t i = 0; i < k->qhead->n; i++) suspects += kb->rs[i] == R_SUSPECT;
-  }
+  /* Back on the queue, ahead of the batch half produced: then every
+   * batch produced from, up to the first one not started, goes again. */
   if (tx->head) {
     tx->tail->next = k->qhead;
     if (!k->qhead) k->qtail = tx->tail;
     k->qhead = tx->head;
+  }
+  uint64_t n = 0;
+  uint32_t suspects = 0;
+  for (sl_sink_batch *sb = k->qhead; sb && ((kbatch *)sb->sink_data)->next; sb = sb->next) {
+    kbatch *kb = sb->sink_data;
+    n += kb->next;
+    kb->next = 0;
+    kb->outstanding = 0;
+    for (uint32_t i = 0; i < sb->n; i++) suspects += kb->rs[i] == R_SUSPECT;
   }
   tx->head = tx->tail = NULL;
   tx->records = 0;
@@ -342,10 +333,7 @@ static void on_timer(uv_timer_t *t) {
     }
     return;
   }
-  if (tx->state == TX_OPEN) {
-    tx->ending = 1;
-    kafka_txn_progress(k);
-  }
+  kafka_txn_flush(k);   /* commit_interval is up */
 }
 
 /* ---- the open transaction ---- */
@@ -426,9 +414,9 @@ void kafka_txn_produced(ksink *k, kbatch *kb, uint32_t i) {
   k->tx.trying = 1;   /* nothing more until its report */
 }
 
-void kafka_txn_rejected(ksink *k, kbatch *kb, uint32_t i) {
-  (void)k;
+void kafka_txn_rejected(kbatch *kb, uint32_t i) {
   kb->rs[i] = R_DONE;
+  kb->ndone++;
 }
 
 void kafka_txn_produce_failed(ksink *k, const char *why) {
@@ -479,7 +467,7 @@ void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_messag
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
     if (*r == R_TRYING && blame) {
       /* It failed alone. */
-      *r = R_DONE;
+      kafka_txn_rejected(kb, i);
       ksink_reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic,
                    rd_kafka_err2str(m->err));
     } else if (*r == R_TRYING || blame) {
@@ -534,14 +522,6 @@ void kafka_txn_progress(ksink *k) {
 
 void kafka_txn_flush(ksink *k) {
   ktx *tx = &k->tx;
-  if (tx->state == TX_OPEN && tx->failed) {
-    if (k->outstanding) {
-      sl_log_debug(sl_stage_name(k->kc.st), "%llu messages of the failed transaction still out: purging them",
-                   (unsigned long long)k->outstanding);
-      rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    }
-    return;
-  }
   if (tx->state == TX_OPEN) {
     tx->ending = 1;
     kafka_txn_progress(k);

@@ -184,14 +184,27 @@ def produce(brokers, topic, messages, key_sep=None, headers=(), extra=()):
         st.fail("kcat -P into %s failed: %s" % (topic, r.stderr[-1500:]))
 
 
-def consume(brokers, topic, fmt="%s\\n", timeout=300):
-    """Every message of topic as kcat formats it (-f fmt), as bytes lines."""
-    r = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q",
-                        "-f", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout)
+def consume(brokers, topic, fmt="%s\\n", timeout=300, committed=True):
+    """Every message of topic as kcat formats it (-f fmt), as bytes lines.
+    committed=False reads with read_uncommitted: also the messages of open
+    and aborted transactions (a read_committed read waits for an open one)."""
+    cmd = ["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", fmt]
+    if not committed:
+        cmd += ["-X", "isolation.level=read_uncommitted"]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     if r.returncode != 0:
         st.fail("kcat -C from %s failed: %s" % (topic, r.stderr[-1500:].decode("utf-8", "replace")))
     return r.stdout.split(b"\n")[:-1] if r.stdout else []
+
+
+def count_by(brokers, topic, committed=True):
+    """Messages of topic per value of their "by" field ("A", "B"; "?" when
+    missing): which process of a group test wrote what."""
+    counts = {}
+    for line in consume(brokers, topic, committed=committed):
+        who = "A" if b'"by":"A"' in line else "B" if b'"by":"B"' in line else "?"
+        counts[who] = counts.get(who, 0) + 1
+    return counts
 
 
 def consume_records(brokers, topic):
@@ -214,22 +227,23 @@ def consume_json(brokers, topic):
     return out
 
 
-def committed_count(brokers, topic):
-    """Messages of topic a read_committed consumer sees (kcat's default):
-    with transactions, end offsets also count aborted messages and
+def count(brokers, topic, committed=True):
+    """Messages of topic a read_committed (or read_uncommitted) consumer
+    sees: with transactions, end offsets also count aborted messages and
     markers.  0 while the topic does not exist."""
     if partitions(brokers, topic) == 0:
         return 0
-    return len(consume(brokers, topic, fmt="x\\n"))
+    return len(consume(brokers, topic, fmt="x\\n", committed=committed))
 
 
 ID_RE = re.compile(rb'"id":(\d+)')
 
 
-def ids_in(brokers, topic):
-    """The "id" of every message of topic, in topic order per partition."""
+def ids_in(brokers, topic, committed=True):
+    """The "id" of every message of topic, in topic order per partition
+    (committed=False: also those of open and aborted transactions)."""
     ids = []
-    for line in consume(brokers, topic):
+    for line in consume(brokers, topic, committed=committed):
         m = ID_RE.search(line)
         if not m:
             st.fail("a message of %s has no id: %r" % (topic, line[:200]))

@@ -20,8 +20,6 @@ partitions move.  Progress is
 watched with read_uncommitted reads: read_committed ones wait for the open
 transaction."""
 
-import subprocess
-
 import kafkatest as kt
 import sluicetest as st
 
@@ -50,18 +48,6 @@ return sl.pipeline {
 """
 
 
-def count_by(b, topic, committed):
-    cmd = ["kcat", "-C", "-b", b, "-t", topic, "-o", "beginning", "-e", "-q"]
-    if not committed:
-        cmd += ["-X", "isolation.level=read_uncommitted"]
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=120).stdout
-    counts = {}
-    for line in out.split(b"\n")[:-1]:
-        who = "A" if b'"by":"A"' in line else "B" if b'"by":"B"' in line else "?"
-        counts[who] = counts.get(who, 0) + 1
-    return counts
-
-
 def test(t):
     b = kt.bootstrap()
     names = {"in": kt.unique("eos-group-in"), "out": kt.unique("eos-group-out"),
@@ -79,9 +65,9 @@ def test(t):
     st.wait_until(lambda: "assigned" in bb.stderr_text(), 30, "B to be assigned partitions",
                   abort=lambda: a.exited() or bb.exited())
     kt.wait_for_messages(b, names["out"], N // 2, 60, abort=lambda: a.exited() or bb.exited())
-    st.wait_until(lambda: count_by(b, names["out"], False).get("B", 0) > 0, 30,
+    st.wait_until(lambda: kt.count_by(b, names["out"], committed=False).get("B", 0) > 0, 30,
                   "B to write records", interval=0.5, abort=lambda: a.exited() or bb.exited())
-    st.assert_lt(sum(count_by(b, names["out"], False).values()), N,
+    st.assert_lt(sum(kt.count_by(b, names["out"], committed=False).values()), N,
                  "output when A is stopped (must be mid-stream)")
     a.signal(15)
     st.assert_eq(a.wait(60), 0, "A: exit code after SIGTERM")
@@ -92,7 +78,7 @@ def test(t):
     st.assert_eq(bb.wait(60), 0, "B: exit code after SIGTERM")
     ids = kt.ids_in(b, names["out"])
     dups = kt.check_all_ids(ids, N, "output")
-    counts = count_by(b, names["out"], True)
+    counts = kt.count_by(b, names["out"])
     st.log("%d committed messages, %d distinct ids; written by A: %d, by B: %d"
            % (len(ids), len(set(ids)), counts.get("A", 0), counts.get("B", 0)))
     st.assert_eq(dups, 0, "duplicates in the committed output")

@@ -38,14 +38,6 @@ return sl.pipeline {
 """
 
 
-def count_by(b, topic):
-    counts = {}
-    for line in kt.consume(b, topic):
-        who = "A" if b'"by":"A"' in line else "B" if b'"by":"B"' in line else "?"
-        counts[who] = counts.get(who, 0) + 1
-    return counts
-
-
 def test(t):
     b = kt.bootstrap()
     names = {"in": kt.unique("group-in"), "out": kt.unique("group-out"),
@@ -62,7 +54,7 @@ def test(t):
     st.wait_until(lambda: "assigned" in bb.stderr_text(), 30, "B to be assigned partitions",
                   abort=lambda: a.exited() or bb.exited())
     kt.wait_for_messages(b, names["out"], N // 2, 60, abort=lambda: a.exited() or bb.exited())
-    st.wait_until(lambda: count_by(b, names["out"]).get("B", 0) > 0, 30, "B to write records",
+    st.wait_until(lambda: kt.count_by(b, names["out"]).get("B", 0) > 0, 30, "B to write records",
                   interval=0.5, abort=lambda: a.exited() or bb.exited())
     before = kt.end_offsets(b, names["out"])
     st.assert_lt(before, N, "output when A is stopped (must be mid-stream)")
@@ -76,7 +68,7 @@ def test(t):
     st.assert_eq(bb.wait(60), 0, "B: exit code after SIGTERM")
     ids = kt.ids_in(b, names["out"])
     dups = kt.check_all_ids(ids, N, "output")
-    counts = count_by(b, names["out"])
+    counts = kt.count_by(b, names["out"])
     st.log("%d messages out, %d distinct ids, %d duplicates; written by A: %d, by B: %d"
            % (len(ids), len(set(ids)), dups, counts.get("A", 0), counts.get("B", 0)))
     st.assert_true(counts.get("A", 0) > 0 and counts.get("B", 0) > 0, "both members wrote records",
