@@ -41,6 +41,7 @@ struct sl_stage {
   uint64_t next_seq;
   sl_batch *head, *tail;      /* in-flight batches in emission order */
   sl_batch *undispatched;     /* first batch not yet handed to the sinks */
+  sl_batch *unwritten;        /* first dispatched batch whose data sinks wait (dlq_first) */
   sl_statefile *state;
   sl_buf preloaded;           /* a checkpoint the only sink stored with its data */
   int has_preloaded;

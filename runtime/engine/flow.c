@@ -223,6 +223,21 @@ static void write_range(sl_pipeline *p, sl_batch *b, int from, int to) {
   }
 }
 
+/* Hands the data sinks the source's batches whose turn has come, in
+ * dispatch order: a batch whose dead letters are not durable yet
+ * (deferred) holds back every later batch of its source too.  Were a later
+ * batch let through, its records could commit before the earlier ones and,
+ * in an upsert, an older record would overwrite a newer one. */
+static void write_in_order(sl_pipeline *p, sl_stage *src) {
+  int to = p->dlq_first ? p->nsinks - 1 : p->nsinks;   /* the dead letters went first */
+  while (src->unwritten && src->unwritten->dispatched && !src->unwritten->deferred) {
+    sl_batch *b = src->unwritten;
+    src->unwritten = b->next;
+    write_range(p, b, 0, to);
+    if (--b->pending == 0) release_acked(p, src);   /* the hold dispatch took */
+  }
+}
+
 static void dispatch(sl_pipeline *p, sl_batch *b) {
   b->dispatched = 1;
   if (!b->sbs) {
@@ -232,21 +247,22 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
     sl_log_error(b->source->name, "out of memory processing a batch; exiting without acknowledging it");
     _exit(70);
   }
+  sl_stage *src = b->source;
+  /* Held until write_in_order has handed the batch to every sink: a sink
+   * may finish at once, and a batch waiting its turn must not be freed. */
+  b->pending = 1;
   int dlq = p->nsinks - 1;
   if (p->dlq_first && b->sbs[dlq].n) {
     /* The data sink commits the source's position with the records: once
      * it has, a restart starts after this batch, so the batch's dead
      * letters must be durable first.  sl_sink_done of the dead-letter
-     * batch hands the rest to the sinks. */
+     * batch lets the data through (write_in_order). */
     b->deferred = 1;
-    b->pending = 0;
     write_range(p, b, dlq, dlq + 1);
-    return;
   }
-  b->pending = 1;   /* held until every write is issued: a sink may finish at once */
-  write_range(p, b, 0, p->nsinks);
-  b->pending--;
-  if (b->pending == 0) release_acked(p, b->source);
+  /* Batches are dispatched in order: with none waiting, b is next. */
+  if (!src->unwritten) src->unwritten = b;
+  write_in_order(p, src);
 }
 
 void sl__flow_processed(sl_pipeline *p, sl_batch *b) {
@@ -398,7 +414,7 @@ void sl_sink_done(sl_sink_batch *sb) {
   if (sb->late) sl_buf_free(&sb->bytes);
   if (b->deferred && sb == &b->sbs[p->nsinks - 1]) {
     b->deferred = 0;   /* the dead letters are durable: now the data */
-    write_range(p, b, 0, p->nsinks - 1);
+    write_in_order(p, b->source);
   }
   b->pending--;
   if (b->pending == 0) release_acked(p, b->source);

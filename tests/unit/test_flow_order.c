@@ -1,0 +1,177 @@
+/* The flow's dispatch order (runtime/engine/flow.c): each sink gets a
+ * source's batches in dispatch order, also when dead letters must be durable
+ * before the data (dlq_first), and the source is acknowledged in order.
+ *
+ * The pipeline is built by hand with fake sinks that record what they were
+ * given and finish only when the test says so; batches are put on the
+ * source's list the way sl__flow_emit does, without the workers. */
+#include "engine/engine.h"
+#include "test.h"
+
+#define MAXLOG 32
+
+/* What the fake stages saw, in order. */
+static struct {
+  sl_sink_batch *data[MAXLOG];
+  int ndata;
+  sl_sink_batch *dlq[MAXLOG];
+  int ndlq;
+  int64_t acked[MAXLOG];
+  int nacked;
+  int data_at_once;     /* the data sink finishes inside write */
+} seen;
+
+static int data_write(sl_stage *st, sl_sink_batch *sb) {
+  (void)st;
+  seen.data[seen.ndata++] = sb;
+  if (seen.data_at_once) sl_sink_done(sb);
+  return 0;
+}
+
+static int dlq_write(sl_stage *st, sl_sink_batch *sb) {
+  (void)st;
+  seen.dlq[seen.ndlq++] = sb;
+  return 0;
+}
+
+static void src_ack(sl_stage *st, const sl_checkpoint *cp) {
+  (void)st;
+  seen.acked[seen.nacked++] = cp->a;
+}
+
+static const sl_plugin src_plugin = {.kind = SL_SOURCE, .name = "test.source", .ack = src_ack};
+static const sl_plugin data_plugin = {.kind = SL_SINK, .name = "test.sink", .write = data_write};
+static const sl_plugin dlq_plugin = {.kind = SL_SINK, .name = "test.dlq", .write = dlq_write};
+
+static sl_pipeline p;
+static sl_stage src, data, dlq;
+static sl_stage *sources[1], *sinks[2];
+
+static void setup(int dlq_first) {
+  memset(&seen, 0, sizeof seen);
+  memset(&p, 0, sizeof p);
+  memset(&src, 0, sizeof src);
+  memset(&data, 0, sizeof data);
+  memset(&dlq, 0, sizeof dlq);
+  p.set.batch_size = 4;
+  p.set.max_inflight_records = 1000000;
+  p.set.max_inflight_bytes = (uint64_t)1 << 40;
+  p.dlq_first = dlq_first;
+  src = (sl_stage){.plugin = &src_plugin, .kind = SL_SOURCE, .name = "src", .p = &p};
+  data = (sl_stage){.plugin = &data_plugin, .kind = SL_SINK, .name = "data", .p = &p};
+  dlq = (sl_stage){.plugin = &dlq_plugin, .kind = SL_SINK, .name = "dlq", .p = &p, .index = 1,
+                   .is_dlq = 1};
+  sources[0] = &src;
+  sinks[0] = &data;
+  sinks[1] = &dlq;
+  p.sources = sources;
+  p.nsources = 1;
+  p.sinks = sinks;
+  p.nsinks = 2;
+}
+
+/* A batch of `records` records of which `dead` went to the dead-letter
+ * sink, processed by the "workers" and put on the source's list. */
+static sl_batch *emit(uint32_t records, uint32_t dead) {
+  sl_batch *b = sl_batch_new(&src);
+  for (uint32_t i = 0; i < records; i++) sl_batch_add(b);
+  b->seq = src.next_seq++;
+  b->cp.a = (int64_t)b->seq;
+  if (src.tail) src.tail->next = b;
+  else src.head = b;
+  src.tail = b;
+  if (!src.undispatched) src.undispatched = b;
+  p.inflight_records += b->n;
+  b->sbs = sl_arena_alloc(&b->arena, 2 * sizeof *b->sbs);
+  memset(b->sbs, 0, 2 * sizeof *b->sbs);
+  for (int i = 0; i < 2; i++) {
+    b->sbs[i].batch = b;
+    b->sbs[i].sink = sinks[i];
+  }
+  b->sbs[0].n = records - dead;
+  b->sbs[1].n = dead;
+  return b;
+}
+
+static uint64_t seq_of(sl_sink_batch *sb) { return sb->batch->seq; }
+
+TEST(later_batch_waits_for_earlier_dead_letters) {
+  setup(1);
+  sl_batch *b0 = emit(4, 1), *b1 = emit(4, 0), *b2 = emit(4, 2);
+  sl__flow_processed(&p, b0);
+  sl__flow_processed(&p, b1);
+  sl__flow_processed(&p, b2);
+  /* Only the dead letters go out: batch 1 has none, but must not pass
+   * batch 0, whose records wait for theirs. */
+  ASSERT_EQ(seen.ndata, 0);
+  ASSERT_EQ(seen.ndlq, 2);
+  ASSERT_EQ(seq_of(seen.dlq[0]), 0);
+  ASSERT_EQ(seq_of(seen.dlq[1]), 2);
+  /* Batch 2's dead letters being durable first changes nothing. */
+  sl_sink_done(seen.dlq[1]);
+  ASSERT_EQ(seen.ndata, 0);
+  sl_sink_done(seen.dlq[0]);
+  ASSERT_EQ(seen.ndata, 3);
+  ASSERT_EQ(seq_of(seen.data[0]), 0);
+  ASSERT_EQ(seq_of(seen.data[1]), 1);
+  ASSERT_EQ(seq_of(seen.data[2]), 2);
+  ASSERT_EQ(seen.nacked, 0);
+  for (int i = 0; i < 3; i++) sl_sink_done(seen.data[i]);
+  ASSERT_EQ(seen.nacked, 3);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(seen.acked[i], i);
+  ASSERT(src.head == NULL);
+  ASSERT_EQ(p.inflight_records, 0);
+}
+
+TEST(batch_after_a_written_one_goes_at_once) {
+  setup(1);
+  sl_batch *b0 = emit(4, 1);
+  sl__flow_processed(&p, b0);
+  sl_sink_done(seen.dlq[0]);
+  ASSERT_EQ(seen.ndata, 1);
+  sl_batch *b1 = emit(4, 0);
+  sl__flow_processed(&p, b1);
+  ASSERT_EQ(seen.ndata, 2);
+  ASSERT_EQ(seq_of(seen.data[1]), 1);
+  sl_sink_done(seen.data[0]);
+  sl_sink_done(seen.data[1]);
+  ASSERT_EQ(seen.nacked, 2);
+  ASSERT(src.head == NULL);
+}
+
+/* A sink that finishes inside write must not let a waiting batch be
+ * acknowledged (and freed) before it was written. */
+TEST(sink_finishing_at_once_keeps_order) {
+  setup(1);
+  seen.data_at_once = 1;
+  sl_batch *b0 = emit(4, 1), *b1 = emit(4, 0), *b2 = emit(3, 0);
+  sl__flow_processed(&p, b0);
+  sl__flow_processed(&p, b1);
+  sl__flow_processed(&p, b2);
+  ASSERT_EQ(seen.ndata, 0);
+  ASSERT_EQ(seen.nacked, 0);
+  sl_sink_done(seen.dlq[0]);
+  ASSERT_EQ(seen.ndata, 3);
+  ASSERT_EQ(seen.nacked, 3);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(seen.acked[i], i);
+  ASSERT(src.head == NULL);
+}
+
+TEST(without_dlq_first_everything_goes_at_once) {
+  setup(0);
+  sl_batch *b0 = emit(4, 1), *b1 = emit(4, 0);
+  sl__flow_processed(&p, b0);
+  sl__flow_processed(&p, b1);
+  ASSERT_EQ(seen.ndata, 2);
+  ASSERT_EQ(seen.ndlq, 1);
+  sl_sink_done(seen.data[1]);
+  ASSERT_EQ(seen.nacked, 0);   /* batch 0 first */
+  sl_sink_done(seen.data[0]);
+  ASSERT_EQ(seen.nacked, 0);
+  sl_sink_done(seen.dlq[0]);
+  ASSERT_EQ(seen.nacked, 2);
+  ASSERT(src.head == NULL);
+}
+
+RUN_TESTS(later_batch_waits_for_earlier_dead_letters, batch_after_a_written_one_goes_at_once,
+          sink_finishing_at_once_keeps_order, without_dlq_first_everything_goes_at_once)
