@@ -20,7 +20,15 @@
  * <checkpoints> upserts each source's position into sluice.checkpoints, so
  * the rows and the position commit together; a source resumes from there
  * (checkpoint_load), which makes kill -9 and restarts exactly-once.  In
- * upsert mode the last record of a key in the transaction wins.
+ * upsert mode the last record of a key wins; with newer_by, the record with
+ * the greatest value of that column does (see build): records of one key
+ * that come through different partitions or topics arrive in no set order.
+ *
+ * Order: one connection, one transaction at a time, batches taken in the
+ * order they were written (the flow hands them over in each source's
+ * order); a transaction that fails or whose COMMIT is in doubt is done
+ * again before any later batch.  So rows, and the positions stored with
+ * them, never go backwards.
  *
  * Bad rows (a data exception or a constraint: SQLSTATE 22xxx, 23xxx) do not
  * stop the pipeline: the transaction is rolled back and done again with a
@@ -46,6 +54,7 @@ typedef struct pg_sink_cfg {
   char **key;
   char *mode;
   char **columns;
+  char *newer_by;
   int64_t tx_rows;
   int64_t retry_max_ms;
 } pg_sink_cfg;
@@ -445,6 +454,16 @@ static void on_result(pg_conn *c, PGresult *r) {
     snprintf(k->err_state, sizeof k->err_state, "%s", state ? state : "");
     k->err_reason.len = 0;
     pg_error_reason(r, &k->err_reason);
+    if (!strcmp(k->err_state, "23502")) {
+      /* A field that is null or absent is copied as NULL: a newcomer
+       * expects the column's DEFAULT, which COPY applies only to columns
+       * it is not given. */
+      const char *col = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+      sl_buf_printf(&k->err_reason,
+                    "; hint: column %s is NOT NULL; a null (or missing) field is written as NULL, "
+                    "column defaults do not apply: drop the column from `columns` or set a value "
+                    "in a step", col ? col : "(unknown)");
+    }
     return;
   }
   if (k->step == S_VERIFY && s == PGRES_TUPLES_OK) {
@@ -746,6 +765,32 @@ static void array_literal(sl_buf *b, char **names) {
   sl_buf_putc(b, '}');
 }
 
+/* newer_by: an upsert option, naming a written column that is not part of
+ * the key.  cols is the columns written (NULL-terminated), or NULL when
+ * they are not known yet (`sluice check` without `columns`). */
+static int check_newer_by(sl_stage *st, const pg_sink_cfg *cfg, char **cols) {
+  const char *v = cfg->newer_by;
+  if (!v) return 0;
+  const char *name = sl_stage_name(st);
+  if (strcmp(cfg->mode, "upsert") != 0) {
+    sl_log_error(name, "%s: newer_by = \"%s\" needs mode = \"upsert\" (mode is \"%s\")",
+                 sl_stage_where(st), v, cfg->mode);
+    return SL_EOPTION;
+  }
+  if (in_list(cfg->key, v)) {
+    sl_log_error(name, "%s: newer_by = \"%s\" is a key column; it must be a column that grows "
+                 "with each version of a row (an event time or a version number)",
+                 sl_stage_where(st), v);
+    return SL_EOPTION;
+  }
+  if (cols && !in_list(cols, v)) {
+    sl_log_error(name, "%s: newer_by = \"%s\" is not among the columns written (%s)",
+                 sl_stage_where(st), v, cfg->columns ? "`columns`" : "the table's writable columns");
+    return SL_EOPTION;
+  }
+  return 0;
+}
+
 static int build(pg_sink *k, PGconn *c, const char *label) {
   sl_stage *st = k->st;
   pg_sink_cfg *cfg = k->cfg;
@@ -753,6 +798,7 @@ static int build(pg_sink *k, PGconn *c, const char *label) {
   int rc = SL_EOPTION;
   PGresult *r = NULL;
   char **cols = NULL, *target = NULL, *collist = NULL, *keylist = NULL, *setlist = NULL;
+  char *newer = NULL;
   int ncols = 0;
   pg_copy_col *ccols = NULL;
   sl_buf sql = SL_BUF_INIT;
@@ -821,6 +867,7 @@ static int build(pg_sink *k, PGconn *c, const char *label) {
     }
   collist = join_quoted(c, cols, ncols, "", 0);
   if (!collist) goto done;
+  if (check_newer_by(st, cfg, cols)) goto done;
 
   if (k->upsert) {
     int nkey = strlist_len(cfg->key);
@@ -865,7 +912,8 @@ static int build(pg_sink *k, PGconn *c, const char *label) {
       if (!in_list(cfg->key, cols[i])) rest[nrest++] = cols[i];
     setlist = rest ? join_quoted(c, rest, nrest, "", 1) : NULL;
     free(rest);
-    if (!keylist || !setlist) {
+    newer = cfg->newer_by ? pg_quote_ident(c, cfg->newer_by) : NULL;
+    if (!keylist || !setlist || (cfg->newer_by && !newer)) {
       rc = SL_ENOMEM;
       goto done;
     }
@@ -880,13 +928,27 @@ static int build(pg_sink *k, PGconn *c, const char *label) {
     sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
     k->fast_copy_sql = pg_buf_cstr(&sql);
     /* DISTINCT ON keeps the first row of each key in ORDER BY: the last
-     * one copied, since sluice_seq grows with the COPY. */
-    sl_buf_printf(&sql,
-                  "INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM pg_temp.sluice_stage "
-                  "ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
-                  target, collist, keylist, collist, keylist, keylist);
-    if (nrest) sl_buf_printf(&sql, "DO UPDATE SET %s", setlist);
-    else sl_buf_puts(&sql, "DO NOTHING");
+     * one copied, since sluice_seq grows with the COPY.  With newer_by, the
+     * row with the greatest version (a null is older than any value), the
+     * first copied among equals; and it replaces the stored row only if
+     * newer: equal versions keep what is stored, so a replay changes
+     * nothing. */
+    if (newer)
+      sl_buf_printf(&sql,
+                    "INSERT INTO %s AS sluice_old (%s) SELECT DISTINCT ON (%s) %s "
+                    "FROM pg_temp.sluice_stage ORDER BY %s, %s DESC NULLS LAST, sluice_seq "
+                    "ON CONFLICT (%s) DO UPDATE SET %s WHERE EXCLUDED.%s IS NOT NULL AND "
+                    "(sluice_old.%s IS NULL OR sluice_old.%s < EXCLUDED.%s)",
+                    target, collist, keylist, collist, keylist, newer, keylist, setlist, newer,
+                    newer, newer, newer);
+    else {
+      sl_buf_printf(&sql,
+                    "INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM pg_temp.sluice_stage "
+                    "ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
+                    target, collist, keylist, collist, keylist, keylist);
+      if (nrest) sl_buf_printf(&sql, "DO UPDATE SET %s", setlist);
+      else sl_buf_puts(&sql, "DO NOTHING");
+    }
     k->merge_sql = pg_buf_cstr(&sql);
     sl_buf_printf(&sql, "%s; DELETE FROM pg_temp.sluice_stage; RELEASE SAVEPOINT sluice_try",
                   k->merge_sql);
@@ -920,6 +982,7 @@ done:
   free(collist);
   free(keylist);
   free(setlist);
+  free(newer);
   sl_buf_free(&sql);
   return rc;
 }
@@ -973,6 +1036,12 @@ static void pg_sink_destroy(sl_stage *st) {
                  (unsigned long long)k->fast_hits);
 }
 
+/* `sluice check`: what can be seen without connecting. */
+static int pg_sink_check(sl_stage *st) {
+  const pg_sink_cfg *cfg = sl_stage_config(st);
+  return check_newer_by(st, cfg, cfg->columns);
+}
+
 /* Before the sources start: where they should resume (blocking). */
 static int pg_sink_checkpoint_load(sl_stage *st, const char *source, sl_buf *out) {
   pg_sink *k = sl_stage_priv(st);
@@ -1011,6 +1080,7 @@ static const sl_option pg_sink_options[] = {
     {"mode", SL_OPT_ENUM, "insert", 0, offsetof(pg_sink_cfg, mode), "insert: COPY the rows; upsert: INSERT ... ON CONFLICT (key) DO UPDATE, last record of a key wins.", "insert|upsert"},
     {"key", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, key), "upsert: the columns of a unique key of the table.", NULL},
     {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, columns), "Columns to write, named like the record's fields (default: every writable column).", NULL},
+    {"newer_by", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, newer_by), "upsert: a column (event time, version) that a record must have greater than the stored row to replace it; a null is older than any value, equal keeps the stored row.", NULL},
     {"transaction_rows", SL_OPT_INT, "50000", 0, offsetof(pg_sink_cfg, tx_rows), "Most rows of queued batches written in one transaction.", NULL},
     {"retry_max", SL_OPT_DURATION, "10s", 0, offsetof(pg_sink_cfg, retry_max_ms), "Longest pause between attempts when PostgreSQL is unreachable or failing.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
@@ -1028,5 +1098,6 @@ const sl_plugin pg_sink_plugin = {
     .write = pg_sink_write,
     .flush = pg_sink_flush,
     .checkpoint_load = pg_sink_checkpoint_load,
+    .check = pg_sink_check,
     .collect = pg_sink_collect,
 };

@@ -1,7 +1,8 @@
 """pg.sink: bad rows do not block the pipeline.  A unique violation against
 a row already in the table, a duplicate key inside the batch, an integer
 column given "abc" and a NOT NULL column given null each go to the
-dead-letter sink with the SQLSTATE, the server's message and the column;
+dead-letter sink with the SQLSTATE, the server's message and the column
+(and for NOT NULL, a hint that column defaults do not apply);
 every other row is committed, once, with the source's checkpoint.  Both
 modes: in upsert mode a duplicate key is not an error (last wins), but the
 bad values are."""
@@ -68,6 +69,10 @@ def body(t, db):
                        "%s: id 100 dead-lettered with 22P02 and the column" % mode, bad.get(100, "none"))
         st.assert_true(bad.get(200, "").startswith("SQLSTATE 23502:") and "(column name" in bad[200],
                        "%s: id 200 dead-lettered with 23502 and the column" % mode, bad.get(200, "none"))
+        st.assert_true("hint: column name is NOT NULL; a null (or missing) field is written as NULL, "
+                       "column defaults do not apply" in bad.get(200, ""),
+                       "%s: id 200's reason says that column defaults do not apply" % mode,
+                       bad.get(200, "none"))
         if mode == "insert":
             st.assert_eq(sorted(bad), [7, 100, 200, 300], "%s: dead-lettered ids" % mode)
             st.assert_true(bad[7].startswith("SQLSTATE 23505:") and "column id" in bad[7],

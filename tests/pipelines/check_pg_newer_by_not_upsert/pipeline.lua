@@ -1,0 +1,7 @@
+-- newer_by only means something for an upsert.
+local sl = require "sluice"
+return sl.pipeline {
+  sources = { sl.file.source { path = "in.jsonl" } },
+  sinks = { sl.pg.sink { dsn = "host=127.0.0.1 port=1", table = "residents",
+                         mode = "insert", newer_by = "updated_at" } },
+}
