@@ -47,6 +47,14 @@ def make_input(path):
         recs += [{"id": k, "name": "k%d first" % k, "updated_at": None},
                  {"id": k, "name": "k%d second" % k, "updated_at": None}]
     rng.shuffle(recs)
+    # Ties within one batch (hence one transaction): right behind a key's
+    # newest record, another of the same version; and a key whose two
+    # records both have no version.
+    for k in range(11, KEYS + 1, 11):
+        i = recs.index({"id": k, "name": "k%d v%d" % (k, VERSIONS), "updated_at": ts(VERSIONS)})
+        recs.insert(i + 1, {"id": k, "name": "k%d same version next" % k, "updated_at": ts(VERSIONS)})
+    recs += [{"id": KEYS + 3, "name": "k%d first" % (KEYS + 3), "updated_at": None},
+             {"id": KEYS + 3, "name": "k%d second" % (KEYS + 3), "updated_at": None}]
     recs.insert(len(recs) // 2, {"id": BAD_ID, "name": None, "updated_at": ts(1)})
     with open(path, "w") as f:
         for r in recs:
@@ -100,6 +108,10 @@ def body(t, db):
     st.assert_true("SQLSTATE 23502" in dead[0]["error"] and
                    "column defaults do not apply" in dead[0]["error"],
                    "the dead letter says why, with the hint", dead[0]["error"])
+
+    cp = db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)
+    st.assert_true(cp and json.loads(cp)["line"] == n, "the checkpoint covers the whole file",
+                   cp or "none")
 
     # A replay of everything changes nothing: no row is even rewritten.
     before = xmins(db)
