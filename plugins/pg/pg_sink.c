@@ -917,6 +917,24 @@ static int build(pg_sink *k, PGconn *c, const char *label) {
       rc = SL_ENOMEM;
       goto done;
     }
+    if (newer) {
+      /* A type without "<" (json, point) would fail every batch: say so now. */
+      sl_buf_printf(&sql, "SELECT sluice_old.%s < sluice_old.%s FROM %s AS sluice_old LIMIT 0",
+                    newer, newer, target);
+      pg_buf_nul(&sql);
+      PGresult *rv = sql.oom ? NULL : PQexec(c, sql.ptr);
+      sql.len = 0;
+      int ok = PQresultStatus(rv) == PGRES_TUPLES_OK;
+      if (!ok) {
+        sl_buf why = SL_BUF_INIT;
+        pg_error_reason(rv, &why);
+        sl_log_error(name, "%s: newer_by = \"%s\": its values cannot be compared (%s)",
+                     sl_stage_where(st), cfg->newer_by, why.ptr ? why.ptr : "out of memory");
+        sl_buf_free(&why);
+      }
+      PQclear(rv);
+      if (!ok) goto done;
+    }
     sl_buf_printf(&sql,
                   "CREATE TEMP TABLE IF NOT EXISTS sluice_stage ON COMMIT DELETE ROWS AS "
                   "SELECT %s FROM %s WITH NO DATA; "

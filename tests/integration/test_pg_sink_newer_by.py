@@ -4,7 +4,8 @@ newest version of each key.  A null version is older than any value; on
 equal versions the row stored first stays.  A bad row in the middle (NOT
 NULL given null) is dead-lettered by bisection and the versions still hold.
 A replay of the whole input (the stored checkpoint deleted) updates no row:
-every row's xmin is the same after it."""
+every row's xmin is the same after it.  A version column whose type has no
+order (json) stops the start with the reason."""
 
 import json
 import random
@@ -124,6 +125,16 @@ def body(t, db):
     st.assert_eq(table(db), got, "the table after the replay")
     changed = sorted(k for k, x in xmins(db).items() if before.get(k) != x)
     st.assert_eq(changed, [], "rows rewritten by the replay")
+
+    # A version column whose type has no order is refused at start.
+    db.sql("CREATE TABLE %s (id int PRIMARY KEY, name text, updated_at json)" % db.t("j"))
+    st.write_pipeline(t.dir, PIPELINE % {
+        "name": pgtest.lua_str(db.schema + "_j"), "dsn": pgtest.lua_str(db.dsn),
+        "table": pgtest.lua_str(db.t("j"))})
+    run = t.start()
+    st.assert_eq(run.wait(60), 1, "exit code with a json version column")
+    st.assert_true('newer_by = \\"updated_at\\": its values cannot be compared' in run.stderr_text(),
+                   "the start says why", run.stderr_text()[-400:])
 
 
 st.main(test)
