@@ -14,9 +14,18 @@
 
 struct sl_reject {
   uint32_t index;
+  int sent;               /* already handed to the dead-letter sink */
   const char *reason;
   struct sl_reject *next;
 };
+
+/* A dead-letter batch made on the loop thread from the records a sink
+ * rejected; durable, when set, is called at its sl_sink_done. */
+typedef struct late_batch {
+  sl_sink_batch sb;       /* first: sl_sink_done is given &sb */
+  void (*durable)(void *arg);
+  void *arg;
+} late_batch;
 
 /* ---- batches ---- */
 
@@ -350,6 +359,7 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason) {
     return;
   }
   r->index = i;
+  r->sent = 0;
   r->reason = sl_arena_strndup(a, reason, strlen(reason));
   r->next = NULL;
   /* Appended, so that dead letters keep the order of the records. */
@@ -358,28 +368,42 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason) {
   *tail = r;
 }
 
-/* Sends the records a sink rejected to the dead-letter sink, as a batch of
- * their own that the source's batch waits for. */
-static void send_rejects(sl_pipeline *p, sl_sink_batch *sb) {
+/* Sends the records a sink rejected, and not sent yet, to the dead-letter
+ * sink as a batch of their own that the source's batch waits for.  Returns
+ * 0 when that batch was written (durable, if set, is called at its
+ * sl_sink_done), else a negative SL_E* (nothing to send, or lost: logged). */
+static int send_rejects(sl_pipeline *p, sl_sink_batch *sb, void (*durable)(void *), void *arg) {
   sl_batch *b = sb->batch;
   sl_stage *dlq = p->sinks[p->nsinks - 1];
   uint32_t n = 0;
-  for (struct sl_reject *r = sb->rejects; r; r = r->next) n++;
+  for (struct sl_reject *r = sb->rejects; r; r = r->next)
+    if (!r->sent) n++;
+  if (!n) return SL_ENOENT;
   if (sb->sink == dlq) {
     for (struct sl_reject *r = sb->rejects; r; r = r->next) {
+      if (r->sent) continue;
+      r->sent = 1;
       sl_record *rec = sb->recs[r->index];
       sl_log_error(dlq->name, "the dead-letter sink failed (%s); record lost: %.*s",
                    r->reason, (int)(rec->raw.len > 512 ? 512 : rec->raw.len), rec->raw.ptr);
     }
-    return;
+    return SL_EIO;
   }
-  sl_sink_batch *late = sl_arena_alloc(&b->arena, sizeof *late);
-  if (!late) return;
-  memset(late, 0, sizeof *late);
+  late_batch *l = sl_arena_alloc(&b->arena, sizeof *l);
+  if (!l) {
+    sl_log_error(dlq->name, "out of memory making a dead-letter batch; %u records lost", n);
+    return SL_ENOMEM;
+  }
+  memset(l, 0, sizeof *l);
+  l->durable = durable;
+  l->arg = arg;
+  sl_sink_batch *late = &l->sb;
   late->batch = b;
   late->sink = dlq;
   late->late = 1;
   for (struct sl_reject *r = sb->rejects; r; r = r->next) {
+    if (r->sent) continue;
+    r->sent = 1;
     sl_record *rec = sb->recs[r->index];
     sl_record_fail(rec, &b->arena, sb->sink->name, r->reason);
     sl_record *env = sl__dlq_record(p, &b->arena, rec);
@@ -388,10 +412,9 @@ static void send_rejects(sl_pipeline *p, sl_sink_batch *sb) {
       sl_log_error(dlq->name, "cannot write a dead letter (%s); record lost: %s", why ? why : "out of memory",
                    r->reason);
   }
-  sb->rejects = NULL;
   if (!late->n) {
     sl_buf_free(&late->bytes);
-    return;
+    return SL_ENOMEM;
   }
   b->pending++;
   dlq->records_in += late->n;
@@ -400,7 +423,13 @@ static void send_rejects(sl_pipeline *p, sl_sink_batch *sb) {
     sl_log_error(dlq->name, "dead-letter write failed: %s; %u records lost", sl_strerror(rc), late->n);
     sl_buf_free(&late->bytes);
     b->pending--;
+    return rc;
   }
+  return 0;
+}
+
+int sl_sink_send_rejects(sl_sink_batch *sb, void (*durable)(void *arg), void *arg) {
+  return send_rejects(sb->sink->p, sb, durable, arg);
 }
 
 void sl_sink_done(sl_sink_batch *sb) {
@@ -410,14 +439,23 @@ void sl_sink_done(sl_sink_batch *sb) {
   for (struct sl_reject *r = sb->rejects; r; r = r->next) rejected++;
   sb->sink->records_failed += rejected;
   sb->sink->records_done += sb->n - rejected;
-  if (sb->rejects) send_rejects(p, sb);
-  if (sb->late) sl_buf_free(&sb->bytes);
+  send_rejects(p, sb, NULL, NULL);
+  void (*durable)(void *) = NULL;
+  void *arg = NULL;
+  if (sb->late) {
+    late_batch *l = (late_batch *)sb;
+    durable = l->durable;
+    arg = l->arg;
+    sl_buf_free(&sb->bytes);
+  }
   if (b->deferred && sb == &b->sbs[p->nsinks - 1]) {
     b->deferred = 0;   /* the dead letters are durable: now the data */
     write_in_order(p, b->source);
   }
   b->pending--;
   if (b->pending == 0) release_acked(p, b->source);
+  /* Last: b may be freed by now, and the callback may write again. */
+  if (durable) durable(arg);
 }
 
 void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb) {

@@ -1,6 +1,8 @@
 /* The flow's dispatch order (runtime/engine/flow.c): each sink gets a
  * source's batches in dispatch order, also when dead letters must be durable
- * before the data (dlq_first), and the source is acknowledged in order.
+ * before the data (dlq_first), and the source is acknowledged in order; the
+ * records a sink rejects reach the dead-letter sink once, also when the sink
+ * sends them before it is done (sl_sink_send_rejects).
  *
  * The pipeline is built by hand with fake sinks that record what they were
  * given and finish only when the test says so; batches are put on the
@@ -53,6 +55,7 @@ static void setup(int dlq_first) {
   memset(&src, 0, sizeof src);
   memset(&data, 0, sizeof data);
   memset(&dlq, 0, sizeof dlq);
+  p.name = "test";
   p.set.batch_size = 4;
   p.set.max_inflight_records = 1000000;
   p.set.max_inflight_bytes = (uint64_t)1 << 40;
@@ -90,7 +93,15 @@ static sl_batch *emit(uint32_t records, uint32_t dead) {
   }
   b->sbs[0].n = records - dead;
   b->sbs[1].n = dead;
+  b->sbs[0].recs = sl_arena_alloc(&b->arena, records * sizeof *b->sbs[0].recs);
+  for (uint32_t i = 0; i < records - dead; i++) b->sbs[0].recs[i] = &b->recs[i];
   return b;
+}
+
+static int durable_calls;
+static void on_durable(void *arg) {
+  (void)arg;
+  durable_calls++;
 }
 
 static uint64_t seq_of(sl_sink_batch *sb) { return sb->batch->seq; }
@@ -173,5 +184,35 @@ TEST(without_dlq_first_everything_goes_at_once) {
   ASSERT(src.head == NULL);
 }
 
-RUN_TESTS(later_batch_waits_for_earlier_dead_letters, batch_after_a_written_one_goes_at_once,
+/* A sink that stores the source's position (dlq_first) sends its rejected
+ * records to the dead-letter sink before it commits, and hears when they
+ * are durable; its sl_sink_done then sends nothing more. */
+TEST(rejects_sent_before_done_go_once) {
+  setup(1);
+  durable_calls = 0;
+  sl_batch *b0 = emit(4, 0);
+  sl__flow_processed(&p, b0);
+  ASSERT_EQ(seen.ndata, 1);
+  sl_sink_batch *sb = seen.data[0];
+  ASSERT_EQ(sl_sink_send_rejects(sb, on_durable, NULL), SL_ENOENT);   /* nothing rejected */
+  sl_sink_reject(sb, 1, "bad row");
+  sl_sink_reject(sb, 3, "bad too");
+  ASSERT_EQ(sl_sink_send_rejects(sb, on_durable, NULL), 0);
+  ASSERT_EQ(seen.ndlq, 1);
+  ASSERT_EQ(seen.dlq[0]->n, 2);
+  ASSERT(seen.dlq[0]->late);
+  ASSERT_EQ(sl_sink_send_rejects(sb, on_durable, NULL), SL_ENOENT);   /* already sent */
+  ASSERT_EQ(durable_calls, 0);
+  sl_sink_done(seen.dlq[0]);
+  ASSERT_EQ(durable_calls, 1);
+  ASSERT_EQ(seen.nacked, 0);   /* the data sink has not finished */
+  sl_sink_done(sb);
+  ASSERT_EQ(seen.ndlq, 1);     /* no second dead letter */
+  ASSERT_EQ(seen.nacked, 1);
+  ASSERT_EQ(data.records_failed, 2);
+  ASSERT_EQ(data.records_done, 2);
+  ASSERT(src.head == NULL);
+}
+
+RUN_TESTS(rejects_sent_before_done_go_once, later_batch_waits_for_earlier_dead_letters, batch_after_a_written_one_goes_at_once,
           sink_finishing_at_once_keeps_order, without_dlq_first_everything_goes_at_once)

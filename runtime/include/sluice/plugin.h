@@ -235,8 +235,19 @@ int sl_source_paused(const sl_stage *source);
 void sl_source_finished(sl_stage *source);
 
 /* Sinks: record i of sb failed for good; it goes to the dead-letter sink
- * with the reason when sl_sink_done is called. */
+ * with the reason when sl_sink_done is called (or sl_sink_send_rejects). */
 void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason);
+/* Sends the records of sb rejected so far, and not sent yet, to the
+ * dead-letter sink now rather than at sl_sink_done, and calls durable(arg)
+ * on the loop thread once they are durable there (or failed for good,
+ * which is logged).  A sink that stores its sources' positions with its
+ * data (sl_sink_batch_checkpoint) commits them only after durable: were
+ * the position stored first, a crash before the dead letters are durable
+ * would lose them, as the restart resumes after them.  Returns 0 when
+ * durable will be called (perhaps before this returns); a negative SL_E*
+ * when there was nothing to send or it could not be sent (logged), and
+ * then durable is never called. */
+int sl_sink_send_rejects(sl_sink_batch *sb, void (*durable)(void *arg), void *arg);
 /* The value of the sink's k-th per-record option for record i of sb;
  * ptr NULL when absent (the function returned nil, the field is missing). */
 sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i);
