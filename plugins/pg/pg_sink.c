@@ -33,8 +33,11 @@
  * Bad rows (a data exception or a constraint: SQLSTATE 22xxx, 23xxx) do not
  * stop the pipeline: the transaction is rolled back and done again with a
  * savepoint per range of rows, halving the ranges that fail until each bad
- * row is alone; those go to the dead-letter sink with the server's reason,
- * and the rest commit with the checkpoints, still in one transaction.
+ * row is alone; those go to the dead-letter sink with the server's reason
+ * (sl_sink_send_rejects), and once they are durable there the rest commit
+ * with the checkpoints, still in one transaction, left open meanwhile.
+ * Committing first would lose them to a crash before the dead-letter sink
+ * made them durable: the restart resumes past them.
  *
  * Connection errors keep the batches queued (the in-flight bound then
  * pauses the sources) and reconnect with a backoff from 100 ms to
@@ -68,6 +71,7 @@ typedef enum step {
   S_FAST_UNDO,      /* ROLLBACK TO SAVEPOINT sluice_fast: the staging way then */
   S_COPY,
   S_MERGE,
+  S_DEAD_LETTERS,   /* bisected: the transaction waits for its dead letters */
   S_CKPT,
   S_COMMIT,
   S_ROLLBACK,
@@ -127,6 +131,10 @@ typedef struct pg_sink {
   range cur;
   char **bad;                       /* per flattened row: why it failed, or NULL */
   uint32_t nbad;
+  /* per flattened row: handed to the dead-letter sink; unlike bad, kept
+   * when the transaction is done again, so a row is not sent twice */
+  unsigned char *sent;
+  int dl_wait;                      /* dead-letter batches not durable yet */
 
   /* the error of the current command, if any */
   int err;
@@ -266,18 +274,18 @@ static void copy_next(pg_conn *c, const char **p, size_t *n) {
 
 /* ---- acknowledging ---- */
 
+/* The transaction committed; its rejected rows went to the dead-letter
+ * sink before (send_dead_letters). */
 static void ack_tx(pg_sink *k) {
   sl_sink_batch *sb = k->tx;
-  uint32_t idx = 0;
-  for (sl_sink_batch *s = sb; s; s = s->next)
-    for (uint32_t i = 0; i < s->n; i++, idx++)
-      if (k->bad && k->bad[idx]) sl_sink_reject(s, i, k->bad[idx]);
   sl_log_debug(sl_stage_name(k->st), "committed %u rows (%u rejected) in %lld ms", k->tx_n, k->nbad,
                (long long)(sl_mono_ms() - k->tx_started_ms));
   k->committed_rows += k->tx_n - k->nbad;
   k->rejected_rows += k->nbad;
   k->transactions++;
   clear_bad(k);
+  free(k->sent);
+  k->sent = NULL;
   k->tx = k->tx_tail = NULL;
   k->tx_n = 0;
   for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
@@ -306,10 +314,52 @@ static void checkpoints_or_commit(pg_sink *k) {
   run_sql(k, S_COMMIT, "COMMIT");
 }
 
+static void commit_tx(pg_sink *k) {
+  k->ckpt_i = 0;
+  checkpoints_or_commit(k);
+}
+
+static void dead_letters_durable(void *arg) {
+  pg_sink *k = arg;
+  k->dl_wait--;
+  /* A callback of an attempt whose connection was lost finds another step. */
+  if (k->dl_wait == 0 && k->step == S_DEAD_LETTERS) commit_tx(k);
+}
+
+/* The bad rows are known: they go to the dead-letter sink, and the
+ * transaction, which stores the sources' positions past them, commits only
+ * once they are durable there.  Committing first would lose them to a
+ * crash in between: the restart resumes after them.  The transaction stays
+ * open meanwhile (the loop goes on; only this sink waits).  Rows sent by an
+ * earlier attempt of the same transaction are not sent again. */
+static void send_dead_letters(pg_sink *k) {
+  if (!k->sent) k->sent = calloc(k->tx_n ? k->tx_n : 1, 1);
+  if (!k->sent) {
+    sl_stage_fatal(k->st, "out of memory sending the bad rows to the dead-letter sink");
+    return;
+  }
+  k->step = S_DEAD_LETTERS;
+  k->dl_wait++;   /* held while sending: a dead-letter sink may finish inside write */
+  uint32_t idx = 0, n = 0;
+  for (sl_sink_batch *sb = k->tx; sb; sb = sb->next) {
+    int any = 0;
+    for (uint32_t i = 0; i < sb->n; i++, idx++)
+      if (k->bad[idx] && !k->sent[idx]) {
+        sl_sink_reject(sb, i, k->bad[idx]);
+        k->sent[idx] = 1;
+        any = 1;
+        n++;
+      }
+    if (any && sl_sink_send_rejects(sb, dead_letters_durable, k) == 0) k->dl_wait++;
+  }
+  if (n)
+    sl_log_debug(sl_stage_name(k->st), "committing once %u dead letters are durable", n);
+  dead_letters_durable(k);   /* drops the hold */
+}
+
 static void bisect_next(pg_sink *k) {
   if (!k->nstack) {
-    k->ckpt_i = 0;
-    checkpoints_or_commit(k);
+    send_dead_letters(k);
     return;
   }
   k->cur = k->stack[--k->nstack];
@@ -540,8 +590,7 @@ static void on_done(pg_conn *c) {
     case S_FAST_COPY:
       k->fast_hits++;
       k->fast_backoff = 0;
-      k->ckpt_i = 0;
-      checkpoints_or_commit(k);
+      commit_tx(k);
       return;
     case S_FAST_UNDO:
       feed_range(k, 0, k->tx_n);
@@ -554,8 +603,7 @@ static void on_done(pg_conn *c) {
       }
       /* fall through */
     case S_MERGE:
-      k->ckpt_i = 0;
-      checkpoints_or_commit(k);
+      commit_tx(k);
       return;
     case S_CKPT:
       checkpoints_or_commit(k);
@@ -589,6 +637,7 @@ static void on_done(pg_conn *c) {
       }
       bisect_next(k);
       return;
+    case S_DEAD_LETTERS:   /* no command is sent while waiting */
     case S_IDLE:
       return;
   }
@@ -1040,6 +1089,7 @@ static void pg_sink_destroy(sl_stage *st) {
   k->cctx = NULL;
   clear_bad(k);
   free(k->stack);
+  free(k->sent);
   for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
   free(k->cps);
   free(k->copy_sql);
