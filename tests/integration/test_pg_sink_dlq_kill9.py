@@ -109,10 +109,12 @@ def killed(t, db, b, case, kill_when):
 
 
 def waiting_session(db, table):
-    """The pid of the session idle in a transaction that wrote to table."""
+    """The pid of the session idle for over a second in a transaction that
+    wrote to table: waiting for its dead letters (the bisection's commands
+    follow each other within milliseconds)."""
     return db.one("SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
-                  "WHERE l.relation = '%s'::regclass AND a.state = 'idle in transaction'"
-                  % db.t(table))
+                  "WHERE l.relation = '%s'::regclass AND a.state = 'idle in transaction' "
+                  "AND a.state_change < clock_timestamp() - interval '1 second'" % db.t(table))
 
 
 def connection_lost(t, db, b):
