@@ -538,6 +538,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
       st->inited = st->plugin != NULL;
       int rc = st->plugin && st->plugin->init ? st->plugin->init(st) : 0;
       if (rc) {
+        if (rc == SL_EOPTION) exit_code = 2;   /* the pipeline's mistake, not the run's */
         sl_buf_printf(&err, "%s: %s: cannot start (%s); see the error above", st->where,
                       st->name, sl_strerror(rc));
         goto fail;
