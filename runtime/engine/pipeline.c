@@ -549,6 +549,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
    * lines, which takes them as they are) keeps every detail; CSV would not. */
   const sl_codec *dc = p->sinks[p->nsinks - 1]->codec;
   if (!dc || dc == &sl_codec_csv) {
+    exit_code = 2;
     sl_buf_printf(&err, "%s: the dead-letter sink must write JSON Lines (such as sl.file.sink { format = \"jsonl\" })",
                   p->sinks[p->nsinks - 1]->where);
     goto fail;
