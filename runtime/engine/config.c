@@ -404,6 +404,9 @@ static void check_list(lua_State *L, const char *field, const char *kind, int mi
     luaL_error(L, "sl.pipeline: '%s' must be a list of stages: wrap the one stage in { } "
                "(%s = { sl.%s { ... } })", field, field, lua_tostring(L, -1));
   }
+  if (lua_isfunction(L, -1))
+    luaL_error(L, "sl.pipeline: '%s' must be a list: wrap the one function in { } "
+               "(%s = { function (rec) ... end })", field, field);
   if (!lua_istable(L, -1))
     luaL_error(L, "sl.pipeline: '%s' must be a list of %ss ({ ... }), got %s", field, kind,
                luaL_typename(L, -1));
@@ -441,6 +444,11 @@ static void check_list(lua_State *L, const char *field, const char *kind, int mi
 static int pipeline_ctor(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
+  /* The lists first: one stage given without its { } is a mistake worth
+   * its own message, not the option check's "must be a table". */
+  check_list(L, "sources", "source", 1);
+  check_list(L, "steps", "step", 0);
+  check_list(L, "sinks", "sink", 1);
   sl_buf err = SL_BUF_INIT;
   if (sl_options_check(L, 1, pipeline_options, NULL, &err)) {
     where_lua(L);
@@ -450,9 +458,6 @@ static int pipeline_ctor(lua_State *L) {
     return lua_error(L);
   }
   sl_buf_free(&err);
-  check_list(L, "sources", "source", 1);
-  check_list(L, "steps", "step", 0);
-  check_list(L, "sinks", "sink", 1);
   if (lua_getfield(L, 1, "dlq") != LUA_TNIL) {
     lua_getfield(L, -1, "kind");
     if (!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), "sink") != 0)
