@@ -30,6 +30,7 @@
 
 #include "clean_step.h"
 #include "lua/sl_lua.h"
+#include "core/suggest.h"
 #include "rules.h"
 #include "sluice/codec.h"
 #include "sluice/log.h"
@@ -104,6 +105,12 @@ static const char *const outcome_names[4] = {"valid", "fixed", "invalid", "missi
 
 static int on_invalid_of(const char *s) {
   return !strcmp(s, "null") ? ON_NULL : !strcmp(s, "dlq") ? ON_DLQ : ON_KEEP;
+}
+
+/* Appends one message to a "; "-separated list of them. */
+static void add_error(sl_buf *err, const sl_buf *e) {
+  if (err->len && e->len) sl_buf_puts(err, "; ");
+  sl_buf_append(err, e->ptr, e->len);
 }
 
 static int parse_field(clean_priv *pv, clean_cfg *cfg, const sl_member *m, field_spec *f, sl_arena *a,
@@ -193,11 +200,18 @@ static int parse_field(clean_priv *pv, clean_cfg *cfg, const sl_member *m, field
   }
   f->rules = calloc(nitems + 1, sizeof *f->rules);
   if (!f->rules) return SL_ENOMEM;
+  /* Every unknown rule is reported, not only the first. */
+  int unknown = 0;
   for (uint32_t i = 0; i < nitems; i++) {
-    int rc = clean_rule_parse(&items[i], where, cfg->tz, cfg->area, &f->rules[i], err);
-    if (rc) return rc;
-    f->nrules++;
+    sl_buf e = SL_BUF_INIT;
+    int rc = clean_rule_parse(&items[i], where, cfg->tz, cfg->area, &f->rules[f->nrules], &e);
+    if (rc) add_error(err, &e);
+    sl_buf_free(&e);
+    if (rc == SL_ENOENT) unknown = 1;
+    else if (rc) return rc;
+    else f->nrules++;
   }
+  if (unknown) return SL_ENOENT;
   clean_rules_link(f->rules, f->nrules);
   return 0;
 }
@@ -248,10 +262,29 @@ static int clean_init(sl_stage *st) {
     rc = SL_ENOMEM;
     goto fail;
   }
+  /* A step option that is wrong is blamed on the option, not on the first
+   * field whose rule uses it. */
+  sl_clean_why tz_why;
+  if (!sl_tz_get(cfg->tz, &tz_why)) {
+    sl_buf_printf(&err, "tz: %s", tz_why.msg);
+    rc = SL_EOPTION;
+    goto fail;
+  }
+  int unknown = 0;
   for (uint32_t i = 0; i < v.n; i++) {
-    rc = parse_field(pv, cfg, &v.u.members[i], &pv->fields[pv->nfields], &a, &err);
+    sl_buf e = SL_BUF_INIT;
+    rc = parse_field(pv, cfg, &v.u.members[i], &pv->fields[pv->nfields], &a, &e);
+    add_error(&err, &e);
+    sl_buf_free(&e);
     pv->nfields++;
-    if (rc) goto fail;
+    if (rc == SL_ENOENT) unknown = 1;
+    else if (rc) goto fail;
+  }
+  if (unknown) {
+    sl_buf_puts(&err, "; known rules: ");
+    clean_rules_names(&err);
+    rc = SL_EOPTION;
+    goto fail;
   }
   /* Fields computed from others (from = ...) come after the plain ones,
    * so that they see the cleaned values: id_masked = { "mask_id", from =
@@ -266,22 +299,27 @@ static int clean_init(sl_stage *st) {
     }
     pv->fields[j] = f;
   }
-  /* required = {...}: mark the fields, and check presence of those with no rules. */
+  /* required = {...}: mark the fields.  A name that is not among them is
+   * a mistake (a misspelling would send every record to the dead-letter
+   * sink); a field checked only for presence is written { required = true }. */
   for (char **r = cfg->required; r && *r; r++) {
     field_spec *f = NULL;
-    for (int i = 0; i < pv->nfields; i++)
+    const char *best = NULL;
+    int bestd = 3;
+    for (int i = 0; i < pv->nfields; i++) {
       if (!strcmp(pv->fields[i].name, *r)) f = &pv->fields[i];
-    if (!f) {
-      f = &pv->fields[pv->nfields++];
-      f->name = strdup(*r);
-      f->from = strdup(*r);
-      f->rules = calloc(1, sizeof *f->rules);
-      if (!f->name || !f->from || !f->rules) {
-        rc = SL_ENOMEM;
-        goto fail;
+      int d = sl_edit_distance(*r, pv->fields[i].name);
+      if (d < bestd) {
+        bestd = d;
+        best = pv->fields[i].name;
       }
-      f->name_len = f->from_len = strlen(*r);
-      f->on_invalid = pv->on_invalid;
+    }
+    if (!f) {
+      sl_buf_printf(&err, "required: '%s' is not among fields", *r);
+      if (best) sl_buf_printf(&err, " (did you mean '%s'?)", best);
+      sl_buf_printf(&err, "; to require a field without rules, write fields = { %s = { required = true } }", *r);
+      rc = SL_EOPTION;
+      goto fail;
     }
     f->required = 1;
   }

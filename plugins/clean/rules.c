@@ -65,8 +65,12 @@ static const rule_def *find_def(const char *name, size_t n, sl_buf *err, const c
   }
   sl_buf_printf(err, "%s: unknown rule '%.*s'", where, (int)(n > 64 ? 64 : n), name);
   if (best) sl_buf_printf(err, " (did you mean '%s'?)", best);
-  else sl_buf_puts(err, " (see docs/cleansing.md for the rules)");
   return NULL;
+}
+
+void clean_rules_names(sl_buf *out) {
+  for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+    sl_buf_printf(out, "%s%s", i ? ", " : "", defs[i].name);
 }
 
 static int takes(const rule_def *d, const char *p, size_t n) {
@@ -177,7 +181,7 @@ int clean_rule_parse(const sl_value *v, const char *where, const char *default_t
     return SL_EOPTION;
   }
   const rule_def *d = find_def(name.ptr, name.len, err, where);
-  if (!d) return SL_EOPTION;
+  if (!d) return SL_ENOENT;
   snprintf(r->name, sizeof r->name, "%s", d->name);
   r->kind = d->kind;
   r->text = d->text;

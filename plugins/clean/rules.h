@@ -53,9 +53,11 @@ void clean_ctx_free(clean_ctx *cx);
 
 /* Parses one rule: a string ("cn_id") or a table ({ "mask", keep_start = 6 }).
  * where names it in messages ("fields.phone").  0, or SL_EOPTION with a
- * message in err. */
+ * message in err (SL_ENOENT: an unknown rule name, with the nearest one). */
 int clean_rule_parse(const sl_value *v, const char *where, const char *default_tz,
                      const char *default_area, clean_rule *r, sl_buf *err);
+/* Appends the names of every rule, comma-separated. */
+void clean_rules_names(sl_buf *out);
 /* Links consecutive text rules into runs (after parsing a chain). */
 void clean_rules_link(clean_rule *rules, int n);
 

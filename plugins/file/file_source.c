@@ -166,9 +166,12 @@ int file_source_init(sl_stage *st) {
   } else {
     fs->fd = open(cfg->path, O_RDONLY | O_CLOEXEC);
     if (fs->fd < 0) {
+      int missing = errno == ENOENT;
       sl_log_error(sl_stage_name(st), "%s: cannot open %s: %s", sl_stage_where(st), cfg->path,
                    strerror(errno));
-      return SL_EIO;
+      /* A path that names no file is the pipeline's mistake (exit 2), not
+       * a failure of the run. */
+      return missing ? SL_EOPTION : SL_EIO;
     }
     struct stat sb;
     if (fstat(fs->fd, &sb) < 0 || S_ISDIR(sb.st_mode)) {

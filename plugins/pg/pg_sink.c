@@ -1107,6 +1107,11 @@ static void pg_sink_destroy(sl_stage *st) {
 /* `sluice check`: what can be seen without connecting. */
 static int pg_sink_check(sl_stage *st) {
   const pg_sink_cfg *cfg = sl_stage_config(st);
+  if (strcmp(cfg->mode, "upsert") == 0 && strlist_len(cfg->key) == 0) {
+    sl_log_error(sl_stage_name(st), "%s: mode = \"upsert\" needs key = { ... }: the columns of a "
+                 "unique key of the table, which a newer record replaces", sl_stage_where(st));
+    return SL_EOPTION;
+  }
   return check_newer_by(st, cfg, cfg->columns);
 }
 

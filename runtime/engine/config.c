@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/suggest.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
 
@@ -398,6 +399,17 @@ static void check_list(lua_State *L, const char *field, const char *kind, int mi
     lua_pop(L, 1);
     return;
   }
+  if (has_mt(L, -1, DESC_MT)) {
+    lua_getfield(L, -1, "plugin");
+    luaL_error(L, "sl.pipeline: '%s' must be a list of stages: wrap the one stage in { } "
+               "(%s = { sl.%s { ... } })", field, field, lua_tostring(L, -1));
+  }
+  if (lua_isfunction(L, -1))
+    luaL_error(L, "sl.pipeline: '%s' must be a list: wrap the one function in { } "
+               "(%s = { function (rec) ... end })", field, field);
+  if (!lua_istable(L, -1))
+    luaL_error(L, "sl.pipeline: '%s' must be a list of %ss ({ ... }), got %s", field, kind,
+               luaL_typename(L, -1));
   lua_Integer n = luaL_len(L, -1);
   if (n < min)
     luaL_error(L, "sl.pipeline: '%s' needs at least %d item%s", field, min, min > 1 ? "s" : "");
@@ -432,6 +444,11 @@ static void check_list(lua_State *L, const char *field, const char *kind, int mi
 static int pipeline_ctor(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
+  /* The lists first: one stage given without its { } is a mistake worth
+   * its own message, not the option check's "must be a table". */
+  check_list(L, "sources", "source", 1);
+  check_list(L, "steps", "step", 0);
+  check_list(L, "sinks", "sink", 1);
   sl_buf err = SL_BUF_INIT;
   if (sl_options_check(L, 1, pipeline_options, NULL, &err)) {
     where_lua(L);
@@ -441,9 +458,6 @@ static int pipeline_ctor(lua_State *L) {
     return lua_error(L);
   }
   sl_buf_free(&err);
-  check_list(L, "sources", "source", 1);
-  check_list(L, "steps", "step", 0);
-  check_list(L, "sinks", "sink", 1);
   if (lua_getfield(L, 1, "dlq") != LUA_TNIL) {
     lua_getfield(L, -1, "kind");
     if (!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), "sink") != 0)
@@ -503,6 +517,53 @@ static int now_ms(lua_State *L) {
   return 1;
 }
 
+/* __index of a namespace table (sl.file, sl.kafka, sl.clean): a name it
+ * does not have is a mistake, said at the line that used it with the
+ * nearest name, rather than a nil that fails later as "attempt to call a
+ * nil value".  Upvalue 1: the namespace; 2: what it holds ("plugin"). */
+static int namespace_index(lua_State *L) {
+  const char *ns = lua_tostring(L, lua_upvalueindex(1));
+  const char *what = lua_tostring(L, lua_upvalueindex(2));
+  const char *key = luaL_tolstring(L, 2, NULL);
+  const char *best = NULL;
+  int bestd = 3;
+  sl_buf names = SL_BUF_INIT;
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    /* The key stays in the table: its string outlives the stack slot. */
+    const char *name = lua_tostring(L, -1);
+    int d = sl_edit_distance(key, name);
+    if (d < bestd) {
+      bestd = d;
+      best = name;
+    }
+    sl_buf_printf(&names, "%s%s.%s", names.len ? ", " : "", ns, name);
+  }
+  where_lua(L);
+  if (best) lua_pushfstring(L, "no %s named '%s.%s' (did you mean '%s.%s'?)", what, ns, key, ns, best);
+  else lua_pushfstring(L, "no %s named '%s.%s' (there are: %s)", what, ns, key, names.ptr ? names.ptr : "none");
+  sl_buf_free(&names);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+/* Gives the table at the top (namespace ns) a metatable, or uses the one it
+ * has, whose __index raises namespace_index's error. [-0,+0] */
+static void guard_namespace(lua_State *L, const char *ns, const char *what) {
+  if (!lua_getmetatable(L, -1)) {
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setmetatable(L, -3);
+  }
+  lua_pushstring(L, ns);
+  lua_pushstring(L, what);
+  lua_pushcclosure(L, namespace_index, 2);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* Sets M.<a>.<b> = value at the top (for a plugin named "a.b"). [-1,+0] */
 static void set_dotted(lua_State *L, int m, const char *name) {
   const char *dot = strchr(name, '.');
@@ -514,6 +575,9 @@ static void set_dotted(lua_State *L, int m, const char *name) {
   if (lua_rawget(L, m) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
+    char ns[64];
+    snprintf(ns, sizeof ns, "%.*s", (int)(dot - name), name);
+    guard_namespace(L, ns, "plugin");
     lua_pushlstring(L, name, (size_t)(dot - name));
     lua_pushvalue(L, -2);
     lua_rawset(L, m);
@@ -581,6 +645,7 @@ static int open_module(lua_State *L) {
       lua_setmetatable(L, -3);
     }
     lua_pop(L, 1);
+    guard_namespace(L, (*lib)->name, "function");
     lua_setfield(L, m, (*lib)->name);
   }
 

@@ -21,6 +21,7 @@
 typedef struct sl_workers sl_workers;
 typedef struct sl_statefile sl_statefile;
 typedef struct sl_lua_plugin sl_lua_plugin;
+typedef struct sl_reload sl_reload;
 
 struct sl_stage {
   const sl_plugin *plugin;    /* NULL for a Lua function step */
@@ -105,7 +106,8 @@ struct sl_pipeline {
   pthread_mutex_t done_mu;
   sl_batch *done_head, *done_tail;   /* processed by workers, not yet taken back */
 
-  uv_signal_t sig_term, sig_int, sig_hup;
+  uv_signal_t sig_term, sig_int;
+  sl_reload *reloader;        /* SIGHUP: checks the new file off the loop thread */
   int signals;
   sl_run_state run;
   int statefiles_busy;        /* state writes in flight */
@@ -145,6 +147,8 @@ typedef struct sl_run_opts {
   const char *admin;          /* --admin host:port, or NULL */
   int check_only;
   int quiet;                  /* check_only: report errors through the log, print nothing */
+  sl_buf *err_out;            /* check_only: append the error here instead, leave the log's
+                                 pipeline name alone (a check beside a running pipeline) */
 } sl_run_opts;
 
 /* sl_pipeline_main's exit code when SIGHUP asked for a reload: the pipeline
@@ -156,6 +160,15 @@ typedef struct sl_run_opts {
 int sl_pipeline_main(const sl_run_opts *o);
 /* Stops the sources; the pipeline ends once what is in flight is durable. */
 void sl__pipeline_drain(sl_pipeline *p);
+
+/* ---- reload.c ---- */
+/* Handles SIGHUP on p's loop (call once the loop runs the pipeline). */
+int sl__reload_start(sl_pipeline *p);
+/* Stops waiting for a check in progress (before the loop's handles close);
+ * its thread may go on, and never touches p again. */
+void sl__reload_stop(sl_pipeline *p);
+/* After the loop's handles are closed. */
+void sl__reload_free(sl_pipeline *p);
 
 /* ---- config.c: the "sluice" Lua module and the pipeline descriptor ---- */
 typedef struct sl_config_ctx {

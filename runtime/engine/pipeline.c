@@ -360,26 +360,6 @@ static void on_signal(uv_signal_t *h, int signum) {
   sl__pipeline_drain(p);
 }
 
-/* SIGHUP: check the pipeline file as it is now; if it is valid, drain as
- * for SIGTERM (every checkpoint saved) and start again from it, so nothing
- * is lost or read twice.  If it is not, say why and go on with the old one. */
-static void on_sighup(uv_signal_t *h, int signum) {
-  sl_pipeline *p = h->data;
-  (void)signum;
-  if (p->run != SL_RUN_RUNNING || p->reload) return;
-  sl_run_opts check = {.file = p->file, .check_only = 1, .quiet = 1};
-  sl_log_info(NULL, "SIGHUP: checking %s before reloading", p->file);
-  if (sl_pipeline_main(&check) != 0) {
-    sl_log_error(NULL, "SIGHUP: %s is not valid (see above); still running the pipeline as loaded", p->file);
-    sl_log_set_pipeline(p->name);
-    return;
-  }
-  sl_log_set_pipeline(p->name);
-  sl_log_info(NULL, "SIGHUP: draining, then reloading %s", p->file);
-  p->reload = 1;
-  sl__pipeline_drain(p);
-}
-
 /* ---- main ---- */
 
 static void close_walk_cb(uv_handle_t *h, void *arg) {
@@ -450,7 +430,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
   lua_getfield(L, desc, "name");
   p->name = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : pipeline_name_from_file(o->file);
   lua_pop(L, 1);
-  sl_log_set_pipeline(p->name);
+  if (!o->err_out) sl_log_set_pipeline(p->name);
 
   if (build_list(p, L, desc, "sources", SL_SOURCE, &p->sources, &p->nsources, 0, &err) ||
       build_list(p, L, desc, "steps", SL_STEP, &p->steps, &p->nsteps, 0, &err) ||
@@ -558,6 +538,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
       st->inited = st->plugin != NULL;
       int rc = st->plugin && st->plugin->init ? st->plugin->init(st) : 0;
       if (rc) {
+        if (rc == SL_EOPTION) exit_code = 2;   /* the pipeline's mistake, not the run's */
         sl_buf_printf(&err, "%s: %s: cannot start (%s); see the error above", st->where,
                       st->name, sl_strerror(rc));
         goto fail;
@@ -568,6 +549,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
    * lines, which takes them as they are) keeps every detail; CSV would not. */
   const sl_codec *dc = p->sinks[p->nsinks - 1]->codec;
   if (!dc || dc == &sl_codec_csv) {
+    exit_code = 2;
     sl_buf_printf(&err, "%s: the dead-letter sink must write JSON Lines (such as sl.file.sink { format = \"jsonl\" })",
                   p->sinks[p->nsinks - 1]->where);
     goto fail;
@@ -579,9 +561,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
   p->sig_term.data = p->sig_int.data = p;
   uv_signal_start(&p->sig_term, on_signal, SIGTERM);
   uv_signal_start(&p->sig_int, on_signal, SIGINT);
-  uv_signal_init(&loop, &p->sig_hup);
-  p->sig_hup.data = p;
-  uv_signal_start(&p->sig_hup, on_sighup, SIGHUP);
+  if (sl__reload_start(p)) goto fail;
 
   sl_log_info(NULL, "running %s: %d source%s, %d step%s, %d sink%s, %d worker%s; state in %s",
               o->file, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
@@ -609,7 +589,8 @@ int sl_pipeline_main(const sl_run_opts *o) {
 fail:
   if (!err.len) sl_buf_puts(&err, "cannot start the pipeline (out of memory)");
   /* check's errors are for a person at a terminal: one plain line. */
-  if (o->check_only && !o->quiet) fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
+  if (o->err_out) sl_buf_append(o->err_out, err.ptr, err.len);
+  else if (o->check_only && !o->quiet) fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
   else sl_log_error(NULL, "%.*s", (int)err.len, err.ptr);
 done:
   if (p->workers) sl__workers_stop(p->workers);
@@ -632,6 +613,7 @@ done:
     }
   }
   if (loop_ready) {
+    sl__reload_stop(p);
     sl__admin_stop(p);
     uv_walk(&loop, close_walk_cb, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -639,6 +621,7 @@ done:
     pthread_mutex_destroy(&p->done_mu);
     sl__metrics_free(p);
     pthread_mutex_destroy(&p->metrics_mu);
+    sl__reload_free(p);
   }
   {
     sl_stage **lists3[3] = {p->sources, p->steps, p->sinks};

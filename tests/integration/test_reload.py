@@ -37,6 +37,8 @@ def test(t):
     run.signal(signal.SIGHUP)
     st.wait_until(lambda: "still running the pipeline as loaded" in run.stderr_text(), 30,
                   "the reload to be refused", abort=run.exited)
+    st.assert_true("pipeline.lua:1:" in run.stderr_text(),
+                   "the refused reload's error names the file and line")
     append(t, 101, 200)
     st.wait_until(lambda: out.count() >= 200, 30, "lines 101-200 after the refused reload",
                   abort=run.exited)

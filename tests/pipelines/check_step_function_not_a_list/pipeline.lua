@@ -1,0 +1,8 @@
+-- sluice check: one step function not wrapped in a list is explained as such.
+local sl = require "sluice"
+return sl.pipeline {
+  name    = "c",
+  sources = { sl.file.source { path = "in.jsonl" } },
+  steps   = function (rec) return rec end,
+  sinks   = { sl.file.sink { path = "out.jsonl" } },
+}
