@@ -446,6 +446,9 @@ int sl_pipeline_main(const sl_run_opts *o) {
   lua_State *L = sl_lua_state(p->cfg);
   sl_config_open(L, &ctx);
   if (sl_config_load(p->cfg, o->file, &err)) goto fail;
+  /* What runs in this state from now on (template functions, Lua plugins)
+   * runs on the loop thread, under the pipeline's own budget. */
+  if (sl_lua_set_call_ms(p->cfg, p->set.limits.call_ms)) goto fail;
   int desc = lua_gettop(L);
   lua_getfield(L, desc, "name");
   p->name = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : pipeline_name_from_file(o->file);

@@ -150,6 +150,33 @@ void sl__budget_unregister(sl_lua *s) {
   if (stop) pthread_join(join, NULL);
 }
 
+int sl_lua_set_call_ms(sl_lua *s, uint32_t call_ms) {
+  if (call_ms == s->call_ms) return 0;
+  if (!call_ms) {
+    if (s->wd_registered) sl__budget_unregister(s);
+    s->call_ms = 0;
+    return 0;
+  }
+  if (!s->wd_registered) {
+    s->call_ms = call_ms;
+    int rc = sl__budget_register(s);
+    if (rc) s->call_ms = 0;
+    return rc;
+  }
+  /* The watchdog reads call_ms under its lock. */
+  pthread_mutex_lock(&wd_mu);
+  s->call_ms = call_ms;
+  pthread_mutex_unlock(&wd_mu);
+  return 0;
+}
+
+int64_t sl_lua_call_age_ms(sl_lua *s) {
+  int64_t start = atomic_load(&s->call_start);
+  if (start == 0) return -1;
+  int64_t age = sl__lua_mono_ms() - start;
+  return age < 0 ? 0 : age;
+}
+
 /* ---- the hook ---- */
 
 static int budget_expired(sl_lua *s) {

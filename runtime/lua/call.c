@@ -79,6 +79,7 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
     lua_remove(L, base);
     return 0;
   }
+  s->timed_out = timed_out;
 
   size_t len = 0;
   const char *text = lua_tolstring(L, -1, &len);
@@ -125,6 +126,8 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
   if (mem) lua_gc(L, LUA_GCCOLLECT);
   return SL_ELUA;
 }
+
+int sl_lua_timed_out(sl_lua *s) { return s->timed_out; }
 
 /* ---- files ---- */
 

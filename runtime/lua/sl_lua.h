@@ -75,6 +75,19 @@ int sl_lua_pcall_record(sl_lua *s, sl_record *rec, sl_arena *a, int nresults,
  * messages say "path:line:". */
 int sl_lua_dofile(sl_lua *s, const char *path, int nresults, sl_buf *err);
 
+/* Changes the time budget of the calls that follow (0 = none): a state that
+ * evaluated a file under a longer load budget then runs its functions under
+ * the pipeline's call_ms.  Between calls only.  0 or SL_ENOMEM (the watchdog
+ * could not be started). */
+int sl_lua_set_call_ms(sl_lua *s, uint32_t call_ms);
+/* How long the current outermost call has been running, in ms, or -1 when
+ * the state is between calls or has no time budget.  Safe from any thread
+ * while s lives: the admin endpoint asks it of a worker's state. */
+int64_t sl_lua_call_age_ms(sl_lua *s);
+/* Whether the last sl_lua_pcall that failed was stopped by the time budget
+ * (rather than failing on its own).  Owner thread only. */
+int sl_lua_timed_out(sl_lua *s);
+
 /* Memory in use by the state, bytes. */
 size_t sl_lua_memory(sl_lua *s);
 
