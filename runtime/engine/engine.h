@@ -218,6 +218,9 @@ int sl__sink_batch_add(sl_stage *sink, sl_sink_batch *sb, sl_arena *a, sl_record
 int sl__workers_start(sl_pipeline *p, sl_buf *err);
 void sl__workers_submit(sl_workers *w, sl_batch *b);
 void sl__workers_stop(sl_workers *w);
+/* The longest time a worker has been inside one Lua call, in ms (-1 if none
+ * is in one), and in *id that worker's number.  Loop thread. */
+int64_t sl__workers_longest_call(sl_workers *w, int *id);
 
 /* ---- state.c ---- */
 int sl__state_open(sl_stage *st);

@@ -675,6 +675,20 @@ void sl__workers_submit(sl_workers *ws, sl_batch *b) {
   pthread_mutex_unlock(&ws->mu);
 }
 
+int64_t sl__workers_longest_call(sl_workers *ws, int *id) {
+  int64_t longest = -1;
+  /* w->lua was set before the start-up handshake and lives until stop. */
+  for (int i = 0; ws && i < ws->n; i++) {
+    if (!ws->w[i].lua) continue;
+    int64_t age = sl_lua_call_age_ms(ws->w[i].lua);
+    if (age > longest) {
+      longest = age;
+      *id = ws->w[i].id;
+    }
+  }
+  return longest;
+}
+
 void sl__workers_stop(sl_workers *ws) {
   if (!ws) return;
   pthread_mutex_lock(&ws->mu);
