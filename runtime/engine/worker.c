@@ -199,13 +199,18 @@ static void to_dead(worker *w, sl_record *rec) {
   w->dead[w->ndead++] = rec;
 }
 
+/* A record fails once: it is already among the dead letters with the
+ * reason it failed for first. */
 static void fail(worker *w, sl_batch *b, sl_record *rec, const char *stage, const char *why) {
+  if (rec->state == SL_REC_FAILED) return;
   sl_record_fail(rec, &b->arena, stage, why);
   to_dead(w, rec);
 }
 
 /* Appends a step's output to next: a record view, a new record from a
- * table, or a list of those.  Returns 0, or SL_ETYPE with *why. */
+ * table, or a list of those.  A view of a record that failed earlier in
+ * the batch (a step kept it and returned it again) is left out: that record
+ * is a dead letter already.  Returns 0, or SL_ETYPE with *why. */
 static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
                        const char **why) {
   lua_State *L = sl_lua_state(w->lua);
@@ -217,6 +222,7 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
       *why = "step returned a userdata that is not a record";
       return SL_ETYPE;
     }
+    if (r->state == SL_REC_FAILED) return 0;
     if (reserve(w, *nnext + 1)) return SL_ENOMEM;
     w->next[(*nnext)++] = r;
     return 0;
@@ -271,7 +277,7 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
       *why = "a step's list must hold records or tables";
       return SL_ETYPE;
     }
-    w->next[(*nnext)++] = r;
+    if (r->state != SL_REC_FAILED) w->next[(*nnext)++] = r;
   }
   return 0;
 }
