@@ -167,6 +167,9 @@ void sl_config_open(lua_State *L, const sl_config_ctx *ctx);
 /* Runs the pipeline file and checks what it returns; leaves the pipeline
  * descriptor on the stack.  On error *err holds "file:line: message". */
 int sl_config_load(sl_lua *s, const char *file, sl_buf *err);
+/* The least time budget of a pipeline file's top level, in ms (call_ms if
+ * that is longer): evaluating the file may take a while. */
+#define SL_LOAD_MS 10000
 
 /* ---- options.c ---- */
 /* Checks the table at t against opts (and common, may be NULL).  0, or

@@ -427,7 +427,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
    * limits and grants; then the real one under them. */
   /* The probe has every grant: the file may use at its top level what it
    * grants its scripts, and grants are only known once it has run. */
-  sl_lua_limits lim = {.memory_bytes = (size_t)256 << 20, .call_ms = 10000};
+  sl_lua_limits lim = {.memory_bytes = (size_t)256 << 20, .call_ms = SL_LOAD_MS};
   sl_lua_grants all = {.io = 1, .os = 1, .c_modules = 1, .debug = 1};
   sl_lua *probe = sl_lua_new(&lim, &all, p->search_path);
   if (!probe) goto fail;
@@ -440,7 +440,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
   sl_lua_free(probe);
 
   sl_lua_limits cfg_lim = p->set.limits;
-  if (cfg_lim.call_ms < 10000) cfg_lim.call_ms = 10000;   /* evaluating the file may take a while */
+  if (cfg_lim.call_ms < SL_LOAD_MS) cfg_lim.call_ms = SL_LOAD_MS;   /* evaluating the file may take a while */
   p->cfg = sl_lua_new(&cfg_lim, &p->set.grants, p->search_path);
   if (!p->cfg) goto fail;
   lua_State *L = sl_lua_state(p->cfg);

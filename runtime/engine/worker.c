@@ -60,7 +60,11 @@ struct sl_workers {
 
 static int setup_worker(worker *w, sl_buf *err) {
   sl_pipeline *p = w->ws->p;
-  w->lua = sl_lua_new(&p->set.limits, &p->set.grants, p->search_path);
+  /* The file's top level runs under the same load budget as in the loop
+   * thread's state (at least 10 s), the steps under call_ms. */
+  sl_lua_limits lim = p->set.limits;
+  if (lim.call_ms && lim.call_ms < SL_LOAD_MS) lim.call_ms = SL_LOAD_MS;
+  w->lua = sl_lua_new(&lim, &p->set.grants, p->search_path);
   if (!w->lua) {
     sl_buf_puts(err, "out of memory creating a Lua state");
     return SL_ENOMEM;
@@ -75,6 +79,7 @@ static int setup_worker(worker *w, sl_buf *err) {
   lua_setfield(L, LUA_REGISTRYINDEX, "sluice.worker_ctx");
   sl_config_open(L, ctx);
   if (sl_config_load(w->lua, p->file, err)) return SL_ELUA;
+  if (sl_lua_set_call_ms(w->lua, p->set.limits.call_ms)) return SL_ENOMEM;
   int desc = lua_gettop(L);
 
   w->step_fn = malloc((p->nsteps + 1) * sizeof *w->step_fn);

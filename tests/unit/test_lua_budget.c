@@ -165,8 +165,11 @@ TEST(test_time_budget_stops_loops) {
     if (!starts_with(err.ptr, "time budget of 200 ms exceeded in test:"))
       TEST_FAIL_AT("%s: \"%s\"", loops[i].name, err.ptr);
     if (i < 2) ASSERT_STR_EQ(err.ptr, expect);
-    /* The budget reads a coarse clock (a few ms per tick): allow one tick early. */
-    if (took < CALL_MS - 10 || took > 2 * CALL_MS)
+    /* The budget reads a coarse clock (a few ms per tick): allow one tick
+     * early.  Late is bounded loosely: on a loaded machine the watchdog
+     * thread may wait a few hundred ms for a core; an escape takes the
+     * alarm's 10 s. */
+    if (took < CALL_MS - 10 || took > 5 * CALL_MS)
       TEST_FAIL_AT("%s: stopped after %lld ms, budget %d ms", loops[i].name, (long long)took, CALL_MS);
     /* The state goes on, and the next call runs without a hook. */
     ASSERT_EQ(run(s, "local n = 0 for i = 1, 100000 do n = n + i end return n", 1, &err), 0);
