@@ -141,6 +141,10 @@ static const struct {
      "local co = coroutine.wrap(function()\n"
      "local x <close> = setmetatable({}, {__close = function() while true do end end})\n"
      "while true do end end) co()", "test:"},
+    {"coroutine.close running a looping __close",
+     "local co = coroutine.create(function()\n"
+     "local x <close> = setmetatable({}, {__close = function() while true do end end})\n"
+     "coroutine.yield() end) coroutine.resume(co) coroutine.close(co)", "test:"},
     {"__index metamethod", "local t = setmetatable({}, {__index = function() while true do end end})\n"
                            "return t.x", "test:1"},
     {"error object __tostring",
