@@ -63,7 +63,7 @@ static int setup_worker(worker *w, sl_buf *err) {
   /* The file's top level runs under the same load budget as in the loop
    * thread's state (at least 10 s), the steps under call_ms. */
   sl_lua_limits lim = p->set.limits;
-  if (lim.call_ms && lim.call_ms < SL_LOAD_MS) lim.call_ms = SL_LOAD_MS;
+  if (lim.call_ms < SL_LOAD_MS) lim.call_ms = SL_LOAD_MS;
   w->lua = sl_lua_new(&lim, &p->set.grants, p->search_path);
   if (!w->lua) {
     sl_buf_puts(err, "out of memory creating a Lua state");

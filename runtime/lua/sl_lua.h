@@ -55,8 +55,10 @@ sl_lua *sl_lua_from(lua_State *L);
  * its arguments, pushes nothing, and writes a one-line message into err
  * (which it empties first): "file.lua:12: attempt to index a nil value",
  * "time budget of 1000 ms exceeded in file.lua:3", "memory budget of 64 MiB
- * exceeded", "error object is a table".  The traceback goes to *trace if
- * trace is not NULL (emptied first).  err and trace are NUL-terminated.
+ * exceeded", "error object is a table".  The message is the whole error
+ * value, line breaks and tabs as spaces and NUL bytes as "\0"; the traceback
+ * is never part of it, and goes to *trace if trace is not NULL (emptied
+ * first).  err and trace are NUL-terminated.
  * The state stays usable after any error, budget overruns included.
  *
  * A call made from inside another (a C function called from Lua that calls
