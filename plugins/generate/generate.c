@@ -197,11 +197,16 @@ static int fill_from_template(generate *g, sl_batch *b, uint32_t n, int64_t now)
   return 0;
 }
 
-static int fill_from_function(generate *g, sl_batch *b, uint32_t n, int64_t now) {
+/* Calls the template function for n records.  It runs on the loop thread:
+ * after one call that overran its time budget (the loop stood still that
+ * long) *timed_out is set, that record is dead-lettered and no more are made,
+ * so the caller can stop the source rather than stall the loop again. */
+static int fill_from_function(generate *g, sl_batch *b, uint32_t *n, int64_t now,
+                              sl_buf *timed_out) {
   lua_State *L = sl_stage_lua(g->st);
   sl_lua *s = sl_lua_from(L);
   sl_buf err = SL_BUF_INIT;
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint32_t i = 0; i < *n; i++) {
     int64_t seq = g->seq + 1 + i;
     lua_rawgeti(L, LUA_REGISTRYINDEX, g->cfg->template_ref);
     lua_pushinteger(L, seq);
@@ -213,6 +218,11 @@ static int fill_from_function(generate *g, sl_batch *b, uint32_t n, int64_t now)
     const char *why = NULL;
     if (sl_lua_pcall(s, 1, 1, &err, NULL)) {
       sl_record_fail(rec, sl_batch_arena(b), sl_stage_name(g->st), err.ptr ? err.ptr : "error");
+      if (sl_lua_timed_out(s)) {
+        sl_buf_puts(timed_out, err.ptr ? err.ptr : "time budget exceeded");
+        *n = i + 1;
+        break;
+      }
       continue;
     }
     if (!lua_istable(L, -1) ||
@@ -246,8 +256,11 @@ static void on_idle(uv_idle_t *h) {
     return;
   }
   int64_t now = sl_now_ms();
-  int rc = g->use_function ? fill_from_function(g, b, n, now) : fill_from_template(g, b, n, now);
+  sl_buf timed_out = SL_BUF_INIT;
+  int rc = g->use_function ? fill_from_function(g, b, &n, now, &timed_out)
+                           : fill_from_template(g, b, n, now);
   if (rc) {
+    sl_buf_free(&timed_out);
     sl_batch_discard(b);
     sl_stage_fatal(g->st, "out of memory");
     return;
@@ -256,7 +269,15 @@ static void on_idle(uv_idle_t *h) {
   sl_checkpoint cp = {.a = g->seq};
   sl_batch_set_checkpoint(b, &cp);
   sl_source_emit(g->st, b);
-  if (g->cfg->count > 0 && g->seq >= g->cfg->count) finish(g);
+  if (timed_out.len) {
+    finish(g);
+    sl_stage_fatal(g->st, "%s: the template function ran out of its time budget (%.*s); it "
+                   "runs on the loop thread, so the source stops", sl_stage_where(g->st),
+                   (int)timed_out.len, timed_out.ptr);
+  } else if (g->cfg->count > 0 && g->seq >= g->cfg->count) {
+    finish(g);
+  }
+  sl_buf_free(&timed_out);
 }
 
 static int gen_start(sl_stage *st) {

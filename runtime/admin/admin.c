@@ -1,5 +1,6 @@
 /* The admin endpoint: /metrics (Prometheus text), /health (the process and
- * its loop answer), /ready (running, not draining), /status (JSON). */
+ * its loop answer, no worker stuck), /ready (running, not draining, no
+ * worker stuck), /status (JSON). */
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,20 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
   sl_buf_puts(b, "]}\n");
 }
 
+/* A worker is stuck when one Lua call has run for more than twice its
+ * budget: the watchdog stops Lua code within 1.25 x call_ms, so such a call
+ * is inside a C function that the budget cannot interrupt (a pathological
+ * string.find).  Writes why into body and returns 1 if one is. */
+static int worker_stuck(sl_pipeline *p, sl_buf *body) {
+  uint32_t budget = p->set.limits.call_ms;
+  int id = 0;
+  int64_t age = sl__workers_longest_call(p->workers, &id);
+  if (!budget || age <= 2 * (int64_t)budget + 100) return 0;
+  sl_buf_printf(body, "stuck: worker.%d has been in one Lua call for %lld ms (budget %u ms)\n", id,
+                (long long)age, budget);
+  return 1;
+}
+
 static int handle(void *data, const char *path, sl_buf *body, const char **type) {
   sl_pipeline *p = data;
   if (strcmp(path, "/metrics") == 0) {
@@ -56,10 +71,12 @@ static int handle(void *data, const char *path, sl_buf *body, const char **type)
     return 200;
   }
   if (strcmp(path, "/health") == 0) {
+    if (worker_stuck(p, body)) return 503;
     sl_buf_puts(body, "ok\n");
     return 200;
   }
   if (strcmp(path, "/ready") == 0) {
+    if (worker_stuck(p, body)) return 503;
     int ready = p->run == SL_RUN_RUNNING;
     sl_buf_printf(body, "%s\n", ready ? "ready" : run_name(p->run));
     return ready ? 200 : 503;

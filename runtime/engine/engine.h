@@ -181,6 +181,9 @@ void sl_config_open(lua_State *L, const sl_config_ctx *ctx);
 /* Runs the pipeline file and checks what it returns; leaves the pipeline
  * descriptor on the stack.  On error *err holds "file:line: message". */
 int sl_config_load(sl_lua *s, const char *file, sl_buf *err);
+/* The least time budget of a pipeline file's top level, in ms (call_ms if
+ * that is longer): evaluating the file may take a while. */
+#define SL_LOAD_MS 10000
 
 /* ---- options.c ---- */
 /* Checks the table at t against opts (and common, may be NULL).  0, or
@@ -232,6 +235,9 @@ int sl__sink_batch_add(sl_stage *sink, sl_sink_batch *sb, sl_arena *a, sl_record
 int sl__workers_start(sl_pipeline *p, sl_buf *err);
 void sl__workers_submit(sl_workers *w, sl_batch *b);
 void sl__workers_stop(sl_workers *w);
+/* The longest time a worker has been inside one Lua call, in ms (-1 if none
+ * is in one), and in *id that worker's number.  Loop thread. */
+int64_t sl__workers_longest_call(sl_workers *w, int *id);
 
 /* ---- state.c ---- */
 int sl__state_open(sl_stage *st);

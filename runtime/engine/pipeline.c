@@ -407,7 +407,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
    * limits and grants; then the real one under them. */
   /* The probe has every grant: the file may use at its top level what it
    * grants its scripts, and grants are only known once it has run. */
-  sl_lua_limits lim = {.memory_bytes = (size_t)256 << 20, .call_ms = 10000};
+  sl_lua_limits lim = {.memory_bytes = (size_t)256 << 20, .call_ms = SL_LOAD_MS};
   sl_lua_grants all = {.io = 1, .os = 1, .c_modules = 1, .debug = 1};
   sl_lua *probe = sl_lua_new(&lim, &all, p->search_path);
   if (!probe) goto fail;
@@ -420,12 +420,15 @@ int sl_pipeline_main(const sl_run_opts *o) {
   sl_lua_free(probe);
 
   sl_lua_limits cfg_lim = p->set.limits;
-  if (cfg_lim.call_ms < 10000) cfg_lim.call_ms = 10000;   /* evaluating the file may take a while */
+  if (cfg_lim.call_ms < SL_LOAD_MS) cfg_lim.call_ms = SL_LOAD_MS;   /* evaluating the file may take a while */
   p->cfg = sl_lua_new(&cfg_lim, &p->set.grants, p->search_path);
   if (!p->cfg) goto fail;
   lua_State *L = sl_lua_state(p->cfg);
   sl_config_open(L, &ctx);
   if (sl_config_load(p->cfg, o->file, &err)) goto fail;
+  /* What runs in this state from now on (template functions, Lua plugins)
+   * runs on the loop thread, under the pipeline's own budget. */
+  if (sl_lua_set_call_ms(p->cfg, p->set.limits.call_ms)) goto fail;
   int desc = lua_gettop(L);
   lua_getfield(L, desc, "name");
   p->name = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : pipeline_name_from_file(o->file);

@@ -60,7 +60,11 @@ struct sl_workers {
 
 static int setup_worker(worker *w, sl_buf *err) {
   sl_pipeline *p = w->ws->p;
-  w->lua = sl_lua_new(&p->set.limits, &p->set.grants, p->search_path);
+  /* The file's top level runs under the same load budget as in the loop
+   * thread's state (at least 10 s), the steps under call_ms. */
+  sl_lua_limits lim = p->set.limits;
+  if (lim.call_ms < SL_LOAD_MS) lim.call_ms = SL_LOAD_MS;
+  w->lua = sl_lua_new(&lim, &p->set.grants, p->search_path);
   if (!w->lua) {
     sl_buf_puts(err, "out of memory creating a Lua state");
     return SL_ENOMEM;
@@ -75,6 +79,7 @@ static int setup_worker(worker *w, sl_buf *err) {
   lua_setfield(L, LUA_REGISTRYINDEX, "sluice.worker_ctx");
   sl_config_open(L, ctx);
   if (sl_config_load(w->lua, p->file, err)) return SL_ELUA;
+  if (sl_lua_set_call_ms(w->lua, p->set.limits.call_ms)) return SL_ENOMEM;
   int desc = lua_gettop(L);
 
   w->step_fn = malloc((p->nsteps + 1) * sizeof *w->step_fn);
@@ -199,13 +204,18 @@ static void to_dead(worker *w, sl_record *rec) {
   w->dead[w->ndead++] = rec;
 }
 
+/* A record fails once: it is already among the dead letters with the
+ * reason it failed for first. */
 static void fail(worker *w, sl_batch *b, sl_record *rec, const char *stage, const char *why) {
+  if (rec->state == SL_REC_FAILED) return;
   sl_record_fail(rec, &b->arena, stage, why);
   to_dead(w, rec);
 }
 
 /* Appends a step's output to next: a record view, a new record from a
- * table, or a list of those.  Returns 0, or SL_ETYPE with *why. */
+ * table, or a list of those.  A view of a record that failed earlier in
+ * the batch (a step kept it and returned it again) is left out: that record
+ * is a dead letter already.  Returns 0, or SL_ETYPE with *why. */
 static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
                        const char **why) {
   lua_State *L = sl_lua_state(w->lua);
@@ -217,6 +227,7 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
       *why = "step returned a userdata that is not a record";
       return SL_ETYPE;
     }
+    if (r->state == SL_REC_FAILED) return 0;
     if (reserve(w, *nnext + 1)) return SL_ENOMEM;
     w->next[(*nnext)++] = r;
     return 0;
@@ -271,7 +282,7 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
       *why = "a step's list must hold records or tables";
       return SL_ETYPE;
     }
-    w->next[(*nnext)++] = r;
+    if (r->state != SL_REC_FAILED) w->next[(*nnext)++] = r;
   }
   return 0;
 }
@@ -673,6 +684,20 @@ void sl__workers_submit(sl_workers *ws, sl_batch *b) {
   ws->tail = b;
   pthread_cond_signal(&ws->cv);
   pthread_mutex_unlock(&ws->mu);
+}
+
+int64_t sl__workers_longest_call(sl_workers *ws, int *id) {
+  int64_t longest = -1;
+  /* w->lua was set before the start-up handshake and lives until stop. */
+  for (int i = 0; ws && i < ws->n; i++) {
+    if (!ws->w[i].lua) continue;
+    int64_t age = sl_lua_call_age_ms(ws->w[i].lua);
+    if (age > longest) {
+      longest = age;
+      *id = ws->w[i].id;
+    }
+  }
+  return longest;
 }
 
 void sl__workers_stop(sl_workers *ws) {

@@ -8,12 +8,14 @@
  * number (armed_seq) and installs a count hook on the thread running Lua.
  * lua_sethook is written to be called asynchronously (ldebug.c: the fields
  * it sets are read atomically enough and the hook is always checked before
- * use).  The hook fires within SL_LUA_HOOK_COUNT instructions; if the call it
- * was armed for is still the current one it raises "time budget of N ms
- * exceeded in file:line", and it keeps raising every SL_LUA_HOOK_COUNT
- * instructions until the call returns, so that a script that catches the
- * error cannot go on.  A hook that finds another call (the watchdog was late
- * and the call it meant has returned) removes itself and raises nothing.
+ * use).  The hook has a count of 1: it fires at the thread's next
+ * instruction, so no reset of the count (lua_sethook on a coroutine switch)
+ * can put it off.  If the call it was armed for is still the current one it
+ * raises "time budget of N ms exceeded in file:line", and it raises again at
+ * every instruction until the call returns, so that a script that catches
+ * the error, or a __close or message handler that runs after it, cannot go
+ * on.  A hook that finds another call (the watchdog was late and the call
+ * it meant has returned) removes itself and raises nothing.
  *
  * The watchdog starts with the first state that has a time budget and stops
  * (joined) when the last one is freed: a process that frees its states
@@ -54,13 +56,15 @@ static void wd_cv_init(void) {
 
 static void budget_hook(lua_State *L, lua_Debug *ar);
 
-/* Called with wd_mu held, so s cannot be freed meanwhile. */
+/* Called with wd_mu held, so s cannot be freed meanwhile.  A call over
+ * budget is hooked again at every wake until it returns: whatever a script
+ * does to the hook of the thread it runs on (a switch, an error raised with
+ * hooks off), the next wake puts it back. */
 static void wd_check(sl_lua *s, int64_t now) {
   /* seq before start: a start that goes with a newer seq is only newer. */
   uint64_t seq = atomic_load(&s->seq);
   int64_t start = atomic_load(&s->call_start);
   if (start == 0 || now - start < (int64_t)s->call_ms) return;
-  if (atomic_load(&s->armed_seq) == seq) return;
   pthread_mutex_lock(&s->run_mu);
   atomic_store(&s->armed_seq, seq);
   lua_sethook(s->running, budget_hook, LUA_MASKCOUNT, SL_LUA_HOOK_COUNT);
@@ -146,6 +150,33 @@ void sl__budget_unregister(sl_lua *s) {
   if (stop) pthread_join(join, NULL);
 }
 
+int sl_lua_set_call_ms(sl_lua *s, uint32_t call_ms) {
+  if (call_ms == s->call_ms) return 0;
+  if (!call_ms) {
+    if (s->wd_registered) sl__budget_unregister(s);
+    s->call_ms = 0;
+    return 0;
+  }
+  if (!s->wd_registered) {
+    s->call_ms = call_ms;
+    int rc = sl__budget_register(s);
+    if (rc) s->call_ms = 0;
+    return rc;
+  }
+  /* The watchdog reads call_ms under its lock. */
+  pthread_mutex_lock(&wd_mu);
+  s->call_ms = call_ms;
+  pthread_mutex_unlock(&wd_mu);
+  return 0;
+}
+
+int64_t sl_lua_call_age_ms(sl_lua *s) {
+  int64_t start = atomic_load(&s->call_start);
+  if (start == 0) return -1;
+  int64_t age = sl__lua_mono_ms() - start;
+  return age < 0 ? 0 : age;
+}
+
 /* ---- the hook ---- */
 
 static int budget_expired(sl_lua *s) {
@@ -198,6 +229,18 @@ static void set_running(sl_lua *s, lua_State *co) {
 
 /* ---- pcall and xpcall ---- */
 
+/* xpcall's message handler, around the script's.  Lua calls a handler
+ * where the error was raised: for the budget error that is inside the hook,
+ * where no hook runs, so a script handler would run unstoppable.  Once the
+ * call is over budget the script's handler is not called at all. */
+static int xpcall_handler(lua_State *L) {
+  if (budget_expired(sl_lua_from(L))) return 1;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 /* As in lbaselib.c, plus the recheck: a budget error goes on up. */
 static int finish_pcall(lua_State *L, int status, lua_KContext extra) {
   if (status != LUA_OK && status != LUA_YIELD) {
@@ -220,6 +263,9 @@ static int sb_pcall(lua_State *L) {
 static int sb_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, xpcall_handler, 1);
+  lua_replace(L, 2);
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2);
@@ -277,8 +323,12 @@ static int sb_resume(lua_State *L) {
   return r + 1;
 }
 
+/* Runs co's pending __close handlers.  Not after the budget ran out: a
+ * coroutine that died of the budget error keeps the hooks off that Lua
+ * turned off to run the hook, so its handlers could not be stopped. */
 static int close_thread(lua_State *L, lua_State *co) {
   sl_lua *s = sl_lua_from(L);
+  sl__budget_recheck(L);
   set_running(s, co);
 #if LUA_VERSION_RELEASE_NUM >= 50406
   int status = lua_closethread(co, L);

@@ -21,13 +21,19 @@ static int msgh(lua_State *L) {
     if (!msg) msg = "error object is not a string";
     len = strlen(msg);
   }
-  luaL_traceback(L, L, msg, 1);
+  /* The message is pushed whole and the traceback after it: a message
+   * given to luaL_traceback would be cut at its first NUL byte. */
+  lua_pushlstring(L, msg, len);
+  lua_pushliteral(L, "\n");
+  luaL_traceback(L, L, NULL, 1);
+  lua_concat(L, 3);
   s->msgh_len = len > (size_t)INT32_MAX ? INT32_MAX : (int)len;
   return 1;
 }
 
 /* Appends p[0..n) as one line: "@" dropped from the front, line breaks and
- * tabs turned into single spaces. */
+ * tabs turned into single spaces, NUL bytes written as "\0" (callers print
+ * the line as a C string, which would end there). */
 static void put_one_line(sl_buf *b, const char *p, size_t n) {
   if (n && p[0] == '@') {
     p++;
@@ -38,6 +44,10 @@ static void put_one_line(sl_buf *b, const char *p, size_t n) {
     char c = p[i];
     if (c == '\n' || c == '\r' || c == '\t') {
       if (b->len > start && b->ptr[b->len - 1] != ' ') sl_buf_putc(b, ' ');
+      continue;
+    }
+    if (c == 0) {
+      sl_buf_puts(b, "\\0");
       continue;
     }
     sl_buf_putc(b, c);
@@ -79,6 +89,7 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
     lua_remove(L, base);
     return 0;
   }
+  s->timed_out = timed_out;
 
   size_t len = 0;
   const char *text = lua_tolstring(L, -1, &len);
@@ -125,6 +136,8 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
   if (mem) lua_gc(L, LUA_GCCOLLECT);
   return SL_ELUA;
 }
+
+int sl_lua_timed_out(sl_lua *s) { return s->timed_out; }
 
 /* ---- files ---- */
 

@@ -55,8 +55,10 @@ sl_lua *sl_lua_from(lua_State *L);
  * its arguments, pushes nothing, and writes a one-line message into err
  * (which it empties first): "file.lua:12: attempt to index a nil value",
  * "time budget of 1000 ms exceeded in file.lua:3", "memory budget of 64 MiB
- * exceeded", "error object is a table".  The traceback goes to *trace if
- * trace is not NULL (emptied first).  err and trace are NUL-terminated.
+ * exceeded", "error object is a table".  The message is the whole error
+ * value, line breaks and tabs as spaces and NUL bytes as "\0"; the traceback
+ * is never part of it, and goes to *trace if trace is not NULL (emptied
+ * first).  err and trace are NUL-terminated.
  * The state stays usable after any error, budget overruns included.
  *
  * A call made from inside another (a C function called from Lua that calls
@@ -74,6 +76,19 @@ int sl_lua_pcall_record(sl_lua *s, sl_record *rec, sl_arena *a, int nresults,
  * under the same rules as sl_lua_pcall.  The chunk is named "@path", so
  * messages say "path:line:". */
 int sl_lua_dofile(sl_lua *s, const char *path, int nresults, sl_buf *err);
+
+/* Changes the time budget of the calls that follow (0 = none): a state that
+ * evaluated a file under a longer load budget then runs its functions under
+ * the pipeline's call_ms.  Between calls only.  0 or SL_ENOMEM (the watchdog
+ * could not be started). */
+int sl_lua_set_call_ms(sl_lua *s, uint32_t call_ms);
+/* How long the current outermost call has been running, in ms, or -1 when
+ * the state is between calls or has no time budget.  Safe from any thread
+ * while s lives: the admin endpoint asks it of a worker's state. */
+int64_t sl_lua_call_age_ms(sl_lua *s);
+/* Whether the last sl_lua_pcall that failed was stopped by the time budget
+ * (rather than failing on its own).  Owner thread only. */
+int sl_lua_timed_out(sl_lua *s);
 
 /* Memory in use by the state, bytes. */
 size_t sl_lua_memory(sl_lua *s);

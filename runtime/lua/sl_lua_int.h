@@ -15,10 +15,11 @@
 #include "sluice/arena.h"
 #include "sluice/buf.h"
 
-/* How many VM instructions run between two calls of the budget hook once a
- * call has overrun: small enough to stop within microseconds, large enough
- * that the hook itself costs nothing measurable. */
-#define SL_LUA_HOOK_COUNT 1000
+/* The count of the budget hook once a call has overrun: every instruction.
+ * A larger count would be reset by the lua_sethook of each coroutine switch,
+ * and two coroutines that switch more often than that would never be
+ * stopped. */
+#define SL_LUA_HOOK_COUNT 1
 
 /* How deep sl_lua_to_value follows nested tables. */
 #define SL_LUA_MAX_DEPTH 100
@@ -53,6 +54,7 @@ struct sl_lua {
 
   /* ---- calls ---- */
   int msgh_len;                 /* length of the message the handler saw, -1 if none */
+  int timed_out;                /* the last failed call was stopped by the time budget */
 
   /* ---- record views ---- */
   uint64_t epoch;               /* views pushed before the last expire are dead */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8_valid.h"
 #include "lua/sl_lua_int.h"
 #include "sluice/codec.h"
 #include "sluice/errors.h"
@@ -202,6 +203,10 @@ typedef struct enc {
 
 static int enc_value(enc *e, int idx, sl_value *out);
 
+/* Records are text: a string that is not UTF-8 would be changed on the way
+ * out (replacement characters in JSON), so it is refused here instead. */
+static const char not_utf8[] = "cannot encode a string that is not valid UTF-8";
+
 static int enc_fail(enc *e, int code, const char *why) {
   *e->why = why;
   return code;
@@ -264,6 +269,7 @@ static int enc_key(enc *e, int idx, okey *k) {
       size_t n;
       const char *p = lua_tolstring(L, idx, &n);
       k->numeric = 0;
+      if (sl__utf8_check(p, n) != n) return enc_fail(e, SL_ETYPE, not_utf8);
       return enc_string(e, p, n, &k->m.name);
     }
     case LUA_TNUMBER: {
@@ -424,11 +430,17 @@ static int enc_value(enc *e, int idx, sl_value *out) {
       } else {
         out->type = SL_T_DOUBLE;
         out->u.d = (double)lua_tonumber(L, idx);
+        if (isnan(out->u.d))
+          return enc_fail(e, SL_ETYPE, "cannot encode NaN (a record holds no NaN or infinity)");
+        if (isinf(out->u.d))
+          return enc_fail(e, SL_ETYPE,
+                          "cannot encode an infinite number (a record holds no NaN or infinity)");
       }
       return 0;
     case LUA_TSTRING: {
       size_t n;
       const char *p = lua_tolstring(L, idx, &n);
+      if (sl__utf8_check(p, n) != n) return enc_fail(e, SL_ETYPE, not_utf8);
       out->type = SL_T_STRING;
       return enc_string(e, p, n, &out->u.s);
     }

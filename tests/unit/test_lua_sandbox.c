@@ -330,6 +330,37 @@ TEST(test_error_messages) {
   sl_lua_free(s);
 }
 
+/* The message is the error value's text in full, and only that: a NUL byte
+ * neither cuts it nor lets the traceback in; it is written as "\0". */
+TEST(test_error_message_whole) {
+  static const struct {
+    const char *code, *err;
+  } cases[] = {
+      {"error('a\\0b', 0)", "a\\0b"},
+      {"error('a\\0b')", "test:1: a\\0b"},
+      {"error('\\0', 0)", "\\0"},
+      {"error('x\\0\\0y\\n', 0)", "x\\0\\0y "},
+  };
+  sl_lua *s = new_state(NULL, NULL);
+  ASSERT(s);
+  sl_buf err = SL_BUF_INIT, trace = SL_BUF_INIT;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ASSERT_EQ(run(s, cases[i].code, 0, &err), SL_ELUA);
+    ASSERT_STR_EQ(err.ptr, cases[i].err);
+    ASSERT_EQ(err.len, strlen(cases[i].err));
+  }
+  lua_State *L = sl_lua_state(s);
+  lua_pushcfunction(L, load_code);
+  lua_pushlightuserdata(L, (void *)"error('a\\0b', 0)");
+  ASSERT_EQ(sl_lua_pcall(s, 1, 1, &err, NULL), 0);
+  ASSERT_EQ(sl_lua_pcall(s, 0, 0, &err, &trace), SL_ELUA);
+  ASSERT_STR_EQ(err.ptr, "a\\0b");
+  ASSERT(strncmp(trace.ptr, "stack traceback:", 16) == 0);
+  sl_buf_free(&err);
+  sl_buf_free(&trace);
+  sl_lua_free(s);
+}
+
 /* A C function that calls back into Lua through sl_lua_pcall and reports
  * the inner result: the inner error must not end the outer call. */
 static int nested(lua_State *L) {
@@ -379,7 +410,7 @@ TEST(test_memory_reported) {
   sl_lua_free(s);
 }
 
-RUN_TESTS(test_default_globals, test_grants, test_bytecode_refused,
+RUN_TESTS(test_error_message_whole, test_default_globals, test_grants, test_bytecode_refused,
           test_string_metatable_protected, test_gc_metamethod_refused,
           test_string_rep_empty_is_quick, test_require, test_c_module_with_grant,
           test_error_messages, test_nested_pcall, test_state_too_small,

@@ -52,7 +52,7 @@ static const struct {
     {"1.0", SL_T_DOUBLE, "1"},
     {"2^63", SL_T_DOUBLE, "9.223372036854776e+18"},
     {"'h\\0i'", SL_T_STRING, "\"h\\u0000i\""},
-    {"'\\xff'", SL_T_STRING, "\"\\u00ff\""},
+    {"'caf\\u{e9}'", SL_T_STRING, "\"caf\u00e9\""},
     {"{}", SL_T_OBJECT, "{}"},
     {"{1, 2, 3}", SL_T_ARRAY, "[1,2,3]"},
     {"{1, nil, 3}", SL_T_OBJECT, "{\"1\":1,\"3\":3}"},
@@ -73,6 +73,13 @@ static const struct {
   const char *why;
 } to_value_errors[] = {
     {"function() end", "cannot encode a function"},
+    /* What a record cannot hold, or would hold changed, is refused. */
+    {"0/0", "cannot encode NaN (a record holds no NaN or infinity)"},
+    {"math.huge", "cannot encode an infinite number (a record holds no NaN or infinity)"},
+    {"{x = {-math.huge}}", "cannot encode an infinite number (a record holds no NaN or infinity)"},
+    {"'\\xff'", "cannot encode a string that is not valid UTF-8"},
+    {"{s = 'ok\\xc3'}", "cannot encode a string that is not valid UTF-8"},
+    {"{['\\xed\\xa0\\x80'] = 1}", "cannot encode a string that is not valid UTF-8"},
     {"coroutine.create(print)", "cannot encode a thread"},
     {"(function() local t = {} t.t = t return t end)()", "cannot encode a cyclic table"},
     {"(function() local t = {} t[1] = {t} return t end)()", "cannot encode a cyclic table"},

@@ -1,0 +1,23 @@
+-- A step keeps record 1, fails on it, and returns it again with record 2 in
+-- the same batch, then a later step fails on it again: record 1 is dead-
+-- lettered once, with the reason of its first failure, and is not written.
+local sl = require "sluice"
+local kept
+return sl.pipeline {
+  name    = "return-failed",
+  workers = 1,
+  sources = { sl.file.source { path = "in.jsonl", format = "jsonl" } },
+  steps   = {
+    function (rec)
+      if rec.id == 1 then kept = rec error("first failure", 0) end
+      if rec.id == 2 then return { rec, kept } end
+      return rec
+    end,
+    function (rec)
+      if rec.id == 1 then error("second failure", 0) end
+      return rec
+    end,
+  },
+  sinks   = { sl.file.sink { path = "out.jsonl", format = "jsonl" } },
+  dlq     = sl.file.sink { path = "dlq.jsonl", format = "jsonl" },
+}
