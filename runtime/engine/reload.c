@@ -119,18 +119,22 @@ static void check_over(sl_reload *r, check_job *j) {
     if (j) job_free(j);
     return;
   }
+  /* A failed check is reported even when a newer SIGHUP makes it moot:
+   * the operator learns what was wrong with the file they sent first. */
+  int failed = j && j->rc != 0;
+  if (failed) {
+    sl_log_error(NULL, "%.*s", (int)j->err.len, j->err.ptr ? j->err.ptr : "");
+    sl_log_error(NULL, "SIGHUP: %s is not valid (see above); still running the pipeline as loaded",
+                 p->file);
+  }
   if (r->again) {
     if (j) job_free(j);
-    sl_log_info(NULL, "SIGHUP: the file changed during the check; checking it again");
+    sl_log_info(NULL, "SIGHUP: another SIGHUP came during the check; checking the file again");
     start_check(r);
     return;
   }
   if (!j) return;
-  int rc = j->rc;
-  if (rc != 0) {
-    sl_log_error(NULL, "%.*s", (int)j->err.len, j->err.ptr ? j->err.ptr : "");
-    sl_log_error(NULL, "SIGHUP: %s is not valid (see above); still running the pipeline as loaded",
-                 p->file);
+  if (failed) {
     job_free(j);
     return;
   }
