@@ -167,6 +167,10 @@ void sl_config_open(lua_State *L, const sl_config_ctx *ctx);
 /* Runs the pipeline file and checks what it returns; leaves the pipeline
  * descriptor on the stack.  On error *err holds "file:line: message". */
 int sl_config_load(sl_lua *s, const char *file, sl_buf *err);
+/* Why name cannot be a pipeline name ("contains '/'"), or NULL if it can:
+ * it is one folder under the state root, so no '/', no leading '.' (which
+ * also rules out "." and ".."), no control characters, at most 200 bytes. */
+const char *sl__pipeline_name_problem(const char *name, size_t n);
 
 /* ---- options.c ---- */
 /* Checks the table at t against opts (and common, may be NULL).  0, or

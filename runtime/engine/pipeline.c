@@ -448,8 +448,19 @@ int sl_pipeline_main(const sl_run_opts *o) {
   if (sl_config_load(p->cfg, o->file, &err)) goto fail;
   int desc = lua_gettop(L);
   lua_getfield(L, desc, "name");
-  p->name = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : pipeline_name_from_file(o->file);
+  int named = lua_isstring(L, -1);
+  p->name = named ? strdup(lua_tostring(L, -1)) : pipeline_name_from_file(o->file);
   lua_pop(L, 1);
+  if (!p->name) goto fail;
+  const char *problem = sl__pipeline_name_problem(p->name, strlen(p->name));
+  if (problem) {
+    /* sl.pipeline checked a name it was given; this catches one set later. */
+    if (named) sl_buf_printf(&err, "%s: the pipeline name %s, but it names a folder under the state root",
+                             o->file, problem);
+    else sl_buf_printf(&err, "%s: the pipeline has no 'name', and the one its file name gives %s; "
+                       "set name = \"...\" in sl.pipeline (no '/', no leading '.')", o->file, problem);
+    goto fail;
+  }
   sl_log_set_pipeline(p->name);
 
   if (build_list(p, L, desc, "sources", SL_SOURCE, &p->sources, &p->nsources, 0, &err) ||
