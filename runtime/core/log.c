@@ -42,20 +42,20 @@ int sl_log_level_parse(const char *s) {
 
 int sl_log_enabled(sl_log_level level) { return level >= g_level; }
 
-/* Appends s with C0 controls and DEL as \n, \r, \t or \xHH, and C1
- * controls (U+0080..U+009F, which terminals also obey) as \u00HH. */
+/* Appends s with C0 controls and DEL as \n, \r or \xHH, and C1 controls
+ * (U+0080..U+009F, which terminals also obey) as \u00HH.  A tab stays: it
+ * cannot start a line, and print() puts tabs between its arguments. */
 static void put_text(sl_buf *b, const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   size_t run = 0, i = 0;
   for (; p[i]; i++) {
     unsigned c = p[i];
     int c1 = c == 0xC2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F;
-    if (c >= 0x20 && c != 0x7F && !c1) continue;
+    if ((c >= 0x20 && c != 0x7F && !c1) || c == '\t') continue;
     sl_buf_append(b, s + run, i - run);
     if (c1) sl_buf_printf(b, "\\u%04x", p[++i]);
     else if (c == '\n') sl_buf_puts(b, "\\n");
     else if (c == '\r') sl_buf_puts(b, "\\r");
-    else if (c == '\t') sl_buf_puts(b, "\\t");
     else sl_buf_printf(b, "\\x%02x", c);
     run = i + 1;
   }

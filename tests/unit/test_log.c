@@ -48,9 +48,10 @@ TEST(names_are_escaped_too) {
 
 TEST(other_controls_are_escaped) {
   char line[1024];
-  /* ESC (a terminal colour), a tab, DEL, and C1 CSI (U+009B); UTF-8 text stays. */
+  /* ESC (a terminal colour), DEL and C1 CSI (U+009B) are escaped; a tab
+   * (print's separator) and UTF-8 text stay. */
   ASSERT(log_text_line("p", NULL, "\x1b[31mred\tx\x7fy\xc2\x9b" "2J 居民 \xc2\xa0", line, sizeof line) > 0);
-  ASSERT_STR_EQ(after_level(line), "p: \\x1b[31mred\\tx\\x7fy\\u009b2J 居民 \xc2\xa0\n");
+  ASSERT_STR_EQ(after_level(line), "p: \\x1b[31mred\tx\\x7fy\\u009b2J 居民 \xc2\xa0\n");
 }
 
 TEST(json_format_unchanged) {
