@@ -15,10 +15,11 @@
 #include "file.h"
 #include "sluice/log.h"
 
-
-
-
 static void issue_read(file_source *fs);
+
+static const char *input_name(const file_source *fs) {
+  return fs->is_stdin ? "standard input" : fs->cfg->path;
+}
 
 /* The checkpoint as saved: {"path":"...","dev":1,"ino":2,"offset":3,"line":4}. */
 static int encode_checkpoint(sl_stage *st, const sl_checkpoint *cp, sl_buf *b) {
@@ -404,7 +405,7 @@ static void on_read(uv_fs_t *req) {
     return;
   }
   if (n < 0) {
-    sl_stage_fatal(fs->st, "cannot read %s: %s", fs->cfg->path, uv_strerror((int)n));
+    sl_stage_fatal(fs->st, "cannot read %s: %s", input_name(fs), uv_strerror((int)n));
     finish(fs);
     return;
   }
@@ -485,7 +486,7 @@ static void issue_read(file_source *fs) {
   int rc = uv_fs_read(sl_stage_loop(fs->st), &fs->req, fs->fd, &ub, 1, off, on_read);
   if (rc) {
     fs->reading = 0;
-    sl_stage_fatal(fs->st, "cannot read %s: %s", fs->cfg->path, uv_strerror(rc));
+    sl_stage_fatal(fs->st, "cannot read %s: %s", input_name(fs), uv_strerror(rc));
     finish(fs);
   }
 }

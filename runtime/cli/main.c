@@ -1,10 +1,13 @@
 /* sluice: the command line. */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "sluice/log.h"
@@ -240,7 +243,33 @@ static int cmd_run(int argc, char **argv, int check_only) {
   return rc;
 }
 
+/* A descriptor 0, 1 or 2 that was closed when sluice started would be taken
+ * by the next file sluice opens (libuv's own descriptors, a sink's file):
+ * libuv aborts when it closes one of them, and records meant for standard
+ * output would go into that file.  Each such number is held by /dev/null,
+ * opened in the direction that fails, so that a stdin source or a stdout
+ * sink on it fails with "bad file descriptor" as on the closed descriptor. */
+static int hold_std_fds(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    /* open takes the lowest free number, which is fd: those below are open by now. */
+    int held = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (held < 0) return -1;
+    if (held != fd) {
+      int rc = dup2(held, fd);
+      close(held);
+      if (rc < 0) return -1;
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (hold_std_fds() < 0) {
+    fprintf(stderr, "sluice: descriptor 0, 1 or 2 is closed and /dev/null cannot be opened: %s\n",
+            strerror(errno));
+    return 1;
+  }
   if (argc < 2) {
     fputs(usage, stderr);
     return 2;

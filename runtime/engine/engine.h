@@ -110,6 +110,7 @@ struct sl_pipeline {
   int statefiles_busy;        /* state writes in flight */
   int reload;                 /* drain, then return SL_EXIT_RELOAD */
   int dlq_first;              /* the one sink commits source positions: dead letters go first */
+  int sink_failed;            /* a sink failed a batch for good: stopping, acking nothing more */
   uint64_t records_dropped;   /* by steps */
   pthread_mutex_t metrics_mu;
   struct sl_metric *metrics;  /* families registered by plugins */
@@ -131,6 +132,7 @@ struct sl_batch {
   int dispatched;            /* handed to the sinks */
   int deferred;              /* the data sinks wait for the dead letters (dlq_first) */
   int pending;                /* sink batches not yet done */
+  int failed;                 /* a sink failed it for good: never acknowledged */
   uint64_t dropped;           /* records dropped by steps */
   sl_batch *next;             /* source's in-flight list */
   sl_batch *qnext;            /* worker queue or done list */

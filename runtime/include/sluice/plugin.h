@@ -262,6 +262,12 @@ int sl_stage_is_dlq(const sl_stage *st);
 
 /* The write of sb is durable (or failed for the rejected records). */
 void sl_sink_done(sl_sink_batch *sb);
+/* In place of sl_sink_done: the write of sb failed in a way that retrying
+ * cannot heal (the descriptor is closed, the reader went away), and nothing
+ * of it is known to be durable.  The pipeline stops with exit code 1,
+ * acknowledging neither this batch nor any later one of its source, so the
+ * next start reads them again; why (copied) is logged, naming the sink. */
+void sl_sink_failed(sl_sink_batch *sb, const char *why);
 void sl_stage_flushed(sl_stage *st);
 
 /* Steps. */
