@@ -43,8 +43,12 @@ static const char run_help[] =
     "  --log-format FORMAT   text or json (default: text on a terminal, json otherwise)\n"
     "  --admin HOST:PORT     serve /metrics, /health, /ready and /status over HTTP\n"
     "                        (default: $SLUICE_ADMIN; none if unset)\n"
+    "  --reset-checkpoint SOURCE\n"
+    "                        read the named source from the start: its saved checkpoint\n"
+    "                        is moved aside (SOURCE.json.before-reset); may be repeated\n"
     "\n"
-    "exit status: 0 done, 1 runtime failure, 2 invalid pipeline or usage\n";
+    "exit status: 0 done, 1 runtime failure, 2 invalid pipeline or usage,\n"
+    "3 a checkpoint could not be saved, or the saved one is unusable\n";
 
 static const char check_help[] =
     "usage: sluice check FILE.lua\n"
@@ -185,17 +189,29 @@ static int cmd_run(int argc, char **argv, int check_only) {
       {"log-level", required_argument, NULL, 'l'},
       {"log-format", required_argument, NULL, 'f'},
       {"admin", required_argument, NULL, 'a'},
+      {"reset-checkpoint", required_argument, NULL, 'r'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   sl_run_opts o = {0};
   o.check_only = check_only;
   int level = SL_LOG_INFO;
   sl_log_format format = SL_LOG_AUTO;
-  int c;
+  /* --reset-checkpoint names: fewer than argc, NULL-terminated. */
+  const char **resets = calloc((size_t)argc + 1, sizeof *resets);
+  size_t nresets = 0;
+  if (!resets) {
+    fputs("sluice: out of memory\n", stderr);
+    return 1;
+  }
+  int c, rc = 2;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
       case 's': o.state_root = optarg; break;
+      case 'r':
+        resets[nresets++] = optarg;
+        o.reset = resets;
+        break;
       case 'a': o.admin = optarg; break;
       case 'w': {
         char *end;
@@ -203,7 +219,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
         o.workers = *end || n < 1 || n > 1024 ? 0 : (int)n;
         if (o.workers < 1) {
           fprintf(stderr, "sluice: --workers needs a positive number, got '%s'\n", optarg);
-          return 2;
+          goto done;
         }
         break;
       }
@@ -211,7 +227,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
         level = sl_log_level_parse(optarg);
         if (level < 0) {
           fprintf(stderr, "sluice: unknown log level '%s' (debug, info, warn, error)\n", optarg);
-          return 2;
+          goto done;
         }
         break;
       case 'f':
@@ -219,27 +235,33 @@ static int cmd_run(int argc, char **argv, int check_only) {
         else if (strcmp(optarg, "text") == 0) format = SL_LOG_TEXT;
         else {
           fprintf(stderr, "sluice: unknown log format '%s' (text, json)\n", optarg);
-          return 2;
+          goto done;
         }
         break;
       case 'h':
         fputs(check_only ? check_help : run_help, stdout);
-        return 0;
+        rc = 0;
+        goto done;
       default:
         fputs(check_only ? check_help : run_help, stderr);
-        return 2;
+        goto done;
     }
   }
   if (optind != argc - 1) {
     fprintf(stderr, "sluice: %s needs one pipeline file\n\n%s", check_only ? "check" : "run",
             check_only ? check_help : run_help);
-    return 2;
+    goto done;
   }
   o.file = argv[optind];
   /* check prints its errors as plain text: they are for a person. */
   sl_log_setup((sl_log_level)level, check_only ? SL_LOG_TEXT : format, 2);
-  int rc;
-  while ((rc = sl_pipeline_main(&o)) == SL_EXIT_RELOAD) sl_log_info(NULL, "reloaded");
+  while ((rc = sl_pipeline_main(&o)) == SL_EXIT_RELOAD) {
+    /* A reload resumes from the checkpoints the first run saved. */
+    o.reset = NULL;
+    sl_log_info(NULL, "reloaded");
+  }
+done:
+  free(resets);
   return rc;
 }
 

@@ -44,6 +44,7 @@ struct sl_stage {
   sl_statefile *state;
   sl_buf preloaded;           /* a checkpoint the only sink stored with its data */
   int has_preloaded;
+  int reset_state;            /* --reset-checkpoint: start without the saved checkpoint */
 
   /* sinks */
   const sl_codec *codec;
@@ -146,14 +147,19 @@ typedef struct sl_run_opts {
   const char *admin;          /* --admin host:port, or NULL */
   int check_only;
   int quiet;                  /* check_only: report errors through the log, print nothing */
+  const char *const *reset;   /* --reset-checkpoint: source names, NULL-terminated, or NULL */
 } sl_run_opts;
 
 /* sl_pipeline_main's exit code when SIGHUP asked for a reload: the pipeline
  * drained and saved its checkpoints; run it again from the (new) file. */
 #define SL_EXIT_RELOAD (-1)
+/* The exit code when a checkpoint could not be saved, or the saved one
+ * cannot be used: the state folder needs a person. */
+#define SL_EXIT_STATE 3
 
 /* Loads, checks and (unless check_only) runs a pipeline to its end.
- * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid pipeline). */
+ * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid
+ * pipeline or usage), SL_EXIT_STATE. */
 int sl_pipeline_main(const sl_run_opts *o);
 /* Stops the sources; the pipeline ends once what is in flight is durable. */
 void sl__pipeline_drain(sl_pipeline *p);
@@ -230,6 +236,9 @@ int sl__state_open(sl_stage *st);
 void sl__state_close(sl_stage *st);
 /* Writes every pending state file now (shutdown). */
 void sl__state_flush_all(sl_pipeline *p);
+/* --reset-checkpoint: moves the stage's state file aside (and forgets a
+ * checkpoint its sink stored), so that it starts from the beginning. */
+int sl__state_reset(sl_stage *st);
 
 /* ---- lua_plugins.c: plugins written in Lua ---- */
 extern const sl_plugin sl_lua_source_plugin;

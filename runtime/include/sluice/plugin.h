@@ -300,5 +300,11 @@ void sl_collect(sl_collector *c, sl_metric_kind kind, const char *name, const ch
  * only the latest value is written.  load returns SL_ENOENT if none. */
 int sl_state_load(sl_stage *st, sl_buf *out);
 void sl_state_save(sl_stage *st, const char *data, size_t len);
+/* For init, when the checkpoint sl_state_load returned cannot be used
+ * (what, printf-style: "not JSON", "offset 7 is inside a line"): logs it
+ * with the file and how to start over, and returns SL_ESTATE for init to
+ * return; the pipeline does not start.  Never guess instead: starting over
+ * reads records twice, a wrong position skips or cuts them. */
+int sl_state_corrupt(sl_stage *st, const char *what, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
