@@ -82,6 +82,8 @@ typedef struct file_sink {
   uv_timer_t retry;
   int retry_open;
   int64_t backoff_ms;
+  int broken;             /* a write failed for good: every later batch fails at once */
+  char broken_why[300];
 } file_sink;
 
 /* The CSV delimiter must be one ASCII byte other than a quote, CR or LF.

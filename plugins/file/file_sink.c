@@ -131,12 +131,53 @@ static void on_retry(uv_timer_t *t) {
   kick(fk);
 }
 
+/* Errors that retrying does not heal: the descriptor is not open for
+ * writing (standard output was closed), or no one reads it any more. */
+static int is_permanent(int err) {
+  return err == UV_EBADF || err == UV_EINVAL || err == UV_EPIPE || err == UV_ECONNRESET ||
+         err == UV_ENOTCONN || err == UV_EISDIR || err == UV_EFBIG || err == UV_ENXIO ||
+         err == UV_ENODEV;
+}
+
+static const char *target(const file_sink *fk) {
+  return fk->is_stdout ? "standard output" : fk->cfg->path;
+}
+
+/* Fails sb and every batch after it, for good: the pipeline stops without
+ * acknowledging them. */
+static void fail_all(file_sink *fk, sl_sink_batch *sb) {
+  while (sb) {
+    sl_sink_batch *next = sb->next;
+    sl_sink_failed(sb, fk->broken_why);
+    sb = next;
+  }
+}
+
 /* A failed write or sync: the batches stay queued and are tried again with
- * a growing pause; nothing is acknowledged, so nothing is lost. */
+ * a growing pause; nothing is acknowledged, so nothing is lost.  An error
+ * that retrying cannot heal fails them instead. */
 static void retry_later(file_sink *fk, const char *what, int err) {
+  if (is_permanent(err)) {
+    sl_sink_batch *sb = fk->inflight;
+    sl_sink_batch *last = sb;
+    while (last && last->next) last = last->next;
+    if (last) last->next = fk->qhead;
+    else sb = fk->qhead;
+    fk->inflight = fk->qhead = fk->qtail = NULL;
+    fk->busy = 0;
+    fk->broken = 1;
+    snprintf(fk->broken_why, sizeof fk->broken_why, "%s %s failed: %s", what, target(fk),
+             uv_strerror(err));
+    fail_all(fk, sb);
+    if (fk->flushing) {
+      fk->flushing = 0;
+      sl_stage_flushed(fk->st);
+    }
+    return;
+  }
   fk->backoff_ms = fk->backoff_ms ? fk->backoff_ms * 2 : 100;
   if (fk->backoff_ms > 10000) fk->backoff_ms = 10000;
-  sl_log_error(sl_stage_name(fk->st), "%s %s failed: %s; retrying in %lld ms", what, fk->cfg->path,
+  sl_log_error(sl_stage_name(fk->st), "%s %s failed: %s; retrying in %lld ms", what, target(fk),
                uv_strerror(err), (long long)fk->backoff_ms);
   /* Put the in-flight batches back at the front of the queue. */
   sl_sink_batch *last = fk->inflight;
@@ -229,6 +270,10 @@ static void kick(file_sink *fk) {
 int file_sink_write(sl_stage *st, sl_sink_batch *sb) {
   file_sink *fk = sl_stage_priv(st);
   sb->next = NULL;
+  if (fk->broken) {
+    fail_all(fk, sb);
+    return 0;
+  }
   if (fk->qtail) fk->qtail->next = sb;
   else fk->qhead = sb;
   fk->qtail = sb;

@@ -15,10 +15,11 @@
 #include "file.h"
 #include "sluice/log.h"
 
-
-
-
 static void issue_read(file_source *fs);
+
+static const char *input_name(const file_source *fs) {
+  return fs->is_stdin ? "standard input" : fs->cfg->path;
+}
 
 /* The checkpoint as saved: {"path":"...","dev":1,"ino":2,"offset":3,"line":4}. */
 static int encode_checkpoint(sl_stage *st, const sl_checkpoint *cp, sl_buf *b) {
@@ -31,52 +32,88 @@ static int encode_checkpoint(sl_stage *st, const sl_checkpoint *cp, sl_buf *b) {
   return b->oom ? SL_ENOMEM : 0;
 }
 
-static int64_t member_int(const sl_value *obj, const char *name) {
+/* The member name of a checkpoint object: its value, or NULL if absent. */
+static const sl_value *member(const sl_value *obj, const char *name) {
   for (uint32_t i = 0; i < obj->n; i++) {
     const sl_member *m = &obj->u.members[i];
-    if (m->name.len == strlen(name) && memcmp(m->name.ptr, name, m->name.len) == 0)
-      return m->value.type == SL_T_INT ? m->value.u.i : -1;
+    if (m->name.len == strlen(name) && memcmp(m->name.ptr, name, m->name.len) == 0) return &m->value;
   }
-  return -1;
+  return NULL;
 }
 
-/* Where to start: the saved checkpoint if it names this very file. */
-static void load_checkpoint(file_source *fs, int64_t size, int64_t *off, int64_t *line) {
+/* Where to start: the saved checkpoint, which must name this very file
+ * (device and inode) and the start of a line within it.  Anything else is
+ * refused (SL_ESTATE): reading from the start again would write records
+ * twice, and a wrong offset would skip records or cut one. */
+static int load_checkpoint(file_source *fs, int64_t size, int64_t *off, int64_t *line) {
+  sl_stage *st = fs->st;
   *off = 0;
   *line = 0;
   sl_buf b = SL_BUF_INIT;
-  int rc = sl_state_load(fs->st, &b);
-  if (rc == 0) {
-    sl_arena a;
-    sl_arena_init(&a);
-    sl_value v;
-    const char *why = NULL;
-    if (sl_json_parse(b.ptr, b.len, &a, &v, &why) == 0 && v.type == SL_T_OBJECT) {
-      int64_t dev = member_int(&v, "dev"), ino = member_int(&v, "ino");
-      int64_t o = member_int(&v, "offset"), l = member_int(&v, "line");
-      if ((uint64_t)dev == fs->dev && (uint64_t)ino == fs->ino && o >= 0 && o <= size) {
-        *off = o;
-        *line = l > 0 ? l : 0;
-        sl_log_info(sl_stage_name(fs->st), "resuming %s at byte %lld (line %lld)", fs->cfg->path,
-                    (long long)o, (long long)*line);
-      } else {
-        sl_log_warn(sl_stage_name(fs->st),
-                    "the checkpoint is for another file or a shorter one; reading %s from the start",
-                    fs->cfg->path);
-      }
-    } else {
-      sl_log_warn(sl_stage_name(fs->st), "ignoring an unreadable checkpoint: %s", why ? why : "not an object");
-    }
-    sl_arena_free(&a);
-  } else if (rc != SL_ENOENT) {
-    sl_log_warn(sl_stage_name(fs->st), "cannot read the checkpoint: %s", sl_strerror(rc));
+  int rc = sl_state_load(st, &b);
+  if (rc) {
+    sl_buf_free(&b);
+    if (rc == SL_ENOENT) return 0;
+    return rc == SL_ENOMEM ? rc : sl_state_corrupt(st, "cannot read it: %s", sl_strerror(rc));
   }
+  sl_arena a;
+  sl_arena_init(&a);
+  sl_value v;
+  const char *why = NULL;
+  const char *const keys[] = {"dev", "ino", "offset", "line"};
+  int64_t val[4] = {0};
+  if (b.len == 0) {
+    rc = sl_state_corrupt(st, "it is empty");
+  } else if (sl_json_parse(b.ptr, b.len, &a, &v, &why) != 0) {
+    rc = sl_state_corrupt(st, "it is not JSON (%s)", why ? why : "malformed");
+  } else if (v.type != SL_T_OBJECT) {
+    rc = sl_state_corrupt(st, "it is a JSON %s, not an object", sl_type_name(v.type));
+  } else {
+    const sl_value *path = member(&v, "path");
+    if (!path || path->type != SL_T_STRING)
+      rc = sl_state_corrupt(st, "\"path\" must be a string, got %s",
+                            path ? sl_type_name(path->type) : "nothing");
+    for (int k = 0; k < 4 && !rc; k++) {
+      const sl_value *m = member(&v, keys[k]);
+      if (!m || m->type != SL_T_INT || m->u.i < 0)
+        rc = sl_state_corrupt(st, "\"%s\" must be a whole number >= 0, got %s", keys[k],
+                              !m ? "nothing" : m->type == SL_T_INT ? "a negative one" : sl_type_name(m->type));
+      else val[k] = m->u.i;
+    }
+  }
+  sl_arena_free(&a);
   sl_buf_free(&b);
+  if (rc) return rc;
+  int64_t o = val[2], l = val[3];
+  if ((uint64_t)val[0] != fs->dev || (uint64_t)val[1] != fs->ino)
+    return sl_state_corrupt(st, "it is for another file (device %lld, inode %lld) than %s (device %llu, "
+                            "inode %llu): the file was replaced, or the checkpoint edited",
+                            (long long)val[0], (long long)val[1], fs->cfg->path,
+                            (unsigned long long)fs->dev, (unsigned long long)fs->ino);
+  if (o > size)
+    return sl_state_corrupt(st, "offset %lld is past the end of %s (%lld bytes): the file was cut "
+                            "short, or the checkpoint edited", (long long)o, fs->cfg->path, (long long)size);
+  if (l > o)
+    return sl_state_corrupt(st, "line %lld cannot come after offset %lld", (long long)l, (long long)o);
+  /* A checkpoint is at the end of a record: after its newline, or at the
+   * end of a file whose last line has none. */
+  char c = '\n';
+  if (o > 0 && o < size && pread(fs->fd, &c, 1, (off_t)(o - 1)) != 1)
+    return sl_state_corrupt(st, "cannot read %s at offset %lld: %s", fs->cfg->path, (long long)o,
+                            strerror(errno));
+  if (c != '\n')
+    return sl_state_corrupt(st, "offset %lld of %s is inside a line, not at the start of one",
+                            (long long)o, fs->cfg->path);
+  *off = o;
+  *line = l;
+  sl_log_info(sl_stage_name(st), "resuming %s at byte %lld (line %lld)", fs->cfg->path, (long long)o,
+              (long long)l);
+  return 0;
 }
 
 /* Reads the CSV header row synchronously (init runs before the loop). */
 static int read_header(file_source *fs, int64_t *header_end) {
-  size_t cap = 64 * 1024, len = 0;
+  size_t cap = 64 * 1024, len = 0, start = 0;
   char *h = malloc(cap);
   if (!h) return SL_ENOMEM;
   for (;;) {
@@ -87,13 +124,17 @@ static int read_header(file_source *fs, int64_t *header_end) {
     }
     len += (size_t)n;
     size_t rec_len, consumed;
-    int rc = fs->codec->frame(fs->cctx, h, len, n == 0, &rec_len, &consumed);
+    int rc;
+    /* Blank lines before the header are skipped, as when reading from the start. */
+    while ((rc = fs->codec->frame(fs->cctx, h + start, len - start, n == 0, &rec_len, &consumed)) == SL_OK &&
+           rec_len == 0 && consumed > 0)
+      start += consumed;
     if (rc == SL_OK) {
       const char *why = NULL;
-      rc = fs->codec->take_header(fs->cctx, h, rec_len, &why);
+      rc = fs->codec->take_header(fs->cctx, h + start, rec_len, &why);
       if (rc) sl_log_error(sl_stage_name(fs->st), "%s: bad header row: %s", fs->cfg->path, why ? why : "");
       free(h);
-      *header_end = (int64_t)consumed;
+      *header_end = (int64_t)(start + consumed);
       return rc;
     }
     if (n == 0 || rc != SL_EAGAIN) {
@@ -181,13 +222,19 @@ int file_source_init(sl_stage *st) {
     }
     fs->dev = (uint64_t)sb.st_dev;
     fs->ino = (uint64_t)sb.st_ino;
-    if (cfg->checkpoint && S_ISREG(sb.st_mode)) load_checkpoint(fs, sb.st_size, &start, &line);
+    if (cfg->checkpoint && S_ISREG(sb.st_mode)) {
+      int rc = load_checkpoint(fs, sb.st_size, &start, &line);
+      if (rc) return rc;
+    }
     if (fs->codec->take_header && cfg->header) {
       /* Resuming past the header: read it now.  From the start, the header
        * is framed like any row when it arrives (the file may be empty yet). */
       if (start > 0) {
         int rc = read_header(fs, &header_end);
         if (rc) return rc;
+        if (start < header_end)
+          return sl_state_corrupt(st, "offset %lld of %s is inside its CSV header row", (long long)start,
+                                  cfg->path);
         fs->need_header = 0;
       } else {
         fs->need_header = 1;
@@ -407,7 +454,7 @@ static void on_read(uv_fs_t *req) {
     return;
   }
   if (n < 0) {
-    sl_stage_fatal(fs->st, "cannot read %s: %s", fs->cfg->path, uv_strerror((int)n));
+    sl_stage_fatal(fs->st, "cannot read %s: %s", input_name(fs), uv_strerror((int)n));
     finish(fs);
     return;
   }
@@ -488,7 +535,7 @@ static void issue_read(file_source *fs) {
   int rc = uv_fs_read(sl_stage_loop(fs->st), &fs->req, fs->fd, &ub, 1, off, on_read);
   if (rc) {
     fs->reading = 0;
-    sl_stage_fatal(fs->st, "cannot read %s: %s", fs->cfg->path, uv_strerror(rc));
+    sl_stage_fatal(fs->st, "cannot read %s: %s", input_name(fs), uv_strerror(rc));
     finish(fs);
   }
 }

@@ -734,7 +734,8 @@ static int load_checkpoint(pg_cdc *s, uint64_t *lsn, int *phase) {
   int rc = sl_state_load(s->st, &b);
   if (rc) {
     sl_buf_free(&b);
-    return rc;
+    if (rc == SL_ENOENT || rc == SL_ENOMEM) return rc;
+    return sl_state_corrupt(s->st, "cannot read it: %s", sl_strerror(rc));
   }
   pg_buf_nul(&b);
   char val[32];
@@ -742,7 +743,9 @@ static int load_checkpoint(pg_cdc *s, uint64_t *lsn, int *phase) {
   else if (b.ptr && sscanf(b.ptr, "{\"snapshot\":\"%31[0-9A-Fa-f/]\"}", val) == 1) *phase = PHASE_SNAPSHOT;
   else rc = SL_EPARSE;
   if (!rc && pg_lsn_parse(val, lsn)) rc = SL_EPARSE;
-  if (rc) sl_log_error(sl_stage_name(s->st), "unreadable checkpoint: %.*s", (int)b.len, b.ptr ? b.ptr : "");
+  if (rc)
+    rc = sl_state_corrupt(s->st, "%.*s is neither {\"lsn\":\"X/Y\"} nor {\"snapshot\":\"X/Y\"}",
+                          (int)(b.len > 300 ? 300 : b.len), b.ptr ? b.ptr : "");
   sl_buf_free(&b);
   return rc;
 }
@@ -788,16 +791,13 @@ static int plan(pg_cdc *s, PGconn *c) {
   pg_lsn_format(lsn, l);
   if (have_cp && phase == PHASE_STREAM) {
     if (!slot) {
-      sl_log_error(name, "%s: the checkpoint is at %s but replication slot %s is gone, and with it "
-                   "the changes since; remove the checkpoint to start again with a snapshot",
-                   sl_stage_where(s->st), l, cfg->slot);
-      return SL_EOPTION;
+      return sl_state_corrupt(s->st, "it is at %s, but replication slot %s is gone, and with it the "
+                              "changes since (a reset starts again with a snapshot)", l, cfg->slot);
     }
     if (lost) {
-      sl_log_error(name, "%s: replication slot %s has lost WAL (max_slot_wal_keep_size): the changes "
-                   "since the checkpoint at %s are gone; remove the checkpoint to start again with a "
-                   "snapshot", sl_stage_where(s->st), cfg->slot, l);
-      return SL_EOPTION;
+      return sl_state_corrupt(s->st, "replication slot %s has lost WAL (max_slot_wal_keep_size): the "
+                              "changes since the checkpoint at %s are gone (a reset starts again with a "
+                              "snapshot)", cfg->slot, l);
     }
     s->start_lsn = lsn;
     s->cp_lsn = lsn;

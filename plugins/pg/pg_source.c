@@ -101,8 +101,7 @@ static int load_position(pg_source *s) {
   }
   if (rc) {
     sl_buf_free(&b);
-    sl_log_error(sl_stage_name(s->st), "cannot read the checkpoint: %s", sl_strerror(rc));
-    return rc;
+    return rc == SL_ENOMEM ? rc : sl_state_corrupt(s->st, "cannot read it: %s", sl_strerror(rc));
   }
   sl_arena a;
   sl_arena_init(&a);
@@ -115,17 +114,17 @@ static int load_position(pg_source *s) {
   while (s->cfg->watermark[nwm]) nwm++;
   if (!wm || !key || wm->type != SL_T_ARRAY || key->type != SL_T_ARRAY ||
       (int)(wm->n + key->n) != s->nord || (int)wm->n != nwm) {
-    sl_log_error(sl_stage_name(s->st), "the checkpoint %.*s does not match watermark and key; "
-                 "remove it to read from the start", (int)b.len, b.ptr ? b.ptr : "");
+    rc = sl_state_corrupt(s->st, "%.*s does not match watermark and key", (int)(b.len > 300 ? 300 : b.len),
+                          b.ptr ? b.ptr : "");
     sl_arena_free(&a);
     sl_buf_free(&b);
-    return SL_EPARSE;
+    return rc;
   }
   s->pos = calloc((size_t)s->nord, sizeof *s->pos);
   for (int i = 0; s->pos && i < s->nord; i++) {
     const sl_value *e = i < nwm ? &wm->u.items[i] : &key->u.items[i - nwm];
     if (e->type != SL_T_STRING) {
-      rc = SL_EPARSE;
+      rc = sl_state_corrupt(s->st, "position %d is a %s, not a string", i + 1, sl_type_name(e->type));
       break;
     }
     s->pos[i] = strndup(e->u.s.ptr, e->u.s.len);

@@ -1,10 +1,13 @@
 /* sluice: the command line. */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "sluice/log.h"
@@ -41,8 +44,12 @@ static const char run_help[] =
     "  --log-format FORMAT   text or json (default: text on a terminal, json otherwise)\n"
     "  --admin HOST:PORT     serve /metrics, /health, /ready and /status over HTTP\n"
     "                        (default: $SLUICE_ADMIN; none if unset)\n"
+    "  --reset-checkpoint SOURCE\n"
+    "                        read the named source from the start: its saved checkpoint\n"
+    "                        is moved aside (SOURCE.json.before-reset); may be repeated\n"
     "\n"
-    "exit status: 0 done, 1 runtime failure, 2 invalid pipeline or usage\n";
+    "exit status: 0 done, 1 runtime failure, 2 invalid pipeline or usage,\n"
+    "3 a checkpoint could not be saved, or the saved one is unusable\n";
 
 static const char check_help[] =
     "usage: sluice check FILE.lua\n"
@@ -183,17 +190,29 @@ static int cmd_run(int argc, char **argv, int check_only) {
       {"log-level", required_argument, NULL, 'l'},
       {"log-format", required_argument, NULL, 'f'},
       {"admin", required_argument, NULL, 'a'},
+      {"reset-checkpoint", required_argument, NULL, 'r'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   sl_run_opts o = {0};
   o.check_only = check_only;
   int level = SL_LOG_INFO;
   sl_log_format format = SL_LOG_AUTO;
-  int c;
+  /* --reset-checkpoint names: fewer than argc, NULL-terminated. */
+  const char **resets = calloc((size_t)argc + 1, sizeof *resets);
+  size_t nresets = 0;
+  if (!resets) {
+    fputs("sluice: out of memory\n", stderr);
+    return 1;
+  }
+  int c, rc = 2;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
       case 's': o.state_root = optarg; break;
+      case 'r':
+        resets[nresets++] = optarg;
+        o.reset = resets;
+        break;
       case 'a': o.admin = optarg; break;
       case 'w': {
         char *end;
@@ -201,7 +220,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
         o.workers = *end || n < 1 || n > 1024 ? 0 : (int)n;
         if (o.workers < 1) {
           fprintf(stderr, "sluice: --workers needs a positive number, got '%s'\n", optarg);
-          return 2;
+          goto done;
         }
         break;
       }
@@ -209,7 +228,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
         level = sl_log_level_parse(optarg);
         if (level < 0) {
           fprintf(stderr, "sluice: unknown log level '%s' (debug, info, warn, error)\n", optarg);
-          return 2;
+          goto done;
         }
         break;
       case 'f':
@@ -217,31 +236,63 @@ static int cmd_run(int argc, char **argv, int check_only) {
         else if (strcmp(optarg, "text") == 0) format = SL_LOG_TEXT;
         else {
           fprintf(stderr, "sluice: unknown log format '%s' (text, json)\n", optarg);
-          return 2;
+          goto done;
         }
         break;
       case 'h':
         fputs(check_only ? check_help : run_help, stdout);
-        return 0;
+        rc = 0;
+        goto done;
       default:
         fputs(check_only ? check_help : run_help, stderr);
-        return 2;
+        goto done;
     }
   }
   if (optind != argc - 1) {
     fprintf(stderr, "sluice: %s needs one pipeline file\n\n%s", check_only ? "check" : "run",
             check_only ? check_help : run_help);
-    return 2;
+    goto done;
   }
   o.file = argv[optind];
   /* check prints its errors as plain text: they are for a person. */
   sl_log_setup((sl_log_level)level, check_only ? SL_LOG_TEXT : format, 2);
-  int rc;
-  while ((rc = sl_pipeline_main(&o)) == SL_EXIT_RELOAD) sl_log_info(NULL, "reloaded");
+  while ((rc = sl_pipeline_main(&o)) == SL_EXIT_RELOAD) {
+    /* A reload resumes from the checkpoints the first run saved. */
+    o.reset = NULL;
+    sl_log_info(NULL, "reloaded");
+  }
+done:
+  free(resets);
   return rc;
 }
 
+/* A descriptor 0, 1 or 2 that was closed when sluice started would be taken
+ * by the next file sluice opens (libuv's own descriptors, a sink's file):
+ * libuv aborts when it closes one of them, and records meant for standard
+ * output would go into that file.  Each such number is held by /dev/null,
+ * opened in the direction that fails, so that a stdin source or a stdout
+ * sink on it fails with "bad file descriptor" as on the closed descriptor. */
+static int hold_std_fds(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    /* open takes the lowest free number, which is fd: those below are open by now. */
+    int held = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (held < 0) return -1;
+    if (held != fd) {
+      int rc = dup2(held, fd);
+      close(held);
+      if (rc < 0) return -1;
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (hold_std_fds() < 0) {
+    fprintf(stderr, "sluice: descriptor 0, 1 or 2 is closed and /dev/null cannot be opened: %s\n",
+            strerror(errno));
+    return 1;
+  }
   if (argc < 2) {
     fputs(usage, stderr);
     return 2;

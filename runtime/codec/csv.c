@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "codec/codec_int.h"
 #include "core/utf8_valid.h"
@@ -324,6 +325,33 @@ static const char *arena_msg(sl_arena *a, const char *fallback, const char *fmt,
 
 /* ---- reading ---- */
 
+/* The header's names seen so far, as an open-addressed set of index + 1
+ * into names (0: empty), so that a wide header is checked for repeated
+ * names in linear time. */
+typedef struct name_set {
+  uint32_t *slot;
+  size_t mask;
+} name_set;
+
+static int name_set_init(name_set *ns, uint32_t n) {
+  size_t cap = 16;
+  while (cap < (size_t)n * 2) cap *= 2;
+  ns->slot = calloc(cap, sizeof *ns->slot);
+  ns->mask = cap - 1;
+  return ns->slot ? 0 : SL_ENOMEM;
+}
+
+/* Adds names[k]; returns the index of an earlier equal name, or k. */
+static uint32_t name_set_add(name_set *ns, const sl_str *names, uint32_t k) {
+  size_t j = (size_t)XXH3_64bits(names[k].ptr, names[k].len) & ns->mask;
+  for (; ns->slot[j]; j = (j + 1) & ns->mask) {
+    const sl_str *o = &names[ns->slot[j] - 1];
+    if (o->len == names[k].len && !memcmp(o->ptr, names[k].ptr, o->len)) return ns->slot[j] - 1;
+  }
+  ns->slot[j] = k + 1;
+  return k;
+}
+
 static int csv_take_header(void *vctx, const char *p, size_t n, const char **why) {
   csv_ctx *c = vctx;
   if (c->have_header) {
@@ -346,8 +374,9 @@ static int csv_take_header(void *vctx, const char *p, size_t n, const char **why
   for (size_t i = 0; i < n; i++) cap += p[i] == c->delim;
   sl_str *names = malloc(cap * sizeof *names);
   char *mem = malloc(n + 1);
+  name_set seen = {0};
   int err = SL_ENOMEM;
-  if (!names || !mem) {
+  if (!names || !mem || name_set_init(&seen, cap)) {
     *why = "out of memory";
     goto fail;
   }
@@ -366,21 +395,21 @@ static int csv_take_header(void *vctx, const char *p, size_t n, const char **why
       snprintf(c->why, sizeof c->why, "CSV header: column %u has no name", k + 1);
       goto bad_header;
     }
-    for (uint32_t i = 0; i < k; i++) {
-      if (names[i].len == len && !memcmp(names[i].ptr, d, len)) {
-        snprintf(c->why, sizeof c->why, "CSV header: columns %u and %u are both named \"%.*s\"",
-                 i + 1, k + 1, (int)(len > 64 ? 64 : len), d);
-        goto bad_header;
-      }
-    }
     names[k].ptr = d;
     names[k].len = len;
+    uint32_t i = name_set_add(&seen, names, k);
+    if (i != k) {
+      snprintf(c->why, sizeof c->why, "CSV header: columns %u and %u are both named \"%.*s\"",
+               i + 1, k + 1, (int)(len > 64 ? 64 : len), d);
+      goto bad_header;
+    }
     k++;
   }
   if (got < 0) {
     snprintf(c->why, sizeof c->why, "invalid CSV header at byte %zu: %s", at, what);
     goto bad_header;
   }
+  free(seen.slot);
   c->names = names;
   c->names_mem = mem;
   c->nnames = k;
@@ -390,6 +419,7 @@ bad_header:
   *why = c->why;
   err = SL_EPARSE;
 fail:
+  free(seen.slot);
   free(names);
   free(mem);
   return err;

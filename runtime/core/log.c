@@ -1,6 +1,8 @@
 /* Log lines: "2026-11-27T14:00:00.123Z INFO  residents/file.source.1: message"
  * on a terminal; {"time":...,"level":...,"pipeline":...,"stage":...,"msg":...}
- * otherwise. */
+ * otherwise.  Names and messages may hold text from data and pipelines (a
+ * newline in sl.log, in a stage name): in text lines control characters are
+ * escaped, so that one call is one line and cannot forge others. */
 #include "sluice/log.h"
 
 #include <stdarg.h>
@@ -40,6 +42,26 @@ int sl_log_level_parse(const char *s) {
 
 int sl_log_enabled(sl_log_level level) { return level >= g_level; }
 
+/* Appends s with C0 controls and DEL as \n, \r or \xHH, and C1 controls
+ * (U+0080..U+009F, which terminals also obey) as \u00HH.  A tab stays: it
+ * cannot start a line, and print() puts tabs between its arguments. */
+static void put_text(sl_buf *b, const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t run = 0, i = 0;
+  for (; p[i]; i++) {
+    unsigned c = p[i];
+    int c1 = c == 0xC2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F;
+    if ((c >= 0x20 && c != 0x7F && !c1) || c == '\t') continue;
+    sl_buf_append(b, s + run, i - run);
+    if (c1) sl_buf_printf(b, "\\u%04x", p[++i]);
+    else if (c == '\n') sl_buf_puts(b, "\\n");
+    else if (c == '\r') sl_buf_puts(b, "\\r");
+    else sl_buf_printf(b, "\\x%02x", c);
+    run = i + 1;
+  }
+  sl_buf_append(b, s + run, i - run);
+}
+
 void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
   if (level < g_level || level >= SL_LOG_OFF) return;
   char msg[2048];
@@ -67,8 +89,15 @@ void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
     sl_buf_json_string(&b, msg, strlen(msg));
     sl_buf_puts(&b, "}\n");
   } else {
-    sl_buf_printf(&b, "%s %s %s%s%s: %s\n", ts, level_tags[level], g_pipeline,
-                  stage ? "/" : "", stage ? stage : "", msg);
+    sl_buf_printf(&b, "%s %s ", ts, level_tags[level]);
+    put_text(&b, g_pipeline);
+    if (stage) {
+      sl_buf_puts(&b, "/");
+      put_text(&b, stage);
+    }
+    sl_buf_puts(&b, ": ");
+    put_text(&b, msg);
+    sl_buf_puts(&b, "\n");
   }
   if (!b.oom) {
     ssize_t w = write(g_fd, b.ptr, b.len);

@@ -467,6 +467,24 @@ static int pipeline_ctor(lua_State *L) {
   lua_pop(L, 1);
   check_sub(L, "limits", limits_options);
   check_sub(L, "grants", grants_options);
+  if (lua_getfield(L, 1, "name") == LUA_TSTRING) {
+    size_t n;
+    const char *name = lua_tolstring(L, -1, &n);
+    const char *problem = sl__pipeline_name_problem(name, n);
+    if (problem) {
+      where_lua(L);
+      lua_pushliteral(L, "sl.pipeline: 'name' ");
+      sl_buf q = SL_BUF_INIT;
+      sl_buf_json_string(&q, name, n > 80 ? 80 : n);
+      lua_pushlstring(L, q.ptr ? q.ptr : "", q.len);
+      sl_buf_free(&q);
+      lua_pushfstring(L, " %s, but it names a folder under the state root "
+                      "(no '/', no leading '.', no control characters)", problem);
+      lua_concat(L, 4);
+      lua_error(L);
+    }
+  }
+  lua_pop(L, 1);
   lua_getfield(L, 1, "batch_size");
   if (!lua_isnil(L, -1) && (lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > 1000000))
     luaL_error(L, "sl.pipeline: 'batch_size' must be between 1 and 1000000");
@@ -478,6 +496,18 @@ static int pipeline_ctor(lua_State *L) {
 }
 
 /* ---- small helpers ---- */
+
+const char *sl__pipeline_name_problem(const char *name, size_t n) {
+  if (n == 0) return "is empty";
+  if (n > 200) return "is longer than 200 bytes";
+  if (name[0] == '.') return "starts with '.'";
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if (c == '/') return "contains '/'";
+    if (c < 0x20 || c == 0x7f) return "contains a control character";
+  }
+  return NULL;
+}
 
 static int env_get(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);

@@ -46,6 +46,7 @@ struct sl_stage {
   sl_statefile *state;
   sl_buf preloaded;           /* a checkpoint the only sink stored with its data */
   int has_preloaded;
+  int reset_state;            /* --reset-checkpoint: start without the saved checkpoint */
 
   /* sinks */
   const sl_codec *codec;
@@ -113,6 +114,7 @@ struct sl_pipeline {
   int statefiles_busy;        /* state writes in flight */
   int reload;                 /* drain, then return SL_EXIT_RELOAD */
   int dlq_first;              /* the one sink commits source positions: dead letters go first */
+  int sink_failed;            /* a sink failed a batch for good: stopping, acking nothing more */
   uint64_t records_dropped;   /* by steps */
   pthread_mutex_t metrics_mu;
   struct sl_metric *metrics;  /* families registered by plugins */
@@ -134,6 +136,7 @@ struct sl_batch {
   int dispatched;            /* handed to the sinks */
   int deferred;              /* the data sinks wait for the dead letters (dlq_first) */
   int pending;                /* sink batches not yet done */
+  int failed;                 /* a sink failed it for good: never acknowledged */
   uint64_t dropped;           /* records dropped by steps */
   sl_batch *next;             /* source's in-flight list */
   sl_batch *qnext;            /* worker queue or done list */
@@ -149,14 +152,19 @@ typedef struct sl_run_opts {
   int quiet;                  /* check_only: report errors through the log, print nothing */
   sl_buf *err_out;            /* check_only: append the error here instead, leave the log's
                                  pipeline name alone (a check beside a running pipeline) */
+  const char *const *reset;   /* --reset-checkpoint: source names, NULL-terminated, or NULL */
 } sl_run_opts;
 
 /* sl_pipeline_main's exit code when SIGHUP asked for a reload: the pipeline
  * drained and saved its checkpoints; run it again from the (new) file. */
 #define SL_EXIT_RELOAD (-1)
+/* The exit code when a checkpoint could not be saved, or the saved one
+ * cannot be used: the state folder needs a person. */
+#define SL_EXIT_STATE 3
 
 /* Loads, checks and (unless check_only) runs a pipeline to its end.
- * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid pipeline). */
+ * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid
+ * pipeline or usage), SL_EXIT_STATE. */
 int sl_pipeline_main(const sl_run_opts *o);
 /* Stops the sources; the pipeline ends once what is in flight is durable. */
 void sl__pipeline_drain(sl_pipeline *p);
@@ -184,6 +192,10 @@ int sl_config_load(sl_lua *s, const char *file, sl_buf *err);
 /* The least time budget of a pipeline file's top level, in ms (call_ms if
  * that is longer): evaluating the file may take a while. */
 #define SL_LOAD_MS 10000
+/* Why name cannot be a pipeline name ("contains '/'"), or NULL if it can:
+ * it is one folder under the state root, so no '/', no leading '.' (which
+ * also rules out "." and ".."), no control characters, at most 200 bytes. */
+const char *sl__pipeline_name_problem(const char *name, size_t n);
 
 /* ---- options.c ---- */
 /* Checks the table at t against opts (and common, may be NULL).  0, or
@@ -244,6 +256,9 @@ int sl__state_open(sl_stage *st);
 void sl__state_close(sl_stage *st);
 /* Writes every pending state file now (shutdown). */
 void sl__state_flush_all(sl_pipeline *p);
+/* --reset-checkpoint: moves the stage's state file aside (and forgets a
+ * checkpoint its sink stored), so that it starts from the beginning. */
+int sl__state_reset(sl_stage *st);
 
 /* ---- lua_plugins.c: plugins written in Lua ---- */
 extern const sl_plugin sl_lua_source_plugin;

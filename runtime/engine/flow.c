@@ -191,7 +191,7 @@ void sl_source_finished(sl_stage *source) {
  * source, in order: a checkpoint never passes a batch still in flight. */
 static void release_acked(sl_pipeline *p, sl_stage *src) {
   int released = 0;
-  while (src->head && src->head->dispatched && src->head->pending == 0) {
+  while (src->head && src->head->dispatched && src->head->pending == 0 && !src->head->failed) {
     sl_batch *b = src->head;
     src->head = b->next;
     if (!src->head) src->tail = NULL;
@@ -207,10 +207,8 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
     sl__batch_free(b);
     released = 1;
   }
-  if (released) {
-    if (p->flow_paused && below_resume(p)) resume_sources(p);
-    sl__flow_check_end(p);
-  }
+  if (released && p->flow_paused && below_resume(p)) resume_sources(p);
+  if (released || p->sink_failed) sl__flow_check_end(p);
 }
 
 /* Hands the non-empty sink batches from..to-1 of b to their sinks; each
@@ -458,6 +456,24 @@ void sl_sink_done(sl_sink_batch *sb) {
   if (durable) durable(arg);
 }
 
+void sl_sink_failed(sl_sink_batch *sb, const char *why) {
+  sl_pipeline *p = sb->sink->p;
+  sl_batch *b = sb->batch;
+  if (!p->sink_failed)
+    sl_log_error(sb->sink->name, "%s; stopping the pipeline without acknowledging what is in flight "
+                 "(it is read again on the next start)", why);
+  p->sink_failed = 1;
+  if (!p->exit_code) p->exit_code = 1;
+  sl__pipeline_drain(p);
+  if (sb->late) sl_buf_free(&sb->bytes);
+  /* A deferred batch's data sinks are not written: its position must not
+   * be committed without its dead letters. */
+  b->deferred = 0;
+  b->failed = 1;
+  b->pending--;
+  if (b->pending == 0) release_acked(p, b->source);
+}
+
 void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb) {
   (void)p;
   sl_sink_done(sb);
@@ -465,9 +481,16 @@ void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb) {
 
 /* ---- the end ---- */
 
+/* Every source finished and every batch acknowledged; after a sink failed,
+ * every batch settled instead (handed to the sinks, each write done or
+ * failed): those are not acknowledged, and are freed at the end. */
 static int all_drained(const sl_pipeline *p) {
-  for (int i = 0; i < p->nsources; i++)
-    if (!p->sources[i]->finished || p->sources[i]->head) return 0;
+  for (int i = 0; i < p->nsources; i++) {
+    const sl_stage *s = p->sources[i];
+    if (!s->finished) return 0;
+    for (const sl_batch *b = s->head; b; b = b->next)
+      if (!p->sink_failed || !b->dispatched || b->pending) return 0;
+  }
   return 1;
 }
 

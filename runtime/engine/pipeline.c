@@ -318,6 +318,23 @@ static int preload_checkpoints(sl_pipeline *p, sl_buf *err) {
   return 0;
 }
 
+/* --reset-checkpoint: every name must be a source of the pipeline. */
+static int mark_resets(sl_pipeline *p, const char *const *names, sl_buf *err) {
+  for (; names && *names; names++) {
+    sl_stage *found = NULL;
+    for (int i = 0; i < p->nsources && !found; i++)
+      if (strcmp(p->sources[i]->name, *names) == 0) found = p->sources[i];
+    if (!found) {
+      sl_buf_printf(err, "--reset-checkpoint %s: the pipeline has no source of that name (sources:", *names);
+      for (int i = 0; i < p->nsources; i++) sl_buf_printf(err, " %s", p->sources[i]->name);
+      sl_buf_puts(err, ")");
+      return SL_EOPTION;
+    }
+    found->reset_state = 1;
+  }
+  return 0;
+}
+
 /* ---- signals and completions ---- */
 
 static void on_done_async(uv_async_t *h) {
@@ -431,8 +448,19 @@ int sl_pipeline_main(const sl_run_opts *o) {
   if (sl_lua_set_call_ms(p->cfg, p->set.limits.call_ms)) goto fail;
   int desc = lua_gettop(L);
   lua_getfield(L, desc, "name");
-  p->name = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : pipeline_name_from_file(o->file);
+  int named = lua_isstring(L, -1);
+  p->name = named ? strdup(lua_tostring(L, -1)) : pipeline_name_from_file(o->file);
   lua_pop(L, 1);
+  if (!p->name) goto fail;
+  const char *problem = sl__pipeline_name_problem(p->name, strlen(p->name));
+  if (problem) {
+    /* sl.pipeline checked a name it was given; this catches one set later. */
+    if (named) sl_buf_printf(&err, "%s: the pipeline name %s, but it names a folder under the state root",
+                             o->file, problem);
+    else sl_buf_printf(&err, "%s: the pipeline has no 'name', and the one its file name gives %s; "
+                       "set name = \"...\" in sl.pipeline (no '/', no leading '.')", o->file, problem);
+    goto fail;
+  }
   if (!o->err_out) sl_log_set_pipeline(p->name);
 
   if (build_list(p, L, desc, "sources", SL_SOURCE, &p->sources, &p->nsources, 0, &err) ||
@@ -514,6 +542,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
     goto done;
   }
 
+  if (mark_resets(p, o->reset, &err)) goto fail;
   exit_code = 1;
   if (mkdir_p(p->state_dir) < 0) {
     sl_buf_printf(&err, "cannot create the state folder %s: %s", p->state_dir, strerror(errno));
@@ -538,12 +567,17 @@ int sl_pipeline_main(const sl_run_opts *o) {
     if (l == 2 && preload_checkpoints(p, &err)) goto fail;
     for (int i = 0; i < counts[l]; i++) {
       sl_stage *st = lists[l][i];
+      if (st->reset_state && sl__state_reset(st)) {
+        sl_buf_printf(&err, "%s: %s: cannot reset its checkpoint; see the error above", st->where, st->name);
+        goto fail;
+      }
       st->inited = st->plugin != NULL;
       int rc = st->plugin && st->plugin->init ? st->plugin->init(st) : 0;
       if (rc) {
         if (rc == SL_EOPTION) exit_code = 2;   /* the pipeline's mistake, not the run's */
         sl_buf_printf(&err, "%s: %s: cannot start (%s); see the error above", st->where,
                       st->name, sl_strerror(rc));
+        if (rc == SL_ESTATE) exit_code = SL_EXIT_STATE;
         goto fail;
       }
     }

@@ -2,8 +2,11 @@
  * in the pipeline's state folder.  A save is written on the libuv thread pool
  * as write-to-temporary, fsync, rename, fsync of the folder, so a crash
  * leaves either the old file or the new one, never a torn one.  Saves that
- * arrive while a write is under way are coalesced: only the latest is written. */
+ * arrive while a write is under way are coalesced: only the latest is written.
+ * A save that fails stops the pipeline (SL_EXIT_STATE): running on would
+ * leave every later record unprotected, to be read again after a restart. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,7 @@ struct sl_statefile {
   int busy;               /* a write is under way on the thread pool */
   sl_buf writing;         /* the value being written (owned by the write) */
   int err;                /* errno of the last write, 0 if it succeeded */
+  int failed;             /* a write failed: the pipeline is stopping */
   uint64_t held_latest;   /* records whose checkpoint is in latest */
   uint64_t held_writing;  /* records whose checkpoint is being written */
   uv_work_t work;
@@ -64,6 +68,22 @@ static void work_cb(uv_work_t *req) {
   sf->err = write_atomically(sf->path, sf->tmp, sf->dir, sf->writing.ptr, sf->writing.len);
 }
 
+/* Stops the pipeline: its sources stop and what is in flight drains (later
+ * saves are still tried: one that succeeds means less to read again). */
+static void save_failed(sl_statefile *sf, int err) {
+  sl_pipeline *p = sf->st->p;
+  if (sf->failed) {
+    sl_log_debug(sf->st->name, "cannot save the checkpoint to %s: %s", sf->path, strerror(err));
+    return;
+  }
+  sf->failed = 1;
+  sl_log_error(sf->st->name, "cannot save the checkpoint to %s: %s; stopping the pipeline (exit %d): "
+               "the next start resumes from the last checkpoint saved", sf->path, strerror(err),
+               SL_EXIT_STATE);
+  if (!p->exit_code) p->exit_code = SL_EXIT_STATE;
+  sl__pipeline_drain(p);
+}
+
 static void start_write(sl_statefile *sf);
 
 static void after_work_cb(uv_work_t *req, int status) {
@@ -71,8 +91,7 @@ static void after_work_cb(uv_work_t *req, int status) {
   sl_pipeline *p = sf->st->p;
   sf->busy = 0;
   p->statefiles_busy--;
-  if (status == 0 && sf->err)
-    sl_log_error(sf->st->name, "cannot save state to %s: %s", sf->path, strerror(sf->err));
+  if (status == 0 && sf->err) save_failed(sf, sf->err);
   uint64_t held = sf->held_writing;
   sf->held_writing = 0;
   if (held) sl__flow_release_records(p, held);
@@ -190,8 +209,55 @@ void sl__state_flush_all(sl_pipeline *p) {
       sl_statefile *sf = lists[l][i]->state;
       if (!sf || !sf->dirty || sf->busy) continue;
       int e = write_atomically(sf->path, sf->tmp, sf->dir, sf->latest.ptr, sf->latest.len);
-      if (e) sl_log_error(lists[l][i]->name, "cannot save state to %s: %s", sf->path, strerror(e));
+      if (e) save_failed(sf, e);
       sf->dirty = 0;
       sf->held_latest = 0;
     }
+}
+
+int sl_state_corrupt(sl_stage *st, const char *what, ...) {
+  char why[512];
+  va_list ap;
+  va_start(ap, what);
+  vsnprintf(why, sizeof why, what, ap);
+  va_end(ap);
+  sl_buf where = SL_BUF_INIT;
+  if (st->has_preloaded) sl_buf_printf(&where, "the checkpoint stored by %s", st->p->sinks[0]->name);
+  else if (st->state) sl_buf_puts(&where, st->state->path);
+  else sl_buf_puts(&where, "the checkpoint");
+  sl_log_error(st->name, "%.*s: unusable checkpoint: %s. Not starting, since a guess would skip records "
+               "or read them twice. To read this source from the start, run once with "
+               "--reset-checkpoint %s (%s); or restore the checkpoint",
+               where.oom ? 14 : (int)where.len, where.oom ? "the checkpoint" : where.ptr, why, st->name,
+               st->has_preloaded ? "the stored checkpoint is replaced at the first commit"
+                                 : "the file is moved aside");
+  sl_buf_free(&where);
+  return SL_ESTATE;
+}
+
+int sl__state_reset(sl_stage *st) {
+  int rc = sl__state_open(st);
+  if (rc) return rc;
+  if (st->has_preloaded) {
+    sl_buf_free(&st->preloaded);
+    st->has_preloaded = 0;
+    sl_log_info(st->name, "--reset-checkpoint: ignoring the checkpoint stored by %s; it is replaced "
+                "at the first commit", st->p->sinks[0]->name);
+  }
+  sl_buf aside = SL_BUF_INIT;
+  sl_buf_printf(&aside, "%s.before-reset", st->state->path);
+  if (aside.oom) return SL_ENOMEM;
+  if (rename(st->state->path, aside.ptr) == 0) {
+    sl_log_info(st->name, "--reset-checkpoint: moved %s to %s; reading from the start",
+                st->state->path, aside.ptr);
+  } else if (errno == ENOENT) {
+    sl_log_info(st->name, "--reset-checkpoint: no checkpoint in %s; reading from the start",
+                st->state->path);
+  } else {
+    sl_log_error(st->name, "--reset-checkpoint: cannot move %s to %s: %s", st->state->path,
+                 aside.ptr, strerror(errno));
+    rc = SL_EIO;
+  }
+  sl_buf_free(&aside);
+  return rc;
 }

@@ -15,7 +15,8 @@
   XX(ELUA,     -9, "Lua error")                            \
   XX(EAGAIN,  -10, "try again")                            \
   XX(ECLOSED, -11, "closed")                               \
-  XX(ETYPE,   -12, "wrong type")
+  XX(ETYPE,   -12, "wrong type")                           \
+  XX(ESTATE,  -13, "unusable checkpoint")
 
 typedef enum sl_errno {
   SL_OK = 0,

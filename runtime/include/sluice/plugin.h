@@ -273,6 +273,12 @@ int sl_stage_is_dlq(const sl_stage *st);
 
 /* The write of sb is durable (or failed for the rejected records). */
 void sl_sink_done(sl_sink_batch *sb);
+/* In place of sl_sink_done: the write of sb failed in a way that retrying
+ * cannot heal (the descriptor is closed, the reader went away), and nothing
+ * of it is known to be durable.  The pipeline stops with exit code 1,
+ * acknowledging neither this batch nor any later one of its source, so the
+ * next start reads them again; why (copied) is logged, naming the sink. */
+void sl_sink_failed(sl_sink_batch *sb, const char *why);
 void sl_stage_flushed(sl_stage *st);
 
 /* Steps. */
@@ -305,5 +311,11 @@ void sl_collect(sl_collector *c, sl_metric_kind kind, const char *name, const ch
  * only the latest value is written.  load returns SL_ENOENT if none. */
 int sl_state_load(sl_stage *st, sl_buf *out);
 void sl_state_save(sl_stage *st, const char *data, size_t len);
+/* For init, when the checkpoint sl_state_load returned cannot be used
+ * (what, printf-style: "not JSON", "offset 7 is inside a line"): logs it
+ * with the file and how to start over, and returns SL_ESTATE for init to
+ * return; the pipeline does not start.  Never guess instead: starting over
+ * reads records twice, a wrong position skips or cuts them. */
+int sl_state_corrupt(sl_stage *st, const char *what, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
