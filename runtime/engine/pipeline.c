@@ -540,9 +540,9 @@ int sl_pipeline_main(const sl_run_opts *o) {
   loop_ready = 1;
   p->loop = &loop;
   pthread_mutex_init(&p->metrics_mu, NULL);
-  p->admin_listen = o->admin ? o->admin : getenv("SLUICE_ADMIN");
-  if (p->admin_listen && *p->admin_listen && sl__admin_start(p)) {
-    sl_buf_printf(&err, "cannot start the admin endpoint on %s", p->admin_listen);
+  p->admin_conf = o->admin;
+  if (p->admin_conf && sl__admin_start(p)) {
+    sl_buf_printf(&err, "cannot start the admin endpoint on %s", p->admin_conf->listen);
     goto fail;
   }
   pthread_mutex_init(&p->done_mu, NULL);
