@@ -7,6 +7,7 @@
 
 #include "admin/admin.h"
 #include "admin/http.h"
+#include "core/secrets.h"
 #include "engine/metrics.h"
 #include "sluice/log.h"
 
@@ -21,9 +22,17 @@ static const char *run_name(sl_run_state r) {
   return "?";
 }
 
+/* A name as a JSON string; a value read with sl.env shows as its name. */
+static void put_name(sl_buf *b, const char *name) {
+  sl_buf shown = SL_BUF_INIT;
+  sl__secret_redact(&shown, name, strlen(name));
+  sl_buf_json_string(b, shown.ptr ? shown.ptr : "", shown.len);
+  sl_buf_free(&shown);
+}
+
 static void status_json(sl_pipeline *p, sl_buf *b) {
   sl_buf_puts(b, "{\"pipeline\":");
-  sl_buf_json_string(b, p->name, strlen(p->name));
+  put_name(b, p->name);
   sl_buf_printf(b, ",\"state\":\"%s\",\"inflight_records\":%llu,\"inflight_bytes\":%llu,"
                    "\"paused\":%s,\"dropped\":%llu,\"sources\":[",
                 run_name(p->run), (unsigned long long)p->inflight_records,
@@ -32,7 +41,7 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
   for (int i = 0; i < p->nsources; i++) {
     sl_stage *s = p->sources[i];
     sl_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-    sl_buf_json_string(b, s->name, strlen(s->name));
+    put_name(b, s->name);
     sl_buf_printf(b, ",\"plugin\":\"%s\",\"read\":%llu,\"acked\":%llu,\"paused\":%s,\"finished\":%s}",
                   s->plugin->name, (unsigned long long)s->records_in,
                   (unsigned long long)s->records_acked, s->paused ? "true" : "false",
@@ -42,7 +51,7 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
   for (int i = 0; i < p->nsinks; i++) {
     sl_stage *s = p->sinks[i];
     sl_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-    sl_buf_json_string(b, s->name, strlen(s->name));
+    put_name(b, s->name);
     sl_buf_printf(b, ",\"plugin\":\"%s\",\"written\":%llu,\"rejected\":%llu,\"dead_letters\":%s}",
                   s->plugin->name, (unsigned long long)s->records_done,
                   (unsigned long long)s->records_failed, s->is_dlq ? "true" : "false");

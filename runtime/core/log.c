@@ -11,6 +11,7 @@
 
 #include "sluice/buf.h"
 #include "core/clock.h"
+#include "core/secrets.h"
 
 static sl_log_level g_level = SL_LOG_INFO;
 static int g_json;
@@ -51,6 +52,12 @@ void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
   char ts[32];
   sl_format_time_ms(ts, sizeof ts, sl_now_ms());
 
+  /* Values read with sl.env may be credentials: never in a log line. */
+  sl_buf pipe = SL_BUF_INIT, stg = SL_BUF_INIT, text = SL_BUF_INIT;
+  sl__secret_redact(&pipe, g_pipeline, strlen(g_pipeline));
+  if (stage) sl__secret_redact(&stg, stage, strlen(stage));
+  sl__secret_redact(&text, msg, strlen(msg));
+
   sl_buf b = SL_BUF_INIT;
   if (g_json) {
     sl_buf_puts(&b, "{\"time\":\"");
@@ -58,21 +65,25 @@ void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
     sl_buf_puts(&b, "\",\"level\":\"");
     sl_buf_puts(&b, level_names[level]);
     sl_buf_puts(&b, "\",\"pipeline\":");
-    sl_buf_json_string(&b, g_pipeline, strlen(g_pipeline));
+    sl_buf_json_string(&b, pipe.ptr ? pipe.ptr : "", pipe.len);
     if (stage) {
       sl_buf_puts(&b, ",\"stage\":");
-      sl_buf_json_string(&b, stage, strlen(stage));
+      sl_buf_json_string(&b, stg.ptr ? stg.ptr : "", stg.len);
     }
     sl_buf_puts(&b, ",\"msg\":");
-    sl_buf_json_string(&b, msg, strlen(msg));
+    sl_buf_json_string(&b, text.ptr ? text.ptr : "", text.len);
     sl_buf_puts(&b, "}\n");
   } else {
-    sl_buf_printf(&b, "%s %s %s%s%s: %s\n", ts, level_tags[level], g_pipeline,
-                  stage ? "/" : "", stage ? stage : "", msg);
+    sl_buf_printf(&b, "%s %s %.*s%s%.*s: %.*s\n", ts, level_tags[level], (int)pipe.len,
+                  pipe.ptr ? pipe.ptr : "", stage ? "/" : "", (int)stg.len, stg.ptr ? stg.ptr : "",
+                  (int)text.len, text.ptr ? text.ptr : "");
   }
-  if (!b.oom) {
+  if (!b.oom && !pipe.oom && !stg.oom && !text.oom) {
     ssize_t w = write(g_fd, b.ptr, b.len);
     (void)w;
   }
   sl_buf_free(&b);
+  sl_buf_free(&pipe);
+  sl_buf_free(&stg);
+  sl_buf_free(&text);
 }

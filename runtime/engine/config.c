@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/secrets.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
 
@@ -468,8 +469,13 @@ static int pipeline_ctor(lua_State *L) {
 static int env_get(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const char *v = getenv(name);
-  if (v) lua_pushstring(L, v);
-  else lua_settop(L, 2);
+  if (v) {
+    /* It may be a credential: sluice's messages show its name instead. */
+    sl__secret_add(name, v);
+    lua_pushstring(L, v);
+  } else {
+    lua_settop(L, 2);
+  }
   return 1;
 }
 

@@ -12,6 +12,7 @@
 
 #include "admin/admin.h"
 #include "core/clock.h"
+#include "core/secrets.h"
 #include "engine/metrics.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
@@ -609,7 +610,12 @@ int sl_pipeline_main(const sl_run_opts *o) {
 fail:
   if (!err.len) sl_buf_puts(&err, "cannot start the pipeline (out of memory)");
   /* check's errors are for a person at a terminal: one plain line. */
-  if (o->check_only && !o->quiet) fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
+  if (o->check_only && !o->quiet) {
+    sl_buf shown = SL_BUF_INIT;
+    sl__secret_redact(&shown, err.ptr, err.len);
+    fprintf(stderr, "sluice: %.*s\n", (int)shown.len, shown.ptr ? shown.ptr : "");
+    sl_buf_free(&shown);
+  }
   else sl_log_error(NULL, "%.*s", (int)err.len, err.ptr);
 done:
   if (p->workers) sl__workers_stop(p->workers);
