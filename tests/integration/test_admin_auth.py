@@ -40,7 +40,7 @@ def get(url, token=None):
 def serving(t, listen, env=None, args=()):
     """Starts sluice with --admin listen; returns the run once it serves."""
     run = t.start(args=["--admin", listen, "--log-format", "text"] + list(args), env=env)
-    st.wait_until(lambda: "admin endpoint on" in run.stderr_text(), 30,
+    st.wait_until(lambda: "admin endpoint on http://" in run.stderr_text(), 30,
                   "the admin endpoint of %s" % listen, abort=run.exited)
     return run
 
