@@ -27,9 +27,9 @@ typedef struct sl_admin_conf {
  * ":9464" for every IPv4 address) and resolves it with getaddrinfo (it
  * blocks: call it before the loop runs); reads the token from token_file,
  * else $SLUICE_ADMIN_TOKEN; refuses an address off loopback without one.
- * max_conns 0 is the default; either way the cap is at most a quarter of
- * RLIMIT_NOFILE, so that admin clients cannot take the descriptors the
- * pipeline needs for its own files.  0, or SL_EINVAL with the reason in err
+ * max_conns 0 is the default; either way the connections served and those
+ * being refused stay within a quarter of RLIMIT_NOFILE, so that admin
+ * clients cannot take the descriptors the pipeline needs for its own files.  0, or SL_EINVAL with the reason in err
  * (c is then freed). */
 int sl__admin_conf_init(sl_admin_conf *c, const char *listen, const char *token_file,
                         int max_conns, sl_buf *err);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "admin/admin.h"
+#include "admin/http.h"
 
 static const char FORMS[] = "HOST:PORT, such as 127.0.0.1:9464, localhost:9464 or [::1]:9464";
 
@@ -171,11 +172,15 @@ int sl__admin_conf_init(sl_admin_conf *c, const char *listen, const char *token_
     goto fail;
   }
 
+  /* Served and refused connections together stay within a quarter of the
+   * descriptors. */
   c->max_conns = max_conns > 0 ? max_conns : SL_ADMIN_DEFAULT_CONNS;
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-      rl.rlim_cur / 4 < (rlim_t)c->max_conns)
-    c->max_conns = rl.rlim_cur >= 8 ? (int)(rl.rlim_cur / 4) : 1;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    rlim_t quarter = rl.rlim_cur / 4;
+    rlim_t room = quarter > SL_HTTP_REFUSING_MAX + 1 ? quarter - SL_HTTP_REFUSING_MAX : 1;
+    if (room < (rlim_t)c->max_conns) c->max_conns = (int)room;
+  }
   return 0;
 fail:
   if (!err->len) sl_buf_puts(err, "out of memory");

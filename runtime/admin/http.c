@@ -17,6 +17,7 @@ struct sl_http_server {
   void *data;
   int max_conns;
   int nconns;             /* served connections open now */
+  int nrefusing;          /* connections being refused (see refuse) */
   struct conn *conns;     /* open connections, to close them on stop */
 };
 
@@ -27,9 +28,11 @@ typedef struct conn {
   char head[SL_HTTP_MAX_HEAD];
   size_t len;
   int answered;
+  int refusing;           /* answered 503: reading what comes until the client closes */
   int closing;
   int handles;            /* handles still to close before freeing */
   uv_write_t write;
+  uv_shutdown_t shutdown;
   sl_buf out;
   struct conn *next, *prev;
 } conn;
@@ -46,7 +49,8 @@ static void on_conn_closed(uv_handle_t *h) {
 static void conn_close(conn *c) {
   if (c->closing) return;
   c->closing = 1;
-  c->server->nconns--;
+  if (c->refusing) c->server->nrefusing--;
+  else c->server->nconns--;
   if (c->prev) c->prev->next = c->next;
   else c->server->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -54,9 +58,21 @@ static void conn_close(conn *c) {
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  if (status) conn_close(req->data);
+}
+
+/* A refused connection is closed when the client closes its end (on_read
+ * sees EOF) or its timer fires: closing while the client may still send
+ * would reset the connection, and the client could lose the answer. */
 static void on_written(uv_write_t *w, int status) {
-  (void)status;
-  conn_close(w->data);
+  conn *c = w->data;
+  if (!c->refusing || status || c->closing) {
+    conn_close(c);
+    return;
+  }
+  c->shutdown.data = c;
+  if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown)) conn_close(c);
 }
 
 static const char *reason(int status) {
@@ -75,7 +91,7 @@ static const char *reason(int status) {
 static void respond(conn *c, int status, const char *type, const char *headers, const char *body,
                     size_t n) {
   c->answered = 1;
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  if (!c->refusing) uv_read_stop((uv_stream_t *)&c->tcp);
   sl_buf_printf(&c->out,
                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
                 "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
@@ -173,7 +189,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
-  c->len += (size_t)n;
+  c->len = c->refusing ? 0 : c->len + (size_t)n;
   if (!c->answered) handle(c);
 }
 
@@ -183,12 +199,12 @@ static void on_timeout(uv_timer_t *t) {
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
-/* One connection over the cap: accepted (so that it leaves the backlog),
- * answered 503 with what fits in the socket buffer now, and closed in the
- * same turn, so that refusing holds no descriptor.  What the client already
- * sent is read first: closing a socket with unread data resets it, and the
- * client might lose the answer. */
-static void refuse(uv_stream_t *server) {
+/* A connection over the cap when SL_HTTP_REFUSING_MAX are being refused
+ * already: accepted (so that it leaves the backlog), answered 503 with what
+ * fits in the socket buffer, and closed in the same turn, holding no
+ * descriptor.  What the client sent so far is read first (unread data
+ * would turn the close into a reset). */
+static void refuse_now(uv_stream_t *server) {
   static const char busy[] =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
       "Content-Length: 21\r\nRetry-After: 1\r\nCache-Control: no-store\r\n"
@@ -210,18 +226,21 @@ static void refuse(uv_stream_t *server) {
 static void on_connection(uv_stream_t *server, int status) {
   sl_http_server *hs = server->data;
   if (status < 0) return;
-  if (hs->nconns >= hs->max_conns) {
-    refuse(server);
+  int refusing = hs->nconns >= hs->max_conns;
+  if (refusing && hs->nrefusing >= SL_HTTP_REFUSING_MAX) {
+    refuse_now(server);
     return;
   }
   conn *c = calloc(1, sizeof *c);
   if (!c) return;
   c->server = hs;
+  c->refusing = refusing;
   uv_tcp_init(server->loop, &c->tcp);
   uv_timer_init(server->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
   c->handles = 2;
-  hs->nconns++;
+  if (refusing) hs->nrefusing++;
+  else hs->nconns++;
   c->next = hs->conns;
   if (hs->conns) hs->conns->prev = c;
   hs->conns = c;
@@ -230,7 +249,11 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
-  uv_timer_start(&c->timer, on_timeout, 5000, 0);
+  uv_timer_start(&c->timer, on_timeout, refusing ? 1000 : 5000, 0);
+  if (refusing) {
+    static const char busy[] = "too many connections\n";
+    respond(c, 503, "text/plain; charset=utf-8", "Retry-After: 1\r\n", busy, sizeof busy - 1);
+  }
 }
 
 static void on_listener_closed(uv_handle_t *h) {

@@ -4,9 +4,12 @@
  * most SL_HTTP_MAX_HEAD bytes of request head and looks only at the request
  * line and the Authorization header, so a client cannot make it allocate or
  * parse much; a connection that has not sent a whole head within 5 s is
- * closed.  At most max_conns connections are served at once: one more is
- * accepted, answered 503 and closed at once, so the server never holds more
- * than max_conns + 1 descriptors whatever clients do. */
+ * closed.  At most max_conns connections are served at once; one more is
+ * answered 503 and closed once the client has closed its end (within 1 s),
+ * at most SL_HTTP_REFUSING_MAX such at once, and beyond those closed right
+ * after the 503: the server never holds more than max_conns +
+ * SL_HTTP_REFUSING_MAX + 1 descriptors (and one per listener), whatever
+ * clients do. */
 #ifndef SLUICE_ADMIN_HTTP_H
 #define SLUICE_ADMIN_HTTP_H
 
@@ -15,6 +18,7 @@
 #include "sluice/buf.h"
 
 #define SL_HTTP_MAX_HEAD 8192
+#define SL_HTTP_REFUSING_MAX 8
 
 typedef struct sl_http_server sl_http_server;
 
