@@ -78,6 +78,8 @@
 /* How long a backpressure pause may last before the partitions are paused
  * in librdkafka. */
 #define SOFT_PAUSE_MS 500
+/* After this long without a first assignment, say why it may take longer. */
+#define JOIN_PATIENCE_MS 5000
 /* How often the queue is polled when no event wakes us. */
 #define POLL_EVERY_MS 100
 /* Batches emitted per wake-up before yielding to the rest of the loop. */
@@ -157,6 +159,12 @@ typedef struct ksrc {
   sl_metric *m_lag;       /* gauge {topic, partition}: messages behind the end */
   sl_metric *m_late;      /* counter: acks dropped because their partition moved */
   int64_t lag_at;         /* when the lag was last computed (mono ms) */
+
+  /* joining the group (see note_join_wait) */
+  int64_t started_at;     /* mono ms */
+  int joined;             /* the group gave a first assignment (maybe empty) */
+  int join_warned;
+  int64_t session_timeout_ms;
 
   int soft_paused;        /* pause() called: not consuming */
   int64_t paused_at;
@@ -292,6 +300,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   rd_kafka_error_t *e = NULL;
   rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (!ks->joined && ks->join_warned)
+      sl_log_info(name, "joined group %s after %.1f s", ks->cfg->group,
+                  (double)(sl_mono_ms() - ks->started_at) / 1000);
+    ks->joined = 1;
     /* Cooperative rebalances call this in every round, often with nothing. */
     if (parts->cnt)
       sl_log_info(name, "assigned %d partition%s: %s", parts->cnt, parts->cnt == 1 ? "" : "s", what);
@@ -586,10 +598,28 @@ static void update_lag(ksrc *ks) {
   rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* A consumer that restarts after a crash waits for the group: the
+ * coordinator holds the rebalance until the dead member's session times out
+ * (45 s by default), and nothing is read meanwhile.  Said once, so that the
+ * silence is not taken for a hang. */
+static void note_join_wait(ksrc *ks) {
+  /* Unreachable brokers are reported by error_cb. */
+  if (ks->joined || ks->join_warned || ks->kc.all_down ||
+      sl_mono_ms() - ks->started_at < JOIN_PATIENCE_MS)
+    return;
+  ks->join_warned = 1;
+  sl_log_info(sl_stage_name(ks->kc.st),
+              "still waiting for partitions of group %s after %d s: the group waits for its "
+              "members to rejoin, probably for a previous member (a crashed or killed run) "
+              "whose session has to time out first (session.timeout.ms = %lld)",
+              ks->cfg->group, JOIN_PATIENCE_MS / 1000, (long long)ks->session_timeout_ms);
+}
+
 /* The queue is readable, the timer fired, or more is left from last time. */
 static void serve(void *arg) {
   ksrc *ks = arg;
   if (ks->closing || ks->finished) return;
+  note_join_wait(ks);
   if (ks->revoking && sl_mono_ms() - ks->revoke_since >= ks->revoke_wait_ms) finish_revoke(ks, 1);
   update_lag(ks);
   if (ks->soft_paused && !ks->hard_paused && !ks->stopping) {
@@ -726,6 +756,9 @@ static int ksrc_init(sl_stage *st) {
   size_t vlen = sizeof v;
   ks->queued_min = rd_kafka_conf_get(conf, "queued.min.messages", v, &vlen) == RD_KAFKA_CONF_OK
                        ? strtoll(v, NULL, 10) : 100000;
+  vlen = sizeof v;
+  ks->session_timeout_ms = rd_kafka_conf_get(conf, "session.timeout.ms", v, &vlen) == RD_KAFKA_CONF_OK
+                               ? strtoll(v, NULL, 10) : 45000;
   /* librdkafka >= 2.1 backs off a full prefetch queue for this long
    * instead of a second; 2.0 needs the wake-ups. */
   vlen = sizeof v;
@@ -768,10 +801,12 @@ static int ksrc_start(sl_stage *st) {
   int rc = kafka_uv_start(&ks->uv, sl_stage_loop(st), q, POLL_EVERY_MS, serve, ks);
   if (rc) return rc;
   ks->started = 1;
-  sl_log_info(sl_stage_name(st), "consuming %s%s%s as group %s from %s (new groups start at the %s)",
+  ks->started_at = sl_mono_ms();
+  sl_log_info(sl_stage_name(st), "consuming %s%s%s as group %s from %s (new groups start at the %s); "
+              "joining group %s and waiting for partition assignment",
               cfg->topics && cfg->topics[0] ? cfg->topics[0] : "", cfg->topics && cfg->topics[0] && cfg->topics[1] ? ", ..." : "",
               cfg->pattern ? cfg->pattern : "", cfg->group, cfg->brokers,
-              strcmp(cfg->start, "earliest") == 0 ? "earliest offset" : "latest offset");
+              strcmp(cfg->start, "earliest") == 0 ? "earliest offset" : "latest offset", cfg->group);
   return 0;
 }
 

@@ -3,8 +3,9 @@
  *   pg_conn.c      one libpq connection on the libuv loop: a non-blocking
  *                  connect, commands, COPY IN and a streaming mode, driven
  *                  by one uv_poll on PQsocket
- *   pg_util.c      connection strings (redacted for logs), identifiers,
- *                  SQLSTATE classes, LSN text, blocking helpers for init
+ *   pg_redact.c    connection strings and libpq messages, secrets cut out
+ *   pg_util.c      connection parameters, identifiers, SQLSTATE classes,
+ *                  LSN text, blocking helpers for init
  *   pg_copy.c      the "pgcopy" codec: records as COPY text rows (workers)
  *   pg_values.c    PostgreSQL text values as JSON, by type OID
  *   pg_pgoutput.c  the pgoutput logical replication protocol, parsed
@@ -24,6 +25,18 @@
 
 #include "sluice/plugin.h"
 
+/* ---- pg_redact.c ---- */
+
+/* The connection string as it may be logged: every parameter the caller
+ * gave, secrets as *** ("host=db port=5432 dbname=x user=y password=***").
+ * A string libpq cannot parse is shown as written with its secret parts
+ * as ***: a URI's user information, password values, stray words.  Caller
+ * frees. */
+char *pg_dsn_redact(const char *dsn);
+/* Appends the first n bytes of msg (a libpq message about dsn) to out with
+ * dsn replaced by label and its secret parts by ***. */
+void pg_dsn_scrub(sl_buf *out, const char *msg, size_t n, const char *dsn, const char *label);
+
 /* ---- pg_util.c ---- */
 
 /* sl_buf does not keep a NUL after its bytes: these add one.  pg_buf_cstr
@@ -32,11 +45,6 @@
 char *pg_buf_cstr(sl_buf *b);
 void pg_buf_nul(sl_buf *b);
 
-/* The connection string as it may be logged: every parameter the caller
- * gave except the password ("host=db port=5432 dbname=x user=y
- * password=***").  A malformed string gives "(invalid connection string)".
- * Caller frees. */
-char *pg_dsn_redact(const char *dsn);
 
 /* Connects and waits (init and checkpoint_load only: before the loop runs).
  * The session gets search_path = '' and UTC.  NULL after logging why. */

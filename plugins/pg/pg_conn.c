@@ -77,12 +77,15 @@ void pg_conn_destroy(pg_conn *c) {
 }
 
 void pg_conn_fail(pg_conn *c, const char *why) {
-  /* why may point into the PGconn: copy it before PQfinish frees it. */
+  /* why may point into the PGconn: copy it before PQfinish frees it.
+   * libpq's connection errors may quote the DSN. */
+  sl_buf b = SL_BUF_INIT;
+  pg_dsn_scrub(&b, why ? why : "", strcspn(why ? why : "", "\n"), c->dsn, c->label);
   char msg[512];
-  size_t n = strcspn(why ? why : "", "\n");
-  if (n >= sizeof msg) n = sizeof msg - 1;
-  memcpy(msg, why ? why : "", n);
+  size_t n = b.len < sizeof msg ? b.len : sizeof msg - 1;
+  memcpy(msg, b.ptr ? b.ptr : "", n);
   msg[n] = 0;
+  sl_buf_free(&b);
   if (!n) strcpy(msg, "connection lost");
   pg_conn_close(c);
   c->ops->broken(c, msg);

@@ -1,6 +1,5 @@
 /* What the PostgreSQL plugins share that is not I/O on the loop: connection
- * strings (and their redaction: a DSN is never logged with its password),
- * quoted identifiers, what a SQLSTATE means for a retry, LSN text, and the
+ * parameters, quoted identifiers, what a SQLSTATE means for a retry, LSN text, and the
  * blocking helpers that init and checkpoint_load use before the loop runs. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,48 +29,6 @@ void pg_buf_nul(sl_buf *b) {
 
 /* ---- connection strings ---- */
 
-static void put_conn_value(sl_buf *b, const char *v) {
-  int plain = *v != 0;
-  for (const char *p = v; *p; p++)
-    if (*p == ' ' || *p == '\'' || *p == '\\' || *p == '=') plain = 0;
-  if (plain) {
-    sl_buf_puts(b, v);
-    return;
-  }
-  sl_buf_putc(b, '\'');
-  for (const char *p = v; *p; p++) {
-    if (*p == '\'' || *p == '\\') sl_buf_putc(b, '\\');
-    sl_buf_putc(b, *p);
-  }
-  sl_buf_putc(b, '\'');
-}
-
-char *pg_dsn_redact(const char *dsn) {
-  char *err = NULL;
-  PQconninfoOption *opts = PQconninfoParse(dsn ? dsn : "", &err);
-  if (!opts) {
-    PQfreemem(err);
-    return strdup("(invalid connection string)");
-  }
-  sl_buf b = SL_BUF_INIT;
-  for (PQconninfoOption *o = opts; o->keyword; o++) {
-    if (!o->val) continue;
-    if (b.len) sl_buf_putc(&b, ' ');
-    sl_buf_puts(&b, o->keyword);
-    sl_buf_putc(&b, '=');
-    /* The password, and anything libpq itself would not display ("*"
-     * marks a secret in its option table, e.g. sslpassword). */
-    if (strcmp(o->keyword, "password") == 0 || (o->dispchar && o->dispchar[0] == '*'))
-      sl_buf_puts(&b, "***");
-    else
-      put_conn_value(&b, o->val);
-  }
-  PQconninfoFree(opts);
-  if (!b.len) sl_buf_puts(&b, "(defaults)");
-  char *s = pg_buf_cstr(&b);
-  return s ? s : strdup("(out of memory)");
-}
-
 void pg_conn_params(const char *dsn, const char *app, int replication, const char **kw,
                     const char **val) {
   int i = 0;
@@ -99,8 +56,11 @@ PGconn *pg_connect_blocking(sl_stage *st, const char *dsn, const char *redacted)
   PGconn *c = PQconnectdbParams(kw, val, 1);
   if (!c || PQstatus(c) != CONNECTION_OK) {
     const char *m = c ? PQerrorMessage(c) : "out of memory";
+    sl_buf why = SL_BUF_INIT;
+    pg_dsn_scrub(&why, m, strcspn(m, "\n"), dsn, redacted);
     sl_log_error(sl_stage_name(st), "cannot connect to PostgreSQL (%s): %.*s", redacted,
-                 (int)strcspn(m, "\n"), m);
+                 (int)why.len, why.ptr ? why.ptr : "");
+    sl_buf_free(&why);
     PQfinish(c);
     return NULL;
   }

@@ -1,11 +1,13 @@
 /* The admin endpoint: /metrics (Prometheus text), /health (the process and
  * its loop answer, no worker stuck), /ready (running, not draining, no
- * worker stuck), /status (JSON). */
+ * worker stuck), /status (JSON), and who may ask for what. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "admin/admin.h"
 #include "admin/http.h"
+#include "core/secrets.h"
 #include "engine/metrics.h"
 #include "sluice/log.h"
 
@@ -20,9 +22,17 @@ static const char *run_name(sl_run_state r) {
   return "?";
 }
 
+/* A name as a JSON string; a value read with sl.env shows as its name. */
+static void put_name(sl_buf *b, const char *name) {
+  sl_buf shown = SL_BUF_INIT;
+  sl__secret_redact(&shown, name, strlen(name));
+  sl_buf_json_string(b, shown.ptr ? shown.ptr : "", shown.len);
+  sl_buf_free(&shown);
+}
+
 static void status_json(sl_pipeline *p, sl_buf *b) {
   sl_buf_puts(b, "{\"pipeline\":");
-  sl_buf_json_string(b, p->name, strlen(p->name));
+  put_name(b, p->name);
   sl_buf_printf(b, ",\"state\":\"%s\",\"inflight_records\":%llu,\"inflight_bytes\":%llu,"
                    "\"paused\":%s,\"dropped\":%llu,\"sources\":[",
                 run_name(p->run), (unsigned long long)p->inflight_records,
@@ -31,7 +41,7 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
   for (int i = 0; i < p->nsources; i++) {
     sl_stage *s = p->sources[i];
     sl_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-    sl_buf_json_string(b, s->name, strlen(s->name));
+    put_name(b, s->name);
     sl_buf_printf(b, ",\"plugin\":\"%s\",\"read\":%llu,\"acked\":%llu,\"paused\":%s,\"finished\":%s}",
                   s->plugin->name, (unsigned long long)s->records_in,
                   (unsigned long long)s->records_acked, s->paused ? "true" : "false",
@@ -41,7 +51,7 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
   for (int i = 0; i < p->nsinks; i++) {
     sl_stage *s = p->sinks[i];
     sl_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-    sl_buf_json_string(b, s->name, strlen(s->name));
+    put_name(b, s->name);
     sl_buf_printf(b, ",\"plugin\":\"%s\",\"written\":%llu,\"rejected\":%llu,\"dead_letters\":%s}",
                   s->plugin->name, (unsigned long long)s->records_done,
                   (unsigned long long)s->records_failed, s->is_dlq ? "true" : "false");
@@ -63,40 +73,80 @@ static int worker_stuck(sl_pipeline *p, sl_buf *body) {
   return 1;
 }
 
-static int handle(void *data, const char *path, sl_buf *body, const char **type) {
+/* Compares in a time that depends on the token's length only, so that the
+ * answer's timing does not tell how much of a guess was right. */
+static int same_secret(const char *token, const char *given) {
+  size_t n = strlen(token), m = strlen(given);
+  unsigned char diff = n != m;
+  for (size_t i = 0; i < n; i++) diff |= (unsigned char)(token[i] ^ (i < m ? given[i] : 0));
+  return diff == 0;
+}
+
+/* "Authorization: Bearer <token>" (the scheme in any case, RFC 7235). */
+static int authorized(const sl_admin_conf *c, const char *authorization) {
+  if (!c->token) return 1;
+  if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) return 0;
+  const char *t = authorization + 7;
+  while (*t == ' ') t++;
+  return same_secret(c->token, t);
+}
+
+/* /health and /ready stay open: load balancers and kubelets probe them
+ * without credentials, and they tell nothing but up and ready.  The rest
+ * (counters, stage names) needs the token when there is one. */
+static void handle(void *data, const sl_http_req *req, sl_http_resp *r) {
   sl_pipeline *p = data;
-  if (strcmp(path, "/metrics") == 0) {
-    *type = "text/plain; version=0.0.4; charset=utf-8";
-    sl__metrics_expose(p, body);
-    return 200;
-  }
+  const char *path = req->path;
   if (strcmp(path, "/health") == 0) {
-    if (worker_stuck(p, body)) return 503;
-    sl_buf_puts(body, "ok\n");
-    return 200;
+    if (worker_stuck(p, &r->body)) {
+      r->status = 503;
+      return;
+    }
+    sl_buf_puts(&r->body, "ok\n");
+    return;
   }
   if (strcmp(path, "/ready") == 0) {
-    if (worker_stuck(p, body)) return 503;
+    if (worker_stuck(p, &r->body)) {
+      r->status = 503;
+      return;
+    }
     int ready = p->run == SL_RUN_RUNNING;
-    sl_buf_printf(body, "%s\n", ready ? "ready" : run_name(p->run));
-    return ready ? 200 : 503;
+    sl_buf_printf(&r->body, "%s\n", ready ? "ready" : run_name(p->run));
+    r->status = ready ? 200 : 503;
+    return;
+  }
+  if (!authorized(p->admin_conf, req->authorization)) {
+    r->status = 401;
+    r->headers = "WWW-Authenticate: Bearer realm=\"sluice\"\r\n";
+    sl_buf_puts(&r->body, "unauthorized: send Authorization: Bearer <token>\n");
+    return;
+  }
+  if (strcmp(path, "/metrics") == 0) {
+    r->type = "text/plain; version=0.0.4; charset=utf-8";
+    sl__metrics_expose(p, &r->body);
+    return;
   }
   if (strcmp(path, "/status") == 0) {
-    *type = "application/json";
-    status_json(p, body);
-    return 200;
+    r->type = "application/json";
+    status_json(p, &r->body);
+    return;
   }
-  sl_buf_puts(body, "not found: try /metrics, /health, /ready, /status\n");
-  return 404;
+  sl_buf_puts(&r->body, "not found: try /metrics, /health, /ready, /status\n");
+  r->status = 404;
 }
 
 int sl__admin_start(sl_pipeline *p) {
-  int rc = sl_http_start(p->loop, p->admin_listen, handle, p, &p->admin);
+  const sl_admin_conf *c = p->admin_conf;
+  int rc = sl_http_start(p->loop, c->addrs, c->naddrs, c->max_conns, handle, p, &p->admin);
   if (rc) {
-    sl_log_error(NULL, "cannot serve the admin endpoint on %s: %s", p->admin_listen, uv_strerror(rc));
+    sl_log_error(NULL, "cannot serve the admin endpoint on %s: %s", c->listen, uv_strerror(rc));
     return SL_EIO;
   }
-  sl_log_info(NULL, "admin endpoint on http://%s (/metrics /health /ready /status)", p->admin_listen);
+  sl_log_info(NULL, "admin endpoint on http://%s (/metrics /health /ready /status; %s; "
+                    "at most %d connections)",
+              c->listen,
+              c->token ? "/metrics and /status need the bearer token" : "no token",
+              c->max_conns);
   return 0;
 }
 

@@ -2,9 +2,40 @@
 #ifndef SLUICE_ADMIN_H
 #define SLUICE_ADMIN_H
 
+#include <sys/socket.h>
+
 #include "engine/engine.h"
 
-/* Serves p->admin_listen on p's loop.  0, or SL_EIO (logged). */
+#define SL_ADMIN_MAX_ADDRS 4
+/* Connections served at once unless --admin-max-connections says otherwise. */
+#define SL_ADMIN_DEFAULT_CONNS 64
+/* A bearer token shorter than this is refused: it could be guessed. */
+#define SL_ADMIN_MIN_TOKEN 16
+
+/* Where the endpoint listens and who may ask it, settled once at start (the
+ * CLI turns its errors into usage errors) and kept across reloads. */
+typedef struct sl_admin_conf {
+  char *listen;               /* HOST:PORT as given, for messages */
+  struct sockaddr_storage addrs[SL_ADMIN_MAX_ADDRS];
+  int naddrs;
+  int loopback;               /* every address is a loopback one */
+  char *token;                /* the bearer token, or NULL */
+  int max_conns;              /* connections served at once */
+} sl_admin_conf;
+
+/* Parses listen ("127.0.0.1:9464", "localhost:9464", "[::1]:9464",
+ * ":9464" for every IPv4 address) and resolves it with getaddrinfo (it
+ * blocks: call it before the loop runs); reads the token from token_file,
+ * else $SLUICE_ADMIN_TOKEN; refuses an address off loopback without one.
+ * max_conns 0 is the default; either way the connections served and those
+ * being refused stay within a quarter of RLIMIT_NOFILE, so that admin
+ * clients cannot take the descriptors the pipeline needs for its own files.  0, or SL_EINVAL with the reason in err
+ * (c is then freed). */
+int sl__admin_conf_init(sl_admin_conf *c, const char *listen, const char *token_file,
+                        int max_conns, sl_buf *err);
+void sl__admin_conf_free(sl_admin_conf *c);
+
+/* Serves p->admin_conf on p's loop.  0, or SL_EIO (logged). */
 int sl__admin_start(sl_pipeline *p);
 void sl__admin_stop(sl_pipeline *p);
 

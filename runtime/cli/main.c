@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
 
@@ -43,7 +44,14 @@ static const char run_help[] =
     "  --log-level LEVEL     debug, info (default), warn, error\n"
     "  --log-format FORMAT   text or json (default: text on a terminal, json otherwise)\n"
     "  --admin HOST:PORT     serve /metrics, /health, /ready and /status over HTTP\n"
-    "                        (default: $SLUICE_ADMIN; none if unset)\n"
+    "                        (default: $SLUICE_ADMIN; none if unset); HOST is an\n"
+    "                        address, a name or [IPv6]; off loopback it needs a token\n"
+    "  --admin-token-file FILE\n"
+    "                        bearer token for /metrics and /status (default:\n"
+    "                        $SLUICE_ADMIN_TOKEN); /health and /ready stay open\n"
+    "  --admin-max-connections N\n"
+    "                        admin connections served at once (default 64, at most\n"
+    "                        a quarter of the open-file limit); more get 503\n"
     "  --reset-checkpoint SOURCE\n"
     "                        read the named source from the start: its saved checkpoint\n"
     "                        is moved aside (SOURCE.json.before-reset); may be repeated\n"
@@ -191,10 +199,14 @@ static int cmd_run(int argc, char **argv, int check_only) {
       {"log-format", required_argument, NULL, 'f'},
       {"admin", required_argument, NULL, 'a'},
       {"reset-checkpoint", required_argument, NULL, 'r'},
+      {"admin-token-file", required_argument, NULL, 'T'},
+      {"admin-max-connections", required_argument, NULL, 'C'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   sl_run_opts o = {0};
   o.check_only = check_only;
+  const char *admin = getenv("SLUICE_ADMIN"), *token_file = NULL;
+  int admin_conns = 0;
   int level = SL_LOG_INFO;
   sl_log_format format = SL_LOG_AUTO;
   /* --reset-checkpoint names: fewer than argc, NULL-terminated. */
@@ -213,7 +225,19 @@ static int cmd_run(int argc, char **argv, int check_only) {
         resets[nresets++] = optarg;
         o.reset = resets;
         break;
-      case 'a': o.admin = optarg; break;
+      case 'a': admin = optarg; break;
+      case 'T': token_file = optarg; break;
+      case 'C': {
+        char *end;
+        long n = strtol(optarg, &end, 10);
+        if (*end || n < 1 || n > 65535) {
+          fprintf(stderr, "sluice: --admin-max-connections needs a number from 1 to 65535, got '%s'\n",
+                  optarg);
+          goto done;
+        }
+        admin_conns = (int)n;
+        break;
+      }
       case 'w': {
         char *end;
         long n = strtol(optarg, &end, 10);
@@ -256,11 +280,27 @@ static int cmd_run(int argc, char **argv, int check_only) {
   o.file = argv[optind];
   /* check prints its errors as plain text: they are for a person. */
   sl_log_setup((sl_log_level)level, check_only ? SL_LOG_TEXT : format, 2);
+  /* The admin endpoint is settled once, before anything runs: a bad address
+   * or a missing token is a usage error, and a reload keeps them. */
+  sl_admin_conf admin_conf;
+  if (!check_only && admin && *admin) {
+    sl_buf err = SL_BUF_INIT;
+    if (sl__admin_conf_init(&admin_conf, admin, token_file, admin_conns, &err)) {
+      fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
+      sl_buf_free(&err);
+      goto done;
+    }
+    o.admin = &admin_conf;
+  } else if (!check_only && token_file) {
+    fprintf(stderr, "sluice: --admin-token-file needs --admin HOST:PORT (or $SLUICE_ADMIN)\n");
+    goto done;
+  }
   while ((rc = sl_pipeline_main(&o)) == SL_EXIT_RELOAD) {
     /* A reload resumes from the checkpoints the first run saved. */
     o.reset = NULL;
     sl_log_info(NULL, "reloaded");
   }
+  if (o.admin) sl__admin_conf_free(&admin_conf);
 done:
   free(resets);
   return rc;

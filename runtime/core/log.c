@@ -13,6 +13,7 @@
 
 #include "sluice/buf.h"
 #include "core/clock.h"
+#include "core/secrets.h"
 
 static sl_log_level g_level = SL_LOG_INFO;
 static int g_json;
@@ -45,12 +46,13 @@ int sl_log_enabled(sl_log_level level) { return level >= g_level; }
 /* Appends s with C0 controls and DEL as \n, \r or \xHH, and C1 controls
  * (U+0080..U+009F, which terminals also obey) as \u00HH.  A tab stays: it
  * cannot start a line, and print() puts tabs between its arguments. */
-static void put_text(sl_buf *b, const char *s) {
+static void put_text(sl_buf *b, const char *s, size_t n) {
+  if (!s) return;
   const unsigned char *p = (const unsigned char *)s;
   size_t run = 0, i = 0;
-  for (; p[i]; i++) {
+  for (; i < n; i++) {
     unsigned c = p[i];
-    int c1 = c == 0xC2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F;
+    int c1 = c == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F;
     if ((c >= 0x20 && c != 0x7F && !c1) || c == '\t') continue;
     sl_buf_append(b, s + run, i - run);
     if (c1) sl_buf_printf(b, "\\u%04x", p[++i]);
@@ -73,6 +75,12 @@ void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
   char ts[32];
   sl_format_time_ms(ts, sizeof ts, sl_now_ms());
 
+  /* Values read with sl.env may be credentials: never in a log line. */
+  sl_buf pipe = SL_BUF_INIT, stg = SL_BUF_INIT, text = SL_BUF_INIT;
+  sl__secret_redact(&pipe, g_pipeline, strlen(g_pipeline));
+  if (stage) sl__secret_redact(&stg, stage, strlen(stage));
+  sl__secret_redact(&text, msg, strlen(msg));
+
   sl_buf b = SL_BUF_INIT;
   if (g_json) {
     sl_buf_puts(&b, "{\"time\":\"");
@@ -80,28 +88,31 @@ void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
     sl_buf_puts(&b, "\",\"level\":\"");
     sl_buf_puts(&b, level_names[level]);
     sl_buf_puts(&b, "\",\"pipeline\":");
-    sl_buf_json_string(&b, g_pipeline, strlen(g_pipeline));
+    sl_buf_json_string(&b, pipe.ptr ? pipe.ptr : "", pipe.len);
     if (stage) {
       sl_buf_puts(&b, ",\"stage\":");
-      sl_buf_json_string(&b, stage, strlen(stage));
+      sl_buf_json_string(&b, stg.ptr ? stg.ptr : "", stg.len);
     }
     sl_buf_puts(&b, ",\"msg\":");
-    sl_buf_json_string(&b, msg, strlen(msg));
+    sl_buf_json_string(&b, text.ptr ? text.ptr : "", text.len);
     sl_buf_puts(&b, "}\n");
   } else {
     sl_buf_printf(&b, "%s %s ", ts, level_tags[level]);
-    put_text(&b, g_pipeline);
+    put_text(&b, pipe.ptr, pipe.len);
     if (stage) {
       sl_buf_puts(&b, "/");
-      put_text(&b, stage);
+      put_text(&b, stg.ptr, stg.len);
     }
     sl_buf_puts(&b, ": ");
-    put_text(&b, msg);
+    put_text(&b, text.ptr, text.len);
     sl_buf_puts(&b, "\n");
   }
-  if (!b.oom) {
+  if (!b.oom && !pipe.oom && !stg.oom && !text.oom) {
     ssize_t w = write(g_fd, b.ptr, b.len);
     (void)w;
   }
   sl_buf_free(&b);
+  sl_buf_free(&pipe);
+  sl_buf_free(&stg);
+  sl_buf_free(&text);
 }

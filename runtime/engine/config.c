@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/suggest.h"
+#include "core/secrets.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
 
@@ -512,8 +513,13 @@ const char *sl__pipeline_name_problem(const char *name, size_t n) {
 static int env_get(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const char *v = getenv(name);
-  if (v) lua_pushstring(L, v);
-  else lua_settop(L, 2);
+  if (v) {
+    /* It may be a credential: sluice's messages show its name instead. */
+    sl__secret_add(name, v);
+    lua_pushstring(L, v);
+  } else {
+    lua_settop(L, 2);
+  }
   return 1;
 }
 

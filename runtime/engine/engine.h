@@ -118,7 +118,7 @@ struct sl_pipeline {
   uint64_t records_dropped;   /* by steps */
   pthread_mutex_t metrics_mu;
   struct sl_metric *metrics;  /* families registered by plugins */
-  const char *admin_listen;   /* "host:port" of the admin endpoint, or NULL */
+  const struct sl_admin_conf *admin_conf;  /* the admin endpoint's, or NULL */
   struct sl_http_server *admin;
   int exit_code;
 };
@@ -147,7 +147,7 @@ typedef struct sl_run_opts {
   const char *file;
   const char *state_root;     /* NULL: $SLUICE_STATE_DIR or <pipeline folder>/.sluice */
   int workers;                /* 0: from the pipeline or the number of cores */
-  const char *admin;          /* --admin host:port, or NULL */
+  const struct sl_admin_conf *admin;  /* --admin, or NULL for none */
   int check_only;
   int quiet;                  /* check_only: report errors through the log, print nothing */
   sl_buf *err_out;            /* check_only: append the error here instead, leave the log's

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/secrets.h"
 #include "engine/engine.h"
 #include "engine/metrics.h"
 
@@ -129,8 +130,13 @@ void sl__metrics_free(sl_pipeline *p) {
 
 /* ---- exposition ---- */
 
-/* A label value with \, " and newline escaped as the text format wants. */
+/* A label value with \, " and newline escaped as the text format wants,
+ * and a value read with sl.env shown as its name. */
 static void put_label(sl_buf *b, const char *name, const char *value) {
+  sl_buf shown = SL_BUF_INIT;
+  sl__secret_redact(&shown, value, strlen(value));
+  sl_buf_putc(&shown, 0);
+  if (!shown.oom) value = shown.ptr;
   sl_buf_printf(b, "%s=\"", name);
   for (const char *c = value; *c; c++) {
     if (*c == '\\' || *c == '"') sl_buf_putc(b, '\\');
@@ -141,6 +147,7 @@ static void put_label(sl_buf *b, const char *name, const char *value) {
     sl_buf_putc(b, *c);
   }
   sl_buf_putc(b, '"');
+  sl_buf_free(&shown);
 }
 
 static void family(sl_buf *b, const char *name, const char *type, const char *help) {

@@ -12,6 +12,7 @@
 
 #include "admin/admin.h"
 #include "core/clock.h"
+#include "core/secrets.h"
 #include "engine/metrics.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
@@ -552,9 +553,9 @@ int sl_pipeline_main(const sl_run_opts *o) {
   loop_ready = 1;
   p->loop = &loop;
   pthread_mutex_init(&p->metrics_mu, NULL);
-  p->admin_listen = o->admin ? o->admin : getenv("SLUICE_ADMIN");
-  if (p->admin_listen && *p->admin_listen && sl__admin_start(p)) {
-    sl_buf_printf(&err, "cannot start the admin endpoint on %s", p->admin_listen);
+  p->admin_conf = o->admin;
+  if (p->admin_conf && sl__admin_start(p)) {
+    sl_buf_printf(&err, "cannot start the admin endpoint on %s", p->admin_conf->listen);
     goto fail;
   }
   pthread_mutex_init(&p->done_mu, NULL);
@@ -627,7 +628,12 @@ fail:
   if (!err.len) sl_buf_puts(&err, "cannot start the pipeline (out of memory)");
   /* check's errors are for a person at a terminal: one plain line. */
   if (o->err_out) sl_buf_append(o->err_out, err.ptr, err.len);
-  else if (o->check_only && !o->quiet) fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
+  else if (o->check_only && !o->quiet) {
+    sl_buf shown = SL_BUF_INIT;
+    sl__secret_redact(&shown, err.ptr, err.len);
+    fprintf(stderr, "sluice: %.*s\n", (int)shown.len, shown.ptr ? shown.ptr : "");
+    sl_buf_free(&shown);
+  }
   else sl_log_error(NULL, "%.*s", (int)err.len, err.ptr);
 done:
   if (p->workers) sl__workers_stop(p->workers);

@@ -302,7 +302,7 @@ def _kill_leftovers():
 class Run:
     """One sluice process. Its stdout and stderr go to files in the work folder."""
 
-    def __init__(self, test, args, cwd, env, name):
+    def __init__(self, test, args, cwd, env, name, preexec_fn=None):
         self.test = test
         self.args = args
         self.name = name
@@ -311,7 +311,7 @@ class Run:
         log("start %s: %s" % (name, " ".join(args)))
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err)
+                                         stdout=out, stderr=err, preexec_fn=preexec_fn)
         self.pid = self.proc.pid
         self.started = time.monotonic()
         _live.append(self)
@@ -380,9 +380,10 @@ class Test:
         return os.path.join(self.dir, *parts)
 
     def start(self, pipeline="pipeline.lua", state_dir=None, args=(), env=None,
-              command="run"):
+              command="run", preexec_fn=None):
         """Starts `sluice <command> <pipeline> --state-dir <state_dir> args...`
-        in the work folder; state_dir defaults to <work>/state."""
+        in the work folder; state_dir defaults to <work>/state. preexec_fn runs
+        in the child before sluice (e.g. to lower a resource limit)."""
         self._count += 1
         cmd = [self.sluice, command, pipeline]
         if command == "run":
@@ -390,7 +391,7 @@ class Test:
         cmd += list(args)
         full_env = dict(os.environ)
         full_env.update(env or {})
-        return Run(self, cmd, self.dir, full_env, "sluice-%d" % self._count)
+        return Run(self, cmd, self.dir, full_env, "sluice-%d" % self._count, preexec_fn)
 
     def reset(self, *names):
         """Removes files or folders of the work folder (e.g. before a retry)."""
