@@ -41,6 +41,7 @@ struct sl_stage {
   uint64_t next_seq;
   sl_batch *head, *tail;      /* in-flight batches in emission order */
   sl_batch *undispatched;     /* first batch not yet handed to the sinks */
+  int lost;                   /* a batch was lost: it and later ones are not written nor acked */
   sl_statefile *state;
   sl_buf preloaded;           /* a checkpoint the only sink stored with its data */
   int has_preloaded;
@@ -132,6 +133,7 @@ struct sl_batch {
   int deferred;              /* the data sinks wait for the dead letters (dlq_first) */
   int pending;                /* sink batches not yet done */
   uint64_t dropped;           /* records dropped by steps */
+  const char *lost;           /* why it cannot be written whole (static); NULL if it can */
   sl_batch *next;             /* source's in-flight list */
   sl_batch *qnext;            /* worker queue or done list */
 };

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "engine/engine.h"
@@ -190,7 +189,7 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
      * written: until then its records still count as in flight (state.c
      * releases them), so a crash never replays more than the bound. */
     p->ack_records = b->n;
-    if (src->plugin->ack) src->plugin->ack(src, &b->cp);
+    if (src->plugin->ack && !b->lost) src->plugin->ack(src, &b->cp);
     p->inflight_records -= p->ack_records;
     p->ack_records = 0;
     src->records_acked += b->n;
@@ -223,14 +222,31 @@ static void write_range(sl_pipeline *p, sl_batch *b, int from, int to) {
   }
 }
 
+/* A batch with a record that could be neither written nor dead-lettered:
+ * it and every later batch of its source are not acknowledged, and those
+ * not yet dispatched are not written either (so that no checkpoint, in a
+ * state file or committed with a sink's data, passes the record).  The
+ * pipeline stops with exit code 1; the next start reads them again. */
+static void stop_unwritten(sl_pipeline *p, sl_batch *b, const char *why) {
+  sl_stage *src = b->source;
+  if (!b->lost) b->lost = why;
+  for (sl_batch *x = b->next; x; x = x->next)
+    if (!x->lost) x->lost = "an earlier batch of its source was not written";
+  if (src->lost) return;
+  src->lost = 1;
+  sl_log_error(src->name, "a batch of %u records cannot be written (%s); stopping without "
+               "acknowledging it: the next start reads it again", b->n, b->lost);
+  p->exit_code = 1;
+  sl__pipeline_drain(p);
+}
+
 static void dispatch(sl_pipeline *p, sl_batch *b) {
   b->dispatched = 1;
-  if (!b->sbs) {
-    /* The worker ran out of memory before it could sort the batch.  Going
-     * on would mean acknowledging records that were never written: exit
-     * instead, and let the restart read them again. */
-    sl_log_error(b->source->name, "out of memory processing a batch; exiting without acknowledging it");
-    _exit(70);
+  if (b->lost || !b->sbs || b->source->lost) {
+    stop_unwritten(p, b, b->sbs ? "an earlier batch of its source was not written" : "out of memory");
+    b->pending = 0;
+    release_acked(p, b->source);
+    return;
   }
   int dlq = p->nsinks - 1;
   if (p->dlq_first && b->sbs[dlq].n) {
@@ -252,7 +268,7 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
 void sl__flow_processed(sl_pipeline *p, sl_batch *b) {
   /* Processing grew the arena and filled sink buffers: account for it. */
   size_t bytes = b->arena.reserved + (size_t)b->cap * sizeof(sl_record);
-  for (int i = 0; i < p->nsinks; i++) bytes += b->sbs[i].bytes.cap;
+  for (int i = 0; b->sbs && i < p->nsinks; i++) bytes += b->sbs[i].bytes.cap;
   if (bytes > b->bytes) {
     p->inflight_bytes += bytes - b->bytes;
     b->bytes = bytes;
@@ -369,8 +385,7 @@ static void send_rejects(sl_pipeline *p, sl_sink_batch *sb) {
     sl_record *env = sl__dlq_record(p, &b->arena, rec);
     const char *why = NULL;
     if (!env || sl__sink_batch_add(dlq, late, &b->arena, env, n, &why))
-      sl_log_error(dlq->name, "cannot write a dead letter (%s); record lost: %s", why ? why : "out of memory",
-                   r->reason);
+      stop_unwritten(p, b, env ? "a dead letter could not be encoded" : "out of memory building a dead letter");
   }
   sb->rejects = NULL;
   if (!late->n) {
