@@ -653,6 +653,13 @@ static void process_batch(worker *w, sl_batch *b) {
   sl_sink_batch *sb = &b->sbs[ndlq];
   for (size_t i = 0; i < w->ndead; i++) {
     sl_record *env = sl__dlq_record(p, &b->arena, w->dead[i]);
+    if (!env && w->dead[i]->fields) {
+      /* Too big to copy whole (a step filled its fields before failing):
+       * the raw bytes still say which record it was. */
+      w->dead[i]->fields = NULL;
+      w->dead[i]->nfields = w->dead[i]->capfields = 0;
+      env = sl__dlq_record(p, &b->arena, w->dead[i]);
+    }
     const char *why = NULL;
     if (env && w->where_fn[ndlq] != LUA_NOREF) {
       int ok = where_passes(w, b, w->where_fn[ndlq], env);
