@@ -346,7 +346,7 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason) {
   sl_arena *a = &sb->batch->arena;
   struct sl_reject *r = sl_arena_alloc(a, sizeof *r);
   if (!r) {
-    sl_log_error(sb->sink->name, "out of memory recording a rejected record: %s", reason);
+    stop_unwritten(sb->sink->p, sb->batch, "out of memory recording a rejected record");
     return;
   }
   r->index = i;

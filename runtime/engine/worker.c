@@ -251,9 +251,10 @@ static void step_begin(worker *w, size_t step_limit, sl_arena_pos *pos) {
 }
 
 /* Ends a record's step call.  If the arena refused memory during it (over
- * the limit, or malloc failed), what the call made is freed (the view it got has expired, so nothing else can
- * point there) and the message for the dead letter is returned; rec keeps
- * only its raw bytes, the fields pointing at freed memory. */
+ * the limit, or malloc failed), what the call made is freed (its view has
+ * expired, so nothing can point there any more) and the reason for the dead
+ * letter is returned; rec keeps only its raw bytes, as its fields may point
+ * at freed memory. */
 static const char *step_end(worker *w, sl_record *rec, const sl_arena_pos *pos) {
   sl_arena *a = &w->batch->arena;
   a->limit = 0;
