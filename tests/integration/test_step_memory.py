@@ -13,7 +13,10 @@ a step that is not stopped by sluice's own bounds makes malloc fail:
    written.
 4. as 3 with limits.memory_mb = 0 (no budget, so malloc itself fails; ulimit
    -v 800000): whatever happens, never a signal, and never a checkpoint past
-   a record that is in neither file.
+   a record that is in neither file;
+5. a record whose dead letter cannot even be built (ulimit -v 470000): the
+   pipeline stops with exit 1 and its checkpoint before that record, and the
+   next run dead-letters it.
 
 Each run must end by itself, by exit code and not by a signal, with few log
 lines (no line per lost record).
@@ -55,13 +58,16 @@ return sl.pipeline {
 """ % (name, limits, source, step)
 
 
-def run_limited(t, name, vm_kib, timeout=120):
-    """Runs the pipeline under RLIMIT_AS = vm_kib KiB; returns (code, stderr)."""
+def run_limited(t, name, vm_kib, timeout=120, fresh=True):
+    """Runs the pipeline under RLIMIT_AS = vm_kib KiB (None: no limit), from
+    no state and no output if fresh; returns (code, stderr)."""
     def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (vm_kib * 1024, vm_kib * 1024))
-    t.reset("state", "out.jsonl", "dlq.jsonl")
+        if vm_kib:
+            resource.setrlimit(resource.RLIMIT_AS, (vm_kib * 1024, vm_kib * 1024))
+    if fresh:
+        t.reset("state", "out.jsonl", "dlq.jsonl")
     err_path = t.path(name + ".stderr")
-    st.log("run %s under ulimit -v %d" % (name, vm_kib))
+    st.log("run %s under ulimit -v %s" % (name, vm_kib or "unlimited"))
     with open(err_path, "wb") as err:
         proc = subprocess.Popen([t.sluice, "run", "pipeline.lua", "--state-dir", t.path("state")],
                                 cwd=t.dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -168,11 +174,42 @@ def big_fields_no_budget(t):
         st.assert_true("cannot be written" in text, "big-fields-unbounded: the reason to stop is logged", text[-2000:])
 
 
+def dead_letter_unbuildable(t):
+    """A 100 MiB record that a step fails, in a process too small for its
+    dead letter: the pipeline stops (exit 1) with the checkpoint before it,
+    and the next run, with room, dead-letters it and goes on."""
+    first = '{"id":1}\n'
+    big = json.dumps({"id": 2, "big": "x" * (100 << 20)}) + "\n"
+    st.write_file(t.path("in.jsonl"), first + big + '{"id":3}\n')
+    st.write_pipeline(t.dir, """local sl = require "sluice"
+return sl.pipeline {
+  name       = "unbuildable",
+  batch_size = 1,
+  workers    = 1,
+  sources    = { sl.file.source { path = "in.jsonl", format = "jsonl", max_record_size = "128MiB" } },
+  steps      = { function (rec) if rec.id == 2 then error("bad") end return rec end },
+  sinks      = { sl.file.sink { path = "out.jsonl", format = "jsonl" } },
+  dlq        = sl.file.sink { path = "dlq.jsonl", format = "jsonl" },
+}
+""")
+    code, text = run_limited(t, "unbuildable", 470000)
+    st.assert_eq(code, 1, "unbuildable: exit code")
+    st.assert_true("cannot be written" in text or "out of memory" in text,
+                   "unbuildable: the reason to stop is logged", text[-2000:])
+    st.assert_le(checkpoint_offset(t), len(first), "unbuildable: checkpoint offset")
+    code, _ = run_limited(t, "unbuildable-again", None, fresh=False)
+    st.assert_eq(code, 0, "unbuildable-again: exit code")
+    st.assert_eq(sorted(set(r["id"] for r in read(t, "out.jsonl"))), [1, 3], "unbuildable: ids written")
+    st.assert_eq([d["record"]["id"] for d in read(t, "dlq.jsonl")], [2], "unbuildable: ids dead-lettered")
+    st.assert_eq(checkpoint_offset(t), len(first) + len(big) + 9, "unbuildable-again: checkpoint offset")
+
+
 def test(t):
     fanout_file(t)
     fanout_generate(t)
     big_fields_budget(t)
     big_fields_no_budget(t)
+    dead_letter_unbuildable(t)
 
 
 st.main(test)
