@@ -19,6 +19,8 @@ void sl_arena_init(sl_arena *a) {
   a->head = NULL;
   a->used = 0;
   a->reserved = 0;
+  a->limit = 0;
+  a->refused = 0;
 }
 
 void sl_arena_free(sl_arena *a) {
@@ -47,14 +49,52 @@ void sl_arena_reset(sl_arena *a) {
   a->reserved = last->size + sizeof *last;
 }
 
+sl_arena_pos sl_arena_tell(const sl_arena *a) {
+  sl_arena_pos p = {a->head, a->head ? a->head->next : NULL, a->head ? a->head->pos : 0,
+                    a->used, a->reserved};
+  return p;
+}
+
+void sl_arena_rewind(sl_arena *a, const sl_arena_pos *p) {
+  /* Chunks made since p are in front of p->head (new heads) or right behind
+   * it (large blocks, see sl_arena_alloc): the list is
+   * [new...] p->head [new large...] p->next [older...]. */
+  sl_arena_chunk *c = a->head;
+  while (c && c != p->head) {
+    sl_arena_chunk *next = c->next;
+    free(c);
+    c = next;
+  }
+  if (c) {
+    sl_arena_chunk *x = c->next;
+    while (x && x != p->next) {
+      sl_arena_chunk *next = x->next;
+      free(x);
+      x = next;
+    }
+    c->next = p->next;
+    c->pos = p->pos;
+  }
+  a->head = p->head;
+  a->used = p->used;
+  a->reserved = p->reserved;
+}
+
 void *sl_arena_alloc(sl_arena *a, size_t n) {
   n = (n + SL_ARENA_ALIGN - 1) & ~(size_t)(SL_ARENA_ALIGN - 1);
   sl_arena_chunk *c = a->head;
   if (!c || c->size - c->pos < n) {
     size_t size = n > SL_ARENA_CHUNK / 4 ? n : SL_ARENA_CHUNK;
     if (size > SIZE_MAX - sizeof *c) return NULL;
+    if (a->limit && (a->reserved > a->limit || sizeof *c + size > a->limit - a->reserved)) {
+      a->refused = SL_ARENA_OVER_LIMIT;
+      return NULL;
+    }
     sl_arena_chunk *nc = malloc(sizeof *nc + size);
-    if (!nc) return NULL;
+    if (!nc) {
+      a->refused = SL_ARENA_NO_MEMORY;
+      return NULL;
+    }
     nc->size = size;
     nc->pos = 0;
     a->reserved += sizeof *nc + size;

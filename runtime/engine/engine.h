@@ -43,6 +43,7 @@ struct sl_stage {
   sl_batch *head, *tail;      /* in-flight batches in emission order */
   sl_batch *undispatched;     /* first batch not yet handed to the sinks */
   sl_batch *unwritten;        /* first dispatched batch whose data sinks wait (dlq_first) */
+  int lost;                   /* a batch was lost: it and later ones are not written nor acked */
   sl_statefile *state;
   sl_buf preloaded;           /* a checkpoint the only sink stored with its data */
   int has_preloaded;
@@ -114,7 +115,6 @@ struct sl_pipeline {
   int statefiles_busy;        /* state writes in flight */
   int reload;                 /* drain, then return SL_EXIT_RELOAD */
   int dlq_first;              /* the one sink commits source positions: dead letters go first */
-  int sink_failed;            /* a sink failed a batch for good: stopping, acking nothing more */
   uint64_t records_dropped;   /* by steps */
   pthread_mutex_t metrics_mu;
   struct sl_metric *metrics;  /* families registered by plugins */
@@ -136,8 +136,8 @@ struct sl_batch {
   int dispatched;            /* handed to the sinks */
   int deferred;              /* the data sinks wait for the dead letters (dlq_first) */
   int pending;                /* sink batches not yet done */
-  int failed;                 /* a sink failed it for good: never acknowledged */
   uint64_t dropped;           /* records dropped by steps */
+  const char *lost;           /* why it cannot be written whole (static); NULL if it can */
   sl_batch *next;             /* source's in-flight list */
   sl_batch *qnext;            /* worker queue or done list */
 };

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "engine/engine.h"
@@ -191,7 +190,7 @@ void sl_source_finished(sl_stage *source) {
  * source, in order: a checkpoint never passes a batch still in flight. */
 static void release_acked(sl_pipeline *p, sl_stage *src) {
   int released = 0;
-  while (src->head && src->head->dispatched && src->head->pending == 0 && !src->head->failed) {
+  while (src->head && src->head->dispatched && src->head->pending == 0) {
     sl_batch *b = src->head;
     src->head = b->next;
     if (!src->head) src->tail = NULL;
@@ -199,7 +198,7 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
      * written: until then its records still count as in flight (state.c
      * releases them), so a crash never replays more than the bound. */
     p->ack_records = b->n;
-    if (src->plugin->ack) src->plugin->ack(src, &b->cp);
+    if (src->plugin->ack && !b->lost) src->plugin->ack(src, &b->cp);
     p->inflight_records -= p->ack_records;
     p->ack_records = 0;
     src->records_acked += b->n;
@@ -208,7 +207,7 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
     released = 1;
   }
   if (released && p->flow_paused && below_resume(p)) resume_sources(p);
-  if (released || p->sink_failed) sl__flow_check_end(p);
+  if (released) sl__flow_check_end(p);
 }
 
 /* Hands the non-empty sink batches from..to-1 of b to their sinks; each
@@ -230,6 +229,25 @@ static void write_range(sl_pipeline *p, sl_batch *b, int from, int to) {
   }
 }
 
+/* A batch with a record that could be neither written nor dead-lettered:
+ * it and every later batch of its source are not acknowledged, and those
+ * not yet dispatched are not written either (so that no checkpoint, in a
+ * state file or committed with a sink's data, passes the record).  The
+ * pipeline stops with exit code 1; the next start reads them again. */
+static void stop_unwritten(sl_pipeline *p, sl_batch *b, const char *why, int logged) {
+  sl_stage *src = b->source;
+  if (!b->lost) b->lost = why;
+  for (sl_batch *x = b->next; x; x = x->next)
+    if (!x->lost) x->lost = "an earlier batch of its source was not written";
+  if (src->lost) return;
+  src->lost = 1;
+  if (!logged)
+    sl_log_error(src->name, "a batch of %u records cannot be written (%s); stopping without "
+                 "acknowledging it: the next start reads it again", b->n, b->lost);
+  p->exit_code = 1;
+  sl__pipeline_drain(p);
+}
+
 /* Hands the data sinks the source's batches whose turn has come, in
  * dispatch order: a batch whose dead letters are not durable yet
  * (deferred) holds back every later batch of its source too.  Were a later
@@ -240,26 +258,21 @@ static void write_in_order(sl_pipeline *p, sl_stage *src) {
   while (src->unwritten && src->unwritten->dispatched && !src->unwritten->deferred) {
     sl_batch *b = src->unwritten;
     src->unwritten = b->next;
-    write_range(p, b, 0, to);
+    if (!b->lost) write_range(p, b, 0, to);   /* a lost batch only lets go of its hold */
     if (--b->pending == 0) release_acked(p, src);   /* the hold dispatch took */
   }
 }
 
 static void dispatch(sl_pipeline *p, sl_batch *b) {
   b->dispatched = 1;
-  if (!b->sbs) {
-    /* The worker ran out of memory before it could sort the batch.  Going
-     * on would mean acknowledging records that were never written: exit
-     * instead, and let the restart read them again. */
-    sl_log_error(b->source->name, "out of memory processing a batch; exiting without acknowledging it");
-    _exit(70);
-  }
   sl_stage *src = b->source;
   /* Held until write_in_order has handed the batch to every sink: a sink
    * may finish at once, and a batch waiting its turn must not be freed. */
   b->pending = 1;
+  if (b->lost || !b->sbs || src->lost)
+    stop_unwritten(p, b, b->sbs ? "an earlier batch of its source was not written" : "out of memory", 0);
   int dlq = p->nsinks - 1;
-  if (p->dlq_first && b->sbs[dlq].n) {
+  if (!b->lost && p->dlq_first && b->sbs[dlq].n) {
     /* The data sink commits the source's position with the records: once
      * it has, a restart starts after this batch, so the batch's dead
      * letters must be durable first.  sl_sink_done of the dead-letter
@@ -275,7 +288,7 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
 void sl__flow_processed(sl_pipeline *p, sl_batch *b) {
   /* Processing grew the arena and filled sink buffers: account for it. */
   size_t bytes = b->arena.reserved + (size_t)b->cap * sizeof(sl_record);
-  for (int i = 0; i < p->nsinks; i++) bytes += b->sbs[i].bytes.cap;
+  for (int i = 0; b->sbs && i < p->nsinks; i++) bytes += b->sbs[i].bytes.cap;
   if (bytes > b->bytes) {
     p->inflight_bytes += bytes - b->bytes;
     b->bytes = bytes;
@@ -353,7 +366,7 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason) {
   sl_arena *a = &sb->batch->arena;
   struct sl_reject *r = sl_arena_alloc(a, sizeof *r);
   if (!r) {
-    sl_log_error(sb->sink->name, "out of memory recording a rejected record: %s", reason);
+    stop_unwritten(sb->sink->p, sb->batch, "out of memory recording a rejected record", 0);
     return;
   }
   r->index = i;
@@ -407,8 +420,7 @@ static int send_rejects(sl_pipeline *p, sl_sink_batch *sb, void (*durable)(void 
     sl_record *env = sl__dlq_record(p, &b->arena, rec);
     const char *why = NULL;
     if (!env || sl__sink_batch_add(dlq, late, &b->arena, env, n, &why))
-      sl_log_error(dlq->name, "cannot write a dead letter (%s); record lost: %s", why ? why : "out of memory",
-                   r->reason);
+      stop_unwritten(p, b, env ? "a dead letter could not be encoded" : "out of memory building a dead letter", 0);
   }
   if (!late->n) {
     sl_buf_free(&late->bytes);
@@ -459,17 +471,15 @@ void sl_sink_done(sl_sink_batch *sb) {
 void sl_sink_failed(sl_sink_batch *sb, const char *why) {
   sl_pipeline *p = sb->sink->p;
   sl_batch *b = sb->batch;
-  if (!p->sink_failed)
+  if (!b->source->lost)
     sl_log_error(sb->sink->name, "%s; stopping the pipeline without acknowledging what is in flight "
                  "(it is read again on the next start)", why);
-  p->sink_failed = 1;
-  if (!p->exit_code) p->exit_code = 1;
-  sl__pipeline_drain(p);
+  stop_unwritten(p, b, why, 1);
   if (sb->late) sl_buf_free(&sb->bytes);
-  /* A deferred batch's data sinks are not written: its position must not
-   * be committed without its dead letters. */
-  b->deferred = 0;
-  b->failed = 1;
+  if (b->deferred && sb == &b->sbs[p->nsinks - 1]) {
+    b->deferred = 0;   /* its data is not written now: let the later (lost) batches go */
+    write_in_order(p, b->source);
+  }
   b->pending--;
   if (b->pending == 0) release_acked(p, b->source);
 }
@@ -481,16 +491,11 @@ void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb) {
 
 /* ---- the end ---- */
 
-/* Every source finished and every batch acknowledged; after a sink failed,
- * every batch settled instead (handed to the sinks, each write done or
- * failed): those are not acknowledged, and are freed at the end. */
+/* Every source finished and every batch settled: acknowledged, or let go
+ * unacknowledged because it was lost (stop_unwritten). */
 static int all_drained(const sl_pipeline *p) {
-  for (int i = 0; i < p->nsources; i++) {
-    const sl_stage *s = p->sources[i];
-    if (!s->finished) return 0;
-    for (const sl_batch *b = s->head; b; b = b->next)
-      if (!p->sink_failed || !b->dispatched || b->pending) return 0;
-  }
+  for (int i = 0; i < p->nsources; i++)
+    if (!p->sources[i]->finished || p->sources[i]->head) return 0;
   return 1;
 }
 

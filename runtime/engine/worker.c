@@ -41,6 +41,7 @@ typedef struct worker {
   size_t cap, ndead, capdead;
   sl_buf err;
   sl_buf pairs;           /* SL_RECORD_MAP values being built */
+  sl_batch *batch;        /* the batch being processed */
   char name[32];
 } worker;
 
@@ -190,12 +191,20 @@ static int reserve(worker *w, size_t n) {
   return 0;
 }
 
+/* The batch being processed cannot be written whole (a record could be
+ * neither passed on nor dead-lettered): flow.c then stops the pipeline
+ * without acknowledging it.  The first reason is kept; one log line per
+ * batch, however many records. */
+static void mark_lost(worker *w, const char *why) {
+  if (!w->batch->lost) w->batch->lost = why;
+}
+
 static void to_dead(worker *w, sl_record *rec) {
   if (w->ndead == w->capdead) {
     size_t cap = w->capdead ? w->capdead * 2 : 64;
     sl_record **d = realloc(w->dead, cap * sizeof *d);
     if (!d) {
-      sl_log_error(w->name, "out of memory: a failed record is lost: %s", rec->error);
+      mark_lost(w, "out of memory listing its failed records");
       return;
     }
     w->dead = d;
@@ -212,6 +221,65 @@ static void fail(worker *w, sl_batch *b, sl_record *rec, const char *stage, cons
   to_dead(w, rec);
 }
 
+/* ---- what steps make counts against the bounds ---- */
+
+/* One record may become at most max_inflight_records records in a step:
+ * more could never be in flight.  A batch's records are listed twice (cur,
+ * next), and those lists count against limits.memory_mb as what the steps
+ * make does.  1 (with *why) if a record's n records, after the nnext the
+ * step has output for the batch, pass either bound. */
+static int over_fanout(worker *w, size_t nnext, uint64_t n, const char **why) {
+  const sl_pipeline_settings *set = &w->ws->p->set;
+  uint64_t per_record = set->max_inflight_records;
+  uint64_t per_batch = set->limits.memory_bytes ? set->limits.memory_bytes / (2 * sizeof(sl_record *))
+                                                : UINT64_MAX;
+  if (n <= per_record && n <= per_batch && nnext <= per_batch - n) return 0;
+  w->err.len = 0;
+  w->err.oom = 0;
+  if (n > per_record)
+    sl_buf_printf(&w->err, "step produced %llu records, over the fan-out limit of %llu (max_inflight_records)",
+                  (unsigned long long)n, (unsigned long long)per_record);
+  else
+    sl_buf_printf(&w->err, "step produced %llu records after %zu for the batch, over the %llu that limits.memory_mb allows",
+                  (unsigned long long)n, nnext, (unsigned long long)per_batch);
+  *why = w->err.oom ? "step produced too many records" : w->err.ptr;
+  return 1;
+}
+
+/* While a Lua step runs for one record, the batch's arena may grow to
+ * step_limit: what the steps make for a batch (records, field values)
+ * counts against limits.memory_mb, like the Lua state's own memory.  The
+ * limit is lifted between calls, so that failures and dead letters can
+ * still be recorded. */
+static void step_begin(worker *w, size_t step_limit, sl_arena_pos *pos) {
+  sl_arena *a = &w->batch->arena;
+  *pos = sl_arena_tell(a);
+  a->refused = 0;
+  a->limit = step_limit;
+}
+
+/* Ends a record's step call.  If the arena refused memory during it (over
+ * the limit, or malloc failed), what the call made is freed (its view has
+ * expired, so nothing can point there any more) and the reason for the dead
+ * letter is returned; rec keeps only its raw bytes, as its fields may point
+ * at freed memory. */
+static const char *step_end(worker *w, sl_record *rec, const sl_arena_pos *pos) {
+  sl_arena *a = &w->batch->arena;
+  a->limit = 0;
+  int refused = a->refused;
+  if (!refused) return NULL;
+  a->refused = 0;
+  sl_arena_rewind(a, pos);
+  rec->fields = NULL;
+  rec->nfields = rec->capfields = 0;
+  if (refused == SL_ARENA_NO_MEMORY) return "out of memory for the step's output";
+  w->err.len = 0;
+  w->err.oom = 0;
+  sl_buf_printf(&w->err, "step output exceeded limits.memory_mb (%zu MiB for the records and fields made for a batch)",
+                w->ws->p->set.limits.memory_bytes >> 20);
+  return w->err.oom ? "step output exceeded limits.memory_mb" : w->err.ptr;
+}
+
 /* Appends a step's output to next: a record view, a new record from a
  * table, or a list of those.  A view of a record that failed earlier in
  * the batch (a step kept it and returned it again) is left out: that record
@@ -224,10 +292,12 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
   if (t == LUA_TUSERDATA) {
     sl_record *r = sl_lua_to_record(L, -1);
     if (!r) {
-      *why = "step returned a userdata that is not a record";
+      const char *expired = sl_lua_view_expired(L, -1);
+      *why = expired ? expired : "step returned a userdata that is not a record";
       return SL_ETYPE;
     }
     if (r->state == SL_REC_FAILED) return 0;
+    if (over_fanout(w, *nnext, 1, why)) return SL_ETOOBIG;
     if (reserve(w, *nnext + 1)) return SL_ENOMEM;
     w->next[(*nnext)++] = r;
     return 0;
@@ -258,17 +328,21 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
     if (!r) return SL_ENOMEM;
     if (sl_lua_table_to_record(L, -1, &b->arena, r, why)) return SL_ETYPE;
     r->meta = parent->meta;
+    if (over_fanout(w, *nnext, 1, why)) return SL_ETOOBIG;
     if (reserve(w, *nnext + 1)) return SL_ENOMEM;
     w->next[(*nnext)++] = r;
     return 0;
   }
   lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  if (over_fanout(w, *nnext, (uint64_t)n, why)) return SL_ETOOBIG;
   if (reserve(w, *nnext + (size_t)n)) return SL_ENOMEM;
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, -1, i);
     sl_record *r = NULL;
+    const char *expired = NULL;
     if (lua_type(L, -1) == LUA_TUSERDATA) {
       r = sl_lua_to_record(L, -1);
+      if (!r) expired = sl_lua_view_expired(L, -1);
     } else if (lua_type(L, -1) == LUA_TTABLE) {
       r = sl_arena_alloc(&b->arena, sizeof *r);
       if (!r || sl_lua_table_to_record(L, -1, &b->arena, r, why)) {
@@ -279,7 +353,7 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
     }
     lua_pop(L, 1);
     if (!r) {
-      *why = "a step's list must hold records or tables";
+      *why = expired ? expired : "a step's list must hold records or tables";
       return SL_ETYPE;
     }
     if (r->state != SL_REC_FAILED) w->next[(*nnext)++] = r;
@@ -287,25 +361,34 @@ static int take_result(worker *w, sl_batch *b, sl_record *parent, size_t *nnext,
   return 0;
 }
 
-static size_t run_lua_step(worker *w, sl_batch *b, sl_stage *st, int fn, size_t ncur) {
+static size_t run_lua_step(worker *w, sl_batch *b, sl_stage *st, int fn, size_t ncur,
+                           size_t step_limit) {
   lua_State *L = sl_lua_state(w->lua);
   size_t nnext = 0;
   for (size_t i = 0; i < ncur; i++) {
     sl_record *rec = w->cur[i];
+    sl_arena_pos pos;
+    step_begin(w, step_limit, &pos);
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
-    if (sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL)) {
-      fail(w, b, rec, st->name, w->err.ptr ? w->err.ptr : "Lua error");
-      continue;
-    }
     const char *why = NULL;
     size_t before = nnext;
-    int rc = take_result(w, b, rec, &nnext, &why);
+    int rc = sl_lua_pcall_record(w->lua, rec, &b->arena, 1, &w->err, NULL);
+    if (rc) why = w->err.ptr ? w->err.ptr : "Lua error";
+    else rc = take_result(w, b, rec, &nnext, &why);
+    lua_settop(L, 0);
+    /* The record's view ends with its call: a step that kept it cannot
+     * reach memory that step_end frees. */
+    sl_lua_views_expire(L);
+    const char *over = step_end(w, rec, &pos);
+    if (over) {
+      rc = SL_ENOMEM;
+      why = over;
+    }
     if (rc) {
       nnext = before;
       fail(w, b, rec, st->name, why ? why : sl_strerror(rc));
+      continue;
     }
-    lua_settop(L, 0);
-    if (rc) continue;
     if (nnext == before) b->dropped++;
   }
   return nnext;
@@ -341,6 +424,8 @@ const char *sl_step_stage_name(sl_step_out *out) { return out->stage->name; }
 sl_arena *sl_step_arena(sl_step_out *out) { return &out->batch->arena; }
 
 int sl_step_emit(sl_step_out *out, sl_record *rec) {
+  const char *why;
+  if (over_fanout(out->w, *out->nnext, 1, &why)) return SL_ETOOBIG;
   if (reserve(out->w, *out->nnext + 1)) return SL_ENOMEM;
   out->w->next[(*out->nnext)++] = rec;
   return 0;
@@ -489,8 +574,9 @@ static void process_batch(worker *w, sl_batch *b) {
   lua_State *L = sl_lua_state(w->lua);
   size_t ncur = 0;
   w->ndead = 0;
+  w->batch = b;
   if (reserve(w, b->n)) {
-    sl_log_error(w->name, "out of memory");
+    mark_lost(w, "out of memory");
     return;
   }
   for (uint32_t i = 0; i < b->n; i++) {
@@ -506,10 +592,12 @@ static void process_batch(worker *w, sl_batch *b) {
     w->cur[ncur++] = rec;
   }
 
+  size_t budget = p->set.limits.memory_bytes;
+  size_t step_limit = budget ? b->arena.reserved + budget : 0;
   for (int s = 0; s < p->nsteps && ncur; s++) {
     sl_stage *st = p->steps[s];
     size_t nnext = w->step_fn[s] != LUA_NOREF
-                       ? run_lua_step(w, b, st, w->step_fn[s], ncur)
+                       ? run_lua_step(w, b, st, w->step_fn[s], ncur, step_limit)
                        : run_c_step(w, b, st, w->step_inst[s], ncur);
     sl_record **t = w->cur;
     w->cur = w->next;
@@ -519,7 +607,7 @@ static void process_batch(worker *w, sl_batch *b) {
 
   b->sbs = sl_arena_alloc(&b->arena, p->nsinks * sizeof *b->sbs);
   if (!b->sbs) {
-    sl_log_error(w->name, "out of memory");
+    mark_lost(w, "out of memory");
     return;
   }
   memset(b->sbs, 0, p->nsinks * sizeof *b->sbs);
@@ -533,6 +621,7 @@ static void process_batch(worker *w, sl_batch *b) {
    * not to some sinks and the dead-letter sink. */
   char pass[256];
   char *passes = ndlq <= (int)sizeof pass ? pass : malloc((size_t)ndlq);
+  if (!passes) mark_lost(w, "out of memory");
   for (size_t i = 0; passes && i < ncur; i++) {
     sl_record *rec = w->cur[i];
     int failed = 0;
@@ -579,6 +668,13 @@ static void process_batch(worker *w, sl_batch *b) {
   sl_sink_batch *sb = &b->sbs[ndlq];
   for (size_t i = 0; i < w->ndead; i++) {
     sl_record *env = sl__dlq_record(p, &b->arena, w->dead[i]);
+    if (!env && w->dead[i]->fields) {
+      /* Too big to copy whole (a step filled its fields before failing):
+       * the raw bytes still say which record it was. */
+      w->dead[i]->fields = NULL;
+      w->dead[i]->nfields = w->dead[i]->capfields = 0;
+      env = sl__dlq_record(p, &b->arena, w->dead[i]);
+    }
     const char *why = NULL;
     if (env && w->where_fn[ndlq] != LUA_NOREF) {
       int ok = where_passes(w, b, w->where_fn[ndlq], env);
@@ -592,8 +688,7 @@ static void process_batch(worker *w, sl_batch *b) {
       sl_log_error(dlq->name, "a per-record option failed for a dead letter (%s)",
                    w->err.ptr ? w->err.ptr : "out of memory");
     if (!env || sl__sink_batch_add(dlq, sb, &b->arena, env, (uint32_t)w->ndead, &why))
-      sl_log_error(w->name, "cannot write a dead letter (%s); record lost: %s",
-                   why ? why : "out of memory", w->dead[i]->error);
+      mark_lost(w, env ? "a dead letter could not be encoded" : "out of memory building a dead letter");
   }
   sl_lua_views_expire(L);
 }

@@ -339,6 +339,11 @@ sl_record *sl_lua_to_record(lua_State *L, int idx) {
   return v ? v->rec : NULL;
 }
 
+const char *sl_lua_view_expired(lua_State *L, int idx) {
+  int expired;
+  return sl__view_test(L, idx, &expired) || !expired ? NULL : expired_msg;
+}
+
 void sl_lua_views_expire(lua_State *L) {
   sl_lua_from(L)->epoch++;
 }

@@ -119,6 +119,9 @@ void sl_lua_push_record(lua_State *L, sl_record *rec, sl_arena *a);
 /* The record behind a live view at idx, or NULL if idx is not a live view.
  * [-0,+0,-] */
 sl_record *sl_lua_to_record(lua_State *L, int idx);
+/* Why the value at idx is not a live view: "record used outside the step
+ * call that received it" for an expired one, else NULL. [-0,+0,-] */
+const char *sl_lua_view_expired(lua_State *L, int idx);
 /* Ends the life of every view pushed so far. [-0,+0,-] */
 void sl_lua_views_expire(lua_State *L);
 /* Pushes sl.record: { meta = f(rec), raw = f(rec), totable = f(rec) }, the

@@ -284,7 +284,9 @@ void sl_stage_flushed(sl_stage *st);
 /* Steps. */
 const char *sl_step_stage_name(sl_step_out *out);
 sl_arena *sl_step_arena(sl_step_out *out);
-/* Adds a record after the current one; rec must live in the step's arena. */
+/* Adds a record after the current one; rec must live in the step's arena.
+ * 0, SL_ENOMEM, or SL_ETOOBIG past the records that a batch may hold
+ * (limits.memory_mb, see worker.c). */
 int sl_step_emit(sl_step_out *out, sl_record *rec);
 /* Marks the current record failed with reason (copied). */
 void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason);

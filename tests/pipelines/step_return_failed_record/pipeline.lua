@@ -1,6 +1,7 @@
--- A step keeps record 1, fails on it, and returns it again with record 2 in
--- the same batch, then a later step fails on it again: record 1 is dead-
--- lettered once, with the reason of its first failure, and is not written.
+-- A step keeps record 1, fails on it, and returns it again with record 2:
+-- record 1 is dead-lettered once, with the reason of its first failure;
+-- record 2 is dead-lettered because its step returned a record from
+-- another call (a view lives only in the call that received it).
 local sl = require "sluice"
 local kept
 return sl.pipeline {
