@@ -178,6 +178,14 @@ void sl__reload_stop(sl_pipeline *p);
 /* After the loop's handles are closed. */
 void sl__reload_free(sl_pipeline *p);
 
+/* ---- signals.c ---- */
+/* Blocks SIGTERM, SIGINT and SIGHUP on the calling thread (the threads it
+ * starts later inherit that); the first call also starts libuv's thread
+ * pool with them blocked.  Outside a run they wait, pending. */
+void sl__signals_hold(void);
+/* Unblocks them on the loop thread, once its uv_signal handlers listen. */
+void sl__signals_take(void);
+
 /* ---- config.c: the "sluice" Lua module and the pipeline descriptor ---- */
 typedef struct sl_config_ctx {
   const char *pipeline_dir;

@@ -402,6 +402,8 @@ int sl_pipeline_main(const sl_run_opts *o) {
   int loop_ready = 0;
   sl_config_ctx ctx = {0};
   if (!p) return 1;
+  /* A stop or reload signal that comes before this run listens waits for it. */
+  if (!o->check_only) sl__signals_hold();
   p->file = strdup(o->file);
 
   struct stat sb;
@@ -600,6 +602,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
   uv_signal_start(&p->sig_term, on_signal, SIGTERM);
   uv_signal_start(&p->sig_int, on_signal, SIGINT);
   if (sl__reload_start(p)) goto fail;
+  sl__signals_take();
 
   sl_log_info(NULL, "running %s: %d source%s, %d step%s, %d sink%s, %d worker%s; state in %s",
               o->file, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
@@ -613,6 +616,9 @@ int sl_pipeline_main(const sl_run_opts *o) {
   }
   sl__flow_check_end(p);
   if (p->run != SL_RUN_DONE) uv_run(&loop, UV_RUN_DEFAULT);
+  /* From here on no loop listens: a signal waits for the next run (a
+   * reload), or is dropped with the process. */
+  sl__signals_hold();
   sl__state_flush_all(p);
 
   uint64_t in = 0, dead = 0;
