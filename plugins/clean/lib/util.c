@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 #include "core/utf8_valid.h"
 
 int sl__why(sl_clean_why *why, int err, const char *fmt, ...) {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 #include "core/utf8_valid.h"
 
 void sl_text_scratch_free(sl_text_scratch *sc) {

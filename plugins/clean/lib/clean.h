@@ -1,6 +1,8 @@
 /* Cleansing primitives: normalise, validate and repair the values of Chinese
- * government records (runtime-internal; the clean step and the sl.clean Lua
- * library are built on them, see plugins/clean/).
+ * government records.  The library of the clean plugin (plugins/clean/lib/,
+ * target sluice_clean): the clean step and the sl.clean Lua library are
+ * built on it, and only what links the plugin links OpenCC, utf8proc and
+ * libcrypto.
  *
  * Every parser takes bytes (not NUL-terminated), never allocates per call,
  * and returns 0 with the clean value, or a negative SL_E* with a one-line

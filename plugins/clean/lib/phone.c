@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 /* The number's characters, simplified: digits, '+', and 'E' marking where
  * an extension begins (转, ext, x, #, ",", ";"); separators dropped.

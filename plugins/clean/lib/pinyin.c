@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 #define BMP_LO 0x3000
 #define BMP_HI 0xA000

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 struct sl_tz {
   char name[64];

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 int64_t sl_days_from_civil(int64_t y, int m, int d) {
   /* Howard Hinnant's days_from_civil. */

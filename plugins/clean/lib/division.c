@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 typedef struct ent {
   char code[7];

@@ -9,7 +9,7 @@
  *   registration authority */
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 static const int uscc_weights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};

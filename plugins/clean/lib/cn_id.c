@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 /* Weights 2^(17-i) mod 11 for the digit at i = 0..16 from the left. */
 static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};

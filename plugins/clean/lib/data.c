@@ -4,7 +4,7 @@
  * the text out of the C compiler: a 400 KB string literal compiles slowly
  * and hits compilers' literal limits.  The build passes the data folder as
  * SLUICE_CLEAN_DATA_DIR and lists the files as this object's dependencies. */
-#include "clean/clean.h"
+#include "clean.h"
 
 #ifndef SLUICE_CLEAN_DATA_DIR
 #error "SLUICE_CLEAN_DATA_DIR must name the data/ folder"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 void sl_mask(const char *s, size_t n, size_t keep_start, size_t keep_end, const char *mask,
              sl_buf *out) {

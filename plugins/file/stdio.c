@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../file/file.h"
+#include "file.h"
 
 static int stdin_init(sl_stage *st) {
   file_source_cfg *cfg = sl_stage_config(st);
