@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 
 static double now_ns(void) {
   struct timespec ts;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 #include "engine/engine.h"
 #include "rules.h"
 

@@ -4,7 +4,7 @@
 #ifndef SLUICE_CLEAN_RULES_H
 #define SLUICE_CLEAN_RULES_H
 
-#include "clean/clean.h"
+#include "clean.h"
 #include "sluice/value.h"
 
 typedef enum rule_kind {

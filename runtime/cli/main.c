@@ -337,6 +337,7 @@ int main(int argc, char **argv) {
     fputs(usage, stderr);
     return 2;
   }
+  sl__registry_init(sl__builtin_plugins, sl__builtin_libs);
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, 0);
   if (strcmp(cmd, "check") == 0) return cmd_run(argc - 1, argv + 1, 1);

@@ -219,9 +219,6 @@ void sl_options_describe(const sl_option *opts, sl_buf *out);
 const char *sl_opt_type_name(sl_opt_type t);
 
 /* ---- registry.c ---- */
-const sl_plugin *sl_registry_find(const char *name);
-/* The C plugins, NULL-terminated. */
-const sl_plugin *const *sl_registry_all(void);
 /* Libraries of Lua functions built into the sluice module: sl.<name>.fn.
  * open pushes a table of functions.  If a plugin has the same name, the
  * table is callable as that plugin's constructor: sl.clean { ... } and
@@ -230,6 +227,17 @@ typedef struct sl_lua_lib {
   const char *name;
   int (*open)(lua_State *L);
 } sl_lua_lib;
+/* The built-in C plugins and Lua libraries, NULL-terminated, generated at
+ * configure time (plugins_builtin.c, cmake/SluicePlugin.cmake) and linked
+ * into the sluice binary only. */
+extern const sl_plugin *const sl__builtin_plugins[];
+extern const sl_lua_lib *const sl__builtin_libs[];
+/* Sets the tables the registry serves (borrowed, static); called once
+ * before any pipeline is loaded.  Until then the registry is empty. */
+void sl__registry_init(const sl_plugin *const *plugins, const sl_lua_lib *const *libs);
+const sl_plugin *sl_registry_find(const char *name);
+/* The C plugins, NULL-terminated. */
+const sl_plugin *const *sl_registry_all(void);
 const sl_lua_lib *const *sl_registry_libs(void);
 
 /* Stage options every plugin of a kind takes (name; where for sinks). */

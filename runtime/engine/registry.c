@@ -1,32 +1,24 @@
-/* The plugins built into sluice, and the options every stage takes. */
+/* The plugins built into sluice, and the options every stage takes.  Which
+ * plugins there are is decided at configure time (plugins/<name>/CMakeLists.txt,
+ * one sluice_plugin() call each): the generated plugins_builtin.c holds the
+ * tables and the sluice binary passes them to sl__registry_init. */
 #include <string.h>
 
 #include "engine/engine.h"
 
-extern const sl_plugin file_source_plugin;
-extern const sl_plugin file_sink_plugin;
-extern const sl_plugin stdin_plugin;
-extern const sl_plugin stdout_plugin;
-extern const sl_plugin generate_plugin;
-extern const sl_plugin null_plugin;
-extern const sl_plugin clean_plugin;
-extern const sl_plugin kafka_source_plugin;
-extern const sl_plugin kafka_sink_plugin;
-extern const sl_plugin pg_sink_plugin;
-extern const sl_plugin pg_source_plugin;
-extern const sl_plugin pg_cdc_plugin;
+/* Empty until the binary hands over its tables: the runtime library knows
+ * no plugin by name, so it links none of their libraries. */
+static const sl_plugin *const no_plugins[] = {NULL};
+static const sl_lua_lib *const no_libs[] = {NULL};
+static const sl_plugin *const *builtin = no_plugins;
+static const sl_lua_lib *const *libs = no_libs;
 
-static const sl_plugin *const builtin[] = {
-    &file_source_plugin, &file_sink_plugin, &stdin_plugin,        &stdout_plugin,
-    &generate_plugin,    &null_plugin,      &kafka_source_plugin, &kafka_sink_plugin,
-    &pg_sink_plugin,     &pg_source_plugin,   &pg_cdc_plugin,
-    &clean_plugin,       NULL};
+void sl__registry_init(const sl_plugin *const *plugins, const sl_lua_lib *const *lua_libs) {
+  builtin = plugins ? plugins : no_plugins;
+  libs = lua_libs ? lua_libs : no_libs;
+}
 
 const sl_plugin *const *sl_registry_all(void) { return builtin; }
-
-/* sl.clean.*: the cleansing primitives (plugins/clean/clean_lua.c). */
-extern const sl_lua_lib clean_lua_lib;
-static const sl_lua_lib *const libs[] = {&clean_lua_lib, NULL};
 
 const sl_lua_lib *const *sl_registry_libs(void) { return libs; }
 

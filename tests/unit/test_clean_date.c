@@ -1,6 +1,6 @@
 /* Dates and times to ISO 8601, in Asia/Shanghai unless said otherwise;
  * every output parses back to itself. */
-#include "clean/clean.h"
+#include "clean.h"
 #include "test.h"
 
 static const struct {

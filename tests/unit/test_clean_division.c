@@ -1,6 +1,6 @@
 /* Administrative divisions (codes and names both ways, addresses) and the
  * name keys (pinyin, bigrams). */
-#include "clean/clean.h"
+#include "clean.h"
 #include "test.h"
 
 TEST(division_codes) {

@@ -1,7 +1,7 @@
 /* Resident ID numbers, unified social credit codes, organisation codes:
  * table-driven, with check characters worked out by hand from the
  * standards' weights, and every clean result cleaned again unchanged. */
-#include "clean/clean.h"
+#include "clean.h"
 #include "test.h"
 
 /* 2024-06-01, so that "in the future" does not depend on the day the test runs. */

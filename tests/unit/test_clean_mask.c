@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "clean/clean.h"
+#include "clean.h"
 #include "test.h"
 
 TEST(masks) {

@@ -1,6 +1,6 @@
 /* Mainland phone numbers to E.164 and display forms; both forms parse
  * back to themselves. */
-#include "clean/clean.h"
+#include "clean.h"
 #include "test.h"
 
 static const struct {

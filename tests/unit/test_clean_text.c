@@ -1,6 +1,6 @@
 /* Text cleaning: whitespace, controls, UTF-8, NFKC, case folding, t2s.
  * Every output is cleaned again and must come back unchanged. */
-#include "clean/clean.h"
+#include "clean.h"
 #include "test.h"
 
 #define TRIM SL_TEXT_TRIM
