@@ -1,5 +1,6 @@
-/* The time budget: one watchdog thread for the whole process, and the
- * library functions that must not swallow a budget error.
+/* The time budget: one watchdog thread for the whole process and the hook
+ * it installs.  The library functions that must not swallow a budget error
+ * are in budget_lib.c, above this file.
  *
  * A call within budget pays two atomic stores and a coarse clock read: no
  * hook is installed, because a count hook slows every Lua instruction (~2x).
@@ -179,14 +180,9 @@ int64_t sl_lua_call_age_ms(sl_lua *s) {
 
 /* ---- the hook ---- */
 
-static int budget_expired(sl_lua *s) {
-  return s->call_ms && s->depth > 0 &&
-         s->expired_seq == atomic_load_explicit(&s->seq, memory_order_relaxed);
-}
-
 static void budget_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   uint64_t seq = atomic_load(&s->seq);
   if (s->depth == 0 || atomic_load(&s->armed_seq) != seq ||
       atomic_load(&s->call_start) == 0) {
@@ -209,213 +205,18 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
 }
 
 void sl__budget_recheck(lua_State *L) {
-  sl_lua *s = sl_lua_from(L);
-  if (!budget_expired(s)) return;
+  sl_lua *s = sl__lua_from(L);
+  if (!sl__budget_expired(s)) return;
   lua_pushstring(L, s->budget_msg);
   lua_error(L);
 }
 
-/* Makes co the thread the watchdog hooks, and hooks it at once if the
- * current call is already over budget (it was armed while another thread
- * ran).  Under run_mu, so either the watchdog sees co or we see its arming. */
-static void set_running(sl_lua *s, lua_State *co) {
+/* Under run_mu, so either the watchdog sees co or we see its arming. */
+void sl__budget_switch(sl_lua *s, lua_State *co) {
   if (!s->call_ms) return;
   pthread_mutex_lock(&s->run_mu);
   s->running = co;
   int armed = atomic_load(&s->armed_seq) == atomic_load(&s->seq);
   pthread_mutex_unlock(&s->run_mu);
   if (armed && s->depth > 0) lua_sethook(co, budget_hook, LUA_MASKCOUNT, SL_LUA_HOOK_COUNT);
-}
-
-/* ---- pcall and xpcall ---- */
-
-/* xpcall's message handler, around the script's.  Lua calls a handler
- * where the error was raised: for the budget error that is inside the hook,
- * where no hook runs, so a script handler would run unstoppable.  Once the
- * call is over budget the script's handler is not called at all. */
-static int xpcall_handler(lua_State *L) {
-  if (budget_expired(sl_lua_from(L))) return 1;
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 1);
-  return 1;
-}
-
-/* As in lbaselib.c, plus the recheck: a budget error goes on up. */
-static int finish_pcall(lua_State *L, int status, lua_KContext extra) {
-  if (status != LUA_OK && status != LUA_YIELD) {
-    sl__budget_recheck(L);
-    lua_pushboolean(L, 0);
-    lua_pushvalue(L, -2);
-    return 2;
-  }
-  return lua_gettop(L) - (int)extra;
-}
-
-static int sb_pcall(lua_State *L) {
-  luaL_checkany(L, 1);
-  lua_pushboolean(L, 1);
-  lua_insert(L, 1);
-  int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, finish_pcall);
-  return finish_pcall(L, status, 0);
-}
-
-static int sb_xpcall(lua_State *L) {
-  int n = lua_gettop(L);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_pushvalue(L, 2);
-  lua_pushcclosure(L, xpcall_handler, 1);
-  lua_replace(L, 2);
-  lua_pushboolean(L, 1);
-  lua_pushvalue(L, 1);
-  lua_rotate(L, 3, 2);
-  int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_pcall);
-  return finish_pcall(L, status, 2);
-}
-
-/* ---- coroutines ----
- *
- * resume, wrap and close switch the thread that runs Lua: they tell the
- * watchdog which one to hook, and recheck the budget when the coroutine
- * failed.  Otherwise as in lcorolib.c. */
-
-static lua_State *getco(lua_State *L) {
-  lua_State *co = lua_tothread(L, 1);
-  luaL_argexpected(L, co, 1, "coroutine");
-  return co;
-}
-
-static int auxresume(lua_State *L, lua_State *co, int narg) {
-  sl_lua *s = sl_lua_from(L);
-  int nres;
-  if (!lua_checkstack(co, narg)) {
-    lua_pushliteral(L, "too many arguments to resume");
-    return -1;
-  }
-  lua_xmove(L, co, narg);
-  set_running(s, co);
-  int status = lua_resume(co, L, narg, &nres);
-  set_running(s, L);
-  if (status == LUA_OK || status == LUA_YIELD) {
-    if (!lua_checkstack(L, nres + 1)) {
-      lua_pop(co, nres);
-      lua_pushliteral(L, "too many results to resume");
-      return -1;
-    }
-    lua_xmove(co, L, nres);
-    return nres;
-  }
-  lua_xmove(co, L, 1);
-  return -1;
-}
-
-static int sb_resume(lua_State *L) {
-  lua_State *co = getco(L);
-  int r = auxresume(L, co, lua_gettop(L) - 1);
-  if (r < 0) {
-    sl__budget_recheck(L);
-    lua_pushboolean(L, 0);
-    lua_insert(L, -2);
-    return 2;
-  }
-  lua_pushboolean(L, 1);
-  lua_insert(L, -(r + 1));
-  return r + 1;
-}
-
-/* Runs co's pending __close handlers.  Not after the budget ran out: a
- * coroutine that died of the budget error keeps the hooks off that Lua
- * turned off to run the hook, so its handlers could not be stopped. */
-static int close_thread(lua_State *L, lua_State *co) {
-  sl_lua *s = sl_lua_from(L);
-  sl__budget_recheck(L);
-  set_running(s, co);
-#if LUA_VERSION_RELEASE_NUM >= 50406
-  int status = lua_closethread(co, L);
-#else
-  int status = lua_resetthread(co);
-#endif
-  set_running(s, L);
-  return status;
-}
-
-static int auxwrap(lua_State *L) {
-  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
-  int r = auxresume(L, co, lua_gettop(L));
-  if (r < 0) {
-    int stat = lua_status(co);
-    if (stat != LUA_OK && stat != LUA_YIELD) {
-      stat = close_thread(L, co);
-      lua_xmove(co, L, 1);
-    }
-    sl__budget_recheck(L);
-    if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
-      luaL_where(L, 1);
-      lua_insert(L, -2);
-      lua_concat(L, 2);
-    }
-    return lua_error(L);
-  }
-  return r;
-}
-
-static int sb_wrap(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_State *co = lua_newthread(L);
-  lua_pushvalue(L, 1);
-  lua_xmove(L, co, 1);
-  lua_pushcclosure(L, auxwrap, 1);
-  return 1;
-}
-
-enum { COS_RUN, COS_DEAD, COS_YIELD, COS_NORM };
-
-static int auxstatus(lua_State *L, lua_State *co) {
-  if (L == co) return COS_RUN;
-  switch (lua_status(co)) {
-    case LUA_YIELD:
-      return COS_YIELD;
-    case LUA_OK: {
-      lua_Debug ar;
-      if (lua_getstack(co, 0, &ar)) return COS_NORM;
-      return lua_gettop(co) == 0 ? COS_DEAD : COS_YIELD;
-    }
-    default:
-      return COS_DEAD;
-  }
-}
-
-static int sb_close(lua_State *L) {
-  static const char *const names[] = {"running", "dead", "suspended", "normal"};
-  lua_State *co = getco(L);
-  int st = auxstatus(L, co);
-  if (st != COS_DEAD && st != COS_YIELD)
-    return luaL_error(L, "cannot close a %s coroutine", names[st]);
-  int status = close_thread(L, co);
-  if (status == LUA_OK) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_xmove(co, L, 1);
-  sl__budget_recheck(L);
-  lua_pushboolean(L, 0);
-  lua_insert(L, -2);
-  return 2;
-}
-
-void sl__budget_open(lua_State *L) {
-  lua_pushglobaltable(L);
-  lua_pushcfunction(L, sb_pcall);
-  lua_setfield(L, -2, "pcall");
-  lua_pushcfunction(L, sb_xpcall);
-  lua_setfield(L, -2, "xpcall");
-  lua_pop(L, 1);
-  lua_getglobal(L, LUA_COLIBNAME);
-  lua_pushcfunction(L, sb_resume);
-  lua_setfield(L, -2, "resume");
-  lua_pushcfunction(L, sb_wrap);
-  lua_setfield(L, -2, "wrap");
-  lua_pushcfunction(L, sb_close);
-  lua_setfield(L, -2, "close");
-  lua_pop(L, 1);
 }

@@ -1,6 +1,7 @@
 /* Running Lua: the only lua_pcall of the runtime, with a traceback handler,
  * the time budget around it and one-line error messages out of it. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lua/sl_lua_int.h"
@@ -10,7 +11,7 @@
  * shows the frames that failed.  Returns "message\nstack traceback:..." and
  * tells the caller where the message ends. */
 static int msgh(lua_State *L) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   size_t len;
   const char *msg = lua_tolstring(L, 1, &len);
   if (!msg) {
@@ -65,6 +66,16 @@ static void clear(sl_buf *b) {
   if (b->ptr) b->ptr[0] = 0;    /* a buffer with ptr has cap > 0 */
 }
 
+/* Formats the memory budget for messages: "64 MiB", "512 KiB", "1000 bytes". */
+static void format_budget(char *out, size_t n, size_t bytes) {
+  if (bytes && bytes % (1024 * 1024) == 0)
+    snprintf(out, n, "%zu MiB", bytes / (1024 * 1024));
+  else if (bytes && bytes % 1024 == 0)
+    snprintf(out, n, "%zu KiB", bytes / 1024);
+  else
+    snprintf(out, n, "%zu bytes", bytes);
+}
+
 int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace) {
   lua_State *L = s->L;
   clear(err);
@@ -111,7 +122,7 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
       sl_buf_puts(err, s->budget_msg);
     } else if (mem && s->mem_refused) {
       char amount[48];
-      sl__lua_format_budget(amount, sizeof amount, s->mem_limit);
+      format_budget(amount, sizeof amount, s->mem_limit);
       sl_buf_printf(err, "memory budget of %s exceeded", amount);
     } else {
       put_one_line(err, text, msg_len);

@@ -12,7 +12,7 @@
 /* sl.json.encode(v) → string.  Objects come out with their keys sorted (see
  * sl_lua_to_value), so the same table always gives the same text. */
 static int json_encode(lua_State *L) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   luaL_checkany(L, 1);
   sl_arena_reset(&s->scratch);
   sl_value v;
@@ -32,7 +32,7 @@ static int json_encode(lua_State *L) {
 
 /* sl.json.decode(s) → value; JSON null is sl.json.null wherever it appears. */
 static int json_decode(lua_State *L) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   size_t n;
   const char *p = luaL_checklstring(L, 1, &n);
   sl_arena_reset(&s->scratch);

@@ -26,22 +26,6 @@ static const char view_mt_key = 0;
 
 static const char expired_msg[] = "record used outside the step call that received it";
 
-struct sl__view *sl__view_test(lua_State *L, int idx, int *expired) {
-  if (expired) *expired = 0;
-  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_checkstack(L, 1)) return NULL;
-  sl_lua *s = sl_lua_from(L);
-  if (!lua_getmetatable(L, idx)) return NULL;     /* [-0,+1] */
-  const void *mt = lua_topointer(L, -1);
-  lua_pop(L, 1);
-  if (mt != s->view_mt) return NULL;
-  struct sl__view *v = lua_touserdata(L, idx);
-  if (v->epoch != s->epoch) {
-    if (expired) *expired = 1;
-    return NULL;
-  }
-  return v;
-}
-
 static struct sl__view *check_view(lua_State *L, int idx) {
   int expired;
   struct sl__view *v = sl__view_test(L, idx, &expired);
@@ -70,7 +54,7 @@ static const char *check_name(lua_State *L, int idx, size_t *len) {
  * scratch arena: reading must not grow the batch's arena, and the tree is
  * garbage as soon as the Lua table is built. [-0,+1,m] */
 static void push_field(lua_State *L, sl_value *val) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   if (val->type == SL_T_JSON || val->type == SL_T_ARRAY || val->type == SL_T_OBJECT)
     sl_arena_reset(&s->scratch);
   int rc = sl_lua_push_value(L, val, &s->scratch);
@@ -177,7 +161,7 @@ static int view_tostring(lua_State *L) {
   struct sl__view *v = check_view(L, 1);
   decode_or_raise(L, v);
   /* The state's buffer: nothing leaks if pushing the result fails. */
-  sl_buf *b = &sl_lua_from(L)->tmp;
+  sl_buf *b = &sl__lua_from(L)->tmp;
   b->len = 0;
   b->oom = 0;
   sl_json_encode_record(b, v->rec);
@@ -227,7 +211,7 @@ static int m_meta(lua_State *L) {
       if (h->value.type == SL_T_STRING)
         lua_pushlstring(L, h->value.u.s.ptr ? h->value.u.s.ptr : "", h->value.u.s.len);
       else
-        sl_lua_push_value(L, (sl_value *)&h->value, &sl_lua_from(L)->scratch);
+        sl_lua_push_value(L, (sl_value *)&h->value, &sl__lua_from(L)->scratch);
       lua_rawset(L, -3);
     }
     lua_setfield(L, -2, "headers");
@@ -301,7 +285,7 @@ void sl_lua_push_record_module(lua_State *L) {
 }
 
 void sl__views_open(lua_State *L) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   luaL_checkstack(L, 3, NULL);
   lua_createtable(L, 0, 7);
   lua_pushliteral(L, "sl.record");
@@ -324,7 +308,7 @@ void sl__views_open(lua_State *L) {
 /* ---- public ---- */
 
 void sl_lua_push_record(lua_State *L, sl_record *rec, sl_arena *a) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   luaL_checkstack(L, 2, NULL);
   struct sl__view *v = lua_newuserdatauv(L, sizeof *v, 0);
   v->rec = rec;
@@ -345,5 +329,5 @@ const char *sl_lua_view_expired(lua_State *L, int idx) {
 }
 
 void sl_lua_views_expire(lua_State *L) {
-  sl_lua_from(L)->epoch++;
+  sl__lua_from(L)->epoch++;
 }

@@ -1,5 +1,7 @@
-/* Making and freeing sandboxed states: the counting allocator, the choice of
- * libraries, a text-only load, and require over the pipeline's search path.
+/* Opening what a script gets: the choice of libraries, a text-only load,
+ * require over the pipeline's search path, and sl_lua_new, which puts a
+ * bare state (state.c) and these libraries together.  This is the top of
+ * the bridge: it calls into every other file and none calls into it.
  *
  * What a script gets is decided here and nowhere else: base (without dofile
  * and loadfile, with a load that takes text only), string (without dump),
@@ -8,8 +10,6 @@
  * a crafted binary chunk can break the VM's memory safety. */
 #include <lauxlib.h>
 #include <lualib.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "lua/sl_lua_int.h"
@@ -18,57 +18,6 @@
 /* Registry key of the C searchers kept from the package library when C
  * modules are granted. */
 static const char csearchers_key = 0;
-
-/* ---- the allocator ---- */
-
-/* A lua_Alloc that counts and refuses growth past the budget.  Lua runs a
- * full collection and retries once when an allocation fails, then raises a
- * memory error.  Shrinking and freeing are never refused: Lua assumes they
- * cannot fail. */
-static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  sl_lua *s = ud;
-  /* With ptr NULL, osize is the type of the new object, not a size. */
-  if (!ptr) osize = 0;
-  size_t used = atomic_load_explicit(&s->mem_used, memory_order_relaxed);
-  if (nsize == 0) {
-    free(ptr);
-    atomic_store_explicit(&s->mem_used, used - osize, memory_order_relaxed);
-    return NULL;
-  }
-  if (nsize > osize && s->mem_limit &&
-      (used > s->mem_limit || nsize - osize > s->mem_limit - used)) {
-    s->mem_refused = 1;
-    return NULL;
-  }
-  void *p = realloc(ptr, nsize);
-  if (!p) {
-    if (nsize > osize) return NULL;
-    /* A shrink that realloc could not do leaves the block big enough; Lua
-     * counts it as nsize from now on, and so do we. */
-    p = ptr;
-  }
-  atomic_store_explicit(&s->mem_used, used - osize + nsize, memory_order_relaxed);
-  return p;
-}
-
-void sl__lua_format_budget(char *out, size_t n, size_t bytes) {
-  if (bytes && bytes % (1024 * 1024) == 0)
-    snprintf(out, n, "%zu MiB", bytes / (1024 * 1024));
-  else if (bytes && bytes % 1024 == 0)
-    snprintf(out, n, "%zu KiB", bytes / 1024);
-  else
-    snprintf(out, n, "%zu bytes", bytes);
-}
-
-/* An error outside any protected call is a bug in the runtime (everything
- * that can raise runs under sl_lua_pcall), so there is nothing to recover. */
-static int panic(lua_State *L) {
-  const char *msg = lua_tostring(L, -1);
-  fprintf(stderr, "sluice: unprotected Lua error: %s\n", msg ? msg : "(not a string)");
-  fflush(stderr);
-  abort();
-  return 0;
-}
 
 /* ---- replaced base and string functions ---- */
 
@@ -153,7 +102,7 @@ static void remove_field(lua_State *L, int idx, const char *name) {
  * as slashes + ".lua" and + "/init.lua" in each search directory, loaded as
  * text with chunkname "@<path>", then (if granted) the C searchers. */
 static int sb_require(lua_State *L) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   size_t len;
   const char *name = luaL_checklstring(L, 1, &len);
   luaL_argcheck(L, len > 0 && strlen(name) == len, 1, "invalid module name");
@@ -316,7 +265,7 @@ static void open_package(lua_State *L, const sl_lua_grants *g) {
 
 /* Runs in protected mode: any allocation may fail under a small budget. */
 static int setup(lua_State *L) {
-  sl_lua *s = sl_lua_from(L);
+  sl_lua *s = sl__lua_from(L);
   const sl_lua_grants *g = &s->grants;
 
   open_lib(L, LUA_GNAME, luaopen_base);
@@ -367,54 +316,12 @@ static int setup(lua_State *L) {
   return 0;
 }
 
-/* ---- public ---- */
-
-static void free_search_path(char **p) {
-  if (!p) return;
-  for (char **d = p; *d; d++) free(*d);
-  free(p);
-}
-
-static char **copy_search_path(const char *const *src) {
-  size_t n = 0;
-  while (src && src[n]) n++;
-  char **p = calloc(n + 1, sizeof *p);
-  if (!p) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    /* A trailing slash would give "dir//a.lua" in messages. */
-    size_t len = strlen(src[i]);
-    while (len > 1 && src[i][len - 1] == '/') len--;
-    p[i] = strndup(src[i], len);
-    if (!p[i]) {
-      free_search_path(p);
-      return NULL;
-    }
-  }
-  return p;
-}
+/* ---- the state a script gets ---- */
 
 sl_lua *sl_lua_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
                    const char *const *search_path) {
-  sl_lua *s = calloc(1, sizeof *s);
+  sl_lua *s = sl__lua_state_new(limits, grants, search_path);
   if (!s) return NULL;
-  if (limits) {
-    s->mem_limit = limits->memory_bytes;
-    s->call_ms = limits->call_ms;
-  }
-  if (grants) s->grants = *grants;
-  s->msgh_len = -1;
-  sl_arena_init(&s->scratch);
-  if (pthread_mutex_init(&s->run_mu, NULL) != 0) {
-    free(s);
-    return NULL;
-  }
-  s->search_path = copy_search_path(search_path);
-  if (!s->search_path) goto fail;
-  s->L = lua_newstate(budget_alloc, s);
-  if (!s->L) goto fail;
-  s->running = s->L;
-  *(sl_lua **)lua_getextraspace(s->L) = s;
-  lua_atpanic(s->L, panic);
 
   /* Set up under the same protection as any call, so that a budget too
    * small to open the libraries is an error and not an abort. */
@@ -429,29 +336,6 @@ sl_lua *sl_lua_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
   return s;
 
 fail:
-  if (s->L) lua_close(s->L);
-  free_search_path(s->search_path);
-  pthread_mutex_destroy(&s->run_mu);
-  free(s);
+  sl_lua_free(s);
   return NULL;
-}
-
-void sl_lua_free(sl_lua *s) {
-  if (!s) return;
-  /* Off the watchdog's list first: after this it never touches s->L. */
-  if (s->wd_registered) sl__budget_unregister(s);
-  lua_close(s->L);
-  free_search_path(s->search_path);
-  sl_arena_free(&s->scratch);
-  sl_buf_free(&s->tmp);
-  pthread_mutex_destroy(&s->run_mu);
-  free(s);
-}
-
-lua_State *sl_lua_state(sl_lua *s) { return s->L; }
-
-sl_lua *sl_lua_from(lua_State *L) { return *(sl_lua **)lua_getextraspace(L); }
-
-size_t sl_lua_memory(sl_lua *s) {
-  return atomic_load_explicit(&s->mem_used, memory_order_relaxed);
 }

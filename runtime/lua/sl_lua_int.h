@@ -1,8 +1,14 @@
 /* What the files of the Lua bridge share (private to runtime/lua/).
  *
- * sandbox.c makes and frees states; budget.c runs the watchdog and the
- * interrupt-safe replacements of pcall and the coroutine functions; call.c
- * runs calls; record_view.c, value_lua.c and json_lua.c move data across. */
+ * The files form layers; a file calls only into files below it:
+ *
+ *   sandbox.c                   sl_lua_new: a state with its libraries
+ *   call.c   budget_lib.c       calls; budget-aware pcall and coroutines
+ *   state.c  record_view.c  json_lua.c
+ *   budget.c value_lua.c        watchdog and hook; values <-> Lua
+ *   this header                 the struct and the tiny helpers, inline
+ *
+ * The declarations below are grouped by the file that defines them. */
 #ifndef SLUICE_LUA_INT_H
 #define SLUICE_LUA_INT_H
 
@@ -67,6 +73,12 @@ struct sl_lua {
   sl_buf tmp;
 };
 
+/* The sl_lua that owns L: sl_lua_from for the bridge's own files, inline so
+ * that they need not call into state.c. */
+static inline sl_lua *sl__lua_from(lua_State *L) {
+  return *(sl_lua **)lua_getextraspace(L);
+}
+
 /* Monotonic milliseconds from the coarse clock: a few nanoseconds to read,
  * a few milliseconds of resolution, which is plenty for budgets in ms. */
 static inline int64_t sl__lua_mono_ms(void) {
@@ -86,12 +98,19 @@ static inline int64_t sl__lua_mono_ms(void) {
 int sl__budget_register(sl_lua *s);
 /* Removes s; stops the watchdog when the list becomes empty. */
 void sl__budget_unregister(sl_lua *s);
-/* Replaces pcall, xpcall, coroutine.resume/wrap/close with versions that do
- * not let a script swallow a time-budget error. [-0,+0,m] */
-void sl__budget_open(lua_State *L);
+/* Makes co the thread the watchdog hooks, and hooks it at once if the
+ * current call is already over budget (it was armed while another thread
+ * ran).  Called by the resume wrappers on every switch. */
+void sl__budget_switch(sl_lua *s, lua_State *co);
 /* Raises the budget error again if the current call ran out of time; called
  * wherever a library function caught an error. [-0,+0,v] */
 void sl__budget_recheck(lua_State *L);
+
+/* Whether the current outermost call was stopped by the time budget. */
+static inline int sl__budget_expired(sl_lua *s) {
+  return s->call_ms && s->depth > 0 &&
+         s->expired_seq == atomic_load_explicit(&s->seq, memory_order_relaxed);
+}
 
 /* Marks the start and the end of an outermost call.  Hot path: no lock, no
  * hook; two atomic stores and a coarse clock read. */
@@ -120,23 +139,49 @@ static inline void sl__budget_end(sl_lua *s) {
   }
 }
 
-/* ---- sandbox.c ---- */
+/* ---- budget_lib.c ---- */
 
-/* Formats the memory budget for messages: "64 MiB", "512 KiB", "1000 bytes". */
-void sl__lua_format_budget(char *out, size_t n, size_t bytes);
+/* Replaces pcall, xpcall, coroutine.resume/wrap/close with versions that do
+ * not let a script swallow a time-budget error. [-0,+0,m] */
+void sl__budget_open(lua_State *L);
+
+/* ---- state.c ---- */
+
+/* A bare state: the struct, the counting allocator, the panic handler and
+ * the owner in L's extra space; no library is open and the state is not
+ * registered with the watchdog.  Free it with sl_lua_free.  NULL on ENOMEM. */
+sl_lua *sl__lua_state_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
+                          const char *const *search_path);
 
 /* ---- record_view.c ---- */
 
 /* Creates the view metatable and the methods. [-0,+0,m] */
 void sl__views_open(lua_State *L);
-/* The live view at idx, or NULL (not a view, or expired when *expired is set). */
-struct sl__view *sl__view_test(lua_State *L, int idx, int *expired);
 
 struct sl__view {
   sl_record *rec;
   sl_arena *arena;
   uint64_t epoch;
 };
+
+/* The live view at idx, or NULL (not a view, or expired when *expired is
+ * set).  Inline because value_lua.c, below record_view.c, converts views
+ * too. [-0,+0,-] */
+static inline struct sl__view *sl__view_test(lua_State *L, int idx, int *expired) {
+  if (expired) *expired = 0;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_checkstack(L, 1)) return NULL;
+  sl_lua *s = sl__lua_from(L);
+  if (!lua_getmetatable(L, idx)) return NULL;     /* [-0,+1] */
+  const void *mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  if (mt != s->view_mt) return NULL;
+  struct sl__view *v = lua_touserdata(L, idx);
+  if (v->epoch != s->epoch) {
+    if (expired) *expired = 1;
+    return NULL;
+  }
+  return v;
+}
 
 /* ---- value_lua.c ---- */
 
