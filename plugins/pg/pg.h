@@ -9,7 +9,9 @@
  *   pg_copy.c      the "pgcopy" codec: records as COPY text rows (workers)
  *   pg_values.c    PostgreSQL text values as JSON, by type OID
  *   pg_pgoutput.c  the pgoutput logical replication protocol, parsed
- *   pg_sink.c      pg.sink
+ *   pg_sink.c      pg.sink: the queue, transactions, bisecting, retries
+ *   pg_sink_sql.c  pg.sink's statements (COPY, staging, merge, checkpoints),
+ *                  built once at init from the table's columns
  *   pg_source.c    pg.source (polling on a watermark)
  *   pg_cdc.c       pg.cdc (logical replication)
  *

@@ -49,18 +49,8 @@
 
 #include "core/clock.h"
 #include "pg.h"
+#include "pg_sink_sql.h"
 #include "sluice/log.h"
-
-typedef struct pg_sink_cfg {
-  char *dsn;
-  char *table;
-  char **key;
-  char *mode;
-  char **columns;
-  char *newer_by;
-  int64_t tx_rows;
-  int64_t retry_max_ms;
-} pg_sink_cfg;
 
 typedef enum step {
   S_IDLE = 0,
@@ -101,11 +91,7 @@ typedef struct pg_sink {
   int connected;
   int stage_ready;
 
-  /* SQL, built once at init with quoted identifiers */
-  char *copy_sql;
-  char *merge_sql;
-  char *bisect_merge_sql;
-  char *stage_sql;
+  pg_sink_sql sql;                  /* built once at init (pg_sink_sql.c) */
 
   sl_sink_batch *qhead, *qtail;     /* waiting for a transaction */
   sl_sink_batch *tx, *tx_tail;      /* in the current transaction */
@@ -148,7 +134,6 @@ typedef struct pg_sink {
   int64_t backoff_ms;
   int flushing;
   uint64_t committed_rows, rejected_rows, transactions, reconnects;
-  char *fast_copy_sql;              /* upsert: COPY straight into the target */
   int fast;                         /* this transaction tries the fast way */
   int fast_skip, fast_backoff;      /* transactions to skip it for, and next time */
   uint64_t fast_hits;
@@ -156,15 +141,6 @@ typedef struct pg_sink {
 
 static void kick(pg_sink *k);
 static void start_tx(pg_sink *k);
-
-/* ---- SQL ---- */
-
-static const char *const CKPT_SQL =
-    "INSERT INTO sluice.checkpoints (pipeline, source, checkpoint, updated_at) "
-    "VALUES ($1, $2, $3, now()) ON CONFLICT (pipeline, source) DO UPDATE "
-    "SET checkpoint = EXCLUDED.checkpoint, updated_at = EXCLUDED.updated_at";
-static const char *const CKPT_GET_SQL =
-    "SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = $1 AND source = $2";
 
 static void lost_connection(pg_sink *k, const char *why);
 
@@ -308,7 +284,7 @@ static void checkpoints_or_commit(pg_sink *k) {
   if (k->ckpt_i < k->ncps) {
     source_cp *c = &k->cps[k->ckpt_i++];
     const char *v[3] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source, c->cp.ptr};
-    send_params(k, S_CKPT, CKPT_SQL, 3, v);
+    send_params(k, S_CKPT, pg_sink_ckpt_sql, 3, v);
     return;
   }
   run_sql(k, S_COMMIT, "COMMIT");
@@ -527,7 +503,7 @@ static void verify_next(pg_sink *k) {
   if (k->ckpt_i < k->ncps) {
     source_cp *c = &k->cps[k->ckpt_i++];
     const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source};
-    send_params(k, S_VERIFY, CKPT_GET_SQL, 2, v);
+    send_params(k, S_VERIFY, pg_sink_ckpt_get_sql, 2, v);
     return;
   }
   if (k->verified) {
@@ -545,7 +521,7 @@ static void verify_next(pg_sink *k) {
 /* After a (re)connection: the staging table, then the lost COMMIT, then on. */
 static void resume_work(pg_sink *k) {
   if (k->upsert && !k->stage_ready) {
-    run_sql(k, S_STAGE, k->stage_sql);
+    run_sql(k, S_STAGE, k->sql.stage);
     return;
   }
   if (k->tx && k->unknown_commit) {
@@ -585,7 +561,7 @@ static void on_done(pg_conn *c) {
       return;
     case S_BEGIN:
       feed_range(k, 0, k->tx_n);
-      run_sql(k, k->fast ? S_FAST_COPY : S_COPY, k->fast ? k->fast_copy_sql : k->copy_sql);
+      run_sql(k, k->fast ? S_FAST_COPY : S_COPY, k->fast ? k->sql.fast_copy : k->sql.copy);
       return;
     case S_FAST_COPY:
       k->fast_hits++;
@@ -594,11 +570,11 @@ static void on_done(pg_conn *c) {
       return;
     case S_FAST_UNDO:
       feed_range(k, 0, k->tx_n);
-      run_sql(k, S_COPY, k->copy_sql);
+      run_sql(k, S_COPY, k->sql.copy);
       return;
     case S_COPY:
       if (k->upsert) {
-        run_sql(k, S_MERGE, k->merge_sql);
+        run_sql(k, S_MERGE, k->sql.merge);
         return;
       }
       /* fall through */
@@ -620,10 +596,10 @@ static void on_done(pg_conn *c) {
       return;
     case B_SAVEPOINT:
       feed_range(k, k->cur.lo, k->cur.hi);
-      run_sql(k, B_COPY, k->copy_sql);
+      run_sql(k, B_COPY, k->sql.copy);
       return;
     case B_COPY:
-      if (k->upsert) run_sql(k, B_MERGE, k->bisect_merge_sql);
+      if (k->upsert) run_sql(k, B_MERGE, k->sql.bisect_merge);
       else run_sql(k, B_RELEASE, "RELEASE SAVEPOINT sluice_try");
       return;
     case B_MERGE:
@@ -768,292 +744,6 @@ static void pg_sink_flush(sl_stage *st) {
   kick(k);
 }
 
-/* ---- init: read the table, build the SQL ---- */
-
-static char *join_quoted(PGconn *c, char **names, int n, const char *prefix, int assign) {
-  sl_buf b = SL_BUF_INIT;
-  for (int i = 0; i < n; i++) {
-    char *q = pg_quote_ident(c, names[i]);
-    if (!q) {
-      sl_buf_free(&b);
-      return NULL;
-    }
-    if (i) sl_buf_puts(&b, ", ");
-    if (assign) sl_buf_printf(&b, "%s = EXCLUDED.%s", q, q);
-    else sl_buf_printf(&b, "%s%s", prefix, q);
-    free(q);
-  }
-  if (!b.len) sl_buf_puts(&b, "");
-  return pg_buf_cstr(&b);
-}
-
-static int strlist_len(char **l) {
-  int n = 0;
-  while (l && l[n]) n++;
-  return n;
-}
-
-static int in_list(char **l, const char *s) {
-  for (int i = 0; l && l[i]; i++)
-    if (strcmp(l[i], s) == 0) return 1;
-  return 0;
-}
-
-/* A text[] literal of names for a bound parameter. */
-static void array_literal(sl_buf *b, char **names) {
-  sl_buf_putc(b, '{');
-  for (int i = 0; names && names[i]; i++) {
-    if (i) sl_buf_putc(b, ',');
-    sl_buf_putc(b, '"');
-    for (const char *p = names[i]; *p; p++) {
-      if (*p == '"' || *p == '\\') sl_buf_putc(b, '\\');
-      sl_buf_putc(b, *p);
-    }
-    sl_buf_putc(b, '"');
-  }
-  sl_buf_putc(b, '}');
-}
-
-/* newer_by: an upsert option, naming a written column that is not part of
- * the key.  cols is the columns written (NULL-terminated), or NULL when
- * they are not known yet (`sluice check` without `columns`). */
-static int check_newer_by(sl_stage *st, const pg_sink_cfg *cfg, char **cols) {
-  const char *v = cfg->newer_by;
-  if (!v) return 0;
-  const char *name = sl_stage_name(st);
-  if (strcmp(cfg->mode, "upsert") != 0) {
-    sl_log_error(name, "%s: newer_by = \"%s\" needs mode = \"upsert\" (mode is \"%s\")",
-                 sl_stage_where(st), v, cfg->mode);
-    return SL_EOPTION;
-  }
-  if (in_list(cfg->key, v)) {
-    sl_log_error(name, "%s: newer_by = \"%s\" is a key column; it must be a column that grows "
-                 "with each version of a row (an event time or a version number)",
-                 sl_stage_where(st), v);
-    return SL_EOPTION;
-  }
-  if (cols && !in_list(cols, v)) {
-    sl_log_error(name, "%s: newer_by = \"%s\" is not among the columns written (%s)",
-                 sl_stage_where(st), v, cfg->columns ? "`columns`" : "the table's writable columns");
-    return SL_EOPTION;
-  }
-  return 0;
-}
-
-static int build(pg_sink *k, PGconn *c, const char *label) {
-  sl_stage *st = k->st;
-  pg_sink_cfg *cfg = k->cfg;
-  const char *name = sl_stage_name(st);
-  int rc = SL_EOPTION;
-  PGresult *r = NULL;
-  char **cols = NULL, *target = NULL, *collist = NULL, *keylist = NULL, *setlist = NULL;
-  char *newer = NULL;
-  int ncols = 0;
-  pg_copy_col *ccols = NULL;
-  sl_buf sql = SL_BUF_INIT;
-
-  target = pg_qualified_name(c, cfg->table);
-  if (!target) {
-    sl_log_error(name, "%s: table '%s' is not a table name (\"table\" or \"schema.table\")",
-                 sl_stage_where(st), cfg->table);
-    goto done;
-  }
-  const char *v1[1] = {target};
-  r = PQexecParams(c,
-                   "SELECT a.attname, t.typcategory = 'A', a.attidentity, a.attgenerated "
-                   "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-                   "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-                   "ORDER BY a.attnum",
-                   1, NULL, v1, NULL, NULL, 0);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    sl_buf why = SL_BUF_INIT;
-    pg_error_reason(r, &why);
-    sl_log_error(name, "%s: cannot read the columns of %s (%s): %s", sl_stage_where(st), target,
-                 label, why.ptr ? why.ptr : "");
-    sl_buf_free(&why);
-    goto done;
-  }
-  int ntab = PQntuples(r);
-  cols = calloc((size_t)ntab + (size_t)strlist_len(cfg->columns) + 1, sizeof *cols);
-  ccols = calloc((size_t)ntab + (size_t)strlist_len(cfg->columns) + 1, sizeof *ccols);
-  if (!cols || !ccols) {
-    rc = SL_ENOMEM;
-    goto done;
-  }
-  if (cfg->columns) {
-    for (int i = 0; cfg->columns[i]; i++) {
-      int found = -1;
-      for (int j = 0; j < ntab; j++)
-        if (strcmp(PQgetvalue(r, j, 0), cfg->columns[i]) == 0) found = j;
-      if (found < 0) {
-        sl_log_error(name, "%s: table %s has no column \"%s\"", sl_stage_where(st), target,
-                     cfg->columns[i]);
-        goto done;
-      }
-      cols[ncols] = cfg->columns[i];
-      ccols[ncols].name = strdup(cfg->columns[i]);
-      ccols[ncols].is_array = PQgetvalue(r, found, 1)[0] == 't';
-      ncols++;
-    }
-  } else {
-    for (int j = 0; j < ntab; j++) {
-      /* Generated columns and GENERATED ALWAYS identities cannot be written. */
-      if (PQgetvalue(r, j, 3)[0] || PQgetvalue(r, j, 2)[0] == 'a') continue;
-      cols[ncols] = PQgetvalue(r, j, 0);
-      ccols[ncols].name = strdup(cols[ncols]);
-      ccols[ncols].is_array = PQgetvalue(r, j, 1)[0] == 't';
-      ncols++;
-    }
-  }
-  if (!ncols) {
-    sl_log_error(name, "%s: no columns to write in %s", sl_stage_where(st), target);
-    goto done;
-  }
-  for (int i = 0; i < ncols; i++)
-    if (!ccols[i].name) {
-      rc = SL_ENOMEM;
-      goto done;
-    }
-  collist = join_quoted(c, cols, ncols, "", 0);
-  if (!collist) goto done;
-  if (check_newer_by(st, cfg, cols)) goto done;
-
-  if (k->upsert) {
-    int nkey = strlist_len(cfg->key);
-    if (!nkey) {
-      sl_log_error(name, "%s: mode \"upsert\" needs key = { ... }: the columns of a unique key of %s",
-                   sl_stage_where(st), target);
-      goto done;
-    }
-    for (int i = 0; i < nkey; i++)
-      if (!in_list(cols, cfg->key[i])) {   /* cols is NULL-terminated (calloc) */
-        sl_log_error(name, "%s: key column \"%s\" is not among the columns written to %s",
-                     sl_stage_where(st), cfg->key[i], target);
-        goto done;
-      }
-    /* ON CONFLICT (key) needs a unique index on exactly those columns:
-     * say so now rather than at the first batch. */
-    sl_buf arr = SL_BUF_INIT;
-    array_literal(&arr, cfg->key);
-    sl_buf_putc(&arr, 0);
-    const char *v2[2] = {target, arr.ptr};
-    /* A result of its own: cols points into r. */
-    PGresult *ri = PQexecParams(c,
-                     "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1::regclass "
-                     "AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL "
-                     "AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) "
-                     "     FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indrelid "
-                     "     AND a.attnum = ANY (i.indkey)) = "
-                     "    (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x)",
-                     2, NULL, v2, NULL, NULL, 0);
-    sl_buf_free(&arr);
-    int unique = PQresultStatus(ri) == PGRES_TUPLES_OK && PQntuples(ri) > 0;
-    PQclear(ri);
-    if (!unique) {
-      sl_log_error(name, "%s: %s has no unique index or constraint on exactly the key columns; "
-                   "upsert (ON CONFLICT) needs one", sl_stage_where(st), target);
-      goto done;
-    }
-    keylist = join_quoted(c, cfg->key, nkey, "", 0);
-    char **rest = calloc((size_t)ncols + 1, sizeof *rest);
-    int nrest = 0;
-    for (int i = 0; rest && i < ncols; i++)
-      if (!in_list(cfg->key, cols[i])) rest[nrest++] = cols[i];
-    setlist = rest ? join_quoted(c, rest, nrest, "", 1) : NULL;
-    free(rest);
-    newer = cfg->newer_by ? pg_quote_ident(c, cfg->newer_by) : NULL;
-    if (!keylist || !setlist || (cfg->newer_by && !newer)) {
-      rc = SL_ENOMEM;
-      goto done;
-    }
-    if (newer) {
-      /* A type without "<" (json, point) would fail every batch: say so now. */
-      sl_buf_printf(&sql, "SELECT sluice_old.%s < sluice_old.%s FROM %s AS sluice_old LIMIT 0",
-                    newer, newer, target);
-      pg_buf_nul(&sql);
-      PGresult *rv = sql.oom ? NULL : PQexec(c, sql.ptr);
-      sql.len = 0;
-      int ok = PQresultStatus(rv) == PGRES_TUPLES_OK;
-      if (!ok) {
-        sl_buf why = SL_BUF_INIT;
-        pg_error_reason(rv, &why);
-        sl_log_error(name, "%s: newer_by = \"%s\": its values cannot be compared (%s)",
-                     sl_stage_where(st), cfg->newer_by, why.ptr ? why.ptr : "out of memory");
-        sl_buf_free(&why);
-      }
-      PQclear(rv);
-      if (!ok) goto done;
-    }
-    sl_buf_printf(&sql,
-                  "CREATE TEMP TABLE IF NOT EXISTS sluice_stage ON COMMIT DELETE ROWS AS "
-                  "SELECT %s FROM %s WITH NO DATA; "
-                  "ALTER TABLE pg_temp.sluice_stage ADD COLUMN IF NOT EXISTS sluice_seq bigserial",
-                  collist, target);
-    k->stage_sql = pg_buf_cstr(&sql);
-    sl_buf_printf(&sql, "COPY pg_temp.sluice_stage (%s) FROM STDIN", collist);
-    k->copy_sql = pg_buf_cstr(&sql);
-    sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
-    k->fast_copy_sql = pg_buf_cstr(&sql);
-    /* DISTINCT ON keeps the first row of each key in ORDER BY: the last
-     * one copied, since sluice_seq grows with the COPY.  With newer_by, the
-     * row with the greatest version (a null is older than any value), the
-     * first copied among equals; and it replaces the stored row only if
-     * newer: equal versions keep what is stored, so a replay changes
-     * nothing. */
-    if (newer)
-      sl_buf_printf(&sql,
-                    "INSERT INTO %s AS sluice_old (%s) SELECT DISTINCT ON (%s) %s "
-                    "FROM pg_temp.sluice_stage ORDER BY %s, %s DESC NULLS LAST, sluice_seq "
-                    "ON CONFLICT (%s) DO UPDATE SET %s WHERE EXCLUDED.%s IS NOT NULL AND "
-                    "(sluice_old.%s IS NULL OR sluice_old.%s < EXCLUDED.%s)",
-                    target, collist, keylist, collist, keylist, newer, keylist, setlist, newer,
-                    newer, newer, newer);
-    else {
-      sl_buf_printf(&sql,
-                    "INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM pg_temp.sluice_stage "
-                    "ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
-                    target, collist, keylist, collist, keylist, keylist);
-      if (nrest) sl_buf_printf(&sql, "DO UPDATE SET %s", setlist);
-      else sl_buf_puts(&sql, "DO NOTHING");
-    }
-    k->merge_sql = pg_buf_cstr(&sql);
-    sl_buf_printf(&sql, "%s; DELETE FROM pg_temp.sluice_stage; RELEASE SAVEPOINT sluice_try",
-                  k->merge_sql);
-    k->bisect_merge_sql = pg_buf_cstr(&sql);
-  } else {
-    sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
-    k->copy_sql = pg_buf_cstr(&sql);
-  }
-  if (!k->copy_sql ||
-      (k->upsert && (!k->merge_sql || !k->stage_sql || !k->bisect_merge_sql || !k->fast_copy_sql))) {
-    rc = SL_ENOMEM;
-    goto done;
-  }
-  k->cctx = pg_copy_ctx_new(ccols, ncols);
-  if (!k->cctx) {
-    rc = SL_ENOMEM;
-    goto done;
-  }
-  ccols = NULL;
-  sl_log_debug(name, "writing %d columns to %s (%s): %s", ncols, target, cfg->mode, collist);
-  rc = 0;
-
-done:
-  if (ccols) {
-    for (int i = 0; i < ncols; i++) free(ccols[i].name);
-    free(ccols);
-  }
-  PQclear(r);
-  free(cols);
-  free(target);
-  free(collist);
-  free(keylist);
-  free(setlist);
-  free(newer);
-  sl_buf_free(&sql);
-  return rc;
-}
-
 static int pg_sink_init(sl_stage *st) {
   pg_sink *k = sl_stage_priv(st);
   pg_sink_cfg *cfg = sl_stage_config(st);
@@ -1070,7 +760,7 @@ static int pg_sink_init(sl_stage *st) {
   /* Blocking is fine here: init runs before the loop. */
   PGconn *c = pg_connect_blocking(st, cfg->dsn, k->conn.label);
   if (!c) return SL_EIO;
-  int rc = build(k, c, k->conn.label);
+  int rc = pg_sink_sql_build(st, cfg, k->upsert, c, k->conn.label, &k->sql, &k->cctx);
   if (!rc) rc = pg_ensure_checkpoint_table(st, c);
   PQfinish(c);
   if (rc) return rc;
@@ -1092,11 +782,7 @@ static void pg_sink_destroy(sl_stage *st) {
   free(k->sent);
   for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
   free(k->cps);
-  free(k->copy_sql);
-  free(k->merge_sql);
-  free(k->bisect_merge_sql);
-  free(k->stage_sql);
-  free(k->fast_copy_sql);
+  pg_sink_sql_free(&k->sql);
   sl_buf_free(&k->err_reason);
   if (k->transactions)
     sl_log_debug(sl_stage_name(st), "%llu rows in %llu transactions (%llu all new keys, copied straight in)",
@@ -1107,12 +793,12 @@ static void pg_sink_destroy(sl_stage *st) {
 /* `sluice check`: what can be seen without connecting. */
 static int pg_sink_check(sl_stage *st) {
   const pg_sink_cfg *cfg = sl_stage_config(st);
-  if (strcmp(cfg->mode, "upsert") == 0 && strlist_len(cfg->key) == 0) {
+  if (strcmp(cfg->mode, "upsert") == 0 && (!cfg->key || !cfg->key[0])) {
     sl_log_error(sl_stage_name(st), "%s: mode = \"upsert\" needs key = { ... }: the columns of a "
                  "unique key of the table, which a newer record replaces", sl_stage_where(st));
     return SL_EOPTION;
   }
-  return check_newer_by(st, cfg, cfg->columns);
+  return pg_sink_check_newer_by(st, cfg, cfg->columns);
 }
 
 /* Before the sources start: where they should resume (blocking). */
@@ -1123,7 +809,7 @@ static int pg_sink_checkpoint_load(sl_stage *st, const char *source, sl_buf *out
   int rc = pg_ensure_checkpoint_table(st, c);
   if (!rc) {
     const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(st)), source};
-    PGresult *r = pg_exec_params(st, c, CKPT_GET_SQL, 2, v);
+    PGresult *r = pg_exec_params(st, c, pg_sink_ckpt_get_sql, 2, v);
     if (!r) rc = SL_EIO;
     else if (PQntuples(r) == 0) rc = SL_ENOENT;
     else sl_buf_append(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
