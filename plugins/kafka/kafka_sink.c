@@ -672,7 +672,7 @@ static const sl_option ksink_options[] = {
     {"key", SL_OPT_LUA, NULL, SL_RECORD_FIELD, offsetof(ksink_cfg, key), "Message key: a field name, or function(rec) -> string.", "function|string"},
     {"headers", SL_OPT_LUA, NULL, SL_RECORD_MAP, offsetof(ksink_cfg, headers), "Message headers: { name = \"value\" or function(rec) -> string }.", "table"},
     {"default_topic", SL_OPT_STR, NULL, 0, offsetof(ksink_cfg, default_topic), "Topic when the topic function returns nil (and for late dead letters).", NULL},
-    {"format", SL_OPT_ENUM, "json", 0, offsetof(ksink_cfg, format), "Message value format.", "json|csv|raw"},
+    {"format", SL_OPT_ENUM, "json", 0, offsetof(ksink_cfg, format), "Message value format (json: one JSON object per message; jsonl is the same).", "json|jsonl|csv|raw"},
     {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(ksink_cfg, columns), "csv: output columns (default: the first record's fields).", NULL},
     {"delimiter", SL_OPT_STR, ",", 0, offsetof(ksink_cfg, delimiter), "csv: field separator.", NULL},
     {"librdkafka", SL_OPT_MAP, NULL, 0, offsetof(ksink_cfg, librdkafka), "librdkafka settings passed through (TLS, SASL, compression, tuning).", NULL},

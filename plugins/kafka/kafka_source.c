@@ -986,7 +986,7 @@ static const sl_option ksrc_options[] = {
     {"topics", SL_OPT_STRLIST, NULL, 0, offsetof(ksrc_cfg, topics), "Topics to consume (or pattern).", NULL},
     {"pattern", SL_OPT_STR, NULL, 0, offsetof(ksrc_cfg, pattern), "Regular expression over topic names, starting with '^'.", NULL},
     {"group", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(ksrc_cfg, group), "Consumer group id: instances with the same group share the partitions.", NULL},
-    {"format", SL_OPT_ENUM, "json", 0, offsetof(ksrc_cfg, format), "Message value format (json: one JSON object per message).", "json|csv|raw"},
+    {"format", SL_OPT_ENUM, "json", 0, offsetof(ksrc_cfg, format), "Message value format (json: one JSON object per message; jsonl is the same).", "json|jsonl|csv|raw"},
     {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(ksrc_cfg, columns), "csv: field names (default c1, c2, ...).", NULL},
     {"delimiter", SL_OPT_STR, ",", 0, offsetof(ksrc_cfg, delimiter), "csv: field separator.", NULL},
     {"start", SL_OPT_ENUM, "earliest", 0, offsetof(ksrc_cfg, start), "Where a group without committed offsets starts.", "earliest|latest"},
