@@ -45,6 +45,7 @@ typedef enum sl_opt_type {
                          (functions, tables); LUA_NOREF when absent */
 } sl_opt_type;
 
+/* Option flags.  SL_REQUIRED: the pipeline must give the option. */
 #define SL_REQUIRED 0x1
 /* Per-record options of a sink (type SL_OPT_LUA): a function(rec) -> string
  * that the workers call for every record the sink receives, or a string.
@@ -57,15 +58,15 @@ typedef enum sl_opt_type {
  * { name = "value" or function(rec) -> string }: the workers evaluate each
  * entry for every record and the sink reads the pairs from the one
  * sl_sink_attr() value with sl_attr_pairs_next() (entries whose function
- * returned nil are left out; the order is the table's traversal order).
- * Added for kafka.sink's per-record message headers. */
+ * returned nil are left out; the order is the table's traversal order):
+ * message headers built from the record, say. */
 #define SL_RECORD_MAP 0x8
 
 typedef struct sl_option {
   const char *name;
   sl_opt_type type;
   const char *def;        /* default as text (parsed like a pipeline value); NULL = none */
-  int flags;              /* SL_REQUIRED */
+  int flags;              /* SL_REQUIRED, SL_RECORD_* */
   size_t offset;          /* where the value goes in the plugin's config struct */
   const char *doc;        /* one line for `sluice help plugins` */
   const char *choices;    /* SL_OPT_ENUM: "jsonl|csv|raw" */
@@ -184,36 +185,39 @@ typedef struct sl_plugin {
  * and of its one sink. */
 #define SL_CAN_EXACTLY_ONCE 1u
 
-/* ---- what plugins call ---- */
+/* ---- what plugins call: the stage and its pipeline ---- */
 
 const char *sl_stage_name(const sl_stage *st);
-/* The pipeline's name (its `name` option, else the file name without
- * .lua).  Added for pg.sink, which keys the checkpoints it stores with the
- * data by pipeline and source. */
+/* "pipeline.lua:12" where the stage was declared. */
+const char *sl_stage_where(const sl_stage *st);
+const sl_plugin *sl_stage_plugin(const sl_stage *st);
+void *sl_stage_config(sl_stage *st);
+void *sl_stage_priv(sl_stage *st);
+uv_loop_t *sl_stage_loop(sl_stage *st);
+/* The loop thread's Lua state, where SL_OPT_LUA options live. */
+struct lua_State;
+struct lua_State *sl_stage_lua(sl_stage *st);
+/* Records per batch the pipeline asks for (batch_size). */
+uint32_t sl_stage_batch_size(const sl_stage *st);
+/* Whether the stage is the pipeline's dead-letter sink (a sink that writes
+ * dead letters may add the reason to its own format, e.g. Kafka headers). */
+int sl_stage_is_dlq(const sl_stage *st);
+/* Logs the error and stops the pipeline as on SIGTERM; the exit code becomes 1. */
+void sl_stage_fatal(sl_stage *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+sl_pipeline *sl_stage_pipeline(sl_stage *st);
+/* The pipeline's name (its `name` option, else the file name without .lua):
+ * what a sink that stores checkpoints with its data keys them by, with the
+ * source's name. */
 const char *sl_pipeline_name(const sl_pipeline *p);
 /* Whether the pipeline says exactly_once = true (see SL_CAN_EXACTLY_ONCE). */
 int sl_pipeline_exactly_once(const sl_pipeline *p);
 /* The pipeline's max_inflight_records: sources pause past it. */
 uint64_t sl_pipeline_max_inflight_records(const sl_pipeline *p);
-void *sl_stage_config(sl_stage *st);
-void *sl_stage_priv(sl_stage *st);
-uv_loop_t *sl_stage_loop(sl_stage *st);
-sl_pipeline *sl_stage_pipeline(sl_stage *st);
-/* The loop thread's Lua state, where SL_OPT_LUA options live. */
-struct lua_State;
-struct lua_State *sl_stage_lua(sl_stage *st);
-/* "pipeline.lua:12" where the stage was declared. */
-const char *sl_stage_where(const sl_stage *st);
-/* Records per batch the pipeline asks for (batch_size). */
-uint32_t sl_stage_batch_size(const sl_stage *st);
 
-/* Logs the error and stops the pipeline as on SIGTERM; the exit code becomes 1. */
-void sl_stage_fatal(sl_stage *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- sources: batches out, acknowledgements back ---- */
 
-/* Sinks set their codec in init; a sink without one gets records only. */
-void sl_sink_set_codec(sl_stage *st, const sl_codec *codec, void *codec_ctx);
-
-/* Sources: a new empty batch, its records allocated from its arena. */
+/* A new empty batch, its records allocated from its arena. */
 sl_batch *sl_batch_new(sl_stage *source);
 sl_arena *sl_batch_arena(sl_batch *b);
 /* Appends a record slot (zeroed, meta.partition = -1, offset = -1); NULL on
@@ -234,8 +238,24 @@ int sl_source_paused(const sl_stage *source);
 /* The source will emit nothing more. */
 void sl_source_finished(sl_stage *source);
 
-/* Sinks: record i of sb failed for good; it goes to the dead-letter sink
- * with the reason when sl_sink_done is called (or sl_sink_send_rejects). */
+/* ---- sinks: writing, acknowledging, rejecting ---- */
+
+/* Sinks set their codec in init; a sink without one gets records only. */
+void sl_sink_set_codec(sl_stage *st, const sl_codec *codec, void *codec_ctx);
+
+/* The write of sb is durable (or failed for the rejected records). */
+void sl_sink_done(sl_sink_batch *sb);
+/* In place of sl_sink_done: the write of sb failed in a way that retrying
+ * cannot heal (the descriptor is closed, the reader went away), and nothing
+ * of it is known to be durable.  The pipeline stops with exit code 1,
+ * acknowledging neither this batch nor any later one of its source, so the
+ * next start reads them again; why (copied) is logged, naming the sink. */
+void sl_sink_failed(sl_sink_batch *sb, const char *why);
+/* Ends flush: everything the sink buffered is durable. */
+void sl_stage_flushed(sl_stage *st);
+
+/* Record i of sb failed for good; it goes to the dead-letter sink with the
+ * reason when sl_sink_done is called (or sl_sink_send_rejects). */
 void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason);
 /* Sends the records of sb rejected so far, and not sent yet, to the
  * dead-letter sink now rather than at sl_sink_done, and calls durable(arg)
@@ -248,40 +268,30 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason);
  * when there was nothing to send or it could not be sent (logged), and
  * then durable is never called. */
 int sl_sink_send_rejects(sl_sink_batch *sb, void (*durable)(void *arg), void *arg);
-/* The value of the sink's k-th per-record option for record i of sb;
- * ptr NULL when absent (the function returned nil, the field is missing). */
+
+/* Per-record options (SL_RECORD_FN, SL_RECORD_FIELD, SL_RECORD_MAP): the
+ * value of the sink's k-th per-record option for record i of sb; ptr NULL
+ * when absent (the function returned nil, the field is missing). */
 sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i);
 /* Walks the pairs of an SL_RECORD_MAP value: returns 1 and sets *name and
  * *value (pointing into the value) for the next pair, advancing *rest;
  * 0 at the end.  Start with *rest = the sl_sink_attr() value. */
 int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value);
-/* The position the source of sb's batch will resume from once the batch is
+
+/* Source positions, for sinks that commit them with their data.  The
+ * position the source of sb's batch will resume from once the batch is
  * durable, encoded by the source's checkpoint_encode, and the source's name.
  * A sink that writes it in the same transaction as the records makes the
  * pipeline effectively-once (see checkpoint_load).  SL_ENOENT if the source
  * cannot encode its checkpoints. */
 int sl_sink_batch_checkpoint(const sl_sink_batch *sb, const char **source, sl_buf *out);
-
-/* The batch behind a sink batch: its source and its checkpoint (for sinks
- * that commit source positions themselves, such as transactional ones). */
+/* The batch behind a sink batch: its source and its checkpoint as the
+ * source set it (a transactional sink sends these positions itself). */
 sl_stage *sl_batch_source(const sl_batch *b);
 const sl_checkpoint *sl_batch_checkpoint(const sl_batch *b);
-const sl_plugin *sl_stage_plugin(const sl_stage *st);
-/* Whether the stage is the pipeline's dead-letter sink (a sink that writes
- * dead letters may add the reason to its own format, e.g. Kafka headers). */
-int sl_stage_is_dlq(const sl_stage *st);
 
-/* The write of sb is durable (or failed for the rejected records). */
-void sl_sink_done(sl_sink_batch *sb);
-/* In place of sl_sink_done: the write of sb failed in a way that retrying
- * cannot heal (the descriptor is closed, the reader went away), and nothing
- * of it is known to be durable.  The pipeline stops with exit code 1,
- * acknowledging neither this batch nor any later one of its source, so the
- * next start reads them again; why (copied) is logged, naming the sink. */
-void sl_sink_failed(sl_sink_batch *sb, const char *why);
-void sl_stage_flushed(sl_stage *st);
+/* ---- steps (worker threads) ---- */
 
-/* Steps. */
 const char *sl_step_stage_name(sl_step_out *out);
 sl_arena *sl_step_arena(sl_step_out *out);
 /* Adds a record after the current one; rec must live in the step's arena.
@@ -290,6 +300,8 @@ sl_arena *sl_step_arena(sl_step_out *out);
 int sl_step_emit(sl_step_out *out, sl_record *rec);
 /* Marks the current record failed with reason (copied). */
 void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason);
+
+/* ---- metrics ---- */
 
 /* Metrics of a stage, exported on the admin endpoint's /metrics as
  * sluice_<name>{pipeline="...",stage="..."[,label="value"...]}.  labels is
@@ -308,7 +320,9 @@ void sl_metric_set(sl_metric *m, const char *const *values, int64_t value);
 void sl_collect(sl_collector *c, sl_metric_kind kind, const char *name, const char *help,
                 const char *const *labels, const char *const *values, int64_t value);
 
-/* State that survives restarts: one small file per stage in the pipeline's
+/* ---- state that survives restarts ---- */
+
+/* One small file per stage in the pipeline's
  * state folder, replaced atomically.  save is asynchronous and coalesces:
  * only the latest value is written.  load returns SL_ENOENT if none. */
 int sl_state_load(sl_stage *st, sl_buf *out);

@@ -15,10 +15,13 @@
 
 struct sl_codec;
 
-/* What a cleansing step found in one field of a record: valid as it was,
- * fixed (normalised or repaired), invalid, or missing (absent, null or
- * empty).  Added for the clean step (plugins/clean/); rec:meta().clean
- * shows them, and the metrics issue counts them. */
+/* ---- what steps found in a record's fields ---- */
+
+/* What a checking step (the clean step) found in one field of a record:
+ * valid as it was, fixed (normalised or repaired), invalid, or missing
+ * (absent, null or empty).  They travel with the record so that Lua sees
+ * them (rec:meta().clean) and the step can count them per department,
+ * feed, field and rule for /metrics. */
 typedef enum sl_outcome {
   SL_OUTCOME_VALID = 0,
   SL_OUTCOME_FIXED,
@@ -35,6 +38,8 @@ typedef struct sl_field_outcome {
   uint8_t outcome;        /* sl_outcome */
 } sl_field_outcome;
 
+/* ---- records ---- */
+
 /* Where a record came from and what the publisher said about it. */
 typedef struct sl_meta {
   sl_str origin;          /* file path, topic or table; owned by the source */
@@ -50,7 +55,7 @@ typedef struct sl_meta {
   /* Transport headers as the publisher sent them (Kafka message headers),
    * in their order, duplicates kept: value SL_T_STRING (the bytes as sent)
    * or SL_T_NULL; in the batch arena.  NULL/0 where a source has none.
-   * Added for the Kafka source; rec:meta().headers shows them. */
+   * Lua reads them as rec:meta().headers. */
   sl_member *headers;
   uint32_t nheaders;
   /* Per-field outcomes of cleansing steps, in the order the steps ran
@@ -79,6 +84,8 @@ typedef struct sl_record {
   const char *error;              /* SL_REC_FAILED: why (arena string) */
   const char *error_stage;        /* SL_REC_FAILED: name of the stage that failed it */
 } sl_record;
+
+/* ---- what steps and sinks call on a record ---- */
 
 /* Decodes raw into fields with the record's codec if not done yet.
  * 0, or a negative SL_E* with rec marked SL_REC_FAILED and rec->error set. */
