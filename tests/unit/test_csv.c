@@ -6,6 +6,7 @@
 #include "sluice/errors.h"
 #include "test.h"
 #include "codec_test.h"
+#include "record_test.h"
 
 /* One arena for the whole run: it stays reachable, and tests only add. */
 static sl_arena arena;
@@ -22,10 +23,7 @@ static int take_header(void *ctx, const char *row, const char **why) {
 }
 
 static int decode(void *ctx, sl_record *rec, const char *raw, const char **why) {
-  memset(rec, 0, sizeof *rec);
-  rec->raw.ptr = raw;
-  rec->raw.len = strlen(raw);
-  rec->codec = &sl_codec_csv;
+  rec_init_with(rec, &sl_codec_csv, raw, strlen(raw));
   rec->codec_ctx = ctx;
   *why = NULL;
   int err = sl_codec_csv.decode(ctx, rec, &arena, why);
@@ -35,10 +33,7 @@ static int decode(void *ctx, sl_record *rec, const char *raw, const char **why) 
 
 /* A jsonl record, decoded: what a CSV sink gets from a JSON source. */
 static int decode_json(sl_record *rec, const char *raw, const char **why) {
-  memset(rec, 0, sizeof *rec);
-  rec->raw.ptr = raw;
-  rec->raw.len = strlen(raw);
-  rec->codec = &sl_codec_jsonl;
+  rec_init(rec, raw, strlen(raw));
   int err = sl_record_decode(rec, &arena);
   *why = rec->error;
   return err;
@@ -342,10 +337,7 @@ TEST(round_trip) {
   while (pos < n) {
     ASSERT_EQ(sl_codec_csv.frame(src, input + pos, n - pos, 1, &len, &used), 0);
     sl_record *r = &recs[nrec++];
-    memset(r, 0, sizeof *r);
-    r->raw.ptr = input + pos;
-    r->raw.len = len;
-    r->codec = &sl_codec_csv;
+    rec_init_with(r, &sl_codec_csv, input + pos, len);
     r->codec_ctx = src;
     ASSERT_EQ(sl_record_decode(r, &arena), 0);
     if (nrec == 1) ASSERT_EQ(sl_codec_csv.write_header(sink, r, &out), 0);
@@ -368,9 +360,7 @@ TEST(round_trip) {
   for (int i = 0; i < nrec; i++) {
     ASSERT_EQ(sl_codec_csv.frame(again, out.ptr + pos, out.len - pos, 1, &len, &used), 0);
     sl_record back;
-    memset(&back, 0, sizeof back);
-    back.raw.ptr = out.ptr + pos;
-    back.raw.len = len;
+    rec_init_with(&back, NULL, out.ptr + pos, len);
     ASSERT_EQ(sl_codec_csv.decode(again, &back, &arena, &why), 0);
     ASSERT_EQ(back.nfields, 3);
     for (uint32_t k = 0; k < 3; k++) {
@@ -393,9 +383,7 @@ TEST(encode_raw_record_decodes_it) {
   void *src = ctx_with(',', 0, 0, NULL);
   void *sink = ctx_with('|', 1, 0, NULL);
   sl_record rec;
-  memset(&rec, 0, sizeof rec);
-  rec.raw = SL_STR_LIT("a,\"b|c\"");
-  rec.codec = &sl_codec_csv;
+  rec_init_with(&rec, &sl_codec_csv, "a,\"b|c\"", strlen("a,\"b|c\""));
   rec.codec_ctx = src;
   sl_buf out = SL_BUF_INIT;
   const char *why;

@@ -2,18 +2,10 @@
 #include "sluice/codec.h"
 #include "sluice/errors.h"
 #include "test.h"
+#include "record_test.h"
 
 /* One arena for the whole run: it stays reachable, and tests only add. */
 static sl_arena arena;
-
-static void rec_init(sl_record *rec, const char *raw, size_t n) {
-  memset(rec, 0, sizeof *rec);
-  rec->raw.ptr = raw;
-  rec->raw.len = n;
-  rec->codec = &sl_codec_jsonl;
-  rec->meta.partition = -1;
-  rec->meta.offset = -1;
-}
 
 /* The envelope is one line of valid JSON: check that before comparing. */
 static int one_json_line(const sl_buf *b) {
@@ -114,9 +106,7 @@ TEST(base64_padding) {
 TEST(record_built_in_code) {
   /* No raw bytes and no source: the envelope still is valid JSON. */
   sl_record rec;
-  memset(&rec, 0, sizeof rec);
-  rec.meta.partition = -1;
-  rec.meta.offset = -1;
+  rec_init_with(&rec, NULL, NULL, 0);
   sl_value v = {.type = SL_T_INT, .u.i = 5};
   ASSERT_EQ(sl_record_set(&rec, &arena, SL_STR_LIT("x"), &v), 0);
   sl_record_fail(&rec, &arena, "lua", "boom");

@@ -6,18 +6,10 @@
 #include "sluice/errors.h"
 #include "test.h"
 #include "codec_test.h"
+#include "record_test.h"
 
 /* One arena for the whole run: it stays reachable, and tests only add. */
 static sl_arena arena;
-
-static void rec_init(sl_record *rec, const char *raw, size_t n) {
-  memset(rec, 0, sizeof *rec);
-  rec->raw.ptr = raw;
-  rec->raw.len = n;
-  rec->codec = &sl_codec_jsonl;
-  rec->meta.partition = -1;
-  rec->meta.offset = -1;
-}
 
 static int decode_n(sl_record *rec, const char *raw, size_t n, const char **why) {
   rec_init(rec, raw, n);
@@ -575,9 +567,7 @@ TEST(codec_find) {
 TEST(raw_codec) {
   sl_record rec;
   const char *why;
-  memset(&rec, 0, sizeof rec);
-  rec.codec = &sl_codec_raw;
-  rec.raw = SL_STR_LIT("a log line \xE4\xB8\xAD");
+  rec_init_with(&rec, &sl_codec_raw, "a log line \xE4\xB8\xAD", strlen("a log line \xE4\xB8\xAD"));
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   ASSERT_EQ(rec.nfields, 1);
   sl_value *m = sl_record_get(&rec, "message", 7);
@@ -605,9 +595,7 @@ TEST(raw_codec) {
   ASSERT_MEM_EQ(out.ptr, out.len, "{\"msg\":1}\n", 10);
   sl_buf_free(&out);
   /* Invalid UTF-8 fails decoding with its position. */
-  memset(&rec, 0, sizeof rec);
-  rec.codec = &sl_codec_raw;
-  rec.raw = SL_STR_LIT("ok\xC0\xAF");
+  rec_init_with(&rec, &sl_codec_raw, "ok\xC0\xAF", 4);
   ASSERT_EQ(sl_record_decode(&rec, &arena), SL_EUTF8);
   ASSERT_STR_EQ(rec.error, "invalid UTF-8 at byte 2");
 }

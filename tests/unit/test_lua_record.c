@@ -9,6 +9,7 @@
 #include "sluice/errors.h"
 #include "test.h"
 #include "lua_test.h"
+#include "record_test.h"
 
 /* ---- helpers ---- */
 
@@ -36,16 +37,6 @@ static sl_lua *new_state(void) {
   sl_lua *s = sl_lua_new(&lim, NULL, NULL);
   if (s) open_sl(sl_lua_state(s));
   return s;
-}
-
-static void make_record(sl_record *r, const char *json) {
-  memset(r, 0, sizeof *r);
-  r->raw.ptr = json;
-  r->raw.len = strlen(json);
-  r->codec = &sl_codec_jsonl;
-  r->state = SL_REC_RAW;
-  r->meta.partition = -1;
-  r->meta.offset = -1;
 }
 
 /* The record's fields as JSON, in a static buffer. */
@@ -80,7 +71,7 @@ TEST(test_reads) {
   sl_arena a;
   sl_arena_init(&a);
   sl_record rec;
-  make_record(&rec, sample);
+  rec_init_str(&rec, sample);
   sl_buf err = SL_BUF_INIT;
   STEP_OK(s, "return function(rec)\n"
              "  assert(rec.name == 'Ann', 'name')\n"
@@ -117,14 +108,14 @@ TEST(test_bad_keys_and_decode_failure) {
   sl_arena a;
   sl_arena_init(&a);
   sl_record rec;
-  make_record(&rec, "{\"a\":1}");
+  rec_init_str(&rec, "{\"a\":1}");
   sl_buf err = SL_BUF_INIT;
   ASSERT_EQ(step(s, "return function(rec) return rec[1] end", &rec, &a, 0, &err), SL_ELUA);
   ASSERT_STR_EQ(err.ptr, "test:1: record fields are named by strings, not by a number");
   ASSERT_EQ(step(s, "return function(rec) rec[true] = 1 end", &rec, &a, 0, &err), SL_ELUA);
   ASSERT(strstr(err.ptr, "record fields are named by strings, not by a boolean"));
 
-  make_record(&rec, "{\"a\":");
+  rec_init_str(&rec, "{\"a\":");
   ASSERT_EQ(step(s, "return function(rec) return rec.a end", &rec, &a, 0, &err), SL_ELUA);
   ASSERT(strstr(err.ptr, "test:1: cannot decode the record: "));
   ASSERT_EQ(rec.state, SL_REC_FAILED);
@@ -141,7 +132,7 @@ TEST(test_writes) {
   sl_arena a;
   sl_arena_init(&a);
   sl_record rec;
-  make_record(&rec, "{\"name\":\"Ann\",\"age\":42,\"x\":1}");
+  rec_init_str(&rec, "{\"name\":\"Ann\",\"age\":42,\"x\":1}");
   sl_buf err = SL_BUF_INIT;
   STEP_OK(s, "return function(rec)\n"
              "  rec.name = 'Bob'\n"
@@ -178,7 +169,7 @@ TEST(test_pairs_order) {
   sl_arena a;
   sl_arena_init(&a);
   sl_record rec;
-  make_record(&rec, "{\"b\":1,\"a\":2,\"c\":3}");
+  rec_init_str(&rec, "{\"b\":1,\"a\":2,\"c\":3}");
   sl_buf err = SL_BUF_INIT;
   lua_State *L = sl_lua_state(s);
   static const struct {
@@ -216,7 +207,7 @@ TEST(test_meta_raw_totable_tostring) {
   sl_arena a;
   sl_arena_init(&a);
   sl_record rec;
-  make_record(&rec, "{\"x\":1,\"y\":[true]}");
+  rec_init_str(&rec, "{\"x\":1,\"y\":[true]}");
   rec.meta.origin = SL_STR_LIT("orders");
   rec.meta.partition = 3;
   rec.meta.offset = 1200;
@@ -242,7 +233,7 @@ TEST(test_meta_raw_totable_tostring) {
              "end", &rec, &a, 0, &err);
   /* Meta of a record without any. */
   sl_record bare;
-  make_record(&bare, "{}");
+  rec_init_str(&bare, "{}");
   lua_State *L = sl_lua_state(s);
   STEP_OK(s, "return function(rec) return next(rec:meta()) == nil and rec:raw() == '{}' end",
           &bare, &a, 1, &err);
@@ -259,7 +250,7 @@ TEST(test_fields_win_over_methods) {
   sl_arena a;
   sl_arena_init(&a);
   sl_record rec;
-  make_record(&rec, "{\"meta\":\"field\",\"totable\":1}");
+  rec_init_str(&rec, "{\"meta\":\"field\",\"totable\":1}");
   rec.meta.origin = SL_STR_LIT("src");
   sl_buf err = SL_BUF_INIT;
   STEP_OK(s, "return function(rec)\n"
@@ -284,7 +275,7 @@ TEST(test_stale_view) {
   sl_arena a;
   sl_arena_init(&a);
   sl_record rec;
-  make_record(&rec, "{\"name\":\"Ann\"}");
+  rec_init_str(&rec, "{\"name\":\"Ann\"}");
   sl_buf err = SL_BUF_INIT;
   STEP_OK(s, "return function(rec) KEEP = rec return rec end", &rec, &a, 1, &err);
   ASSERT(sl_lua_to_record(L, -1) == &rec);
@@ -388,7 +379,7 @@ TEST(test_view_as_value) {
   sl_arena_init(&batch2);
   char *raw = strdup("{\"id\":7,\"tags\":[\"x\"]}");
   sl_record rec;
-  make_record(&rec, raw);
+  rec_init_str(&rec, raw);
   sl_buf err = SL_BUF_INIT;
   STEP_OK(s, "return function(rec) return {orig = rec, n = 1} end", &rec, &batch1, 1, &err);
   sl_record out;

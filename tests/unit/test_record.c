@@ -2,16 +2,10 @@
 #include "sluice/codec.h"
 #include "sluice/errors.h"
 #include "test.h"
+#include "record_test.h"
 
 /* One arena for the whole run: it stays reachable, and tests only add. */
 static sl_arena arena;
-
-static void jsonl_rec(sl_record *rec, const char *raw) {
-  memset(rec, 0, sizeof *rec);
-  rec->raw.ptr = raw;
-  rec->raw.len = strlen(raw);
-  rec->codec = &sl_codec_jsonl;
-}
 
 static sl_value int_value(int64_t i) {
   sl_value v = {.type = SL_T_INT, .u.i = i};
@@ -20,7 +14,7 @@ static sl_value int_value(int64_t i) {
 
 TEST(decode_sets_state_once) {
   sl_record rec;
-  jsonl_rec(&rec, "{\"a\":1}");
+  rec_init_str(&rec, "{\"a\":1}");
   ASSERT_EQ(rec.state, SL_REC_RAW);
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   ASSERT_EQ(rec.state, SL_REC_DECODED);
@@ -32,7 +26,7 @@ TEST(decode_sets_state_once) {
 
 TEST(decode_failure_fails_record) {
   sl_record rec;
-  jsonl_rec(&rec, "{\"a\":1,}");
+  rec_init_str(&rec, "{\"a\":1,}");
   ASSERT_EQ(sl_record_decode(&rec, &arena), SL_EPARSE);
   ASSERT_EQ(rec.state, SL_REC_FAILED);
   ASSERT_STR_EQ(rec.error_stage, "decode");
@@ -55,7 +49,7 @@ TEST(record_without_codec) {
 
 TEST(get_returns_last_duplicate) {
   sl_record rec;
-  jsonl_rec(&rec, "{\"a\":1,\"b\":2,\"a\":3,\"\":4}");
+  rec_init_str(&rec, "{\"a\":1,\"b\":2,\"a\":3,\"\":4}");
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   sl_value *v = sl_record_get(&rec, "a", 1);
   ASSERT_MEM_EQ(v->u.s.ptr, v->u.s.len, "3", 1);
@@ -67,7 +61,7 @@ TEST(get_returns_last_duplicate) {
 
 TEST(set_replaces_in_place_and_drops_duplicates) {
   sl_record rec;
-  jsonl_rec(&rec, "{\"a\":1,\"b\":2,\"a\":3,\"c\":4}");
+  rec_init_str(&rec, "{\"a\":1,\"b\":2,\"a\":3,\"c\":4}");
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   sl_value v = int_value(9);
   ASSERT_EQ(sl_record_set(&rec, &arena, SL_STR_LIT("a"), &v), 0);
@@ -83,7 +77,7 @@ TEST(set_replaces_in_place_and_drops_duplicates) {
 
 TEST(set_appends_and_grows) {
   sl_record rec;
-  jsonl_rec(&rec, "{}");
+  rec_init_str(&rec, "{}");
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   char names[100][8];
   for (int i = 0; i < 100; i++) {
@@ -102,21 +96,21 @@ TEST(set_appends_and_grows) {
 
 TEST(set_decodes_a_raw_record_first) {
   sl_record rec;
-  jsonl_rec(&rec, "{\"keep\":true}");
+  rec_init_str(&rec, "{\"keep\":true}");
   sl_value v = int_value(1);
   ASSERT_EQ(sl_record_set(&rec, &arena, SL_STR_LIT("new"), &v), 0);
   ASSERT_EQ(rec.state, SL_REC_CHANGED);
   ASSERT_EQ(rec.nfields, 2);
   ASSERT(sl_record_get(&rec, "keep", 4) != NULL);
   /* ...and reports a record that does not decode. */
-  jsonl_rec(&rec, "nope");
+  rec_init_str(&rec, "nope");
   ASSERT_EQ(sl_record_set(&rec, &arena, SL_STR_LIT("new"), &v), SL_EPARSE);
   ASSERT_EQ(rec.state, SL_REC_FAILED);
 }
 
 TEST(unset_removes_every_occurrence) {
   sl_record rec;
-  jsonl_rec(&rec, "{\"a\":1,\"b\":2,\"a\":3}");
+  rec_init_str(&rec, "{\"a\":1,\"b\":2,\"a\":3}");
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   sl_record_unset(&rec, "zz", 2);
   ASSERT_EQ(rec.state, SL_REC_DECODED);   /* nothing removed, nothing changed */
@@ -129,7 +123,7 @@ TEST(unset_removes_every_occurrence) {
 
 TEST(fail_copies_and_stays_failed) {
   sl_record rec;
-  jsonl_rec(&rec, "{\"a\":1}");
+  rec_init_str(&rec, "{\"a\":1}");
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   char reason[32] = "bad id";
   char stage[32] = "validate";
@@ -153,7 +147,7 @@ TEST(failed_in_a_step_before_decoding) {
   /* A step may fail a record it never read; the envelope still wants its
    * fields, and the reason must survive decoding. */
   sl_record rec;
-  jsonl_rec(&rec, "{\"a\":1}");
+  rec_init_str(&rec, "{\"a\":1}");
   sl_record_fail(&rec, &arena, "route", "no route");
   ASSERT_EQ(sl_record_decode(&rec, &arena), 0);
   ASSERT_EQ(rec.nfields, 1);
