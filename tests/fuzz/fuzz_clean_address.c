@@ -1,6 +1,6 @@
 /* Addresses and division codes: the normalised address normalises to
  * itself, and the rest of the input is kept as it was. */
-#include "fuzz_clean_common.h"
+#include "fuzz_clean.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s = (const char *)data;

@@ -1,6 +1,6 @@
 /* Resident ID numbers: never crash; an accepted number is 18 characters
  * with a right check character, and parses back to itself. */
-#include "fuzz_clean_common.h"
+#include "fuzz_clean.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s = (const char *)data;

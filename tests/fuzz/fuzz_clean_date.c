@@ -1,6 +1,6 @@
 /* Dates: an accepted date is ISO 8601 that parses back to itself, in
  * each input mode and output shape. */
-#include "fuzz_clean_common.h"
+#include "fuzz_clean.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;

@@ -1,6 +1,6 @@
 /* Phone numbers: an accepted number's E.164 and display forms parse back
  * to the same number. */
-#include "fuzz_clean_common.h"
+#include "fuzz_clean.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s = (const char *)data;

@@ -1,7 +1,7 @@
 /* Text: any bytes, any flags.  Repaired output is valid UTF-8, and the
  * clean text is a fixed point: cleaning it again changes nothing.  The
  * name keys and masks run on it too. */
-#include "fuzz_clean_common.h"
+#include "fuzz_clean.h"
 
 static sl_text_scratch sc;
 

@@ -1,6 +1,6 @@
 /* Unified social credit codes and organisation codes: an accepted code
  * parses back to itself, and its embedded organisation code is valid. */
-#include "fuzz_clean_common.h"
+#include "fuzz_clean.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *s = (const char *)data;

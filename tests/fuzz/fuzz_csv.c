@@ -4,7 +4,7 @@
  * max_record.  For every input: frame it whole and in uneven chunks (same
  * records); take the header; decode each row; write it back as CSV and as
  * JSON and read both back, which must succeed and give the same strings. */
-#include "fuzz_common.h"
+#include "fuzz_codec.h"
 
 static sl_arena arena;
 

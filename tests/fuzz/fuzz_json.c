@@ -6,7 +6,7 @@
  * from its spans, from materialized values, as CSV, as a dead-letter
  * envelope) and read each output back, which must succeed and give the same
  * data.  The first byte picks max_record. */
-#include "fuzz_common.h"
+#include "fuzz_codec.h"
 
 static sl_arena arena;
 

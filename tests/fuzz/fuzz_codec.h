@@ -1,7 +1,7 @@
-/* What both codec fuzzers share: checks that abort, a JSON value
- * comparison, and framing a whole input two ways. */
-#ifndef SLUICE_FUZZ_COMMON_H
-#define SLUICE_FUZZ_COMMON_H
+/* What both codec fuzzers share: a JSON value comparison, and framing a
+ * whole input two ways. */
+#ifndef SLUICE_FUZZ_CODEC_H
+#define SLUICE_FUZZ_CODEC_H
 
 #include <math.h>
 #include <stdint.h>
@@ -11,15 +11,7 @@
 
 #include "sluice/codec.h"
 #include "sluice/errors.h"
-
-/* The fuzzer stops on abort and keeps the input that caused it. */
-#define CHECK(c)                                                          \
-  do {                                                                    \
-    if (!(c)) {                                                           \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-      abort();                                                            \
-    }                                                                     \
-  } while (0)
+#include "fuzz.h"
 
 static inline int values_equal(const sl_value *a, const sl_value *b);
 
