@@ -70,6 +70,38 @@ class Db:
     def t(self, table):
         return "%s.%s" % (self.schema, table)
 
+    def write_pipeline(self, t, template, name=None, table=None, **values):
+        """Writes template % values as the test's pipeline.lua, with
+        %(name)s the pipeline's name (default: the schema), %(dsn)s the DSN
+        and, if table is given, %(table)s that table of the schema, each
+        as a Lua string."""
+        values["name"] = lua_str(name or self.schema)
+        values["dsn"] = lua_str(self.dsn)
+        if table is not None:
+            values["table"] = lua_str(self.t(table))
+        st.write_pipeline(t.dir, template % values)
+
+    def checkpoint(self, pipeline=None, source=None):
+        """The checkpoint text a pg.sink stored for the pipeline (default:
+        the one named after the schema), and for source if given; None if
+        there is none."""
+        where = "pipeline = '%s'" % (pipeline or self.schema)
+        if source is not None:
+            where += " AND source = '%s'" % source
+        return self.one("SELECT checkpoint FROM sluice.checkpoints WHERE " + where)
+
+    def forget_checkpoint(self, pipeline=None):
+        """Deletes what a pg.sink stored for the pipeline (default: the one
+        named after the schema), so that its sources start over."""
+        self.sql("DELETE FROM sluice.checkpoints WHERE pipeline = '%s'" % (pipeline or self.schema))
+
+    def drop_replication(self, slot):
+        """Drops the replication slot named slot (unless a sluice still holds
+        it) and the publication of the same name."""
+        self.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                 "WHERE slot_name = '%s' AND NOT active" % slot)
+        self.sql("DROP PUBLICATION IF EXISTS %s" % slot)
+
     def drop(self):
         try:
             self.sql("DROP SCHEMA IF EXISTS %s CASCADE; "
@@ -77,6 +109,34 @@ class Db:
                      % (self.schema, self.schema))
         except Exception:  # the schema goes with the cluster anyway
             pass
+
+
+# A step that spends CPU on every record (%(busy)d additions) and passes it
+# on: it makes a run last long enough to be killed or disturbed mid-way.
+BUSY_STEP = """function (rec)
+      local s = 0
+      for i = 1, %(busy)d do s = s + i end
+      if s < 0 then return nil end
+      return rec
+    end"""
+
+# file.source -> the busy step -> pg.sink in insert mode, the pipeline of
+# the tests that disturb a long run (kill -9, a server restart).  Fill with
+# Db.write_pipeline(t, FILE_TO_PG, table=..., busy=..., sink_options=...):
+# sink_options are more pg.sink options (", retry_max = ..." or "").
+FILE_TO_PG = """local sl = require "sluice"
+return sl.pipeline {
+  name = %(name)s,
+  batch_size = 1000,
+  max_inflight_records = 20000,
+  sources = { sl.file.source { path = "in.jsonl", name = "src" } },
+  steps = {
+    """ + BUSY_STEP + """,
+  },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert"%(sink_options)s } },
+  dlq = sl.file.sink { path = "dlq.jsonl" },
+}
+"""
 
 
 def lua_str(s):

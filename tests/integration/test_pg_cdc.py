@@ -27,9 +27,7 @@ def test(t):
     try:
         body(t, db, slot)
     finally:
-        db.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-               "WHERE slot_name = '%s' AND NOT active" % slot)
-        db.sql("DROP PUBLICATION IF EXISTS %s" % slot)
+        db.drop_replication(slot)
         db.drop()
 
 
@@ -44,9 +42,7 @@ def body(t, db, slot):
            "'2026-01-02 03:04:05+08' FROM generate_series(1, 300) g" % a)
     db.sql("INSERT INTO %s VALUES (1, 'one'), (2, 'two')" % b)
     db.sql("CREATE PUBLICATION %s FOR TABLE %s, %s" % (slot, a, b))
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "slot": pgtest.lua_str(slot), "pub": pgtest.lua_str(slot)})
+    db.write_pipeline(t, PIPELINE, slot=pgtest.lua_str(slot), pub=pgtest.lua_str(slot))
     out = st.LineCounter(t.path("out.jsonl"))
     port = st.free_port()
     run = t.start(args=["--admin", "127.0.0.1:%d" % port])

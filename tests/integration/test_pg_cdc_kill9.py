@@ -21,12 +21,7 @@ return sl.pipeline {
   sources = { sl.pg.cdc { dsn = %(dsn)s, slot = %(slot)s, publication = %(pub)s,
                           status_interval = "100ms", name = "cdc" } },
   steps = {
-    function (rec)
-      local s = 0
-      for i = 1, %(busy)d do s = s + i end
-      if s < 0 then return nil end
-      return rec
-    end,
+    """ + pgtest.BUSY_STEP + """,
   },
   sinks = { sl.file.sink { path = "out.jsonl" } },
   dlq = sl.file.sink { path = "dlq.jsonl" },
@@ -49,9 +44,7 @@ def test(t):
     try:
         body(t, db, slot)
     finally:
-        db.sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-               "WHERE slot_name = '%s' AND NOT active" % slot)
-        db.sql("DROP PUBLICATION IF EXISTS %s" % slot)
+        db.drop_replication(slot)
         db.drop()
 
 
@@ -59,9 +52,8 @@ def body(t, db, slot):
     ev = db.t("ev")
     db.sql("CREATE TABLE %s (id int PRIMARY KEY, v int)" % ev)
     db.sql("CREATE PUBLICATION %s FOR TABLE %s" % (slot, ev))
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "slot": pgtest.lua_str(slot), "pub": pgtest.lua_str(slot), "busy": 100000})
+    db.write_pipeline(t, PIPELINE, slot=pgtest.lua_str(slot), pub=pgtest.lua_str(slot),
+                      busy=100000)
     out = st.LineCounter(t.path("out.jsonl"))
     run = t.start()
     st.wait_until(lambda: "streaming changes" in run.stderr_text(), 30, "the stream to start",

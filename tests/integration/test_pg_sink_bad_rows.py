@@ -56,10 +56,8 @@ def body(t, db):
         # id 7 exists already: in insert mode, id 7 of the input violates the key.
         db.sql("INSERT INTO %s VALUES (7, 'old', 0)" % db.t(table))
         dlq = "dlq-%s.jsonl" % mode
-        st.write_pipeline(t.dir, PIPELINE % {
-            "name": pgtest.lua_str(db.schema + "_" + mode), "dsn": pgtest.lua_str(db.dsn),
-            "table": pgtest.lua_str(db.t(table)), "mode": pgtest.lua_str(mode),
-            "dlq": pgtest.lua_str(dlq)})
+        db.write_pipeline(t, PIPELINE, name=db.schema + "_" + mode, table=table,
+                          mode=pgtest.lua_str(mode), dlq=pgtest.lua_str(dlq))
         run = t.start()
         st.assert_eq(run.wait(60), 0, "exit code (%s)" % mode)
         bad = dead_letters(t, dlq)
@@ -91,8 +89,7 @@ def body(t, db):
         rows = db.sql("SELECT count(*), count(DISTINCT id) FROM %s" % db.t(table))
         st.assert_eq(rows[0], [str(N - 2), str(N - 2)],
                      "%s: every good row once (all ids but 100 and 200)" % mode)
-        cp = db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s_%s'"
-                    % (db.schema, mode))
+        cp = db.checkpoint("%s_%s" % (db.schema, mode))
         st.assert_true(cp and json.loads(cp)["line"] == len(recs),
                        "%s: the checkpoint covers the whole file" % mode, cp or "none")
 

@@ -50,7 +50,7 @@ def test(t):
 
 
 def checkpoint_line(db, name):
-    cp = db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s'" % name)
+    cp = db.checkpoint(name)
     return json.loads(cp)["line"] if cp else 0
 
 
@@ -60,9 +60,7 @@ def setup(t, db, b, case):
     dlq = kt.unique("pg-dlq-" + case)
     # No unique key: a row written twice would show.
     db.sql("CREATE TABLE %s (id int, name text NOT NULL)" % db.t(table))
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(name), "dsn": pgtest.lua_str(db.dsn),
-        "table": pgtest.lua_str(db.t(table)), "b": b, "dlq": dlq})
+    db.write_pipeline(t, PIPELINE, name=name, table=table, b=b, dlq=dlq)
     return name, table, dlq
 
 

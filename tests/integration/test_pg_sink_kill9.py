@@ -13,25 +13,6 @@ import sluicetest as st
 N = 300_000
 KILLS = 2
 
-PIPELINE = """local sl = require "sluice"
-return sl.pipeline {
-  name = %(name)s,
-  batch_size = 1000,
-  max_inflight_records = 20000,
-  sources = { sl.file.source { path = "in.jsonl", name = "src" } },
-  steps = {
-    function (rec)
-      local s = 0
-      for i = 1, %(busy)d do s = s + i end
-      if s < 0 then return nil end
-      return rec
-    end,
-  },
-  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert" } },
-  dlq = sl.file.sink { path = "dlq.jsonl" },
-}
-"""
-
 
 def test(t):
     db = pgtest.Db("sink_kill9")
@@ -44,10 +25,8 @@ def test(t):
 def killed_runs(t, db, busy):
     db.sql("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id bigint, name text, dept text, pad text)"
            % (db.t("k"), db.t("k")))
-    db.sql("DELETE FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "table": pgtest.lua_str(db.t("k")), "busy": busy})
+    db.forget_checkpoint()
+    db.write_pipeline(t, pgtest.FILE_TO_PG, table="k", busy=busy, sink_options="")
     for kill in range(1, KILLS + 1):
         target = N * kill // (KILLS + 1)
         run = t.start()
@@ -64,8 +43,7 @@ def killed_runs(t, db, busy):
             raise st.TooFast()
         st.assert_eq(code, -signal.SIGKILL, "exit status of run %d" % kill)
         st.log("kill %d: %d rows in the table; checkpoint %s" % (
-            kill, db.count("k"),
-            db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)))
+            kill, db.count("k"), db.checkpoint()))
 
 
 def body(t, db):
@@ -83,8 +61,7 @@ def body(t, db):
     st.check_no_dlq(t)
     rows = db.sql("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM %s" % db.t("k"))
     st.assert_eq(rows[0], [str(N), str(N), "1", str(N)], "count, distinct ids, min, max")
-    cp = json.loads(db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s'"
-                           % db.schema))
+    cp = json.loads(db.checkpoint())
     st.assert_eq(cp["line"], N, "the stored checkpoint is at the end of the file")
 
 

@@ -46,9 +46,7 @@ def body(t, db):
     db.sql("CREATE CONSTRAINT TRIGGER hold AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED "
            "FOR EACH ROW EXECUTE FUNCTION %s.hold()" % (tab, db.schema))
     st.gen_records(t.path("in.jsonl"), N, line_bytes=100)
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "table": pgtest.lua_str(tab)})
+    db.write_pipeline(t, PIPELINE, table="lc")
     run = t.start()
     q = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'sluice/pg.sink.1' "
          "AND state = 'active' AND query = 'COMMIT' AND datname = current_database()")

@@ -25,10 +25,8 @@ return sl.pipeline {
 
 
 def run(t, db, name, input_file, table, mode):
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema + "_" + name), "input": pgtest.lua_str(input_file),
-        "dsn": pgtest.lua_str(db.dsn), "table": pgtest.lua_str(db.t(table)),
-        "mode": pgtest.lua_str(mode)})
+    db.write_pipeline(t, PIPELINE, name=db.schema + "_" + name, table=table,
+                      input=pgtest.lua_str(input_file), mode=pgtest.lua_str(mode))
     run = t.start()
     st.assert_eq(run.wait(120), 0, "exit code of the %s run" % name)
     st.check_no_dlq(t)
@@ -72,8 +70,7 @@ def body(t, db):
                         % db.t("ins")), "t", "tab, newline and backslash survive COPY escaping")
     st.assert_eq(db.one("SELECT count(*) FROM %s WHERE tags IS NULL AND doc IS NULL AND note IS NULL"
                         % db.t("ins")), str(N - N // 1000), "absent fields are NULL")
-    cp = db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s_insert' "
-                "AND source = 'src'" % db.schema)
+    cp = db.checkpoint(db.schema + "_insert", source="src")
     st.assert_true(cp and json.loads(cp)["line"] == N, "checkpoint stored with the data", cp or "")
 
     run(t, db, "upsert", "in.jsonl", "ups", "upsert")

@@ -92,9 +92,7 @@ def body(t, db):
     expected, n = make_input(t.path("in.jsonl"))
     db.sql("CREATE TABLE %s (id int PRIMARY KEY, name text NOT NULL, updated_at timestamptz)"
            % db.t("p"))
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "table": pgtest.lua_str(db.t("p"))})
+    db.write_pipeline(t, PIPELINE, table="p")
     run = t.start()
     st.assert_eq(run.wait(120), 0, "exit code")
     got = table(db)
@@ -110,13 +108,13 @@ def body(t, db):
                    "column defaults do not apply" in dead[0]["error"],
                    "the dead letter says why, with the hint", dead[0]["error"])
 
-    cp = db.one("SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)
+    cp = db.checkpoint()
     st.assert_true(cp and json.loads(cp)["line"] == n, "the checkpoint covers the whole file",
                    cp or "none")
 
     # A replay of everything changes nothing: no row is even rewritten.
     before = xmins(db)
-    db.sql("DELETE FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)
+    db.forget_checkpoint()
     t.reset("state", "dlq.jsonl")
     run = t.start()
     st.assert_eq(run.wait(120), 0, "exit code of the replay")
@@ -128,9 +126,7 @@ def body(t, db):
 
     # A version column whose type has no order is refused at start.
     db.sql("CREATE TABLE %s (id int PRIMARY KEY, name text, updated_at json)" % db.t("j"))
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema + "_j"), "dsn": pgtest.lua_str(db.dsn),
-        "table": pgtest.lua_str(db.t("j"))})
+    db.write_pipeline(t, PIPELINE, name=db.schema + "_j", table="j")
     run = t.start()
     st.assert_eq(run.wait(60), 2, "exit code with a json version column (an invalid pipeline)")
     st.assert_true('newer_by = \\"updated_at\\": its values cannot be compared' in run.stderr_text(),

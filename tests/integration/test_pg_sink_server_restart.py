@@ -12,25 +12,6 @@ import sluicetest as st
 
 N = 300_000
 
-PIPELINE = """local sl = require "sluice"
-return sl.pipeline {
-  name = %(name)s,
-  batch_size = 1000,
-  max_inflight_records = 20000,
-  sources = { sl.file.source { path = "in.jsonl", name = "src" } },
-  steps = {
-    function (rec)
-      local s = 0
-      for i = 1, %(busy)d do s = s + i end
-      if s < 0 then return nil end
-      return rec
-    end,
-  },
-  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert", retry_max = "1s" } },
-  dlq = sl.file.sink { path = "dlq.jsonl" },
-}
-"""
-
 
 def test(t):
     if not pgtest.own_server():
@@ -46,10 +27,9 @@ def test(t):
 def attempt(t, db, busy):
     db.sql("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id bigint, name text, dept text, pad text)"
            % (db.t("r"), db.t("r")))
-    db.sql("DELETE FROM sluice.checkpoints WHERE pipeline = '%s'" % db.schema)
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "table": pgtest.lua_str(db.t("r")), "busy": busy})
+    db.forget_checkpoint()
+    db.write_pipeline(t, pgtest.FILE_TO_PG, table="r", busy=busy,
+                      sink_options=', retry_max = "1s"')
     run = t.start()
     try:
         st.wait_until(lambda: db.count("r") >= N // 4, 120, "a quarter of the rows",

@@ -89,11 +89,9 @@ def test(t):
 def body(t, db):
     b = kt.bootstrap()
     names = {"in": kt.unique("order-in"), "dlq": kt.unique("order-dlq"),
-             "group": kt.unique("order"), "b": b, "fast": kt.lua_table(kt.FAST_GROUP),
-             "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-             "table": pgtest.lua_str(db.t("r"))}
+             "group": kt.unique("order"), "b": b, "fast": kt.lua_table(kt.FAST_GROUP)}
     db.sql("CREATE TABLE %s (id_no text PRIMARY KEY, name text, rev int)" % db.t("r"))
-    st.write_pipeline(t.dir, PIPELINE % names)
+    db.write_pipeline(t, PIPELINE, table="r", **names)
 
     # Round 1: originals with dead letters among them, then corrections
     # without any, in the same partitions.

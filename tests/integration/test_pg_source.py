@@ -40,9 +40,7 @@ def body(t, db):
     db.sql("CREATE INDEX ON %s (wm, id)" % tab)
     db.sql("INSERT INTO %s SELECT g, 1, g %% 2 = 0, jsonb_build_object('g', g), "
            "'2026-01-02 03:04:05.5+00', g / 4.0 FROM generate_series(1, 1000) g" % tab)
-    st.write_pipeline(t.dir, PIPELINE % {
-        "name": pgtest.lua_str(db.schema), "dsn": pgtest.lua_str(db.dsn),
-        "table": pgtest.lua_str(tab)})
+    db.write_pipeline(t, PIPELINE, table="src")
     out = st.LineCounter(t.path("out.jsonl"))
 
     run = t.start()
