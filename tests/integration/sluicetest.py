@@ -269,6 +269,41 @@ return sl.pipeline {
        "max_inflight": max_inflight_records, "busy": busy}
 
 
+def reload_pipeline(name, version):
+    """in.jsonl, followed -> a step that sets version (a Lua expression) on
+    every record -> out.jsonl: the pipeline of the reload tests, where the
+    version tells which file a line went through."""
+    return """
+local sl = require "sluice"
+return sl.pipeline {
+  name = "%s",
+  sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms" } },
+  steps = { function (rec) rec.version = %s; return rec end },
+  sinks = { sl.file.sink { path = "out.jsonl" } },
+  dlq = sl.file.sink { path = "dlq.jsonl" },
+}
+""" % (name, version)
+
+
+def append_ids(t, first, last):
+    """Appends the records {"id": first} .. {"id": last} to the test's in.jsonl."""
+    with open(t.path("in.jsonl"), "a") as f:
+        for i in range(first, last + 1):
+            f.write('{"id": %d}\n' % i)
+
+
+def assert_ids_cover(ids, n, what):
+    """Every id is in 1..n, and every id of 1..n is there (duplicates allowed)."""
+    seen = bytearray(n + 1)
+    for index, i in enumerate(ids):
+        if not 1 <= i <= n:
+            fail("%s line %d: id %d is outside 1..%d" % (what, index + 1, i, n))
+        seen[i] = 1
+    missing = [i for i in range(1, n + 1) if not seen[i]]
+    if missing:
+        fail("%s: %d id(s) missing, first %s" % (what, len(missing), missing[:10]))
+
+
 def check_upper(records, what="output"):
     """Every record's name is upper-case: the step ran on every record."""
     for number, rec in enumerate(records, 1):

@@ -60,15 +60,7 @@ def test(t):
     st.assert_no_torn(torn, "out.jsonl")
     ids = st.ids_of(records, "out.jsonl")
 
-    seen = bytearray(N + 1)
-    for index, i in enumerate(ids):
-        if not 1 <= i <= N:
-            st.fail("out.jsonl line %d: id %d is outside 1..%d" % (index + 1, i, N))
-        seen[i] = 1
-    missing = [i for i in range(1, N + 1) if not seen[i]]
-    if missing:
-        st.fail("%d id(s) missing from the output, first %s"
-                % (len(missing), missing[:10]))
+    st.assert_ids_cover(ids, N, "out.jsonl")
 
     # The output must be 1..N written in order, restarting at most once per
     # kill a little way back: [1..a] [c1+1..b] [c2+1..N] with c <= end of the

@@ -7,27 +7,10 @@ import signal
 
 import sluicetest as st
 
-PIPELINE = """
-local sl = require "sluice"
-return sl.pipeline {
-  name = "reload",
-  sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms" } },
-  steps = { function (rec) rec.version = %s; return rec end },
-  sinks = { sl.file.sink { path = "out.jsonl" } },
-  dlq = sl.file.sink { path = "dlq.jsonl" },
-}
-"""
-
-
-def append(t, first, last):
-    with open(t.path("in.jsonl"), "a") as f:
-        for i in range(first, last + 1):
-            f.write('{"id": %d}\n' % i)
-
 
 def test(t):
-    st.write_pipeline(t.dir, PIPELINE % "1")
-    append(t, 1, 100)
+    st.write_pipeline(t.dir, st.reload_pipeline("reload", "1"))
+    st.append_ids(t, 1, 100)
     run = t.start()
     out = st.LineCounter(t.path("out.jsonl"))
     st.wait_until(lambda: out.count() >= 100, 30, "the first 100 lines", abort=run.exited)
@@ -39,16 +22,16 @@ def test(t):
                   "the reload to be refused", abort=run.exited)
     st.assert_true("pipeline.lua:1:" in run.stderr_text(),
                    "the refused reload's error names the file and line")
-    append(t, 101, 200)
+    st.append_ids(t, 101, 200)
     st.wait_until(lambda: out.count() >= 200, 30, "lines 101-200 after the refused reload",
                   abort=run.exited)
 
     # A valid file: drained, reloaded, resumed.
-    st.write_pipeline(t.dir, PIPELINE % "2")
+    st.write_pipeline(t.dir, st.reload_pipeline("reload", "2"))
     run.signal(signal.SIGHUP)
     st.wait_until(lambda: run.stderr_text().count("running pipeline.lua") >= 2, 30,
                   "the pipeline to start again", abort=run.exited)
-    append(t, 201, 300)
+    st.append_ids(t, 201, 300)
     st.wait_until(lambda: out.count() >= 300, 30, "lines 201-300 after the reload",
                   abort=run.exited)
     run.signal(signal.SIGTERM)

@@ -9,38 +9,22 @@ import json
 import signal
 
 import sluicetest as st
-PIPELINE = """
-local sl = require "sluice"
-return sl.pipeline {
-  name = "reload_gap",
-  sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms" } },
-  steps = { function (rec) rec.version = %s; return rec end },
-  sinks = { sl.file.sink { path = "out.jsonl" } },
-  dlq = sl.file.sink { path = "dlq.jsonl" },
-}
-"""
-
-
-def append(t, first, last):
-    with open(t.path("in.jsonl"), "a") as f:
-        for i in range(first, last + 1):
-            f.write('{"id": %d}\n' % i)
 
 # The new file spins at its top level so that the gap between the two runs
 # is long enough to hit: the check of the file spins too (before the drain).
 SLOW_TOP = """local t0 = os.clock()
 while os.clock() - t0 < 2 do end
-""" + PIPELINE
+"""
 
 
 def test(t):
-    st.write_pipeline(t.dir, PIPELINE % "1")
-    append(t, 1, 100)
+    st.write_pipeline(t.dir, st.reload_pipeline("reload_gap", "1"))
+    st.append_ids(t, 1, 100)
     run = t.start()
     out = st.LineCounter(t.path("out.jsonl"))
     st.wait_until(lambda: out.count() >= 100, 30, "the first 100 lines", abort=run.exited)
 
-    st.write_pipeline(t.dir, SLOW_TOP % "2")
+    st.write_pipeline(t.dir, SLOW_TOP + st.reload_pipeline("reload_gap", "2"))
     run.signal(signal.SIGHUP)
     # "reloaded" is logged once the old pipeline is torn down, just before
     # the new file is loaded: the signals are sent while it loads.

@@ -9,29 +9,12 @@ import time
 
 import sluicetest as st
 
-PIPELINE = """
-local sl = require "sluice"
-return sl.pipeline {
-  name = "reload_stuck",
-  sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms" } },
-  steps = { function (rec) rec.version = %s; return rec end },
-  sinks = { sl.file.sink { path = "out.jsonl" } },
-  dlq = sl.file.sink { path = "dlq.jsonl" },
-}
-"""
-
 # Top-level code that does not end: coroutines switching faster than the
 # instruction hook counts, and a plain loop behind it.
 STUCK = """
 local co = coroutine.wrap(function () while true do coroutine.yield() end end)
 while true do co() end
 """
-
-
-def append(t, first, last):
-    with open(t.path("in.jsonl"), "a") as f:
-        for i in range(first, last + 1):
-            f.write('{"id": %d}\n' % i)
 
 
 def health_answers_promptly(url, what):
@@ -48,8 +31,8 @@ def health_answers_promptly(url, what):
 def test(t):
     port = st.free_port()
     url = "http://127.0.0.1:%d" % port
-    st.write_pipeline(t.dir, PIPELINE % "1")
-    append(t, 1, 100)
+    st.write_pipeline(t.dir, st.reload_pipeline("reload_stuck", "1"))
+    st.append_ids(t, 1, 100)
     run = t.start(args=["--admin", "127.0.0.1:%d" % port])
     out = st.LineCounter(t.path("out.jsonl"))
     st.wait_until(lambda: out.count() >= 100, 30, "the first 100 lines", abort=run.exited)
@@ -60,21 +43,21 @@ def test(t):
     st.wait_until(lambda: "SIGHUP: checking" in run.stderr_text(), 30,
                   "the check to start", abort=run.exited)
     health_answers_promptly(url, "while the new file is checked")
-    append(t, 101, 200)
+    st.append_ids(t, 101, 200)
     st.wait_until(lambda: out.count() >= 200, 30, "lines 101-200 while the check runs",
                   abort=run.exited)
     health_answers_promptly(url, "after records flowed during the check")
 
     # A SIGHUP during the check is kept: once the stuck check is given up
     # (or fails), the newest file is checked and reloaded.
-    st.write_pipeline(t.dir, PIPELINE % "2")
+    st.write_pipeline(t.dir, st.reload_pipeline("reload_stuck", "2"))
     run.signal(signal.SIGHUP)
     st.wait_until(lambda: run.stderr_text().count("running pipeline.lua") >= 2, 120,
                   "the pipeline to reload the newest file after the stuck check",
                   abort=run.exited)
     st.assert_true("still running the pipeline as loaded" in run.stderr_text(),
                    "the stuck check is reported as failed")
-    append(t, 201, 300)
+    st.append_ids(t, 201, 300)
     st.wait_until(lambda: out.count() >= 300, 30, "lines 201-300 after the reload",
                   abort=run.exited)
 

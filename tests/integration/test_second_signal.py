@@ -69,15 +69,7 @@ def test(t):
     records, torn = st.read_jsonl(t.path("out.jsonl"))
     st.assert_no_torn(torn, "out.jsonl")
     ids = st.ids_of(records, "out.jsonl")
-    seen = bytearray(N + 1)
-    for index, i in enumerate(ids):
-        if not 1 <= i <= N:
-            st.fail("out.jsonl line %d: id %d is outside 1..%d" % (index + 1, i, N))
-        seen[i] = 1
-    missing = [i for i in range(1, N + 1) if not seen[i]]
-    if missing:
-        st.fail("%d id(s) missing from the output, first %s"
-                % (len(missing), missing[:10]))
+    st.assert_ids_cover(ids, N, "out.jsonl")
     st.check_upper(records, "out.jsonl")
 
 
