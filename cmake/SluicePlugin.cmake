@@ -10,7 +10,9 @@
 # SLUICE_PLUGIN_<NAME> (ON by default) and, when it is on, a static library
 # sluice_plugin_<name> that links the runtime and LIBS.  PLUGINS names the
 # `const sl_plugin` symbols the folder defines, LUA_LIBS its
-# `const sl_lua_lib` symbols (sl.<name>.fn in pipelines).
+# `const sl_lua_lib` symbols (sluice/lua.h: sl.<name>.fn in pipelines).
+# A plugin compiles against the public headers alone (runtime/include:
+# sluice/...) and its own folder; scripts/check-includes checks the same.
 #
 # sluice_plugins_generate() then writes plugins_builtin.c, the table of
 # every plugin that is on, in the order the folders were added, so adding a

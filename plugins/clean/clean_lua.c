@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "clean.h"
-#include "engine/engine.h"
+#include "sluice/lua.h"
 #include "rules.h"
 
 typedef struct scratch {

@@ -29,8 +29,8 @@
 #include <string.h>
 
 #include "clean_step.h"
-#include "lua/sl_lua.h"
-#include "core/suggest.h"
+#include "sluice/lua.h"
+#include "sluice/text.h"
 #include "rules.h"
 #include "sluice/codec.h"
 #include "sluice/log.h"

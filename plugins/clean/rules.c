@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/suggest.h"
+#include "sluice/text.h"
 #include "rules.h"
 
 void clean_ctx_free(clean_ctx *cx) {

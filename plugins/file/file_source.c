@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "file.h"
 #include "sluice/log.h"
 

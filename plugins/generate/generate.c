@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "lua/sl_lua.h"
+#include "sluice/clock.h"
+#include "sluice/lua.h"
 #include "sluice/log.h"
 #include "sluice/plugin.h"
 

@@ -44,7 +44,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "kafka_sink.h"
 #include "sluice/log.h"
 

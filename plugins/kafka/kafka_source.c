@@ -71,7 +71,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "kafka.h"
 #include "sluice/log.h"
 

@@ -47,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "pg.h"
 #include "pg_sink_sql.h"
 #include "sluice/log.h"

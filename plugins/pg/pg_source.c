@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "pg.h"
 #include "sluice/log.h"
 

@@ -157,7 +157,7 @@ static void help_plugins(void) {
   for (int k = 0; k < 3; k++) {
     int any = 0;
     for (const sl_plugin *const *p = sl_registry_all(); *p; p++) {
-      if ((*p)->kind != kinds[k]) continue;
+      if ((*p)->kind != kinds[k] || ((*p)->caps & SL_CAN_HOST_LUA)) continue;
       if (!any) printf("%s:\n", titles[k]);
       any = 1;
       printf("  sl.%s  %s\n", (*p)->name, (*p)->doc);

@@ -22,7 +22,7 @@
 #include <xxhash.h>
 
 #include "codec/codec_int.h"
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 #include "sluice/errors.h"
 
 /* Names c1..c64 are made once; wider rows name the rest in the arena. */
@@ -363,7 +363,7 @@ static int csv_take_header(void *vctx, const char *p, size_t n, const char **why
     p += 3;
     n -= 3;
   }
-  size_t bad = sl__utf8_check(p, n);
+  size_t bad = sl_utf8_check(p, n);
   if (bad < n) {
     snprintf(c->why, sizeof c->why, "invalid UTF-8 in the CSV header at byte %zu", bad);
     *why = c->why;
@@ -433,7 +433,7 @@ static int csv_decode(void *vctx, sl_record *rec, sl_arena *a, const char **why)
   }
   const char *p = rec->raw.ptr;
   size_t n = rec->raw.len;
-  size_t bad = sl__utf8_check(p, n);
+  size_t bad = sl_utf8_check(p, n);
   if (bad < n) {
     *why = arena_msg(a, "invalid UTF-8", "invalid UTF-8 at byte %zu", bad);
     return SL_EUTF8;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 #include "sluice/codec.h"
 
 static void put_time(sl_buf *b, int64_t now_ms) {
@@ -66,7 +66,7 @@ static void put_name(sl_buf *b, int *first, const char *name, const char *suffix
  * under name_base64: escaping invalid UTF-8 would not read back as the same
  * bytes. */
 static void put_bytes(sl_buf *b, int *first, const char *name, sl_str s) {
-  if (sl__utf8_check(s.ptr, s.len) == s.len) {
+  if (sl_utf8_check(s.ptr, s.len) == s.len) {
     put_name(b, first, name, "");
     sl_buf_json_string(b, s.ptr, s.len);
   } else {

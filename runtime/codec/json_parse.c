@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "codec/codec_int.h"
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 #include "sluice/errors.h"
 
 /* Bytes inside a string literal: 0 ordinary, 1 '"', 2 '\\', 3 a control
@@ -172,7 +172,7 @@ static cursor utf8_run(cursor p, cursor end) {
       p += 3;
       continue;
     }
-    size_t k = sl__utf8_seq(p, (size_t)(end - p));
+    size_t k = sl_utf8_seq(p, (size_t)(end - p));
     if (!k) break;
     p += k;
   } while (p < end && *p >= 0x80);

@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "codec/codec_int.h"
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 #include "sluice/errors.h"
 
 static int raw_decode(void *ctx, sl_record *rec, sl_arena *a, const char **why) {
   (void)ctx;
-  size_t bad = sl__utf8_check(rec->raw.ptr, rec->raw.len);
+  size_t bad = sl_utf8_check(rec->raw.ptr, rec->raw.len);
   if (bad < rec->raw.len) {
     char msg[48];
     int n = snprintf(msg, sizeof msg, "invalid UTF-8 at byte %zu", bad);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 #include "sluice/errors.h"
 
 void sl_buf_free(sl_buf *b) {
@@ -106,7 +106,7 @@ void sl_buf_json_string(sl_buf *b, const char *s, size_t n) {
   while (i < n) {
     unsigned c = p[i];
     if (c >= 0x80) {
-      size_t k = sl__utf8_seq(p + i, n - i);
+      size_t k = sl_utf8_seq(p + i, n - i);
       if (k) {
         i += k;
         continue;

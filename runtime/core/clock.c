@@ -1,4 +1,4 @@
-#include "core/clock.h"
+#include "sluice/clock.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "sluice/buf.h"
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "core/secrets.h"
 
 static sl_log_level g_level = SL_LOG_INFO;

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/suggest.h"
+#include "sluice/clock.h"
+#include "sluice/text.h"
 #include "core/secrets.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
@@ -665,6 +665,7 @@ static int open_module(lua_State *L) {
   lua_setfield(L, m, "plugin");
 
   for (const sl_plugin *const *pl = sl_registry_all(); *pl; pl++) {
+    if ((*pl)->caps & SL_CAN_HOST_LUA) continue;   /* no constructor: see sl_registry_lua_host */
     lua_pushlightuserdata(L, (void *)*pl);
     lua_pushcclosure(L, c_constructor, 1);
     set_dotted(L, m, (*pl)->name);

@@ -219,15 +219,7 @@ void sl_options_describe(const sl_option *opts, sl_buf *out);
 const char *sl_opt_type_name(sl_opt_type t);
 
 /* ---- registry.c ---- */
-/* Libraries of Lua functions built into the sluice module: sl.<name>.fn.
- * open pushes a table of functions.  If a plugin has the same name, the
- * table is callable as that plugin's constructor: sl.clean { ... } and
- * sl.clean.cn_id(s) side by side. */
-typedef struct sl_lua_lib {
-  const char *name;
-  int (*open)(lua_State *L);
-} sl_lua_lib;
-/* The built-in C plugins and Lua libraries, NULL-terminated, generated at
+/* The built-in C plugins and Lua libraries (sl_lua_lib, sluice/lua.h), NULL-terminated, generated at
  * configure time (plugins_builtin.c, cmake/SluicePlugin.cmake) and linked
  * into the sluice binary only. */
 extern const sl_plugin *const sl__builtin_plugins[];
@@ -235,7 +227,11 @@ extern const sl_lua_lib *const sl__builtin_libs[];
 /* Sets the tables the registry serves (borrowed, static); called once
  * before any pipeline is loaded.  Until then the registry is empty. */
 void sl__registry_init(const sl_plugin *const *plugins, const sl_lua_lib *const *libs);
+/* The plugin constructed by that name (hosts of Lua stages have none). */
 const sl_plugin *sl_registry_find(const char *name);
+/* The plugin that runs the stages of kind that Lua plugin files define
+ * (SL_CAN_HOST_LUA), or NULL when none was built in. */
+const sl_plugin *sl_registry_lua_host(sl_plugin_kind kind);
 /* The C plugins, NULL-terminated. */
 const sl_plugin *const *sl_registry_all(void);
 const sl_lua_lib *const *sl_registry_libs(void);
@@ -275,9 +271,5 @@ void sl__state_flush_all(sl_pipeline *p);
 /* --reset-checkpoint: moves the stage's state file aside (and forgets a
  * checkpoint its sink stored), so that it starts from the beginning. */
 int sl__state_reset(sl_stage *st);
-
-/* ---- lua_plugins.c: plugins written in Lua ---- */
-extern const sl_plugin sl_lua_source_plugin;
-extern const sl_plugin sl_lua_sink_plugin;
 
 #endif

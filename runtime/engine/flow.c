@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/suggest.h"
-#include "core/clock.h"
+#include "sluice/text.h"
+#include "sluice/clock.h"
 #include "engine/engine.h"
 
 const char *sl_opt_type_name(sl_opt_type t) {

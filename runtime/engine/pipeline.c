@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
-#include "core/clock.h"
+#include "sluice/clock.h"
 #include "core/secrets.h"
 #include "engine/metrics.h"
 #include "engine/engine.h"
@@ -32,6 +32,9 @@ const sl_plugin *sl_stage_plugin(const sl_stage *st) { return st->plugin; }
 int sl_stage_is_dlq(const sl_stage *st) { return st->is_dlq; }
 uint32_t sl_stage_batch_size(const sl_stage *st) { return st->p->set.batch_size; }
 struct lua_State *sl_stage_lua(sl_stage *st) { return sl_lua_state(st->p->cfg); }
+void sl_stage_push_descriptor(sl_stage *st) {
+  lua_rawgeti(sl_lua_state(st->p->cfg), LUA_REGISTRYINDEX, st->desc_ref);
+}
 
 void sl_sink_set_codec(sl_stage *st, const sl_codec *codec, void *codec_ctx) {
   st->codec = codec;
@@ -159,8 +162,13 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   lua_getfield(L, desc, "def");
   int is_lua = !lua_isnil(L, -1);
   lua_pop(L, 1);
-  if (!pl && is_lua)
-    pl = kind == SL_SOURCE ? &sl_lua_source_plugin : kind == SL_SINK ? &sl_lua_sink_plugin : NULL;
+  if (!pl && is_lua && kind != SL_STEP) {
+    pl = sl_registry_lua_host(kind);
+    if (!pl)
+      sl_buf_printf(err, "%s: %s is a %s written in Lua, and this sluice was built without "
+                    "the plugin that runs them (lua)", st->where, pname,
+                    kind == SL_SOURCE ? "source" : "sink");
+  }
   lua_getfield(L, desc, "options");
   int opts = lua_gettop(L);
   lua_getfield(L, opts, "name");

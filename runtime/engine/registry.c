@@ -24,7 +24,13 @@ const sl_lua_lib *const *sl_registry_libs(void) { return libs; }
 
 const sl_plugin *sl_registry_find(const char *name) {
   for (const sl_plugin *const *p = builtin; *p; p++)
-    if (strcmp((*p)->name, name) == 0) return *p;
+    if (!((*p)->caps & SL_CAN_HOST_LUA) && strcmp((*p)->name, name) == 0) return *p;
+  return NULL;
+}
+
+const sl_plugin *sl_registry_lua_host(sl_plugin_kind kind) {
+  for (const sl_plugin *const *p = builtin; *p; p++)
+    if ((*p)->kind == kind && ((*p)->caps & SL_CAN_HOST_LUA)) return *p;
   return NULL;
 }
 

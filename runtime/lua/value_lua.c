@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 #include "lua/sl_lua_int.h"
 #include "sluice/codec.h"
 #include "sluice/errors.h"
@@ -269,7 +269,7 @@ static int enc_key(enc *e, int idx, okey *k) {
       size_t n;
       const char *p = lua_tolstring(L, idx, &n);
       k->numeric = 0;
-      if (sl__utf8_check(p, n) != n) return enc_fail(e, SL_ETYPE, not_utf8);
+      if (sl_utf8_check(p, n) != n) return enc_fail(e, SL_ETYPE, not_utf8);
       return enc_string(e, p, n, &k->m.name);
     }
     case LUA_TNUMBER: {
@@ -440,7 +440,7 @@ static int enc_value(enc *e, int idx, sl_value *out) {
     case LUA_TSTRING: {
       size_t n;
       const char *p = lua_tolstring(L, idx, &n);
-      if (sl__utf8_check(p, n) != n) return enc_fail(e, SL_ETYPE, not_utf8);
+      if (sl_utf8_check(p, n) != n) return enc_fail(e, SL_ETYPE, not_utf8);
       out->type = SL_T_STRING;
       return enc_string(e, p, n, &out->u.s);
     }

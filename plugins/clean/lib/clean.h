@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 #include "sluice/buf.h"
 #include "sluice/errors.h"
 
@@ -291,7 +291,7 @@ static inline uint32_t sl__utf8_next(const char *s, size_t n, size_t *i) {
     (*i)++;
     return p[0];
   }
-  size_t k = sl__utf8_seq(p, n - *i);
+  size_t k = sl_utf8_seq(p, n - *i);
   if (!k) {
     (*i)++;
     return 0xFFFFFFFFu;

@@ -15,7 +15,7 @@
 #include <utf8proc.h>
 
 #include "clean.h"
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 
 void sl_text_scratch_free(sl_text_scratch *sc) {
   free(sc->cps);
@@ -58,14 +58,14 @@ static int nfkc_stable(uint32_t c, int fold) {
 /* ---- passes: each returns 0 (unchanged), 1 (wrote dst) or a negative error ---- */
 
 static int pass_utf8(const char *s, size_t n, int repair, sl_buf *dst, sl_clean_why *why) {
-  size_t bad = sl__utf8_check(s, n);
+  size_t bad = sl_utf8_check(s, n);
   if (bad == n) return 0;
   if (!repair) return sl__why(why, SL_EUTF8, "invalid UTF-8 at byte %zu", bad);
   const unsigned char *p = (const unsigned char *)s;
   dst->len = 0;
   size_t i = 0;
   while (i < n) {
-    size_t ok = sl__utf8_check(s + i, n - i);
+    size_t ok = sl_utf8_check(s + i, n - i);
     sl_buf_append(dst, s + i, ok);
     i += ok;
     if (i >= n) break;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "clean.h"
-#include "core/utf8_valid.h"
+#include "sluice/text.h"
 
 int sl__why(sl_clean_why *why, int err, const char *fmt, ...) {
   if (why) {

@@ -1,5 +1,8 @@
-/* Sources and sinks written in Lua.  They run in the loop thread's Lua
- * state, like every source and sink callback.
+/* Sources and sinks written in Lua: lua.source and lua.sink run every
+ * stage that a Lua plugin file defines (SL_CAN_HOST_LUA), built on the
+ * public API alone.  They run in the loop thread's Lua state
+ * (sl_stage_lua), like every source and sink callback, and find the
+ * definition in the stage's descriptor (sl_stage_push_descriptor).
  *
  *   sl.plugin.source { name, options, open(opts, ctx) -> state,
  *                      read(state, max) -> records, checkpoint | nil at the end,
@@ -13,15 +16,19 @@
  * after poll_interval".  write receives record views; it acknowledges by
  * returning, and an error sends the whole batch to the dead-letter sink. */
 #include <lauxlib.h>
+#include <lua.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
-#include "core/clock.h"
-#include "engine/engine.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
+#include "sluice/lua.h"
+#include "sluice/plugin.h"
 
 typedef struct lua_stage {
   sl_stage *st;
+  sl_lua *lua;            /* the loop thread's state, where the definition lives */
   int def_ref;
   int state_ref;
   int64_t poll_ms;
@@ -69,7 +76,7 @@ static int ctx_save(lua_State *L) {
 /* The second argument of open: { name = ..., load = ..., save = ... }. [-0,+1] */
 static void push_context(lua_State *L, sl_stage *st) {
   lua_createtable(L, 0, 3);
-  lua_pushstring(L, st->name);
+  lua_pushstring(L, sl_stage_name(st));
   lua_setfield(L, -2, "name");
   lua_pushlightuserdata(L, st);
   lua_pushcclosure(L, ctx_load, 1);
@@ -81,12 +88,12 @@ static void push_context(lua_State *L, sl_stage *st) {
 
 static int lua_stage_init(sl_stage *st) {
   lua_stage *ls = sl_stage_priv(st);
-  sl_pipeline *p = st->p;
-  lua_State *L = sl_lua_state(p->cfg);
+  lua_State *L = sl_stage_lua(st);
   ls->st = st;
+  ls->lua = sl_lua_from(L);
   ls->state_ref = LUA_NOREF;
   ls->poll_ms = 100;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, st->desc_ref);
+  sl_stage_push_descriptor(st);
   lua_getfield(L, -1, "def");
   lua_getfield(L, -1, "poll_interval");
   if (lua_isinteger(L, -1)) ls->poll_ms = lua_tointeger(L, -1);
@@ -96,8 +103,8 @@ static int lua_stage_init(sl_stage *st) {
   if (get_callback(L, ls, "open")) {
     lua_insert(L, -2);
     push_context(L, st);
-    if (sl_lua_pcall(p->cfg, 2, 1, &ls->err, NULL)) {
-      sl_log_error(st->name, "%s: open failed: %s", st->where, ls->err.ptr);
+    if (sl_lua_pcall(ls->lua, 2, 1, &ls->err, NULL)) {
+      sl_log_error(sl_stage_name(st), "%s: open failed: %s", sl_stage_where(st), ls->err.ptr);
       lua_pop(L, 1);
       return SL_ELUA;
     }
@@ -110,11 +117,11 @@ static int lua_stage_init(sl_stage *st) {
 static void lua_stage_destroy(sl_stage *st) {
   lua_stage *ls = sl_stage_priv(st);
   if (!ls->st) return;   /* init never ran */
-  lua_State *L = sl_lua_state(st->p->cfg);
+  lua_State *L = sl_stage_lua(st);
   if (get_callback(L, ls, "close")) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
-    if (sl_lua_pcall(st->p->cfg, 1, 0, &ls->err, NULL))
-      sl_log_error(st->name, "close failed: %s", ls->err.ptr);
+    if (sl_lua_pcall(ls->lua, 1, 0, &ls->err, NULL))
+      sl_log_error(sl_stage_name(st), "close failed: %s", ls->err.ptr);
   }
   luaL_unref(L, LUA_REGISTRYINDEX, ls->state_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, ls->def_ref);
@@ -150,11 +157,11 @@ static void on_source_idle(uv_idle_t *h) {
     uv_idle_stop(&ls->idle);
     return;
   }
-  lua_State *L = sl_lua_state(st->p->cfg);
+  lua_State *L = sl_stage_lua(st);
   get_callback(L, ls, "read");
   lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
   lua_pushinteger(L, sl_stage_batch_size(st));
-  if (sl_lua_pcall(st->p->cfg, 2, 2, &ls->err, NULL)) {
+  if (sl_lua_pcall(ls->lua, 2, 2, &ls->err, NULL)) {
     sl_stage_fatal(st, "read failed: %s", ls->err.ptr);
     source_finish(ls);
     return;
@@ -184,6 +191,7 @@ static void on_source_idle(uv_idle_t *h) {
     sl_stage_fatal(st, "out of memory");
     return;
   }
+  const char *name = sl_stage_name(st);
   int64_t now = sl_now_ms();
   for (lua_Integer i = 1; i <= n; i++) {
     sl_record *rec = sl_batch_add(b);
@@ -193,10 +201,10 @@ static void on_source_idle(uv_idle_t *h) {
     if (!lua_istable(L, -1) || sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why)) {
       memset(rec, 0, sizeof *rec);
       rec->meta.partition = -1;
-      sl_record_fail(rec, sl_batch_arena(b), st->name, why ? why : "read returned a non-table record");
+      sl_record_fail(rec, sl_batch_arena(b), name, why ? why : "read returned a non-table record");
     }
-    rec->meta.origin.ptr = st->name;
-    rec->meta.origin.len = strlen(st->name);
+    rec->meta.origin.ptr = name;
+    rec->meta.origin.len = strlen(name);
     rec->meta.offset = -1;
     rec->meta.arrival_ms = now;
     lua_pop(L, 1);
@@ -229,21 +237,21 @@ static void source_stop(sl_stage *st) { source_finish(sl_stage_priv(st)); }
 
 static void source_ack(sl_stage *st, const sl_checkpoint *cp) {
   lua_stage *ls = sl_stage_priv(st);
-  lua_State *L = sl_lua_state(st->p->cfg);
+  lua_State *L = sl_stage_lua(st);
   if (get_callback(L, ls, "ack")) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, cp->ref);
-    if (sl_lua_pcall(st->p->cfg, 2, 0, &ls->err, NULL))
-      sl_log_error(st->name, "ack failed: %s", ls->err.ptr);
+    if (sl_lua_pcall(ls->lua, 2, 0, &ls->err, NULL))
+      sl_log_error(sl_stage_name(st), "ack failed: %s", ls->err.ptr);
   }
   luaL_unref(L, LUA_REGISTRYINDEX, cp->ref);
 }
 
-const sl_plugin sl_lua_source_plugin = {
+const sl_plugin lua_source_plugin = {
     .abi = SL_PLUGIN_ABI,
     .kind = SL_SOURCE,
     .name = "lua.source",
-    .doc = "A source written in Lua.",
+    .doc = "Runs the sources Lua plugin files define (sl.plugin.source { ... }).",
     .priv_size = sizeof(lua_stage),
     .init = lua_stage_init,
     .destroy = lua_stage_destroy,
@@ -251,6 +259,7 @@ const sl_plugin sl_lua_source_plugin = {
     .resume = source_resume,
     .stop = source_stop,
     .ack = source_ack,
+    .caps = SL_CAN_HOST_LUA,
 };
 
 /* ---- sink ---- */
@@ -261,7 +270,7 @@ static int call_write(lua_State *L) {
   sl_sink_batch *sb = lua_touserdata(L, lua_upvalueindex(1));
   lua_createtable(L, (int)sb->n, 0);
   for (uint32_t i = 0; i < sb->n; i++) {
-    sl_lua_push_record(L, sb->recs[i], &sb->batch->arena);
+    sl_lua_push_record(L, sb->recs[i], sl_batch_arena(sb->batch));
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_call(L, 2, 0);
@@ -270,12 +279,12 @@ static int call_write(lua_State *L) {
 
 static int sink_write(sl_stage *st, sl_sink_batch *sb) {
   lua_stage *ls = sl_stage_priv(st);
-  lua_State *L = sl_lua_state(st->p->cfg);
+  lua_State *L = sl_stage_lua(st);
   lua_pushlightuserdata(L, sb);
   lua_pushcclosure(L, call_write, 1);
   get_callback(L, ls, "write");
   lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
-  if (sl_lua_pcall(st->p->cfg, 2, 0, &ls->err, NULL)) {
+  if (sl_lua_pcall(ls->lua, 2, 0, &ls->err, NULL)) {
     for (uint32_t i = 0; i < sb->n; i++) sl_sink_reject(sb, i, ls->err.ptr);
   }
   sl_lua_views_expire(L);
@@ -285,23 +294,24 @@ static int sink_write(sl_stage *st, sl_sink_batch *sb) {
 
 static void sink_flush(sl_stage *st) {
   lua_stage *ls = sl_stage_priv(st);
-  lua_State *L = sl_lua_state(st->p->cfg);
+  lua_State *L = sl_stage_lua(st);
   if (get_callback(L, ls, "flush")) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
-    if (sl_lua_pcall(st->p->cfg, 1, 0, &ls->err, NULL))
-      sl_log_error(st->name, "flush failed: %s", ls->err.ptr);
+    if (sl_lua_pcall(ls->lua, 1, 0, &ls->err, NULL))
+      sl_log_error(sl_stage_name(st), "flush failed: %s", ls->err.ptr);
   }
   sl_stage_flushed(st);
 }
 
-const sl_plugin sl_lua_sink_plugin = {
+const sl_plugin lua_sink_plugin = {
     .abi = SL_PLUGIN_ABI,
     .kind = SL_SINK,
     .name = "lua.sink",
-    .doc = "A sink written in Lua.",
+    .doc = "Runs the sinks Lua plugin files define (sl.plugin.sink { ... }).",
     .priv_size = sizeof(lua_stage),
     .init = lua_stage_init,
     .destroy = lua_stage_destroy,
     .write = sink_write,
     .flush = sink_flush,
+    .caps = SL_CAN_HOST_LUA,
 };

@@ -1,4 +1,4 @@
-#include "core/suggest.h"
+#include "sluice/text.h"
 
 #include <string.h>
 

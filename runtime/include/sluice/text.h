@@ -1,11 +1,12 @@
-/* UTF-8 validation (runtime-internal).
+/* Text helpers the runtime and plugins share: UTF-8 validity, and the edit
+ * distance behind "did you mean ...?" in error messages.
  *
- * Inline because the JSON and CSV scanners and sl_buf_json_string call it
- * from their inner loops.  Validity follows Unicode table 3-7: no stray
- * continuation bytes, no overlong forms, no UTF-16 surrogates (U+D800..DFFF)
- * and nothing above U+10FFFF. */
-#ifndef SLUICE_CORE_UTF8_VALID_H
-#define SLUICE_CORE_UTF8_VALID_H
+ * UTF-8 validity follows Unicode table 3-7: no stray continuation bytes, no
+ * overlong forms, no UTF-16 surrogates (U+D800..DFFF) and nothing above
+ * U+10FFFF.  The checks are inline because the JSON and CSV scanners call
+ * them from their inner loops. */
+#ifndef SLUICE_TEXT_H
+#define SLUICE_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
 /* The length (2..4) of the valid multi-byte sequence that starts p[0..n),
  * or 0 when p[0] does not start one (including a sequence cut short by n).
  * p[0] must be >= 0x80. */
-static inline size_t sl__utf8_seq(const unsigned char *p, size_t n) {
+static inline size_t sl_utf8_seq(const unsigned char *p, size_t n) {
   unsigned c = p[0];
   if (c < 0xC2) return 0;   /* a continuation byte, or an overlong 2-byte lead */
   if (c < 0xE0) return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
@@ -37,7 +38,7 @@ static inline size_t sl__utf8_seq(const unsigned char *p, size_t n) {
 
 /* The offset of the first byte of p[0..n) that is not part of valid UTF-8,
  * or n when all of it is valid. */
-static inline size_t sl__utf8_check(const char *s, size_t n) {
+static inline size_t sl_utf8_check(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < n) {
@@ -53,11 +54,16 @@ static inline size_t sl__utf8_check(const char *s, size_t n) {
       i++;
       continue;
     }
-    size_t k = sl__utf8_seq(p + i, n - i);
+    size_t k = sl_utf8_seq(p + i, n - i);
     if (!k) return i;
     i += k;
   }
   return n;
 }
+
+/* Levenshtein distance of two short strings, for suggesting the nearest of
+ * a few names; 99 when either is longer than 63 bytes (names are short: a
+ * longer one is no typo of them). */
+int sl_edit_distance(const char *a, const char *b);
 
 #endif

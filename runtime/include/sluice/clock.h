@@ -1,0 +1,31 @@
+/* Clocks, timestamps and the units of durations and sizes.
+ *
+ * The same parsers read SL_OPT_DURATION and SL_OPT_SIZE options, so a
+ * plugin that takes such a value from elsewhere (a Lua table, a broker
+ * setting) reads it the way a pipeline file does. */
+#ifndef SLUICE_CLOCK_H
+#define SLUICE_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock, Unix milliseconds: for timestamps a person or another system reads. */
+int64_t sl_now_ms(void);
+/* Monotonic clock, milliseconds; only differences mean anything: for
+ * timeouts and back-off, which a wall clock step must not shorten. */
+int64_t sl_mono_ms(void);
+
+/* Room sl_format_time_ms needs, NUL included. */
+#define SL_TIME_MS_LEN 25
+/* RFC 3339 UTC with milliseconds: "2026-11-27T14:00:00.123Z" (24 bytes
+ * + NUL: n should be at least SL_TIME_MS_LEN; a shorter out is cut). */
+void sl_format_time_ms(char *out, size_t n, int64_t unix_ms);
+
+/* "250ms", "5s", "2m", "1h", or a bare number of milliseconds → ms.
+ * -1 when malformed or negative. */
+int64_t sl_parse_duration_ms(const char *s);
+/* "512", "64KiB", "16MiB", "1GiB", "10MB" (and "k", "M", "G" as KiB, MiB,
+ * GiB) → bytes; -1 when malformed or negative. */
+int64_t sl_parse_size(const char *s);
+
+#endif
