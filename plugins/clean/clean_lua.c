@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "clean.h"
-#include "sluice/lua.h"
 #include "rules.h"
+#include "sluice/lua.h"
 
 typedef struct scratch {
   sl_text_scratch text;

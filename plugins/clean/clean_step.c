@@ -29,11 +29,11 @@
 #include <string.h>
 
 #include "clean_step.h"
-#include "sluice/lua.h"
-#include "sluice/text.h"
 #include "rules.h"
 #include "sluice/codec.h"
 #include "sluice/log.h"
+#include "sluice/lua.h"
+#include "sluice/text.h"
 
 enum { ON_KEEP = 0, ON_NULL, ON_DLQ };
 

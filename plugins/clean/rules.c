@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/text.h"
 #include "rules.h"
+#include "sluice/text.h"
 
 void clean_ctx_free(clean_ctx *cx) {
   sl_text_scratch_free(&cx->text);

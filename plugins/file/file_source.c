@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sluice/clock.h"
 #include "file.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 static void issue_read(file_source *fs);

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "sluice/clock.h"
-#include "sluice/lua.h"
 #include "sluice/log.h"
+#include "sluice/lua.h"
 #include "sluice/plugin.h"
 
 typedef struct gen_cfg {

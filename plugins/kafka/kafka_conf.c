@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sluice/clock.h"
 #include "kafka.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 int kafka_conf_is_secret(const char *key) {

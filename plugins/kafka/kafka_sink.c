@@ -44,8 +44,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "sluice/clock.h"
 #include "kafka_sink.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 #define POLL_EVERY_MS 100

@@ -71,8 +71,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sluice/clock.h"
 #include "kafka.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 /* How long a backpressure pause may last before the partitions are paused

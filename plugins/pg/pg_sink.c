@@ -47,9 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/clock.h"
 #include "pg.h"
 #include "pg_sink_sql.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 typedef enum step {

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/clock.h"
 #include "pg.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 typedef struct pg_source_cfg {

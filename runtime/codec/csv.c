@@ -22,8 +22,8 @@
 #include <xxhash.h>
 
 #include "codec/codec_int.h"
-#include "sluice/text.h"
 #include "sluice/errors.h"
+#include "sluice/text.h"
 
 /* Names c1..c64 are made once; wider rows name the rest in the arena. */
 #define CSV_GEN_NAMES 64

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "sluice/text.h"
 #include "sluice/codec.h"
+#include "sluice/text.h"
 
 static void put_time(sl_buf *b, int64_t now_ms) {
   /* Floor division: times before 1970 still get milliseconds in 0..999. */

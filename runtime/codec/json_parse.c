@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "codec/codec_int.h"
-#include "sluice/text.h"
 #include "sluice/errors.h"
+#include "sluice/text.h"
 
 /* Bytes inside a string literal: 0 ordinary, 1 '"', 2 '\\', 3 a control
  * character (must be escaped), 4 the lead of a multi-byte UTF-8 sequence. */

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "codec/codec_int.h"
-#include "sluice/text.h"
 #include "sluice/errors.h"
+#include "sluice/text.h"
 
 static int raw_decode(void *ctx, sl_record *rec, sl_arena *a, const char **why) {
   (void)ctx;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/text.h"
 #include "sluice/errors.h"
+#include "sluice/text.h"
 
 void sl_buf_free(sl_buf *b) {
   free(b->ptr);

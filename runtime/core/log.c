@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/secrets.h"
 #include "sluice/buf.h"
 #include "sluice/clock.h"
-#include "core/secrets.h"
 
 static sl_log_level g_level = SL_LOG_INFO;
 static int g_json;

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/clock.h"
-#include "sluice/text.h"
 #include "core/secrets.h"
 #include "engine/engine.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
+#include "sluice/text.h"
 
 #define DESC_MT "sluice.stage"
 #define PIPELINE_MT "sluice.pipeline"

@@ -219,9 +219,9 @@ void sl_options_describe(const sl_option *opts, sl_buf *out);
 const char *sl_opt_type_name(sl_opt_type t);
 
 /* ---- registry.c ---- */
-/* The built-in C plugins and Lua libraries (sl_lua_lib, sluice/lua.h), NULL-terminated, generated at
- * configure time (plugins_builtin.c, cmake/SluicePlugin.cmake) and linked
- * into the sluice binary only. */
+/* The built-in C plugins and Lua libraries (sl_lua_lib: sluice/lua.h),
+ * NULL-terminated, generated at configure time (plugins_builtin.c,
+ * cmake/SluicePlugin.cmake) and linked into the sluice binary only. */
 extern const sl_plugin *const sl__builtin_plugins[];
 extern const sl_lua_lib *const sl__builtin_libs[];
 /* Sets the tables the registry serves (borrowed, static); called once

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/clock.h"
 #include "engine/engine.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 struct sl_reject {

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/text.h"
-#include "sluice/clock.h"
 #include "engine/engine.h"
+#include "sluice/clock.h"
+#include "sluice/text.h"
 
 const char *sl_opt_type_name(sl_opt_type t) {
   switch (t) {

@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
-#include "sluice/clock.h"
 #include "core/secrets.h"
-#include "engine/metrics.h"
 #include "engine/engine.h"
+#include "engine/metrics.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 /* ---- accessors for plugins ---- */

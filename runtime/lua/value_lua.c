@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/text.h"
 #include "lua/sl_lua_int.h"
 #include "sluice/codec.h"
 #include "sluice/errors.h"
+#include "sluice/text.h"
 
 /* ---- sl.json.null ---- */
 

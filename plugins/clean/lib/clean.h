@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sluice/text.h"
 #include "sluice/buf.h"
 #include "sluice/errors.h"
+#include "sluice/text.h"
 
 /* Why a value was rejected: a short sentence, NUL-terminated. */
 typedef struct sl_clean_why {
