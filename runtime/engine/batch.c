@@ -31,38 +31,6 @@ sl_record *sl_batch_record(sl_batch *b, uint32_t i) { return i < b->n ? &b->recs
 sl_stage *sl_batch_source(const sl_batch *b) { return b->source; }
 const sl_checkpoint *sl_batch_checkpoint(const sl_batch *b) { return &b->cp; }
 
-int sl_sink_batch_checkpoint(const sl_sink_batch *sb, const char **source, sl_buf *out) {
-  sl_stage *src = sb->batch->source;
-  *source = src->name;
-  if (!src->plugin->checkpoint_encode) return SL_ENOENT;
-  return src->plugin->checkpoint_encode(src, &sb->batch->cp, out);
-}
-
-sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i) {
-  if (!sb->attrs || k < 0 || k >= sb->sink->nattrs || i >= sb->n) return (sl_str){NULL, 0};
-  return sb->attrs[(size_t)k * sb->attr_cap + i];
-}
-
-/* SL_RECORD_MAP values are pairs, each a uint32_t name length, the name, a
- * uint32_t value length and the value (lengths in host order, unaligned);
- * worker.c writes them. */
-int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value) {
-  uint32_t n;
-  if (!rest->ptr || rest->len < sizeof n) return 0;
-  memcpy(&n, rest->ptr, sizeof n);
-  if (rest->len - sizeof n < n) return 0;
-  *name = (sl_str){rest->ptr + sizeof n, n};
-  size_t off = sizeof n + n;
-  if (rest->len - off < sizeof n) return 0;
-  memcpy(&n, rest->ptr + off, sizeof n);
-  off += sizeof n;
-  if (rest->len - off < n) return 0;
-  *value = (sl_str){rest->ptr + off, n};
-  rest->ptr += off + n;
-  rest->len -= off + n;
-  return 1;
-}
-
 void sl_batch_pop(sl_batch *b) {
   if (b->n) b->n--;
 }
@@ -96,6 +64,38 @@ void sl__batch_free(sl_batch *b) {
 void sl_batch_discard(sl_batch *b) { sl__batch_free(b); }
 
 /* ---- sink batches ---- */
+
+int sl_sink_batch_checkpoint(const sl_sink_batch *sb, const char **source, sl_buf *out) {
+  sl_stage *src = sb->batch->source;
+  *source = src->name;
+  if (!src->plugin->checkpoint_encode) return SL_ENOENT;
+  return src->plugin->checkpoint_encode(src, &sb->batch->cp, out);
+}
+
+sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i) {
+  if (!sb->attrs || k < 0 || k >= sb->sink->nattrs || i >= sb->n) return (sl_str){NULL, 0};
+  return sb->attrs[(size_t)k * sb->attr_cap + i];
+}
+
+/* SL_RECORD_MAP values are pairs, each a uint32_t name length, the name, a
+ * uint32_t value length and the value (lengths in host order, unaligned);
+ * workers.c writes them. */
+int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value) {
+  uint32_t n;
+  if (!rest->ptr || rest->len < sizeof n) return 0;
+  memcpy(&n, rest->ptr, sizeof n);
+  if (rest->len - sizeof n < n) return 0;
+  *name = (sl_str){rest->ptr + sizeof n, n};
+  size_t off = sizeof n + n;
+  if (rest->len - off < sizeof n) return 0;
+  memcpy(&n, rest->ptr + off, sizeof n);
+  off += sizeof n;
+  if (rest->len - off < n) return 0;
+  *value = (sl_str){rest->ptr + off, n};
+  rest->ptr += off + n;
+  rest->len -= off + n;
+  return 1;
+}
 
 sl_record *sl__dlq_record(sl_pipeline *p, sl_arena *a, const sl_record *rec) {
   sl_buf env = SL_BUF_INIT;
