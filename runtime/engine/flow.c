@@ -62,10 +62,6 @@ static void resume_sources(sl_pipeline *p) {
   }
 }
 
-int sl_source_paused(const sl_stage *source) {
-  return source->paused || source->stopping;
-}
-
 void sl__flow_release_records(sl_pipeline *p, uint64_t n) {
   p->inflight_records -= n;
   if (p->flow_paused && below_resume(p)) resume_sources(p);

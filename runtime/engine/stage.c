@@ -20,6 +20,9 @@ int sl_stage_is_dlq(const sl_stage *st) { return st->is_dlq; }
 uint32_t sl_stage_batch_size(const sl_stage *st) { return st->p->set.batch_size; }
 struct lua_State *sl_stage_lua(sl_stage *st) { return sl_lua_state(st->p->cfg); }
 
+/* Set by the flow (pause_sources, sl__flow_drain). */
+int sl_source_paused(const sl_stage *source) { return source->paused || source->stopping; }
+
 void sl_sink_set_codec(sl_stage *st, const sl_codec *codec, void *codec_ctx) {
   st->codec = codec;
   st->codec_ctx = codec_ctx;
