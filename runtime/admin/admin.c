@@ -9,6 +9,7 @@
 #include "admin/http.h"
 #include "core/secrets.h"
 #include "engine/metrics.h"
+#include "engine/workers.h"
 #include "sluice/log.h"
 
 static const char *run_name(sl_run_state r) {

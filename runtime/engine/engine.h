@@ -1,5 +1,7 @@
-/* The engine (runtime-internal): the pipeline graph, batches in flight, the
- * worker pool and the loop thread's part of the flow.
+/* The engine (runtime-internal): the structs its modules share (the
+ * pipeline, its stages, a batch in flight) and the entry points of the
+ * pipeline's life.  Each module declares its own functions beside its code:
+ * batch.h, stage.h, state.h, workers.h, flow.h (see docs/internals/engine.md).
  *
  * One loop thread owns every source, sink, timer and signal.  Batches go from
  * a source to the worker pool (decode, steps, encode for each sink), come back
@@ -22,6 +24,16 @@ typedef struct sl_workers sl_workers;
 typedef struct sl_statefile sl_statefile;
 typedef struct sl_lua_plugin sl_lua_plugin;
 typedef struct sl_reload sl_reload;
+typedef struct sl_state_hooks sl_state_hooks;
+
+/* One acknowledgement on its way to a source's ack callback: what it
+ * acknowledges.  A checkpoint the source saves from ack (sl_state_save)
+ * takes the records (held): they stay in flight until the file is written,
+ * so that a crash never replays more than the in-flight bound. */
+typedef struct sl_ack {
+  uint64_t records;           /* records of the acknowledged batch */
+  int held;                   /* a state save took them */
+} sl_ack;
 
 struct sl_stage {
   const sl_plugin *plugin;    /* NULL for a Lua function step */
@@ -48,6 +60,7 @@ struct sl_stage {
   sl_buf preloaded;           /* a checkpoint the only sink stored with its data */
   int has_preloaded;
   int reset_state;            /* --reset-checkpoint: start without the saved checkpoint */
+  sl_ack *ack;                /* the acknowledgement being delivered to ack(), else NULL */
 
   /* sinks */
   const sl_codec *codec;
@@ -100,9 +113,12 @@ struct sl_pipeline {
 
   uint64_t inflight_records;
   uint64_t inflight_bytes;
-  uint64_t ack_records;       /* records of the batch being acked, until a state save takes them */
   int flow_paused;
 
+  /* Where emitted batches go to be processed: the worker pool (a test may
+   * process them itself).  They come back through sl__flow_processed. */
+  void (*submit)(sl_pipeline *p, sl_batch *b);
+  const sl_state_hooks *state_hooks;   /* what a checkpoint write tells the flow */
   sl_workers *workers;
   uv_async_t done_async;
   pthread_mutex_t done_mu;
@@ -166,8 +182,6 @@ typedef struct sl_run_opts {
  * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid
  * pipeline or usage), SL_EXIT_STATE. */
 int sl_pipeline_main(const sl_run_opts *o);
-/* Stops the sources; the pipeline ends once what is in flight is durable. */
-void sl__pipeline_drain(sl_pipeline *p);
 
 /* ---- reload.c ---- */
 /* Handles SIGHUP on p's loop (call once the loop runs the pipeline). */
@@ -239,37 +253,5 @@ const sl_lua_lib *const *sl_registry_libs(void);
 /* Stage options every plugin of a kind takes (name; where for sinks). */
 const sl_option *sl_registry_common(sl_plugin_kind kind);
 
-/* ---- flow.c ---- */
-void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b);
-/* Called on the loop thread for batches the workers finished. */
-void sl__flow_processed(sl_pipeline *p, sl_batch *b);
-void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb);
-void sl__flow_check_end(sl_pipeline *p);
-/* Records whose checkpoint became durable: no longer in flight. */
-void sl__flow_release_records(sl_pipeline *p, uint64_t n);
-void sl__batch_free(sl_batch *b);
-/* A dead-letter record for rec: its raw bytes are the envelope (JSON).
- * NULL on ENOMEM. */
-sl_record *sl__dlq_record(sl_pipeline *p, sl_arena *a, const sl_record *rec);
-/* Encodes rec with the sink's codec into sb (decoding first when needed). */
-int sl__sink_batch_add(sl_stage *sink, sl_sink_batch *sb, sl_arena *a, sl_record *rec,
-                       uint32_t cap, const char **why);
-
-/* ---- worker.c ---- */
-int sl__workers_start(sl_pipeline *p, sl_buf *err);
-void sl__workers_submit(sl_workers *w, sl_batch *b);
-void sl__workers_stop(sl_workers *w);
-/* The longest time a worker has been inside one Lua call, in ms (-1 if none
- * is in one), and in *id that worker's number.  Loop thread. */
-int64_t sl__workers_longest_call(sl_workers *w, int *id);
-
-/* ---- state.c ---- */
-int sl__state_open(sl_stage *st);
-void sl__state_close(sl_stage *st);
-/* Writes every pending state file now (shutdown). */
-void sl__state_flush_all(sl_pipeline *p);
-/* --reset-checkpoint: moves the stage's state file aside (and forgets a
- * checkpoint its sink stored), so that it starts from the beginning. */
-int sl__state_reset(sl_stage *st);
 
 #endif

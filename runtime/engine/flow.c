@@ -1,13 +1,16 @@
 /* The loop thread's part of the flow: batches emitted by sources, handed to
- * the workers, given to the sinks in each source's order, acknowledged back
- * to the source in order, and freed.  In-flight records and bytes are bounded:
- * past the bound every source is paused, and resumed once it drains to 3/4. */
+ * p->submit (the workers), given to the sinks in each source's order,
+ * acknowledged back to the source in order, and freed.  In-flight records and
+ * bytes are bounded: past the bound every source is paused, and resumed once
+ * it drains to 3/4.  The flow knows neither the workers nor the state files:
+ * the pipeline wires them to it (p->submit, sl__flow_state_hooks). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "engine/batch.h"
+#include "engine/flow.h"
 #include "sluice/clock.h"
 #include "sluice/log.h"
 
@@ -25,92 +28,6 @@ typedef struct late_batch {
   void (*durable)(void *arg);
   void *arg;
 } late_batch;
-
-/* ---- batches ---- */
-
-sl_batch *sl_batch_new(sl_stage *source) {
-  sl_batch *b = calloc(1, sizeof *b);
-  if (!b) return NULL;
-  sl_arena_init(&b->arena);
-  b->source = source;
-  b->cap = sl_stage_batch_size(source);
-  b->recs = malloc(b->cap * sizeof *b->recs);
-  if (!b->recs) {
-    free(b);
-    return NULL;
-  }
-  return b;
-}
-
-sl_arena *sl_batch_arena(sl_batch *b) { return &b->arena; }
-uint32_t sl_batch_count(const sl_batch *b) { return b->n; }
-sl_record *sl_batch_record(sl_batch *b, uint32_t i) { return i < b->n ? &b->recs[i] : NULL; }
-sl_stage *sl_batch_source(const sl_batch *b) { return b->source; }
-const sl_checkpoint *sl_batch_checkpoint(const sl_batch *b) { return &b->cp; }
-
-int sl_sink_batch_checkpoint(const sl_sink_batch *sb, const char **source, sl_buf *out) {
-  sl_stage *src = sb->batch->source;
-  *source = src->name;
-  if (!src->plugin->checkpoint_encode) return SL_ENOENT;
-  return src->plugin->checkpoint_encode(src, &sb->batch->cp, out);
-}
-
-sl_str sl_sink_attr(const sl_sink_batch *sb, int k, uint32_t i) {
-  if (!sb->attrs || k < 0 || k >= sb->sink->nattrs || i >= sb->n) return (sl_str){NULL, 0};
-  return sb->attrs[(size_t)k * sb->attr_cap + i];
-}
-
-/* SL_RECORD_MAP values are pairs, each a uint32_t name length, the name, a
- * uint32_t value length and the value (lengths in host order, unaligned);
- * worker.c writes them. */
-int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value) {
-  uint32_t n;
-  if (!rest->ptr || rest->len < sizeof n) return 0;
-  memcpy(&n, rest->ptr, sizeof n);
-  if (rest->len - sizeof n < n) return 0;
-  *name = (sl_str){rest->ptr + sizeof n, n};
-  size_t off = sizeof n + n;
-  if (rest->len - off < sizeof n) return 0;
-  memcpy(&n, rest->ptr + off, sizeof n);
-  off += sizeof n;
-  if (rest->len - off < n) return 0;
-  *value = (sl_str){rest->ptr + off, n};
-  rest->ptr += off + n;
-  rest->len -= off + n;
-  return 1;
-}
-
-void sl_batch_pop(sl_batch *b) {
-  if (b->n) b->n--;
-}
-void sl_batch_set_checkpoint(sl_batch *b, const sl_checkpoint *cp) { b->cp = *cp; }
-
-sl_record *sl_batch_add(sl_batch *b) {
-  if (b->n == b->cap) {
-    uint32_t cap = b->cap ? b->cap * 2 : 64;
-    sl_record *r = realloc(b->recs, cap * sizeof *r);
-    if (!r) return NULL;
-    b->recs = r;
-    b->cap = cap;
-  }
-  sl_record *rec = &b->recs[b->n++];
-  memset(rec, 0, sizeof *rec);
-  rec->meta.partition = -1;
-  rec->meta.offset = -1;
-  return rec;
-}
-
-void sl__batch_free(sl_batch *b) {
-  if (!b) return;
-  if (b->sbs && b->source) {
-    for (int i = 0; i < b->source->p->nsinks; i++) sl_buf_free(&b->sbs[i].bytes);
-  }
-  sl_arena_free(&b->arena);
-  free(b->recs);
-  free(b);
-}
-
-void sl_batch_discard(sl_batch *b) { sl__batch_free(b); }
 
 /* ---- backpressure ---- */
 
@@ -135,13 +52,6 @@ static void pause_sources(sl_pipeline *p) {
   }
 }
 
-static void resume_sources(sl_pipeline *p);
-
-void sl__flow_release_records(sl_pipeline *p, uint64_t n) {
-  p->inflight_records -= n;
-  if (p->flow_paused && below_resume(p)) resume_sources(p);
-}
-
 static void resume_sources(sl_pipeline *p) {
   p->flow_paused = 0;
   for (int i = 0; i < p->nsources; i++) {
@@ -153,8 +63,9 @@ static void resume_sources(sl_pipeline *p) {
   }
 }
 
-int sl_source_paused(const sl_stage *source) {
-  return source->paused || source->stopping;
+void sl__flow_release_records(sl_pipeline *p, uint64_t n) {
+  p->inflight_records -= n;
+  if (p->flow_paused && below_resume(p)) resume_sources(p);
 }
 
 /* ---- emit ---- */
@@ -169,7 +80,7 @@ void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b) {
   src->records_in += b->n;
   p->inflight_records += b->n;
   p->inflight_bytes += b->bytes;
-  sl__workers_submit(p->workers, b);
+  p->submit(p, b);
   if (!p->flow_paused && over_limit(p)) pause_sources(p);
 }
 
@@ -195,12 +106,15 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
     src->head = b->next;
     if (!src->head) src->tail = NULL;
     /* A checkpoint the source saves in ack is durable only once its file is
-     * written: until then its records still count as in flight (state.c
-     * releases them), so a crash never replays more than the bound. */
-    p->ack_records = b->n;
-    if (src->plugin->ack && !b->lost) src->plugin->ack(src, &b->cp);
-    p->inflight_records -= p->ack_records;
-    p->ack_records = 0;
+     * written: until then its records still count as in flight (the state
+     * file releases them), so a crash never replays more than the bound. */
+    sl_ack ack = {.records = b->n};
+    if (src->plugin->ack && !b->lost) {
+      src->ack = &ack;
+      src->plugin->ack(src, &b->cp);
+      src->ack = NULL;
+    }
+    if (!ack.held) p->inflight_records -= b->n;
     src->records_acked += b->n;
     p->inflight_bytes -= b->bytes;
     sl__batch_free(b);
@@ -245,7 +159,7 @@ static void stop_unwritten(sl_pipeline *p, sl_batch *b, const char *why, int log
     sl_log_error(src->name, "a batch of %u records cannot be written (%s); stopping without "
                  "acknowledging it: the next start reads it again", b->n, b->lost);
   p->exit_code = 1;
-  sl__pipeline_drain(p);
+  sl__flow_drain(p);
 }
 
 /* Hands the data sinks the source's batches whose turn has come, in
@@ -304,63 +218,6 @@ void sl__flow_processed(sl_pipeline *p, sl_batch *b) {
 }
 
 /* ---- dead letters ---- */
-
-sl_record *sl__dlq_record(sl_pipeline *p, sl_arena *a, const sl_record *rec) {
-  sl_buf env = SL_BUF_INIT;
-  sl_envelope_encode(&env, rec, p->name, sl_now_ms());
-  if (env.oom) {
-    sl_buf_free(&env);
-    return NULL;
-  }
-  /* The envelope is a JSON line: keep it as the raw bytes of a jsonl record,
-   * so the dead-letter sink writes it like any other record. */
-  size_t n = env.len && env.ptr[env.len - 1] == '\n' ? env.len - 1 : env.len;
-  sl_record *d = sl_arena_alloc(a, sizeof *d);
-  char *raw = d ? sl_arena_memdup(a, env.ptr, n) : NULL;
-  sl_buf_free(&env);
-  if (!raw) return NULL;
-  memset(d, 0, sizeof *d);
-  d->raw.ptr = raw;
-  d->raw.len = n;
-  d->codec = &sl_codec_jsonl;
-  d->state = SL_REC_RAW;
-  d->meta = rec->meta;
-  return d;
-}
-
-int sl__sink_batch_add(sl_stage *sink, sl_sink_batch *sb, sl_arena *a, sl_record *rec,
-                       uint32_t cap, const char **why) {
-  if (!sb->recs) {
-    sb->recs = sl_arena_alloc(a, cap * sizeof *sb->recs);
-    sb->ends = sl_arena_alloc(a, cap * sizeof *sb->ends);
-    if (!sb->recs || !sb->ends) {
-      *why = "out of memory";
-      return SL_ENOMEM;
-    }
-  }
-  if (sink->codec) {
-    /* Codecs copy a record verbatim only when it is their own and unchanged;
-     * anything else they encode from fields, which must be decoded first. */
-    if (rec->state == SL_REC_RAW && rec->codec != sink->codec &&
-        sl_record_decode(rec, a) != 0) {
-      *why = rec->error;
-      return SL_EPARSE;
-    }
-    size_t before = sb->bytes.len;
-    int rc = sink->codec->encode(sink->codec_ctx, rec, &sb->bytes, why);
-    if (rc) {
-      sb->bytes.len = before;
-      return rc;
-    }
-    if (sb->bytes.oom) {
-      *why = "out of memory";
-      return SL_ENOMEM;
-    }
-    sb->ends[sb->n] = (uint32_t)sb->bytes.len;
-  }
-  sb->recs[sb->n++] = rec;
-  return 0;
-}
 
 void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason) {
   sl_arena *a = &sb->batch->arena;
@@ -484,12 +341,7 @@ void sl_sink_failed(sl_sink_batch *sb, const char *why) {
   if (b->pending == 0) release_acked(p, b->source);
 }
 
-void sl__flow_sink_done(sl_pipeline *p, sl_sink_batch *sb) {
-  (void)p;
-  sl_sink_done(sb);
-}
-
-/* ---- the end ---- */
+/* ---- drain and the end ---- */
 
 /* Every source finished and every batch settled: acknowledged, or let go
  * unacknowledged because it was lost (stop_unwritten). */
@@ -502,6 +354,19 @@ static int all_drained(const sl_pipeline *p) {
 void sl_stage_flushed(sl_stage *st) {
   st->flushed = 1;
   sl__flow_check_end(st->p);
+}
+
+void sl__flow_drain(sl_pipeline *p) {
+  if (p->run != SL_RUN_RUNNING) return;
+  p->run = SL_RUN_DRAINING;
+  for (int i = 0; i < p->nsources; i++) {
+    sl_stage *s = p->sources[i];
+    if (!s->finished && !s->stopping) {
+      s->stopping = 1;
+      if (s->plugin->stop) s->plugin->stop(s);
+    }
+  }
+  sl__flow_check_end(p);
 }
 
 void sl__flow_check_end(sl_pipeline *p) {
@@ -532,5 +397,15 @@ void sl_stage_fatal(sl_stage *st, const char *fmt, ...) {
   va_end(ap);
   sl_log_error(st->name, "%s", msg);
   st->p->exit_code = 1;
-  sl__pipeline_drain(st->p);
+  sl__flow_drain(st->p);
 }
+
+/* ---- what checkpoint writes tell the flow ---- */
+
+static void state_failed(sl_pipeline *p) { sl__flow_drain(p); }
+
+const sl_state_hooks sl__flow_state_hooks = {
+    .released = sl__flow_release_records,
+    .settled = sl__flow_check_end,
+    .failed = state_failed,
+};

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "engine/flow.h"
 #include "sluice/log.h"
 
 /* One check.  The loop thread and the check thread share it under mu; the
@@ -141,7 +141,7 @@ static void check_over(sl_reload *r, check_job *j) {
   job_free(j);
   sl_log_info(NULL, "SIGHUP: draining, then reloading %s", p->file);
   p->reload = 1;
-  sl__pipeline_drain(p);
+  sl__flow_drain(p);
 }
 
 static void on_check_done(uv_async_t *h) {

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
+#include "engine/state.h"
 #include "sluice/log.h"
 
 struct sl_statefile {
@@ -81,7 +81,7 @@ static void save_failed(sl_statefile *sf, int err) {
                "the next start resumes from the last checkpoint saved", sf->path, strerror(err),
                SL_EXIT_STATE);
   if (!p->exit_code) p->exit_code = SL_EXIT_STATE;
-  sl__pipeline_drain(p);
+  if (p->state_hooks) p->state_hooks->failed(p);
 }
 
 static void start_write(sl_statefile *sf);
@@ -94,9 +94,9 @@ static void after_work_cb(uv_work_t *req, int status) {
   if (status == 0 && sf->err) save_failed(sf, sf->err);
   uint64_t held = sf->held_writing;
   sf->held_writing = 0;
-  if (held) sl__flow_release_records(p, held);
+  if (held && p->state_hooks) p->state_hooks->released(p, held);
   if (sf->dirty) start_write(sf);
-  else sl__flow_check_end(p);
+  else if (p->state_hooks) p->state_hooks->settled(p);
 }
 
 static void start_write(sl_statefile *sf) {
@@ -196,8 +196,10 @@ void sl_state_save(sl_stage *st, const char *data, size_t len) {
   sl_buf_append(&sf->latest, data, len);
   sf->dirty = 1;
   /* Saved from ack: the acked records stay in flight until this is written. */
-  sf->held_latest += st->p->ack_records;
-  st->p->ack_records = 0;
+  if (st->ack && !st->ack->held) {
+    sf->held_latest += st->ack->records;
+    st->ack->held = 1;
+  }
   if (!sf->busy) start_write(sf);
 }
 

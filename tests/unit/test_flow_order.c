@@ -7,7 +7,8 @@
  * The pipeline is built by hand with fake sinks that record what they were
  * given and finish only when the test says so; batches are put on the
  * source's list the way sl__flow_emit does, without the workers. */
-#include "engine/engine.h"
+#include "engine/batch.h"
+#include "engine/flow.h"
 #include "test.h"
 
 #define MAXLOG 32

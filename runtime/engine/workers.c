@@ -9,15 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "engine/batch.h"
+#include "engine/stage.h"
+#include "engine/workers.h"
 #include "sluice/log.h"
 
-struct sl_step_out {
+/* A C step's output while process() runs: records go to w->next. */
+typedef struct step_out {
+  sl_step_out out;        /* first: process() is given &out */
   struct worker *w;
-  sl_stage *stage;
-  sl_batch *batch;
-  size_t *nnext;          /* the length of w->next while process() runs */
-};
+  size_t *nnext;          /* the length of w->next */
+} step_out;
 
 /* How a worker gets one per-record option of a sink. */
 typedef struct attr_src {
@@ -52,6 +54,7 @@ struct sl_workers {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   sl_batch *head, *tail;
+  sl_workers_done_fn done;   /* hands a processed batch back (worker thread) */
   int stop;
   int ready, failed;      /* start-up handshake */
   sl_buf start_err;
@@ -394,9 +397,20 @@ static size_t run_lua_step(worker *w, sl_batch *b, sl_stage *st, int fn, size_t 
   return nnext;
 }
 
+/* sl_step_emit for a worker: the record joins the step's output. */
+static int step_emit(sl_step_out *out, sl_record *rec) {
+  step_out *so = (step_out *)out;
+  const char *why;
+  if (over_fanout(so->w, *so->nnext, 1, &why)) return SL_ETOOBIG;
+  if (reserve(so->w, *so->nnext + 1)) return SL_ENOMEM;
+  so->w->next[(*so->nnext)++] = rec;
+  return 0;
+}
+
 static size_t run_c_step(worker *w, sl_batch *b, sl_stage *st, void *inst, size_t ncur) {
   size_t nnext = 0;
-  struct sl_step_out out = {w, st, b, &nnext};
+  step_out so = {{st, b, step_emit}, w, &nnext};
+  sl_step_out *out = &so.out;
   for (size_t i = 0; i < ncur; i++) {
     sl_record *rec = w->cur[i];
     if (reserve(w, nnext + 1)) {
@@ -406,7 +420,7 @@ static size_t run_c_step(worker *w, sl_batch *b, sl_stage *st, void *inst, size_
     /* rec keeps its place; records the step emits (sl_step_emit) follow it. */
     size_t at = nnext++;
     w->next[at] = rec;
-    int rc = st->plugin->process(inst, &out, rec);
+    int rc = st->plugin->process(inst, out, rec);
     if (rc == SL_STEP_KEEP) continue;
     memmove(&w->next[at], &w->next[at + 1], (nnext - at - 1) * sizeof *w->next);
     nnext--;
@@ -418,21 +432,6 @@ static size_t run_c_step(worker *w, sl_batch *b, sl_stage *st, void *inst, size_
     }
   }
   return nnext;
-}
-
-const char *sl_step_stage_name(sl_step_out *out) { return out->stage->name; }
-sl_arena *sl_step_arena(sl_step_out *out) { return &out->batch->arena; }
-
-int sl_step_emit(sl_step_out *out, sl_record *rec) {
-  const char *why;
-  if (over_fanout(out->w, *out->nnext, 1, &why)) return SL_ETOOBIG;
-  if (reserve(out->w, *out->nnext + 1)) return SL_ENOMEM;
-  out->w->next[(*out->nnext)++] = rec;
-  return 0;
-}
-
-void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason) {
-  sl_record_fail(rec, &out->batch->arena, out->stage->name, reason);
 }
 
 /* 1 if the sink's `where` accepts rec, 0 if not, -1 if it failed (the
@@ -722,24 +721,18 @@ static void *worker_main(void *arg) {
 
     process_batch(w, b);
 
-    sl_pipeline *p = ws->p;
-    pthread_mutex_lock(&p->done_mu);
-    b->qnext = NULL;
-    if (p->done_tail) p->done_tail->qnext = b;
-    else p->done_head = b;
-    p->done_tail = b;
-    pthread_mutex_unlock(&p->done_mu);
-    uv_async_send(&p->done_async);
+    ws->done(ws->p, b);
     pthread_mutex_lock(&ws->mu);
   }
   pthread_mutex_unlock(&ws->mu);
   return NULL;
 }
 
-int sl__workers_start(sl_pipeline *p, sl_buf *err) {
+int sl__workers_start(sl_pipeline *p, sl_workers_done_fn done, sl_buf *err) {
   struct sl_workers *ws = calloc(1, sizeof *ws);
   if (!ws) return SL_ENOMEM;
   ws->p = p;
+  ws->done = done;
   ws->n = p->set.workers;
   ws->w = calloc(ws->n, sizeof *ws->w);
   if (!ws->w) {
@@ -773,10 +766,7 @@ int sl__workers_start(sl_pipeline *p, sl_buf *err) {
 
 void sl__workers_submit(sl_workers *ws, sl_batch *b) {
   pthread_mutex_lock(&ws->mu);
-  b->qnext = NULL;
-  if (ws->tail) ws->tail->qnext = b;
-  else ws->head = b;
-  ws->tail = b;
+  sl__batch_enqueue(&ws->head, &ws->tail, b);
   pthread_cond_signal(&ws->cv);
   pthread_mutex_unlock(&ws->mu);
 }
