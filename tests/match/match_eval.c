@@ -8,7 +8,7 @@
  *
  *   match_eval --in F.csv --out E.jsonl [--id id] [--source source] [--link-only]
  *              [--threshold 0.99] [--cap 1000] [--random-pairs 1000000] [--seed 1]
- *              [--id-rule COL] [--em-u]
+ *              [--id-rule COL]
  *              --compare COL:LEVELS[:tf] ...  --block COL[/N][+COL[/N]...] ...
  *
  * LEVELS is a comma list tried in order: exact, jwX (Jaro-Winkler >= X),
@@ -38,7 +38,7 @@ typedef struct rule {
 
 typedef struct opts {
   const char *in, *out, *id_col, *source_col, *id_rule_col;
-  int link_only, em_u;
+  int link_only;
   double threshold;
   uint32_t cap;
   long random_pairs;
@@ -342,7 +342,6 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--link-only")) o.link_only = 1;
-    else if (!strcmp(a, "--em-u")) o.em_u = 1;
     else if (!v) die("missing value for", a);
     else if (i++, !strcmp(a, "--in")) o.in = v;
     else if (!strcmp(a, "--out")) o.out = v;
@@ -397,7 +396,16 @@ int main(int argc, char **argv) {
   for_each_candidate(&r, train_pair, &cand);
   sl_match_em_report rep;
   r.model.lambda = 0.5;
-  sl_match_em(&r.model, &cand, o.em_u, 200, 1e-6, &rep);
+  sl_match_em(&r.model, &cand, 200, 1e-6, &rep);
+  /* Pairs there are: all of them, or those across sources when linking
+   * (sources beyond two counted as "not the first record's"). */
+  double all = (double)t.nrec * (double)(t.nrec - 1) / 2.0;
+  if (o.link_only) {
+    size_t na = 0;
+    for (size_t i = 0; i < t.nrec; i++) na += same_source(&r, 0, i);
+    all = (double)na * (double)(t.nrec - na);
+  }
+  sl_match_prior_from_candidates(&r.model, cand.c.total, all);
   double t1 = now();
 
   /* Streaming: each record against those indexed before it, then indexed. */
@@ -430,8 +438,9 @@ int main(int argc, char **argv) {
   print_model(&r, stderr);
   fprintf(stderr,
           "  \"em\": {\"iterations\": %d, \"converged\": %d, \"max_change\": %.3g, \"loglik\": %.6g, "
-          "\"candidate_pairs\": %llu, \"patterns\": %zu, \"random_pairs\": %llu},\n",
-          rep.iterations, rep.converged, rep.max_change, rep.loglik,
+          "\"candidates_lambda\": %.6g, \"candidate_pairs\": %llu, \"patterns\": %zu, "
+          "\"random_pairs\": %llu},\n",
+          rep.iterations, rep.converged, rep.max_change, rep.loglik, rep.lambda,
           (unsigned long long)cand.c.total, cand.c.used, (unsigned long long)rnd.c.total);
   fprintf(stderr,
           "  \"records\": %zu, \"pairs_scored\": %llu, \"links\": %llu, \"cannot_links\": %llu, "

@@ -87,12 +87,15 @@ TEST(em_recovers_m_and_lambda) {
   for (int f = 0; f < 3; f++) ASSERT_NEAR(mo.u[f][0], u[f], 0.005);
   sl_match_em_report rep;
   mo.lambda = 0.5;
-  sl_match_em(&mo, &cp, 0, 500, 1e-7, &rep);
+  sl_match_em(&mo, &cp, 500, 1e-7, &rep);
   ASSERT(rep.converged);
   ASSERT(rep.iterations > 1);
   for (int f = 0; f < 3; f++) ASSERT_NEAR(mo.m[f][0], m[f], 0.02);
   ASSERT_NEAR(mo.lambda, lambda, 0.02);
   ASSERT_NEAR(rep.lambda, mo.lambda, 1e-12);
+  /* 200000 candidates among 10^8 pairs: the random pair's prior. */
+  sl_match_prior_from_candidates(&mo, cp.c.total, 1e8);
+  ASSERT_NEAR(mo.lambda, rep.lambda * 2e-3, 1e-12);
   sl_match_patterns_free(&rp);
   sl_match_patterns_free(&cp);
   sl_match_model_free(&mo);

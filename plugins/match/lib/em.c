@@ -43,15 +43,14 @@ void sl_match_estimate_u(sl_match_model *mo, const sl_match_patterns *rp) {
   }
 }
 
-void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int update_u, int max_iter,
-                 double tol, sl_match_em_report *rep) {
+void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int max_iter, double tol,
+                 sl_match_em_report *rep) {
   int F = mo->nfields;
   memset(rep, 0, sizeof *rep);
   if (mo->lambda <= 0 || mo->lambda >= 1) mo->lambda = 0.5;
   for (int it = 0; it < max_iter; it++) {
     double num[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1] = {{0}};
-    double unum[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1] = {{0}};
-    double den[SL_MATCH_MAX_FIELDS] = {0}, uden[SL_MATCH_MAX_FIELDS] = {0}, sp = 0, ll = 0;
+    double den[SL_MATCH_MAX_FIELDS] = {0}, sp = 0, ll = 0;
     double llam = log(mo->lambda), l1lam = log(1 - mo->lambda);
     for (size_t i = 0; i < pp->c.cap; i++) {
       if (!pp->c.key[i]) continue;
@@ -72,8 +71,6 @@ void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int update_u, 
         if (g[f] < 0) continue;
         num[f][g[f]] += c * p;
         den[f] += c * p;
-        unum[f][g[f]] += c * (1 - p);
-        uden[f] += c * (1 - p);
       }
     }
     double change = 0;
@@ -83,11 +80,6 @@ void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int update_u, 
         double m = num[f][l] / den[f];
         change = fmax(change, fabs(m - mo->m[f][l]));
         mo->m[f][l] = m;
-        if (update_u && uden[f] > 0) {
-          double u = unum[f][l] / uden[f];
-          change = fmax(change, fabs(u - mo->u[f][l]));
-          mo->u[f][l] = u;
-        }
       }
     }
     double lam = pp->c.total ? sp / (double)pp->c.total : mo->lambda;
@@ -103,4 +95,8 @@ void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int update_u, 
       break;
     }
   }
+}
+
+void sl_match_prior_from_candidates(sl_match_model *mo, uint64_t candidate_pairs, double all_pairs) {
+  if (all_pairs > 0) mo->lambda = mo->lambda * (double)candidate_pairs / all_pairs;
 }

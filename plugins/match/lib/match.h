@@ -215,7 +215,8 @@ typedef struct sl_match_model {
   const sl_match_field *field;          /* borrowed, nfields of them */
   double m[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1];
   double u[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1];
-  double lambda;                        /* prior: P(match) of a candidate pair */
+  double lambda;                        /* prior: P(match) of a random pair (during
+                                           EM: of a candidate pair) */
   sl_match_tf tf[SL_MATCH_MAX_FIELDS];  /* used where field[i].tf */
 } sl_match_model;
 
@@ -278,12 +279,18 @@ typedef struct sl_match_em_report {
   double lambda;
 } sl_match_em_report;
 
-/* Estimates m and lambda by EM over candidate pairs; u is held fixed (as
- * estimated from random pairs) unless update_u, which estimates the
- * non-match distribution among the candidates too.  Stops when no
- * parameter moves more than tol, or after max_iter. */
-void sl_match_em(sl_match_model *mo, const sl_match_patterns *pairs, int update_u, int max_iter,
-                 double tol, sl_match_em_report *rep);
+/* Estimates m and lambda by EM over candidate pairs, u held fixed (as
+ * estimated from random pairs); lambda is then the share of matches among
+ * the candidates.  Stops when no parameter moves more than tol, or after
+ * max_iter. */
+void sl_match_em(sl_match_model *mo, const sl_match_patterns *pairs, int max_iter, double tol,
+                 sl_match_em_report *rep);
+/* Turns EM's lambda (matches among the candidate pairs) into the prior of
+ * a random pair, lambda * candidate_pairs / all_pairs, assuming blocking
+ * finds nearly every match.  Scoring needs this prior: u comes from random
+ * pairs, so the agreement that made a pair a candidate is already counted
+ * as evidence, and the candidates' own match rate would count it twice. */
+void sl_match_prior_from_candidates(sl_match_model *mo, uint64_t candidate_pairs, double all_pairs);
 
 /* ---- cluster.c: union-find with cannot-link ---- */
 
