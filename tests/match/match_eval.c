@@ -466,6 +466,7 @@ int main(int argc, char **argv) {
   free(r.keys);
   free(r.nkeys);
   for (int c = 0; c < t.ncols; c++) free(t.col[c]);
+  for (int f = 0; f < o.nfields; f++) free((char *)o.field_col[f]);  /* the strdup'd spec */
   free(t.cell);
   free(t.text);
   return 0;
