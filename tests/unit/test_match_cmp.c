@@ -31,6 +31,18 @@ TEST(osa_distance) {
   ASSERT_EQ(sl_match_osa(S("19900304"), S("19900403")), 2);
 }
 
+TEST(osa_bounded_stops_past_max) {
+  uint32_t a[SL_MATCH_MAX_CP], b[SL_MATCH_MAX_CP];
+  size_t na = sl__match_cps(S("kitten"), a), nb = sl__match_cps(S("sitting"), b);
+  ASSERT_EQ(sl__match_osa_cps(a, na, b, nb, 3), 3);
+  ASSERT_EQ(sl__match_osa_cps(a, na, b, nb, 2), 3);
+  ASSERT_EQ(sl__match_osa_cps(a, na, b, nb, 1), 2);
+  /* Lengths alone rule it out. */
+  nb = sl__match_cps(S("kittenxxxx"), b);
+  ASSERT_EQ(sl__match_osa_cps(a, na, b, nb, 2), 3);
+  ASSERT_EQ(sl__match_osa_cps(a, na, b, nb, 4), 4);
+}
+
 TEST(qgram_jaccard) {
   /* ni ig gh ht / na ac ch ht: 1 shared of 7. */
   ASSERT_NEAR(sl_match_jaccard(S("night"), S("nacht"), 2), 1.0 / 7, 1e-12);
@@ -118,6 +130,7 @@ TEST(date_levels_with_swap) {
   sl_match_scratch_free(&sc);
 }
 
-RUN_TESTS(jaro_winkler_known_values, jaro_winkler_counts_code_points, osa_distance, qgram_jaccard,
+RUN_TESTS(jaro_winkler_known_values, jaro_winkler_counts_code_points, osa_distance,
+          osa_bounded_stops_past_max, qgram_jaccard,
           numbers_and_dates, pinyin_homophones, company_core, address_on_divisions,
           levels_first_test_that_holds, date_levels_with_swap)

@@ -6,6 +6,8 @@
 
 size_t sl__match_cps(const char *s, size_t n, uint32_t *out) {
   size_t i = 0, k = 0;
+  /* ASCII, the common case in Latin data, is one byte a code point. */
+  while (i < n && k < SL_MATCH_MAX_CP && (unsigned char)s[i] < 0x80) out[k++] = (unsigned char)s[i++];
   while (i < n && k < SL_MATCH_MAX_CP) {
     uint32_t cp = sl__utf8_next(s, n, &i);
     if (cp != 0xFFFFFFFFu) out[k++] = cp;
@@ -55,6 +57,10 @@ double sl_match_jaro(const char *a, size_t an, const char *b, size_t bn) {
 double sl_match_jaro_winkler(const char *a, size_t an, const char *b, size_t bn) {
   uint32_t ca[SL_MATCH_MAX_CP], cb[SL_MATCH_MAX_CP];
   size_t na = sl__match_cps(a, an, ca), nb = sl__match_cps(b, bn, cb);
+  return sl__match_jw_cps(ca, na, cb, nb);
+}
+
+double sl__match_jw_cps(const uint32_t *ca, size_t na, const uint32_t *cb, size_t nb) {
   double j = jaro_cps(ca, na, cb, nb);
   if (j <= 0.7) return j;
   size_t l = 0;

@@ -1,7 +1,5 @@
 /* q-gram Jaccard similarity on code points.  Values are short, so the
  * grams are compared as sorted arrays instead of hashed into sets. */
-#include <stdlib.h>
-#include <string.h>
 
 #include "match.h"
 
@@ -18,13 +16,14 @@ static int grams(const uint32_t *c, size_t n, int q, uint64_t *out) {
   return (int)k;
 }
 
-static int cmp_u64(const void *x, const void *y) {
-  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-  return a < b ? -1 : a > b;
-}
-
+/* Insertion sort: a value has a few dozen grams at most. */
 static size_t uniq(uint64_t *g, size_t n) {
-  qsort(g, n, sizeof *g, cmp_u64);
+  for (size_t i = 1; i < n; i++) {
+    uint64_t x = g[i];
+    size_t j = i;
+    while (j && g[j - 1] > x) g[j] = g[j - 1], j--;
+    g[j] = x;
+  }
   size_t k = 0;
   for (size_t i = 0; i < n; i++)
     if (!k || g[k - 1] != g[i]) g[k++] = g[i];
@@ -32,10 +31,14 @@ static size_t uniq(uint64_t *g, size_t n) {
 }
 
 double sl_match_jaccard(const char *a, size_t an, const char *b, size_t bn, int q) {
-  if (q < 1) q = 1;
-  if (q > 3) q = 3;
   uint32_t ca[SL_MATCH_MAX_CP], cb[SL_MATCH_MAX_CP];
   size_t na = sl__match_cps(a, an, ca), nb = sl__match_cps(b, bn, cb);
+  return sl__match_jaccard_cps(ca, na, cb, nb, q);
+}
+
+double sl__match_jaccard_cps(const uint32_t *ca, size_t na, const uint32_t *cb, size_t nb, int q) {
+  if (q < 1) q = 1;
+  if (q > 3) q = 3;
   if (!na && !nb) return 1.0;
   if (!na || !nb) return 0.0;
   uint64_t ga[SL_MATCH_MAX_CP], gb[SL_MATCH_MAX_CP];

@@ -5,16 +5,44 @@
 
 #include "match.h"
 
-static int test_holds(const sl_match_level *l, sl_match_str a, sl_match_str b, sl_match_scratch *sc) {
+/* A pair's code points and similarities, computed at most once however
+ * many levels test them ("dl<=1", "jw>=0.92", then "jw>=0.8"). */
+typedef struct memo {
+  int decoded;
+  size_t na, nb;
+  uint32_t a[SL_MATCH_MAX_CP], b[SL_MATCH_MAX_CP];
+  double jw;              /* < -1: not computed */
+  int osa;                /* < 0: not computed */
+  int osa_max;            /* the largest distance a level of the field asks about */
+} memo;
+
+static void decode(memo *mm, sl_match_str a, sl_match_str b) {
+  if (mm->decoded) return;
+  mm->na = sl__match_cps(a.p, a.n, mm->a);
+  mm->nb = sl__match_cps(b.p, b.n, mm->b);
+  mm->decoded = 1;
+}
+
+static int test_holds(const sl_match_level *l, sl_match_str a, sl_match_str b, memo *mm,
+                      sl_match_scratch *sc) {
   switch (l->test) {
   case SL_MT_EXACT:
     return a.n == b.n && !memcmp(a.p, b.p, a.n);
   case SL_MT_JW:
-    return sl_match_jaro_winkler(a.p, a.n, b.p, b.n) >= l->arg;
+    if (mm->jw < -1) {
+      decode(mm, a, b);
+      mm->jw = sl__match_jw_cps(mm->a, mm->na, mm->b, mm->nb);
+    }
+    return mm->jw >= l->arg;
   case SL_MT_OSA:
-    return sl_match_osa(a.p, a.n, b.p, b.n) <= (int)l->arg;
+    if (mm->osa < 0) {
+      decode(mm, a, b);
+      mm->osa = sl__match_osa_cps(mm->a, mm->na, mm->b, mm->nb, mm->osa_max);
+    }
+    return mm->osa <= (int)l->arg;
   case SL_MT_JACCARD:
-    return sl_match_jaccard(a.p, a.n, b.p, b.n, 2) >= l->arg;
+    decode(mm, a, b);
+    return sl__match_jaccard_cps(mm->a, mm->na, mm->b, mm->nb, 2) >= l->arg;
   case SL_MT_NUM_ABS:
   case SL_MT_NUM_REL: {
     double x, y;
@@ -43,8 +71,15 @@ static int test_holds(const sl_match_level *l, sl_match_str a, sl_match_str b, s
 
 int sl_match_level_of(const sl_match_field *f, sl_match_str a, sl_match_str b, sl_match_scratch *sc) {
   if (!a.n || !b.n) return -1;
+  memo mm;
+  mm.decoded = 0;
+  mm.jw = -2.0;
+  mm.osa = -1;
+  mm.osa_max = 0;
   for (int i = 0; i < f->nlevels; i++)
-    if (test_holds(&f->level[i], a, b, sc)) return i;
+    if (f->level[i].test == SL_MT_OSA && (int)f->level[i].arg > mm.osa_max) mm.osa_max = (int)f->level[i].arg;
+  for (int i = 0; i < f->nlevels; i++)
+    if (test_holds(&f->level[i], a, b, &mm, sc)) return i;
   return f->nlevels;
 }
 

@@ -23,6 +23,12 @@
 
 /* Decodes s[0..n) into at most SL_MATCH_MAX_CP code points; returns how many. */
 size_t sl__match_cps(const char *s, size_t n, uint32_t *out);
+/* The comparators on decoded code points, so that a pair tested at several
+ * levels is decoded once (levels.c).  sl__match_osa_cps stops early and
+ * returns max + 1 once the distance must exceed max. */
+double sl__match_jw_cps(const uint32_t *a, size_t an, const uint32_t *b, size_t bn);
+int sl__match_osa_cps(const uint32_t *a, size_t n, const uint32_t *b, size_t m, int max);
+double sl__match_jaccard_cps(const uint32_t *a, size_t an, const uint32_t *b, size_t bn, int q);
 
 /* ---- cmp_jaro.c ---- */
 
