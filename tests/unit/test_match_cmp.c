@@ -130,7 +130,27 @@ TEST(date_levels_with_swap) {
   sl_match_scratch_free(&sc);
 }
 
+TEST(chinese_and_number_levels) {
+  sl_match_field name = {.name = "name", .nlevels = 2, .level = {{SL_MT_EXACT, 0}, {SL_MT_PINYIN, 0}}};
+  sl_match_field company = {.name = "company", .nlevels = 2,
+                            .level = {{SL_MT_EXACT, 0}, {SL_MT_COMPANY, 0.9}}};
+  sl_match_field addr = {.name = "addr", .nlevels = 1, .level = {{SL_MT_ADDRESS, 0.9}}};
+  sl_match_field income = {.name = "income", .nlevels = 2,
+                           .level = {{SL_MT_NUM_ABS, 0}, {SL_MT_NUM_REL, 0.1}}};
+  sl_match_scratch sc = {0};
+  ASSERT_EQ(sl_match_level_of(&name, V("张三"), V("章三"), &sc), 1);
+  ASSERT_EQ(sl_match_level_of(&name, V("张三"), V("李四"), &sc), 2);
+  ASSERT_EQ(sl_match_level_of(&company, V("珠海格力电器股份有限公司"), V("格力电器有限公司"), &sc), 1);
+  ASSERT_EQ(sl_match_level_of(&company, V("格力电器有限公司"), V("华发集团有限公司"), &sc), 2);
+  ASSERT_EQ(sl_match_level_of(&addr, V("广东省珠海市香洲区人民路1号"), V("珠海香洲人民路1号"), &sc), 0);
+  ASSERT_EQ(sl_match_level_of(&addr, V("珠海市香洲区人民路1号"), V("珠海市金湾区人民路1号"), &sc), 1);
+  ASSERT_EQ(sl_match_level_of(&income, V("100"), V("100.0"), &sc), 0);
+  ASSERT_EQ(sl_match_level_of(&income, V("100"), V("95"), &sc), 1);
+  ASSERT_EQ(sl_match_level_of(&income, V("100"), V("50"), &sc), 2);
+  sl_match_scratch_free(&sc);
+}
+
 RUN_TESTS(jaro_winkler_known_values, jaro_winkler_counts_code_points, osa_distance,
           osa_bounded_stops_past_max, qgram_jaccard,
           numbers_and_dates, pinyin_homophones, company_core, address_on_divisions,
-          levels_first_test_that_holds, date_levels_with_swap)
+          levels_first_test_that_holds, date_levels_with_swap, chinese_and_number_levels)

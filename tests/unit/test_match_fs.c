@@ -27,6 +27,9 @@ TEST(weight_is_prior_plus_log_bayes_factors) {
   ASSERT_NEAR(w, 0.0, 1e-12);
   ASSERT_NEAR(sl_match_probability(w), 0.5, 1e-12);
   ASSERT_NEAR(sl_match_probability(log2(99.0)), 0.99, 1e-12);
+  /* A prior far below the m and u floor is used as it is. */
+  mo.lambda = 1e-12;
+  ASSERT_NEAR(sl_match_weight(&mo, g, a, NULL), log2(1e-12 / (1 - 1e-12)), 1e-9);
   sl_match_model_free(&mo);
 }
 

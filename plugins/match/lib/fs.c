@@ -47,7 +47,10 @@ static double lg(double x) {
 
 double sl_match_weight(const sl_match_model *mo, const int8_t *gamma, const sl_match_str *a,
                        sl_match_term *terms) {
-  double w = lg(mo->lambda) - lg(1.0 - mo->lambda);
+  /* The prior of a random pair among millions of records is far below
+   * P_MIN: it is clamped only away from 0 and 1. */
+  double lam = fmin(fmax(mo->lambda, 1e-300), 1.0 - 1e-16);
+  double w = log2(lam) - log2(1.0 - lam);
   for (int f = 0; f < mo->nfields; f++) {
     sl_match_term t = {.level = gamma[f]};
     if (t.level >= 0) {
