@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end check of the matching driver without network data: writes a
 seeded synthetic file (people with typos, swapped birth days and months,
-missing values, namesakes), runs match_eval, and checks the pairwise F1
-and that shuffling the input order gives the same clusters.
+missing values, namesakes), runs match_eval, and checks the pairwise F1,
+that shuffling the input order gives the same clusters, that EM converged,
+and that a small block cap is reported, not silently slow.
 
     tests/match/eval_case.py MATCH_EVAL"""
 import csv
@@ -56,14 +57,16 @@ def people(rng, n):
     return rows
 
 
-def run(tool, rows, d, name):
+def run(tool, rows, d, name, extra=()):
     path, out = os.path.join(d, name + ".csv"), os.path.join(d, name + ".jsonl")
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, ["id", "truth", "given_name", "surname", "dob", "street", "postcode"],
                            lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
-    subprocess.run([tool, "--in", path, "--out", out] + ARGS, check=True, stderr=subprocess.DEVNULL)
+    p = subprocess.run([tool, "--in", path, "--out", out] + ARGS + list(extra), check=True,
+                       capture_output=True, text=True)
+    summary = json.loads(p.stderr)
     score = json.loads(subprocess.run([sys.executable, os.path.join(HERE, "pairwise_f1.py"), path, out],
                                       check=True, capture_output=True, text=True).stdout)
     groups = {}
@@ -71,7 +74,7 @@ def run(tool, rows, d, name):
         for line in f:
             o = json.loads(line)
             groups.setdefault(o["entity"], set()).add(o["id"])
-    return score, sorted(sorted(g) for g in groups.values())
+    return score, sorted(sorted(g) for g in groups.values()), summary
 
 
 def main():
@@ -79,16 +82,24 @@ def main():
     rng = random.Random(11)
     rows = people(rng, 400)
     with tempfile.TemporaryDirectory() as d:
-        score, clusters = run(tool, rows, d, "in")
+        score, clusters, summary = run(tool, rows, d, "in")
         if score["f1"] < 0.98:
             sys.exit(f"pairwise F1 {score['f1']} < 0.98: {score}")
+        if not summary["em"]["converged"] or summary["index"]["capped_blocks"]:
+            sys.exit(f"EM not converged or blocks capped: {summary['em']} {summary['index']}")
         for k in range(3):
             shuffled = rows[:]
             random.Random(k).shuffle(shuffled)
-            _, again = run(tool, shuffled, d, f"shuffled{k}")
+            _, again, _ = run(tool, shuffled, d, f"shuffled{k}")
             if again != clusters:
                 diff = [c for c in again if c not in clusters][:3]
                 sys.exit(f"shuffle {k}: clusters differ, e.g. {diff}")
+        # With a cap of 3, the name and postcode blocks of common values stop.
+        capped, _, summary = run(tool, rows, d, "capped", ["--cap", "3"])
+        if not summary["index"]["capped_blocks"] or not summary["index"]["capped_hits"]:
+            sys.exit(f"a cap of 3 capped nothing: {summary['index']}")
+        if capped["recall"] > score["recall"]:
+            sys.exit(f"capping found more pairs: {capped} vs {score}")
     print(f"ok f1={score['f1']} precision={score['precision']} recall={score['recall']}")
 
 
