@@ -74,9 +74,13 @@ TEST(pinyin_homophones) {
 
 TEST(company_core) {
   static const struct { const char *in, *core; } cases[] = {
-    {"珠海格力电器股份有限公司", "格力电器"},
+    {"珠海市格力电器股份有限公司", "格力电器"},
+    {"珠海格力电器股份有限公司", "珠海格力电器"},
     {"格力电器（珠海）有限公司", "格力电器"},
-    {"广东珠海华发集团有限公司", "华发"},
+    {"广东省珠海市华发集团有限公司", "华发"},
+    /* A short division name is the start of a brand, not a prefix. */
+    {"海南航空控股股份有限公司", "海南航空"},
+    {"东方航空股份有限公司", "东方航空"},
     {"华为技术有限责任公司", "华为技术"},
     {"有限公司", "有限公司"},
   };
@@ -88,7 +92,11 @@ TEST(company_core) {
     sl_buf_free(&b);
   }
   sl_match_scratch sc = {0};
+  /* A short division in front of the other's core is a prefix... */
   ASSERT_DBL_EQ(sl_match_company_jw(S("珠海格力电器股份有限公司"), S("格力电器有限公司"), &sc), 1.0);
+  ASSERT_DBL_EQ(sl_match_company_jw(S("格力电器有限公司"), S("广东珠海格力电器有限公司"), &sc), 1.0);
+  /* ...but two brands that start with divisions stay two brands. */
+  ASSERT(sl_match_company_jw(S("海南航空控股股份有限公司"), S("东方航空股份有限公司"), &sc) < 0.8);
   sl_match_scratch_free(&sc);
 }
 

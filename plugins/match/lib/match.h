@@ -77,13 +77,15 @@ void sl_match_scratch_free(sl_match_scratch *sc);
  * ("张三" / "章三" / "Zhang San"). */
 int sl_match_pinyin_eq(const char *a, size_t an, const char *b, size_t bn, sl_match_scratch *sc);
 
-/* Appends a company name's core: without the administrative division it
- * starts with ("珠海市", "广东珠海"), a division in brackets ("（珠海）"), and
+/* Appends a company name's core: without the administrative divisions it
+ * starts with when written in full ("珠海市", "广东省珠海市"; not a short
+ * "海南", which starts brands too), a division in brackets ("（珠海）"), and
  * the legal-form suffixes it ends with (股份有限公司, 有限责任公司, 有限公司,
- * 集团, 公司...), repeatedly: "珠海格力电器股份有限公司" → "格力电器".  A name
+ * 集团, 公司...), repeatedly: "珠海市格力电器股份有限公司" → "格力电器".  A name
  * that would become empty keeps its last part. */
 void sl_match_company_core(const char *s, size_t n, sl_buf *out);
-/* Jaro-Winkler of the two cores (1 when the cores are equal). */
+/* Jaro-Winkler of the two cores; 1 when they are equal, or when one is the
+ * other behind a short division name ("珠海格力电器" / "格力电器"). */
 double sl_match_company_jw(const char *a, size_t an, const char *b, size_t bn, sl_match_scratch *sc);
 
 /* Compares two addresses on their normalised divisions: -1 when both name
