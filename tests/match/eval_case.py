@@ -3,7 +3,8 @@
 seeded synthetic file (people with typos, swapped birth days and months,
 missing values, namesakes), runs match_eval, and checks the pairwise F1,
 that shuffling the input order gives the same clusters, that EM converged,
-and that a small block cap is reported, not silently slow.
+that a small block cap is reported, not silently slow, and that namesakes
+with different valid IDs never link (--id-rule) where they otherwise would.
 
     tests/match/eval_case.py MATCH_EVAL"""
 import csv
@@ -60,8 +61,8 @@ def people(rng, n):
 def run(tool, rows, d, name, extra=()):
     path, out = os.path.join(d, name + ".csv"), os.path.join(d, name + ".jsonl")
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, ["id", "truth", "given_name", "surname", "dob", "street", "postcode"],
-                           lineterminator="\n")
+        w = csv.DictWriter(f, ["id", "truth", "given_name", "surname", "dob", "street", "postcode",
+                               "idno"], lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     p = subprocess.run([tool, "--in", path, "--out", out] + ARGS + list(extra), check=True,
@@ -100,6 +101,18 @@ def main():
             sys.exit(f"a cap of 3 capped nothing: {summary['index']}")
         if capped["recall"] > score["recall"]:
             sys.exit(f"capping found more pairs: {capped} vs {score}")
+        # Namesakes: a person whose every field equals another's, but each
+        # with an ID of their own on every record.
+        named = [dict(r, idno=f"ID-{r['truth']}") for r in rows]
+        twins = [dict(r, id=r["id"] + "-twin", truth=r["truth"] + "-twin", idno=f"ID-{r['truth']}-twin")
+                 for r in named if r["id"] in {f"r{i}" for i in range(0, 300, 10)}]
+        both = named + twins
+        merged, _, _ = run(tool, both, d, "namesakes")
+        kept, _, summary = run(tool, both, d, "namesakes_rule", ["--id-rule", "idno"])
+        if merged["precision"] >= kept["precision"] or kept["precision"] < 1.0:
+            sys.exit(f"the ID rule did not keep namesakes apart: {merged} vs {kept}")
+        if not summary["cannot_links"]:
+            sys.exit(f"no cannot-link recorded: {summary}")
     print(f"ok f1={score['f1']} precision={score['precision']} recall={score['recall']}")
 
 
