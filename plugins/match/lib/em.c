@@ -76,8 +76,12 @@ void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int max_iter, 
     double change = 0;
     for (int f = 0; f < F; f++) {
       if (den[f] <= 0) continue;
-      for (int l = 0; l <= mo->field[f].nlevels; l++) {
-        double m = num[f][l] / den[f];
+      /* One pseudo-pair spread over the levels: a level no candidate
+       * match showed (day and month swapped, in data without swaps) gets
+       * a small m, not 0, which would make it damning evidence against. */
+      int L = mo->field[f].nlevels + 1;
+      for (int l = 0; l < L; l++) {
+        double m = (num[f][l] + 1.0 / L) / (den[f] + 1.0);
         change = fmax(change, fabs(m - mo->m[f][l]));
         mo->m[f][l] = m;
       }
