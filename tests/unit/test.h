@@ -4,6 +4,7 @@
 #define SLUICE_TEST_H
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,16 @@ static const char *test_current;
     double a_ = (a), b_ = (b);                                         \
     if (a_ != b_) {                                                    \
       TEST_FAIL_AT("%s == %s: %.17g != %.17g", #a, #b, a_, b_);        \
+      return;                                                          \
+    }                                                                  \
+  } while (0)
+
+/* Doubles that agree within eps. */
+#define ASSERT_NEAR(a, b, eps)                                         \
+  do {                                                                 \
+    double a_ = (a), b_ = (b);                                         \
+    if (!(fabs(a_ - b_) <= (eps))) {                                   \
+      TEST_FAIL_AT("%s ~ %s: %.17g != %.17g", #a, #b, a_, b_);         \
       return;                                                          \
     }                                                                  \
   } while (0)

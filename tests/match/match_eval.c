@@ -1,0 +1,473 @@
+/* The matching core's evaluation driver: reads a CSV file with an id
+ * column, trains a model on the file itself (u from random pairs, m and the
+ * prior by EM over the candidate pairs, term frequencies), then runs it in
+ * streaming order, each record compared with the records indexed before it
+ * and then indexed, and writes every record's entity as JSON Lines
+ * {"id": ..., "entity": ...}.  A JSON summary (EM report, counts, timings,
+ * index bytes per record) goes to stderr.
+ *
+ *   match_eval --in F.csv --out E.jsonl [--id id] [--source source] [--link-only]
+ *              [--threshold 0.99] [--cap 1000] [--random-pairs 1000000] [--seed 1]
+ *              [--id-rule COL]
+ *              --compare COL:LEVELS[:tf] ...  --block COL[/N][+COL[/N]...] ...
+ *
+ * LEVELS is a comma list tried in order: exact, jwX (Jaro-Winkler >= X),
+ * dlN (Damerau-Levenshtein <= N), jacX (2-gram Jaccard >= X), absX, relX
+ * (numbers), daysN, swap (dates), pinyin, companyX, addressX.  A blocking
+ * rule is columns joined by +, each maybe cut to its first N code points;
+ * a record with an empty part has no key under that rule.
+ * --link-only compares only records of different sources (linkage of two
+ * files); --id-rule names a column of validated identifiers: equal ones
+ * link, different ones never do. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "match.h"
+
+#define MAX_COLS 64
+#define MAX_RULES 16
+#define MAX_PARTS 4
+
+typedef struct rule {
+  int ncol;
+  int col[MAX_PARTS];
+  int prefix[MAX_PARTS];  /* code points kept, 0: all */
+} rule;
+
+typedef struct opts {
+  const char *in, *out, *id_col, *source_col, *id_rule_col;
+  int link_only;
+  double threshold;
+  uint32_t cap;
+  long random_pairs;
+  unsigned long seed;
+  sl_match_field field[SL_MATCH_MAX_FIELDS];
+  const char *field_col[SL_MATCH_MAX_FIELDS];
+  int nfields;
+  const char *rule_text[MAX_RULES];
+  int nrules;
+} opts;
+
+/* The file, its columns and its records: values point into the file's bytes. */
+typedef struct table {
+  char *text;
+  int ncols;
+  char *col[MAX_COLS];
+  size_t nrec;
+  sl_match_str *cell;     /* nrec * ncols */
+} table;
+
+static void die(const char *msg, const char *arg) {
+  fprintf(stderr, "match_eval: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+  exit(2);
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- CSV: RFC 4180 fields, unquoted in place ---- */
+
+/* Parses one field at *p, unquoting it in place, and moves *p past it. */
+static void csv_field(char **p, sl_match_str *out) {
+  char *s = *p, *w = s, *start = s;
+  if (*s == '"') {
+    s++;
+    for (;;) {
+      if (!*s) break;
+      if (*s == '"') {
+        if (s[1] == '"') {
+          *w++ = '"';
+          s += 2;
+          continue;
+        }
+        s++;
+        break;
+      }
+      *w++ = *s++;
+    }
+  } else {
+    while (*s && *s != ',' && *s != '\n' && *s != '\r') *w++ = *s++;
+    w = s;
+  }
+  out->p = start;
+  out->n = (uint32_t)(w - start);
+  while (*s && *s != ',' && *s != '\n') s++;
+  if (*s == ',') s++;
+  *p = s;
+}
+
+static void read_table(const char *path, table *t) {
+  FILE *f = fopen(path, "rb");
+  if (!f) die("cannot open", path);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  t->text = malloc((size_t)len + 1);
+  if (!t->text || fread(t->text, 1, (size_t)len, f) != (size_t)len) die("cannot read", path);
+  t->text[len] = 0;
+  fclose(f);
+  char *p = t->text;
+  sl_match_str v;
+  t->ncols = 0;
+  while (*p && *p != '\n') {
+    csv_field(&p, &v);
+    if (t->ncols == MAX_COLS) die("too many columns", path);
+    t->col[t->ncols++] = strndup(v.p, v.n);
+  }
+  if (*p == '\n') p++;
+  size_t cap = 1024;
+  t->cell = malloc(cap * (size_t)t->ncols * sizeof *t->cell);
+  t->nrec = 0;
+  while (*p) {
+    if (*p == '\n' || *p == '\r') {
+      p++;
+      continue;
+    }
+    if (t->nrec == cap) {
+      cap *= 2;
+      t->cell = realloc(t->cell, cap * (size_t)t->ncols * sizeof *t->cell);
+      if (!t->cell) die("out of memory", NULL);
+    }
+    sl_match_str *row = t->cell + t->nrec * (size_t)t->ncols;
+    int c = 0;
+    while (*p && *p != '\n') {
+      sl_match_str x;
+      csv_field(&p, &x);
+      if (c < t->ncols) row[c++] = x;
+    }
+    for (; c < t->ncols; c++) row[c] = (sl_match_str){"", 0};
+    if (*p == '\n') p++;
+    t->nrec++;
+  }
+}
+
+static int col_of(const table *t, const char *name) {
+  for (int c = 0; c < t->ncols; c++)
+    if (!strcmp(t->col[c], name)) return c;
+  die("no such column", name);
+  return -1;
+}
+
+/* ---- options ---- */
+
+static void parse_compare(opts *o, char *spec) {
+  if (o->nfields == SL_MATCH_MAX_FIELDS) die("too many --compare", spec);
+  sl_match_field *f = &o->field[o->nfields];
+  char *col = strtok(spec, ":"), *levels = strtok(NULL, ":"), *flag = strtok(NULL, ":");
+  if (!col || !levels) die("--compare wants COL:LEVELS[:tf]", spec);
+  f->name = col;
+  f->tf = flag && !strcmp(flag, "tf");
+  for (char *l = strtok(levels, ","); l; l = strtok(NULL, ",")) {
+    if (f->nlevels == SL_MATCH_MAX_LEVELS) die("too many levels", col);
+    static const struct { const char *p; sl_match_test t; } kinds[] = {
+      {"exact", SL_MT_EXACT}, {"jw", SL_MT_JW}, {"dl", SL_MT_OSA}, {"jac", SL_MT_JACCARD},
+      {"abs", SL_MT_NUM_ABS}, {"rel", SL_MT_NUM_REL}, {"days", SL_MT_DATE_DAYS},
+      {"swap", SL_MT_DATE_SWAP}, {"pinyin", SL_MT_PINYIN}, {"company", SL_MT_COMPANY},
+      {"address", SL_MT_ADDRESS},
+    };
+    size_t k = 0;
+    for (; k < sizeof kinds / sizeof kinds[0]; k++)
+      if (!strncmp(l, kinds[k].p, strlen(kinds[k].p))) break;
+    if (k == sizeof kinds / sizeof kinds[0]) die("unknown level", l);
+    sl_match_level *lv = &f->level[f->nlevels++];
+    lv->test = kinds[k].t;
+    lv->arg = atof(l + strlen(kinds[k].p));
+  }
+  o->field_col[o->nfields++] = col;
+}
+
+static void parse_rule(const table *t, const char *text, rule *r) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", text);
+  r->ncol = 0;
+  for (char *part = strtok(buf, "+"); part; part = strtok(NULL, "+")) {
+    if (r->ncol == MAX_PARTS) die("too many columns in a rule", text);
+    char *slash = strchr(part, '/');
+    r->prefix[r->ncol] = slash ? atoi(slash + 1) : 0;
+    if (slash) *slash = 0;
+    r->col[r->ncol++] = col_of(t, part);
+  }
+}
+
+/* ---- keys ---- */
+
+/* The bytes of the first n code points of v. */
+static uint32_t prefix_len(sl_match_str v, int n) {
+  if (!n) return v.n;
+  uint32_t i = 0;
+  for (int k = 0; k < n && i < v.n; k++) {
+    i++;
+    while (i < v.n && ((unsigned char)v.p[i] & 0xC0) == 0x80) i++;
+  }
+  return i;
+}
+
+/* Fills keys[0..) for record row; returns how many. */
+static size_t record_keys(const rule *rules, int nrules, const sl_match_str *row, uint64_t *keys) {
+  size_t k = 0;
+  for (int r = 0; r < nrules; r++) {
+    char buf[1024];
+    size_t n = 0;
+    int ok = 1;
+    for (int c = 0; c < rules[r].ncol && ok; c++) {
+      sl_match_str v = row[rules[r].col[c]];
+      uint32_t l = prefix_len(v, rules[r].prefix[c]);
+      if (!l || n + l + 1 > sizeof buf) ok = 0;
+      else {
+        memcpy(buf + n, v.p, l);
+        n += l;
+        buf[n++] = 0x1F;
+      }
+    }
+    if (ok) keys[k++] = sl_match_key((uint32_t)r, buf, n);
+  }
+  return k;
+}
+
+/* ---- the run ---- */
+
+typedef struct run {
+  opts *o;
+  table *t;
+  rule rules[MAX_RULES];
+  int fcol[SL_MATCH_MAX_FIELDS];
+  int source_col, idrule_col;
+  sl_match_model model;
+  sl_match_scratch sc;
+  uint64_t *keys;         /* nrec * nrules */
+  uint8_t *nkeys;
+} run;
+
+static void values(const run *r, size_t i, sl_match_str *v) {
+  const sl_match_str *row = r->t->cell + i * (size_t)r->t->ncols;
+  for (int f = 0; f < r->o->nfields; f++) v[f] = row[r->fcol[f]];
+}
+
+static int same_source(const run *r, size_t i, size_t j) {
+  if (r->source_col < 0) return 0;
+  const sl_match_str *a = r->t->cell + i * (size_t)r->t->ncols + r->source_col;
+  const sl_match_str *b = r->t->cell + j * (size_t)r->t->ncols + r->source_col;
+  return a->n == b->n && !memcmp(a->p, b->p, a->n);
+}
+
+static sl_match_rule id_rule(const run *r, size_t i, size_t j) {
+  if (r->idrule_col < 0) return SL_MATCH_SCORE;
+  return sl_match_id_rule(r->t->cell[i * (size_t)r->t->ncols + r->idrule_col],
+                          r->t->cell[j * (size_t)r->t->ncols + r->idrule_col]);
+}
+
+/* Calls fn for each record and each of its candidates among the records
+ * before it, through a fresh index: the training pass and the streaming
+ * pass see the same pairs. */
+typedef void (*pair_fn)(run *r, size_t i, size_t j, void *ud);
+
+static sl_match_index_stats for_each_candidate(run *r, pair_fn fn, void *ud) {
+  sl_match_index *ix = sl_match_index_new(r->o->cap);
+  sl_match_cands c = {0};
+  if (!ix) die("out of memory", NULL);
+  for (size_t i = 0; i < r->t->nrec; i++) {
+    const uint64_t *k = r->keys + i * (size_t)r->o->nrules;
+    if (sl_match_cands_collect(&c, ix, k, r->nkeys[i], (uint32_t)i)) die("out of memory", NULL);
+    for (size_t x = 0; x < c.n; x++) fn(r, i, c.ids[x], ud);
+    for (size_t x = 0; x < r->nkeys[i]; x++)
+      if (sl_match_index_add(ix, k[x], (uint32_t)i)) die("out of memory", NULL);
+  }
+  sl_match_index_stats st;
+  sl_match_index_stats_get(ix, &st);
+  sl_match_index_free(ix);
+  sl_match_cands_free(&c);
+  return st;
+}
+
+static void train_pair(run *r, size_t i, size_t j, void *ud) {
+  if (r->o->link_only && same_source(r, i, j)) return;
+  sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
+  int8_t g[SL_MATCH_MAX_FIELDS];
+  values(r, i, a);
+  values(r, j, b);
+  sl_match_gamma(&r->model, a, b, g, &r->sc);
+  if (sl_match_patterns_add(ud, g, r->model.nfields)) die("out of memory", NULL);
+}
+
+typedef struct stream {
+  sl_match_uf uf;
+  uint64_t pairs, links, cannot, refused;
+} stream;
+
+static void stream_pair(run *r, size_t i, size_t j, void *ud) {
+  stream *s = ud;
+  if (r->o->link_only && same_source(r, i, j)) return;
+  s->pairs++;
+  sl_match_rule d = id_rule(r, i, j);
+  if (d == SL_MATCH_CANNOT) {
+    if (!sl_match_uf_cannot(&s->uf, (uint32_t)i, (uint32_t)j)) s->cannot++;
+    return;
+  }
+  if (d == SL_MATCH_SCORE) {
+    sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
+    int8_t g[SL_MATCH_MAX_FIELDS];
+    values(r, i, a);
+    values(r, j, b);
+    sl_match_gamma(&r->model, a, b, g, &r->sc);
+    if (sl_match_probability(sl_match_weight(&r->model, g, a, NULL)) < r->o->threshold) return;
+  }
+  s->links++;
+  if (sl_match_uf_union(&s->uf, (uint32_t)i, (uint32_t)j) == SL_ESTATE) s->refused++;
+}
+
+static void print_model(const run *r, FILE *f) {
+  fprintf(f, "  \"model\": {\"lambda\": %.6g, \"fields\": [", r->model.lambda);
+  for (int x = 0; x < r->model.nfields; x++) {
+    fprintf(f, "%s\n    {\"field\": \"%s\", \"levels\": [", x ? "," : "", r->model.field[x].name);
+    for (int l = 0; l <= r->model.field[x].nlevels; l++) {
+      sl_buf name = SL_BUF_INIT;
+      sl_match_level_name(&r->model.field[x], l, &name);
+      fprintf(f, "%s{\"level\": \"%.*s\", \"m\": %.4g, \"u\": %.4g}", l ? ", " : "",
+              (int)name.len, name.ptr, r->model.m[x][l], r->model.u[x][l]);
+      sl_buf_free(&name);
+    }
+    fprintf(f, "]}");
+  }
+  fprintf(f, "]},\n");
+}
+
+int main(int argc, char **argv) {
+  opts o = {.id_col = "id", .threshold = 0.99, .cap = 1000, .random_pairs = 1000000, .seed = 1};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--link-only")) o.link_only = 1;
+    else if (!v) die("missing value for", a);
+    else if (i++, !strcmp(a, "--in")) o.in = v;
+    else if (!strcmp(a, "--out")) o.out = v;
+    else if (!strcmp(a, "--id")) o.id_col = v;
+    else if (!strcmp(a, "--source")) o.source_col = v;
+    else if (!strcmp(a, "--id-rule")) o.id_rule_col = v;
+    else if (!strcmp(a, "--threshold")) o.threshold = atof(v);
+    else if (!strcmp(a, "--cap")) o.cap = (uint32_t)atol(v);
+    else if (!strcmp(a, "--random-pairs")) o.random_pairs = atol(v);
+    else if (!strcmp(a, "--seed")) o.seed = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--compare")) parse_compare(&o, strdup(v));
+    else if (!strcmp(a, "--block")) {
+      if (o.nrules == MAX_RULES) die("too many --block", v);
+      o.rule_text[o.nrules++] = v;
+    } else die("unknown option", a);
+  }
+  if (!o.in || !o.out || !o.nfields || !o.nrules) die("--in, --out, --compare and --block are required", NULL);
+
+  table t = {0};
+  read_table(o.in, &t);
+  run r = {.o = &o, .t = &t, .source_col = -1, .idrule_col = -1};
+  int idc = col_of(&t, o.id_col);
+  if (o.source_col) r.source_col = col_of(&t, o.source_col);
+  if (o.id_rule_col) r.idrule_col = col_of(&t, o.id_rule_col);
+  for (int f = 0; f < o.nfields; f++) r.fcol[f] = col_of(&t, o.field_col[f]);
+  for (int x = 0; x < o.nrules; x++) parse_rule(&t, o.rule_text[x], &r.rules[x]);
+  sl_match_model_init(&r.model, o.field, o.nfields);
+
+  double t0 = now();
+  r.keys = malloc(t.nrec * (size_t)o.nrules * sizeof *r.keys);
+  r.nkeys = malloc(t.nrec);
+  for (size_t i = 0; i < t.nrec; i++)
+    r.nkeys[i] = (uint8_t)record_keys(r.rules, o.nrules, t.cell + i * (size_t)t.ncols,
+                                      r.keys + i * (size_t)o.nrules);
+
+  /* Training on the file itself: u from random pairs, term frequencies,
+   * then m and lambda by EM over the candidate pairs. */
+  sl_match_patterns rnd = {0}, cand = {0};
+  srand48((long)o.seed);
+  for (long k = 0; k < o.random_pairs && t.nrec > 1; k++) {
+    size_t i = (size_t)(drand48() * (double)t.nrec), j = (size_t)(drand48() * (double)t.nrec);
+    if (i == j || (o.link_only && same_source(&r, i, j))) continue;
+    train_pair(&r, i, j, &rnd);
+  }
+  sl_match_estimate_u(&r.model, &rnd);
+  sl_match_str v[SL_MATCH_MAX_FIELDS];
+  for (size_t i = 0; i < t.nrec; i++) {
+    values(&r, i, v);
+    for (int f = 0; f < o.nfields; f++)
+      if (o.field[f].tf && sl_match_tf_add(&r.model.tf[f], v[f].p, v[f].n)) die("out of memory", NULL);
+  }
+  for_each_candidate(&r, train_pair, &cand);
+  sl_match_em_report rep;
+  r.model.lambda = 0.5;
+  sl_match_em(&r.model, &cand, 200, 1e-6, &rep);
+  /* Pairs there are: all of them, or those across sources when linking
+   * (sources beyond two counted as "not the first record's"). */
+  double all = (double)t.nrec * (double)(t.nrec - 1) / 2.0;
+  if (o.link_only) {
+    size_t na = 0;
+    for (size_t i = 0; i < t.nrec; i++) na += same_source(&r, 0, i);
+    all = (double)na * (double)(t.nrec - na);
+  }
+  sl_match_prior_from_candidates(&r.model, cand.c.total, all);
+  double t1 = now();
+
+  /* Streaming: each record against those indexed before it, then indexed. */
+  stream s = {0};
+  if (sl_match_uf_grow(&s.uf, t.nrec)) die("out of memory", NULL);
+  sl_match_index_stats st = for_each_candidate(&r, stream_pair, &s);
+  double t2 = now();
+
+  /* The entity of a record: the id of its cluster's first record. */
+  uint32_t *first = malloc(t.nrec * sizeof *first);
+  for (size_t i = 0; i < t.nrec; i++) first[i] = UINT32_MAX;
+  FILE *out = fopen(o.out, "w");
+  if (!out) die("cannot write", o.out);
+  sl_buf line = SL_BUF_INIT;
+  for (size_t i = 0; i < t.nrec; i++) {
+    uint32_t root = sl_match_uf_find(&s.uf, (uint32_t)i);
+    if (first[root] == UINT32_MAX) first[root] = (uint32_t)i;
+    sl_match_str id = t.cell[i * (size_t)t.ncols + idc], ent = t.cell[first[root] * (size_t)t.ncols + idc];
+    line.len = 0;
+    sl_buf_puts(&line, "{\"id\":");
+    sl_buf_json_string(&line, id.p, id.n);
+    sl_buf_puts(&line, ",\"entity\":");
+    sl_buf_json_string(&line, ent.p, ent.n);
+    sl_buf_puts(&line, "}\n");
+    fwrite(line.ptr, 1, line.len, out);
+  }
+  fclose(out);
+
+  fprintf(stderr, "{\n");
+  print_model(&r, stderr);
+  fprintf(stderr,
+          "  \"em\": {\"iterations\": %d, \"converged\": %d, \"max_change\": %.3g, \"loglik\": %.6g, "
+          "\"candidates_lambda\": %.6g, \"candidate_pairs\": %llu, \"patterns\": %zu, "
+          "\"random_pairs\": %llu},\n",
+          rep.iterations, rep.converged, rep.max_change, rep.loglik, rep.lambda,
+          (unsigned long long)cand.c.total, cand.c.used, (unsigned long long)rnd.c.total);
+  fprintf(stderr,
+          "  \"records\": %zu, \"pairs_scored\": %llu, \"links\": %llu, \"cannot_links\": %llu, "
+          "\"refused_unions\": %llu,\n",
+          t.nrec, (unsigned long long)s.pairs, (unsigned long long)s.links,
+          (unsigned long long)s.cannot, (unsigned long long)s.refused);
+  fprintf(stderr,
+          "  \"index\": {\"keys\": %llu, \"postings\": %llu, \"capped_blocks\": %llu, "
+          "\"capped_hits\": %llu, \"bytes\": %llu, \"bytes_per_record\": %.1f},\n",
+          (unsigned long long)st.keys, (unsigned long long)st.postings,
+          (unsigned long long)st.capped_blocks, (unsigned long long)st.capped_hits,
+          (unsigned long long)st.bytes, t.nrec ? (double)st.bytes / (double)t.nrec : 0.0);
+  fprintf(stderr, "  \"train_s\": %.3f, \"stream_s\": %.3f, \"stream_records_per_s\": %.0f\n}\n",
+          t1 - t0, t2 - t1, (t2 > t1) ? (double)t.nrec / (t2 - t1) : 0.0);
+
+  sl_buf_free(&line);
+  free(first);
+  sl_match_uf_free(&s.uf);
+  sl_match_patterns_free(&rnd);
+  sl_match_patterns_free(&cand);
+  sl_match_model_free(&r.model);
+  sl_match_scratch_free(&r.sc);
+  free(r.keys);
+  free(r.nkeys);
+  for (int c = 0; c < t.ncols; c++) free(t.col[c]);
+  for (int f = 0; f < o.nfields; f++) free((char *)o.field_col[f]);  /* the strdup'd spec */
+  free(t.cell);
+  free(t.text);
+  return 0;
+}
