@@ -61,5 +61,14 @@ fi
 rm "$root/plugins/bad/bad.c"
 expect "the bad file removed" 0
 
+# Another plugin's library header: allowed only where the plugin's
+# CMakeLists.txt links that library (sluice_good for plugins/good/lib).
+mkdir -p "$root/plugins/user"
+printf '#include "helper.h"\n' > "$root/plugins/user/user.c"
+expect "a library header without linking the library" 1
+contains 'plugins/user/user.c:1: #include "helper.h": not a header of plugins/user/, of a plugin library it links'
+printf 'target_link_libraries(sluice_user PUBLIC sluice_good)\n' > "$root/plugins/user/CMakeLists.txt"
+expect "a library header of a library the plugin links" 0
+
 ((fail == 0)) && echo "test_check_includes: PASS"
 exit "$fail"
