@@ -221,6 +221,7 @@ DEPTS = {
         ("统计", ["名录库"], 15, "slash", {"homophone": 2.0, "typo": 2.0, "swap_dm": 2.0}),
     ],
 }
+POOL = 20000
 # Records per entity: (count, weight).
 PER_ENTITY = [(1, 30), (2, 25), (3, 18), (4, 11), (5, 7), (6, 4), (7, 2), (8, 1), (10, 1), (14, 1)]
 
@@ -501,7 +502,7 @@ class Gen:
                 parent, kind = rng.choice(companies), "group"
                 brand, phone = parent["brand"], parent["phone"]
                 if self.chance(0.5):
-                    addr = parent["addr"]
+                    county, addr = parent["county"], parent["addr"]
                 while industry == parent["industry"]:
                     industry = rng.choice(INDUSTRIES)
             elif x < h["group"] + h["branch"]:
@@ -532,7 +533,7 @@ class Gen:
                     names.insert(0, self.company_name(county, brand, old_ind, form, prefix_style))
         org8 = ("MA" + "".join(rng.choice(USCC_ALPHA) for _ in range(6))
                 if self.chance(0.7) else "%08d" % rng.randrange(10 ** 8))
-        first17 = ("9" + ("1" if form != "分公司" else "1") + county + org8 + org_check(org8))
+        first17 = "91" + county + org8 + org_check(org8)
         est = self.date(1985, 2025)
         rep = rng.choices(self.sur, weights=self.sur_w)[0] + self.given(self.chance(0.7))
         addrs = [addr]
@@ -605,30 +606,38 @@ class Gen:
     # ------------------------------------------------------------ all
 
     def run(self, n):
+        """(field names, records, number of entities).  A record is held
+        as one string, its values joined by US (0x1f), so that a million
+        records fit in a few hundred megabytes."""
         rng = self.rng
         make, record, prefix = ((self.person, self.resident_record, "P") if self.kind == "residents"
                                 else (self.company, self.company_record, "C"))
-        entities, rows = [], []
+        # Namesakes, twins and groups are drawn from a sample of the earlier
+        # entities, so that memory stays bounded at a million records.
+        pool, count, rows, fields = [], 0, [], None
         while len(rows) < n:
-            e = make(entities)
-            entities.append(e)
-            eid = "%s%07d" % (prefix, len(entities))
+            e = make(pool)
+            count += 1
+            if len(pool) < POOL:
+                pool.append(e)
+            else:
+                pool[rng.randrange(POOL)] = e
+            eid = "%s%07d" % (prefix, count)
             for _ in range(min(self.n_records(), n - len(rows))):
                 row = record(e)
                 row["entity"] = eid
-                rows.append(row)
+                fields = fields or list(row)
+                rows.append("\x1f".join(row.values()))
         rng.shuffle(rows)
         # Source-record ids: each feed numbers its own records.
         seq = {}
-        out = []
-        for i, row in enumerate(rows, 1):
-            key = (row["department"], row["feed"])
+        for i, row in enumerate(rows):
+            dept, feed, rest = row.split("\x1f", 2)
+            key = (dept, feed)
             seq[key] = seq.get(key, 0) + rng.randrange(1, 5)
-            o = {"id": "r%07d" % i, "department": row.pop("department"), "feed": row.pop("feed"),
-                 "src_id": "%s-%08d" % (abs(hash_str(key)) % 10000, seq[key])}
-            o.update(row)
-            out.append(o)
-        return out
+            rows[i] = "\x1f".join(("r%07d" % (i + 1), dept, feed,
+                                   "%s-%08d" % (hash_str(key) % 10000, seq[key]), rest))
+        return ["id"] + fields[:2] + ["src_id"] + fields[2:], rows, count
 
 
 def hash_str(key):
@@ -662,28 +671,29 @@ def main():
             ap.error("unknown name %r (known: %s)" % (k, ", ".join(sorted(table))))
         table[k] = float(v)
     g = Gen(a.kind, a.seed, rates, a.jitter, Divisions(DIVISIONS))
-    rows = g.run(a.n)
+    fields, rows, n_entities = g.run(a.n)
 
     params = {"kind": a.kind, "seed": a.seed, "n": a.n, "home_city": g.divs.name[g.home],
               "hard": g.hard,
               "departments": {d[0]: {"feeds": d[1], "share": d[2], "date_format": d[3],
                                      "rates": {k: round(v, 4) for k, v in d[4].items()}}
                               for d in g.depts}}
-    text = json.dumps(params, ensure_ascii=False, indent=1)
     if a.params:
         with open(a.params, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+            f.write(json.dumps(params, ensure_ascii=False, indent=1) + "\n")
     print("gen: %d %s records, %d entities, home city %s" % (
-        len(rows), a.kind, len({r["entity"] for r in rows}), params["home_city"]), file=sys.stderr)
+        len(rows), a.kind, n_entities, params["home_city"]), file=sys.stderr)
 
     f = sys.stdout if a.out == "-" else open(a.out, "w", encoding="utf-8", newline="")
     if a.out.endswith(".csv"):
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(fields)
+        for r in rows:
+            w.writerow(r.split("\x1f"))
     else:
         for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n")
+            f.write(json.dumps(dict(zip(fields, r.split("\x1f"))), ensure_ascii=False,
+                               separators=(",", ":")) + "\n")
     if f is not sys.stdout:
         f.close()
 
