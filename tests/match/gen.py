@@ -4,6 +4,7 @@ for evaluating record linkage (sluice's match step, Splink, anything else).
 
     gen.py residents N OUT [--seed S] [--rate NAME=X ...] [--jitter J]
     gen.py companies N OUT [--seed S] ...
+    gen.py residents N OUT --split 卫健,民政   (two files, for linkage)
 
 OUT ends in .csv or .jsonl (or is - for JSON Lines on stdout).  Every row has
 an id, the department and feed it came from, the record's id in that feed
@@ -662,7 +663,12 @@ def main():
     ap.add_argument("--jitter", type=float, default=0.4,
                     help="per-department random factor on each rate, in [1-J, 1+J]")
     ap.add_argument("--params", help="write the rates used to this JSON file")
+    ap.add_argument("--split", metavar="DEPT,DEPT",
+                    help="for linkage of two files: these departments' records go to a "
+                         "second file, OUT with .b before its extension (a.csv -> a.b.csv)")
     a = ap.parse_args()
+    if a.split and a.out == "-":
+        ap.error("--split needs a file name")
 
     rates = dict(RATES[a.kind])
     for spec, table in [(s, rates) for s in a.rate] + [(s, HARD[a.kind]) for s in a.hard]:
@@ -684,8 +690,22 @@ def main():
     print("gen: %d %s records, %d entities, home city %s" % (
         len(rows), a.kind, n_entities, params["home_city"]), file=sys.stderr)
 
-    f = sys.stdout if a.out == "-" else open(a.out, "w", encoding="utf-8", newline="")
-    if a.out.endswith(".csv"):
+    if a.split:
+        split = set(a.split.split(","))
+        known = {d[0] for d in g.depts}
+        if not split <= known:
+            ap.error("unknown department in --split (known: %s)" % ", ".join(sorted(known)))
+        stem, dot, ext = a.out.rpartition(".")
+        write(a.out, fields, [r for r in rows if r.split("\x1f", 2)[1] not in split])
+        write(stem + ".b." + ext if dot else a.out + ".b", fields,
+              [r for r in rows if r.split("\x1f", 2)[1] in split])
+    else:
+        write(a.out, fields, rows)
+
+
+def write(out, fields, rows):
+    f = sys.stdout if out == "-" else open(out, "w", encoding="utf-8", newline="")
+    if out.endswith(".csv"):
         w = csv.writer(f, lineterminator="\n")
         w.writerow(fields)
         for r in rows:

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Pairwise precision, recall and F1 of a predicted entity assignment.
 
-    score.py TRUTH PREDICTED [--truth-col entity] [--json]
+    score.py TRUTH [TRUTH ...] PREDICTED [--truth-col entity] [--json]
 
 TRUTH is the generator's file (CSV or JSON Lines with `id` and `entity`
-columns); PREDICTED is JSON Lines {"id": ..., "entity": ...}, one line per
+columns), or both of its files when it split the records for linkage; PREDICTED is JSON Lines {"id": ..., "entity": ...}, one line per
 record, as the match step writes when its input ends.  Ids are compared as
 strings.  A record the prediction leaves out counts as a singleton (and is
 reported); a predicted id the truth does not know is an error.
@@ -116,12 +116,18 @@ def report(s, out=sys.stdout):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("truth")
+    ap.add_argument("truth", nargs="+", help="the generator's file(s)")
     ap.add_argument("predicted")
     ap.add_argument("--truth-col", default="entity", help="the truth's entity column")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     a = ap.parse_args()
-    s = score(read_assignment(a.truth, a.truth_col), read_assignment(a.predicted, "entity"))
+    truth = {}
+    for path in a.truth:
+        part = read_assignment(path, a.truth_col)
+        if not truth.keys().isdisjoint(part):
+            raise SystemExit("%s: ids repeat those of another truth file" % path)
+        truth.update(part)
+    s = score(truth, read_assignment(a.predicted, "entity"))
     if a.json:
         print(json.dumps(s))
     else:

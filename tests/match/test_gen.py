@@ -79,6 +79,20 @@ class Gen(unittest.TestCase):
                 by_phone.setdefault(r["phone"], set()).add(r["entity"])
         self.assertTrue(any(len(v) > 1 for v in by_phone.values()))
 
+    def test_split_for_linkage(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "x.csv")
+            subprocess.run([sys.executable, GEN, "residents", "2000", path, "--split", "卫健,民政"],
+                           check=True, capture_output=True)
+            with open(path, encoding="utf-8") as f:
+                a = list(csv.DictReader(f))
+            with open(os.path.join(d, "x.b.csv"), encoding="utf-8") as f:
+                b = list(csv.DictReader(f))
+        self.assertEqual(len(a) + len(b), 2000)
+        self.assertEqual({r["department"] for r in b}, {"卫健", "民政"})
+        self.assertFalse({r["department"] for r in a} & {"卫健", "民政"})
+        self.assertTrue({r["entity"] for r in a} & {r["entity"] for r in b}, "nothing to link")
+
     def test_check_characters(self):
         self.assertEqual(gen.id_check("11010519491231002"), "X")
         self.assertEqual(gen.uscc_check("91350100M000100Y4"), "3")
