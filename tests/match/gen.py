@@ -37,12 +37,12 @@ habits (date format, missing fields, old codes) and corruption rates:
 and entities that make linkage hard: namesakes (same common name, sometimes
 same birth date), twins (same surname, birth date and address), group
 companies sharing a brand, a phone and an address, branches (分公司), the
-same trade name registered in several cities.
+same trade name registered in several cities, renamed companies.
 
 Every rate is multiplied, per department, by a factor drawn from the seed in
 [1-J, 1+J] (--jitter, default 0.4), so two seeds give differently corrupted
-data and a matcher tuned to one setting is not rewarded.  The rates used are
-written to stderr (and to --params FILE as JSON).  The same arguments always
+data and a matcher tuned to one setting is not rewarded; the shares of hard
+entities vary the same way.  --params FILE writes the rates used as JSON.  The same arguments always
 give the same bytes.  Python 3 standard library only.
 """
 
