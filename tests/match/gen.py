@@ -507,13 +507,16 @@ class Gen:
                 while industry == parent["industry"]:
                     industry = rng.choice(INDUSTRIES)
             elif x < h["group"] + h["branch"]:
-                parent, kind = rng.choice(companies), "branch"
-                if self.chance(0.5):
-                    phone = parent["phone"]
+                parent = rng.choice(companies)
+                if parent["form"] != "分公司":     # a branch has no branches
+                    kind = "branch"
+                    if self.chance(0.5):
+                        phone = parent["phone"]
             elif x < h["group"] + h["branch"] + h["same_trade_name"]:
                 # The same trade name and industry registered in another city.
                 other = rng.choice(companies)
-                brand, industry, form = other["brand"], other["industry"], other["form"]
+                brand, industry = other["brand"], other["industry"]
+                form = other["form"] if other["form"] != "分公司" else "有限公司"
                 prefix_style = "city"
                 county = rng.choice([c for c in self.divs.counties if c[:4] != other["county"][:4]])
                 addr = self.address(county)
