@@ -21,7 +21,7 @@ typedef struct sl_clean_count {
 /* Calls cb for every (department, feed, field, rule) the stage has counted,
  * merging the workers' counters (each worker counts on its own, without
  * locks; this reads them as they are).  Loop thread; st must be a clean
- * step.  For the metrics issue, which exposes them. */
+ * step.  The per-feed validity metrics read them. */
 void sl_clean_stats(sl_stage *st, void (*cb)(void *ud, const sl_clean_count *c), void *ud);
 
 #endif
