@@ -1,7 +1,9 @@
 /* kafka.sink's state, shared by kafka_sink.c (the producer: records to
  * messages, delivery reports) and kafka_txn.c (its transactions under
- * exactly_once).  Plugin-internal; everything here is loop-thread state
- * unless said otherwise. */
+ * exactly_once).  The transaction layer sits beneath the sink: the sink
+ * calls its kafka_txn_* functions, and it calls the sink back only through
+ * the ktx_ops table the sink hands to kafka_txn_start.  Plugin-internal;
+ * everything here is loop-thread state unless said otherwise. */
 #ifndef SLUICE_PLUGIN_KAFKA_SINK_H
 #define SLUICE_PLUGIN_KAFKA_SINK_H
 

@@ -52,7 +52,11 @@
  * acknowledged, i.e. committed here.  If a transaction still holds records
  * of a partition handed over since (the wait timed out), committing would
  * write them twice; the process exits instead, and what it held is read
- * again by the new owners. */
+ * again by the new owners.
+ *
+ * Layering: this file sits beneath kafka_sink.c and calls it only through
+ * tx->ops (ktx_ops); offsets come from kafka_offsets.c and the sources'
+ * positions (kafka_source_positions). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +181,7 @@ static void committed(ksink *k) {
     sl_sink_batch *next = sb->next;
     kbatch *kb = sb->sink_data;
     k->delivered += sb->n - kb->ndone;
-    k->tx.ops->batch_done(k, kb);
+    tx->ops->batch_done(k, kb);
     sb = next;
   }
   tx->state = TX_READY;
@@ -246,8 +250,8 @@ static void after_op(uv_work_t *req, int status) {
     } else {
       aborted(k);
     }
-    k->tx.ops->produce_more(k);
-    k->tx.ops->check_flushed(k);
+    tx->ops->produce_more(k);
+    tx->ops->check_flushed(k);
     return;
   }
   char why[600];
@@ -256,7 +260,7 @@ static void after_op(uv_work_t *req, int status) {
       retry = rd_kafka_error_is_retriable(e);
   rd_kafka_error_destroy(e);
   if (fatal) {
-    k->tx.ops->fatal(k, why);
+    tx->ops->fatal(k, why);
     return;
   }
   if (op == TXOP_COMMIT && abort_it) {
@@ -269,7 +273,7 @@ static void after_op(uv_work_t *req, int status) {
   if (retry) {
     if (op == TXOP_INIT && k->flushing && !k->qhead) {
       /* Stopping, with nothing to write: no need to wait for the brokers. */
-      k->tx.ops->check_flushed(k);
+      tx->ops->check_flushed(k);
       return;
     }
     sl_log_warn(name, "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
@@ -279,7 +283,7 @@ static void after_op(uv_work_t *req, int status) {
   }
   /* librdkafka: errors neither retriable nor abortable are to be treated
    * as fatal. */
-  k->tx.ops->fatal(k, why);
+  tx->ops->fatal(k, why);
 }
 
 static void start_op(ksink *k, int op) {
@@ -298,7 +302,7 @@ static void start_op(ksink *k, int op) {
     tx->work_busy = 0;
     tx->op_running = 0;
     k->kc.off_loop = 0;
-    k->tx.ops->fatal(k, "cannot run a transaction call on the thread pool");
+    tx->ops->fatal(k, "cannot run a transaction call on the thread pool");
   }
 }
 
@@ -311,7 +315,7 @@ static void on_timer(uv_timer_t *t) {
   }
   if (tx->backing_off) {
     tx->backing_off = 0;
-    k->tx.ops->produce_more(k);
+    tx->ops->produce_more(k);
     return;
   }
   if (tx->state == TX_OPEN && tx->failed) {
@@ -337,20 +341,20 @@ static int build_offsets(ksink *k) {
     sl_stage *src = sl_batch_source(sb->batch);
     kafka_offsets_src *o = kafka_offsets_for(&tx->offs, src);
     if (!o) {
-      k->tx.ops->fatal(k, "out of memory");
+      tx->ops->fatal(k, "out of memory");
       return -1;
     }
     if (!o->group) {
       o->group = kafka_source_group_metadata(src);
       if (!o->group) {
-        k->tx.ops->fatal(k, "exactly_once: a batch came from a source that is not a kafka.source");
+        tx->ops->fatal(k, "exactly_once: a batch came from a source that is not a kafka.source");
         return -1;
       }
     }
     stale += kafka_pos_add_offsets(kafka_source_positions(src), sl_batch_checkpoint(sb->batch), o->offsets);
   }
   if (stale) {
-    k->tx.ops->fatal(k, "a transaction holds records of partitions handed over to another consumer before it "
+    tx->ops->fatal(k, "a transaction holds records of partitions handed over to another consumer before it "
                    "could commit; not committing it");
     return -1;
   }
@@ -368,7 +372,7 @@ int kafka_txn_may_produce(ksink *k) {
     int fatal = rd_kafka_error_is_fatal(e);
     rd_kafka_error_destroy(e);
     if (fatal) {
-      k->tx.ops->fatal(k, why);
+      tx->ops->fatal(k, why);
     } else {
       sl_log_warn(sl_stage_name(k->kc.st), "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
       back_off(k, TXOP_NONE);
@@ -453,7 +457,7 @@ void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_messag
       char why[512];
       snprintf(why, sizeof why, "Kafka did not take the message for topic %s: %s", topic,
                rd_kafka_err2str(m->err));
-      k->tx.ops->reject(k, kb->sb, i, why);
+      tx->ops->reject(k, kb->sb, i, why);
     } else if (*r == R_TRYING || blame) {
       *r = R_SUSPECT;
       if (blame && !tx->warned_suspects) {
@@ -469,7 +473,7 @@ void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_messag
     if (*r == R_TRYING) *r = R_NEW;
     kafka_client_alive(&k->kc);
   }
-  if (k->outstanding == 0 || k->blocked) k->tx.ops->produce_more(k);
+  if (k->outstanding == 0 || k->blocked) tx->ops->produce_more(k);
   kafka_txn_progress(k);
 }
 
