@@ -3,8 +3,11 @@
  *   kafka_conf.c         librdkafka configuration, logging and error callbacks
  *   kafka_uv.c           a librdkafka queue on the libuv loop (pipe + uv_poll + timer)
  *   kafka_cloudevents.c  the CloudEvents Kafka binding: headers, time, structured mode
+ *   kafka_offsets.c      offset tracking: the consumer's partition positions, a
+ *                        transaction's offsets per source (kafka_offsets.h)
  *   kafka_source.c       the consumer
- *   kafka_sink.c         the producer
+ *   kafka_sink.c         the producer (kafka_sink.h)
+ *   kafka_txn.c          its transactions under exactly_once, beneath it
  *
  * Threads: everything here runs on the loop thread, except the log
  * callback (librdkafka's own threads), the structured-mode codec (workers)
@@ -108,12 +111,11 @@ extern const sl_codec kafka_ce_structured_codec;
  * rd_kafka_consumer_group_metadata_destroy); NULL if st is not a
  * kafka.source.  Loop thread. */
 rd_kafka_consumer_group_metadata_t *kafka_source_group_metadata(sl_stage *st);
-/* Adds to l the offsets a batch checkpoint cp of source st stands for
- * (per partition, the offset after the batch's last message; the larger
- * wins).  Returns how many of its partitions are no longer assigned as
- * they were when the batch was read (left out: committing them could
- * overwrite the new owner's offsets).  Loop thread. */
-int kafka_source_add_offsets(sl_stage *st, const sl_checkpoint *cp, rd_kafka_topic_partition_list_t *l);
+/* The partitions' positions of source st (kafka_offsets.h), for
+ * kafka_pos_add_offsets on its batches' checkpoints; NULL if st is not a
+ * kafka.source.  Loop thread. */
+struct kafka_positions;
+const struct kafka_positions *kafka_source_positions(sl_stage *st);
 
 /* ---- the plugins ---- */
 

@@ -106,19 +106,19 @@ static rd_kafka_topic_t *topic_get(ksink *k, const char *p, size_t n, const char
 
 /* ---- batches ---- */
 
-void ksink_check_flushed(ksink *k) {
+static void ksink_check_flushed(ksink *k) {
   if (k->flushing && !k->qhead && k->open_batches == 0 && kafka_txn_idle(k)) {
     k->flushing = 0;
     sl_stage_flushed(k->kc.st);
   }
 }
 
-void ksink_batch_done(ksink *k, kbatch *kb) {
+static void ksink_batch_done(ksink *k, kbatch *kb) {
   k->open_batches--;
   sl_sink_done(kb->sb);
 }
 
-void ksink_reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...) {
+static void ksink_reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...) {
   char why[512];
   va_list ap;
   va_start(ap, fmt);
@@ -148,7 +148,7 @@ static void dlq_headers(sl_sink_batch *sb, uint32_t i, rd_kafka_headers_t *h) {
   }
 }
 
-void ksink_fatal(ksink *k, const char *reason) {
+static void ksink_fatal(ksink *k, const char *reason) {
   if (k->fatal) return;
   k->fatal = 1;
   /* The producer cannot go on, and whether its last messages were written
@@ -274,7 +274,7 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
   return SKIPPED;
 }
 
-void ksink_produce_more(ksink *k) {
+static void ksink_produce_more(ksink *k) {
   if (k->transactional && !kafka_txn_may_produce(k)) return;
   k->now_ms = sl_now_ms();
   while (k->qhead && !k->fatal) {
@@ -528,6 +528,20 @@ static int read_lua_options(ksink *k) {
   return 0;
 }
 
+/* ---- the transaction layer's way back up ---- */
+
+static void txn_reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *why) {
+  ksink_reject(k, sb, i, "%s", why);
+}
+
+static const ktx_ops txn_ops = {
+    .produce_more = ksink_produce_more,
+    .batch_done = ksink_batch_done,
+    .check_flushed = ksink_check_flushed,
+    .reject = txn_reject,
+    .fatal = ksink_fatal,
+};
+
 static int ksink_init(sl_stage *st) {
   ksink *k = sl_stage_priv(st);
   ksink_cfg *cfg = sl_stage_config(st);
@@ -588,7 +602,7 @@ static int ksink_init(sl_stage *st) {
   rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->kc.rk);
   if (!q) return SL_ENOMEM;
   rc = kafka_uv_start(&k->uv, sl_stage_loop(st), q, POLL_EVERY_MS, serve, k);
-  if (rc == 0 && k->transactional) rc = kafka_txn_start(k);
+  if (rc == 0 && k->transactional) rc = kafka_txn_start(k, &txn_ops);
   return rc;
 }
 

@@ -1,11 +1,13 @@
 /* kafka.sink's state, shared by kafka_sink.c (the producer: records to
  * messages, delivery reports) and kafka_txn.c (its transactions under
- * exactly_once).  Plugin-internal; everything here is loop-thread state
- * unless said otherwise. */
+ * exactly_once).  The transaction layer sits beneath the sink: the sink
+ * calls its kafka_txn_* functions, and it calls the sink back only through
+ * the ktx_ops table the sink hands to kafka_txn_start.  Plugin-internal;
+ * everything here is loop-thread state unless said otherwise. */
 #ifndef SLUICE_PLUGIN_KAFKA_SINK_H
 #define SLUICE_PLUGIN_KAFKA_SINK_H
 
-#include "kafka.h"
+#include "kafka_offsets.h"
 
 typedef struct ksink_cfg {
   char *brokers;
@@ -51,6 +53,25 @@ typedef struct kheader {
   size_t len;
 } kheader;
 
+typedef struct ksink ksink;
+
+/* What the transaction layer (kafka_txn.c) may call in the sink above it:
+ * the sink hands this table to kafka_txn_start, and the layer never calls
+ * the sink by name (as pg_conn_ops does for PostgreSQL connections). */
+typedef struct ktx_ops {
+  /* Produce queued records (after a commit, an abort, a back-off, or a
+   * delivery report that made room). */
+  void (*produce_more)(ksink *k);
+  /* A committed batch is done (sl_sink_done); called in order. */
+  void (*batch_done)(ksink *k, kbatch *kb);
+  /* The layer went idle: the sink may finish a flush. */
+  void (*check_flushed)(ksink *k);
+  /* Record i of sb failed alone: to the dead-letter sink with why. */
+  void (*reject)(ksink *k, sl_sink_batch *sb, uint32_t i, const char *why);
+  /* The producer cannot go on: exits without acknowledging. */
+  void (*fatal)(ksink *k, const char *reason);
+} ktx_ops;
+
 /* The transactions of an exactly_once sink (kafka_txn.c). */
 typedef enum {
   TX_INIT = 0,            /* init_transactions pending (or to retry) */
@@ -59,13 +80,8 @@ typedef enum {
   TX_BUSY                 /* a commit or an abort runs on the thread pool */
 } ktx_state;
 
-typedef struct ktx_offsets {
-  sl_stage *source;
-  rd_kafka_topic_partition_list_t *offsets;
-  rd_kafka_consumer_group_metadata_t *group;
-} ktx_offsets;
-
 typedef struct ktx {
+  const ktx_ops *ops;     /* the sink above */
   ktx_state state;
   char *id;               /* transactional.id */
   sl_sink_batch *head, *tail;   /* batches wholly produced in the open transaction */
@@ -90,13 +106,11 @@ typedef struct ktx {
   int op_running;         /* from start to the after-callback (loop thread) */
   int work_busy;          /* while the call runs (atomic: destroy waits on it) */
   rd_kafka_error_t *err;  /* its result (set on the pool thread) */
-  ktx_offsets *offs;      /* the commit's offsets, one entry per source */
-  int noffs;
-  int offs_sent;          /* ... sent to the transaction so far */
+  kafka_offsets offs;     /* the commit's offsets, one entry per source */
   sl_metric *m_tx;        /* counter {outcome} */
 } ktx;
 
-typedef struct ksink {
+struct ksink {
   kafka_client kc;        /* first: librdkafka's opaque */
   ksink_cfg *cfg;
   const sl_codec *codec;
@@ -130,29 +144,16 @@ typedef struct ksink {
 
   int transactional;      /* the pipeline says exactly_once (and this is not the dlq) */
   ktx tx;
-} ksink;
-
-/* ---- kafka_sink.c ---- */
-
-/* Produces queued records in order until done, the queue is full, or (in
- * a transaction) kafka_txn_* says to wait. */
-void ksink_produce_more(ksink *k);
-/* sl_sink_done of the batch. */
-void ksink_batch_done(ksink *k, kbatch *kb);
-/* Calls sl_stage_flushed once flushing and nothing is left. */
-void ksink_check_flushed(ksink *k);
-void ksink_reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* Exits without acknowledging what is in flight (see on_fatal). */
-void ksink_fatal(ksink *k, const char *reason);
+};
 
 /* ---- kafka_txn.c ---- */
 
 /* Sets the producer configuration's transactional.id (and what goes with
  * it) and remembers the id.  0 or a negative SL_E*. */
 int kafka_txn_configure(ksink *k, rd_kafka_conf_t *conf);
-/* After the producer exists: starts init_transactions on the thread pool. */
-int kafka_txn_start(ksink *k);
+/* After the producer exists: starts init_transactions on the thread pool.
+ * ops is how the layer calls the sink back (it must outlive the sink). */
+int kafka_txn_start(ksink *k, const ktx_ops *ops);
 /* Whether records may be produced now; opens a transaction if none is. */
 int kafka_txn_may_produce(ksink *k);
 /* Before record i of kb is produced: 1 to produce it, 0 to skip it (it is

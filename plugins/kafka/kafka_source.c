@@ -61,7 +61,7 @@
  * Exactly-once (the pipeline says exactly_once = true): the source stores
  * and commits no offsets.  The transactional kafka.sink commits, in the
  * transaction that holds a batch's records, the batch's offsets
- * (kafka_source_add_offsets) for this consumer's group
+ * (kafka_source_positions, kafka_pos_add_offsets) for this consumer's group
  * (kafka_source_group_metadata); the source reads with
  * isolation.level=read_committed and only counts acks, for its hand-over
  * on revoke and its shutdown.  A revoke waits for the transaction holding
@@ -71,7 +71,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "kafka.h"
+#include "kafka_offsets.h"
 #include "sluice/clock.h"
 #include "sluice/log.h"
 
@@ -104,26 +104,6 @@ typedef struct ksrc_cfg {
   int64_t commit_interval_ms;
 } ksrc_cfg;
 
-typedef struct ktopic {
-  char *name;             /* records' meta.origin points here: kept until destroy */
-  size_t len;
-} ktopic;
-
-/* A partition this consumer was assigned at some point. */
-typedef struct kpart {
-  int32_t topic;          /* index into topics */
-  int32_t partition;
-  uint32_t epoch;         /* of the current assignment; 0 when not assigned */
-} kpart;
-
-/* One partition's position in a batch checkpoint (cp.data, cp.a entries). */
-typedef struct kcp {
-  int32_t topic;
-  int32_t partition;
-  int64_t next;           /* offset after the batch's last message of it */
-  uint32_t epoch;
-} kcp;
-
 typedef struct ksrc {
   kafka_client kc;        /* first: librdkafka's opaque */
   ksrc_cfg *cfg;
@@ -133,13 +113,7 @@ typedef struct ksrc {
   rd_kafka_message_t **msgs;
   uint32_t batch_size;
 
-  ktopic *topics;
-  int ntopics, captopics, last_topic;
-  kpart *parts;
-  int nparts, capparts;
-  uint32_t epoch_seq;
-  kcp *cps;               /* the batch being built */
-  int ncps, capcps;
+  kafka_positions pos;    /* topics, partitions, the batch being built */
 
   /* fetch wake-ups (see above) */
   int wakeups;            /* needed: this librdkafka lacks fetch.queue.backoff.ms */
@@ -178,45 +152,7 @@ typedef struct ksrc {
   rd_kafka_resp_err_t commit_err, close_err;
 } ksrc;
 
-/* ---- topics and partitions ---- */
-
-static int intern_topic(ksrc *ks, const char *name) {
-  if (ks->last_topic < ks->ntopics && strcmp(ks->topics[ks->last_topic].name, name) == 0)
-    return ks->last_topic;
-  for (int i = 0; i < ks->ntopics; i++)
-    if (strcmp(ks->topics[i].name, name) == 0) return ks->last_topic = i;
-  if (ks->ntopics == ks->captopics) {
-    int cap = ks->captopics ? ks->captopics * 2 : 8;
-    ktopic *t = realloc(ks->topics, (size_t)cap * sizeof *t);
-    if (!t) return -1;
-    ks->topics = t;
-    ks->captopics = cap;
-  }
-  char *copy = strdup(name);
-  if (!copy) return -1;
-  ks->topics[ks->ntopics] = (ktopic){copy, strlen(copy)};
-  return ks->last_topic = ks->ntopics++;
-}
-
-static kpart *find_part(ksrc *ks, int32_t topic, int32_t partition, int create) {
-  for (int i = 0; i < ks->nparts; i++)
-    if (ks->parts[i].topic == topic && ks->parts[i].partition == partition) return &ks->parts[i];
-  if (!create) return NULL;
-  if (ks->nparts == ks->capparts) {
-    int cap = ks->capparts ? ks->capparts * 2 : 16;
-    kpart *p = realloc(ks->parts, (size_t)cap * sizeof *p);
-    if (!p) return NULL;
-    ks->parts = p;
-    ks->capparts = cap;
-  }
-  ks->parts[ks->nparts] = (kpart){topic, partition, 0};
-  return &ks->parts[ks->nparts++];
-}
-
-static uint32_t part_epoch(ksrc *ks, int32_t topic, int32_t partition) {
-  kpart *p = find_part(ks, topic, partition, 0);
-  return p ? p->epoch : 0;
-}
+/* ---- partitions ---- */
 
 /* "t[0,1] u[3]" for a log line (truncated when long). */
 static void describe(const rd_kafka_topic_partition_list_t *l, char *out, size_t n) {
@@ -252,8 +188,8 @@ static void set_paused(ksrc *ks, int pause) {
 
 static void set_epochs_zero(ksrc *ks, const rd_kafka_topic_partition_list_t *parts) {
   for (int i = 0; i < parts->cnt; i++) {
-    int t = intern_topic(ks, parts->elems[i].topic);
-    kpart *p = t >= 0 ? find_part(ks, t, parts->elems[i].partition, 0) : NULL;
+    int t = kafka_pos_topic(&ks->pos, parts->elems[i].topic);
+    kpart *p = t >= 0 ? kafka_pos_part(&ks->pos, t, parts->elems[i].partition, 0) : NULL;
     if (p) p->epoch = 0;
   }
 }
@@ -311,9 +247,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       sl_log_debug(name, "rebalance: no new partitions");
     kafka_client_alive(&ks->kc);
     for (int i = 0; i < parts->cnt; i++) {
-      int t = intern_topic(ks, parts->elems[i].topic);
-      kpart *p = t >= 0 ? find_part(ks, t, parts->elems[i].partition, 1) : NULL;
-      if (p) p->epoch = ++ks->epoch_seq;
+      int t = kafka_pos_topic(&ks->pos, parts->elems[i].topic);
+      kpart *p = t >= 0 ? kafka_pos_part(&ks->pos, t, parts->elems[i].partition, 1) : NULL;
+      if (p) p->epoch = ++ks->pos.epoch_seq;
     }
     if (cooperative) e = rd_kafka_incremental_assign(rk, parts);
     else rerr = rd_kafka_assign(rk, parts);
@@ -345,7 +281,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   } else {
     sl_log_error(name, "consumer group rebalance failed: %s; dropping the assignment",
                  rd_kafka_err2str(err));
-    for (int i = 0; i < ks->nparts; i++) ks->parts[i].epoch = 0;
+    for (int i = 0; i < ks->pos.nparts; i++) ks->pos.parts[i].epoch = 0;
     rerr = rd_kafka_assign(rk, NULL);
   }
   if (e) {
@@ -357,20 +293,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* ---- batches ---- */
-
-static kcp *track(ksrc *ks, int32_t topic, int32_t partition) {
-  for (int i = ks->ncps; i-- > 0;)
-    if (ks->cps[i].topic == topic && ks->cps[i].partition == partition) return &ks->cps[i];
-  if (ks->ncps == ks->capcps) {
-    int cap = ks->capcps ? ks->capcps * 2 : 16;
-    kcp *c = realloc(ks->cps, (size_t)cap * sizeof *c);
-    if (!c) return NULL;
-    ks->cps = c;
-    ks->capcps = cap;
-  }
-  ks->cps[ks->ncps] = (kcp){topic, partition, -1, 0};
-  return &ks->cps[ks->ncps++];
-}
 
 static int same_name(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
@@ -442,7 +364,7 @@ static int fill_record(ksrc *ks, sl_arena *a, rd_kafka_message_t *m, sl_record *
                        int64_t now) {
   rec->codec = ks->codec;
   rec->codec_ctx = ks->cctx;
-  rec->meta.origin = (sl_str){ks->topics[topic].name, ks->topics[topic].len};
+  rec->meta.origin = (sl_str){ks->pos.topics[topic].name, ks->pos.topics[topic].len};
   rec->meta.partition = m->partition;
   rec->meta.offset = m->offset;
   rec->meta.arrival_ms = now;
@@ -480,7 +402,7 @@ static void emit_batch(ksrc *ks, ssize_t n) {
   sl_batch *b = sl_batch_new(st);
   int oom = !b;
   int64_t now = sl_now_ms();
-  ks->ncps = 0;
+  ks->pos.ncps = 0;
   for (ssize_t i = 0; i < n && !oom; i++) {
     rd_kafka_message_t *m = ks->msgs[i];
     if (m->err) {
@@ -488,8 +410,8 @@ static void emit_batch(ksrc *ks, ssize_t n) {
       continue;
     }
     kafka_client_alive(&ks->kc);
-    int t = intern_topic(ks, rd_kafka_topic_name(m->rkt));
-    kcp *c = t >= 0 ? track(ks, t, m->partition) : NULL;
+    int t = kafka_pos_topic(&ks->pos, rd_kafka_topic_name(m->rkt));
+    kcp *c = t >= 0 ? kafka_pos_track(&ks->pos, t, m->partition) : NULL;
     sl_record *rec = c ? sl_batch_add(b) : NULL;
     if (!rec || fill_record(ks, sl_batch_arena(b), m, rec, t, now)) {
       oom = 1;
@@ -508,17 +430,17 @@ static void emit_batch(ksrc *ks, ssize_t n) {
     sl_batch_discard(b);
     return;
   }
-  kcp *cps = sl_arena_alloc(sl_batch_arena(b), (size_t)ks->ncps * sizeof *cps);
+  kcp *cps = sl_arena_alloc(sl_batch_arena(b), (size_t)ks->pos.ncps * sizeof *cps);
   if (!cps) {
     sl_batch_discard(b);
     sl_stage_fatal(st, "out of memory reading from Kafka");
     return;
   }
-  for (int i = 0; i < ks->ncps; i++) {
-    cps[i] = ks->cps[i];
-    cps[i].epoch = part_epoch(ks, cps[i].topic, cps[i].partition);
+  for (int i = 0; i < ks->pos.ncps; i++) {
+    cps[i] = ks->pos.cps[i];
+    cps[i].epoch = kafka_pos_epoch(&ks->pos, cps[i].topic, cps[i].partition);
   }
-  sl_checkpoint cp = {.a = ks->ncps, .b = 0, .c = 0, .ref = 0, .data = cps};
+  sl_checkpoint cp = {.a = ks->pos.ncps, .b = 0, .c = 0, .ref = 0, .data = cps};
   sl_batch_set_checkpoint(b, &cp);
   ks->emitted++;
   sl_source_emit(st, b);
@@ -888,32 +810,11 @@ static void ksrc_stop(sl_stage *st) {
   if (ks->acked == ks->emitted) begin_close(ks);
 }
 
-/* Adds to l, for each partition of the batch checkpoint cp still assigned
- * as it was when the batch was read, the offset after the batch (the larger
- * one if l has the partition already); returns how many were not.  A
- * partition revoked since (even if assigned again) belongs to its new
- * assignment: its committed offset is where that one started. */
-static int add_offsets(ksrc *ks, const sl_checkpoint *cp, rd_kafka_topic_partition_list_t *l) {
-  const kcp *e = cp->data;
-  int stale = 0;
-  for (int64_t i = 0; i < cp->a; i++) {
-    if (!e[i].epoch || part_epoch(ks, e[i].topic, e[i].partition) != e[i].epoch) {
-      stale++;
-      continue;
-    }
-    const char *topic = ks->topics[e[i].topic].name;
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(l, topic, e[i].partition);
-    if (!tp) tp = rd_kafka_topic_partition_list_add(l, topic, e[i].partition);
-    if (e[i].next > tp->offset) tp->offset = e[i].next;
-  }
-  return stale;
-}
-
 /* At least once: the batch is durable downstream, so librdkafka may commit
  * its offsets. */
 static void store_offsets(ksrc *ks, const sl_checkpoint *cp) {
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)cp->a);
-  int stale = add_offsets(ks, cp, l);
+  int stale = kafka_pos_add_offsets(&ks->pos, cp, l);
   ks->late_acks += (uint64_t)stale;
   if (stale && ks->m_late) sl_metric_add(ks->m_late, NULL, stale);
   if (l->cnt && !ks->closing) {
@@ -946,9 +847,10 @@ rd_kafka_consumer_group_metadata_t *kafka_source_group_metadata(sl_stage *st) {
   return ks->kc.rk ? rd_kafka_consumer_group_metadata(ks->kc.rk) : NULL;
 }
 
-int kafka_source_add_offsets(sl_stage *st, const sl_checkpoint *cp, rd_kafka_topic_partition_list_t *l) {
-  if (sl_stage_plugin(st) != &kafka_source_plugin) return 0;
-  return add_offsets(sl_stage_priv(st), cp, l);
+const kafka_positions *kafka_source_positions(sl_stage *st) {
+  if (sl_stage_plugin(st) != &kafka_source_plugin) return NULL;
+  ksrc *ks = sl_stage_priv(st);
+  return &ks->pos;
 }
 
 static void ksrc_destroy(sl_stage *st) {
@@ -970,14 +872,8 @@ static void ksrc_destroy(sl_stage *st) {
   ks->cctx = NULL;
   if (ks->revoking) rd_kafka_topic_partition_list_destroy(ks->revoking);
   ks->revoking = NULL;
-  for (int i = 0; i < ks->ntopics; i++) free(ks->topics[i].name);
-  free(ks->topics);
-  free(ks->parts);
-  free(ks->cps);
+  kafka_pos_free(&ks->pos);
   free(ks->msgs);
-  ks->topics = NULL;
-  ks->parts = NULL;
-  ks->cps = NULL;
   ks->msgs = NULL;
 }
 

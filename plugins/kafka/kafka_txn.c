@@ -9,7 +9,7 @@
  * or is commit_interval old.  Ending, it takes no new batch, finishes the
  * one half produced, waits on the loop for every delivery report, then on
  * the libuv thread pool sends each source's offsets (the batches'
- * checkpoints, kafka_source_add_offsets, with the consumer's group
+ * checkpoints, kafka_pos_add_offsets, with the consumer's group
  * metadata taken now) and commits.  Only then are its batches done
  * (sl_sink_done): the sources' acks, the output and the offsets all
  * follow the commit.  A crash before it leaves an open transaction that
@@ -52,7 +52,11 @@
  * acknowledged, i.e. committed here.  If a transaction still holds records
  * of a partition handed over since (the wait timed out), committing would
  * write them twice; the process exits instead, and what it held is read
- * again by the new owners. */
+ * again by the new owners.
+ *
+ * Layering: this file sits beneath kafka_sink.c and calls it only through
+ * tx->ops (ktx_ops); offsets come from kafka_offsets.c and the sources'
+ * positions (kafka_source_positions). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,9 +106,10 @@ int kafka_txn_configure(ksink *k, rd_kafka_conf_t *conf) {
   return 0;
 }
 
-int kafka_txn_start(ksink *k) {
+int kafka_txn_start(ksink *k, const ktx_ops *ops) {
   sl_stage *st = k->kc.st;
   ktx *tx = &k->tx;
+  tx->ops = ops;
   uint64_t half = sl_pipeline_max_inflight_records(sl_stage_pipeline(st)) / 2;
   tx->max_records = half > sl_stage_batch_size(st) ? half : sl_stage_batch_size(st);
   tx->interval_ms = k->cfg->commit_interval_ms > 0 ? k->cfg->commit_interval_ms : DEFAULT_INTERVAL_MS;
@@ -139,25 +144,13 @@ static void op_work(uv_work_t *req) {
     /* A retried commit resumes: offsets already sent are not sent again
      * (the transaction has them; and after a commit that timed out,
      * sending is no longer allowed). */
-    for (; tx->offs_sent < tx->noffs && !e; tx->offs_sent += e ? 0 : 1)
-      e = rd_kafka_send_offsets_to_transaction(rk, tx->offs[tx->offs_sent].offsets,
-                                               tx->offs[tx->offs_sent].group, -1);
+    e = kafka_offsets_send(&tx->offs, rk);
     if (!e) e = rd_kafka_commit_transaction(rk, -1);
   } else {
     e = rd_kafka_abort_transaction(rk, -1);
   }
   tx->err = e;
   __atomic_store_n(&tx->work_busy, 0, __ATOMIC_RELEASE);
-}
-
-static void free_offsets(ktx *tx) {
-  for (int i = 0; i < tx->noffs; i++) {
-    if (tx->offs[i].offsets) rd_kafka_topic_partition_list_destroy(tx->offs[i].offsets);
-    if (tx->offs[i].group) rd_kafka_consumer_group_metadata_destroy(tx->offs[i].group);
-  }
-  free(tx->offs);
-  tx->offs = NULL;
-  tx->noffs = tx->offs_sent = 0;
 }
 
 static void count(ktx *tx, const char *outcome) {
@@ -176,7 +169,7 @@ static void back_off(ksink *k, int retry_op) {
 /* The commit went through: the transaction's batches are done, in order. */
 static void committed(ksink *k) {
   ktx *tx = &k->tx;
-  free_offsets(tx);
+  kafka_offsets_clear(&tx->offs);
   sl_sink_batch *sb = tx->head;
   tx->head = tx->tail = NULL;
   tx->records = 0;
@@ -188,7 +181,7 @@ static void committed(ksink *k) {
     sl_sink_batch *next = sb->next;
     kbatch *kb = sb->sink_data;
     k->delivered += sb->n - kb->ndone;
-    ksink_batch_done(k, kb);
+    tx->ops->batch_done(k, kb);
     sb = next;
   }
   tx->state = TX_READY;
@@ -198,7 +191,7 @@ static void committed(ksink *k) {
  * the same order (rejected records and suspects keep their state). */
 static void aborted(ksink *k) {
   ktx *tx = &k->tx;
-  free_offsets(tx);
+  kafka_offsets_clear(&tx->offs);
   count(tx, "aborted");
   /* Back on the queue, ahead of the batch half produced: then every
    * batch produced from, up to the first one not started, goes again. */
@@ -257,8 +250,8 @@ static void after_op(uv_work_t *req, int status) {
     } else {
       aborted(k);
     }
-    ksink_produce_more(k);
-    ksink_check_flushed(k);
+    tx->ops->produce_more(k);
+    tx->ops->check_flushed(k);
     return;
   }
   char why[600];
@@ -267,7 +260,7 @@ static void after_op(uv_work_t *req, int status) {
       retry = rd_kafka_error_is_retriable(e);
   rd_kafka_error_destroy(e);
   if (fatal) {
-    ksink_fatal(k, why);
+    tx->ops->fatal(k, why);
     return;
   }
   if (op == TXOP_COMMIT && abort_it) {
@@ -280,7 +273,7 @@ static void after_op(uv_work_t *req, int status) {
   if (retry) {
     if (op == TXOP_INIT && k->flushing && !k->qhead) {
       /* Stopping, with nothing to write: no need to wait for the brokers. */
-      ksink_check_flushed(k);
+      tx->ops->check_flushed(k);
       return;
     }
     sl_log_warn(name, "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
@@ -290,7 +283,7 @@ static void after_op(uv_work_t *req, int status) {
   }
   /* librdkafka: errors neither retriable nor abortable are to be treated
    * as fatal. */
-  ksink_fatal(k, why);
+  tx->ops->fatal(k, why);
 }
 
 static void start_op(ksink *k, int op) {
@@ -309,7 +302,7 @@ static void start_op(ksink *k, int op) {
     tx->work_busy = 0;
     tx->op_running = 0;
     k->kc.off_loop = 0;
-    ksink_fatal(k, "cannot run a transaction call on the thread pool");
+    tx->ops->fatal(k, "cannot run a transaction call on the thread pool");
   }
 }
 
@@ -322,7 +315,7 @@ static void on_timer(uv_timer_t *t) {
   }
   if (tx->backing_off) {
     tx->backing_off = 0;
-    ksink_produce_more(k);
+    tx->ops->produce_more(k);
     return;
   }
   if (tx->state == TX_OPEN && tx->failed) {
@@ -342,33 +335,26 @@ static void on_timer(uv_timer_t *t) {
  * a batch's partition was handed over (see the top of the file). */
 static int build_offsets(ksink *k) {
   ktx *tx = &k->tx;
-  free_offsets(tx);
+  kafka_offsets_clear(&tx->offs);
   int stale = 0;
   for (sl_sink_batch *sb = tx->head; sb; sb = sb->next) {
     sl_stage *src = sl_batch_source(sb->batch);
-    ktx_offsets *o = NULL;
-    for (int i = 0; i < tx->noffs && !o; i++)
-      if (tx->offs[i].source == src) o = &tx->offs[i];
+    kafka_offsets_src *o = kafka_offsets_for(&tx->offs, src);
     if (!o) {
-      ktx_offsets *more = realloc(tx->offs, (size_t)(tx->noffs + 1) * sizeof *more);
-      if (!more) {
-        ksink_fatal(k, "out of memory");
-        return -1;
-      }
-      tx->offs = more;
-      o = &tx->offs[tx->noffs++];
-      o->source = src;
-      o->offsets = rd_kafka_topic_partition_list_new(8);
+      tx->ops->fatal(k, "out of memory");
+      return -1;
+    }
+    if (!o->group) {
       o->group = kafka_source_group_metadata(src);
       if (!o->group) {
-        ksink_fatal(k, "exactly_once: a batch came from a source that is not a kafka.source");
+        tx->ops->fatal(k, "exactly_once: a batch came from a source that is not a kafka.source");
         return -1;
       }
     }
-    stale += kafka_source_add_offsets(src, sl_batch_checkpoint(sb->batch), o->offsets);
+    stale += kafka_pos_add_offsets(kafka_source_positions(src), sl_batch_checkpoint(sb->batch), o->offsets);
   }
   if (stale) {
-    ksink_fatal(k, "a transaction holds records of partitions handed over to another consumer before it "
+    tx->ops->fatal(k, "a transaction holds records of partitions handed over to another consumer before it "
                    "could commit; not committing it");
     return -1;
   }
@@ -386,7 +372,7 @@ int kafka_txn_may_produce(ksink *k) {
     int fatal = rd_kafka_error_is_fatal(e);
     rd_kafka_error_destroy(e);
     if (fatal) {
-      ksink_fatal(k, why);
+      tx->ops->fatal(k, why);
     } else {
       sl_log_warn(sl_stage_name(k->kc.st), "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
       back_off(k, TXOP_NONE);
@@ -468,8 +454,10 @@ void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_messag
     if (*r == R_TRYING && blame) {
       /* It failed alone. */
       kafka_txn_rejected(kb, i);
-      ksink_reject(k, kb->sb, i, "Kafka did not take the message for topic %s: %s", topic,
-                   rd_kafka_err2str(m->err));
+      char why[512];
+      snprintf(why, sizeof why, "Kafka did not take the message for topic %s: %s", topic,
+               rd_kafka_err2str(m->err));
+      tx->ops->reject(k, kb->sb, i, why);
     } else if (*r == R_TRYING || blame) {
       *r = R_SUSPECT;
       if (blame && !tx->warned_suspects) {
@@ -485,7 +473,7 @@ void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_messag
     if (*r == R_TRYING) *r = R_NEW;
     kafka_client_alive(&k->kc);
   }
-  if (k->outstanding == 0 || k->blocked) ksink_produce_more(k);
+  if (k->outstanding == 0 || k->blocked) tx->ops->produce_more(k);
   kafka_txn_progress(k);
 }
 
@@ -539,7 +527,7 @@ void kafka_txn_destroy(ksink *k) {
     uv_close((uv_handle_t *)&tx->timer, NULL);
     tx->timer_open = 0;
   }
-  free_offsets(tx);
+  kafka_offsets_clear(&tx->offs);
   if (tx->err) rd_kafka_error_destroy(tx->err);
   tx->err = NULL;
   free(tx->id);

@@ -13,7 +13,8 @@
  *   pg_sink_sql.c  pg.sink's statements (COPY, staging, merge, checkpoints),
  *                  built once at init from the table's columns
  *   pg_source.c    pg.source (polling on a watermark)
- *   pg_cdc.c       pg.cdc (logical replication)
+ *   pg_cdc.c       pg.cdc (logical replication; pg_cdc.h)
+ *   pg_cdc_snapshot.c  pg.cdc's initial snapshot
  *
  * Threads: everything runs on the loop thread, except the codec (workers)
  * and the blocking helpers, which only init and checkpoint_load call:

@@ -23,96 +23,20 @@
  * updates go out every status_interval and when the server asks; when
  * nothing is in flight the position of the server's keepalive is confirmed
  * too, so an idle source does not hold back WAL.  Interrupting the initial
- * snapshot means taking it again on the next start (the slot is made anew). */
-#include <ctype.h>
+ * snapshot means taking it again on the next start (the slot is made anew).
+ * The snapshot itself is in pg_cdc_snapshot.c. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "pg.h"
+#include "pg_cdc.h"
 #include "sluice/clock.h"
 #include "sluice/log.h"
-
-typedef struct pg_cdc_cfg {
-  char *dsn;
-  char *slot;
-  char *publication;
-  int snapshot;
-  int64_t status_ms;
-  int64_t retry_max_ms;
-} pg_cdc_cfg;
-
-typedef enum repl_step {
-  R_NONE = 0,
-  R_IDENTIFY,
-  R_CREATE,
-  R_START,
-} repl_step;
-
-typedef enum snap_step {
-  N_NONE = 0,
-  N_BEGIN,
-  N_DECLARE,
-  N_FETCH,
-  N_CLOSE,
-  N_COMMIT
-} snap_step;
-
-/* What a checkpoint says (cp.b). */
-#define PHASE_STREAM 0
-#define PHASE_SNAPSHOT 1
-
-typedef struct pg_cdc {
-  sl_stage *st;
-  pg_cdc_cfg *cfg;
-  pg_conn repl;
-  pg_conn snap;
-  int snap_open;
-  repl_step rstep;
-  snap_step nstep;
-  int err;
-  sl_buf err_reason;
-
-  int need_create;              /* make the slot (first start) */
-  int do_snapshot;
-  uint64_t start_lsn;           /* where START_REPLICATION begins */
-  uint64_t consistent_lsn;
-  char snapshot_name[128];
-  char **tables;                /* quoted, qualified: the snapshot's tables */
-  char **table_names;           /* "schema.name" for records */
-  int ntables, table_i;
-  uint32_t fetched;             /* rows of the last FETCH */
-  int snapshot_done;
-
-  int streaming;
-  pgo_relations rels;
-  sl_batch *cur;
-  int in_txn;
-  uint64_t txn_lsn;
-  int64_t txn_time;
-  uint32_t txn_xid;
-  uint64_t cp_lsn;              /* end of the last transaction read in full */
-  int64_t cp_time;
-  uint64_t received;            /* the furthest WAL position received */
-  uint64_t server_end;          /* the server's WAL end, as last told */
-  uint64_t flushed;             /* confirmed to the server */
-  uint64_t idle_lsn;            /* a keepalive's position with nothing in flight */
-  uint64_t emitted, acked;      /* batches */
-  int64_t acked_time;           /* commit time of the newest acknowledged transaction */
-
-  uv_timer_t status;            /* status updates (heartbeat) */
-  uv_timer_t retry;
-  int timers_open;
-  int64_t backoff_ms;
-  int stopping, finished;
-  sl_buf line;
-  uint64_t changes;
-} pg_cdc;
 
 /* ---- helpers ---- */
 
 static int64_t pg_now_us(void) { return (sl_now_ms() - 946684800000LL) * 1000; }
 
-static void finish(pg_cdc *s) {
+void pg_cdc_finish(pg_cdc *s) {
   if (s->finished) return;
   s->finished = 1;
   uv_timer_stop(&s->retry);
@@ -202,7 +126,7 @@ static sl_batch *cur_batch(pg_cdc *s) {
   return s->cur;
 }
 
-static int add_record(pg_cdc *s, const char *origin, size_t olen, int64_t offset) {
+int pg_cdc_add_record(pg_cdc *s, const char *origin, size_t olen, int64_t offset) {
   sl_batch *b = cur_batch(s);
   if (!b) return SL_ENOMEM;
   if (s->line.oom) {
@@ -227,7 +151,7 @@ static int add_record(pg_cdc *s, const char *origin, size_t olen, int64_t offset
   return 0;
 }
 
-static void emit(pg_cdc *s, uint64_t lsn, int phase, int64_t time) {
+void pg_cdc_emit(pg_cdc *s, uint64_t lsn, int phase, int64_t time) {
   if (!s->cur || !sl_batch_count(s->cur)) return;
   sl_checkpoint cp = {.a = (int64_t)lsn, .b = phase, .c = time};
   sl_batch_set_checkpoint(s->cur, &cp);
@@ -265,7 +189,7 @@ static void change(pg_cdc *s, const pgo_msg *m, const char *end) {
     return;
   }
   s->changes++;
-  add_record(s, rel->qualified, strlen(rel->qualified), (int64_t)s->txn_lsn);
+  pg_cdc_add_record(s, rel->qualified, strlen(rel->qualified), (int64_t)s->txn_lsn);
 }
 
 static void truncated(pg_cdc *s, const pgo_msg *m) {
@@ -281,7 +205,7 @@ static void truncated(pg_cdc *s, const pgo_msg *m) {
     sl_buf_json_string(b, name, strlen(name));
     sl_buf_printf(b, ",\"lsn\":\"%s\",\"commit_time\":\"%s\",\"xid\":%u}", lsn, t, s->txn_xid);
     s->changes++;
-    add_record(s, name, strlen(name), (int64_t)s->txn_lsn);
+    pg_cdc_add_record(s, name, strlen(name), (int64_t)s->txn_lsn);
   }
 }
 
@@ -307,7 +231,7 @@ static void xlog_data(pg_cdc *s, const char *p, size_t n) {
       /* A transaction with nothing for us leaves nothing to acknowledge. */
       if (idle(s) && m.end_lsn > s->idle_lsn) s->idle_lsn = m.end_lsn;
       if (s->cur && sl_batch_count(s->cur) >= sl_stage_batch_size(s->st))
-        emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+        pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
       break;
     case 'I':
     case 'U':
@@ -323,7 +247,7 @@ static void xlog_data(pg_cdc *s, const char *p, size_t n) {
   /* A transaction larger than a batch goes out in several; their
    * checkpoint stays at the last complete transaction. */
   if (s->cur && sl_batch_count(s->cur) >= 4 * sl_stage_batch_size(s->st))
-    emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+    pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
 }
 
 static void message(pg_cdc *s, const char *p, size_t n) {
@@ -368,7 +292,7 @@ static void drain(pg_cdc *s) {
     PQfreemem(buf);
   }
   /* Caught up (or paused): what was read goes on now. */
-  if (s->repl.state == PGC_STREAM || s->stopping) emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+  if (s->repl.state == PGC_STREAM || s->stopping) pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
 }
 
 static void on_readable(pg_conn *c) {
@@ -382,7 +306,7 @@ static void on_readable(pg_conn *c) {
 
 /* ---- the replication connection ---- */
 
-static void start_replication(pg_cdc *s) {
+void pg_cdc_start_replication(pg_cdc *s) {
   char lsn[24];
   pg_lsn_format(s->start_lsn, lsn);
   sl_buf b = SL_BUF_INIT;
@@ -420,12 +344,10 @@ static void on_retry(uv_timer_t *t) {
   if (!s->stopping) pg_conn_connect(&s->repl);
 }
 
-static void snapshot_step(pg_cdc *s);
-
 static void repl_connected(pg_conn *c) {
   pg_cdc *s = c->owner;
   if (s->stopping) {
-    finish(s);
+    pg_cdc_finish(s);
     return;
   }
   if (s->backoff_ms) sl_log_info(sl_stage_name(s->st), "connected to PostgreSQL (%s)", c->label);
@@ -443,7 +365,7 @@ static void repl_result(pg_conn *c, PGresult *r) {
     s->in_txn = 0;
     pg_conn_stream(c);
     if (s->stopping) {
-      finish(s);
+      pg_cdc_finish(s);
       return;
     }
     if (sl_source_paused(s->st)) pg_conn_stream_read(c, 0);
@@ -476,7 +398,7 @@ static void repl_done(pg_conn *c) {
     const char *why = s->err_reason.ptr ? s->err_reason.ptr : "failed";
     if (s->rstep == R_CREATE) {
       sl_stage_fatal(s->st, "cannot create replication slot %s: %s", s->cfg->slot, why);
-      finish(s);
+      pg_cdc_finish(s);
       return;
     }
     char msg[512];
@@ -488,7 +410,7 @@ static void repl_done(pg_conn *c) {
     return;
   }
   if (s->stopping) {
-    finish(s);
+    pg_cdc_finish(s);
     return;
   }
   switch (s->rstep) {
@@ -502,7 +424,7 @@ static void repl_done(pg_conn *c) {
         pg_conn_send(c, sql);
         return;
       }
-      start_replication(s);
+      pg_cdc_start_replication(s);
       return;
     case R_CREATE: {
       s->need_create = 0;
@@ -512,17 +434,10 @@ static void repl_done(pg_conn *c) {
       pg_lsn_format(s->consistent_lsn, l);
       sl_log_info(sl_stage_name(s->st), "created replication slot %s at %s", s->cfg->slot, l);
       if (!s->do_snapshot) {
-        start_replication(s);
+        pg_cdc_start_replication(s);
         return;
       }
-      for (const char *p = s->snapshot_name; *p; p++)
-        if (!isxdigit((unsigned char)*p) && *p != '-') {
-          sl_stage_fatal(s->st, "unexpected snapshot name from the server");
-          finish(s);
-          return;
-        }
-      s->snap_open = 1;
-      pg_conn_connect(&s->snap);
+      pg_cdc_snapshot_begin(s);
       return;
     }
     default:
@@ -535,23 +450,23 @@ static void repl_broken(pg_conn *c, const char *why) {
   uv_timer_stop(&s->status);
   if (s->stopping) {
     s->streaming = 0;
-    finish(s);
+    pg_cdc_finish(s);
     return;
   }
   if (!s->snapshot_done && s->do_snapshot) {
     sl_stage_fatal(s->st, "the replication connection was lost during the initial snapshot (%s); "
                    "start again to take the snapshot anew", why);
-    finish(s);
+    pg_cdc_finish(s);
     return;
   }
   int was = s->streaming;
   s->streaming = 0;
   /* What was read in full goes on; the stream starts again after it. */
-  emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+  pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
   s->in_txn = 0;
   if (s->cp_lsn > s->start_lsn) s->start_lsn = s->cp_lsn;
   if (s->stopping) {
-    finish(s);
+    pg_cdc_finish(s);
     return;
   }
   retry_later(s, was ? "lost the replication connection" : "cannot connect for replication", why);
@@ -565,158 +480,6 @@ static const pg_conn_ops repl_ops = {
     .broken = repl_broken,
     .copy_next = NULL,
     .readable = on_readable,
-};
-
-/* ---- the snapshot connection ---- */
-
-static void snap_send(pg_cdc *s, snap_step n, const char *sql) {
-  s->nstep = n;
-  s->err = 0;
-  pg_conn_send(&s->snap, sql);
-}
-
-static void snap_fetch(pg_cdc *s) {
-  if (s->nstep != N_NONE || !s->snap_open) return;
-  if (s->stopping) {
-    finish(s);
-    return;
-  }
-  if (sl_source_paused(s->st)) return;   /* resume fetches */
-  char sql[64];
-  snprintf(sql, sizeof sql, "FETCH %u FROM sluice_snap", sl_stage_batch_size(s->st));
-  snap_send(s, N_FETCH, sql);
-}
-
-static void snapshot_step(pg_cdc *s) {
-  if (s->table_i >= s->ntables) {
-    snap_send(s, N_COMMIT, "COMMIT");
-    return;
-  }
-  sl_buf b = SL_BUF_INIT;
-  sl_buf_printf(&b, "DECLARE sluice_snap NO SCROLL CURSOR FOR SELECT row_to_json(t)::text FROM %s t",
-                s->tables[s->table_i]);
-  char *sql = pg_buf_cstr(&b);
-  if (!sql) {
-    sl_stage_fatal(s->st, "out of memory");
-    return;
-  }
-  sl_log_info(sl_stage_name(s->st), "snapshot of %s", s->table_names[s->table_i]);
-  snap_send(s, N_DECLARE, sql);
-  free(sql);
-}
-
-static void snap_connected(pg_conn *c) {
-  pg_cdc *s = c->owner;
-  char sql[256];
-  snprintf(sql, sizeof sql,
-           "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
-           s->snapshot_name);
-  snap_send(s, N_BEGIN, sql);
-}
-
-static void snap_result(pg_conn *c, PGresult *r) {
-  pg_cdc *s = c->owner;
-  ExecStatusType st = PQresultStatus(r);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    if (!s->err) {
-      s->err = 1;
-      s->err_reason.len = 0;
-      pg_error_reason(r, &s->err_reason);
-    }
-    return;
-  }
-  if (s->nstep != N_FETCH || st != PGRES_TUPLES_OK) return;
-  int n = PQntuples(r);
-  s->fetched = (uint32_t)n;
-  const char *name = s->table_names[s->table_i];
-  size_t nl = strlen(name);
-  char lsn[24];
-  pg_lsn_format(s->consistent_lsn, lsn);
-  for (int i = 0; i < n; i++) {
-    sl_buf *b = &s->line;
-    b->len = 0;
-    sl_buf_puts(b, "{\"op\":\"r\",\"table\":");
-    sl_buf_json_string(b, name, nl);
-    sl_buf_printf(b, ",\"lsn\":\"%s\",\"after\":", lsn);
-    /* row_to_json's text may hold newlines only as whitespace of json columns. */
-    const char *v = PQgetvalue(r, i, 0);
-    size_t vl = (size_t)PQgetlength(r, i, 0);
-    for (size_t k = 0; k < vl; k++) sl_buf_putc(b, v[k] == '\n' || v[k] == '\r' ? ' ' : v[k]);
-    sl_buf_putc(b, '}');
-    if (add_record(s, name, nl, (int64_t)s->consistent_lsn)) return;
-  }
-}
-
-static void snap_done(pg_conn *c) {
-  pg_cdc *s = c->owner;
-  snap_step n = s->nstep;
-  s->nstep = N_NONE;
-  if (s->stopping) {
-    /* Rows fetched after stop are not emitted: the next start takes the
-     * snapshot again anyway. */
-    finish(s);
-    return;
-  }
-  if (s->err) {
-    sl_stage_fatal(s->st, "the initial snapshot failed: %s; start again to take it anew",
-                   s->err_reason.ptr ? s->err_reason.ptr : "");
-    finish(s);
-    return;
-  }
-  switch (n) {
-    case N_BEGIN:
-      snapshot_step(s);
-      return;
-    case N_DECLARE:
-      snap_fetch(s);
-      return;
-    case N_FETCH:
-      emit(s, s->consistent_lsn, PHASE_SNAPSHOT, 0);
-      if (s->fetched < sl_stage_batch_size(s->st)) {
-        snap_send(s, N_CLOSE, "CLOSE sluice_snap");
-        return;
-      }
-      snap_fetch(s);
-      return;
-    case N_CLOSE:
-      s->table_i++;
-      if (s->stopping) {
-        finish(s);
-        return;
-      }
-      snapshot_step(s);
-      return;
-    case N_COMMIT:
-      sl_log_info(sl_stage_name(s->st), "snapshot done: %d tables", s->ntables);
-      pg_conn_close(&s->snap);
-      s->snap_open = 0;
-      s->snapshot_done = 1;
-      if (s->stopping) {
-        finish(s);
-        return;
-      }
-      start_replication(s);
-      return;
-    default:
-      return;
-  }
-}
-
-static void snap_broken(pg_conn *c, const char *why) {
-  pg_cdc *s = c->owner;
-  s->snap_open = 0;
-  sl_stage_fatal(s->st, "the snapshot connection failed (%s): %s; start again to take it anew",
-                 c->label, why);
-  finish(s);
-}
-
-static const pg_conn_ops snap_ops = {
-    .connected = snap_connected,
-    .result = snap_result,
-    .done = snap_done,
-    .broken = snap_broken,
-    .copy_next = NULL,
-    .readable = NULL,
 };
 
 /* ---- init: decide where to start (blocking, before the loop) ---- */
@@ -880,7 +643,7 @@ static int pg_cdc_init(sl_stage *st) {
   s->status.data = s->retry.data = s;
   s->timers_open = 1;
   if (pg_conn_init(&s->repl, st, cfg->dsn, 1, &repl_ops, s) ||
-      pg_conn_init(&s->snap, st, cfg->dsn, 0, &snap_ops, s))
+      pg_cdc_snapshot_init(s))
     return SL_ENOMEM;
   PGconn *c = pg_connect_blocking(st, cfg->dsn, s->repl.label);
   if (!c) return SL_EIO;
@@ -933,7 +696,7 @@ static void pg_cdc_resume(sl_stage *st) {
     drain(s);   /* libpq may hold messages already read */
     return;
   }
-  if (s->snap_open && s->nstep == N_NONE && s->table_i < s->ntables) snap_fetch(s);
+  pg_cdc_snapshot_resume(s);
 }
 
 static void pg_cdc_stop(sl_stage *st) {
@@ -941,8 +704,8 @@ static void pg_cdc_stop(sl_stage *st) {
   s->stopping = 1;
   if (s->streaming) {
     pg_conn_stream_read(&s->repl, 0);
-    emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
-    finish(s);
+    pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+    pg_cdc_finish(s);
     return;
   }
   /* A command or a connection attempt in flight finishes first and sees
@@ -950,7 +713,7 @@ static void pg_cdc_stop(sl_stage *st) {
    * there is nothing to wait for. */
   int busy = (s->repl.state != PGC_CLOSED && s->repl.state != PGC_IDLE) ||
              (s->snap_open && s->nstep != N_NONE);
-  if (!busy || uv_is_active((uv_handle_t *)&s->retry)) finish(s);
+  if (!busy || uv_is_active((uv_handle_t *)&s->retry)) pg_cdc_finish(s);
 }
 
 /* /metrics: the replication lag, for the platform's sharing metrics. */
