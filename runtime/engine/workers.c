@@ -582,7 +582,7 @@ static size_t take_live(worker *w, sl_batch *b) {
     mark_lost(w, "out of memory");
     return 0;
   }
-  memcpy(w->cur, b->live, b->nlive * sizeof *w->cur);
+  if (b->nlive) memcpy(w->cur, b->live, b->nlive * sizeof *w->cur);
   for (uint32_t i = 0; i < b->ndead; i++) to_dead(w, b->dead[i]);
   return b->nlive;
 }
