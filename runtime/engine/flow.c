@@ -1,5 +1,7 @@
 /* The loop thread's part of the flow: batches emitted by sources, handed to
- * p->submit (the workers), given to the sinks in each source's order,
+ * p->submit (the workers, and between their phases the lane of each
+ * stateful step, in each source's order), given to the sinks in each
+ * source's order,
  * acknowledged back to the source in order, and freed.  In-flight records and
  * bytes are bounded: past the bound every source is paused, and resumed once
  * it drains to 3/4.  The flow knows neither the workers nor the state files:
