@@ -21,6 +21,7 @@
 #include "sluice/plugin.h"
 
 typedef struct sl_workers sl_workers;
+typedef struct sl_lanes sl_lanes;
 typedef struct sl_statefile sl_statefile;
 typedef struct sl_lua_plugin sl_lua_plugin;
 typedef struct sl_reload sl_reload;
@@ -54,6 +55,7 @@ struct sl_stage {
   uint64_t next_seq;
   sl_batch *head, *tail;      /* in-flight batches in emission order */
   sl_batch *undispatched;     /* first batch not yet handed to the sinks */
+  sl_batch **unlaned;         /* per stateful stage: first batch not yet handed to its lane */
   sl_batch *unwritten;        /* first dispatched batch whose data sinks wait (dlq_first) */
   int lost;                   /* a batch was lost: it and later ones are not written nor acked */
   sl_statefile *state;
@@ -110,16 +112,23 @@ struct sl_pipeline {
   sl_stage **sources; int nsources;
   sl_stage **steps;   int nsteps;
   sl_stage **sinks;   int nsinks;    /* sinks[nsinks - 1] is the dead-letter sink */
+  /* Stateful steps (sluice/stateful.h), in step order: lane j runs
+   * steps[lane_step[j]].  A batch goes through 2 * nlanes + 1 phases: even
+   * phase 2j on the workers (the steps after lane j - 1 up to lane j; the
+   * last one also `where` and encoding), odd phase 2j + 1 on lane j. */
+  int *lane_step;     int nlanes;
 
   uint64_t inflight_records;
   uint64_t inflight_bytes;
   int flow_paused;
 
-  /* Where emitted batches go to be processed: the worker pool (a test may
-   * process them itself).  They come back through sl__flow_processed. */
+  /* Where emitted batches go to be processed, for their phase (b->phase):
+   * the worker pool or a stateful stage's lane (a test may process them
+   * itself).  They come back through sl__flow_processed. */
   void (*submit)(sl_pipeline *p, sl_batch *b);
   const sl_state_hooks *state_hooks;   /* what a checkpoint write tells the flow */
   sl_workers *workers;
+  sl_lanes *lanes;
   uv_async_t done_async;
   pthread_mutex_t done_mu;
   sl_batch *done_head, *done_tail;   /* processed by workers, not yet taken back */
@@ -148,6 +157,12 @@ struct sl_batch {
   uint32_t n, cap;
   size_t bytes;               /* accounted against max_inflight_bytes */
   sl_sink_batch *sbs;         /* one per sink after processing (arena) */
+  int phase;                  /* 0 .. 2 * p->nlanes: where it is (see sl_pipeline.lane_step) */
+  int phase_done;             /* a phase before the last is done with it */
+  sl_record **live;           /* between phases: the records going on (arena) */
+  uint32_t nlive;
+  sl_record **dead;           /* between phases: the records that failed so far (arena) */
+  uint32_t ndead;
   int processed;             /* the workers are done with it */
   int dispatched;            /* handed to the sinks */
   int deferred;              /* the data sinks wait for the dead letters (dlq_first) */

@@ -1,5 +1,7 @@
 /* The loop thread's part of the flow: batches emitted by sources, handed to
- * p->submit (the workers), given to the sinks in each source's order,
+ * p->submit (the workers, and between their phases the lane of each
+ * stateful step, in each source's order), given to the sinks in each
+ * source's order,
  * acknowledged back to the source in order, and freed.  In-flight records and
  * bytes are bounded: past the bound every source is paused, and resumed once
  * it drains to 3/4.  The flow knows neither the workers nor the state files:
@@ -77,6 +79,8 @@ void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b) {
   else src->head = b;
   src->tail = b;
   if (!src->undispatched) src->undispatched = b;
+  for (int j = 0; j < p->nlanes; j++)
+    if (!src->unlaned[j]) src->unlaned[j] = b;
   src->records_in += b->n;
   p->inflight_records += b->n;
   p->inflight_bytes += b->bytes;
@@ -199,7 +203,37 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
   write_in_order(p, src);
 }
 
+/* Hands lane j the source's batches that finished the phase before it, in
+ * emission order: a batch done early waits for its predecessors, so the
+ * stateful stage sees each source's records in the order they were read. */
+static void feed_lane(sl_pipeline *p, sl_stage *src, int j) {
+  sl_batch *b;
+  while ((b = src->unlaned[j]) && b->phase == 2 * j && b->phase_done) {
+    src->unlaned[j] = b->next;
+    b->phase++;
+    b->phase_done = 0;
+    p->submit(p, b);
+  }
+}
+
+/* A phase before the last is done with b: the workers, before lane j (in
+ * order), or lane j, before the workers again (in any order). */
+static void next_phase(sl_pipeline *p, sl_batch *b) {
+  b->phase_done = 1;
+  if (b->phase % 2 == 0) {
+    feed_lane(p, b->source, b->phase / 2);
+    return;
+  }
+  b->phase++;
+  b->phase_done = 0;
+  p->submit(p, b);
+}
+
 void sl__flow_processed(sl_pipeline *p, sl_batch *b) {
+  if (b->phase < 2 * p->nlanes) {
+    next_phase(p, b);
+    return;
+  }
   /* Processing grew the arena and filled sink buffers: account for it. */
   size_t bytes = b->arena.reserved + (size_t)b->cap * sizeof(sl_record);
   for (int i = 0; b->sbs && i < p->nsinks; i++) bytes += b->sbs[i].bytes.cap;

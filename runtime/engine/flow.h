@@ -14,8 +14,9 @@
 extern const sl_state_hooks sl__flow_state_hooks;
 
 void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b);
-/* Called on the loop thread for batches the workers finished, in any
- * order: each source's batches are dispatched in emission order. */
+/* Called on the loop thread for batches a phase finished (the workers or
+ * a stateful stage's lane), in any order: each source's batches enter each
+ * lane, and then the sinks, in emission order. */
 void sl__flow_processed(sl_pipeline *p, sl_batch *b);
 /* Starts the sinks' flush, or ends the loop (uv_stop), once everything is
  * drained; a no-op before. */

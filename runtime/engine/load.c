@@ -173,6 +173,7 @@ static void free_stage(sl_pipeline *p, sl_stage *st) {
   lua_State *L = p->cfg ? sl_lua_state(p->cfg) : NULL;
   if (st->plugin && st->config) sl_options_free(L, st->plugin->options, st->config);
   sl__state_close(st);
+  free(st->unlaned);
   free(st->attr_opts);
   free(st->config);
   free(st->priv);
@@ -263,6 +264,30 @@ static int check_exactly_once(sl_pipeline *p, const char *pipeline_where, sl_buf
   /* The sink commits the positions: a batch's dead letters must be
    * durable before its records commit (see flow.c, dispatch). */
   p->dlq_first = 1;
+  return 0;
+}
+
+/* The stateful steps, each on a lane of its own; every source keeps, per
+ * lane, its first batch not yet handed to it (flow.c). */
+static int find_lanes(sl_pipeline *p, sl_buf *err) {
+  for (int i = 0; i < p->nsteps; i++) {
+    const sl_plugin *pl = p->steps[i]->plugin;
+    if (!pl || !pl->stateful) continue;
+    if (!pl->stateful->apply) {
+      sl_buf_printf(err, "%s: plugin %s is stateful but has no apply", p->steps[i]->where, pl->name);
+      return SL_EOPTION;
+    }
+    p->nlanes++;
+  }
+  if (!p->nlanes) return 0;
+  p->lane_step = calloc((size_t)p->nlanes, sizeof *p->lane_step);
+  if (!p->lane_step) return SL_ENOMEM;
+  for (int i = 0, j = 0; i < p->nsteps; i++)
+    if (p->steps[i]->plugin && p->steps[i]->plugin->stateful) p->lane_step[j++] = i;
+  for (int i = 0; i < p->nsources; i++) {
+    p->sources[i]->unlaned = calloc((size_t)p->nlanes, sizeof *p->sources[i]->unlaned);
+    if (!p->sources[i]->unlaned) return SL_ENOMEM;
+  }
   return 0;
 }
 
@@ -404,6 +429,7 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
     if (!err->len) sl_buf_puts(err, "out of memory");
     return SL_EOPTION;
   }
+  if ((rc = find_lanes(p, err))) return rc;
   p->state_dir = state_dir_of(p, o->state_root);
   if ((rc = add_dlq(p, L, desc, err))) {
     if (!err->len) sl_buf_puts(err, "out of memory");
@@ -424,6 +450,7 @@ void sl__pipeline_unload(sl_pipeline *p) {
     free(lists[l]);
   }
   if (p->cfg) sl_lua_free(p->cfg);
+  free(p->lane_step);
   free_search_path(p->search_path);
   free(p->name);
   free(p->file);

@@ -14,6 +14,7 @@
 #include "core/secrets.h"
 #include "engine/batch.h"
 #include "engine/flow.h"
+#include "engine/lanes.h"
 #include "engine/metrics.h"
 #include "engine/pipeline.h"
 #include "engine/state.h"
@@ -77,9 +78,32 @@ static int mark_resets(sl_pipeline *p, const char *const *names, sl_buf *err) {
   return 0;
 }
 
-/* Inits the stages: sinks first, then steps, then sources (which may
- * emit at once).  0, or the exit code with the reason in err. */
+/* The exit code for a stage whose init (or restore) returned rc. */
+static int init_failed(sl_stage *st, int rc, const char *what, sl_buf *err) {
+  sl_buf_printf(err, "%s: %s: %s (%s); see the error above", st->where, st->name, what,
+                sl_strerror(rc));
+  if (rc == SL_EOPTION) return 2;   /* the pipeline's mistake, not the run's */
+  return rc == SL_ESTATE ? SL_EXIT_STATE : 1;
+}
+
+/* Stateful steps rebuild their state from where their results are durable
+ * (sluice/stateful.h): after the sinks' and steps' init, before any source
+ * exists to emit.  0, or the exit code with the reason in err. */
+static int restore_stateful(sl_pipeline *p, sl_buf *err) {
+  for (int j = 0; j < p->nlanes; j++) {
+    sl_stage *st = p->steps[p->lane_step[j]];
+    if (!st->plugin->stateful->restore) continue;
+    int rc = st->plugin->stateful->restore(st);
+    if (rc) return init_failed(st, rc, "cannot restore its state", err);
+  }
+  return 0;
+}
+
+/* Inits the stages: sinks first, then steps (and the stateful ones'
+ * restore), then sources (which may emit at once).  0, or the exit code
+ * with the reason in err. */
 static int init_stages(sl_pipeline *p, sl_buf *err) {
+  int code;
   sl_stage **lists[3] = {p->sinks, p->steps, p->sources};
   int counts[3] = {p->nsinks, p->nsteps, p->nsources};
   for (int l = 0; l < 3; l++) {
@@ -92,13 +116,9 @@ static int init_stages(sl_pipeline *p, sl_buf *err) {
       }
       st->inited = st->plugin != NULL;
       int rc = st->plugin && st->plugin->init ? st->plugin->init(st) : 0;
-      if (rc) {
-        sl_buf_printf(err, "%s: %s: cannot start (%s); see the error above", st->where,
-                      st->name, sl_strerror(rc));
-        if (rc == SL_EOPTION) return 2;   /* the pipeline's mistake, not the run's */
-        return rc == SL_ESTATE ? SL_EXIT_STATE : 1;
-      }
+      if (rc) return init_failed(st, rc, "cannot start", err);
     }
+    if (l == 1 && (code = restore_stateful(p, err))) return code;
   }
   /* Dead letters are JSON envelopes: a sink that writes JSON Lines (or raw
    * lines, which takes them as they are) keeps every detail; CSV would not. */
@@ -111,10 +131,14 @@ static int init_stages(sl_pipeline *p, sl_buf *err) {
   return 0;
 }
 
-/* Emitted batches go to the worker pool... */
-static void submit_to_workers(sl_pipeline *p, sl_batch *b) { sl__workers_submit(p->workers, b); }
+/* Emitted batches go to the worker pool, or, in the phase of a stateful
+ * step, to its lane... */
+static void submit_to_workers(sl_pipeline *p, sl_batch *b) {
+  if (b->phase % 2) sl__lanes_submit(p->lanes, b);
+  else sl__workers_submit(p->workers, b);
+}
 
-/* ...and come back on a worker's thread: queued for the loop thread. */
+/* ...and come back on that thread: queued for the loop thread. */
 static void hand_back(sl_pipeline *p, sl_batch *b) {
   pthread_mutex_lock(&p->done_mu);
   sl__batch_enqueue(&p->done_head, &p->done_tail, b);
@@ -172,7 +196,7 @@ static int build(sl_pipeline *p, const sl_run_opts *o, uv_loop_t *loop, sl_buf *
   p->done_async.data = p;
   int code = init_stages(p, err);
   if (code) return code;
-  if (sl__workers_start(p, hand_back, err)) return 1;
+  if (sl__workers_start(p, hand_back, err) || sl__lanes_start(p, hand_back, err)) return 1;
   uv_signal_init(loop, &p->sig_term);
   uv_signal_init(loop, &p->sig_int);
   p->sig_term.data = p->sig_int.data = p;
@@ -246,6 +270,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
  * load made, p included. */
 static void teardown(sl_pipeline *p) {
   if (p->workers) sl__workers_stop(p->workers);
+  sl__lanes_stop(p->lanes);
   sl_stage **lists[3] = {p->sources, p->steps, p->sinks};
   int counts[3] = {p->nsources, p->nsteps, p->nsinks};
   for (int l = 0; l < 3; l++)

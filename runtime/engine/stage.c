@@ -40,3 +40,5 @@ int sl_step_emit(sl_step_out *out, sl_record *rec) { return out->emit(out, rec);
 void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason) {
   sl_record_fail(rec, &out->batch->arena, out->stage->name, reason);
 }
+
+sl_stage *sl_step_source(sl_step_out *out) { return out->batch->source; }

@@ -2,7 +2,9 @@
  * evaluated the pipeline file, and takes whole batches from one queue.  For a
  * batch it decodes the records, runs the steps, applies each sink's `where`
  * and encodes the records for each sink, then hands the batch back to the
- * loop thread.  Any failure of one record (malformed input, a Lua error, a
+ * loop thread.  With stateful steps (lanes.c) that is done in phases: the
+ * steps up to the first stateful one, back to the loop thread, the lane,
+ * then the steps after it, and so on; `where` and encoding in the last.  Any failure of one record (malformed input, a Lua error, a
  * budget overrun, a wrong return type, a failed encoding) sends that record
  * to the dead-letter sink; the rest of the batch goes on. */
 #include <lauxlib.h>
@@ -98,6 +100,10 @@ static int setup_worker(worker *w, sl_buf *err) {
     lua_geti(L, -1, i + 1);
     if (lua_isfunction(L, -1)) {
       w->step_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+      continue;
+    }
+    if (st->plugin && st->plugin->stateful) {   /* runs on its lane, not here */
+      lua_pop(L, 1);
       continue;
     }
     if (st->plugin) {
@@ -568,17 +574,54 @@ static int by_input_position(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
+/* The batch's records as the phase before left them (a stateful step's
+ * lane ran in between): those going on into cur, the failed ones into
+ * dead.  Returns how many go on. */
+static size_t take_live(worker *w, sl_batch *b) {
+  if (reserve(w, b->nlive)) {
+    mark_lost(w, "out of memory");
+    return 0;
+  }
+  if (b->nlive) memcpy(w->cur, b->live, b->nlive * sizeof *w->cur);
+  for (uint32_t i = 0; i < b->ndead; i++) to_dead(w, b->dead[i]);
+  return b->nlive;
+}
+
+/* A stateful step comes next: the records going on and the dead letters so
+ * far stay with the batch (arena) for its lane and the phase after. */
+static void keep_live(worker *w, sl_batch *b, size_t ncur) {
+  b->nlive = (uint32_t)ncur;
+  b->ndead = (uint32_t)w->ndead;
+  b->live = ncur ? sl_arena_alloc(&b->arena, ncur * sizeof *b->live) : NULL;
+  b->dead = w->ndead ? sl_arena_alloc(&b->arena, w->ndead * sizeof *b->dead) : NULL;
+  if ((ncur && !b->live) || (w->ndead && !b->dead)) {
+    mark_lost(w, "out of memory");
+    b->nlive = b->ndead = 0;
+    return;
+  }
+  if (ncur) memcpy(b->live, w->cur, ncur * sizeof *b->live);
+  if (w->ndead) memcpy(b->dead, w->dead, w->ndead * sizeof *b->dead);
+}
+
+/* One phase of the batch on this worker (b->phase, see sl_pipeline): the
+ * steps between two stateful ones; the first phase decodes, the last one
+ * also applies `where` and encodes for each sink. */
 static void process_batch(worker *w, sl_batch *b) {
   sl_pipeline *p = w->ws->p;
   lua_State *L = sl_lua_state(w->lua);
+  int group = b->phase / 2;
+  int from = group ? p->lane_step[group - 1] + 1 : 0;
+  int to = group < p->nlanes ? p->lane_step[group] : p->nsteps;
   size_t ncur = 0;
   w->ndead = 0;
   w->batch = b;
-  if (reserve(w, b->n)) {
+  if (group) {
+    ncur = take_live(w, b);
+  } else if (reserve(w, b->n)) {
     mark_lost(w, "out of memory");
     return;
   }
-  for (uint32_t i = 0; i < b->n; i++) {
+  for (uint32_t i = 0; !group && i < b->n; i++) {
     sl_record *rec = &b->recs[i];
     if (rec->state == SL_REC_FAILED) {     /* the source already failed it */
       to_dead(w, rec);
@@ -593,7 +636,7 @@ static void process_batch(worker *w, sl_batch *b) {
 
   size_t budget = p->set.limits.memory_bytes;
   size_t step_limit = budget ? b->arena.reserved + budget : 0;
-  for (int s = 0; s < p->nsteps && ncur; s++) {
+  for (int s = from; s < to && ncur; s++) {
     sl_stage *st = p->steps[s];
     size_t nnext = w->step_fn[s] != LUA_NOREF
                        ? run_lua_step(w, b, st, w->step_fn[s], ncur, step_limit)
@@ -602,6 +645,11 @@ static void process_batch(worker *w, sl_batch *b) {
     w->cur = w->next;
     w->next = t;
     ncur = nnext;
+  }
+  if (group < p->nlanes) {
+    keep_live(w, b, ncur);
+    sl_lua_views_expire(L);
+    return;
   }
 
   b->sbs = sl_arena_alloc(&b->arena, p->nsinks * sizeof *b->sbs);

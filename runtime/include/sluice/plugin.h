@@ -9,14 +9,15 @@
  * the same table for `sluice check` and `sluice help plugins`.
  *
  * Threads: every source and sink callback runs on the loop thread and must
- * not block.  Step callbacks run on worker threads, one instance per worker.
+ * not block.  Step callbacks run on worker threads, one instance per worker;
+ * a stateful step's on its own lane (sluice/stateful.h).
  *
  * The libuv promise holds here too: a function that takes a callback and
  * returns an error never calls the callback.
  *
  * This header is all a plugin needs to include: it brings the calls a
  * plugin makes, grouped by concern (sluice/stage.h, source.h, sink.h,
- * step.h, metrics.h, state.h; records, values, codecs, buffers, errors).
+ * step.h, stateful.h, metrics.h, state.h; records, values, codecs, buffers, errors).
  * sluice/clock.h, lua.h, text.h and log.h are included where used. */
 #ifndef SLUICE_PLUGIN_H
 #define SLUICE_PLUGIN_H
@@ -32,6 +33,7 @@
 #include "sluice/source.h"
 #include "sluice/stage.h"
 #include "sluice/state.h"
+#include "sluice/stateful.h"
 #include "sluice/step.h"
 
 #define SL_PLUGIN_ABI 1
@@ -150,6 +152,11 @@ typedef struct sl_plugin {
 
   /* What the plugin can do beyond its kind (SL_CAN_* bits). */
   unsigned caps;
+
+  /* Steps that keep state (sluice/stateful.h): set instead of worker_init
+   * and process; the step then runs on a lane of its own, in each source's
+   * order.  NULL for every other plugin. */
+  const sl_stateful *stateful;
 } sl_plugin;
 
 /* sl_plugin.caps.  SL_CAN_EXACTLY_ONCE: a source that, under exactly_once =

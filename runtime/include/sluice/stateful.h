@@ -1,0 +1,58 @@
+/* Stateful steps: a step that keeps state across records (an index, running
+ * counts, open windows) and sees every record in its source's order.
+ *
+ * A step plugin becomes stateful by pointing sl_plugin.stateful at an
+ * sl_stateful table (it then has no worker_init nor process).  The pipeline
+ * splits its steps there: the workers run the steps before it on many
+ * batches at once; the stage's lane, one thread of its own, takes each
+ * source's batches in the order the source emitted them and calls apply for
+ * their records in order; the workers then run the steps after it, each
+ * sink's `where` and the encoding.  A batch is acknowledged only once the
+ * lane and every sink are done with it, so the in-flight bounds, the
+ * acknowledgement order and the dead letters work as for any step.
+ *
+ * Threads: init, restore and destroy run on the loop thread; apply and
+ * batch_end on the lane's thread, one call at a time.  Between init and
+ * destroy only the lane touches the stage's private state
+ * (sl_stage_priv): it needs no lock, and nothing else may read it.
+ *
+ * Restart.  A source resumes from its last acknowledged checkpoint, so after
+ * a crash the records after it come again (at least once).  The contract is
+ * the stage's:
+ *   1. restore rebuilds the state from where the stage's results are
+ *      durable (the sink's tables, a file the sink wrote), not from a
+ *      snapshot of its own, so that state and checkpoints cannot disagree;
+ *   2. apply is idempotent by record identity (department + feed + source
+ *      id, a key field, a Kafka offset): a record that comes again replaces
+ *      its earlier version or is recognised as seen, and changes nothing
+ *      else.
+ * Records of different sources interleave in an order that may differ from
+ * one run to the next; each source's own order is kept. */
+#ifndef SLUICE_STATEFUL_H
+#define SLUICE_STATEFUL_H
+
+#include "sluice/record.h"
+#include "sluice/stage.h"
+#include "sluice/step.h"
+
+typedef struct sl_stateful {
+  /* Optional.  Loop thread, after every stage's init and before any source
+   * starts (sinks are open: it may read their tables; it may block).  0, or
+   * a negative SL_E* after logging why: the pipeline does not start. */
+  int (*restore)(sl_stage *st);
+  /* Lane thread: one record, in its source's order.  Like a step's process:
+   * SL_STEP_KEEP, SL_STEP_DROP, or a negative SL_E* after sl_step_fail (the
+   * record goes to the dead-letter sink with the reason; the state should
+   * be as if it never came).  Extra records go out with sl_step_emit. */
+  int (*apply)(sl_stage *st, sl_step_out *out, sl_record *rec);
+  /* Optional.  Lane thread, after the last record of each batch (also of a
+   * batch with no record left): records emitted here (closed windows, say)
+   * follow the batch's records. */
+  void (*batch_end)(sl_stage *st, sl_step_out *out);
+} sl_stateful;
+
+/* The source whose batch the record of this call came from: a stateful
+ * stage keeps per-source state with it (sl_stage_name). */
+sl_stage *sl_step_source(sl_step_out *out);
+
+#endif
