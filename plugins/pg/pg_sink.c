@@ -585,7 +585,8 @@ static void on_done(pg_conn *c) {
 
 static void on_connected(pg_conn *c) {
   pg_sink *k = c->owner;
-  if (sl_sink_queue_backoff_ms(&k->q)) sl_log_info(sl_stage_name(k->st), "connected to PostgreSQL (%s)", c->label);
+  if (sl_sink_queue_backoff_ms(&k->q))
+    sl_log_info(sl_stage_name(k->st), "connected to PostgreSQL (%s)", c->label);
   k->connected = 1;
   k->step = S_IDLE;
   resume_work(k);
