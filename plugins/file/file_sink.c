@@ -193,8 +193,10 @@ static void write_group(void *ctx, sl_sink_batch *first, uint32_t n) {
   if (rc) failed(fk, "writing", rc);
 }
 
-static const sl_sink_queue_ops file_sink_queue_ops = {.write = write_group,
-                                                      .permanent = is_permanent};
+static const sl_sink_queue_ops file_sink_queue_ops = {
+    .write = write_group,
+    .permanent = is_permanent,
+};
 
 int file_sink_write(sl_stage *st, sl_sink_batch *sb) {
   file_sink *fk = sl_stage_priv(st);

@@ -697,7 +697,11 @@ static void reconnect_idle(void *ctx) {
 }
 
 static const sl_sink_queue_ops pg_sink_queue_ops = {
-    .write = write_tx, .permanent = NULL, .ready = ready_for_tx, .resume = reconnect_idle};
+    .write = write_tx,
+    .permanent = NULL,   /* every error is retried */
+    .ready = ready_for_tx,
+    .resume = reconnect_idle,
+};
 
 /* ---- callbacks ---- */
 

@@ -42,8 +42,11 @@ static void fk_resume(void *ctx) {
   fk.resumes++;
 }
 
-static const sl_sink_queue_ops fk_ops = {.write = fk_write, .permanent = fk_permanent,
-                                         .resume = fk_resume};
+static const sl_sink_queue_ops fk_ops = {
+    .write = fk_write,
+    .permanent = fk_permanent,
+    .resume = fk_resume,
+};
 
 static int fk_plugin_write(sl_stage *st, sl_sink_batch *sb) {
   (void)st;
@@ -55,7 +58,11 @@ static void fk_plugin_flush(sl_stage *st) {
   sl_sink_queue_flush(&fk.q);
 }
 static const sl_plugin fk_plugin = {
-    .kind = SL_SINK, .name = "fake.sink", .write = fk_plugin_write, .flush = fk_plugin_flush};
+    .kind = SL_SINK,
+    .name = "fake.sink",
+    .write = fk_plugin_write,
+    .flush = fk_plugin_flush,
+};
 
 /* One source, one data sink (the fake), the dead-letter sink. */
 static void setup(uint32_t max_batches, uint64_t max_records) {
