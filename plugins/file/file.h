@@ -72,18 +72,10 @@ typedef struct file_sink {
   int need_header;
   sl_buf header;
 
-  sl_sink_batch *qhead, *qtail;    /* waiting to be written */
-  sl_sink_batch *inflight;          /* being written and synced */
-  uv_buf_t iov[MAX_IOV + 1];
+  sl_sink_queue q;                  /* the queue, retries, acknowledgement */
+  uv_buf_t iov[MAX_IOV + 1];        /* the header, then one per batch */
   unsigned niov;
   uv_fs_t req;
-  int busy;
-  int flushing;
-  uv_timer_t retry;
-  int retry_open;
-  int64_t backoff_ms;
-  int broken;             /* a write failed for good: every later batch fails at once */
-  char broken_why[300];
 } file_sink;
 
 /* The CSV delimiter must be one ASCII byte other than a quote, CR or LF.

@@ -2,6 +2,8 @@
  * the libuv thread pool one at a time; whatever queues up meanwhile goes out
  * in the next write as one gather write, followed by one fdatasync, after
  * which every batch in it is acknowledged: group commit without a timer.
+ * The queue, the retries and the acknowledgement are the sink queue's
+ * (sluice/sink_queue.h); this file writes a group and classifies errors.
  * A line torn by a crash is cut off when the sink opens the file again; its
  * batch was never acknowledged, so the source replays it. */
 #include <errno.h>
@@ -14,10 +16,6 @@
 
 #include "file.h"
 #include "sluice/log.h"
-
-
-
-
 
 /* Cuts a torn last line (no '\n' at the end) left by a crash. */
 static int repair_tail(file_sink *fk, off_t size) {
@@ -43,11 +41,17 @@ static int repair_tail(file_sink *fk, off_t size) {
   return ftruncate(fk->fd, 0) < 0 ? SL_EIO : 0;
 }
 
+static const sl_sink_queue_ops file_sink_queue_ops;
+
 int file_sink_init(sl_stage *st) {
   file_sink *fk = sl_stage_priv(st);
   file_sink_cfg *cfg = sl_stage_config(st);
   fk->st = st;
   fk->cfg = cfg;
+  /* One group is one gather write: the header and a batch per iov. */
+  sl_sink_queue_cfg qc = {.max_batches = MAX_IOV, .backoff_initial_ms = 100,
+                          .backoff_max_ms = 10000};
+  if (sl_sink_queue_init(&fk->q, st, &file_sink_queue_ops, fk, &qc)) return SL_ENOMEM;
   fk->codec = sl_codec_find(cfg->format);
   if (!fk->codec) {
     sl_log_error(sl_stage_name(st), "%s: unknown format '%s'", sl_stage_where(st), cfg->format);
@@ -103,37 +107,13 @@ void file_sink_destroy(sl_stage *st) {
   if (fk->cctx) fk->codec->ctx_free(fk->cctx);
   fk->cctx = NULL;
   sl_buf_free(&fk->header);
-  if (fk->retry_open) uv_close((uv_handle_t *)&fk->retry, NULL);
-  fk->retry_open = 0;
-}
-
-static void kick(file_sink *fk);
-
-static void ack_inflight(file_sink *fk) {
-  sl_sink_batch *sb = fk->inflight;
-  fk->inflight = NULL;
-  fk->busy = 0;
-  fk->backoff_ms = 0;
-  while (sb) {
-    sl_sink_batch *next = sb->next;
-    sl_sink_done(sb);
-    sb = next;
-  }
-  kick(fk);
-  if (fk->flushing && !fk->busy && !fk->qhead) {
-    fk->flushing = 0;
-    sl_stage_flushed(fk->st);
-  }
-}
-
-static void on_retry(uv_timer_t *t) {
-  file_sink *fk = t->data;
-  kick(fk);
+  sl_sink_queue_close(&fk->q);
 }
 
 /* Errors that retrying does not heal: the descriptor is not open for
  * writing (standard output was closed), or no one reads it any more. */
-static int is_permanent(int err) {
+static int is_permanent(void *ctx, int err) {
+  (void)ctx;
   return err == UV_EBADF || err == UV_EINVAL || err == UV_EPIPE || err == UV_ECONNRESET ||
          err == UV_ENOTCONN || err == UV_EISDIR || err == UV_EFBIG || err == UV_ENXIO ||
          err == UV_ENODEV;
@@ -143,58 +123,13 @@ static const char *target(const file_sink *fk) {
   return fk->is_stdout ? "standard output" : fk->cfg->path;
 }
 
-/* Fails sb and every batch after it, for good: the pipeline stops without
- * acknowledging them. */
-static void fail_all(file_sink *fk, sl_sink_batch *sb) {
-  while (sb) {
-    sl_sink_batch *next = sb->next;
-    sl_sink_failed(sb, fk->broken_why);
-    sb = next;
-  }
-}
-
-/* A failed write or sync: the batches stay queued and are tried again with
- * a growing pause; nothing is acknowledged, so nothing is lost.  An error
- * that retrying cannot heal fails them instead. */
-static void retry_later(file_sink *fk, const char *what, int err) {
-  if (is_permanent(err)) {
-    sl_sink_batch *sb = fk->inflight;
-    sl_sink_batch *last = sb;
-    while (last && last->next) last = last->next;
-    if (last) last->next = fk->qhead;
-    else sb = fk->qhead;
-    fk->inflight = fk->qhead = fk->qtail = NULL;
-    fk->busy = 0;
-    fk->broken = 1;
-    snprintf(fk->broken_why, sizeof fk->broken_why, "%s %s failed: %s", what, target(fk),
-             uv_strerror(err));
-    fail_all(fk, sb);
-    if (fk->flushing) {
-      fk->flushing = 0;
-      sl_stage_flushed(fk->st);
-    }
-    return;
-  }
-  fk->backoff_ms = fk->backoff_ms ? fk->backoff_ms * 2 : 100;
-  if (fk->backoff_ms > 10000) fk->backoff_ms = 10000;
-  sl_log_error(sl_stage_name(fk->st), "%s %s failed: %s; retrying in %lld ms", what, target(fk),
-               uv_strerror(err), (long long)fk->backoff_ms);
-  /* Put the in-flight batches back at the front of the queue. */
-  sl_sink_batch *last = fk->inflight;
-  while (last && last->next) last = last->next;
-  if (last) {
-    last->next = fk->qhead;
-    fk->qhead = fk->inflight;
-    if (!fk->qtail) fk->qtail = last;
-  }
-  fk->inflight = NULL;
-  fk->busy = 0;
-  if (!fk->retry_open) {
-    uv_timer_init(sl_stage_loop(fk->st), &fk->retry);
-    fk->retry.data = fk;
-    fk->retry_open = 1;
-  }
-  uv_timer_start(&fk->retry, on_retry, (uint64_t)fk->backoff_ms, 0);
+/* A failed write or sync: the queue retries the group with a growing pause
+ * (nothing is acknowledged, so nothing is lost), or fails everything when
+ * retrying cannot heal the error. */
+static void failed(file_sink *fk, const char *what, int err) {
+  char why[600];
+  snprintf(why, sizeof why, "%s %s failed: %s", what, target(fk), uv_strerror(err));
+  sl_sink_queue_written(&fk->q, err, why);
 }
 
 static void on_sync(uv_fs_t *req) {
@@ -203,10 +138,10 @@ static void on_sync(uv_fs_t *req) {
   uv_fs_req_cleanup(req);
   /* Pipes and terminals cannot be synced: what was written is all there is. */
   if (r < 0 && r != UV_EINVAL && r != UV_EROFS && r != UV_ENOTSUP) {
-    retry_later(fk, "syncing", (int)r);
+    failed(fk, "syncing", (int)r);
     return;
   }
-  ack_inflight(fk);
+  sl_sink_queue_written(&fk->q, 0, NULL);
 }
 
 static void on_write(uv_fs_t *req) {
@@ -214,7 +149,7 @@ static void on_write(uv_fs_t *req) {
   ssize_t r = req->result;
   uv_fs_req_cleanup(req);
   if (r < 0) {
-    retry_later(fk, "writing", (int)r);
+    failed(fk, "writing", (int)r);
     return;
   }
   /* A short write: skip what went out and write the rest. */
@@ -228,66 +163,50 @@ static void on_write(uv_fs_t *req) {
     fk->niov -= i;
     req->data = fk;
     int rc = uv_fs_write(sl_stage_loop(fk->st), req, fk->fd, fk->iov, fk->niov, -1, on_write);
-    if (rc) retry_later(fk, "writing", rc);
+    if (rc) failed(fk, "writing", rc);
     return;
   }
   if (fk->cfg->fsync && !fk->is_stdout) {
     req->data = fk;
     int rc = uv_fs_fdatasync(sl_stage_loop(fk->st), req, fk->fd, on_sync);
-    if (rc) retry_later(fk, "syncing", rc);
+    if (rc) failed(fk, "syncing", rc);
     return;
   }
-  ack_inflight(fk);
+  sl_sink_queue_written(&fk->q, 0, NULL);
 }
 
-static void kick(file_sink *fk) {
-  if (fk->busy || !fk->qhead) return;
-  if (fk->retry_open && uv_is_active((uv_handle_t *)&fk->retry)) return;
+/* The group goes out as one gather write (the header first, once). */
+static void write_group(void *ctx, sl_sink_batch *first, uint32_t n) {
+  file_sink *fk = ctx;
+  (void)n;
   fk->niov = 0;
   if (fk->need_header) {
     fk->header.len = 0;
-    fk->codec->write_header(fk->cctx, fk->qhead->recs[0], &fk->header);
+    fk->codec->write_header(fk->cctx, first->recs[0], &fk->header);
     fk->iov[fk->niov++] = uv_buf_init(fk->header.ptr, (unsigned)fk->header.len);
     fk->need_header = 0;
   }
-  /* Take as many queued batches as fit in one gather write. */
-  sl_sink_batch *first = fk->qhead, *last = NULL;
-  while (fk->qhead && fk->niov < MAX_IOV) {
-    sl_sink_batch *sb = fk->qhead;
-    fk->qhead = sb->next;
+  for (sl_sink_batch *sb = first; sb; sb = sb->next)
     fk->iov[fk->niov++] = uv_buf_init(sb->bytes.ptr, (unsigned)sb->bytes.len);
-    last = sb;
-  }
-  if (!fk->qhead) fk->qtail = NULL;
-  last->next = NULL;
-  fk->inflight = first;
-  fk->busy = 1;
   fk->req.data = fk;
   int rc = uv_fs_write(sl_stage_loop(fk->st), &fk->req, fk->fd, fk->iov, fk->niov, -1, on_write);
-  if (rc) retry_later(fk, "writing", rc);
+  if (rc) failed(fk, "writing", rc);
 }
+
+static const sl_sink_queue_ops file_sink_queue_ops = {
+    .write = write_group,
+    .permanent = is_permanent,
+};
 
 int file_sink_write(sl_stage *st, sl_sink_batch *sb) {
   file_sink *fk = sl_stage_priv(st);
-  sb->next = NULL;
-  if (fk->broken) {
-    fail_all(fk, sb);
-    return 0;
-  }
-  if (fk->qtail) fk->qtail->next = sb;
-  else fk->qhead = sb;
-  fk->qtail = sb;
-  kick(fk);
+  sl_sink_queue_push(&fk->q, sb);
   return 0;
 }
 
 void file_sink_flush(sl_stage *st) {
   file_sink *fk = sl_stage_priv(st);
-  if (!fk->busy && !fk->qhead) {
-    sl_stage_flushed(st);
-    return;
-  }
-  fk->flushing = 1;
+  sl_sink_queue_flush(&fk->q);
 }
 
 static const sl_option file_sink_options[] = {

@@ -43,7 +43,10 @@
  * pauses the sources) and reconnect with a backoff from 100 ms to
  * retry_max.  A COMMIT whose answer was lost is checked on reconnect: if
  * sluice.checkpoints holds the transaction's positions it committed, and
- * the batches are acknowledged without being written again. */
+ * the batches are acknowledged without being written again.
+ *
+ * The queue, the pauses and the in-order acknowledgement are the sink
+ * queue's (sluice/sink_queue.h): its group of batches is the transaction. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,8 +96,8 @@ typedef struct pg_sink {
 
   pg_sink_sql sql;                  /* built once at init (pg_sink_sql.c) */
 
-  sl_sink_batch *qhead, *qtail;     /* waiting for a transaction */
-  sl_sink_batch *tx, *tx_tail;      /* in the current transaction */
+  sl_sink_queue q;                  /* the queue, retries, acknowledgement */
+  sl_sink_batch *tx;                /* the queue's group: the current transaction */
   uint32_t tx_n;                    /* its rows */
   int64_t tx_started_ms;
   source_cp *cps;                   /* the positions it commits, one per source */
@@ -129,17 +132,13 @@ typedef struct pg_sink {
   sl_buf err_reason;
   step after_rollback;              /* B_BEGIN (bisect) or S_IDLE (retry later) */
 
-  uv_timer_t retry;
-  int retry_open;
-  int64_t backoff_ms;
-  int flushing;
+  char retry_why[600];              /* a failed transaction, logged once rolled back */
   uint64_t committed_rows, rejected_rows, transactions, reconnects;
   int fast;                         /* this transaction tries the fast way */
   int fast_skip, fast_backoff;      /* transactions to skip it for, and next time */
   uint64_t fast_hits;
 } pg_sink;
 
-static void kick(pg_sink *k);
 static void start_tx(pg_sink *k);
 
 static void lost_connection(pg_sink *k, const char *why);
@@ -162,29 +161,6 @@ static void send_params(pg_sink *k, step s, const char *sql, int n, const char *
     pg_conn_close(&k->conn);
     lost_connection(k, "the connection was not ready for a command");
   }
-}
-
-/* ---- retries ---- */
-
-static void on_retry(uv_timer_t *t) {
-  pg_sink *k = t->data;
-  if (!k->connected) {
-    pg_conn_connect(&k->conn);
-    return;
-  }
-  if (k->tx) start_tx(k);
-  else kick(k);
-}
-
-static int64_t next_backoff(pg_sink *k) {
-  k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : 100;
-  if (k->backoff_ms > k->cfg->retry_max_ms) k->backoff_ms = k->cfg->retry_max_ms;
-  return k->backoff_ms;
-}
-
-static void retry_later(pg_sink *k, int64_t ms) {
-  k->step = S_IDLE;
-  uv_timer_start(&k->retry, on_retry, (uint64_t)ms, 0);
 }
 
 /* ---- the transaction's rows ---- */
@@ -253,7 +229,6 @@ static void copy_next(pg_conn *c, const char **p, size_t *n) {
 /* The transaction committed; its rejected rows went to the dead-letter
  * sink before (send_dead_letters). */
 static void ack_tx(pg_sink *k) {
-  sl_sink_batch *sb = k->tx;
   sl_log_debug(sl_stage_name(k->st), "committed %u rows (%u rejected) in %lld ms", k->tx_n, k->nbad,
                (long long)(sl_mono_ms() - k->tx_started_ms));
   k->committed_rows += k->tx_n - k->nbad;
@@ -262,20 +237,13 @@ static void ack_tx(pg_sink *k) {
   clear_bad(k);
   free(k->sent);
   k->sent = NULL;
-  k->tx = k->tx_tail = NULL;
+  k->tx = NULL;
   k->tx_n = 0;
   for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
   k->ncps = 0;
   k->step = S_IDLE;
   k->unknown_commit = 0;
-  k->backoff_ms = 0;
-  /* The batches may be freed by sl_sink_done: take each next pointer first. */
-  while (sb) {
-    sl_sink_batch *next = sb->next;
-    sl_sink_done(sb);
-    sb = next;
-  }
-  kick(k);
+  sl_sink_queue_written(&k->q, 0, NULL);
 }
 
 /* ---- the steps ---- */
@@ -400,15 +368,13 @@ static void lost_connection(pg_sink *k, const char *why) {
   k->stage_ready = 0;
   k->step = S_IDLE;
   if (k->tx && !k->unknown_commit) clear_bad(k);
-  int64_t ms = next_backoff(k);
-  unsigned waiting = 0;
-  for (sl_sink_batch *s = k->tx; s; s = s->next) waiting += s->n;
-  for (sl_sink_batch *s = k->qhead; s; s = s->next) waiting += s->n;
-  sl_log_error(sl_stage_name(k->st), "%s PostgreSQL (%s): %s; %s%u rows wait; retrying in %lld ms",
-               was ? "lost the connection to" : "cannot connect to", k->conn.label, why,
-               k->unknown_commit ? "the last COMMIT's outcome is unknown; " : "", waiting,
-               (long long)ms);
-  uv_timer_start(&k->retry, on_retry, (uint64_t)ms, 0);
+  char msg[1024];
+  snprintf(msg, sizeof msg, "%s PostgreSQL (%s): %s; %s%u rows wait",
+           was ? "lost the connection to" : "cannot connect to", k->conn.label, why,
+           k->unknown_commit ? "the last COMMIT's outcome is unknown; " : "",
+           (unsigned)sl_sink_queue_records(&k->q));
+  /* After the pause: the transaction again (write_tx), or reconnect_idle. */
+  sl_sink_queue_retry(&k->q, msg);
 }
 
 static void rollback(pg_sink *k, step after) {
@@ -462,10 +428,8 @@ static void on_error(pg_sink *k) {
     lost_connection(k, msg);
     return;
   }
-  int64_t ms = next_backoff(k);
-  sl_log_error(sl_stage_name(k->st), "a transaction of %u rows failed: %s; retrying in %lld ms",
-               k->tx_n, why, (long long)ms);
-  k->backoff_ms = ms;
+  /* Logged with the pause once rolled back, when the pause starts. */
+  snprintf(k->retry_why, sizeof k->retry_why, "a transaction of %u rows failed: %s", k->tx_n, why);
   rollback(k, S_IDLE);
 }
 
@@ -540,7 +504,7 @@ static void resume_work(pg_sink *k) {
     return;
   }
   if (k->tx) start_tx(k);
-  else kick(k);
+  else sl_sink_queue_kick(&k->q);
 }
 
 static void on_done(pg_conn *c) {
@@ -589,7 +553,7 @@ static void on_done(pg_conn *c) {
       return;
     case S_ROLLBACK:
       if (k->after_rollback == B_BEGIN) start_bisect(k);
-      else retry_later(k, k->backoff_ms);
+      else sl_sink_queue_retry(&k->q, k->retry_why);
       return;
     case B_BEGIN:
       bisect_next(k);
@@ -621,7 +585,8 @@ static void on_done(pg_conn *c) {
 
 static void on_connected(pg_conn *c) {
   pg_sink *k = c->owner;
-  if (k->backoff_ms) sl_log_info(sl_stage_name(k->st), "connected to PostgreSQL (%s)", c->label);
+  if (sl_sink_queue_backoff_ms(&k->q))
+    sl_log_info(sl_stage_name(k->st), "connected to PostgreSQL (%s)", c->label);
   k->connected = 1;
   k->step = S_IDLE;
   resume_work(k);
@@ -693,55 +658,62 @@ static void start_tx(pg_sink *k) {
   run_sql(k, S_BEGIN, k->fast ? "BEGIN; SAVEPOINT sluice_fast" : "BEGIN");
 }
 
-/* Takes the queued batches into a new transaction, if idle. */
-static void kick(pg_sink *k) {
-  if (k->tx) return;
-  if (!k->qhead) {
-    if (k->flushing) {
-      k->flushing = 0;
-      sl_stage_flushed(k->st);
+/* The queue's group, up to tx_rows rows, becomes the transaction; the same
+ * group comes again after a pause (its positions are taken once). */
+static void write_tx(void *ctx, sl_sink_batch *first, uint32_t n) {
+  pg_sink *k = ctx;
+  (void)n;
+  if (k->tx != first) {
+    for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
+    k->ncps = 0;
+    k->tx = first;
+    k->tx_n = 0;
+    for (sl_sink_batch *sb = first; sb; sb = sb->next) {
+      k->tx_n += sb->n;
+      if (add_checkpoint(k, sb)) {
+        sl_stage_fatal(k->st, "out of memory encoding a checkpoint");
+        return;
+      }
     }
+  }
+  /* Reconnected, resume_work starts it. */
+  if (!k->connected) {
+    pg_conn_connect(&k->conn);
     return;
   }
-  if (!k->connected || k->step != S_IDLE) return;
-  if (uv_is_active((uv_handle_t *)&k->retry)) return;
-  for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
-  k->ncps = 0;
-  uint32_t n = 0;
-  while (k->qhead && (n == 0 || n + k->qhead->n <= (uint64_t)k->cfg->tx_rows)) {
-    sl_sink_batch *sb = k->qhead;
-    k->qhead = sb->next;
-    if (!k->qhead) k->qtail = NULL;
-    sb->next = NULL;
-    if (k->tx_tail) k->tx_tail->next = sb;
-    else k->tx = sb;
-    k->tx_tail = sb;
-    n += sb->n;
-    if (add_checkpoint(k, sb)) {
-      sl_stage_fatal(k->st, "out of memory encoding a checkpoint");
-      return;
-    }
-  }
-  k->tx_n = n;
   start_tx(k);
 }
+
+/* A new group only on a connection at rest. */
+static int ready_for_tx(void *ctx) {
+  const pg_sink *k = ctx;
+  return k->connected && k->step == S_IDLE;
+}
+
+/* The pause after losing an idle connection is over. */
+static void reconnect_idle(void *ctx) {
+  pg_sink *k = ctx;
+  if (!k->connected) pg_conn_connect(&k->conn);
+}
+
+static const sl_sink_queue_ops pg_sink_queue_ops = {
+    .write = write_tx,
+    .permanent = NULL,   /* every error is retried */
+    .ready = ready_for_tx,
+    .resume = reconnect_idle,
+};
 
 /* ---- callbacks ---- */
 
 static int pg_sink_write(sl_stage *st, sl_sink_batch *sb) {
   pg_sink *k = sl_stage_priv(st);
-  sb->next = NULL;
-  if (k->qtail) k->qtail->next = sb;
-  else k->qhead = sb;
-  k->qtail = sb;
-  kick(k);
+  sl_sink_queue_push(&k->q, sb);
   return 0;
 }
 
 static void pg_sink_flush(sl_stage *st) {
   pg_sink *k = sl_stage_priv(st);
-  k->flushing = 1;
-  kick(k);
+  sl_sink_queue_flush(&k->q);
 }
 
 static int pg_sink_init(sl_stage *st) {
@@ -752,9 +724,9 @@ static int pg_sink_init(sl_stage *st) {
   k->upsert = strcmp(cfg->mode, "upsert") == 0;
   if (cfg->tx_rows < 1) cfg->tx_rows = 1;
   if (cfg->retry_max_ms < 100) cfg->retry_max_ms = 100;
-  if (uv_timer_init(sl_stage_loop(st), &k->retry)) return SL_ENOMEM;
-  k->retry.data = k;
-  k->retry_open = 1;
+  sl_sink_queue_cfg qc = {.max_records = (uint64_t)cfg->tx_rows, .backoff_initial_ms = 100,
+                          .backoff_max_ms = cfg->retry_max_ms};
+  if (sl_sink_queue_init(&k->q, st, &pg_sink_queue_ops, k, &qc)) return SL_ENOMEM;
   if (pg_conn_init(&k->conn, st, cfg->dsn, 0, &sink_ops, k)) return SL_ENOMEM;
 
   /* Blocking is fine here: init runs before the loop. */
@@ -773,8 +745,7 @@ static int pg_sink_init(sl_stage *st) {
 static void pg_sink_destroy(sl_stage *st) {
   pg_sink *k = sl_stage_priv(st);
   if (k->conn.dsn) pg_conn_destroy(&k->conn);
-  if (k->retry_open) uv_close((uv_handle_t *)&k->retry, NULL);
-  k->retry_open = 0;
+  sl_sink_queue_close(&k->q);
   if (k->cctx) pg_copy_codec.ctx_free(k->cctx);
   k->cctx = NULL;
   clear_bad(k);

@@ -17,7 +17,8 @@
  *
  * This header is all a plugin needs to include: it brings the calls a
  * plugin makes, grouped by concern (sluice/stage.h, source.h, sink.h,
- * step.h, stateful.h, metrics.h, state.h; records, values, codecs, buffers, errors).
+ * sink_queue.h, step.h, stateful.h, metrics.h, state.h; records, values, codecs, buffers,
+ * errors).
  * sluice/clock.h, lua.h, text.h and log.h are included where used. */
 #ifndef SLUICE_PLUGIN_H
 #define SLUICE_PLUGIN_H
@@ -30,6 +31,7 @@
 #include "sluice/metrics.h"
 #include "sluice/record.h"
 #include "sluice/sink.h"
+#include "sluice/sink_queue.h"
 #include "sluice/source.h"
 #include "sluice/stage.h"
 #include "sluice/state.h"
