@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clean.h"
 #include "sluice/buf.h"
 #include "sluice/errors.h"
 
@@ -299,6 +300,44 @@ void sl_match_em(sl_match_model *mo, const sl_match_patterns *pairs, int max_ite
  * pairs, so the agreement that made a pair a candidate is already counted
  * as evidence, and the candidates' own match rate would count it twice. */
 void sl_match_prior_from_candidates(sl_match_model *mo, uint64_t candidate_pairs, double all_pairs);
+
+/* ---- prep.c: per-field normalisation and derived parts ---- */
+
+/* What a field holds, which decides how it is normalised and which parts
+ * are derived from it for blocking and comparison. */
+typedef enum sl_match_kind {
+  SL_MK_TEXT = 1,         /* trimmed, NFKC, case-folded, Simplified */
+  SL_MK_CN_NAME,          /* a person's name; parts pinyin, surname, given, surname_pinyin */
+  SL_MK_CN_ID,            /* resident ID: the 17 digits before the check character
+                             (15-digit IDs widened); parts valid (the 18 characters, when
+                             GB 11643 validates them), birth, region */
+  SL_MK_USCC,             /* credit code or taxpayer number; parts valid, org (organisation
+                             code), region */
+  SL_MK_DATE,             /* YYYY-MM-DD from any written form */
+  SL_MK_PHONE,            /* national number */
+  SL_MK_ADDRESS,          /* divisions in full; parts county, city (division codes) */
+  SL_MK_COMPANY           /* company name; part core (sl_match_company_core) */
+} sl_match_kind;
+
+#define SL_MATCH_MAX_PARTS 6
+
+/* The kind called name ("cn_name", "cn_id", "uscc", "date", "phone",
+ * "address", "company", "text"); 0 or SL_EINVAL. */
+int sl_match_kind_parse(const char *name, sl_match_kind *out);
+/* The names of the parts a kind yields; names[0] is "" (the value itself).
+ * Returns how many. */
+int sl_match_kind_parts(sl_match_kind k, const char *const **names);
+
+typedef struct sl_match_prep_scratch {
+  sl_text_scratch text;
+  sl_buf t;
+} sl_match_prep_scratch;
+
+void sl_match_prep_scratch_free(sl_match_prep_scratch *sc);
+/* Normalises s[0..n) as kind k and appends each part to part[i] (as many
+ * buffers as sl_match_kind_parts says); a part that cannot be derived (an
+ * invalid ID has no "valid") gets nothing, i.e. is missing. */
+void sl_match_prep(sl_match_kind k, const char *s, size_t n, sl_buf *part, sl_match_prep_scratch *sc);
 
 /* ---- cluster.c: union-find with cannot-link ---- */
 
