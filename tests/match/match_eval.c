@@ -406,8 +406,10 @@ static void print_model(const run *r, FILE *f) {
 
 /* The configurations for Chinese residents and companies: what a careful
  * user configures from knowledge of the data, not of a generator.  Valid
- * IDs and credit codes decide (--id-rule); an invalid one is still compared
- * on its digits (one edit away: a mistyped digit or check character). */
+ * IDs decide (--id-rule), and for companies the organisation code inside a
+ * credit code or an old taxpayer number, valid, is that ID; an invalid one
+ * is still compared on its characters (one edit away: a mistyped character
+ * or check character). */
 static const char *const preset_person[] = {
   "--field", "name:cn_name", "--field", "gender:text", "--field", "birth:date",
   "--field", "id_no:cn_id", "--field", "phone:phone", "--field", "addr:address",
@@ -425,14 +427,14 @@ static const char *const preset_person[] = {
 static const char *const preset_company[] = {
   "--field", "name:company", "--field", "uscc:uscc", "--field", "legal_rep:cn_name",
   "--field", "phone:phone", "--field", "addr:address", "--field", "est_date:date",
-  "--id-rule", "uscc.valid",
-  "--compare", "name:exact,company0.99,company0.9,company0.8",
-  "--compare", "uscc.org:exact,dl1",
+  "--id-rule", "uscc.org",
+  "--compare", "name:exact,company0.99,company0.9",
+  "--compare", "uscc.body:exact,dl1",
   "--compare", "legal_rep:exact,pinyin,dl1:tf",
   "--compare", "phone:exact:tf",
   "--compare", "addr:exact,address0.9,address0.7",
   "--compare", "est_date:exact,swap,dl1",
-  "--block", "uscc.valid", "--block", "uscc.org", "--block", "name.core",
+  "--block", "uscc.org", "--block", "uscc.body", "--block", "name.core",
   "--block", "phone", "--block", "legal_rep+addr.county", "--block", "name.core/2+addr.city",
   NULL,
 };

@@ -311,8 +311,10 @@ typedef enum sl_match_kind {
   SL_MK_CN_ID,            /* resident ID: the 17 digits before the check character
                              (15-digit IDs widened); parts valid (the 18 characters, when
                              GB 11643 validates them), birth, region */
-  SL_MK_USCC,             /* credit code or taxpayer number; parts valid, org (organisation
-                             code), region */
+  SL_MK_USCC,             /* credit code or taxpayer number; parts valid (the credit code,
+                             when GB 32100 validates it), org (the organisation code, when
+                             GB 11714 validates it), body (its nine characters, valid or
+                             not), region */
   SL_MK_DATE,             /* YYYY-MM-DD from any written form */
   SL_MK_PHONE,            /* national number */
   SL_MK_ADDRESS,          /* divisions in full; parts county, city (division codes) */

@@ -19,7 +19,7 @@ static const struct {
   {"text", SL_MK_TEXT, {"", NULL}},
   {"cn_name", SL_MK_CN_NAME, {"", "pinyin", "surname", "given", "surname_pinyin", NULL}},
   {"cn_id", SL_MK_CN_ID, {"", "valid", "birth", "region", NULL}},
-  {"uscc", SL_MK_USCC, {"", "valid", "org", "region", NULL}},
+  {"uscc", SL_MK_USCC, {"", "valid", "org", "body", "region", NULL}},
   {"date", SL_MK_DATE, {"", NULL}},
   {"phone", SL_MK_PHONE, {"", NULL}},
   {"address", SL_MK_ADDRESS, {"", "county", "city", NULL}},
@@ -131,23 +131,22 @@ static void prep_cn_id(const char *s, size_t n, sl_buf *part) {
 }
 
 /* A credit code, or the 15-character taxpayer number it replaced (division
- * and organisation code): both carry the organisation code, the part that
- * stays when one is written for the other. */
+ * and organisation code): both carry the organisation code (GB 11714), which
+ * names one organisation for life.  "valid": the credit code when GB 32100
+ * validates it; "org": the organisation code when its own check character
+ * holds, from either form; "body": the nine characters where the
+ * organisation code sits, valid or not, for comparison. */
 static void prep_uscc(const char *s, size_t n, sl_buf *part) {
   sl_uscc u;
   sl_clean_why why;
   sl_buf_append(&part[0], s, n);
-  if (!sl_uscc_parse(s, n, &u, &why)) {
-    sl_buf_append(&part[1], u.code, 18);
-    sl_buf_puts(&part[2], u.org_code);
-    sl_buf_puts(&part[3], u.division);
-  } else if (n == 18) {
-    sl_buf_append(&part[2], s + 8, 9);
-    sl_buf_append(&part[3], s + 2, 6);
-  } else if (n == 15) {
-    sl_buf_append(&part[2], s + 6, 9);
-    sl_buf_append(&part[3], s, 6);
-  }
+  if (!sl_uscc_parse(s, n, &u, &why)) sl_buf_append(&part[1], u.code, 18);
+  const char *org = n == 18 ? s + 8 : n == 15 ? s + 6 : NULL;
+  if (!org) return;
+  char code[10];
+  if (!sl_org_code_parse(org, 9, code, &why)) sl_buf_puts(&part[2], code);
+  sl_buf_append(&part[3], org, 9);
+  sl_buf_append(&part[4], n == 18 ? s + 2 : s, 6);
 }
 
 static void prep_date(const char *s, size_t n, sl_buf *part) {
