@@ -352,6 +352,19 @@ static sl_match_index_stats for_each_candidate(run *r, pair_fn fn, void *ud) {
   return st;
 }
 
+/* The candidate pairs for EM, by what the ID rule says of them. */
+typedef struct train_sets {
+  sl_match_patterns score, must, cannot;
+} train_sets;
+
+static void train_pair(run *r, size_t i, size_t j, void *ud);
+
+static void train_candidate(run *r, size_t i, size_t j, void *ud) {
+  train_sets *ts = ud;
+  sl_match_rule d = id_rule(r, i, j);
+  train_pair(r, i, j, d == SL_MATCH_MUST ? &ts->must : d == SL_MATCH_CANNOT ? &ts->cannot : &ts->score);
+}
+
 static void train_pair(run *r, size_t i, size_t j, void *ud) {
   if (r->o->link_only && same_source(r, i, j)) return;
   sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
@@ -435,7 +448,7 @@ static const char *const preset_company[] = {
   "--compare", "addr:exact,address0.9,address0.7",
   "--compare", "est_date:exact,swap,dl1",
   "--block", "uscc.org", "--block", "uscc.body", "--block", "name.core",
-  "--block", "phone", "--block", "legal_rep+addr.county", "--block", "name.core/2+addr.city",
+  "--block", "phone", "--block", "legal_rep+addr.county", "--block", "name.core/4+addr.city",
   NULL,
 };
 
@@ -506,7 +519,8 @@ int main(int argc, char **argv) {
 
   /* Training on the file itself: u from random pairs, term frequencies,
    * then m and lambda by EM over the candidate pairs. */
-  sl_match_patterns rnd = {0}, cand = {0};
+  sl_match_patterns rnd = {0};
+  train_sets ts = {0};
   srand48((long)o.seed);
   for (long k = 0; k < o.random_pairs && t.nrec > 1; k++) {
     size_t i = (size_t)(drand48() * (double)t.nrec), j = (size_t)(drand48() * (double)t.nrec);
@@ -520,10 +534,11 @@ int main(int argc, char **argv) {
     for (int f = 0; f < o.nfields; f++)
       if (o.field[f].tf && sl_match_tf_add(&r.model.tf[f], v[f].p, v[f].n)) die("out of memory", NULL);
   }
-  for_each_candidate(&r, train_pair, &cand);
+  for_each_candidate(&r, train_candidate, &ts);
   sl_match_em_report rep;
   r.model.lambda = 0.5;
-  sl_match_em(&r.model, &cand, 200, 1e-6, &rep);
+  sl_match_em_known(&r.model, &ts.score, &ts.must, &ts.cannot, 200, 1e-6, &rep);
+  uint64_t ncand = ts.score.c.total + ts.must.c.total + ts.cannot.c.total;
   /* Pairs there are: all of them, or those across sources when linking
    * (sources beyond two counted as "not the first record's"). */
   double all = (double)t.nrec * (double)(t.nrec - 1) / 2.0;
@@ -532,7 +547,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < t.nrec; i++) na += same_source(&r, 0, i);
     all = (double)na * (double)(t.nrec - na);
   }
-  sl_match_prior_from_candidates(&r.model, cand.c.total, all);
+  sl_match_prior_from_candidates(&r.model, ncand, all);
   double t1 = now();
 
   /* Streaming: each record against those indexed before it, then indexed. */
@@ -565,10 +580,11 @@ int main(int argc, char **argv) {
   print_model(&r, stderr);
   fprintf(stderr,
           "  \"em\": {\"iterations\": %d, \"converged\": %d, \"max_change\": %.3g, \"loglik\": %.6g, "
-          "\"candidates_lambda\": %.6g, \"candidate_pairs\": %llu, \"patterns\": %zu, "
-          "\"random_pairs\": %llu},\n",
+          "\"candidates_lambda\": %.6g, \"candidate_pairs\": %llu, \"must\": %llu, \"cannot\": %llu, "
+          "\"patterns\": %zu, \"random_pairs\": %llu},\n",
           rep.iterations, rep.converged, rep.max_change, rep.loglik, rep.lambda,
-          (unsigned long long)cand.c.total, cand.c.used, (unsigned long long)rnd.c.total);
+          (unsigned long long)ncand, (unsigned long long)ts.must.c.total,
+          (unsigned long long)ts.cannot.c.total, ts.score.c.used, (unsigned long long)rnd.c.total);
   fprintf(stderr,
           "  \"records\": %zu, \"pairs_scored\": %llu, \"links\": %llu, \"cannot_links\": %llu, "
           "\"refused_unions\": %llu,\n",
@@ -587,7 +603,9 @@ int main(int argc, char **argv) {
   free(first);
   sl_match_uf_free(&s.uf);
   sl_match_patterns_free(&rnd);
-  sl_match_patterns_free(&cand);
+  sl_match_patterns_free(&ts.score);
+  sl_match_patterns_free(&ts.must);
+  sl_match_patterns_free(&ts.cannot);
   sl_match_model_free(&r.model);
   sl_match_scratch_free(&r.sc);
   free(r.keys);

@@ -294,6 +294,15 @@ typedef struct sl_match_em_report {
  * max_iter. */
 void sl_match_em(sl_match_model *mo, const sl_match_patterns *pairs, int max_iter, double tol,
                  sl_match_em_report *rep);
+/* The same, with pairs whose status a deterministic rule knows: must (the
+ * same valid ID) count as matches and cannot (two different valid IDs) as
+ * non-matches in every iteration, so that m is learnt from pairs known to
+ * match as well as from the undecided ones, and EM cannot settle on a
+ * solution that calls most candidates matches.  Either may be NULL;
+ * lambda is then the share of matches among all three sets' pairs. */
+void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pairs, const sl_match_patterns *must,
+                       const sl_match_patterns *cannot, int max_iter, double tol,
+                       sl_match_em_report *rep);
 /* Turns EM's lambda (matches among the candidate pairs) into the prior of
  * a random pair, lambda * candidate_pairs / all_pairs, assuming blocking
  * finds nearly every match.  Scoring needs this prior: u comes from random
