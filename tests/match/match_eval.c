@@ -424,7 +424,7 @@ static void print_model(const run *r, FILE *f) {
  * is still compared on its characters (one edit away: a mistyped character
  * or check character). */
 static const char *const preset_person[] = {
-  "--field", "name:cn_name", "--field", "gender:text", "--field", "birth:date",
+  "--field", "name:cn_name", "--field", "gender:gender", "--field", "birth:date",
   "--field", "id_no:cn_id", "--field", "phone:phone", "--field", "addr:address",
   "--id-rule", "id_no.valid",
   "--compare", "name:exact,pinyin,dl1:tf",
@@ -553,6 +553,11 @@ int main(int argc, char **argv) {
   /* Streaming: each record against those indexed before it, then indexed. */
   stream s = {0};
   if (sl_match_uf_grow(&s.uf, t.nrec)) die("out of memory", NULL);
+  if (r.idrule_col >= 0)
+    for (size_t i = 0; i < t.nrec; i++) {
+      sl_match_str idv = t.cell[i * (size_t)t.ncols + r.idrule_col];
+      if (idv.n) sl_match_uf_identify(&s.uf, (uint32_t)i, sl_match_key(0, idv.p, idv.n) | 1);
+    }
   sl_match_index_stats st = for_each_candidate(&r, stream_pair, &s);
   double t2 = now();
 

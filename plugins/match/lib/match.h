@@ -319,12 +319,13 @@ typedef enum sl_match_kind {
   SL_MK_CN_NAME,          /* a person's name; parts pinyin, surname, given, surname_pinyin */
   SL_MK_CN_ID,            /* resident ID: the 17 digits before the check character
                              (15-digit IDs widened); parts valid (the 18 characters, when
-                             GB 11643 validates them), birth, region */
+                             GB 11643 validates them), birth, region, sex (M or F) */
   SL_MK_USCC,             /* credit code or taxpayer number; parts valid (the credit code,
                              when GB 32100 validates it), org (the organisation code, when
                              GB 11714 validates it), body (its nine characters, valid or
                              not), region */
   SL_MK_DATE,             /* YYYY-MM-DD from any written form */
+  SL_MK_GENDER,           /* M or F from 男/女, 1/2 (GB/T 2261.1), M/F, male/female */
   SL_MK_PHONE,            /* national number */
   SL_MK_ADDRESS,          /* divisions in full; parts county, city (division codes) */
   SL_MK_COMPANY           /* company name; part core (sl_match_company_core) */
@@ -332,8 +333,8 @@ typedef enum sl_match_kind {
 
 #define SL_MATCH_MAX_PARTS 6
 
-/* The kind called name ("cn_name", "cn_id", "uscc", "date", "phone",
- * "address", "company", "text"); 0 or SL_EINVAL. */
+/* The kind called name ("cn_name", "cn_id", "uscc", "date", "gender",
+ * "phone", "address", "company", "text"); 0 or SL_EINVAL. */
 int sl_match_kind_parse(const char *name, sl_match_kind *out);
 /* The names of the parts a kind yields; names[0] is "" (the value itself).
  * Returns how many. */
@@ -358,6 +359,7 @@ typedef struct sl_match_uf {
   uint32_t *cl_head;      /* per root: first cannot-link entry + 1 (0: none) */
   uint32_t *cl_other;     /* entries: the record on the other side */
   uint32_t *cl_next;      /* entries: next entry + 1 */
+  uint64_t *ident;        /* per root: the cluster's identity (0: none) */
   size_t n, cap, ncl, clcap;
   uint64_t refused;       /* unions refused by a cannot-link */
 } sl_match_uf;
@@ -369,6 +371,11 @@ uint32_t sl_match_uf_find(sl_match_uf *uf, uint32_t x);
 /* Links a and b: 1 merged, 0 already together, SL_ESTATE refused (a
  * cannot-link joins the two clusters), SL_ENOMEM. */
 int sl_match_uf_union(sl_match_uf *uf, uint32_t a, uint32_t b);
+/* Gives x's cluster an identity, e.g. the hash of a valid ID: two clusters
+ * with different identities are never joined, so that two records with
+ * different valid IDs are not brought together through a third record
+ * without one.  0, or SL_ESTATE if the cluster has another identity. */
+int sl_match_uf_identify(sl_match_uf *uf, uint32_t x, uint64_t ident);
 /* Forbids a and b in one cluster: 0, SL_ESTATE if they already are, SL_ENOMEM. */
 int sl_match_uf_cannot(sl_match_uf *uf, uint32_t a, uint32_t b);
 

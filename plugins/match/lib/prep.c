@@ -18,7 +18,8 @@ static const struct {
 } kinds[] = {
   {"text", SL_MK_TEXT, {"", NULL}},
   {"cn_name", SL_MK_CN_NAME, {"", "pinyin", "surname", "given", "surname_pinyin", NULL}},
-  {"cn_id", SL_MK_CN_ID, {"", "valid", "birth", "region", NULL}},
+  {"cn_id", SL_MK_CN_ID, {"", "valid", "birth", "region", "sex", NULL}},
+  {"gender", SL_MK_GENDER, {"", NULL}},
   {"uscc", SL_MK_USCC, {"", "valid", "org", "body", "region", NULL}},
   {"date", SL_MK_DATE, {"", NULL}},
   {"phone", SL_MK_PHONE, {"", NULL}},
@@ -111,6 +112,7 @@ static void prep_cn_id(const char *s, size_t n, sl_buf *part) {
     sl_buf_append(&part[1], id.id, 18);
     sl_buf_puts(&part[2], id.birth);
     sl_buf_puts(&part[3], id.division);
+    sl_buf_putc(&part[4], id.sex);
     return;
   }
   char body[18];
@@ -157,6 +159,23 @@ static void prep_date(const char *s, size_t n, sl_buf *part) {
   else sl_buf_append(&part[0], s, n);
 }
 
+/* Sex as GB/T 2261.1 codes it (1 male, 2 female) or as it is written
+ * (男, 女, M, F, male, female), to M or F. */
+static void prep_gender(const char *s, size_t n, sl_buf *part) {
+  static const char *const male[] = {"1", "男", "m", "male"}, *const female[] = {"2", "女", "f", "female"};
+  for (size_t i = 0; i < 4; i++) {
+    if (strlen(male[i]) == n && !memcmp(s, male[i], n)) {
+      sl_buf_putc(&part[0], 'M');
+      return;
+    }
+    if (strlen(female[i]) == n && !memcmp(s, female[i], n)) {
+      sl_buf_putc(&part[0], 'F');
+      return;
+    }
+  }
+  sl_buf_append(&part[0], s, n);
+}
+
 static void prep_phone(const char *s, size_t n, sl_buf *part) {
   sl_cn_phone p;
   sl_clean_why why;
@@ -181,7 +200,8 @@ static void prep_address(const char *s, size_t n, sl_buf *part) {
 
 void sl_match_prep(sl_match_kind k, const char *s, size_t n, sl_buf *part, sl_match_prep_scratch *sc) {
   if (!n) return;
-  unsigned flags = k == SL_MK_CN_ID || k == SL_MK_USCC || k == SL_MK_TEXT || k == SL_MK_COMPANY
+  unsigned flags = k == SL_MK_CN_ID || k == SL_MK_USCC || k == SL_MK_TEXT || k == SL_MK_COMPANY ||
+                           k == SL_MK_GENDER
                        ? SL_TEXT_CASEFOLD
                        : 0;
   clean(flags | SL_TEXT_T2S, s, n, sc);
@@ -197,6 +217,7 @@ void sl_match_prep(sl_match_kind k, const char *s, size_t n, sl_buf *part, sl_ma
     case SL_MK_CN_ID: prep_cn_id(c, cn, part); break;
     case SL_MK_USCC: prep_uscc(c, cn, part); break;
     case SL_MK_DATE: prep_date(c, cn, part); break;
+    case SL_MK_GENDER: prep_gender(c, cn, part); break;
     case SL_MK_PHONE: prep_phone(c, cn, part); break;
     case SL_MK_ADDRESS: prep_address(c, cn, part); break;
     case SL_MK_COMPANY:
