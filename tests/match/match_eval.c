@@ -375,30 +375,63 @@ static void train_pair(run *r, size_t i, size_t j, void *ud) {
   if (sl_match_patterns_add(ud, g, r->model.nfields)) die("out of memory", NULL);
 }
 
+/* A record's links are made strongest first once all its candidates are
+ * scored: when a record without an ID could join two clusters that may
+ * not be joined (different valid IDs), it joins the one it matches best. */
+typedef struct link {
+  uint32_t j;
+  double w;
+} link;
+
 typedef struct stream {
   sl_match_uf uf;
   uint64_t pairs, links, cannot, refused;
+  size_t cur;             /* the record whose links are pending */
+  link *pend;
+  size_t npend, cappend;
 } stream;
+
+static int by_weight_desc(const void *x, const void *y) {
+  double a = ((const link *)x)->w, b = ((const link *)y)->w;
+  return a < b ? 1 : a > b ? -1 : (int)((const link *)x)->j - (int)((const link *)y)->j;
+}
+
+static void flush_links(stream *s) {
+  qsort(s->pend, s->npend, sizeof *s->pend, by_weight_desc);
+  for (size_t x = 0; x < s->npend; x++) {
+    s->links++;
+    if (sl_match_uf_union(&s->uf, (uint32_t)s->cur, s->pend[x].j) == SL_ESTATE) s->refused++;
+  }
+  s->npend = 0;
+}
 
 static void stream_pair(run *r, size_t i, size_t j, void *ud) {
   stream *s = ud;
   if (r->o->link_only && same_source(r, i, j)) return;
+  if (i != s->cur) flush_links(s);
+  s->cur = i;
   s->pairs++;
   sl_match_rule d = id_rule(r, i, j);
   if (d == SL_MATCH_CANNOT) {
     if (!sl_match_uf_cannot(&s->uf, (uint32_t)i, (uint32_t)j)) s->cannot++;
     return;
   }
+  double w = 1e300;       /* the same valid ID: first */
   if (d == SL_MATCH_SCORE) {
     sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
     int8_t g[SL_MATCH_MAX_FIELDS];
     values(r, i, a);
     values(r, j, b);
     sl_match_gamma(&r->model, a, b, g, &r->sc);
-    if (sl_match_probability(sl_match_weight(&r->model, g, a, NULL)) < r->o->threshold) return;
+    w = sl_match_weight(&r->model, g, a, NULL);
+    if (sl_match_probability(w) < r->o->threshold) return;
   }
-  s->links++;
-  if (sl_match_uf_union(&s->uf, (uint32_t)i, (uint32_t)j) == SL_ESTATE) s->refused++;
+  if (s->npend == s->cappend) {
+    s->cappend = s->cappend ? 2 * s->cappend : 64;
+    s->pend = realloc(s->pend, s->cappend * sizeof *s->pend);
+    if (!s->pend) die("out of memory", NULL);
+  }
+  s->pend[s->npend++] = (link){(uint32_t)j, w};
 }
 
 static void print_model(const run *r, FILE *f) {
@@ -427,12 +460,12 @@ static const char *const preset_person[] = {
   "--field", "name:cn_name", "--field", "gender:gender", "--field", "birth:date",
   "--field", "id_no:cn_id", "--field", "phone:phone", "--field", "addr:address",
   "--id-rule", "id_no.valid",
-  "--compare", "name:exact,pinyin,dl1:tf",
+  "--compare", "name:exact,pinyin,jw0.9:tf",
   "--compare", "gender:exact",
   "--compare", "birth:exact,swap,dl1",
   "--compare", "id_no:exact,dl1",
   "--compare", "phone:exact:tf",
-  "--compare", "addr:exact,address0.9,address0.7",
+  "--compare", "addr:exact,address0.9,address0.7,address0",
   "--block", "id_no.valid", "--block", "id_no", "--block", "name.surname_pinyin+birth",
   "--block", "phone", "--block", "id_no.region+birth", "--block", "name.pinyin+addr.county",
   "--block", "name.given+birth", NULL,
@@ -445,7 +478,7 @@ static const char *const preset_company[] = {
   "--compare", "uscc.body:exact,dl1",
   "--compare", "legal_rep:exact,pinyin,dl1:tf",
   "--compare", "phone:exact:tf",
-  "--compare", "addr:exact,address0.9,address0.7",
+  "--compare", "addr:exact,address0.9,address0.7,address0",
   "--compare", "est_date:exact,swap,dl1",
   "--block", "uscc.org", "--block", "uscc.body", "--block", "name.core",
   "--block", "phone", "--block", "legal_rep+addr.county", "--block", "name.core/4+addr.city",
@@ -559,6 +592,7 @@ int main(int argc, char **argv) {
       if (idv.n) sl_match_uf_identify(&s.uf, (uint32_t)i, sl_match_key(0, idv.p, idv.n) | 1);
     }
   sl_match_index_stats st = for_each_candidate(&r, stream_pair, &s);
+  flush_links(&s);
   double t2 = now();
 
   /* The entity of a record: the id of its cluster's first record. */
@@ -607,6 +641,7 @@ int main(int argc, char **argv) {
   sl_buf_free(&line);
   free(first);
   sl_match_uf_free(&s.uf);
+  free(s.pend);
   sl_match_patterns_free(&rnd);
   sl_match_patterns_free(&ts.score);
   sl_match_patterns_free(&ts.must);
