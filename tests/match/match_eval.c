@@ -68,6 +68,7 @@ typedef struct table {
   char *col[MAX_COLS];
   size_t nrec;
   sl_match_str *cell;     /* nrec * ncols */
+  sl_buf arena;           /* the prepared values (--field) */
 } table;
 
 static void die(const char *msg, const char *arg) {
@@ -218,7 +219,7 @@ static void prep_table(table *t, const opts *o) {
   free(t->cell);
   t->cell = cell;
   t->ncols = nc;
-  /* the arena lives as long as the table */
+  t->arena = arena;       /* the values point into it */
 }
 
 /* ---- options ---- */
@@ -397,6 +398,7 @@ static int by_weight_desc(const void *x, const void *y) {
 }
 
 static void flush_links(stream *s) {
+  if (!s->npend) return;
   qsort(s->pend, s->npend, sizeof *s->pend, by_weight_desc);
   for (size_t x = 0; x < s->npend; x++) {
     s->links++;
@@ -652,6 +654,8 @@ int main(int argc, char **argv) {
   free(r.nkeys);
   for (int c = 0; c < t.ncols; c++) free(t.col[c]);
   for (int f = 0; f < o.nfields; f++) free((char *)o.field_col[f]);  /* the strdup'd spec */
+  for (int f = 0; f < o.nprep; f++) free((char *)o.prep_col[f]);
+  sl_buf_free(&t.arena);
   free(t.cell);
   free(t.text);
   return 0;
