@@ -319,7 +319,8 @@ typedef enum sl_match_kind {
   SL_MK_CN_NAME,          /* a person's name; parts pinyin, surname, given, surname_pinyin */
   SL_MK_CN_ID,            /* resident ID: the 17 digits before the check character
                              (15-digit IDs widened); parts valid (the 18 characters, when
-                             GB 11643 validates them), birth, region, sex (M or F) */
+                             GB 11643 validates them; not for a 15-digit ID, which
+                             has no check character), birth, region, sex (M or F) */
   SL_MK_USCC,             /* credit code or taxpayer number; parts valid (the credit code,
                              when GB 32100 validates it), org (the organisation code, when
                              GB 11714 validates it), body (its nine characters, valid or

@@ -103,13 +103,16 @@ static int all_digits(const char *s, size_t n) {
 
 /* A resident ID: part 0 is the 17 digits before the check character (a
  * 15-digit number widened with "19"), so that a wrong check character
- * leaves it equal; "valid" only when GB 11643 validates it. */
+ * leaves it equal; "valid" only when GB 11643 validates an 18-character
+ * one. */
 static void prep_cn_id(const char *s, size_t n, sl_buf *part) {
   sl_cn_id id;
   sl_clean_why why;
   if (!sl_cn_id_parse(s, n, 0, &id, &why)) {
     sl_buf_append(&part[0], id.id, 17);
-    sl_buf_append(&part[1], id.id, 18);
+    /* A 15-digit ID has no check character: a mistyped digit still parses,
+     * so it is compared, not trusted to decide. */
+    if (!id.upgraded) sl_buf_append(&part[1], id.id, 18);
     sl_buf_puts(&part[2], id.birth);
     sl_buf_puts(&part[3], id.division);
     sl_buf_putc(&part[4], id.sex);
