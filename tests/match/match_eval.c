@@ -8,7 +8,7 @@
  *
  *   match_eval --in F.csv --out E.jsonl [--id id] [--source source] [--link-only]
  *              [--threshold 0.99] [--cap 1000] [--random-pairs 1000000] [--seed 1]
- *              [--id-rule COL]
+ *              [--id-rule COL] [--preset person|company] [--field COL:KIND ...]
  *              --compare COL:LEVELS[:tf] ...  --block COL[/N][+COL[/N]...] ...
  *
  * LEVELS is a comma list tried in order: exact, jwX (Jaro-Winkler >= X),
@@ -18,7 +18,15 @@
  * a record with an empty part has no key under that rule.
  * --link-only compares only records of different sources (linkage of two
  * files); --id-rule names a column of validated identifiers: equal ones
- * link, different ones never do. */
+ * link, different ones never do.
+ * --field COL:KIND normalises a column before matching (sl_match_prep: KIND
+ * is cn_name, cn_id, uscc, date, phone, address, company or text) and adds
+ * its parts as columns COL.PART (name.pinyin, id_no.valid, addr.county ...)
+ * that --compare, --block and --id-rule can name.  --preset person|company
+ * is the configuration for Chinese residents (name, gender, birth, id_no,
+ * phone, addr) or companies (name, uscc, legal_rep, phone, addr, est_date):
+ * the fields, comparisons, blocking rules and the ID rule listed in
+ * presets[] below, what the sl.match step's Lua configuration will say. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +56,9 @@ typedef struct opts {
   int nfields;
   const char *rule_text[MAX_RULES];
   int nrules;
+  const char *prep_col[SL_MATCH_MAX_FIELDS];
+  sl_match_kind prep_kind[SL_MATCH_MAX_FIELDS];
+  int nprep;
 } opts;
 
 /* The file, its columns and its records: values point into the file's bytes. */
@@ -57,6 +68,7 @@ typedef struct table {
   char *col[MAX_COLS];
   size_t nrec;
   sl_match_str *cell;     /* nrec * ncols */
+  sl_buf arena;           /* the prepared values (--field) */
 } table;
 
 static void die(const char *msg, const char *arg) {
@@ -151,6 +163,63 @@ static int col_of(const table *t, const char *name) {
     if (!strcmp(t->col[c], name)) return c;
   die("no such column", name);
   return -1;
+}
+
+/* Normalises the --field columns in place and appends their parts as
+ * columns "COL.PART"; the new values live in one arena. */
+static void prep_table(table *t, const opts *o) {
+  int extra = 0;
+  const char *const *names[SL_MATCH_MAX_FIELDS];
+  int nparts[SL_MATCH_MAX_FIELDS], src[SL_MATCH_MAX_FIELDS];
+  for (int f = 0; f < o->nprep; f++) {
+    src[f] = col_of(t, o->prep_col[f]);
+    nparts[f] = sl_match_kind_parts(o->prep_kind[f], &names[f]);
+    extra += nparts[f] - 1;
+  }
+  if (t->ncols + extra > MAX_COLS) die("too many columns with the --field parts", NULL);
+  int nc = t->ncols + extra;
+  sl_match_str *cell = malloc(t->nrec * (size_t)nc * sizeof *cell);
+  uint64_t *off = malloc(t->nrec * (size_t)nc * sizeof *off);
+  if (!cell || !off) die("out of memory", NULL);
+  for (size_t i = 0; i < t->nrec; i++)
+    memcpy(cell + i * (size_t)nc, t->cell + i * (size_t)t->ncols, (size_t)t->ncols * sizeof *cell);
+  sl_buf arena = SL_BUF_INIT, part[SL_MATCH_MAX_PARTS];
+  sl_match_prep_scratch sc = {0};
+  for (int p = 0; p < SL_MATCH_MAX_PARTS; p++) part[p] = (sl_buf)SL_BUF_INIT;
+  int at = t->ncols;
+  for (int f = 0; f < o->nprep; f++) {
+    for (int p = 1; p < nparts[f]; p++) {
+      char name[128];
+      snprintf(name, sizeof name, "%s.%s", o->prep_col[f], names[f][p]);
+      t->col[at + p - 1] = strdup(name);
+    }
+    for (size_t i = 0; i < t->nrec; i++) {
+      sl_match_str v = cell[i * (size_t)nc + src[f]];
+      for (int p = 0; p < nparts[f]; p++) part[p].len = 0;
+      sl_match_prep(o->prep_kind[f], v.p, v.n, part, &sc);
+      for (int p = 0; p < nparts[f]; p++) {
+        int c = p ? at + p - 1 : src[f];
+        off[i * (size_t)nc + c] = (uint64_t)arena.len << 32 | part[p].len;
+        sl_buf_append(&arena, part[p].ptr, part[p].len);
+      }
+    }
+    at += nparts[f] - 1;
+  }
+  /* Pointers once the arena no longer moves. */
+  for (int f = 0, c0 = t->ncols; f < o->nprep; c0 += nparts[f] - 1, f++)
+    for (size_t i = 0; i < t->nrec; i++)
+      for (int p = 0; p < nparts[f]; p++) {
+        int c = p ? c0 + p - 1 : src[f];
+        uint64_t x = off[i * (size_t)nc + c];
+        cell[i * (size_t)nc + c] = (sl_match_str){arena.ptr ? arena.ptr + (x >> 32) : "", (uint32_t)x};
+      }
+  for (int p = 0; p < SL_MATCH_MAX_PARTS; p++) sl_buf_free(&part[p]);
+  sl_match_prep_scratch_free(&sc);
+  free(off);
+  free(t->cell);
+  t->cell = cell;
+  t->ncols = nc;
+  t->arena = arena;       /* the values point into it */
 }
 
 /* ---- options ---- */
@@ -284,6 +353,19 @@ static sl_match_index_stats for_each_candidate(run *r, pair_fn fn, void *ud) {
   return st;
 }
 
+/* The candidate pairs for EM, by what the ID rule says of them. */
+typedef struct train_sets {
+  sl_match_patterns score, must, cannot;
+} train_sets;
+
+static void train_pair(run *r, size_t i, size_t j, void *ud);
+
+static void train_candidate(run *r, size_t i, size_t j, void *ud) {
+  train_sets *ts = ud;
+  sl_match_rule d = id_rule(r, i, j);
+  train_pair(r, i, j, d == SL_MATCH_MUST ? &ts->must : d == SL_MATCH_CANNOT ? &ts->cannot : &ts->score);
+}
+
 static void train_pair(run *r, size_t i, size_t j, void *ud) {
   if (r->o->link_only && same_source(r, i, j)) return;
   sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
@@ -294,30 +376,64 @@ static void train_pair(run *r, size_t i, size_t j, void *ud) {
   if (sl_match_patterns_add(ud, g, r->model.nfields)) die("out of memory", NULL);
 }
 
+/* A record's links are made strongest first once all its candidates are
+ * scored: when a record without an ID could join two clusters that may
+ * not be joined (different valid IDs), it joins the one it matches best. */
+typedef struct link {
+  uint32_t j;
+  double w;
+} link;
+
 typedef struct stream {
   sl_match_uf uf;
   uint64_t pairs, links, cannot, refused;
+  size_t cur;             /* the record whose links are pending */
+  link *pend;
+  size_t npend, cappend;
 } stream;
+
+static int by_weight_desc(const void *x, const void *y) {
+  double a = ((const link *)x)->w, b = ((const link *)y)->w;
+  return a < b ? 1 : a > b ? -1 : (int)((const link *)x)->j - (int)((const link *)y)->j;
+}
+
+static void flush_links(stream *s) {
+  if (!s->npend) return;
+  qsort(s->pend, s->npend, sizeof *s->pend, by_weight_desc);
+  for (size_t x = 0; x < s->npend; x++) {
+    s->links++;
+    if (sl_match_uf_union(&s->uf, (uint32_t)s->cur, s->pend[x].j) == SL_ESTATE) s->refused++;
+  }
+  s->npend = 0;
+}
 
 static void stream_pair(run *r, size_t i, size_t j, void *ud) {
   stream *s = ud;
   if (r->o->link_only && same_source(r, i, j)) return;
+  if (i != s->cur) flush_links(s);
+  s->cur = i;
   s->pairs++;
   sl_match_rule d = id_rule(r, i, j);
   if (d == SL_MATCH_CANNOT) {
     if (!sl_match_uf_cannot(&s->uf, (uint32_t)i, (uint32_t)j)) s->cannot++;
     return;
   }
+  double w = 1e300;       /* the same valid ID: first */
   if (d == SL_MATCH_SCORE) {
     sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
     int8_t g[SL_MATCH_MAX_FIELDS];
     values(r, i, a);
     values(r, j, b);
     sl_match_gamma(&r->model, a, b, g, &r->sc);
-    if (sl_match_probability(sl_match_weight(&r->model, g, a, NULL)) < r->o->threshold) return;
+    w = sl_match_weight(&r->model, g, a, NULL);
+    if (sl_match_probability(w) < r->o->threshold) return;
   }
-  s->links++;
-  if (sl_match_uf_union(&s->uf, (uint32_t)i, (uint32_t)j) == SL_ESTATE) s->refused++;
+  if (s->npend == s->cappend) {
+    s->cappend = s->cappend ? 2 * s->cappend : 64;
+    s->pend = realloc(s->pend, s->cappend * sizeof *s->pend);
+    if (!s->pend) die("out of memory", NULL);
+  }
+  s->pend[s->npend++] = (link){(uint32_t)j, w};
 }
 
 static void print_model(const run *r, FILE *f) {
@@ -336,32 +452,91 @@ static void print_model(const run *r, FILE *f) {
   fprintf(f, "]},\n");
 }
 
+/* The configurations for Chinese residents and companies: what a careful
+ * user configures from knowledge of the data, not of a generator.  Valid
+ * IDs decide (--id-rule), and for companies the organisation code inside a
+ * credit code or an old taxpayer number, valid, is that ID; an invalid one
+ * is still compared on its characters (one edit away: a mistyped character
+ * or check character). */
+static const char *const preset_person[] = {
+  "--field", "name:cn_name", "--field", "gender:gender", "--field", "birth:date",
+  "--field", "id_no:cn_id", "--field", "phone:phone", "--field", "addr:address",
+  "--id-rule", "id_no.valid",
+  "--compare", "name:exact,pinyin,jw0.9:tf",
+  "--compare", "gender:exact",
+  "--compare", "birth:exact,swap,dl1",
+  "--compare", "id_no:exact,dl1",
+  "--compare", "phone:exact:tf",
+  "--compare", "addr:exact,address0.9,address0.7,address0",
+  "--block", "id_no.valid", "--block", "id_no", "--block", "name.surname_pinyin+birth",
+  "--block", "phone", "--block", "id_no.region+birth", "--block", "name.pinyin+addr.county",
+  "--block", "name.given+birth", NULL,
+};
+static const char *const preset_company[] = {
+  "--field", "name:company", "--field", "uscc:uscc", "--field", "legal_rep:cn_name",
+  "--field", "phone:phone", "--field", "addr:address", "--field", "est_date:date",
+  "--id-rule", "uscc.org",
+  "--compare", "name:exact,company0.99,company0.9",
+  "--compare", "uscc.body:exact,dl1",
+  "--compare", "legal_rep:exact,pinyin,dl1:tf",
+  "--compare", "phone:exact:tf",
+  "--compare", "addr:exact,address0.9,address0.7,address0",
+  "--compare", "est_date:exact,swap,dl1",
+  "--block", "uscc.org", "--block", "uscc.body", "--block", "name.core",
+  "--block", "phone", "--block", "legal_rep+addr.county", "--block", "name.core/4+addr.city",
+  NULL,
+};
+
+static void parse_opt(opts *o, const char *a, const char *v);
+
+static void parse_preset(opts *o, const char *name) {
+  const char *const *p = !strcmp(name, "person")    ? preset_person
+                         : !strcmp(name, "company") ? preset_company
+                                                    : NULL;
+  if (!p) die("unknown --preset", name);
+  for (; *p; p += 2) parse_opt(o, p[0], p[1]);
+}
+
+static void parse_field(opts *o, const char *spec) {
+  if (o->nprep == SL_MATCH_MAX_FIELDS) die("too many --field", spec);
+  const char *colon = strchr(spec, ':');
+  if (!colon || sl_match_kind_parse(colon + 1, &o->prep_kind[o->nprep])) die("--field wants COL:KIND", spec);
+  o->prep_col[o->nprep++] = strndup(spec, (size_t)(colon - spec));
+}
+
+static void parse_opt(opts *o, const char *a, const char *v) {
+  if (!strcmp(a, "--in")) o->in = v;
+  else if (!strcmp(a, "--out")) o->out = v;
+  else if (!strcmp(a, "--id")) o->id_col = v;
+  else if (!strcmp(a, "--source")) o->source_col = v;
+  else if (!strcmp(a, "--id-rule")) o->id_rule_col = v;
+  else if (!strcmp(a, "--threshold")) o->threshold = atof(v);
+  else if (!strcmp(a, "--cap")) o->cap = (uint32_t)atol(v);
+  else if (!strcmp(a, "--random-pairs")) o->random_pairs = atol(v);
+  else if (!strcmp(a, "--seed")) o->seed = strtoul(v, NULL, 10);
+  else if (!strcmp(a, "--compare")) parse_compare(o, strdup(v));
+  else if (!strcmp(a, "--field")) parse_field(o, v);
+  else if (!strcmp(a, "--preset")) parse_preset(o, v);
+  else if (!strcmp(a, "--block")) {
+    if (o->nrules == MAX_RULES) die("too many --block", v);
+    o->rule_text[o->nrules++] = v;
+  } else die("unknown option", a);
+}
+
 int main(int argc, char **argv) {
   opts o = {.id_col = "id", .threshold = 0.99, .cap = 1000, .random_pairs = 1000000, .seed = 1};
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--link-only")) o.link_only = 1;
-    else if (!v) die("missing value for", a);
-    else if (i++, !strcmp(a, "--in")) o.in = v;
-    else if (!strcmp(a, "--out")) o.out = v;
-    else if (!strcmp(a, "--id")) o.id_col = v;
-    else if (!strcmp(a, "--source")) o.source_col = v;
-    else if (!strcmp(a, "--id-rule")) o.id_rule_col = v;
-    else if (!strcmp(a, "--threshold")) o.threshold = atof(v);
-    else if (!strcmp(a, "--cap")) o.cap = (uint32_t)atol(v);
-    else if (!strcmp(a, "--random-pairs")) o.random_pairs = atol(v);
-    else if (!strcmp(a, "--seed")) o.seed = strtoul(v, NULL, 10);
-    else if (!strcmp(a, "--compare")) parse_compare(&o, strdup(v));
-    else if (!strcmp(a, "--block")) {
-      if (o.nrules == MAX_RULES) die("too many --block", v);
-      o.rule_text[o.nrules++] = v;
-    } else die("unknown option", a);
+    if (!strcmp(argv[i], "--link-only")) o.link_only = 1;
+    else if (i + 1 == argc) die("missing value for", argv[i]);
+    else parse_opt(&o, argv[i], argv[i + 1]), i++;
   }
   if (!o.in || !o.out || !o.nfields || !o.nrules) die("--in, --out, --compare and --block are required", NULL);
 
   table t = {0};
   read_table(o.in, &t);
+  double tp = now();
+  prep_table(&t, &o);
+  double tp1 = now();
   run r = {.o = &o, .t = &t, .source_col = -1, .idrule_col = -1};
   int idc = col_of(&t, o.id_col);
   if (o.source_col) r.source_col = col_of(&t, o.source_col);
@@ -379,7 +554,8 @@ int main(int argc, char **argv) {
 
   /* Training on the file itself: u from random pairs, term frequencies,
    * then m and lambda by EM over the candidate pairs. */
-  sl_match_patterns rnd = {0}, cand = {0};
+  sl_match_patterns rnd = {0};
+  train_sets ts = {0};
   srand48((long)o.seed);
   for (long k = 0; k < o.random_pairs && t.nrec > 1; k++) {
     size_t i = (size_t)(drand48() * (double)t.nrec), j = (size_t)(drand48() * (double)t.nrec);
@@ -393,10 +569,11 @@ int main(int argc, char **argv) {
     for (int f = 0; f < o.nfields; f++)
       if (o.field[f].tf && sl_match_tf_add(&r.model.tf[f], v[f].p, v[f].n)) die("out of memory", NULL);
   }
-  for_each_candidate(&r, train_pair, &cand);
+  for_each_candidate(&r, train_candidate, &ts);
   sl_match_em_report rep;
   r.model.lambda = 0.5;
-  sl_match_em(&r.model, &cand, 200, 1e-6, &rep);
+  sl_match_em_known(&r.model, &ts.score, &ts.must, &ts.cannot, 200, 1e-6, &rep);
+  uint64_t ncand = ts.score.c.total + ts.must.c.total + ts.cannot.c.total;
   /* Pairs there are: all of them, or those across sources when linking
    * (sources beyond two counted as "not the first record's"). */
   double all = (double)t.nrec * (double)(t.nrec - 1) / 2.0;
@@ -405,13 +582,19 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < t.nrec; i++) na += same_source(&r, 0, i);
     all = (double)na * (double)(t.nrec - na);
   }
-  sl_match_prior_from_candidates(&r.model, cand.c.total, all);
+  sl_match_prior_from_candidates(&r.model, ncand, all);
   double t1 = now();
 
   /* Streaming: each record against those indexed before it, then indexed. */
   stream s = {0};
   if (sl_match_uf_grow(&s.uf, t.nrec)) die("out of memory", NULL);
+  if (r.idrule_col >= 0)
+    for (size_t i = 0; i < t.nrec; i++) {
+      sl_match_str idv = t.cell[i * (size_t)t.ncols + r.idrule_col];
+      if (idv.n) sl_match_uf_identify(&s.uf, (uint32_t)i, sl_match_key(0, idv.p, idv.n) | 1);
+    }
   sl_match_index_stats st = for_each_candidate(&r, stream_pair, &s);
+  flush_links(&s);
   double t2 = now();
 
   /* The entity of a record: the id of its cluster's first record. */
@@ -438,10 +621,11 @@ int main(int argc, char **argv) {
   print_model(&r, stderr);
   fprintf(stderr,
           "  \"em\": {\"iterations\": %d, \"converged\": %d, \"max_change\": %.3g, \"loglik\": %.6g, "
-          "\"candidates_lambda\": %.6g, \"candidate_pairs\": %llu, \"patterns\": %zu, "
-          "\"random_pairs\": %llu},\n",
+          "\"candidates_lambda\": %.6g, \"candidate_pairs\": %llu, \"must\": %llu, \"cannot\": %llu, "
+          "\"patterns\": %zu, \"random_pairs\": %llu},\n",
           rep.iterations, rep.converged, rep.max_change, rep.loglik, rep.lambda,
-          (unsigned long long)cand.c.total, cand.c.used, (unsigned long long)rnd.c.total);
+          (unsigned long long)ncand, (unsigned long long)ts.must.c.total,
+          (unsigned long long)ts.cannot.c.total, ts.score.c.used, (unsigned long long)rnd.c.total);
   fprintf(stderr,
           "  \"records\": %zu, \"pairs_scored\": %llu, \"links\": %llu, \"cannot_links\": %llu, "
           "\"refused_unions\": %llu,\n",
@@ -453,20 +637,25 @@ int main(int argc, char **argv) {
           (unsigned long long)st.keys, (unsigned long long)st.postings,
           (unsigned long long)st.capped_blocks, (unsigned long long)st.capped_hits,
           (unsigned long long)st.bytes, t.nrec ? (double)st.bytes / (double)t.nrec : 0.0);
-  fprintf(stderr, "  \"train_s\": %.3f, \"stream_s\": %.3f, \"stream_records_per_s\": %.0f\n}\n",
-          t1 - t0, t2 - t1, (t2 > t1) ? (double)t.nrec / (t2 - t1) : 0.0);
+  fprintf(stderr, "  \"prep_s\": %.3f, \"train_s\": %.3f, \"stream_s\": %.3f, \"stream_records_per_s\": %.0f\n}\n",
+          tp1 - tp, t1 - t0, t2 - t1, (t2 > t1) ? (double)t.nrec / (t2 - t1) : 0.0);
 
   sl_buf_free(&line);
   free(first);
   sl_match_uf_free(&s.uf);
+  free(s.pend);
   sl_match_patterns_free(&rnd);
-  sl_match_patterns_free(&cand);
+  sl_match_patterns_free(&ts.score);
+  sl_match_patterns_free(&ts.must);
+  sl_match_patterns_free(&ts.cannot);
   sl_match_model_free(&r.model);
   sl_match_scratch_free(&r.sc);
   free(r.keys);
   free(r.nkeys);
   for (int c = 0; c < t.ncols; c++) free(t.col[c]);
   for (int f = 0; f < o.nfields; f++) free((char *)o.field_col[f]);  /* the strdup'd spec */
+  for (int f = 0; f < o.nprep; f++) free((char *)o.prep_col[f]);
+  sl_buf_free(&t.arena);
   free(t.cell);
   free(t.text);
   return 0;

@@ -1,7 +1,8 @@
 /* Clusters: union-find (union by size, path halving) over linked records,
  * with cannot-link constraints kept per cluster root as a list of the
  * records on the other side.  A union is refused when a record of one
- * cluster must not be with a record of the other. */
+ * cluster must not be with a record of the other, or when the two clusters
+ * carry different identities (the hashes of their valid IDs). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@ void sl_match_uf_free(sl_match_uf *uf) {
   free(uf->cl_head);
   free(uf->cl_other);
   free(uf->cl_next);
+  free(uf->ident);
   memset(uf, 0, sizeof *uf);
 }
 
@@ -29,7 +31,8 @@ int sl_match_uf_grow(sl_match_uf *uf, size_t n) {
     while (ncap < n) ncap *= 2;
     if (grow((void **)&uf->parent, ncap, sizeof(uint32_t)) ||
         grow((void **)&uf->size, ncap, sizeof(uint32_t)) ||
-        grow((void **)&uf->cl_head, ncap, sizeof(uint32_t)))
+        grow((void **)&uf->cl_head, ncap, sizeof(uint32_t)) ||
+        grow((void **)&uf->ident, ncap, sizeof(uint64_t)))
       return SL_ENOMEM;
     uf->cap = ncap;
   }
@@ -37,6 +40,7 @@ int sl_match_uf_grow(sl_match_uf *uf, size_t n) {
     uf->parent[i] = (uint32_t)i;
     uf->size[i] = 1;
     uf->cl_head[i] = 0;
+    uf->ident[i] = 0;
   }
   if (n > uf->n) uf->n = n;
   return 0;
@@ -71,7 +75,8 @@ int sl_match_uf_union(sl_match_uf *uf, uint32_t a, uint32_t b) {
   }
   /* Both lists are checked: a constraint is stored on one side only. */
   uint32_t ta, tb;
-  if (conflicts(uf, rb, ra, &tb) || conflicts(uf, ra, rb, &ta)) {
+  if ((uf->ident[ra] && uf->ident[rb] && uf->ident[ra] != uf->ident[rb]) ||
+      conflicts(uf, rb, ra, &tb) || conflicts(uf, ra, rb, &ta)) {
     uf->refused++;
     return SL_ESTATE;
   }
@@ -80,6 +85,7 @@ int sl_match_uf_union(sl_match_uf *uf, uint32_t a, uint32_t b) {
     uf->cl_head[ra] = uf->cl_head[rb];
   }
   uf->cl_head[rb] = 0;
+  if (!uf->ident[ra]) uf->ident[ra] = uf->ident[rb];
   uf->parent[rb] = ra;
   uf->size[ra] += uf->size[rb];
   return 1;
@@ -98,5 +104,12 @@ int sl_match_uf_cannot(sl_match_uf *uf, uint32_t a, uint32_t b) {
   uf->cl_other[uf->ncl] = b;
   uf->cl_next[uf->ncl] = uf->cl_head[ra];
   uf->cl_head[ra] = (uint32_t)++uf->ncl;
+  return 0;
+}
+
+int sl_match_uf_identify(sl_match_uf *uf, uint32_t x, uint64_t ident) {
+  uint32_t r = sl_match_uf_find(uf, x);
+  if (uf->ident[r] && uf->ident[r] != ident) return SL_ESTATE;
+  uf->ident[r] = ident;
   return 0;
 }

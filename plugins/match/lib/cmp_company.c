@@ -21,23 +21,31 @@ static int ends_with(const char *s, size_t n, const char *suf, size_t *k) {
   return 1;
 }
 
-/* The length of a trailing bracket group whose content is an administrative
- * division ("（珠海）", "(广东珠海)"), else 0. */
-static size_t division_brackets(const char *s, size_t n) {
+/* The length of a bracket group whose content is an administrative
+ * division ("（珠海）", "(广东珠海)"), else 0: the group s ends with, or with
+ * at_start the group s starts with. */
+static size_t division_brackets(const char *s, size_t n, int at_start) {
   static const char *const open[] = {"（", "("}, *const close[] = {"）", ")"};
   for (int i = 0; i < 2; i++) {
     size_t cl = strlen(close[i]), ol = strlen(open[i]);
-    if (n < cl + ol || memcmp(s + n - cl, close[i], cl)) continue;
-    for (size_t j = n - cl; j-- > 0;) {
-      if (j + ol <= n - cl && !memcmp(s + j, open[i], ol)) {
-        const char *in = s + j + ol;
-        size_t inn = n - cl - j - ol;
-        sl_address a;
-        sl_clean_why why;
-        if (inn && !sl_address_normalize(in, inn, &a, NULL, &why) && a.rest == inn) return n - j;
-        return 0;
-      }
+    size_t o = 0, c = 0;
+    int found = 0;
+    if (at_start) {
+      if (n < ol || memcmp(s, open[i], ol)) continue;
+      for (size_t j = ol; j + cl <= n && !found; j++)
+        if (!memcmp(s + j, close[i], cl)) o = 0, c = j, found = 1;
+    } else {
+      if (n < cl + ol || memcmp(s + n - cl, close[i], cl)) continue;
+      for (size_t j = n - cl; j-- > 0 && !found;)
+        if (j + ol <= n - cl && !memcmp(s + j, open[i], ol)) o = j, c = n - cl, found = 1;
     }
+    if (!found) return 0;
+    const char *in = s + o + ol;
+    size_t inn = c - o - ol;
+    sl_address a;
+    sl_clean_why why;
+    if (inn && !sl_address_normalize(in, inn, &a, NULL, &why) && a.rest == inn) return c + cl - o;
+    return 0;
   }
   return 0;
 }
@@ -64,9 +72,20 @@ void sl_match_company_core(const char *s, size_t n, sl_buf *out) {
     size_t k = 0;
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0] && !k; i++)
       if (!ends_with(s, n, suffixes[i], &k)) k = 0;
-    if (!k) k = division_brackets(s, n);
+    if (!k) k = division_brackets(s, n, 0);
     if (!k || k >= n) break;
     n -= k;
+  }
+  /* A division in brackets inside the name says where a company of a
+   * brand is registered (金海（珠海）科技): the core is the brand and the
+   * business without it. */
+  for (size_t j = 0; j < n; j++) {
+    size_t k = division_brackets(s + j, n - j > 64 ? 64 : n - j, 1);
+    if (k && k < n) {
+      sl_buf_append(out, s, j);
+      sl_buf_append(out, s + j + k, n - j - k);
+      return;
+    }
   }
   sl_buf_append(out, s, n);
 }

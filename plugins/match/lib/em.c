@@ -45,12 +45,35 @@ void sl_match_estimate_u(sl_match_model *mo, const sl_match_patterns *rp) {
 
 void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int max_iter, double tol,
                  sl_match_em_report *rep) {
+  sl_match_em_known(mo, pp, NULL, NULL, max_iter, tol, rep);
+}
+
+/* Adds a pattern set's counts to the M-step's sums as matches (p = 1). */
+static void add_known(const sl_match_model *mo, const sl_match_patterns *pp,
+                      double num[][SL_MATCH_MAX_LEVELS + 1], double *den) {
+  for (size_t i = 0; pp && i < pp->c.cap; i++) {
+    if (!pp->c.key[i]) continue;
+    for (int f = 0; f < mo->nfields; f++) {
+      int l = unpack_level(pp->c.key[i], f);
+      if (l < 0) continue;
+      num[f][l] += (double)pp->c.count[i];
+      den[f] += (double)pp->c.count[i];
+    }
+  }
+}
+
+void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pp, const sl_match_patterns *must,
+                       const sl_match_patterns *cannot, int max_iter, double tol,
+                       sl_match_em_report *rep) {
   int F = mo->nfields;
+  double nmust = must ? (double)must->c.total : 0, ncannot = cannot ? (double)cannot->c.total : 0;
+  double total = (double)pp->c.total + nmust + ncannot;
   memset(rep, 0, sizeof *rep);
   if (mo->lambda <= 0 || mo->lambda >= 1) mo->lambda = 0.5;
   for (int it = 0; it < max_iter; it++) {
     double num[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1] = {{0}};
-    double den[SL_MATCH_MAX_FIELDS] = {0}, sp = 0, ll = 0;
+    double den[SL_MATCH_MAX_FIELDS] = {0}, sp = nmust, ll = 0;
+    add_known(mo, must, num, den);
     double llam = log(mo->lambda), l1lam = log(1 - mo->lambda);
     for (size_t i = 0; i < pp->c.cap; i++) {
       if (!pp->c.key[i]) continue;
@@ -86,7 +109,7 @@ void sl_match_em(sl_match_model *mo, const sl_match_patterns *pp, int max_iter, 
         mo->m[f][l] = m;
       }
     }
-    double lam = pp->c.total ? sp / (double)pp->c.total : mo->lambda;
+    double lam = total > 0 ? sp / total : mo->lambda;
     lam = fmin(fmax(lam, 1e-12), 1 - 1e-12);
     change = fmax(change, fabs(lam - mo->lambda));
     mo->lambda = lam;

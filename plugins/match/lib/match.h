@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clean.h"
 #include "sluice/buf.h"
 #include "sluice/errors.h"
 
@@ -293,12 +294,63 @@ typedef struct sl_match_em_report {
  * max_iter. */
 void sl_match_em(sl_match_model *mo, const sl_match_patterns *pairs, int max_iter, double tol,
                  sl_match_em_report *rep);
+/* The same, with pairs whose status a deterministic rule knows: must (the
+ * same valid ID) count as matches and cannot (two different valid IDs) as
+ * non-matches in every iteration, so that m is learnt from pairs known to
+ * match as well as from the undecided ones, and EM cannot settle on a
+ * solution that calls most candidates matches.  Either may be NULL;
+ * lambda is then the share of matches among all three sets' pairs. */
+void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pairs, const sl_match_patterns *must,
+                       const sl_match_patterns *cannot, int max_iter, double tol,
+                       sl_match_em_report *rep);
 /* Turns EM's lambda (matches among the candidate pairs) into the prior of
  * a random pair, lambda * candidate_pairs / all_pairs, assuming blocking
  * finds nearly every match.  Scoring needs this prior: u comes from random
  * pairs, so the agreement that made a pair a candidate is already counted
  * as evidence, and the candidates' own match rate would count it twice. */
 void sl_match_prior_from_candidates(sl_match_model *mo, uint64_t candidate_pairs, double all_pairs);
+
+/* ---- prep.c: per-field normalisation and derived parts ---- */
+
+/* What a field holds, which decides how it is normalised and which parts
+ * are derived from it for blocking and comparison. */
+typedef enum sl_match_kind {
+  SL_MK_TEXT = 1,         /* trimmed, NFKC, case-folded, Simplified */
+  SL_MK_CN_NAME,          /* a person's name; parts pinyin, surname, given, surname_pinyin */
+  SL_MK_CN_ID,            /* resident ID: the 17 digits before the check character
+                             (15-digit IDs widened); parts valid (the 18 characters, when
+                             GB 11643 validates them; not for a 15-digit ID, which
+                             has no check character), birth, region, sex (M or F) */
+  SL_MK_USCC,             /* credit code or taxpayer number; parts valid (the credit code,
+                             when GB 32100 validates it), org (the organisation code, when
+                             GB 11714 validates it), body (its nine characters, valid or
+                             not), region */
+  SL_MK_DATE,             /* YYYY-MM-DD from any written form */
+  SL_MK_GENDER,           /* M or F from 男/女, 1/2 (GB/T 2261.1), M/F, male/female */
+  SL_MK_PHONE,            /* national number */
+  SL_MK_ADDRESS,          /* divisions in full; parts county, city (division codes) */
+  SL_MK_COMPANY           /* company name; part core (sl_match_company_core) */
+} sl_match_kind;
+
+#define SL_MATCH_MAX_PARTS 6
+
+/* The kind called name ("cn_name", "cn_id", "uscc", "date", "gender",
+ * "phone", "address", "company", "text"); 0 or SL_EINVAL. */
+int sl_match_kind_parse(const char *name, sl_match_kind *out);
+/* The names of the parts a kind yields; names[0] is "" (the value itself).
+ * Returns how many. */
+int sl_match_kind_parts(sl_match_kind k, const char *const **names);
+
+typedef struct sl_match_prep_scratch {
+  sl_text_scratch text;
+  sl_buf t;
+} sl_match_prep_scratch;
+
+void sl_match_prep_scratch_free(sl_match_prep_scratch *sc);
+/* Normalises s[0..n) as kind k and appends each part to part[i] (as many
+ * buffers as sl_match_kind_parts says); a part that cannot be derived (an
+ * invalid ID has no "valid") gets nothing, i.e. is missing. */
+void sl_match_prep(sl_match_kind k, const char *s, size_t n, sl_buf *part, sl_match_prep_scratch *sc);
 
 /* ---- cluster.c: union-find with cannot-link ---- */
 
@@ -308,6 +360,7 @@ typedef struct sl_match_uf {
   uint32_t *cl_head;      /* per root: first cannot-link entry + 1 (0: none) */
   uint32_t *cl_other;     /* entries: the record on the other side */
   uint32_t *cl_next;      /* entries: next entry + 1 */
+  uint64_t *ident;        /* per root: the cluster's identity (0: none) */
   size_t n, cap, ncl, clcap;
   uint64_t refused;       /* unions refused by a cannot-link */
 } sl_match_uf;
@@ -319,6 +372,11 @@ uint32_t sl_match_uf_find(sl_match_uf *uf, uint32_t x);
 /* Links a and b: 1 merged, 0 already together, SL_ESTATE refused (a
  * cannot-link joins the two clusters), SL_ENOMEM. */
 int sl_match_uf_union(sl_match_uf *uf, uint32_t a, uint32_t b);
+/* Gives x's cluster an identity, e.g. the hash of a valid ID: two clusters
+ * with different identities are never joined, so that two records with
+ * different valid IDs are not brought together through a third record
+ * without one.  0, or SL_ESTATE if the cluster has another identity. */
+int sl_match_uf_identify(sl_match_uf *uf, uint32_t x, uint64_t ident);
 /* Forbids a and b in one cluster: 0, SL_ESTATE if they already are, SL_ENOMEM. */
 int sl_match_uf_cannot(sl_match_uf *uf, uint32_t a, uint32_t b);
 
