@@ -31,9 +31,12 @@
  * waits for the last delivery report instead of calling rd_kafka_flush.
  *
  * Exactly-once (the pipeline says exactly_once = true): the producer is
- * transactional and kafka_txn.c groups batches into transactions that also
- * commit their sources' offsets; a batch is done when its transaction
- * commits, not on its delivery reports.  The dead-letter sink is never
+ * transactional and kafka_txn.c writes the batches through the sink queue
+ * (sluice/sink_queue.h), one group per transaction that also commits its
+ * sources' offsets; a batch is done when its transaction commits, not on
+ * its delivery reports.  The path above keeps its own queue: it has many
+ * batches in flight, each done on its own delivery reports, where the sink
+ * queue holds one group in flight.  The dead-letter sink is never
  * transactional. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -277,11 +280,11 @@ static int produce_one(ksink *k, kbatch *kb, uint32_t i) {
 static void ksink_produce_more(ksink *k) {
   if (k->transactional && !kafka_txn_may_produce(k)) return;
   k->now_ms = sl_now_ms();
-  while (k->qhead && !k->fatal) {
-    sl_sink_batch *sb = k->qhead;
+  /* Transactional: the group's batches, which stay linked (the queue's). */
+  sl_sink_batch **cur = k->transactional ? &k->tx.cur : &k->qhead;
+  while (*cur && !k->fatal) {
+    sl_sink_batch *sb = *cur;
     kbatch *kb = sb->sink_data;
-    /* An ending transaction takes no new batch. */
-    if (k->transactional && kb->next == 0 && k->tx.ending) break;
     while (kb->next < sb->n) {
       uint32_t i = kb->next;
       if (k->transactional) {
@@ -308,10 +311,10 @@ static void ksink_produce_more(ksink *k) {
         if (k->tx.trying) return;
       }
     }
-    k->qhead = sb->next;
+    *cur = sb->next;
+    if (k->transactional) continue;
     if (!k->qhead) k->qtail = NULL;
-    if (k->transactional) kafka_txn_batch_produced(k, sb);
-    else if (kb->outstanding == 0) ksink_batch_done(k, kb);
+    if (kb->outstanding == 0) ksink_batch_done(k, kb);
   }
   k->blocked = 0;
   if (k->transactional) kafka_txn_progress(k);
@@ -536,7 +539,6 @@ static void txn_reject(ksink *k, sl_sink_batch *sb, uint32_t i, const char *why)
 
 static const ktx_ops txn_ops = {
     .produce_more = ksink_produce_more,
-    .batch_done = ksink_batch_done,
     .check_flushed = ksink_check_flushed,
     .reject = txn_reject,
     .fatal = ksink_fatal,
@@ -623,11 +625,15 @@ static int ksink_write(sl_stage *st, sl_sink_batch *sb) {
     memset(kb->rs, R_NEW, sb->n);
   }
   sb->sink_data = kb;
+  k->open_batches++;
+  if (k->transactional) {
+    kafka_txn_push(k, sb);
+    return 0;
+  }
   sb->next = NULL;
   if (k->qtail) k->qtail->next = sb;
   else k->qhead = sb;
   k->qtail = sb;
-  k->open_batches++;
   /* Behind a full queue, this batch waits its turn. */
   if (!k->blocked) ksink_produce_more(k);
   return 0;

@@ -59,11 +59,9 @@ typedef struct ksink ksink;
  * the sink hands this table to kafka_txn_start, and the layer never calls
  * the sink by name (as pg_conn_ops does for PostgreSQL connections). */
 typedef struct ktx_ops {
-  /* Produce queued records (after a commit, an abort, a back-off, or a
-   * delivery report that made room). */
+  /* Produce the group's records (a transaction began, or a delivery
+   * report made room). */
   void (*produce_more)(ksink *k);
-  /* A committed batch is done (sl_sink_done); called in order. */
-  void (*batch_done)(ksink *k, kbatch *kb);
   /* The layer went idle: the sink may finish a flush. */
   void (*check_flushed)(ksink *k);
   /* Record i of sb failed alone: to the dead-letter sink with why. */
@@ -84,22 +82,19 @@ typedef struct ktx {
   const ktx_ops *ops;     /* the sink above */
   ktx_state state;
   char *id;               /* transactional.id */
-  sl_sink_batch *head, *tail;   /* batches wholly produced in the open transaction */
-  uint64_t records;       /* their records */
-  uint64_t max_records;   /* the transaction ends once it holds this many */
-  int64_t interval_ms;    /* ... or is this old */
-  int ending;             /* commit once the batch being produced is complete */
+  sl_sink_queue q;        /* the batches; its group is one transaction */
+  sl_sink_batch *group;   /* the group of the open transaction (the queue's) */
+  sl_sink_batch *cur;     /* ... its first batch not wholly produced; NULL: all are */
+  int pending_op;         /* TXOP_* to run again when the queue writes the group again */
+  uint64_t max_records;   /* a group holds at most this many */
+  int64_t interval_ms;    /* ... and waits this long for them to come */
+  int64_t gather_since;   /* when the queue's head began to wait (0: nothing waits) */
   int failed;             /* a message or call failed: abort once nothing is outstanding */
-  int blameless;          /* ... and no record is to blame: back off before the retry */
   int purge_armed;        /* ... the timer will purge what is still in flight */
   int trying;             /* a suspect is out alone: produce nothing else until its report */
   int warned_suspects;    /* the hint about batch.size was logged */
   char why[512];
-  int64_t backoff_ms;     /* before the next retry after a blameless failure */
-  int blameless_run;      /* blameless aborts in a row */
-  int backing_off;
-  int retry_op;           /* TXOP_* to start when the timer fires */
-  uv_timer_t timer;       /* commit interval, back-off, retries */
+  uv_timer_t timer;       /* the first init, the gathering, the purge */
   int timer_open;
   uv_work_t req;
   int op;                 /* the thread pool's job: TXOP_* */
@@ -131,7 +126,7 @@ struct ksink {
   ktopic_ent *topics;     /* open addressing on the name */
   size_t tcap, tcount;
 
-  sl_sink_batch *qhead, *qtail;   /* written, records still to produce */
+  sl_sink_batch *qhead, *qtail;   /* written, records still to produce (not transactional) */
   uint64_t open_batches;  /* written, not done */
   uint64_t outstanding;   /* messages awaiting their delivery report */
   int blocked;            /* the producer queue was full */
@@ -154,8 +149,10 @@ int kafka_txn_configure(ksink *k, rd_kafka_conf_t *conf);
 /* After the producer exists: starts init_transactions on the thread pool.
  * ops is how the layer calls the sink back (it must outlive the sink). */
 int kafka_txn_start(ksink *k, const ktx_ops *ops);
-/* Whether records may be produced now; opens a transaction if none is. */
-int kafka_txn_may_produce(ksink *k);
+/* A batch from sl_plugin.write: to the queue, for a transaction. */
+void kafka_txn_push(ksink *k, sl_sink_batch *sb);
+/* Whether records of the group may be produced now. */
+int kafka_txn_may_produce(const ksink *k);
 /* Before record i of kb is produced: 1 to produce it, 0 to skip it (it is
  * done), -1 to stop producing for now (wait for delivery reports). */
 int kafka_txn_gate(ksink *k, kbatch *kb, uint32_t i);
@@ -164,14 +161,13 @@ void kafka_txn_produced(ksink *k, kbatch *kb, uint32_t i);
 void kafka_txn_rejected(kbatch *kb, uint32_t i);
 /* The producer refused a message because the transaction failed. */
 void kafka_txn_produce_failed(ksink *k, const char *why);
-/* Every record of sb was produced (or skipped): it joins the transaction. */
-void kafka_txn_batch_produced(ksink *k, sl_sink_batch *sb);
 /* The delivery report of record i of kb (k->outstanding already counts it
  * off). */
 void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_message_t *m);
-/* Moves the transaction on: abort a failed one, commit a full or old one. */
+/* Moves the transaction on: abort a failed one, commit one whose group is
+ * produced and delivered. */
 void kafka_txn_progress(ksink *k);
-/* Flush: commit what is open now. */
+/* Flush: what is gathering goes now. */
 void kafka_txn_flush(ksink *k);
 /* Whether nothing runs on the thread pool (the sink may be flushed). */
 int kafka_txn_idle(const ksink *k);

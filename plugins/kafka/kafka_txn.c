@@ -2,19 +2,20 @@
  *
  * The producer has a transactional.id (one per process: a restart with the
  * same id aborts what the crashed process left open, at once).  Sink
- * batches are produced as usual, but a transaction gathers them: it is
- * opened (begin_transaction, local) when there is something to produce and
- * ends once it holds max_records records (half the pipeline's
- * max_inflight_records, so that the sources keep reading while it commits)
- * or is commit_interval old.  Ending, it takes no new batch, finishes the
- * one half produced, waits on the loop for every delivery report, then on
- * the libuv thread pool sends each source's offsets (the batches'
- * checkpoints, kafka_pos_add_offsets, with the consumer's group
- * metadata taken now) and commits.  Only then are its batches done
- * (sl_sink_done): the sources' acks, the output and the offsets all
- * follow the commit.  A crash before it leaves an open transaction that
- * read_committed consumers never see, and offsets that were never
- * committed: the records are read and written again, once.
+ * batches go to the sink queue (sluice/sink_queue.h), and a transaction is
+ * the queue's group: up to max_records records (half the pipeline's
+ * max_inflight_records, so that the sources keep reading while it
+ * commits), formed once that many are queued or the first of them has
+ * waited commit_interval (or on flush).  Writing a group: begin_transaction
+ * (local), produce its records, wait on the loop for every delivery
+ * report, then on the libuv thread pool send each source's offsets (the
+ * batches' checkpoints, kafka_pos_add_offsets, with the consumer's group
+ * metadata taken now) and commit.  The commit's success is
+ * sl_sink_queue_written: the queue makes every batch of the group done
+ * (sl_sink_done) in order, so the sources' acks, the output and the
+ * offsets all follow the commit.  A crash before it leaves an open
+ * transaction that read_committed consumers never see, and offsets that
+ * were never committed: the records are read and written again, once.
  *
  * Blocking calls run on the thread pool (init, send offsets + commit,
  * abort), one at a time; meanwhile the loop neither polls nor produces on
@@ -28,8 +29,8 @@
  * messages of a partition behind a refused batch until the transaction
  * ends: what is still out after PURGE_AFTER_MS is purged too.  (Aborting
  * with them outstanding hung in abort_transaction until the transaction
- * timed out.)  All its batches (and the
- * half-produced one) are then produced again.  A record is to
+ * timed out.)  The abort is then a retryable error for the queue: after
+ * its back-off the same group goes again, in a new transaction.  A record is to
  * blame when Kafka refused its message for what it is (too large,
  * invalid, a topic it cannot have); since Kafka refuses whole record
  * batches, every message of a refused batch becomes a suspect, and on the
@@ -42,11 +43,11 @@
  * and librdkafka 2.0.2 hung in abort_transaction after a few of those.)
  * Failures nobody is to blame for (a broker down past the transaction
  * timeout, the group fencing an old generation, a commit that failed) are
- * retried whole: at once the first time (an abort after a refused batch
- * often leaves the next transaction failing on the producer's sequence
- * numbers), then backing off up to BACKOFF_MAX_MS.  Fatal errors (fenced
- * by another producer with the same transactional.id) exit without
- * acknowledging anything.
+ * retried the same way.  A call that failed retriably (init, commit, abort)
+ * is run again after the queue's back-off (BACKOFF_MIN_MS doubling up to
+ * BACKOFF_MAX_MS); a commit resumes.  Fatal errors (fenced by another
+ * producer with the same transactional.id) exit without acknowledging
+ * anything.
  *
  * A rebalance: the source's revoke waits until the batches in flight are
  * acknowledged, i.e. committed here.  If a transaction still holds records
@@ -63,6 +64,7 @@
 #include <unistd.h>
 
 #include "kafka_sink.h"
+#include "sluice/clock.h"
 #include "sluice/log.h"
 
 enum { TXOP_NONE = 0, TXOP_INIT, TXOP_COMMIT, TXOP_ABORT };
@@ -106,6 +108,17 @@ int kafka_txn_configure(ksink *k, rd_kafka_conf_t *conf) {
   return 0;
 }
 
+static void txn_write(void *ctx, sl_sink_batch *first, uint32_t n);
+static int txn_ready(void *ctx);
+static void txn_resume(void *ctx);
+
+static const sl_sink_queue_ops queue_ops = {
+    .write = txn_write,
+    .permanent = NULL,   /* fatal errors exit instead */
+    .ready = txn_ready,
+    .resume = txn_resume,
+};
+
 int kafka_txn_start(ksink *k, const ktx_ops *ops) {
   sl_stage *st = k->kc.st;
   ktx *tx = &k->tx;
@@ -113,11 +126,15 @@ int kafka_txn_start(ksink *k, const ktx_ops *ops) {
   uint64_t half = sl_pipeline_max_inflight_records(sl_stage_pipeline(st)) / 2;
   tx->max_records = half > sl_stage_batch_size(st) ? half : sl_stage_batch_size(st);
   tx->interval_ms = k->cfg->commit_interval_ms > 0 ? k->cfg->commit_interval_ms : DEFAULT_INTERVAL_MS;
-  tx->backoff_ms = BACKOFF_MIN_MS;
   static const char *const labels[] = {"outcome", NULL};
   tx->m_tx = sl_stage_metric(st, SL_COUNTER, "kafka_transactions_total",
                              "Transactions of an exactly_once kafka.sink, by outcome (committed, aborted).",
                              labels);
+  sl_sink_queue_cfg qc = {.max_records = tx->max_records,
+                          .backoff_initial_ms = BACKOFF_MIN_MS,
+                          .backoff_max_ms = BACKOFF_MAX_MS};
+  int rc = sl_sink_queue_init(&tx->q, st, &queue_ops, k, &qc);
+  if (rc) return rc;
   if (uv_timer_init(sl_stage_loop(st), &tx->timer)) return SL_EIO;
   tx->timer.data = k;
   tx->timer_open = 1;
@@ -126,7 +143,6 @@ int kafka_txn_start(ksink *k, const ktx_ops *ops) {
               "or %lld ms", tx->id, (unsigned long long)tx->max_records, (long long)tx->interval_ms);
   /* init_transactions once the loop runs: from here, a pipeline that
    * fails to start would tear the client down under the thread pool. */
-  tx->retry_op = TXOP_INIT;
   uv_timer_start(&tx->timer, on_timer, 0, 0);
   return 0;
 }
@@ -158,75 +174,51 @@ static void count(ktx *tx, const char *outcome) {
   if (tx->m_tx) sl_metric_add(tx->m_tx, v, 1);
 }
 
-static void back_off(ksink *k, int retry_op) {
-  ktx *tx = &k->tx;
-  tx->retry_op = retry_op;
-  tx->backing_off = 1;
-  uv_timer_start(&tx->timer, on_timer, (uint64_t)tx->backoff_ms, 0);
-  tx->backoff_ms = tx->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : tx->backoff_ms * 2;
-}
-
-/* The commit went through: the transaction's batches are done, in order. */
+/* The commit went through: the queue makes the group's batches done, in
+ * order (a write that sl_sink_done leads to may begin the next one). */
 static void committed(ksink *k) {
   ktx *tx = &k->tx;
   kafka_offsets_clear(&tx->offs);
-  sl_sink_batch *sb = tx->head;
-  tx->head = tx->tail = NULL;
-  tx->records = 0;
-  tx->backoff_ms = BACKOFF_MIN_MS;
-  tx->blameless_run = 0;
   count(tx, "committed");
-  /* Still TX_BUSY: a write that sl_sink_done leads to only queues. */
-  while (sb) {
-    sl_sink_batch *next = sb->next;
+  for (sl_sink_batch *sb = tx->group; sb; sb = sb->next) {
     kbatch *kb = sb->sink_data;
     k->delivered += sb->n - kb->ndone;
-    tx->ops->batch_done(k, kb);
-    sb = next;
+    k->open_batches--;
   }
+  tx->group = tx->cur = NULL;
   tx->state = TX_READY;
+  sl_sink_queue_written(&tx->q, 0, NULL);
 }
 
-/* The abort went through: everything of the transaction goes again, in
- * the same order (rejected records and suspects keep their state). */
+/* The abort went through: after the queue's back-off the same group goes
+ * again, in the same order (rejected records and suspects keep their
+ * state). */
 static void aborted(ksink *k) {
   ktx *tx = &k->tx;
   kafka_offsets_clear(&tx->offs);
   count(tx, "aborted");
-  /* Back on the queue, ahead of the batch half produced: then every
-   * batch produced from, up to the first one not started, goes again. */
-  if (tx->head) {
-    tx->tail->next = k->qhead;
-    if (!k->qhead) k->qtail = tx->tail;
-    k->qhead = tx->head;
-  }
   uint64_t n = 0;
   uint32_t suspects = 0;
-  for (sl_sink_batch *sb = k->qhead; sb && ((kbatch *)sb->sink_data)->next; sb = sb->next) {
+  for (sl_sink_batch *sb = tx->group; sb; sb = sb->next) {
     kbatch *kb = sb->sink_data;
     n += kb->next;
     kb->next = 0;
     kb->outstanding = 0;
     for (uint32_t i = 0; i < sb->n; i++) suspects += kb->rs[i] == R_SUSPECT;
   }
-  tx->head = tx->tail = NULL;
-  tx->records = 0;
+  tx->cur = NULL;
   k->outstanding = 0;
   k->blocked = 0;
-  tx->failed = tx->trying = tx->ending = tx->purge_armed = 0;
+  tx->failed = tx->trying = tx->purge_armed = 0;
   tx->state = TX_READY;
+  char why[700];
   if (suspects)
-    sl_log_warn(sl_stage_name(k->kc.st), "aborted a transaction (%s); producing its %llu records again, "
-                "%u of them one by one", tx->why, (unsigned long long)n, suspects);
+    snprintf(why, sizeof why, "aborted a transaction (%s); producing its %llu records again, %u of them one by one",
+             tx->why, (unsigned long long)n, suspects);
   else
-    sl_log_warn(sl_stage_name(k->kc.st), "aborted a transaction (%s); producing its %llu records again%s",
-                tx->why, (unsigned long long)n, tx->blameless && tx->blameless_run ? " after a pause" : "");
-  if (tx->blameless && tx->blameless_run++) {
-    back_off(k, TXOP_NONE);
-  } else if (!tx->blameless) {
-    tx->blameless_run = 0;
-    tx->backoff_ms = BACKOFF_MIN_MS;
-  }
+    snprintf(why, sizeof why, "aborted a transaction (%s); producing its %llu records again", tx->why,
+             (unsigned long long)n);
+  sl_sink_queue_written(&tx->q, SL_EIO, why);
 }
 
 static void after_op(uv_work_t *req, int status) {
@@ -243,14 +235,13 @@ static void after_op(uv_work_t *req, int status) {
   if (!e) {
     if (op == TXOP_INIT) {
       tx->state = TX_READY;
-      tx->backoff_ms = BACKOFF_MIN_MS;
       sl_log_info(name, "transactions ready (transactional.id \"%s\")", tx->id);
+      sl_sink_queue_kick(&tx->q);
     } else if (op == TXOP_COMMIT) {
       committed(k);
     } else {
       aborted(k);
     }
-    tx->ops->produce_more(k);
     tx->ops->check_flushed(k);
     return;
   }
@@ -271,14 +262,20 @@ static void after_op(uv_work_t *req, int status) {
     return;
   }
   if (retry) {
-    if (op == TXOP_INIT && k->flushing && !k->qhead) {
+    if (op == TXOP_INIT && k->flushing && k->open_batches == 0) {
       /* Stopping, with nothing to write: no need to wait for the brokers. */
       tx->ops->check_flushed(k);
       return;
     }
-    sl_log_warn(name, "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
-    if (op == TXOP_COMMIT) tx->state = TX_BUSY;   /* resumed by the retry */
-    back_off(k, op);
+    if (op == TXOP_INIT) {
+      sl_sink_queue_retry(&tx->q, why);   /* txn_resume runs it again */
+    } else {
+      /* The group stays in flight: the queue writes it again after its
+       * back-off, and txn_write runs this call again (a commit resumes). */
+      tx->state = TX_BUSY;
+      tx->pending_op = op;
+      sl_sink_queue_written(&tx->q, SL_EIO, why);
+    }
     return;
   }
   /* librdkafka: errors neither retriable nor abortable are to be treated
@@ -289,8 +286,7 @@ static void after_op(uv_work_t *req, int status) {
 static void start_op(ksink *k, int op) {
   ktx *tx = &k->tx;
   uv_timer_stop(&tx->timer);
-  tx->backing_off = 0;
-  tx->retry_op = TXOP_NONE;
+  tx->pending_op = TXOP_NONE;
   tx->op = op;
   tx->op_running = 1;
   tx->err = NULL;
@@ -309,13 +305,8 @@ static void start_op(ksink *k, int op) {
 static void on_timer(uv_timer_t *t) {
   ksink *k = t->data;
   ktx *tx = &k->tx;
-  if (tx->retry_op) {
-    start_op(k, tx->retry_op);
-    return;
-  }
-  if (tx->backing_off) {
-    tx->backing_off = 0;
-    tx->ops->produce_more(k);
+  if (tx->state == TX_INIT) {
+    if (!tx->op_running) start_op(k, TXOP_INIT);
     return;
   }
   if (tx->state == TX_OPEN && tx->failed) {
@@ -326,7 +317,65 @@ static void on_timer(uv_timer_t *t) {
     }
     return;
   }
-  kafka_txn_flush(k);   /* commit_interval is up */
+  sl_sink_queue_kick(&tx->q);   /* commit_interval is up */
+}
+
+/* ---- the queue's callbacks ---- */
+
+/* A group may go once it is full, its first batch has waited
+ * commit_interval, or the sink is flushing; until then the timer waits. */
+static int txn_ready(void *ctx) {
+  ksink *k = ctx;
+  ktx *tx = &k->tx;
+  if (tx->state != TX_READY || k->fatal || tx->op_running) return 0;
+  if (k->flushing || sl_sink_queue_records(&tx->q) >= tx->max_records) return 1;
+  int64_t now = sl_now_ms();
+  int64_t left = tx->gather_since + tx->interval_ms - now;
+  if (left <= 0) return 1;
+  if (!uv_is_active((uv_handle_t *)&tx->timer)) uv_timer_start(&tx->timer, on_timer, (uint64_t)left, 0);
+  return 0;
+}
+
+static void txn_resume(void *ctx) {
+  ksink *k = ctx;
+  if (k->tx.state == TX_INIT && !k->tx.op_running) start_op(k, TXOP_INIT);
+}
+
+/* A transaction for the group; or, when the queue writes it again after a
+ * call failed retriably, that call again. */
+static void txn_write(void *ctx, sl_sink_batch *first, uint32_t n) {
+  ksink *k = ctx;
+  ktx *tx = &k->tx;
+  tx->group = first;
+  /* What the group left queued began to wait now. */
+  uint64_t recs = 0;
+  for (sl_sink_batch *sb = first; n--; sb = sb->next) recs += sb->n;
+  tx->gather_since = sl_sink_queue_records(&tx->q) > recs ? sl_now_ms() : 0;
+  uv_timer_stop(&tx->timer);
+  if (k->fatal) return;
+  if (tx->pending_op) {
+    start_op(k, tx->pending_op);
+    return;
+  }
+  rd_kafka_error_t *e = rd_kafka_begin_transaction(k->kc.rk);
+  if (e) {
+    char why[600];
+    snprintf(why, sizeof why, "begin_transaction: %s", rd_kafka_error_string(e));
+    int fatal = rd_kafka_error_is_fatal(e);
+    rd_kafka_error_destroy(e);
+    if (fatal) tx->ops->fatal(k, why);
+    else sl_sink_queue_written(&tx->q, SL_EIO, why);
+    return;
+  }
+  tx->state = TX_OPEN;
+  tx->failed = tx->trying = tx->purge_armed = 0;
+  tx->cur = first;
+  tx->ops->produce_more(k);
+}
+
+void kafka_txn_push(ksink *k, sl_sink_batch *sb) {
+  if (!k->tx.gather_since) k->tx.gather_since = sl_now_ms();
+  sl_sink_queue_push(&k->tx.q, sb);
 }
 
 /* ---- the open transaction ---- */
@@ -337,7 +386,7 @@ static int build_offsets(ksink *k) {
   ktx *tx = &k->tx;
   kafka_offsets_clear(&tx->offs);
   int stale = 0;
-  for (sl_sink_batch *sb = tx->head; sb; sb = sb->next) {
+  for (sl_sink_batch *sb = tx->group; sb; sb = sb->next) {
     sl_stage *src = sl_batch_source(sb->batch);
     kafka_offsets_src *o = kafka_offsets_for(&tx->offs, src);
     if (!o) {
@@ -361,30 +410,9 @@ static int build_offsets(ksink *k) {
   return 0;
 }
 
-int kafka_txn_may_produce(ksink *k) {
-  ktx *tx = &k->tx;
-  if (tx->state == TX_OPEN) return !tx->failed && !tx->trying;
-  if (tx->state != TX_READY || tx->backing_off || !k->qhead || k->fatal) return 0;
-  rd_kafka_error_t *e = rd_kafka_begin_transaction(k->kc.rk);
-  if (e) {
-    char why[600];
-    snprintf(why, sizeof why, "begin_transaction: %s", rd_kafka_error_string(e));
-    int fatal = rd_kafka_error_is_fatal(e);
-    rd_kafka_error_destroy(e);
-    if (fatal) {
-      tx->ops->fatal(k, why);
-    } else {
-      sl_log_warn(sl_stage_name(k->kc.st), "%s; retrying in %lld ms", why, (long long)tx->backoff_ms);
-      back_off(k, TXOP_NONE);
-    }
-    return 0;
-  }
-  tx->state = TX_OPEN;
-  tx->ending = tx->failed = tx->blameless = tx->trying = tx->purge_armed = 0;
-  tx->records = 0;
-  tx->head = tx->tail = NULL;
-  uv_timer_start(&tx->timer, on_timer, (uint64_t)tx->interval_ms, 0);
-  return 1;
+int kafka_txn_may_produce(const ksink *k) {
+  const ktx *tx = &k->tx;
+  return tx->state == TX_OPEN && !tx->failed && !tx->trying;
 }
 
 int kafka_txn_gate(ksink *k, kbatch *kb, uint32_t i) {
@@ -407,21 +435,16 @@ void kafka_txn_rejected(kbatch *kb, uint32_t i) {
 
 void kafka_txn_produce_failed(ksink *k, const char *why) {
   ktx *tx = &k->tx;
-  tx->blameless = 1;
   if (tx->failed) return;
   tx->failed = 1;
   snprintf(tx->why, sizeof tx->why, "%.500s", why);
   rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE);
 }
 
-static void fail_for(ksink *k, int blame, const char *fmt, const char *topic, rd_kafka_resp_err_t err) {
+static void fail_for(ksink *k, const char *fmt, const char *topic, rd_kafka_resp_err_t err) {
   ktx *tx = &k->tx;
-  if (tx->failed) {
-    tx->blameless |= !blame;
-    return;
-  }
+  if (tx->failed) return;
   tx->failed = 1;
-  tx->blameless = !blame;
   snprintf(tx->why, sizeof tx->why, fmt, topic, rd_kafka_err2str(err));
   rd_kafka_purge(k->kc.rk, RD_KAFKA_PURGE_F_QUEUE);
 }
@@ -468,23 +491,13 @@ void kafka_txn_delivered(ksink *k, kbatch *kb, uint32_t i, const rd_kafka_messag
                     topic, rd_kafka_err2str(m->err));
       }
     }
-    if (!purged) fail_for(k, blame, "a message for topic %s failed: %s", topic, m->err);
+    if (!purged) fail_for(k, "a message for topic %s failed: %s", topic, m->err);
   } else {
     if (*r == R_TRYING) *r = R_NEW;
     kafka_client_alive(&k->kc);
   }
   if (k->outstanding == 0 || k->blocked) tx->ops->produce_more(k);
   kafka_txn_progress(k);
-}
-
-void kafka_txn_batch_produced(ksink *k, sl_sink_batch *sb) {
-  ktx *tx = &k->tx;
-  sb->next = NULL;
-  if (tx->tail) tx->tail->next = sb;
-  else tx->head = sb;
-  tx->tail = sb;
-  tx->records += sb->n;
-  if (tx->records >= tx->max_records) tx->ending = 1;
 }
 
 void kafka_txn_progress(ksink *k) {
@@ -501,20 +514,12 @@ void kafka_txn_progress(ksink *k) {
     }
     return;
   }
-  if (!tx->ending) return;
-  if (k->qhead && ((kbatch *)k->qhead->sink_data)->next > 0) return;   /* a batch is half produced */
-  if (k->outstanding) return;
+  if (tx->cur || k->outstanding) return;   /* the group is not all produced and delivered */
   if (build_offsets(k)) return;
   start_op(k, TXOP_COMMIT);
 }
 
-void kafka_txn_flush(ksink *k) {
-  ktx *tx = &k->tx;
-  if (tx->state == TX_OPEN) {
-    tx->ending = 1;
-    kafka_txn_progress(k);
-  }
-}
+void kafka_txn_flush(ksink *k) { sl_sink_queue_kick(&k->tx.q); }
 
 int kafka_txn_idle(const ksink *k) { return !k->tx.op_running; }
 
@@ -527,6 +532,7 @@ void kafka_txn_destroy(ksink *k) {
     uv_close((uv_handle_t *)&tx->timer, NULL);
     tx->timer_open = 0;
   }
+  sl_sink_queue_close(&tx->q);
   kafka_offsets_clear(&tx->offs);
   if (tx->err) rd_kafka_error_destroy(tx->err);
   tx->err = NULL;
