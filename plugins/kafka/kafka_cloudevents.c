@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "kafka.h"
+#include "sluice/clock.h"
 
 /* ---- RFC 3339 ---- */
 
@@ -28,17 +29,6 @@ static int digits(const char *p, int n, int *out) {
   }
   *out = v;
   return 0;
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
- * (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
 }
 
 int kafka_ce_parse_time(const char *p, size_t n, int64_t *ms) {
@@ -76,7 +66,7 @@ int kafka_ce_parse_time(const char *p, size_t n, int64_t *ms) {
   }
   if (i != n) return -1;
   if (s == 60) s = 59;   /* a leap second: its millisecond in the last second */
-  int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_min * 60;
+  int64_t secs = sl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_min * 60;
   *ms = secs * 1000 + frac_ms;
   return 0;
 }

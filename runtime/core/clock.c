@@ -6,6 +6,17 @@
 #include <string.h>
 #include <time.h>
 
+/* Howard Hinnant's days_from_civil: eras of 400 years (146097 days), the
+ * year counted from March so that the leap day comes last. */
+int64_t sl_days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
 int64_t sl_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

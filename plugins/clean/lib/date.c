@@ -14,16 +14,6 @@
 
 #include "clean.h"
 
-int64_t sl_days_from_civil(int64_t y, int m, int d) {
-  /* Howard Hinnant's days_from_civil. */
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 void sl_civil_from_days(int64_t z, int *y, int *m, int *d) {
   z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;

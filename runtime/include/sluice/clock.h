@@ -20,6 +20,9 @@ int64_t sl_mono_ms(void);
 /* RFC 3339 UTC with milliseconds: "2026-11-27T14:00:00.123Z" (24 bytes
  * + NUL: n should be at least SL_TIME_MS_LEN; a shorter out is cut). */
 void sl_format_time_ms(char *out, size_t n, int64_t unix_ms);
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m
+ * 1..12; negative before 1970): for turning a parsed date into Unix time. */
+int64_t sl_days_from_civil(int64_t y, int m, int d);
 
 /* "250ms", "5s", "2m", "1h", or a bare number of milliseconds → ms.
  * -1 when malformed or negative. */
