@@ -49,7 +49,22 @@ typedef struct sl_stateful {
    * batch with no record left): records emitted here (closed windows, say)
    * follow the batch's records. */
   void (*batch_end)(sl_stage *st, sl_step_out *out);
+  /* Optional.  Lane thread, every interval set by sl_stateful_tick (from
+   * init), between batches: time-driven output (a window that closes with
+   * no record arriving).  Records emitted here go out in a batch of the
+   * lane's own, which carries no source position. */
+  void (*tick)(sl_stage *st, sl_step_out *out, int64_t now_ms);
+  /* Optional.  Lane thread, once, when every source has ended (a file read
+   * to its end, a bounded query done) and every batch before is applied:
+   * end-of-input results (each record's final entity, the last windows).
+   * Records emitted here go out, like tick's, in a batch of the lane's own
+   * before the pipeline stops.  Not called on a shutdown by signal: the
+   * input has not ended then, and a restart rebuilds the state. */
+  void (*finish)(sl_stage *st, sl_step_out *out);
 } sl_stateful;
+
+/* From init: call the stage's tick every interval_ms (0: never). */
+void sl_stateful_tick(sl_stage *st, int64_t interval_ms);
 
 /* The source whose batch the record of this call came from: a stateful
  * stage keeps per-source state with it (sl_stage_name). */
