@@ -282,8 +282,10 @@ int sl_match_config_finish(sl_match_config *c, sl_buf *err) {
     return SL_EINVAL;
   }
   memset(c->stored, 0, sizeof c->stored);
-  for (int i = 0; i < c->ncols; i++)
-    if (c->col_part[i] == 0) c->stored[i] = 1;
+  for (int i = 0; i < c->ncols; i++) {
+    const char *dot = strrchr(c->col[i], '.');
+    if (c->col_part[i] == 0 || (dot && !strcmp(dot, ".valid"))) c->stored[i] = 1;
+  }
   for (int f = 0; f < c->nfields; f++) {
     if ((c->field_col[f] = resolve(c, c->field[f].name, "compare", err)) < 0) return SL_EINVAL;
     c->stored[c->field_col[f]] = 1;

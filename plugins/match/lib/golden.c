@@ -20,6 +20,15 @@ typedef struct member {
   sl_match_str dept, feed, src_id;
 } member;
 
+void sl_match_golden_columns(const sl_match_config *c, int *col) {
+  for (int i = 0; i < c->ncols; i++)
+    if (c->col_part[i] == 0) col[c->col_input[i]] = i;
+  for (int i = 0; i < c->ncols; i++) {
+    const char *dot = strrchr(c->col[i], '.');
+    if (c->col_part[i] && dot && !strcmp(dot, ".valid")) col[c->col_input[i]] = i;
+  }
+}
+
 int sl_match_survive_parse(const char *name, sl_match_survive *out) {
   static const char *const names[] = {NULL, "priority", "recent", "frequent", "longest"};
   for (int i = 1; i <= SL_SURVIVE_LONGEST; i++)
@@ -68,8 +77,7 @@ static int identity_before(const member *x, const member *y) {
 void sl_match_golden(sl_match *m, uint32_t slot, const sl_match_golden_spec *g, uint32_t *from) {
   const sl_match_config *c = sl__match_config(m);
   int incol[SL_MATCH_MAX_INPUTS];
-  for (int i = 0; i < c->ncols; i++)
-    if (c->col_part[i] == 0) incol[c->col_input[i]] = i;
+  sl_match_golden_columns(c, incol);
   for (int i = 0; i < c->ninputs; i++) from[i] = UINT32_MAX;
   int nprio = 0;
   while (g && g->priority && g->priority[nprio]) nprio++;

@@ -69,6 +69,10 @@ const char *sl_match_decision_name(int d) {
   return d >= 0 && d <= SL_MATCH_ID ? names[d] : "?";
 }
 
+uint64_t sl_match_hash(const void *p, size_t n) {
+  return XXH3_64bits(p, n);
+}
+
 sl_match *sl_match_new(const sl_match_config *c, sl_match_model *mo) {
   sl_match *m = calloc(1, sizeof *m);
   if (!m) return NULL;

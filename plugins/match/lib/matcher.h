@@ -182,6 +182,8 @@ typedef enum sl_match_decision {
 } sl_match_decision;
 
 const char *sl_match_decision_name(int d);
+/* XXH3-64 of p[0..n): what entity, event and review ids are made of. */
+uint64_t sl_match_hash(const void *p, size_t n);
 
 typedef struct sl_match sl_match;
 
@@ -291,6 +293,10 @@ typedef struct sl_match_golden_spec {
 } sl_match_golden_spec;
 
 int sl_match_survive_parse(const char *name, sl_match_survive *out);
+/* The column each input's golden value is read from: its validated form
+ * ("id_no.valid": an invalid ID never becomes golden) where its kind has
+ * one, else its prepared value. */
+void sl_match_golden_columns(const sl_match_config *c, int *col);
 
 /* The golden value of each input of slot's entity: from[i] is the slot
  * the value came from (UINT32_MAX: no member has one). */
