@@ -32,7 +32,9 @@
  * of training.  --batch-pairs writes, for the batch definition of the
  * clusters (tests/match/test_step_shuffle.py), every pair of records that
  * share a block, scored without streaming: "i<TAB>j<TAB>rule<TAB>p" with
- * rule must, cannot or score (record numbers in file order). */
+ * rule must, cannot or score (record numbers in file order), after a line
+ * "#id<TAB>i<TAB>value" for each record with a value in the ID rule's
+ * column. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +249,8 @@ static void batch_pairs(const opts *o, const table *t, sl_match_str *const *inpu
       }
   FILE *f = fopen(path, "w");
   if (!f) die("cannot write", path);
+  for (size_t i = 0; i < n; i++)
+    if (ids[i].n) fprintf(f, "#id\t%zu\t%.*s\n", i, (int)ids[i].n, ids[i].p);
   sl_match_counts seen = {0};
   sl_match_scratch sc = {0};
   for (size_t a = 0; a < ne;) {
