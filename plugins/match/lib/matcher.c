@@ -373,7 +373,10 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
       d = sl_match_id_rule(p->col[c->id_col], idb[c->id_col]);
     }
     if (d == SL_MATCH_CANNOT) {
-      if (!sl_match_uf_cannot(&m->uf, s, j)) m->stats.cannot++;
+      /* No constraint to store: both clusters carry their valid ID as
+       * their identity (sl_match_uf_identify), and clusters with different
+       * identities are never joined. */
+      m->stats.cannot++;
       continue;
     }
     pending pe = {.j = j, .w = 1e300, .must = d == SL_MATCH_MUST};
