@@ -18,7 +18,15 @@
 
 #define EXTRA 3           /* dept, feed, src_id after the stored columns */
 #define F_LIVE 1
-#define MAX_GROUPS 65535
+/* Departments and feeds are interned, their index kept per record; past
+ * this many (hostile input) a record keeps its own copy in the store. */
+#define MAX_NAMES 4096
+#define OVERFLOW UINT16_MAX
+
+typedef struct name_table {
+  char **v;
+  size_t n, cap;
+} name_table;
 
 typedef struct pending {
   uint32_t j;
@@ -42,7 +50,9 @@ struct sl_match {
   uint32_t *with;
   float *prob;
   uint8_t *dec, *flags, *gen;
-  uint16_t *group;
+  uint16_t *group;        /* department (OVERFLOW: the store has it) */
+  uint16_t *feed;         /* feed, likewise */
+  uint32_t *idh;          /* the ID rule's value, hashed (0: none): two that differ never link */
   /* per cluster root */
   uint64_t *ent;
   uint32_t *ver, *live;
@@ -51,9 +61,8 @@ struct sl_match {
   uint64_t *idkey;
   uint32_t *idslot;
   size_t idcap, idused;
-  /* departments (feeds' groups for link_only and priority) */
-  char **gname;
-  size_t ngroups, gcap;
+  /* departments (groups for link_only and priority) and feeds */
+  name_table depts, feeds;
   /* one add's scratch */
   pending *pend;
   size_t npend, cappend;
@@ -111,8 +120,12 @@ void sl_match_free(sl_match *m) {
   free(m->live);
   free(m->idkey);
   free(m->idslot);
-  for (size_t i = 0; i < m->ngroups; i++) free(m->gname[i]);
-  free(m->gname);
+  for (size_t i = 0; i < m->depts.n; i++) free(m->depts.v[i]);
+  for (size_t i = 0; i < m->feeds.n; i++) free(m->feeds.v[i]);
+  free(m->depts.v);
+  free(m->feeds.v);
+  free(m->feed);
+  free(m->idh);
   free(m->pend);
   free(m->rev);
   free(m->mer);
@@ -133,7 +146,7 @@ static int grow_slots(sl_match *m) {
   void *tmp;
   if (GROW(m->vhash, cap) || GROW(m->time, cap) || GROW(m->next, cap) || GROW(m->with, cap) ||
       GROW(m->prob, cap) || GROW(m->dec, cap) || GROW(m->flags, cap) || GROW(m->gen, cap) ||
-      GROW(m->group, cap) || GROW(m->ent, cap) || GROW(m->ver, cap) || GROW(m->live, cap))
+      GROW(m->group, cap) || GROW(m->feed, cap) || GROW(m->idh, cap) || GROW(m->ent, cap) || GROW(m->ver, cap) || GROW(m->live, cap))
     return SL_ENOMEM;
   m->cap = cap;
   return 0;
@@ -170,9 +183,15 @@ static int same_str(sl_match_str a, sl_match_str b) {
   return a.n == b.n && (!a.n || !memcmp(a.p, b.p, a.n));
 }
 
-static void extras(const sl_match *m, uint32_t slot, sl_match_str *x) {
-  sl_match_str col[SL_MATCH_MAX_COLS];
+static sl_match_str name_of(const name_table *t, uint16_t i, sl_match_str stored) {
+  return i == OVERFLOW ? stored : (sl_match_str){t->v[i], (uint32_t)strlen(t->v[i])};
+}
+
+/* A slot's department, feed and source id. */
+static void extras(const sl_match *m, uint32_t slot, sl_match_str *col, sl_match_str *x) {
   sl_match_store_get(&m->st, slot, m->c->ncols, col, x, EXTRA);
+  x[0] = name_of(&m->depts, m->group[slot], x[0]);
+  x[1] = name_of(&m->feeds, m->feed[slot], x[1]);
 }
 
 /* The table slot of key: where it is, or the empty one it would go to. */
@@ -180,8 +199,8 @@ static size_t id_at(const sl_match *m, uint64_t key, sl_match_str d, sl_match_st
   size_t mask = m->idcap - 1, i = (size_t)(key * 0x9E3779B97F4A7C15ull >> 17) & mask;
   for (; m->idkey[i]; i = (i + 1) & mask) {
     if (m->idkey[i] != key) continue;
-    sl_match_str x[EXTRA];
-    extras(m, m->idslot[i], x);
+    sl_match_str x[EXTRA], col[SL_MATCH_MAX_COLS];
+    extras(m, m->idslot[i], col, x);
     if (same_str(x[0], d) && same_str(x[1], f) && same_str(x[2], s)) break;
   }
   return i;
@@ -218,22 +237,23 @@ uint32_t sl_match_find(const sl_match *m, sl_match_str dept, sl_match_str feed, 
   return m->idkey[i] ? m->idslot[i] : UINT32_MAX;
 }
 
-static int group_of(sl_match *m, sl_match_str dept, uint16_t *out) {
-  for (size_t i = 0; i < m->ngroups; i++)
-    if (strlen(m->gname[i]) == dept.n && !memcmp(m->gname[i], dept.p, dept.n)) {
+/* The index of name in t, added if new; OVERFLOW past MAX_NAMES. */
+static int intern(name_table *t, sl_match_str name, uint16_t *out) {
+  for (size_t i = 0; i < t->n; i++)
+    if (strlen(t->v[i]) == name.n && !memcmp(t->v[i], name.p, name.n)) {
       *out = (uint16_t)i;
       return 0;
     }
-  if (m->ngroups == MAX_GROUPS) {   /* hostile input: one shared group */
-    *out = MAX_GROUPS - 1;
+  if (t->n == MAX_NAMES || memchr(name.p, 0, name.n)) {
+    *out = OVERFLOW;
     return 0;
   }
-  char *s = strndup(dept.n ? dept.p : "", dept.n);
-  if (!s || push((void **)&m->gname, &m->ngroups, &m->gcap, sizeof s, &s)) {
+  char *s = strndup(name.n ? name.p : "", name.n);
+  if (!s || push((void **)&t->v, &t->n, &t->cap, sizeof s, &s)) {
     free(s);
     return SL_ENOMEM;
   }
-  *out = (uint16_t)(m->ngroups - 1);
+  *out = (uint16_t)(t->n - 1);
   return 0;
 }
 
@@ -319,12 +339,18 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
     return 0;
   }
   if (grow_slots(m) || sl_match_uf_grow(&m->uf, m->n + 1)) return SL_ENOMEM;
-  sl_match_str x[EXTRA] = {in->dept, in->feed, in->src_id};
+  uint16_t g, fd;
+  if (intern(&m->depts, in->dept, &g) || intern(&m->feeds, in->feed, &fd)) return SL_ENOMEM;
+  sl_match_str x[EXTRA] = {g == OVERFLOW ? in->dept : (sl_match_str){"", 0},
+                           fd == OVERFLOW ? in->feed : (sl_match_str){"", 0}, in->src_id};
   int64_t si = sl_match_store_add(&m->st, p->col, x, EXTRA);
   if (si < 0) return SL_ENOMEM;
   uint32_t s = (uint32_t)si;
-  uint16_t g;
-  if (group_of(m, in->dept, &g)) return SL_ENOMEM;
+  uint32_t idh = 0;
+  if (c->id_col >= 0 && p->col[c->id_col].n) {
+    idh = (uint32_t)sl_match_key(0, p->col[c->id_col].p, p->col[c->id_col].n);
+    if (!idh) idh = 1;
+  }
   m->n++;
   m->vhash[s] = vh;
   m->time[s] = in->time_ms;
@@ -335,6 +361,8 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   m->flags[s] = F_LIVE;
   m->gen[s] = 0;
   m->group[s] = g;
+  m->feed[s] = fd;
+  m->idh[s] = idh;
   m->ent[s] = 0;
   m->ver[s] = 0;
   m->live[s] = 1;
@@ -360,17 +388,19 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
 
   /* Candidates: the live records sharing a key, scored. */
   if (sl_match_cands_collect(&m->cands, m->ix, p->key, (size_t)p->nkeys, s)) return SL_ENOMEM;
-  sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS], idb[SL_MATCH_MAX_COLS];
+  sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS], colb[SL_MATCH_MAX_COLS];
   for (int f = 0; f < c->nfields; f++) a[f] = p->col[c->field_col[f]];
   double best = -1;
   for (size_t y = 0; y < m->cands.n; y++) {
     uint32_t j = m->cands.ids[y];
     if (!(m->flags[j] & F_LIVE) || (c->link_only && m->group[j] == g)) continue;
     m->stats.pairs++;
-    sl_match_rule d = SL_MATCH_SCORE;
-    if (c->id_col >= 0) {
-      sl_match_store_get(&m->st, j, c->ncols, idb, NULL, 0);
-      d = sl_match_id_rule(p->col[c->id_col], idb[c->id_col]);
+    /* Two different valid IDs are known without reading the candidate. */
+    sl_match_rule d = idh && m->idh[j] && idh != m->idh[j] ? SL_MATCH_CANNOT : SL_MATCH_SCORE;
+    if (d == SL_MATCH_SCORE) {
+      /* One decoding of the candidate's values for the ID rule and the fields. */
+      sl_match_store_get(&m->st, j, c->ncols, colb, NULL, 0);
+      if (c->id_col >= 0) d = sl_match_id_rule(p->col[c->id_col], colb[c->id_col]);
     }
     if (d == SL_MATCH_CANNOT) {
       /* No constraint to store: both clusters carry their valid ID as
@@ -383,7 +413,7 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
     double pr = 1.0;
     if (d == SL_MATCH_SCORE) {
       int8_t gm[SL_MATCH_MAX_FIELDS];
-      sl_match_store_fields(&m->st, c, j, b);
+      for (int f = 0; f < c->nfields; f++) b[f] = colb[c->field_col[f]];
       sl_match_gamma(&m->mo, a, b, gm, &m->sc);
       pe.w = sl_match_weight(&m->mo, gm, a, NULL);
       pr = sl_match_probability(pe.w);
@@ -479,7 +509,7 @@ int sl_match_live(const sl_match *m, uint32_t slot) {
 
 void sl_match_get(const sl_match *m, uint32_t slot, sl_match_view *v) {
   sl_match_str x[EXTRA];
-  sl_match_store_get(&m->st, slot, m->c->ncols, v->col, x, EXTRA);
+  extras(m, slot, v->col, x);
   v->dept = x[0];
   v->feed = x[1];
   v->src_id = x[2];
@@ -510,7 +540,7 @@ uint16_t sl__match_group(const sl_match *m, uint32_t slot) {
 }
 
 const char *sl__match_group_name(const sl_match *m, uint16_t g) {
-  return g < m->ngroups ? m->gname[g] : "";
+  return g < m->depts.n ? m->depts.v[g] : "";
 }
 
 const sl_match_model *sl__match_model(const sl_match *m) {
@@ -525,8 +555,8 @@ void sl_match_stats_get(const sl_match *m, sl_match_stats *st) {
   *st = m->stats;
   st->cannot = m->stats.cannot;
   sl_match_index_stats_get(m->ix, &st->index);
-  size_t per_slot = sizeof(uint64_t) * 3 + sizeof(int64_t) + sizeof(uint32_t) * 5 + sizeof(float) + 3 +
-                    sizeof(uint16_t);
+  size_t per_slot = sizeof(uint64_t) * 2 + sizeof(int64_t) + sizeof(uint32_t) * 5 + sizeof(float) + 3 +
+                    sizeof(uint16_t) * 2;
   st->bytes = st->index.bytes + m->cap * per_slot + m->st.bytes.cap + m->st.cap * sizeof(uint64_t) +
               m->uf.cap * (sizeof(uint32_t) * 3 + sizeof(uint64_t)) + m->uf.clcap * 8 +
               m->idcap * (sizeof(uint64_t) + sizeof(uint32_t)) + m->cands.nstamp * sizeof(uint32_t);
