@@ -33,8 +33,9 @@
 #include "sluice/lua.h"
 #include "sluice/plugin.h"
 
-/* Rows emitted per apply or batch_end call at most (the rest wait). */
-#define DRAIN 4096
+/* Rows emitted per apply or batch_end call at most (the rest wait): half
+ * of what one call may emit (max_inflight_records), at least this. */
+#define DRAIN_MIN 1024
 
 typedef struct match_cfg {
   char *domain;
@@ -81,6 +82,7 @@ typedef struct match_priv {
   size_t nheld;
   sl_match_prepared prep;
   queue q;
+  size_t drain;           /* rows a call emits at most */
   sl_buf tmp, row;
   int input_col[SL_MATCH_MAX_INPUTS];   /* each input's value column */
   int golden_col[SL_MATCH_MAX_INPUTS];  /* and the column its golden value is read from */
@@ -471,7 +473,10 @@ static void queue_rows(match_priv *pv, const match_cfg *cfg, const sl_match_in *
     event_row(pv, cfg, "merged", r->merges[i].absorbed, r->merges[i].survivor, NULL,
               r->merges[i].absorbed_version, now);
   }
-  if (r->left) event_row(pv, cfg, "member_removed", r->left, 0, in, 0, now);
+  if (r->left) {
+    event_row(pv, cfg, "member_removed", r->left, 0, in, r->left_version, now);
+    entity_row(pv, cfg, r->left_slot, now);
+  }
   if (r->created) event_row(pv, cfg, "created", r->entity, 0, in, ver, now);
   else if (r->updated && !r->left) event_row(pv, cfg, "updated", r->entity, 0, in, ver, now);
   else event_row(pv, cfg, "member_added", r->entity, 0, in, ver, now);
@@ -616,7 +621,7 @@ static int match_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
       sl_stage_fatal(st, "out of memory training the model");
       return SL_STEP_DROP;
     }
-    q_drain(st, pv, out, DRAIN);
+    q_drain(st, pv, out, pv->drain);
     return SL_STEP_DROP;   /* it comes out of the queue, annotated */
   }
   sl_match_result r;
@@ -639,13 +644,13 @@ static int match_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
     sl_step_fail(out, rec, "match: out of memory");
     return SL_ENOMEM;
   }
-  q_drain(st, pv, out, DRAIN);
+  q_drain(st, pv, out, pv->drain);
   return SL_STEP_KEEP;
 }
 
 static void match_batch_end(sl_stage *st, sl_step_out *out) {
   match_priv *pv = sl_stage_priv(st);
-  q_drain(st, pv, out, DRAIN);
+  q_drain(st, pv, out, pv->drain);
   if (!pv->m) return;
   report_cap(st, pv);
   sl_match_stats s;
@@ -910,6 +915,8 @@ static int match_init(sl_stage *st) {
   pv->prefix = !strcmp(d, "person") ? 'P' : !strcmp(d, "company") ? 'C'
                : (*d >= 'a' && *d <= 'z') ? (char)(*d - 32) : *d ? *d : 'E';
   sl_match_sample_init(&pv->sample, &pv->cfg);
+  pv->drain = (size_t)(sl_pipeline_max_inflight_records(sl_stage_pipeline(st)) / 2);
+  if (pv->drain < DRAIN_MIN) pv->drain = DRAIN_MIN;
   if (cfg->model) {
     sl_match_model mo;
     sl_match_model_init(&mo, pv->cfg.field, pv->cfg.nfields);

@@ -472,7 +472,8 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
     uint32_t orr = root(m, old);
     if (orr != r) {
       res->left = m->ent[orr];
-      m->ver[orr]++;
+      res->left_slot = old;
+      res->left_version = ++m->ver[orr];
     }
   }
 

@@ -215,7 +215,9 @@ typedef struct sl_match_result {
   uint32_t with;          /* that candidate's slot, UINT32_MAX when none */
   uint64_t entity;        /* the record's entity now */
   int created;            /* the entity is new */
-  uint64_t left;          /* an update that left an entity: that entity (0: none) */
+  uint64_t left;          /* an update that left an entity: that entity (0: none), */
+  uint32_t left_slot;     /* a slot in it (the earlier version) */
+  uint32_t left_version;  /* and its version now */
   sl_match_review *reviews;
   size_t nreviews;
   sl_match_merge *merges;
