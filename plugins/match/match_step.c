@@ -220,14 +220,16 @@ static int read_record(sl_stage *st, match_priv *pv, sl_step_out *out, sl_record
   sl_arena *a = sl_step_arena(out);
   char why[512];
   memset(in, 0, sizeof *in);
-  if (ident_value(rec, a, &pv->dept, rec->meta.department, &pv->tmp, &in->dept) ||
-      ident_value(rec, a, &pv->feed, rec->meta.feed, &pv->tmp, &in->feed) ||
-      ident_value(rec, a, &pv->id, (sl_str){NULL, 0}, &pv->tmp, &in->src_id)) {
-    snprintf(why, sizeof why, "match: an identity field is %s, not a string or number",
-             type_of(rec, a, pv->id.field ? pv->id.field : ""));
-    sl_step_fail(out, rec, why);
-    return SL_ETYPE;
-  }
+  const ident_part *parts[3] = {&pv->dept, &pv->feed, &pv->id};
+  sl_str fallback[3] = {rec->meta.department, rec->meta.feed, {NULL, 0}};
+  sl_match_str *dst[3] = {&in->dept, &in->feed, &in->src_id};
+  for (int i = 0; i < 3; i++)
+    if (ident_value(rec, a, parts[i], fallback[i], &pv->tmp, dst[i])) {
+      snprintf(why, sizeof why, "match: identity field '%s' is %s, not a string or number", parts[i]->field,
+               type_of(rec, a, parts[i]->field));
+      sl_step_fail(out, rec, why);
+      return SL_ETYPE;
+    }
   if (!in->src_id.n) {
     snprintf(why, sizeof why, "match: no record id (the identity's id field '%s' is missing or empty)",
              pv->id.field ? pv->id.field : "");

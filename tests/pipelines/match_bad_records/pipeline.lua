@@ -1,5 +1,6 @@
--- sl.match on bad input: a record without an id (absent or empty) and one
--- whose compared field is an object or a list go to the dead-letter sink
+-- sl.match on bad input: a record without an id (absent or empty), one
+-- whose id is an object and one whose compared field is an object or a
+-- list go to the dead-letter sink
 -- with the reason; the pipeline goes on, and the records after them are
 -- matched as if the bad ones never came (record 2 links to record 1).
 -- A number is read as its text (src_id 4, dob 20000101); null is missing.
