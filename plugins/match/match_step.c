@@ -167,6 +167,8 @@ static void q_drain(sl_stage *st, match_priv *pv, sl_step_out *out, size_t max) 
   }
 }
 
+static const sl_value *get(const sl_value *o, const char *name);
+
 /* ---- reading a record ---- */
 
 /* The text of a field: a string as it is, a number as written; NULL/absent
@@ -715,17 +717,65 @@ static void match_finish(sl_stage *st, sl_step_out *out) {
   }
 }
 
-/* Restore from the platform tables: another piece (plugins/match/platform_pg.c,
- * sl_match_platform_load) reads the members table; until it is built in,
- * `platform` is refused at init. */
+/* Restore from the platform tables.  The loader (plugins/match/platform_pg.c,
+ * sl_match_platform_load: COPY of the members table) is another piece;
+ * built with it, SLUICE_MATCH_PLATFORM_PG is defined and restore feeds
+ * every member back into its entity (sl_match_restore); without it a
+ * pipeline that sets `platform` does not start. */
+#ifdef SLUICE_MATCH_PLATFORM_PG
+#include "platform_pg.h"
+
+typedef struct restore_ctx {
+  match_priv *pv;
+  sl_arena a;
+  size_t n;
+} restore_ctx;
+
+/* One member: its vals (the raw match fields, JSON) as the inputs. */
+static int restore_member(void *ud, sl_match_str dept, sl_match_str feed, sl_match_str src_id,
+                          sl_match_str entity_id, sl_match_str vals_json) {
+  restore_ctx *rc = ud;
+  match_priv *pv = rc->pv;
+  sl_arena_reset(&rc->a);
+  sl_value v;
+  const char *why = NULL;
+  sl_match_str vals[SL_MATCH_MAX_INPUTS] = {{"", 0}};
+  if (!sl_json_parse(vals_json.p, vals_json.n, &rc->a, &v, &why) && v.type == SL_T_OBJECT)
+    for (int i = 0; i < pv->cfg.ninputs; i++) {
+      const sl_value *x = get(&v, pv->cfg.input[i]);
+      if (x && x->type == SL_T_STRING) vals[i] = (sl_match_str){x->u.s.ptr, (uint32_t)x->u.s.len};
+    }
+  char hex[17];
+  snprintf(hex, sizeof hex, "%.*s", entity_id.n > 1 ? (int)entity_id.n - 1 : 0, entity_id.p + 1);
+  sl_match_in in = {.dept = dept, .feed = feed, .src_id = src_id, .value = vals};
+  rc->n++;
+  return sl_match_restore(pv->m, &in, strtoull(hex, NULL, 16));
+}
+#endif
+
 static int match_restore(sl_stage *st) {
   match_cfg *cfg = sl_stage_config(st);
   if (!cfg->platform) return 0;
-  /* PLATFORM RESTORE CALL SITE: sl_match_platform_load(cfg->platform,
-   * cfg->domain, member_fn, pv, err, errlen), member_fn feeding each
-   * member's vals through sl_match_add. */
+#ifdef SLUICE_MATCH_PLATFORM_PG
+  match_priv *pv = sl_stage_priv(st);
+  restore_ctx rc = {.pv = pv};
+  char err[512] = "";
+  sl_arena_init(&rc.a);
+  int64_t t0 = sl_mono_ms();
+  int r = sl_match_platform_load(cfg->platform, cfg->domain, restore_member, &rc, err, sizeof err);
+  sl_arena_free(&rc.a);
+  sl_match_restore_done(pv->m);
+  if (r) {
+    sl_log_error(sl_stage_name(st), "restore from the platform tables: %s", err[0] ? err : sl_strerror(r));
+    return r;
+  }
+  sl_log_info(sl_stage_name(st), "restored %zu members from the platform tables in %lld ms", rc.n,
+              (long long)(sl_mono_ms() - t0));
+  return 0;
+#else
   sl_log_error(sl_stage_name(st), "platform: restore from PostgreSQL is not built in");
   return SL_EOPTION;
+#endif
 }
 
 /* ---- configuration ---- */
@@ -899,8 +949,8 @@ static int match_init(sl_stage *st) {
   match_priv *pv = sl_stage_priv(st);
   sl_buf err = SL_BUF_INIT;
   int rc = configure(st, pv, &err);
-  if (!rc && cfg->platform) {
-    sl_buf_puts(&err, "platform: restore from PostgreSQL is not built in yet");
+  if (!rc && cfg->platform && !cfg->model) {
+    sl_buf_puts(&err, "platform: restoring needs a model (model = ...): the restored members are not trained on");
     rc = SL_EOPTION;
   }
   if (!rc && cfg->train_on < 2) {

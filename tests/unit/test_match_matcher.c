@@ -134,6 +134,49 @@ TEST(cannot_link_by_id) {
   sl_match_config_free(&c);
 }
 
+/* What restore does after a restart: the members come back into their
+ * entities without being matched, and the stream goes on from there. */
+TEST(restore_puts_members_back_in_their_entities) {
+  sl_match_config c;
+  sl_match_model mo, mo2;
+  ASSERT_EQ(config(&c, "exact"), 0);
+  model(&c, &mo);
+  model(&c, &mo2);
+  sl_match *m = sl_match_new(&c, &mo), *back = sl_match_new(&c, &mo2);
+  sl_match_result r;
+  static const char *const rows[][3] = {{"1", "alice", "2000-01-01"}, {"2", "alice", "2000-01-01"},
+                                        {"3", "bob", "1990-05-05"}, {"4", "bob", "1990-05-05"},
+                                        {"5", "carol", "1980-03-03"}};
+  uint64_t ent[5];
+  for (int i = 0; i < 5; i++) {
+    ASSERT_EQ(add(m, rows[i][0], rows[i][1], rows[i][2], "", &r), 0);
+    ent[i] = r.entity;
+  }
+  /* Restored in another order than they came. */
+  for (int i = 4; i >= 0; i--) {
+    sl_match_str v[3] = {S(rows[i][1]), S(rows[i][2]), S("")};
+    sl_match_in in = {.dept = S("gaj"), .feed = S("hj"), .src_id = S(rows[i][0]), .value = v};
+    ASSERT_EQ(sl_match_restore(back, &in, sl_match_entity(m, (uint32_t)i)), 0);
+  }
+  sl_match_restore_done(back);
+  for (int i = 0; i < 5; i++) {
+    uint32_t slot = sl_match_find(back, S("gaj"), S("hj"), S(rows[i][0]));
+    ASSERT(slot != UINT32_MAX);
+    ASSERT_EQ(sl_match_entity(back, slot), ent[i]);
+  }
+  ASSERT_EQ(sl_match_entity_members(back, sl_match_find(back, S("gaj"), S("hj"), S("1"))), 2);
+  /* A replayed record changes nothing; a new one links to a restored entity. */
+  ASSERT_EQ(add(back, "2", "alice", "2000-01-01", "", &r), 0);
+  ASSERT_EQ(r.replay, 1);
+  ASSERT_EQ(r.entity, ent[0]);
+  ASSERT_EQ(add(back, "6", "bob", "1990-05-05", "", &r), 0);
+  ASSERT_EQ(r.decision, SL_MATCH_LINK);
+  ASSERT_EQ(r.entity, ent[2]);
+  sl_match_free(m);
+  sl_match_free(back);
+  sl_match_config_free(&c);
+}
+
 TEST(golden_by_priority_then_frequency) {
   sl_match_config c;
   sl_match_model mo;
@@ -245,5 +288,6 @@ TEST(config_errors_name_the_column) {
   sl_match_config_free(&c);
 }
 
-RUN_TESTS(identity_replace_and_replay, cannot_link_by_id, golden_by_priority_then_frequency,
+RUN_TESTS(identity_replace_and_replay, cannot_link_by_id, restore_puts_members_back_in_their_entities,
+          golden_by_priority_then_frequency,
           model_file_round_trip, config_errors_name_the_column)

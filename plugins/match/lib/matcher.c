@@ -71,6 +71,7 @@ struct sl_match {
   sl_match_merge *mer;
   size_t nmer, capmer;
   sl_match_stats stats;
+  sl_match_counts restoring;  /* during a restore: entity -> one of its slots + 1 */
 };
 
 const char *sl_match_decision_name(int d) {
@@ -129,6 +130,7 @@ void sl_match_free(sl_match *m) {
   free(m->pend);
   free(m->rev);
   free(m->mer);
+  sl_match_counts_free(&m->restoring);
   free(m);
 }
 
@@ -318,26 +320,11 @@ static void replay_result(sl_match *m, uint32_t s, sl_match_result *res) {
   m->stats.replays++;
 }
 
-int sl_match_add(sl_match *m, const sl_match_in *in, sl_match_result *res) {
-  sl_match_prepare(m->c, in->value, &m->prep);
-  return sl_match_add_prepared(m, in, &m->prep, res);
-}
-
-int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_prepared *p,
-                          sl_match_result *res) {
+/* A slot for a record: its values stored, its fixed-size fields set, its
+ * cluster identity (a valid ID) given.  0 or SL_ENOMEM. */
+static int new_slot(sl_match *m, const sl_match_in *in, const sl_match_prepared *p, uint64_t vh,
+                    uint32_t *out) {
   const sl_match_config *c = m->c;
-  memset(res, 0, sizeof *res);
-  res->with = UINT32_MAX;
-  m->npend = m->nrev = m->nmer = 0;
-  uint64_t key = identity_key(in->dept, in->feed, in->src_id);
-  uint64_t vh = values_hash(c, p);
-  if (id_grow(m)) return SL_ENOMEM;
-  size_t at = id_at(m, key, in->dept, in->feed, in->src_id);
-  uint32_t old = m->idkey[at] ? m->idslot[at] : UINT32_MAX;
-  if (old != UINT32_MAX && m->vhash[old] == vh) {
-    replay_result(m, old, res);
-    return 0;
-  }
   if (grow_slots(m) || sl_match_uf_grow(&m->uf, m->n + 1)) return SL_ENOMEM;
   uint16_t g, fd;
   if (intern(&m->depts, in->dept, &g) || intern(&m->feeds, in->feed, &fd)) return SL_ENOMEM;
@@ -367,6 +354,36 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   m->ver[s] = 0;
   m->live[s] = 1;
   m->stats.records++;
+  if (c->id_col >= 0 && p->col[c->id_col].n)
+    sl_match_uf_identify(&m->uf, s, sl_match_key(0, p->col[c->id_col].p, p->col[c->id_col].n) | 1);
+  *out = s;
+  return 0;
+}
+
+int sl_match_add(sl_match *m, const sl_match_in *in, sl_match_result *res) {
+  sl_match_prepare(m->c, in->value, &m->prep);
+  return sl_match_add_prepared(m, in, &m->prep, res);
+}
+
+int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_prepared *p,
+                          sl_match_result *res) {
+  const sl_match_config *c = m->c;
+  memset(res, 0, sizeof *res);
+  res->with = UINT32_MAX;
+  m->npend = m->nrev = m->nmer = 0;
+  uint64_t key = identity_key(in->dept, in->feed, in->src_id);
+  uint64_t vh = values_hash(c, p);
+  if (id_grow(m)) return SL_ENOMEM;
+  size_t at = id_at(m, key, in->dept, in->feed, in->src_id);
+  uint32_t old = m->idkey[at] ? m->idslot[at] : UINT32_MAX;
+  if (old != UINT32_MAX && m->vhash[old] == vh) {
+    replay_result(m, old, res);
+    return 0;
+  }
+  uint32_t s;
+  if (new_slot(m, in, p, vh, &s)) return SL_ENOMEM;
+  uint16_t g = m->group[s];
+  uint32_t idh = m->idh[s];
   uint32_t old_root = UINT32_MAX;
   if (old != UINT32_MAX) {
     /* An update: the earlier version stops being a member. */
@@ -382,9 +399,6 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   m->idslot[at] = s;
   res->slot = s;
   res->updated = old != UINT32_MAX;
-
-  if (c->id_col >= 0 && p->col[c->id_col].n)
-    sl_match_uf_identify(&m->uf, s, sl_match_key(0, p->col[c->id_col].p, p->col[c->id_col].n) | 1);
 
   /* Candidates: the live records sharing a key, scored. */
   if (sl_match_cands_collect(&m->cands, m->ix, p->key, (size_t)p->nkeys, s)) return SL_ENOMEM;
@@ -496,6 +510,45 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   for (int y = 0; y < p->nkeys; y++)
     if (sl_match_index_add(m->ix, p->key[y], s)) return SL_ENOMEM;
   return 0;
+}
+
+/* ---- restore ---- */
+
+int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity) {
+  sl_match_prepare(m->c, in->value, &m->prep);
+  const sl_match_prepared *p = &m->prep;
+  m->nmer = 0;
+  uint64_t key = identity_key(in->dept, in->feed, in->src_id);
+  if (id_grow(m)) return SL_ENOMEM;
+  size_t at = id_at(m, key, in->dept, in->feed, in->src_id);
+  if (m->idkey[at]) return 0;
+  uint32_t s;
+  if (new_slot(m, in, p, values_hash(m->c, p), &s)) return SL_ENOMEM;
+  m->idkey[at] = key;
+  m->idslot[at] = s;
+  m->idused++;
+  for (int y = 0; y < p->nkeys; y++)
+    if (sl_match_index_add(m->ix, p->key[y], s)) return SL_ENOMEM;
+  if (!entity) entity = 1;
+  uint64_t other = sl_match_counts_get(&m->restoring, entity);
+  if (!other) {
+    m->ent[s] = entity;
+    m->ver[s] = 1;
+    return sl_match_counts_add(&m->restoring, entity, (uint64_t)s + 1);
+  }
+  int rc = link(m, s, (uint32_t)(other - 1));
+  if (rc == SL_ENOMEM) return rc;
+  if (rc == SL_ESTATE) {
+    /* Kept apart: it keeps the entity id on a cluster of its own. */
+    m->stats.refused++;
+    m->ent[s] = entity;
+    m->ver[s] = 1;
+  }
+  return 0;
+}
+
+void sl_match_restore_done(sl_match *m) {
+  sl_match_counts_free(&m->restoring);
 }
 
 /* ---- reading ---- */

@@ -237,6 +237,16 @@ int sl_match_add(sl_match *m, const sl_match_in *in, sl_match_result *res);
 int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_prepared *p,
                           sl_match_result *res);
 
+/* Restoring the state from where it is durable (the platform's members
+ * table): puts a record straight into the entity it was in, without
+ * matching it; its keys are indexed, so later records find it.  A record
+ * whose identity is already there is left alone.  Entities keep their ids;
+ * a union the ID rule refuses (an entity an operator joined across two
+ * valid IDs) is counted in stats.refused.  0 or SL_ENOMEM. */
+int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity);
+/* Ends a restore (frees the entity map it kept); later adds match. */
+void sl_match_restore_done(sl_match *m);
+
 /* Slots: every version of every record, live or superseded. */
 size_t sl_match_slots(const sl_match *m);
 int sl_match_live(const sl_match *m, uint32_t slot);
