@@ -82,10 +82,16 @@ void sl_match_golden(sl_match *m, uint32_t slot, const sl_match_golden_spec *g, 
   int nprio = 0;
   while (g && g->priority && g->priority[nprio]) nprio++;
 
-  member *ms = malloc(MAX_MEMBERS * sizeof *ms);
+  size_t cap = 0;
+  uint32_t s = slot;
+  do {
+    cap += sl_match_live(m, s);
+    s = sl_match_next(m, s);
+  } while (s != slot && cap < MAX_MEMBERS);
+  member *ms = malloc((cap ? cap : 1) * sizeof *ms);
   if (!ms) return;
   size_t n = 0;
-  uint32_t s = slot;
+  s = slot;
   do {
     if (sl_match_live(m, s)) {
       sl_match_view v;
@@ -106,7 +112,7 @@ void sl_match_golden(sl_match *m, uint32_t slot, const sl_match_golden_spec *g, 
       for (int i = 0; i < c->ninputs; i++) x->val[i] = v.col[incol[i]];
     }
     s = sl_match_next(m, s);
-  } while (s != slot && n < MAX_MEMBERS);
+  } while (s != slot && n < cap);
 
   static const sl_match_survive dflt[] = {SL_SURVIVE_FREQUENT, SL_SURVIVE_RECENT};
   for (int f = 0; f < c->ninputs; f++) {
