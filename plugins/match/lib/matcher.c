@@ -447,7 +447,7 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
 
   /* Links strongest first: a record that could join two clusters which may
    * not be joined joins the one it matches best. */
-  qsort(m->pend, m->npend, sizeof *m->pend, by_weight_desc);
+  if (m->npend > 1) qsort(m->pend, m->npend, sizeof *m->pend, by_weight_desc);
   int linked = 0, by_id = 0;
   for (size_t y = 0; y < m->npend; y++) {
     m->stats.links++;
