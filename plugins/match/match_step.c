@@ -433,7 +433,7 @@ static void review_row(match_priv *pv, const match_cfg *cfg, uint32_t a, uint32_
   sl_match_explanation e;
   sl_match_explain(pv->m, sa, sb, &e);
   sl_buf_puts(b, ",\"explanation\":");
-  sl_match_explanation_json(pv->m, &e, b);
+  sl_match_explanation_json(&pv->cfg, &e, b);
   sl_buf_puts(b, ",\"record_a\":");
   values_json(pv, sa, b);
   sl_buf_puts(b, ",\"record_b\":");

@@ -177,6 +177,33 @@ TEST(restore_puts_members_back_in_their_entities) {
   sl_match_config_free(&c);
 }
 
+TEST(explain_gives_levels_weights_and_total) {
+  sl_match_config c;
+  sl_match_model mo;
+  ASSERT_EQ(config(&c, "exact"), 0);
+  model(&c, &mo);
+  sl_match *m = sl_match_new(&c, &mo);
+  sl_match_result r;
+  ASSERT_EQ(add(m, "1", "alice", "2000-01-01", "", &r), 0);
+  ASSERT_EQ(add(m, "2", "alice", "2000-01-02", "", &r), 0);
+  sl_match_explanation e;
+  sl_match_explain(m, 0, 1, &e);
+  ASSERT_EQ(e.nfields, 2);
+  ASSERT_EQ(e.term[0].level, 0);   /* name: exact */
+  ASSERT_EQ(e.term[1].level, 1);   /* dob: else */
+  ASSERT_NEAR(e.weight, e.prior + e.term[0].weight + e.term[1].weight, 1e-9);
+  ASSERT_NEAR(e.term[0].weight, 9.8138, 1e-3);   /* log2(0.9 / 0.001) */
+  ASSERT_EQ(e.rule, SL_MATCH_SCORE);
+  sl_buf j = SL_BUF_INIT;
+  sl_match_explanation_json(&c, &e, &j);
+  sl_buf_putc(&j, 0);
+  ASSERT(strstr(j.ptr, "\"name\":{\"level\":\"exact\",\"weight\":9.8138") != NULL);
+  ASSERT(strstr(j.ptr, "\"dob\":{\"level\":\"else\"") != NULL);
+  sl_buf_free(&j);
+  sl_match_free(m);
+  sl_match_config_free(&c);
+}
+
 TEST(golden_by_priority_then_frequency) {
   sl_match_config c;
   sl_match_model mo;
@@ -289,5 +316,5 @@ TEST(config_errors_name_the_column) {
 }
 
 RUN_TESTS(identity_replace_and_replay, cannot_link_by_id, restore_puts_members_back_in_their_entities,
-          golden_by_priority_then_frequency,
+          explain_gives_levels_weights_and_total, golden_by_priority_then_frequency,
           model_file_round_trip, config_errors_name_the_column)

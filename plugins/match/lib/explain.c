@@ -7,16 +7,12 @@
 
 #include "matcher.h"
 
-void sl_match_explain(sl_match *m, uint32_t a, uint32_t b, sl_match_explanation *e) {
-  const sl_match_config *c = sl__match_config(m);
-  const sl_match_model *mo = sl__match_model(m);
-  sl_match_view va, vb;
-  sl_match_get(m, a, &va);
-  sl_match_get(m, b, &vb);
+void sl_match_explain_cols(const sl_match_config *c, const sl_match_model *mo, const sl_match_str *cola,
+                           const sl_match_str *colb, sl_match_explanation *e) {
   sl_match_str x[SL_MATCH_MAX_FIELDS], y[SL_MATCH_MAX_FIELDS];
   for (int f = 0; f < c->nfields; f++) {
-    x[f] = va.col[c->field_col[f]];
-    y[f] = vb.col[c->field_col[f]];
+    x[f] = cola[c->field_col[f]];
+    y[f] = colb[c->field_col[f]];
   }
   int8_t g[SL_MATCH_MAX_FIELDS];
   sl_match_scratch sc = {0};
@@ -27,15 +23,21 @@ void sl_match_explain(sl_match *m, uint32_t a, uint32_t b, sl_match_explanation 
   e->prior = e->weight;
   for (int f = 0; f < c->nfields; f++) e->prior -= e->term[f].weight + e->term[f].tf_adjust;
   e->probability = sl_match_probability(e->weight);
-  e->rule = c->id_col >= 0 ? sl_match_id_rule(va.col[c->id_col], vb.col[c->id_col]) : SL_MATCH_SCORE;
+  e->rule = c->id_col >= 0 ? sl_match_id_rule(cola[c->id_col], colb[c->id_col]) : SL_MATCH_SCORE;
+}
+
+void sl_match_explain(sl_match *m, uint32_t a, uint32_t b, sl_match_explanation *e) {
+  sl_match_view va, vb;
+  sl_match_get(m, a, &va);
+  sl_match_get(m, b, &vb);
+  sl_match_explain_cols(sl__match_config(m), sl__match_model(m), va.col, vb.col, e);
 }
 
 static void num(sl_buf *out, double d) {
   sl_buf_json_double(out, isfinite(d) ? round(d * 1e4) / 1e4 : 0);
 }
 
-void sl_match_explanation_json(const sl_match *m, const sl_match_explanation *e, sl_buf *out) {
-  const sl_match_config *c = sl__match_config(m);
+void sl_match_explanation_json(const sl_match_config *c, const sl_match_explanation *e, sl_buf *out) {
   sl_buf_puts(out, "{\"fields\":{");
   for (int f = 0; f < e->nfields; f++) {
     if (f) sl_buf_putc(out, ',');

@@ -326,8 +326,13 @@ typedef struct sl_match_explanation {
   int rule;               /* sl_match_rule */
 } sl_match_explanation;
 
+/* Two records of the matcher (slots). */
 void sl_match_explain(sl_match *m, uint32_t a, uint32_t b, sl_match_explanation *e);
+/* Any two records, prepared (sl_match_prepare: their columns), under a
+ * model: what `sluice explain PIPELINE REC_A REC_B` needs. */
+void sl_match_explain_cols(const sl_match_config *c, const sl_match_model *mo, const sl_match_str *cola,
+                           const sl_match_str *colb, sl_match_explanation *e);
 /* As a JSON object: {"fields": {name: {"level", "weight", "tf_adjust"}}, "prior", "weight", "probability", "rule"}. */
-void sl_match_explanation_json(const sl_match *m, const sl_match_explanation *e, sl_buf *out);
+void sl_match_explanation_json(const sl_match_config *c, const sl_match_explanation *e, sl_buf *out);
 
 #endif
