@@ -405,8 +405,20 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS], colb[SL_MATCH_MAX_COLS];
   for (int f = 0; f < c->nfields; f++) a[f] = p->col[c->field_col[f]];
   double best = -1;
+  /* Candidates are scattered over the arrays and the store: the next ones'
+   * lines are asked for while this one is scored. */
+  for (size_t y = 0; y < m->cands.n && y < 2; y++) {
+    __builtin_prefetch(&m->flags[m->cands.ids[y]]);
+    __builtin_prefetch(&m->st.off[m->cands.ids[y]]);
+  }
   for (size_t y = 0; y < m->cands.n; y++) {
     uint32_t j = m->cands.ids[y];
+    if (y + 2 < m->cands.n) {
+      __builtin_prefetch(&m->flags[m->cands.ids[y + 2]]);
+      __builtin_prefetch(&m->idh[m->cands.ids[y + 2]]);
+      __builtin_prefetch(&m->st.off[m->cands.ids[y + 2]]);
+    }
+    if (y + 1 < m->cands.n) __builtin_prefetch(m->st.bytes.ptr + m->st.off[m->cands.ids[y + 1]]);
     if (!(m->flags[j] & F_LIVE) || (c->link_only && m->group[j] == g)) continue;
     m->stats.pairs++;
     /* Two different valid IDs are known without reading the candidate. */
