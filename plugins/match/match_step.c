@@ -723,7 +723,12 @@ static void match_finish(sl_stage *st, sl_step_out *out) {
  * every member back into its entity (sl_match_restore); without it a
  * pipeline that sets `platform` does not start. */
 #ifdef SLUICE_MATCH_PLATFORM_PG
-#include "platform_pg.h"
+/* As plugins/match/platform_pg.h declares them (/work/wt/MATCH_CONTRACT.md);
+ * include that header instead once it is in the tree. */
+typedef int (*sl_match_member_fn)(void *ud, sl_match_str dept, sl_match_str feed, sl_match_str src_id,
+                                  sl_match_str entity_id, sl_match_str vals_json);
+int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn, void *ud,
+                           char *err, size_t errlen);
 
 typedef struct restore_ctx {
   match_priv *pv;
