@@ -278,7 +278,9 @@ static void values_json(match_priv *pv, uint32_t slot, sl_buf *b) {
   sl_buf_putc(b, '}');
 }
 
-static void member_row(match_priv *pv, const match_cfg *cfg, const sl_match_in *in, const sl_match_result *r) {
+/* A member row: the record's identity, entity, decision and match values. */
+static void member_row(match_priv *pv, const match_cfg *cfg, const sl_match_in *in, uint64_t entity, int decision,
+                       double probability) {
   sl_buf *b = &pv->row;
   char eid[18], at[SL_TIME_MS_LEN];
   begin_row(b, "member", pv, cfg);
@@ -288,15 +290,15 @@ static void member_row(match_priv *pv, const match_cfg *cfg, const sl_match_in *
   jstr(b, in->feed);
   jkey(b, "src_id", 0);
   jstr(b, in->src_id);
-  entity_id(pv, r->entity, eid);
+  entity_id(pv, entity, eid);
   jkey(b, "entity_id", 0);
   sl_buf_json_string(b, eid, strlen(eid));
   jkey(b, "decision", 0);
   sl_buf_puts(b, "\"");
-  sl_buf_puts(b, sl_match_decision_name(r->decision));
+  sl_buf_puts(b, sl_match_decision_name(decision));
   sl_buf_puts(b, "\"");
   jkey(b, "probability", 0);
-  sl_buf_json_double(b, r->probability);
+  sl_buf_json_double(b, probability);
   jkey(b, "vals", 0);
   sl_buf_putc(b, '{');
   for (int i = 0, first = 1; i < pv->cfg.ninputs; i++) {
@@ -311,6 +313,23 @@ static void member_row(match_priv *pv, const match_cfg *cfg, const sl_match_in *
   sl_buf_json_string(b, at, strlen(at));
   sl_buf_putc(b, '}');
   q_push(&pv->q, b);
+}
+
+/* After a merge, the member rows of every other live member of the
+ * entity, so that the members table names the survivor for all of them
+ * (what a restore rebuilds the clusters from).  Their vals are the stored,
+ * prepared values: preparing them again gives the same. */
+static void member_rows_of(match_priv *pv, const match_cfg *cfg, uint32_t slot, uint64_t entity) {
+  uint32_t s = sl_match_next(pv->m, slot);
+  for (size_t k = 0; s != slot && k < 4096; s = sl_match_next(pv->m, s), k++) {
+    if (!sl_match_live(pv->m, s)) continue;
+    sl_match_view v;
+    sl_match_get(pv->m, s, &v);
+    sl_match_str vals[SL_MATCH_MAX_INPUTS];
+    for (int i = 0; i < pv->cfg.ninputs; i++) vals[i] = v.col[pv->input_col[i]];
+    sl_match_in in = {.dept = v.dept, .feed = v.feed, .src_id = v.src_id, .time_ms = v.time_ms, .value = vals};
+    member_row(pv, cfg, &in, entity, v.decision, v.probability);
+  }
 }
 
 /* The entity row of slot's entity: golden values with their provenance. */
@@ -470,13 +489,14 @@ static void annotation(match_priv *pv, const sl_match_result *r, sl_buf *eid_out
 static void queue_rows(match_priv *pv, const match_cfg *cfg, const sl_match_in *in, const sl_match_result *r) {
   if (r->replay) return;
   int64_t now = in->time_ms;
-  member_row(pv, cfg, in, r);
+  member_row(pv, cfg, in, r->entity, r->decision, r->probability);
   uint32_t ver = sl_match_entity_version(pv->m, r->slot);
   for (size_t i = 0; i < r->nmerges; i++) {
     merged_row(pv, cfg, &r->merges[i], now);
     event_row(pv, cfg, "merged", r->merges[i].absorbed, r->merges[i].survivor, NULL,
               r->merges[i].absorbed_version, now);
   }
+  if (r->nmerges) member_rows_of(pv, cfg, r->slot, r->entity);
   if (r->left) {
     event_row(pv, cfg, "member_removed", r->left, 0, in, r->left_version, now);
     entity_row(pv, cfg, r->left_slot, now);
