@@ -508,6 +508,18 @@ static void queue_rows(match_priv *pv, const match_cfg *cfg, const sl_match_in *
   for (size_t i = 0; i < r->nreviews; i++) review_row(pv, cfg, r->slot, r->reviews[i].other, r->reviews[i].probability);
 }
 
+/* Sets the record's entity_id and match (JSON texts) from the arena. */
+static int annotate(sl_record *rec, sl_arena *a, const sl_buf *eid, const sl_buf *mt) {
+  sl_value ve = {.type = SL_T_JSON, .flags = SL_VF_PLAIN_STRING}, vm = {.type = SL_T_JSON};
+  char *pe = sl_arena_memdup(a, eid->ptr, eid->len), *pm = sl_arena_memdup(a, mt->ptr, mt->len);
+  if (!pe || !pm) return SL_ENOMEM;
+  ve.u.s = (sl_str){pe, eid->len};
+  vm.u.s = (sl_str){pm, mt->len};
+  if (sl_record_set(rec, a, SL_STR_LIT("entity_id"), &ve) || sl_record_set(rec, a, SL_STR_LIT("match"), &vm))
+    return SL_ENOMEM;
+  return 0;
+}
+
 /* ---- training on the first records ---- */
 
 /* Holds a record of the training window: [u32 JSON length][i64 time]
@@ -542,7 +554,7 @@ static int start_matching(sl_stage *st, match_priv *pv, sl_match_model *mo) {
 
 /* Trains on the window, then decides its records in order and queues them
  * annotated, each before its rows. */
-static int train_and_release(sl_stage *st, match_priv *pv, sl_arena *a) {
+static int train_and_release(sl_stage *st, match_priv *pv) {
   match_cfg *cfg = sl_stage_config(st);
   sl_match_model mo;
   sl_match_model_init(&mo, pv->cfg.field, pv->cfg.nfields);
@@ -571,7 +583,11 @@ static int train_and_release(sl_stage *st, match_priv *pv, sl_arena *a) {
   sl_match_str vals[SL_MATCH_MAX_INPUTS];
   size_t at = 0;
   int rc = 0;
+  sl_arena local;         /* one held record at a time */
+  sl_arena_init(&local);
+  sl_arena *a = &local;
   for (size_t h = 0; h < pv->nheld && !rc; h++) {
+    sl_arena_reset(&local);
     uint32_t n;
     int64_t t;
     uint16_t k[3];
@@ -593,17 +609,16 @@ static int train_and_release(sl_stage *st, match_priv *pv, sl_arena *a) {
     if ((rc = sl_match_add(pv->m, &in, &r))) break;
     /* The record first (annotated), then its rows. */
     annotation(pv, &r, &eid, &mt);
+    if (annotate(rec, a, &eid, &mt)) {
+      rc = SL_ENOMEM;
+      break;
+    }
     row.len = 0;
-    sl_buf_append(&row, js, n - 1);           /* without the closing brace */
-    if (n > 2) sl_buf_putc(&row, ',');
-    sl_buf_puts(&row, "\"entity_id\":");
-    sl_buf_append(&row, eid.ptr, eid.len);
-    sl_buf_puts(&row, ",\"match\":");
-    sl_buf_append(&row, mt.ptr, mt.len);
-    sl_buf_putc(&row, '}');
+    sl_json_encode_record(&row, rec);
     q_push(&pv->q, &row);
     queue_rows(pv, cfg, &in, &r);
   }
+  sl_arena_free(&local);
   sl_buf_free(&eid);
   sl_buf_free(&mt);
   sl_buf_free(&row);
@@ -641,7 +656,7 @@ static int match_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
       return SL_ENOMEM;
     }
     if (pv->nheld < (size_t)cfg->train_on) return SL_STEP_DROP;
-    if (train_and_release(st, pv, a)) {
+    if (train_and_release(st, pv)) {
       sl_stage_fatal(st, "out of memory training the model");
       return SL_STEP_DROP;
     }
@@ -656,15 +671,10 @@ static int match_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
   queue_rows(pv, cfg, &in, &r);
   sl_buf eid = SL_BUF_INIT, mt = SL_BUF_INIT;
   annotation(pv, &r, &eid, &mt);
-  sl_value ve = {.type = SL_T_JSON}, vm = {.type = SL_T_JSON};
-  char *pe = sl_arena_memdup(a, eid.ptr, eid.len), *pm = sl_arena_memdup(a, mt.ptr, mt.len);
-  ve.u.s = (sl_str){pe, eid.len};
-  ve.flags = SL_VF_PLAIN_STRING;
-  vm.u.s = (sl_str){pm, mt.len};
+  rc = annotate(rec, a, &eid, &mt);
   sl_buf_free(&eid);
   sl_buf_free(&mt);
-  if (!pe || !pm || sl_record_set(rec, a, SL_STR_LIT("entity_id"), &ve) ||
-      sl_record_set(rec, a, SL_STR_LIT("match"), &vm)) {
+  if (rc) {
     sl_step_fail(out, rec, "match: out of memory");
     return SL_ENOMEM;
   }
@@ -696,7 +706,7 @@ static void match_batch_end(sl_stage *st, sl_step_out *out) {
 static void match_finish(sl_stage *st, sl_step_out *out) {
   match_cfg *cfg = sl_stage_config(st);
   match_priv *pv = sl_stage_priv(st);
-  if (!pv->m && pv->nheld && train_and_release(st, pv, sl_step_arena(out))) {
+  if (!pv->m && pv->nheld && train_and_release(st, pv)) {
     sl_stage_fatal(st, "out of memory training the model");
     return;
   }
