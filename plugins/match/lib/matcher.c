@@ -619,7 +619,6 @@ const sl_match_config *sl__match_config(const sl_match *m) {
 
 void sl_match_stats_get(const sl_match *m, sl_match_stats *st) {
   *st = m->stats;
-  st->cannot = m->stats.cannot;
   sl_match_index_stats_get(m->ix, &st->index);
   size_t per_slot = sizeof(uint64_t) * 2 + sizeof(int64_t) + sizeof(uint32_t) * 5 + sizeof(float) + 3 +
                     sizeof(uint16_t) * 2;
