@@ -1,14 +1,16 @@
-/* The matching core's evaluation driver: reads a CSV file with an id
- * column, trains a model on the file itself (u from random pairs, m and the
- * prior by EM over the candidate pairs, term frequencies), then runs it in
- * streaming order, each record compared with the records indexed before it
- * and then indexed, and writes every record's entity as JSON Lines
- * {"id": ..., "entity": ...}.  A JSON summary (EM report, counts, timings,
- * index bytes per record) goes to stderr.
+/* The matching library's evaluation driver: reads a CSV file with an id
+ * column, trains a model on the file itself (or loads one), runs the
+ * records through the streaming matcher (plugins/match/lib/matcher.h) in
+ * file order and writes every record's entity as JSON Lines
+ * {"id": ..., "entity": ...}, the entity being the id of its cluster's
+ * first record.  A JSON summary (model, EM report, counts, timings, index
+ * bytes per record) goes to stderr.  Everything but the CSV and the
+ * command line is the library's: this is a thin driver.
  *
  *   match_eval --in F.csv --out E.jsonl [--id id] [--source source] [--link-only]
  *              [--threshold 0.99] [--cap 1000] [--random-pairs 1000000] [--seed 1]
  *              [--id-rule COL] [--preset person|company] [--field COL:KIND ...]
+ *              [--model M.json | --model-out M.json] [--batch-pairs P.tsv] [--time-from N]
  *              --compare COL:LEVELS[:tf] ...  --block COL[/N][+COL[/N]...] ...
  *
  * LEVELS is a comma list tried in order: exact, jwX (Jaro-Winkler >= X),
@@ -20,46 +22,28 @@
  * files); --id-rule names a column of validated identifiers: equal ones
  * link, different ones never do.
  * --field COL:KIND normalises a column before matching (sl_match_prep: KIND
- * is cn_name, cn_id, uscc, date, phone, address, company or text) and adds
- * its parts as columns COL.PART (name.pinyin, id_no.valid, addr.county ...)
- * that --compare, --block and --id-rule can name.  --preset person|company
- * is the configuration for Chinese residents (name, gender, birth, id_no,
- * phone, addr) or companies (name, uscc, legal_rep, phone, addr, est_date):
- * the fields, comparisons, blocking rules and the ID rule listed in
- * presets[] below, what the sl.match step's Lua configuration will say. */
+ * is cn_name, cn_id, uscc, date, gender, phone, address, company or text)
+ * and adds its parts as columns COL.PART (name.pinyin, id_no.valid,
+ * addr.county ...) that --compare, --block and --id-rule can name.
+ * --preset person|company is the library's configuration for Chinese
+ * residents (name, gender, birth, id_no, phone, addr) or companies (name,
+ * uscc, legal_rep, phone, addr, est_date), what sl.match { preset = ... }
+ * uses.  --model-out writes the trained model; --model loads one instead
+ * of training.  --batch-pairs writes, for the batch definition of the
+ * clusters (tests/match/test_step_shuffle.py), every pair of records that
+ * share a block, scored without streaming: "i<TAB>j<TAB>rule<TAB>p" with
+ * rule must, cannot or score (record numbers in file order), after a line
+ * "#id<TAB>i<TAB>value" for each record with a value in the ID rule's
+ * column.  --time-from N also reports the streaming rate of the records
+ * after the first N (with N already indexed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "match.h"
+#include "matcher.h"
 
 #define MAX_COLS 64
-#define MAX_RULES 16
-#define MAX_PARTS 4
-
-typedef struct rule {
-  int ncol;
-  int col[MAX_PARTS];
-  int prefix[MAX_PARTS];  /* code points kept, 0: all */
-} rule;
-
-typedef struct opts {
-  const char *in, *out, *id_col, *source_col, *id_rule_col;
-  int link_only;
-  double threshold;
-  uint32_t cap;
-  long random_pairs;
-  unsigned long seed;
-  sl_match_field field[SL_MATCH_MAX_FIELDS];
-  const char *field_col[SL_MATCH_MAX_FIELDS];
-  int nfields;
-  const char *rule_text[MAX_RULES];
-  int nrules;
-  const char *prep_col[SL_MATCH_MAX_FIELDS];
-  sl_match_kind prep_kind[SL_MATCH_MAX_FIELDS];
-  int nprep;
-} opts;
 
 /* The file, its columns and its records: values point into the file's bytes. */
 typedef struct table {
@@ -68,12 +52,17 @@ typedef struct table {
   char *col[MAX_COLS];
   size_t nrec;
   sl_match_str *cell;     /* nrec * ncols */
-  sl_buf arena;           /* the prepared values (--field) */
 } table;
 
 static void die(const char *msg, const char *arg) {
   fprintf(stderr, "match_eval: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
   exit(2);
+}
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static double now(void) {
@@ -165,286 +154,155 @@ static int col_of(const table *t, const char *name) {
   return -1;
 }
 
-/* Normalises the --field columns in place and appends their parts as
- * columns "COL.PART"; the new values live in one arena. */
-static void prep_table(table *t, const opts *o) {
-  int extra = 0;
-  const char *const *names[SL_MATCH_MAX_FIELDS];
-  int nparts[SL_MATCH_MAX_FIELDS], src[SL_MATCH_MAX_FIELDS];
-  for (int f = 0; f < o->nprep; f++) {
-    src[f] = col_of(t, o->prep_col[f]);
-    nparts[f] = sl_match_kind_parts(o->prep_kind[f], &names[f]);
-    extra += nparts[f] - 1;
-  }
-  if (t->ncols + extra > MAX_COLS) die("too many columns with the --field parts", NULL);
-  int nc = t->ncols + extra;
-  sl_match_str *cell = malloc(t->nrec * (size_t)nc * sizeof *cell);
-  uint64_t *off = malloc(t->nrec * (size_t)nc * sizeof *off);
-  if (!cell || !off) die("out of memory", NULL);
-  for (size_t i = 0; i < t->nrec; i++)
-    memcpy(cell + i * (size_t)nc, t->cell + i * (size_t)t->ncols, (size_t)t->ncols * sizeof *cell);
-  sl_buf arena = SL_BUF_INIT, part[SL_MATCH_MAX_PARTS];
-  sl_match_prep_scratch sc = {0};
-  for (int p = 0; p < SL_MATCH_MAX_PARTS; p++) part[p] = (sl_buf)SL_BUF_INIT;
-  int at = t->ncols;
-  for (int f = 0; f < o->nprep; f++) {
-    for (int p = 1; p < nparts[f]; p++) {
-      char name[128];
-      snprintf(name, sizeof name, "%s.%s", o->prep_col[f], names[f][p]);
-      t->col[at + p - 1] = strdup(name);
-    }
-    for (size_t i = 0; i < t->nrec; i++) {
-      sl_match_str v = cell[i * (size_t)nc + src[f]];
-      for (int p = 0; p < nparts[f]; p++) part[p].len = 0;
-      sl_match_prep(o->prep_kind[f], v.p, v.n, part, &sc);
-      for (int p = 0; p < nparts[f]; p++) {
-        int c = p ? at + p - 1 : src[f];
-        off[i * (size_t)nc + c] = (uint64_t)arena.len << 32 | part[p].len;
-        sl_buf_append(&arena, part[p].ptr, part[p].len);
-      }
-    }
-    at += nparts[f] - 1;
-  }
-  /* Pointers once the arena no longer moves. */
-  for (int f = 0, c0 = t->ncols; f < o->nprep; c0 += nparts[f] - 1, f++)
-    for (size_t i = 0; i < t->nrec; i++)
-      for (int p = 0; p < nparts[f]; p++) {
-        int c = p ? c0 + p - 1 : src[f];
-        uint64_t x = off[i * (size_t)nc + c];
-        cell[i * (size_t)nc + c] = (sl_match_str){arena.ptr ? arena.ptr + (x >> 32) : "", (uint32_t)x};
-      }
-  for (int p = 0; p < SL_MATCH_MAX_PARTS; p++) sl_buf_free(&part[p]);
-  sl_match_prep_scratch_free(&sc);
-  free(off);
-  free(t->cell);
-  t->cell = cell;
-  t->ncols = nc;
-  t->arena = arena;       /* the values point into it */
-}
-
 /* ---- options ---- */
 
-static void parse_compare(opts *o, char *spec) {
-  if (o->nfields == SL_MATCH_MAX_FIELDS) die("too many --compare", spec);
-  sl_match_field *f = &o->field[o->nfields];
-  char *col = strtok(spec, ":"), *levels = strtok(NULL, ":"), *flag = strtok(NULL, ":");
+typedef struct opts {
+  const char *in, *out, *id_col, *source_col, *model_in, *model_out, *batch_pairs;
+  long time_from;         /* --time-from N: also time the records after the first N */
+  double threshold;
+  long cap;
+  sl_match_train_opts train;
+  sl_match_config cfg;
+} opts;
+
+static void check(int rc, sl_buf *err, const char *what) {
+  if (!rc) return;
+  sl_buf_putc(err, 0);
+  die(err->ptr ? err->ptr : sl_strerror(rc), what);
+}
+
+static void parse_compare(opts *o, const char *spec) {
+  char *s = strdup(spec), *save = NULL;
+  char *col = strtok_r(s, ":", &save), *levels = strtok_r(NULL, ":", &save),
+       *flag = strtok_r(NULL, ":", &save);
   if (!col || !levels) die("--compare wants COL:LEVELS[:tf]", spec);
-  f->name = col;
-  f->tf = flag && !strcmp(flag, "tf");
-  for (char *l = strtok(levels, ","); l; l = strtok(NULL, ",")) {
-    if (f->nlevels == SL_MATCH_MAX_LEVELS) die("too many levels", col);
-    static const struct { const char *p; sl_match_test t; } kinds[] = {
-      {"exact", SL_MT_EXACT}, {"jw", SL_MT_JW}, {"dl", SL_MT_OSA}, {"jac", SL_MT_JACCARD},
-      {"abs", SL_MT_NUM_ABS}, {"rel", SL_MT_NUM_REL}, {"days", SL_MT_DATE_DAYS},
-      {"swap", SL_MT_DATE_SWAP}, {"pinyin", SL_MT_PINYIN}, {"company", SL_MT_COMPANY},
-      {"address", SL_MT_ADDRESS},
-    };
-    size_t k = 0;
-    for (; k < sizeof kinds / sizeof kinds[0]; k++)
-      if (!strncmp(l, kinds[k].p, strlen(kinds[k].p))) break;
-    if (k == sizeof kinds / sizeof kinds[0]) die("unknown level", l);
-    sl_match_level *lv = &f->level[f->nlevels++];
-    lv->test = kinds[k].t;
-    lv->arg = atof(l + strlen(kinds[k].p));
+  const char *lv[SL_MATCH_MAX_LEVELS + 1];
+  int n = 0;
+  for (char *l = strtok_r(levels, ",", &save); l; l = strtok_r(NULL, ",", &save)) {
+    if (n == SL_MATCH_MAX_LEVELS + 1) die("too many levels", col);
+    lv[n++] = l;
   }
-  o->field_col[o->nfields++] = col;
+  sl_buf err = SL_BUF_INIT;
+  check(sl_match_config_compare(&o->cfg, col, lv, n, flag && !strcmp(flag, "tf"), &err), &err, spec);
+  free(s);
 }
 
-static void parse_rule(const table *t, const char *text, rule *r) {
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", text);
-  r->ncol = 0;
-  for (char *part = strtok(buf, "+"); part; part = strtok(NULL, "+")) {
-    if (r->ncol == MAX_PARTS) die("too many columns in a rule", text);
-    char *slash = strchr(part, '/');
-    r->prefix[r->ncol] = slash ? atoi(slash + 1) : 0;
-    if (slash) *slash = 0;
-    r->col[r->ncol++] = col_of(t, part);
-  }
+static void parse_field(opts *o, const char *spec) {
+  const char *colon = strchr(spec, ':');
+  sl_match_kind k;
+  if (!colon || sl_match_kind_parse(colon + 1, &k)) die("--field wants COL:KIND", spec);
+  char *col = strndup(spec, (size_t)(colon - spec));
+  if (sl_match_config_input(&o->cfg, col, k)) die("too many --field", spec);
+  free(col);
 }
 
-/* ---- keys ---- */
-
-/* The bytes of the first n code points of v. */
-static uint32_t prefix_len(sl_match_str v, int n) {
-  if (!n) return v.n;
-  uint32_t i = 0;
-  for (int k = 0; k < n && i < v.n; k++) {
-    i++;
-    while (i < v.n && ((unsigned char)v.p[i] & 0xC0) == 0x80) i++;
-  }
-  return i;
+static void parse_opt(opts *o, const char *a, const char *v) {
+  sl_buf err = SL_BUF_INIT;
+  if (!strcmp(a, "--in")) o->in = v;
+  else if (!strcmp(a, "--out")) o->out = v;
+  else if (!strcmp(a, "--id")) o->id_col = v;
+  else if (!strcmp(a, "--source")) o->source_col = v;
+  else if (!strcmp(a, "--id-rule")) sl_match_config_id_rule(&o->cfg, v);
+  else if (!strcmp(a, "--threshold")) o->cfg.link = o->cfg.review = atof(v);
+  else if (!strcmp(a, "--cap")) o->cfg.block_cap = (uint32_t)atol(v);
+  else if (!strcmp(a, "--random-pairs")) o->train.random_pairs = atol(v);
+  else if (!strcmp(a, "--seed")) o->train.seed = strtoul(v, NULL, 10);
+  else if (!strcmp(a, "--model")) o->model_in = v;
+  else if (!strcmp(a, "--model-out")) o->model_out = v;
+  else if (!strcmp(a, "--batch-pairs")) o->batch_pairs = v;
+  else if (!strcmp(a, "--time-from")) o->time_from = atol(v);
+  else if (!strcmp(a, "--compare")) parse_compare(o, v);
+  else if (!strcmp(a, "--field")) parse_field(o, v);
+  else if (!strcmp(a, "--preset")) check(sl_match_config_preset(&o->cfg, v, &err), &err, v);
+  else if (!strcmp(a, "--block")) check(sl_match_config_block(&o->cfg, v, &err), &err, v);
+  else die("unknown option", a);
+  sl_buf_free(&err);
 }
 
-/* Fills keys[0..) for record row; returns how many. */
-static size_t record_keys(const rule *rules, int nrules, const sl_match_str *row, uint64_t *keys) {
-  size_t k = 0;
-  for (int r = 0; r < nrules; r++) {
-    char buf[1024];
-    size_t n = 0;
-    int ok = 1;
-    for (int c = 0; c < rules[r].ncol && ok; c++) {
-      sl_match_str v = row[rules[r].col[c]];
-      uint32_t l = prefix_len(v, rules[r].prefix[c]);
-      if (!l || n + l + 1 > sizeof buf) ok = 0;
-      else {
-        memcpy(buf + n, v.p, l);
-        n += l;
-        buf[n++] = 0x1F;
+/* ---- the batch definition's pairs ---- */
+
+/* Every pair of records sharing a key (blocks within the cap), each once,
+ * scored with the model: no index, no streaming, no clusters. */
+static void batch_pairs(const opts *o, const table *t, sl_match_str *const *inputs,
+                        const sl_match_model *mo, const char *path) {
+  const sl_match_config *c = &o->cfg;
+  size_t n = t->nrec;
+  typedef struct { uint64_t key; uint32_t rec; } entry;
+  entry *e = malloc(n * SL_MATCH_MAX_BLOCKS * sizeof *e);
+  sl_match_str *vals = malloc(n * SL_MATCH_MAX_FIELDS * sizeof *vals);
+  sl_match_str *ids = malloc(n * sizeof *ids);
+  sl_match_sample s;
+  sl_match_sample_init(&s, c);
+  sl_match_prepared p = {0};
+  size_t ne = 0;
+  if (!e || !vals || !ids) die("out of memory", NULL);
+  for (size_t i = 0; i < n; i++) {
+    sl_match_prepare(c, inputs[i], &p);
+    for (int k = 0; k < p.nkeys; k++) e[ne++] = (entry){p.key[k], (uint32_t)i};
+    if (sl_match_sample_add(&s, &p, 0)) die("out of memory", NULL);
+  }
+  for (size_t i = 0; i < n; i++) {
+    sl_match_store_fields(&s.st, c, i, vals + i * SL_MATCH_MAX_FIELDS);
+    sl_match_str col[SL_MATCH_MAX_COLS];
+    sl_match_store_get(&s.st, i, c->ncols, col, NULL, 0);
+    ids[i] = c->id_col >= 0 ? col[c->id_col] : (sl_match_str){"", 0};
+  }
+  /* Sort the entries by key (insertion order kept within a key by rec). */
+  for (size_t gap = ne / 2; gap; gap /= 2)   /* shell sort: no comparator closure needed */
+    for (size_t i = gap; i < ne; i++)
+      for (size_t j = i; j >= gap && (e[j - gap].key > e[j].key ||
+                                      (e[j - gap].key == e[j].key && e[j - gap].rec > e[j].rec)); j -= gap) {
+        entry x = e[j];
+        e[j] = e[j - gap];
+        e[j - gap] = x;
       }
-    }
-    if (ok) keys[k++] = sl_match_key((uint32_t)r, buf, n);
+  FILE *f = fopen(path, "w");
+  if (!f) die("cannot write", path);
+  for (size_t i = 0; i < n; i++)
+    if (ids[i].n) fprintf(f, "#id\t%zu\t%.*s\n", i, (int)ids[i].n, ids[i].p);
+  sl_match_counts seen = {0};
+  sl_match_scratch sc = {0};
+  for (size_t a = 0; a < ne;) {
+    size_t b = a;
+    while (b < ne && e[b].key == e[a].key) b++;
+    if (!c->block_cap || b - a < c->block_cap)
+      for (size_t x = a; x < b; x++)
+        for (size_t y = a; y < x; y++) {
+          uint32_t i = e[y].rec, j = e[x].rec;
+          uint64_t pk = ((uint64_t)i << 32 | j) + 1;
+          if (sl_match_counts_get(&seen, pk)) continue;
+          sl_match_counts_add(&seen, pk, 1);
+          sl_match_rule r = sl_match_id_rule(ids[i], ids[j]);
+          double pr = 1;
+          if (r == SL_MATCH_SCORE) {
+            int8_t g[SL_MATCH_MAX_FIELDS];
+            sl_match_gamma(mo, vals + j * SL_MATCH_MAX_FIELDS, vals + i * SL_MATCH_MAX_FIELDS, g, &sc);
+            pr = sl_match_probability(sl_match_weight(mo, g, vals + j * SL_MATCH_MAX_FIELDS, NULL));
+          }
+          fprintf(f, "%u\t%u\t%s\t%.17g\n", i, j,
+                  r == SL_MATCH_MUST ? "must" : r == SL_MATCH_CANNOT ? "cannot" : "score", pr);
+        }
+    a = b;
   }
-  return k;
+  fclose(f);
+  sl_match_counts_free(&seen);
+  sl_match_scratch_free(&sc);
+  sl_match_prepared_free(&p);
+  sl_match_sample_free(&s);
+  free(e);
+  free(vals);
+  free(ids);
 }
 
-/* ---- the run ---- */
-
-typedef struct run {
-  opts *o;
-  table *t;
-  rule rules[MAX_RULES];
-  int fcol[SL_MATCH_MAX_FIELDS];
-  int source_col, idrule_col;
-  sl_match_model model;
-  sl_match_scratch sc;
-  uint64_t *keys;         /* nrec * nrules */
-  uint8_t *nkeys;
-} run;
-
-static void values(const run *r, size_t i, sl_match_str *v) {
-  const sl_match_str *row = r->t->cell + i * (size_t)r->t->ncols;
-  for (int f = 0; f < r->o->nfields; f++) v[f] = row[r->fcol[f]];
-}
-
-static int same_source(const run *r, size_t i, size_t j) {
-  if (r->source_col < 0) return 0;
-  const sl_match_str *a = r->t->cell + i * (size_t)r->t->ncols + r->source_col;
-  const sl_match_str *b = r->t->cell + j * (size_t)r->t->ncols + r->source_col;
-  return a->n == b->n && !memcmp(a->p, b->p, a->n);
-}
-
-static sl_match_rule id_rule(const run *r, size_t i, size_t j) {
-  if (r->idrule_col < 0) return SL_MATCH_SCORE;
-  return sl_match_id_rule(r->t->cell[i * (size_t)r->t->ncols + r->idrule_col],
-                          r->t->cell[j * (size_t)r->t->ncols + r->idrule_col]);
-}
-
-/* Calls fn for each record and each of its candidates among the records
- * before it, through a fresh index: the training pass and the streaming
- * pass see the same pairs. */
-typedef void (*pair_fn)(run *r, size_t i, size_t j, void *ud);
-
-static sl_match_index_stats for_each_candidate(run *r, pair_fn fn, void *ud) {
-  sl_match_index *ix = sl_match_index_new(r->o->cap);
-  sl_match_cands c = {0};
-  if (!ix) die("out of memory", NULL);
-  for (size_t i = 0; i < r->t->nrec; i++) {
-    const uint64_t *k = r->keys + i * (size_t)r->o->nrules;
-    if (sl_match_cands_collect(&c, ix, k, r->nkeys[i], (uint32_t)i)) die("out of memory", NULL);
-    for (size_t x = 0; x < c.n; x++) fn(r, i, c.ids[x], ud);
-    for (size_t x = 0; x < r->nkeys[i]; x++)
-      if (sl_match_index_add(ix, k[x], (uint32_t)i)) die("out of memory", NULL);
-  }
-  sl_match_index_stats st;
-  sl_match_index_stats_get(ix, &st);
-  sl_match_index_free(ix);
-  sl_match_cands_free(&c);
-  return st;
-}
-
-/* The candidate pairs for EM, by what the ID rule says of them. */
-typedef struct train_sets {
-  sl_match_patterns score, must, cannot;
-} train_sets;
-
-static void train_pair(run *r, size_t i, size_t j, void *ud);
-
-static void train_candidate(run *r, size_t i, size_t j, void *ud) {
-  train_sets *ts = ud;
-  sl_match_rule d = id_rule(r, i, j);
-  train_pair(r, i, j, d == SL_MATCH_MUST ? &ts->must : d == SL_MATCH_CANNOT ? &ts->cannot : &ts->score);
-}
-
-static void train_pair(run *r, size_t i, size_t j, void *ud) {
-  if (r->o->link_only && same_source(r, i, j)) return;
-  sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
-  int8_t g[SL_MATCH_MAX_FIELDS];
-  values(r, i, a);
-  values(r, j, b);
-  sl_match_gamma(&r->model, a, b, g, &r->sc);
-  if (sl_match_patterns_add(ud, g, r->model.nfields)) die("out of memory", NULL);
-}
-
-/* A record's links are made strongest first once all its candidates are
- * scored: when a record without an ID could join two clusters that may
- * not be joined (different valid IDs), it joins the one it matches best. */
-typedef struct link {
-  uint32_t j;
-  double w;
-} link;
-
-typedef struct stream {
-  sl_match_uf uf;
-  uint64_t pairs, links, cannot, refused;
-  size_t cur;             /* the record whose links are pending */
-  link *pend;
-  size_t npend, cappend;
-} stream;
-
-static int by_weight_desc(const void *x, const void *y) {
-  double a = ((const link *)x)->w, b = ((const link *)y)->w;
-  return a < b ? 1 : a > b ? -1 : (int)((const link *)x)->j - (int)((const link *)y)->j;
-}
-
-static void flush_links(stream *s) {
-  if (!s->npend) return;
-  qsort(s->pend, s->npend, sizeof *s->pend, by_weight_desc);
-  for (size_t x = 0; x < s->npend; x++) {
-    s->links++;
-    if (sl_match_uf_union(&s->uf, (uint32_t)s->cur, s->pend[x].j) == SL_ESTATE) s->refused++;
-  }
-  s->npend = 0;
-}
-
-static void stream_pair(run *r, size_t i, size_t j, void *ud) {
-  stream *s = ud;
-  if (r->o->link_only && same_source(r, i, j)) return;
-  if (i != s->cur) flush_links(s);
-  s->cur = i;
-  s->pairs++;
-  sl_match_rule d = id_rule(r, i, j);
-  if (d == SL_MATCH_CANNOT) {
-    if (!sl_match_uf_cannot(&s->uf, (uint32_t)i, (uint32_t)j)) s->cannot++;
-    return;
-  }
-  double w = 1e300;       /* the same valid ID: first */
-  if (d == SL_MATCH_SCORE) {
-    sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
-    int8_t g[SL_MATCH_MAX_FIELDS];
-    values(r, i, a);
-    values(r, j, b);
-    sl_match_gamma(&r->model, a, b, g, &r->sc);
-    w = sl_match_weight(&r->model, g, a, NULL);
-    if (sl_match_probability(w) < r->o->threshold) return;
-  }
-  if (s->npend == s->cappend) {
-    s->cappend = s->cappend ? 2 * s->cappend : 64;
-    s->pend = realloc(s->pend, s->cappend * sizeof *s->pend);
-    if (!s->pend) die("out of memory", NULL);
-  }
-  s->pend[s->npend++] = (link){(uint32_t)j, w};
-}
-
-static void print_model(const run *r, FILE *f) {
-  fprintf(f, "  \"model\": {\"lambda\": %.6g, \"fields\": [", r->model.lambda);
-  for (int x = 0; x < r->model.nfields; x++) {
-    fprintf(f, "%s\n    {\"field\": \"%s\", \"levels\": [", x ? "," : "", r->model.field[x].name);
-    for (int l = 0; l <= r->model.field[x].nlevels; l++) {
+static void print_model(const sl_match_model *mo, FILE *f) {
+  fprintf(f, "  \"model\": {\"lambda\": %.6g, \"fields\": [", mo->lambda);
+  for (int x = 0; x < mo->nfields; x++) {
+    fprintf(f, "%s\n    {\"field\": \"%s\", \"levels\": [", x ? "," : "", mo->field[x].name);
+    for (int l = 0; l <= mo->field[x].nlevels; l++) {
       sl_buf name = SL_BUF_INIT;
-      sl_match_level_name(&r->model.field[x], l, &name);
+      sl_match_level_name(&mo->field[x], l, &name);
       fprintf(f, "%s{\"level\": \"%.*s\", \"m\": %.4g, \"u\": %.4g}", l ? ", " : "",
-              (int)name.len, name.ptr, r->model.m[x][l], r->model.u[x][l]);
+              (int)name.len, name.ptr, mo->m[x][l], mo->u[x][l]);
       sl_buf_free(&name);
     }
     fprintf(f, "]}");
@@ -452,161 +310,94 @@ static void print_model(const run *r, FILE *f) {
   fprintf(f, "]},\n");
 }
 
-/* The configurations for Chinese residents and companies: what a careful
- * user configures from knowledge of the data, not of a generator.  Valid
- * IDs decide (--id-rule), and for companies the organisation code inside a
- * credit code or an old taxpayer number, valid, is that ID; an invalid one
- * is still compared on its characters (one edit away: a mistyped character
- * or check character). */
-static const char *const preset_person[] = {
-  "--field", "name:cn_name", "--field", "gender:gender", "--field", "birth:date",
-  "--field", "id_no:cn_id", "--field", "phone:phone", "--field", "addr:address",
-  "--id-rule", "id_no.valid",
-  "--compare", "name:exact,pinyin,jw0.9:tf",
-  "--compare", "gender:exact",
-  "--compare", "birth:exact,swap,dl1",
-  "--compare", "id_no:exact,dl1",
-  "--compare", "phone:exact:tf",
-  "--compare", "addr:exact,address0.9,address0.7,address0",
-  "--block", "id_no.valid", "--block", "id_no", "--block", "name.surname_pinyin+birth",
-  "--block", "phone", "--block", "id_no.region+birth", "--block", "name.pinyin+addr.county",
-  "--block", "name.given+birth", NULL,
-};
-static const char *const preset_company[] = {
-  "--field", "name:company", "--field", "uscc:uscc", "--field", "legal_rep:cn_name",
-  "--field", "phone:phone", "--field", "addr:address", "--field", "est_date:date",
-  "--id-rule", "uscc.org",
-  "--compare", "name:exact,company0.99,company0.9",
-  "--compare", "uscc.body:exact,dl1",
-  "--compare", "legal_rep:exact,pinyin,dl1:tf",
-  "--compare", "phone:exact:tf",
-  "--compare", "addr:exact,address0.9,address0.7,address0",
-  "--compare", "est_date:exact,swap,dl1",
-  "--block", "uscc.org", "--block", "uscc.body", "--block", "name.core",
-  "--block", "phone", "--block", "legal_rep+addr.county", "--block", "name.core/4+addr.city",
-  NULL,
-};
-
-static void parse_opt(opts *o, const char *a, const char *v);
-
-static void parse_preset(opts *o, const char *name) {
-  const char *const *p = !strcmp(name, "person")    ? preset_person
-                         : !strcmp(name, "company") ? preset_company
-                                                    : NULL;
-  if (!p) die("unknown --preset", name);
-  for (; *p; p += 2) parse_opt(o, p[0], p[1]);
-}
-
-static void parse_field(opts *o, const char *spec) {
-  if (o->nprep == SL_MATCH_MAX_FIELDS) die("too many --field", spec);
-  const char *colon = strchr(spec, ':');
-  if (!colon || sl_match_kind_parse(colon + 1, &o->prep_kind[o->nprep])) die("--field wants COL:KIND", spec);
-  o->prep_col[o->nprep++] = strndup(spec, (size_t)(colon - spec));
-}
-
-static void parse_opt(opts *o, const char *a, const char *v) {
-  if (!strcmp(a, "--in")) o->in = v;
-  else if (!strcmp(a, "--out")) o->out = v;
-  else if (!strcmp(a, "--id")) o->id_col = v;
-  else if (!strcmp(a, "--source")) o->source_col = v;
-  else if (!strcmp(a, "--id-rule")) o->id_rule_col = v;
-  else if (!strcmp(a, "--threshold")) o->threshold = atof(v);
-  else if (!strcmp(a, "--cap")) o->cap = (uint32_t)atol(v);
-  else if (!strcmp(a, "--random-pairs")) o->random_pairs = atol(v);
-  else if (!strcmp(a, "--seed")) o->seed = strtoul(v, NULL, 10);
-  else if (!strcmp(a, "--compare")) parse_compare(o, strdup(v));
-  else if (!strcmp(a, "--field")) parse_field(o, v);
-  else if (!strcmp(a, "--preset")) parse_preset(o, v);
-  else if (!strcmp(a, "--block")) {
-    if (o->nrules == MAX_RULES) die("too many --block", v);
-    o->rule_text[o->nrules++] = v;
-  } else die("unknown option", a);
-}
-
 int main(int argc, char **argv) {
-  opts o = {.id_col = "id", .threshold = 0.99, .cap = 1000, .random_pairs = 1000000, .seed = 1};
+  opts o = {.id_col = "id", .train = {.random_pairs = 1000000, .seed = 1}};
+  sl_match_config_init(&o.cfg);
+  o.cfg.link = o.cfg.review = 0.99;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--link-only")) o.link_only = 1;
+    if (!strcmp(argv[i], "--link-only")) o.cfg.link_only = 1;
     else if (i + 1 == argc) die("missing value for", argv[i]);
     else parse_opt(&o, argv[i], argv[i + 1]), i++;
   }
-  if (!o.in || !o.out || !o.nfields || !o.nrules) die("--in, --out, --compare and --block are required", NULL);
+  if (!o.in || !o.out || !o.cfg.nfields || !o.cfg.nblocks)
+    die("--in, --out, --compare and --block are required", NULL);
+  sl_buf err = SL_BUF_INIT;
+  check(sl_match_config_finish(&o.cfg, &err), &err, "configuration");
+  const sl_match_config *c = &o.cfg;
 
   table t = {0};
   read_table(o.in, &t);
-  double tp = now();
-  prep_table(&t, &o);
-  double tp1 = now();
-  run r = {.o = &o, .t = &t, .source_col = -1, .idrule_col = -1};
-  int idc = col_of(&t, o.id_col);
-  if (o.source_col) r.source_col = col_of(&t, o.source_col);
-  if (o.id_rule_col) r.idrule_col = col_of(&t, o.id_rule_col);
-  for (int f = 0; f < o.nfields; f++) r.fcol[f] = col_of(&t, o.field_col[f]);
-  for (int x = 0; x < o.nrules; x++) parse_rule(&t, o.rule_text[x], &r.rules[x]);
-  sl_match_model_init(&r.model, o.field, o.nfields);
+  int idc = col_of(&t, o.id_col), srcc = o.source_col ? col_of(&t, o.source_col) : -1;
+  int incol[SL_MATCH_MAX_INPUTS];
+  for (int i = 0; i < c->ninputs; i++) incol[i] = col_of(&t, c->input[i]);
+  /* Each record's inputs, in the configuration's order. */
+  sl_match_str **inputs = malloc(t.nrec * sizeof *inputs);
+  sl_match_str *inbuf = malloc(t.nrec * (size_t)(c->ninputs ? c->ninputs : 1) * sizeof *inbuf);
+  if (!inputs || !inbuf) die("out of memory", NULL);
+  for (size_t r = 0; r < t.nrec; r++) {
+    inputs[r] = inbuf + r * (size_t)c->ninputs;
+    for (int i = 0; i < c->ninputs; i++) inputs[r][i] = t.cell[r * (size_t)t.ncols + incol[i]];
+  }
+  /* The source of a record is its group (--link-only): the first record's
+   * source is group 0, any other 1, as the count of pairs assumes. */
+  sl_match_str src0 = srcc >= 0 && t.nrec ? t.cell[srcc] : (sl_match_str){"", 0};
 
-  double t0 = now();
-  r.keys = malloc(t.nrec * (size_t)o.nrules * sizeof *r.keys);
-  r.nkeys = malloc(t.nrec);
-  for (size_t i = 0; i < t.nrec; i++)
-    r.nkeys[i] = (uint8_t)record_keys(r.rules, o.nrules, t.cell + i * (size_t)t.ncols,
-                                      r.keys + i * (size_t)o.nrules);
-
-  /* Training on the file itself: u from random pairs, term frequencies,
-   * then m and lambda by EM over the candidate pairs. */
-  sl_match_patterns rnd = {0};
-  train_sets ts = {0};
-  srand48((long)o.seed);
-  for (long k = 0; k < o.random_pairs && t.nrec > 1; k++) {
-    size_t i = (size_t)(drand48() * (double)t.nrec), j = (size_t)(drand48() * (double)t.nrec);
-    if (i == j || (o.link_only && same_source(&r, i, j))) continue;
-    train_pair(&r, i, j, &rnd);
+  sl_match_model mo;
+  sl_match_model_init(&mo, c->field, c->nfields);
+  sl_match_train_report rep = {0};
+  double tp = now(), t0 = tp, tp1 = tp;
+  if (o.model_in) {
+    check(sl_match_model_read(&mo, o.model_in, &err), &err, o.model_in);
+    tp1 = t0 = now();
+  } else {
+    /* Training on the file itself. */
+    sl_match_sample s;
+    sl_match_sample_init(&s, c);
+    sl_match_prepared p = {0};
+    for (size_t r = 0; r < t.nrec; r++) {
+      sl_match_prepare(c, inputs[r], &p);
+      sl_match_str sv = srcc >= 0 ? t.cell[r * (size_t)t.ncols + srcc] : src0;
+      uint32_t g = sv.n == src0.n && !memcmp(sv.p, src0.p, sv.n) ? 0 : 1;
+      if (sl_match_sample_add(&s, &p, g)) die("out of memory", NULL);
+    }
+    tp1 = t0 = now();
+    if (sl_match_train(&mo, c, &s, &o.train, &rep)) die("out of memory", NULL);
+    sl_match_prepared_free(&p);
+    sl_match_sample_free(&s);
   }
-  sl_match_estimate_u(&r.model, &rnd);
-  sl_match_str v[SL_MATCH_MAX_FIELDS];
-  for (size_t i = 0; i < t.nrec; i++) {
-    values(&r, i, v);
-    for (int f = 0; f < o.nfields; f++)
-      if (o.field[f].tf && sl_match_tf_add(&r.model.tf[f], v[f].p, v[f].n)) die("out of memory", NULL);
-  }
-  for_each_candidate(&r, train_candidate, &ts);
-  sl_match_em_report rep;
-  r.model.lambda = 0.5;
-  sl_match_em_known(&r.model, &ts.score, &ts.must, &ts.cannot, 200, 1e-6, &rep);
-  uint64_t ncand = ts.score.c.total + ts.must.c.total + ts.cannot.c.total;
-  /* Pairs there are: all of them, or those across sources when linking
-   * (sources beyond two counted as "not the first record's"). */
-  double all = (double)t.nrec * (double)(t.nrec - 1) / 2.0;
-  if (o.link_only) {
-    size_t na = 0;
-    for (size_t i = 0; i < t.nrec; i++) na += same_source(&r, 0, i);
-    all = (double)na * (double)(t.nrec - na);
-  }
-  sl_match_prior_from_candidates(&r.model, ncand, all);
+  if (o.model_out) check(sl_match_model_write(&mo, o.model_out, &err), &err, o.model_out);
   double t1 = now();
+  if (o.batch_pairs) batch_pairs(&o, &t, inputs, &mo, o.batch_pairs);
 
   /* Streaming: each record against those indexed before it, then indexed. */
-  stream s = {0};
-  if (sl_match_uf_grow(&s.uf, t.nrec)) die("out of memory", NULL);
-  if (r.idrule_col >= 0)
-    for (size_t i = 0; i < t.nrec; i++) {
-      sl_match_str idv = t.cell[i * (size_t)t.ncols + r.idrule_col];
-      if (idv.n) sl_match_uf_identify(&s.uf, (uint32_t)i, sl_match_key(0, idv.p, idv.n) | 1);
+  double ts = now();
+  sl_match *m = sl_match_new(c, &mo);
+  if (!m) die("out of memory", NULL);
+  sl_match_result res;
+  double tf0 = ts, cf0 = cpu_now();
+  for (size_t r = 0; r < t.nrec; r++) {
+    if (o.time_from && r == (size_t)o.time_from) {
+      tf0 = now();
+      cf0 = cpu_now();
     }
-  sl_match_index_stats st = for_each_candidate(&r, stream_pair, &s);
-  flush_links(&s);
-  double t2 = now();
+    sl_match_str sv = srcc >= 0 ? t.cell[r * (size_t)t.ncols + srcc] : src0;
+    int other = !(sv.n == src0.n && !memcmp(sv.p, src0.p, sv.n));
+    sl_match_in in = {.dept = {other ? "1" : "0", 1}, .feed = {"", 0},
+                      .src_id = t.cell[r * (size_t)t.ncols + idc], .value = inputs[r]};
+    if (sl_match_add(m, &in, &res)) die("out of memory", NULL);
+  }
+  double t2 = now(), c2 = cpu_now();
 
   /* The entity of a record: the id of its cluster's first record. */
-  uint32_t *first = malloc(t.nrec * sizeof *first);
-  for (size_t i = 0; i < t.nrec; i++) first[i] = UINT32_MAX;
+  sl_match_counts first = {0};
   FILE *out = fopen(o.out, "w");
   if (!out) die("cannot write", o.out);
   sl_buf line = SL_BUF_INIT;
-  for (size_t i = 0; i < t.nrec; i++) {
-    uint32_t root = sl_match_uf_find(&s.uf, (uint32_t)i);
-    if (first[root] == UINT32_MAX) first[root] = (uint32_t)i;
-    sl_match_str id = t.cell[i * (size_t)t.ncols + idc], ent = t.cell[first[root] * (size_t)t.ncols + idc];
+  for (size_t r = 0; r < t.nrec; r++) {
+    uint64_t e = sl_match_entity(m, (uint32_t)r);
+    if (!sl_match_counts_get(&first, e)) sl_match_counts_add(&first, e, r + 1);
+    sl_match_str id = t.cell[r * (size_t)t.ncols + idc];
+    sl_match_str ent = t.cell[(sl_match_counts_get(&first, e) - 1) * (size_t)t.ncols + idc];
     line.len = 0;
     sl_buf_puts(&line, "{\"id\":");
     sl_buf_json_string(&line, id.p, id.n);
@@ -617,45 +408,46 @@ int main(int argc, char **argv) {
   }
   fclose(out);
 
+  sl_match_stats st;
+  sl_match_stats_get(m, &st);
   fprintf(stderr, "{\n");
-  print_model(&r, stderr);
+  print_model(sl_match_get_model(m), stderr);
   fprintf(stderr,
           "  \"em\": {\"iterations\": %d, \"converged\": %d, \"max_change\": %.3g, \"loglik\": %.6g, "
           "\"candidates_lambda\": %.6g, \"candidate_pairs\": %llu, \"must\": %llu, \"cannot\": %llu, "
-          "\"patterns\": %zu, \"random_pairs\": %llu},\n",
-          rep.iterations, rep.converged, rep.max_change, rep.loglik, rep.lambda,
-          (unsigned long long)ncand, (unsigned long long)ts.must.c.total,
-          (unsigned long long)ts.cannot.c.total, ts.score.c.used, (unsigned long long)rnd.c.total);
+          "\"patterns\": %zu, \"random_pairs\": %llu, \"loaded\": %d},\n",
+          rep.em.iterations, o.model_in ? 1 : rep.em.converged, rep.em.max_change, rep.em.loglik,
+          rep.em.lambda, (unsigned long long)rep.candidate_pairs, (unsigned long long)rep.must,
+          (unsigned long long)rep.cannot, rep.patterns, (unsigned long long)rep.random_pairs,
+          o.model_in != NULL);
   fprintf(stderr,
           "  \"records\": %zu, \"pairs_scored\": %llu, \"links\": %llu, \"cannot_links\": %llu, "
-          "\"refused_unions\": %llu,\n",
-          t.nrec, (unsigned long long)s.pairs, (unsigned long long)s.links,
-          (unsigned long long)s.cannot, (unsigned long long)s.refused);
+          "\"refused_unions\": %llu, \"entities\": %zu,\n",
+          t.nrec, (unsigned long long)st.pairs, (unsigned long long)st.links,
+          (unsigned long long)st.cannot, (unsigned long long)st.refused, first.used);
   fprintf(stderr,
           "  \"index\": {\"keys\": %llu, \"postings\": %llu, \"capped_blocks\": %llu, "
-          "\"capped_hits\": %llu, \"bytes\": %llu, \"bytes_per_record\": %.1f},\n",
-          (unsigned long long)st.keys, (unsigned long long)st.postings,
-          (unsigned long long)st.capped_blocks, (unsigned long long)st.capped_hits,
-          (unsigned long long)st.bytes, t.nrec ? (double)st.bytes / (double)t.nrec : 0.0);
+          "\"capped_hits\": %llu, \"bytes\": %llu, \"bytes_per_record\": %.1f},\n"
+          "  \"matcher_bytes_per_record\": %.1f,\n",
+          (unsigned long long)st.index.keys, (unsigned long long)st.index.postings,
+          (unsigned long long)st.index.capped_blocks, (unsigned long long)st.index.capped_hits,
+          (unsigned long long)st.index.bytes, t.nrec ? (double)st.index.bytes / (double)t.nrec : 0.0,
+          t.nrec ? (double)st.bytes / (double)t.nrec : 0.0);
+  if (o.time_from && (size_t)o.time_from < t.nrec)
+    fprintf(stderr, "  \"records_per_s_after_%ld\": %.0f, \"records_per_cpu_s_after\": %.0f,\n", o.time_from,
+            (double)(t.nrec - (size_t)o.time_from) / (t2 - tf0),
+            (double)(t.nrec - (size_t)o.time_from) / (c2 - cf0));
   fprintf(stderr, "  \"prep_s\": %.3f, \"train_s\": %.3f, \"stream_s\": %.3f, \"stream_records_per_s\": %.0f\n}\n",
-          tp1 - tp, t1 - t0, t2 - t1, (t2 > t1) ? (double)t.nrec / (t2 - t1) : 0.0);
+          tp1 - tp, t1 - t0, t2 - ts, (t2 > ts) ? (double)t.nrec / (t2 - ts) : 0.0);
 
   sl_buf_free(&line);
-  free(first);
-  sl_match_uf_free(&s.uf);
-  free(s.pend);
-  sl_match_patterns_free(&rnd);
-  sl_match_patterns_free(&ts.score);
-  sl_match_patterns_free(&ts.must);
-  sl_match_patterns_free(&ts.cannot);
-  sl_match_model_free(&r.model);
-  sl_match_scratch_free(&r.sc);
-  free(r.keys);
-  free(r.nkeys);
-  for (int c = 0; c < t.ncols; c++) free(t.col[c]);
-  for (int f = 0; f < o.nfields; f++) free((char *)o.field_col[f]);  /* the strdup'd spec */
-  for (int f = 0; f < o.nprep; f++) free((char *)o.prep_col[f]);
-  sl_buf_free(&t.arena);
+  sl_buf_free(&err);
+  sl_match_counts_free(&first);
+  sl_match_free(m);
+  sl_match_config_free(&o.cfg);
+  free(inputs);
+  free(inbuf);
+  for (int k = 0; k < t.ncols; k++) free(t.col[k]);
   free(t.cell);
   free(t.text);
   return 0;

@@ -29,9 +29,26 @@ static int same_place(const parsed *x, const parsed *y) {
   return 1;
 }
 
+/* The first side through the scratch's one-entry cache. */
+static parsed parse_cached(const char *s, size_t n, sl_match_scratch *sc) {
+  if (!sc) return parse(s, n);
+  if (sc->addr.ptr && sc->addr.len == n + 1 && !memcmp(sc->addr.ptr + 1, s, n))
+    return (parsed){sc->addr_parsed, sc->addr_found, sc->addr_found ? sc->addr_parsed.rest : 0};
+  parsed p = parse(s, n);
+  sc->addr.len = 0;
+  sl_buf_putc(&sc->addr, 1);   /* a marker: an empty address is cached too */
+  sl_buf_append(&sc->addr, s, n);
+  if (sc->addr.oom) {
+    sl_buf_free(&sc->addr);
+    return p;
+  }
+  sc->addr_parsed = p.a;
+  sc->addr_found = p.found;
+  return p;
+}
+
 double sl_match_address_jw(const char *a, size_t an, const char *b, size_t bn, sl_match_scratch *sc) {
-  (void)sc;
-  parsed x = parse(a, an), y = parse(b, bn);
+  parsed x = parse_cached(a, an, sc), y = parse(b, bn);
   if (!same_place(&x, &y)) return -1.0;
   size_t ra = an - x.rest, rb = bn - y.rest;
   if (!ra && !rb) return 1.0;

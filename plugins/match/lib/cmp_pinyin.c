@@ -8,6 +8,7 @@ void sl_match_scratch_free(sl_match_scratch *sc) {
   sl_buf_free(&sc->a);
   sl_buf_free(&sc->b);
   sl_buf_free(&sc->t);
+  sl_buf_free(&sc->addr);
 }
 
 int sl_match_pinyin_eq(const char *a, size_t an, const char *b, size_t bn, sl_match_scratch *sc) {

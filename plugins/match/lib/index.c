@@ -201,6 +201,9 @@ int sl_match_cands_collect(sl_match_cands *c, sl_match_index *ix, const uint64_t
     memset(c->stamp, 0, c->nstamp * sizeof *c->stamp);
     c->gen = 1;
   }
+  /* The keys' slots are far apart in a large table: ask for them all
+   * before reading the first, so that the misses overlap. */
+  for (size_t k = 0; k < nkeys; k++) __builtin_prefetch(&ix->t[(size_t)(keys[k] ? keys[k] : 1) & (ix->cap - 1)]);
   for (size_t k = 0; k < nkeys; k++) {
     uint32_t n;
     const uint32_t *ids = sl_match_index_get(ix, keys[k], &n);

@@ -12,6 +12,7 @@ typedef struct memo {
   size_t na, nb;
   uint32_t a[SL_MATCH_MAX_CP], b[SL_MATCH_MAX_CP];
   double jw;              /* < -1: not computed */
+  double company, address;  /* the Chinese comparators' similarities, likewise */
   int osa;                /* < 0: not computed */
   int osa_max;            /* the largest distance a level of the field asks about */
 } memo;
@@ -62,9 +63,12 @@ static int test_holds(const sl_match_level *l, sl_match_str a, sl_match_str b, m
   case SL_MT_PINYIN:
     return sl_match_pinyin_eq(a.p, a.n, b.p, b.n, sc);
   case SL_MT_COMPANY:
-    return sl_match_company_jw(a.p, a.n, b.p, b.n, sc) >= l->arg;
+    if (mm->company < -1) mm->company = sl_match_company_jw(a.p, a.n, b.p, b.n, sc);
+    return mm->company >= l->arg;
   case SL_MT_ADDRESS:
-    return sl_match_address_jw(a.p, a.n, b.p, b.n, sc) >= l->arg;
+    /* Resolving the divisions of both sides is the cost: once a pair. */
+    if (mm->address < -1) mm->address = sl_match_address_jw(a.p, a.n, b.p, b.n, sc);
+    return mm->address >= l->arg;
   }
   return 0;
 }
@@ -73,7 +77,7 @@ int sl_match_level_of(const sl_match_field *f, sl_match_str a, sl_match_str b, s
   if (!a.n || !b.n) return -1;
   memo mm;
   mm.decoded = 0;
-  mm.jw = -2.0;
+  mm.jw = mm.company = mm.address = -2.0;
   mm.osa = -1;
   mm.osa_max = 0;
   for (int i = 0; i < f->nlevels; i++)

@@ -70,6 +70,11 @@ int64_t sl_match_date_days(int ay, int am, int ad, int by, int bm, int bd);
  * sl_match_scratch_free).  One per thread. */
 typedef struct sl_match_scratch {
   sl_buf a, b, t;
+  /* The last first address compared and its divisions: a record is
+   * compared with all its candidates in a row, its address parsed once. */
+  sl_buf addr;
+  int addr_found;
+  sl_address addr_parsed;
 } sl_match_scratch;
 
 void sl_match_scratch_free(sl_match_scratch *sc);

@@ -59,6 +59,17 @@ static void clean(unsigned flags, const char *s, size_t n, sl_match_prep_scratch
   size_t on;
   sl_clean_why why;
   sc->t.len = 0;
+  /* Printable ASCII (IDs, dates, phones): every pass but case folding
+   * leaves it as it is, and the spaces go anyway; OpenCC and utf8proc cost
+   * more than the rest of the preparation. */
+  size_t k = 0;
+  while (k < n && s[k] >= 0x20 && s[k] < 0x7F) k++;
+  if (k == n) {
+    for (size_t i = 0; i < n; i++)
+      if (s[i] != ' ')
+        sl_buf_putc(&sc->t, (flags & SL_TEXT_CASEFOLD) && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i]);
+    return;
+  }
   if (sl_text_clean(flags | SL_TEXT_TRIM | SL_TEXT_NFKC | SL_TEXT_REPAIR, s, n, &sc->text, &o, &on,
                     NULL, &why) < 0) {
     o = s;

@@ -1,0 +1,1139 @@
+/* match: the sl.match step, record linkage as a stateful step
+ * (sluice/stateful.h) on the matcher library (lib/matcher.h).
+ *
+ *   sl.match {
+ *     domain = "person",
+ *     identity = { dept = "dept", feed = "feed", id = "src_id" },
+ *     preset = "person",
+ *     model = "models/person.json",      -- absent: trained on the first train_on records
+ *     link = 0.99, review = 0.80,
+ *     golden = { name = { "priority", "frequent" }, phone = { "recent" } },
+ *     priority = { "公安", "民政", "卫健" },
+ *   }
+ *
+ * Each record comes out with entity_id and match = {decision, probability,
+ * with}; the step also emits the platform rows (a field _platform names
+ * the table: member, entity, event, review) that sinks route with where.
+ * docs/matching.md is the user's page, docs/internals/match-core.md the
+ * maintainer's.
+ *
+ * Rows other than the record itself go through a queue of JSON texts,
+ * drained a bounded number at a time (an apply may emit at most
+ * max_inflight_records): the records held while training come out the
+ * same way once the model is trained. */
+#include <lauxlib.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "matcher.h"
+#include "sluice/clock.h"
+#include "sluice/log.h"
+#include "sluice/lua.h"
+#include "sluice/plugin.h"
+
+/* Rows emitted per apply or batch_end call at most (the rest wait): half
+ * of what one call may emit (max_inflight_records), at least this. */
+#define DRAIN_MIN 1024
+
+typedef struct match_cfg {
+  char *domain;
+  int identity;
+  char *preset;
+  int fields;
+  int compare;
+  char **block;
+  char *id_rule;
+  char *model;
+  char *model_out;
+  int64_t train_on;
+  int64_t random_pairs;
+  double link;
+  double review;
+  int64_t block_cap;
+  int golden;
+  char **priority;
+  char *platform;
+  int final;
+} match_cfg;
+
+/* Where an identity part comes from: a field, or a constant. */
+typedef struct ident_part {
+  char *field;            /* NULL: the constant */
+  char *constant;
+} ident_part;
+
+/* A FIFO of JSON texts (length-prefixed) waiting to be emitted. */
+typedef struct queue {
+  sl_buf b;
+  size_t head;            /* bytes already emitted */
+  size_t n;               /* entries waiting */
+} queue;
+
+typedef struct match_priv {
+  sl_match_config cfg;
+  sl_match_golden_spec golden;
+  ident_part dept, feed, id;
+  char prefix;
+  sl_match *m;            /* NULL while training */
+  sl_match_sample sample; /* the training window's prepared values */
+  sl_buf held;            /* and its records: [u32 len][i64 time][JSON] ... */
+  size_t nheld;
+  sl_match_prepared prep;
+  queue q;
+  size_t drain;           /* rows a call emits at most */
+  sl_buf tmp, row;
+  int input_col[SL_MATCH_MAX_INPUTS];   /* each input's value column */
+  int golden_col[SL_MATCH_MAX_INPUTS];  /* and the column its golden value is read from */
+  /* metrics, added per batch */
+  sl_metric *m_records, *m_links, *m_reviews, *m_new, *m_capped, *m_bytes, *m_replays;
+  sl_match_stats last;
+  int cap_logged;
+} match_priv;
+
+/* ---- small JSON writers ---- */
+
+static void jstr(sl_buf *b, sl_match_str s) {
+  sl_buf_json_string(b, s.p ? s.p : "", s.n);
+}
+
+static void jkey(sl_buf *b, const char *k, int first) {
+  if (!first) sl_buf_putc(b, ',');
+  sl_buf_json_string(b, k, strlen(k));
+  sl_buf_putc(b, ':');
+}
+
+static void entity_id(const match_priv *pv, uint64_t e, char out[18]) {
+  snprintf(out, 18, "%c%016llx", pv->prefix, (unsigned long long)e);
+}
+
+static void identity_text(sl_buf *b, sl_match_str d, sl_match_str f, sl_match_str s) {
+  sl_buf_printf(b, "%.*s/%.*s/%.*s", (int)d.n, d.p, (int)f.n, f.p, (int)s.n, s.p);
+}
+
+static void time_text(int64_t ms, char out[SL_TIME_MS_LEN]) {
+  sl_format_time_ms(out, SL_TIME_MS_LEN, ms);
+}
+
+/* ---- the queue ---- */
+
+static void q_push(queue *q, const sl_buf *j) {
+  uint32_t n = (uint32_t)j->len;
+  sl_buf_append(&q->b, &n, sizeof n);
+  sl_buf_append(&q->b, j->ptr, j->len);
+  q->n++;
+}
+
+/* A record from a JSON object text, in the batch's arena. */
+static sl_record *record_of(sl_arena *a, const char *p, size_t n) {
+  sl_value v;
+  const char *why = NULL;
+  if (sl_json_parse(p, n, a, &v, &why) || v.type != SL_T_OBJECT) return NULL;
+  sl_record *r = sl_arena_alloc(a, sizeof *r);
+  if (!r) return NULL;
+  memset(r, 0, sizeof *r);
+  r->state = SL_REC_CHANGED;
+  r->fields = v.u.members;
+  r->nfields = r->capfields = v.n;
+  r->meta.partition = -1;
+  r->meta.offset = -1;
+  return r;
+}
+
+/* Emits up to max queued rows; stops early when the engine refuses more. */
+static void q_drain(sl_stage *st, match_priv *pv, sl_step_out *out, size_t max) {
+  queue *q = &pv->q;
+  sl_arena *a = sl_step_arena(out);
+  size_t k = 0;
+  while (q->n && k < max) {
+    uint32_t n;
+    memcpy(&n, q->b.ptr + q->head, sizeof n);
+    sl_record *r = record_of(a, q->b.ptr + q->head + sizeof n, n);
+    if (r) {
+      int rc = sl_step_emit(out, r);
+      if (rc == SL_ETOOBIG) break;
+      if (rc) sl_log_error(sl_stage_name(st), "cannot emit a row: %s", sl_strerror(rc));
+    }
+    q->head += sizeof n + n;
+    q->n--;
+    k++;
+  }
+  if (!q->n) q->b.len = q->head = 0;
+  else if (q->head > (1u << 20) && q->head * 2 > q->b.len) {
+    memmove(q->b.ptr, q->b.ptr + q->head, q->b.len - q->head);
+    q->b.len -= q->head;
+    q->head = 0;
+  }
+}
+
+static const sl_value *get(const sl_value *o, const char *name);
+
+/* ---- reading a record ---- */
+
+/* The text of a field: a string as it is, a number as written; NULL/absent
+ * is missing (*out empty, 0); anything else is the wrong type (-1). */
+static int field_text(sl_record *rec, sl_arena *a, const char *name, sl_buf *tmp, sl_match_str *out) {
+  *out = (sl_match_str){"", 0};
+  sl_value *pv = sl_record_get(rec, name, strlen(name));
+  if (!pv) return 0;
+  sl_value v = *pv;
+  const char *why = NULL;
+  if (v.type == SL_T_JSON && sl_json_materialize(&v, a, &why)) return -1;
+  switch (v.type) {
+  case SL_T_NULL: return 0;
+  case SL_T_STRING: *out = (sl_match_str){v.u.s.ptr, (uint32_t)v.u.s.len}; return 0;
+  case SL_T_INT:
+  case SL_T_DOUBLE: {
+    tmp->len = 0;
+    sl_json_encode_value(tmp, &v);
+    char *c = sl_arena_strndup(a, tmp->ptr ? tmp->ptr : "", tmp->len);
+    if (!c) return -1;
+    *out = (sl_match_str){c, (uint32_t)tmp->len};
+    return 0;
+  }
+  default: return -1;
+  }
+}
+
+static const char *type_of(sl_record *rec, sl_arena *a, const char *name) {
+  sl_value *p = sl_record_get(rec, name, strlen(name));
+  if (!p) return "absent";
+  sl_value v = *p;
+  const char *why = NULL;
+  if (v.type == SL_T_JSON && sl_json_materialize(&v, a, &why)) return "malformed JSON";
+  return sl_type_name((sl_type)v.type);
+}
+
+static int ident_value(sl_record *rec, sl_arena *a, const ident_part *ip, sl_str fallback, sl_buf *tmp,
+                       sl_match_str *out) {
+  if (!ip->field) {
+    *out = (sl_match_str){ip->constant, (uint32_t)strlen(ip->constant)};
+    return 0;
+  }
+  if (field_text(rec, a, ip->field, tmp, out)) return -1;
+  if (!out->n && fallback.ptr) *out = (sl_match_str){fallback.ptr, (uint32_t)fallback.len};
+  return 0;
+}
+
+/* A record's identity and inputs; on bad input, fails it with the reason. */
+static int read_record(sl_stage *st, match_priv *pv, sl_step_out *out, sl_record *rec, sl_match_in *in,
+                       sl_match_str *vals) {
+  sl_arena *a = sl_step_arena(out);
+  char why[512];
+  memset(in, 0, sizeof *in);
+  const ident_part *parts[3] = {&pv->dept, &pv->feed, &pv->id};
+  sl_str fallback[3] = {rec->meta.department, rec->meta.feed, {NULL, 0}};
+  sl_match_str *dst[3] = {&in->dept, &in->feed, &in->src_id};
+  for (int i = 0; i < 3; i++)
+    if (ident_value(rec, a, parts[i], fallback[i], &pv->tmp, dst[i])) {
+      snprintf(why, sizeof why, "match: identity field '%s' is %s, not a string or number", parts[i]->field,
+               type_of(rec, a, parts[i]->field));
+      sl_step_fail(out, rec, why);
+      return SL_ETYPE;
+    }
+  if (!in->src_id.n) {
+    snprintf(why, sizeof why, "match: no record id (the identity's id field '%s' is missing or empty)",
+             pv->id.field ? pv->id.field : "");
+    sl_step_fail(out, rec, why);
+    return SL_EINVAL;
+  }
+  for (int i = 0; i < pv->cfg.ninputs; i++)
+    if (field_text(rec, a, pv->cfg.input[i], &pv->tmp, &vals[i])) {
+      snprintf(why, sizeof why, "match: field '%s' is %s, not a string or number", pv->cfg.input[i],
+               type_of(rec, a, pv->cfg.input[i]));
+      sl_step_fail(out, rec, why);
+      return SL_ETYPE;
+    }
+  in->value = vals;
+  in->time_ms = rec->meta.event_time_ms ? rec->meta.event_time_ms : rec->meta.arrival_ms;
+  if (!in->time_ms) in->time_ms = sl_now_ms();
+  (void)st;
+  return 0;
+}
+
+/* ---- the rows ---- */
+
+static void begin_row(sl_buf *b, const char *platform, const match_priv *pv, const match_cfg *cfg) {
+  b->len = 0;
+  sl_buf_puts(b, "{\"_platform\":");
+  sl_buf_json_string(b, platform, strlen(platform));
+  jkey(b, "domain", 0);
+  sl_buf_json_string(b, cfg->domain, strlen(cfg->domain));
+  (void)pv;
+}
+
+/* The stored values of a slot's inputs as a JSON object. */
+static void values_json(match_priv *pv, uint32_t slot, sl_buf *b) {
+  sl_match_view v;
+  sl_match_get(pv->m, slot, &v);
+  sl_buf_putc(b, '{');
+  for (int i = 0, first = 1; i < pv->cfg.ninputs; i++) {
+    sl_match_str s = v.col[pv->input_col[i]];
+    if (!s.n) continue;
+    jkey(b, pv->cfg.input[i], first);
+    jstr(b, s);
+    first = 0;
+  }
+  sl_buf_putc(b, '}');
+}
+
+/* A member row: the record's identity, entity, decision and match values. */
+static void member_row(match_priv *pv, const match_cfg *cfg, const sl_match_in *in, uint64_t entity, int decision,
+                       double probability) {
+  sl_buf *b = &pv->row;
+  char eid[18], at[SL_TIME_MS_LEN];
+  begin_row(b, "member", pv, cfg);
+  jkey(b, "dept", 0);
+  jstr(b, in->dept);
+  jkey(b, "feed", 0);
+  jstr(b, in->feed);
+  jkey(b, "src_id", 0);
+  jstr(b, in->src_id);
+  entity_id(pv, entity, eid);
+  jkey(b, "entity_id", 0);
+  sl_buf_json_string(b, eid, strlen(eid));
+  jkey(b, "decision", 0);
+  sl_buf_puts(b, "\"");
+  sl_buf_puts(b, sl_match_decision_name(decision));
+  sl_buf_puts(b, "\"");
+  jkey(b, "probability", 0);
+  sl_buf_json_double(b, probability);
+  jkey(b, "vals", 0);
+  sl_buf_putc(b, '{');
+  for (int i = 0, first = 1; i < pv->cfg.ninputs; i++) {
+    if (!in->value[i].n) continue;
+    jkey(b, pv->cfg.input[i], first);
+    jstr(b, in->value[i]);
+    first = 0;
+  }
+  sl_buf_putc(b, '}');
+  time_text(in->time_ms, at);
+  jkey(b, "updated_at", 0);
+  sl_buf_json_string(b, at, strlen(at));
+  sl_buf_putc(b, '}');
+  q_push(&pv->q, b);
+}
+
+/* After a merge, the member rows of every other live member of the
+ * entity, so that the members table names the survivor for all of them
+ * (what a restore rebuilds the clusters from).  Their vals are the stored,
+ * prepared values: preparing them again gives the same. */
+static void member_rows_of(match_priv *pv, const match_cfg *cfg, uint32_t slot, uint64_t entity) {
+  uint32_t s = sl_match_next(pv->m, slot);
+  for (size_t k = 0; s != slot && k < 4096; s = sl_match_next(pv->m, s), k++) {
+    if (!sl_match_live(pv->m, s)) continue;
+    sl_match_view v;
+    sl_match_get(pv->m, s, &v);
+    sl_match_str vals[SL_MATCH_MAX_INPUTS];
+    for (int i = 0; i < pv->cfg.ninputs; i++) vals[i] = v.col[pv->input_col[i]];
+    sl_match_in in = {.dept = v.dept, .feed = v.feed, .src_id = v.src_id, .time_ms = v.time_ms, .value = vals};
+    member_row(pv, cfg, &in, entity, v.decision, v.probability);
+  }
+}
+
+/* The entity row of slot's entity: golden values with their provenance. */
+static void entity_row(match_priv *pv, const match_cfg *cfg, uint32_t slot, int64_t now) {
+  sl_buf *b = &pv->row;
+  char eid[18], at[SL_TIME_MS_LEN];
+  uint32_t from[SL_MATCH_MAX_INPUTS];
+  sl_match_golden(pv->m, slot, &pv->golden, from);
+  begin_row(b, "entity", pv, cfg);
+  entity_id(pv, sl_match_entity(pv->m, slot), eid);
+  jkey(b, "entity_id", 0);
+  sl_buf_json_string(b, eid, strlen(eid));
+  sl_buf_puts(b, ",\"status\":\"active\",\"merged_into\":null");
+  sl_buf golden = SL_BUF_INIT, prov = SL_BUF_INIT;
+  sl_buf_putc(&golden, '{');
+  sl_buf_putc(&prov, '{');
+  for (int i = 0, first = 1; i < pv->cfg.ninputs; i++) {
+    if (from[i] == UINT32_MAX) continue;
+    sl_match_view v;
+    sl_match_get(pv->m, from[i], &v);
+    jkey(&golden, pv->cfg.input[i], first);
+    jstr(&golden, v.col[pv->golden_col[i]]);
+    jkey(&prov, pv->cfg.input[i], first);
+    sl_buf_puts(&prov, "{\"dept\":");
+    jstr(&prov, v.dept);
+    sl_buf_puts(&prov, ",\"feed\":");
+    jstr(&prov, v.feed);
+    sl_buf_puts(&prov, ",\"src_id\":");
+    jstr(&prov, v.src_id);
+    time_text(v.time_ms, at);
+    sl_buf_puts(&prov, ",\"at\":");
+    sl_buf_json_string(&prov, at, strlen(at));
+    sl_buf_putc(&prov, '}');
+    first = 0;
+  }
+  sl_buf_putc(&golden, '}');
+  sl_buf_putc(&prov, '}');
+  jkey(b, "golden", 0);
+  sl_buf_append(b, golden.ptr, golden.len);
+  jkey(b, "provenance", 0);
+  sl_buf_append(b, prov.ptr, prov.len);
+  sl_buf_free(&golden);
+  sl_buf_free(&prov);
+  jkey(b, "members", 0);
+  sl_buf_int64(b, sl_match_entity_members(pv->m, slot));
+  jkey(b, "version", 0);
+  sl_buf_int64(b, sl_match_entity_version(pv->m, slot));
+  time_text(now, at);
+  jkey(b, "updated_at", 0);
+  sl_buf_json_string(b, at, strlen(at));
+  sl_buf_putc(b, '}');
+  q_push(&pv->q, b);
+}
+
+static void merged_row(match_priv *pv, const match_cfg *cfg, const sl_match_merge *mg, int64_t now) {
+  sl_buf *b = &pv->row;
+  char eid[18], sid[18], at[SL_TIME_MS_LEN];
+  entity_id(pv, mg->absorbed, eid);
+  entity_id(pv, mg->survivor, sid);
+  time_text(now, at);
+  begin_row(b, "entity", pv, cfg);
+  sl_buf_printf(b, ",\"entity_id\":\"%s\",\"status\":\"merged\",\"merged_into\":\"%s\",\"golden\":{},"
+                   "\"provenance\":{},\"members\":0,\"version\":%u,\"updated_at\":\"%s\"}",
+                eid, sid, mg->absorbed_version, at);
+  q_push(&pv->q, b);
+}
+
+/* A changelog event; its id is stable: XXH3 of domain, entity, version, kind. */
+static void event_row(match_priv *pv, const match_cfg *cfg, const char *kind, uint64_t entity, uint64_t other,
+                      const sl_match_in *in, uint32_t version, int64_t now) {
+  sl_buf *b = &pv->row;
+  char eid[18], oid[18], at[SL_TIME_MS_LEN];
+  entity_id(pv, entity, eid);
+  pv->tmp.len = 0;
+  sl_buf_printf(&pv->tmp, "%s%c%s%c%u%c%s", cfg->domain, 0x1F, eid, 0x1F, version, 0x1F, kind);
+  uint64_t h = sl_match_hash(pv->tmp.ptr, pv->tmp.len);
+  begin_row(b, "event", pv, cfg);
+  sl_buf_printf(b, ",\"event_id\":\"%016llx\",\"kind\":\"%s\",\"entity_id\":\"%s\",\"other_entity\":",
+                (unsigned long long)h, kind, eid);
+  if (other) {
+    entity_id(pv, other, oid);
+    sl_buf_printf(b, "\"%s\"", oid);
+  } else sl_buf_puts(b, "null");
+  sl_buf_puts(b, ",\"member\":");
+  if (in) {
+    pv->tmp.len = 0;
+    identity_text(&pv->tmp, in->dept, in->feed, in->src_id);
+    sl_buf_json_string(b, pv->tmp.ptr, pv->tmp.len);
+  } else sl_buf_puts(b, "null");
+  time_text(now, at);
+  sl_buf_printf(b, ",\"version\":%u,\"at\":\"%s\"}", version, at);
+  q_push(&pv->q, b);
+}
+
+static void review_row(match_priv *pv, const match_cfg *cfg, uint32_t a, uint32_t bslot, double p) {
+  sl_buf *b = &pv->row;
+  sl_match_view va, vb;
+  sl_match_get(pv->m, a, &va);
+  sl_match_get(pv->m, bslot, &vb);
+  sl_buf ia = SL_BUF_INIT, ib = SL_BUF_INIT;
+  identity_text(&ia, va.dept, va.feed, va.src_id);
+  identity_text(&ib, vb.dept, vb.feed, vb.src_id);
+  /* Ordered, so that the pair has one id whichever came first. */
+  int swap = ia.len > 0 && ib.len > 0 && (memcmp(ia.ptr, ib.ptr, ia.len < ib.len ? ia.len : ib.len) > 0 ||
+                                          (!memcmp(ia.ptr, ib.ptr, ia.len < ib.len ? ia.len : ib.len) && ia.len > ib.len));
+  sl_buf *first = swap ? &ib : &ia, *second = swap ? &ia : &ib;
+  uint32_t sa = swap ? bslot : a, sb = swap ? a : bslot;
+  pv->tmp.len = 0;
+  sl_buf_append(&pv->tmp, first->ptr, first->len);
+  sl_buf_putc(&pv->tmp, 0x1F);
+  sl_buf_append(&pv->tmp, second->ptr, second->len);
+  uint64_t h = sl_match_hash(pv->tmp.ptr, pv->tmp.len);
+  begin_row(b, "review", pv, cfg);
+  sl_buf_printf(b, ",\"review_id\":\"%016llx\",\"a\":", (unsigned long long)h);
+  sl_buf_json_string(b, first->ptr, first->len);
+  sl_buf_puts(b, ",\"b\":");
+  sl_buf_json_string(b, second->ptr, second->len);
+  sl_buf_puts(b, ",\"probability\":");
+  sl_buf_json_double(b, p);
+  sl_match_explanation e;
+  sl_match_explain(pv->m, sa, sb, &e);
+  sl_buf_puts(b, ",\"explanation\":");
+  sl_match_explanation_json(&pv->cfg, &e, b);
+  sl_buf_puts(b, ",\"record_a\":");
+  values_json(pv, sa, b);
+  sl_buf_puts(b, ",\"record_b\":");
+  values_json(pv, sb, b);
+  sl_buf_putc(b, '}');
+  q_push(&pv->q, b);
+  sl_buf_free(&ia);
+  sl_buf_free(&ib);
+}
+
+/* The annotation every record gets: entity_id and match. */
+static void annotation(match_priv *pv, const sl_match_result *r, sl_buf *eid_out, sl_buf *match_out) {
+  char eid[18];
+  entity_id(pv, r->entity, eid);
+  eid_out->len = 0;
+  sl_buf_json_string(eid_out, eid, strlen(eid));
+  match_out->len = 0;
+  sl_buf_printf(match_out, "{\"decision\":\"%s\",\"probability\":", sl_match_decision_name(r->decision));
+  sl_buf_json_double(match_out, r->probability);
+  sl_buf_puts(match_out, ",\"with\":");
+  if (r->with == UINT32_MAX) sl_buf_puts(match_out, "null");
+  else {
+    sl_match_view v;
+    sl_match_get(pv->m, r->with, &v);
+    pv->tmp.len = 0;
+    identity_text(&pv->tmp, v.dept, v.feed, v.src_id);
+    sl_buf_json_string(match_out, pv->tmp.ptr, pv->tmp.len);
+  }
+  sl_buf_putc(match_out, '}');
+}
+
+/* Queues the platform rows of a decision: the member, merged entities,
+ * the changelog events, the entity with its golden record, the reviews. */
+static void queue_rows(match_priv *pv, const match_cfg *cfg, const sl_match_in *in, const sl_match_result *r) {
+  if (r->replay) return;
+  int64_t now = in->time_ms;
+  member_row(pv, cfg, in, r->entity, r->decision, r->probability);
+  uint32_t ver = sl_match_entity_version(pv->m, r->slot);
+  for (size_t i = 0; i < r->nmerges; i++) {
+    merged_row(pv, cfg, &r->merges[i], now);
+    event_row(pv, cfg, "merged", r->merges[i].absorbed, r->merges[i].survivor, NULL,
+              r->merges[i].absorbed_version, now);
+  }
+  if (r->nmerges) member_rows_of(pv, cfg, r->slot, r->entity);
+  if (r->left) {
+    event_row(pv, cfg, "member_removed", r->left, 0, in, r->left_version, now);
+    entity_row(pv, cfg, r->left_slot, now);
+  }
+  if (r->created) event_row(pv, cfg, "created", r->entity, 0, in, ver, now);
+  else if (r->updated && !r->left) event_row(pv, cfg, "updated", r->entity, 0, in, ver, now);
+  else event_row(pv, cfg, "member_added", r->entity, 0, in, ver, now);
+  entity_row(pv, cfg, r->slot, now);
+  for (size_t i = 0; i < r->nreviews; i++) review_row(pv, cfg, r->slot, r->reviews[i].other, r->reviews[i].probability);
+}
+
+/* Sets the record's entity_id and match (JSON texts) from the arena. */
+static int annotate(sl_record *rec, sl_arena *a, const sl_buf *eid, const sl_buf *mt) {
+  sl_value ve = {.type = SL_T_JSON, .flags = SL_VF_PLAIN_STRING}, vm = {.type = SL_T_JSON};
+  char *pe = sl_arena_memdup(a, eid->ptr, eid->len), *pm = sl_arena_memdup(a, mt->ptr, mt->len);
+  if (!pe || !pm) return SL_ENOMEM;
+  ve.u.s = (sl_str){pe, eid->len};
+  vm.u.s = (sl_str){pm, mt->len};
+  if (sl_record_set(rec, a, SL_STR_LIT("entity_id"), &ve) || sl_record_set(rec, a, SL_STR_LIT("match"), &vm))
+    return SL_ENOMEM;
+  return 0;
+}
+
+/* ---- training on the first records ---- */
+
+/* Holds a record of the training window: [u32 JSON length][i64 time]
+ * [u16 x3 identity lengths] the identity's three parts, the JSON. */
+static int hold(match_priv *pv, sl_record *rec, const sl_match_in *in) {
+  sl_match_prepare(&pv->cfg, in->value, &pv->prep);
+  if (sl_match_sample_add(&pv->sample, &pv->prep, 0)) return SL_ENOMEM;
+  pv->tmp.len = 0;
+  sl_json_encode_record(&pv->tmp, rec);
+  uint32_t n = (uint32_t)pv->tmp.len;
+  sl_match_str id[3] = {in->dept, in->feed, in->src_id};
+  sl_buf_append(&pv->held, &n, sizeof n);
+  sl_buf_append(&pv->held, &in->time_ms, sizeof in->time_ms);
+  for (int i = 0; i < 3; i++) {
+    uint16_t k = (uint16_t)(id[i].n > 65535 ? 65535 : id[i].n);
+    sl_buf_append(&pv->held, &k, sizeof k);
+  }
+  for (int i = 0; i < 3; i++) sl_buf_append(&pv->held, id[i].p, id[i].n > 65535 ? 65535 : id[i].n);
+  sl_buf_append(&pv->held, pv->tmp.ptr, pv->tmp.len);
+  pv->nheld++;
+  return pv->held.oom || pv->tmp.oom ? SL_ENOMEM : 0;
+}
+
+static int start_matching(sl_stage *st, match_priv *pv, sl_match_model *mo) {
+  pv->m = sl_match_new(&pv->cfg, mo);
+  if (!pv->m) {
+    sl_log_error(sl_stage_name(st), "out of memory");
+    return SL_ENOMEM;
+  }
+  return 0;
+}
+
+/* Trains on the window, then decides its records in order and queues them
+ * annotated, each before its rows. */
+static int train_and_release(sl_stage *st, match_priv *pv) {
+  match_cfg *cfg = sl_stage_config(st);
+  sl_match_model mo;
+  sl_match_model_init(&mo, pv->cfg.field, pv->cfg.nfields);
+  sl_match_train_opts o = {.random_pairs = cfg->random_pairs, .seed = 1};
+  sl_match_train_report rep;
+  int64_t t0 = sl_mono_ms();
+  if (sl_match_train(&mo, &pv->cfg, &pv->sample, &o, &rep)) {
+    sl_match_model_free(&mo);
+    return SL_ENOMEM;
+  }
+  sl_log_info(sl_stage_name(st),
+              "trained on %zu records in %lld ms: EM %s after %d iterations (lambda %.3g among %llu candidate pairs)",
+              pv->nheld, (long long)(sl_mono_ms() - t0), rep.em.converged ? "converged" : "did not converge",
+              rep.em.iterations, rep.em.lambda, (unsigned long long)rep.candidate_pairs);
+  if (cfg->model_out) {
+    sl_buf err = SL_BUF_INIT;
+    if (sl_match_model_write(&mo, cfg->model_out, &err)) {
+      sl_buf_putc(&err, 0);
+      sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : "cannot write the model");
+    }
+    sl_buf_free(&err);
+  }
+  sl_match_sample_free(&pv->sample);
+  if (start_matching(st, pv, &mo)) return SL_ENOMEM;
+  sl_buf eid = SL_BUF_INIT, mt = SL_BUF_INIT, row = SL_BUF_INIT;
+  sl_match_str vals[SL_MATCH_MAX_INPUTS];
+  size_t at = 0;
+  int rc = 0;
+  sl_arena local;         /* one held record at a time */
+  sl_arena_init(&local);
+  sl_arena *a = &local;
+  for (size_t h = 0; h < pv->nheld && !rc; h++) {
+    sl_arena_reset(&local);
+    uint32_t n;
+    int64_t t;
+    uint16_t k[3];
+    const char *p = pv->held.ptr + at;
+    memcpy(&n, p, sizeof n);
+    memcpy(&t, p + sizeof n, sizeof t);
+    memcpy(k, p + sizeof n + sizeof t, sizeof k);
+    p += sizeof n + sizeof t + sizeof k;
+    sl_match_in in = {.dept = {p, k[0]}, .feed = {p + k[0], k[1]}, .src_id = {p + k[0] + k[1], k[2]}};
+    const char *js = p + k[0] + k[1] + k[2];
+    at = (size_t)(js - pv->held.ptr) + n;
+    sl_record *rec = record_of(a, js, n);
+    if (!rec) continue;
+    /* Read as on arrival, when they passed read_record. */
+    for (int i = 0; i < pv->cfg.ninputs; i++) field_text(rec, a, pv->cfg.input[i], &pv->tmp, &vals[i]);
+    in.value = vals;
+    in.time_ms = t;
+    sl_match_result r;
+    if ((rc = sl_match_add(pv->m, &in, &r))) break;
+    /* The record first (annotated), then its rows. */
+    annotation(pv, &r, &eid, &mt);
+    if (annotate(rec, a, &eid, &mt)) {
+      rc = SL_ENOMEM;
+      break;
+    }
+    row.len = 0;
+    sl_json_encode_record(&row, rec);
+    q_push(&pv->q, &row);
+    queue_rows(pv, cfg, &in, &r);
+  }
+  sl_arena_free(&local);
+  sl_buf_free(&eid);
+  sl_buf_free(&mt);
+  sl_buf_free(&row);
+  sl_buf_free(&pv->held);
+  pv->nheld = 0;
+  return rc;
+}
+
+/* ---- the stateful callbacks ---- */
+
+static void report_cap(sl_stage *st, match_priv *pv) {
+  sl_match_stats s;
+  sl_match_stats_get(pv->m, &s);
+  if (s.index.capped_blocks && !pv->cap_logged) {
+    match_cfg *cfg = sl_stage_config(st);
+    sl_log_warn(sl_stage_name(st),
+                "a blocking key reached the block cap of %lld records: it is no longer looked up (its records "
+                "are found through their other keys); see the metric match_capped_blocks_total",
+                (long long)cfg->block_cap);
+    pv->cap_logged = 1;
+  }
+}
+
+static int match_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
+  match_cfg *cfg = sl_stage_config(st);
+  match_priv *pv = sl_stage_priv(st);
+  sl_arena *a = sl_step_arena(out);
+  sl_match_in in;
+  sl_match_str vals[SL_MATCH_MAX_INPUTS];
+  int rc = read_record(st, pv, out, rec, &in, vals);
+  if (rc) return rc;
+  if (!pv->m) {
+    if (hold(pv, rec, &in)) {
+      sl_step_fail(out, rec, "match: out of memory holding the training window");
+      return SL_ENOMEM;
+    }
+    if (pv->nheld < (size_t)cfg->train_on) return SL_STEP_DROP;
+    if (train_and_release(st, pv)) {
+      sl_stage_fatal(st, "out of memory training the model");
+      return SL_STEP_DROP;
+    }
+    q_drain(st, pv, out, pv->drain);
+    return SL_STEP_DROP;   /* it comes out of the queue, annotated */
+  }
+  sl_match_result r;
+  if (sl_match_add(pv->m, &in, &r)) {
+    sl_step_fail(out, rec, "match: out of memory");
+    return SL_ENOMEM;
+  }
+  queue_rows(pv, cfg, &in, &r);
+  sl_buf eid = SL_BUF_INIT, mt = SL_BUF_INIT;
+  annotation(pv, &r, &eid, &mt);
+  rc = annotate(rec, a, &eid, &mt);
+  sl_buf_free(&eid);
+  sl_buf_free(&mt);
+  if (rc) {
+    sl_step_fail(out, rec, "match: out of memory");
+    return SL_ENOMEM;
+  }
+  q_drain(st, pv, out, pv->drain);
+  return SL_STEP_KEEP;
+}
+
+static void match_batch_end(sl_stage *st, sl_step_out *out) {
+  match_priv *pv = sl_stage_priv(st);
+  q_drain(st, pv, out, pv->drain);
+  if (!pv->m) return;
+  report_cap(st, pv);
+  sl_match_stats s;
+  sl_match_stats_get(pv->m, &s);
+  if (pv->m_records) {
+    sl_metric_add(pv->m_records, NULL, (int64_t)(s.records + s.replays - pv->last.records - pv->last.replays));
+    sl_metric_add(pv->m_replays, NULL, (int64_t)(s.replays - pv->last.replays));
+    sl_metric_add(pv->m_links, NULL, (int64_t)(s.links - pv->last.links));
+    sl_metric_add(pv->m_reviews, NULL, (int64_t)(s.reviews - pv->last.reviews));
+    sl_metric_add(pv->m_new, NULL, (int64_t)(s.new_entities - pv->last.new_entities));
+    sl_metric_add(pv->m_capped, NULL, (int64_t)(s.index.capped_hits - pv->last.index.capped_hits));
+    sl_metric_set(pv->m_bytes, NULL, (int64_t)s.bytes);
+  }
+  pv->last = s;
+}
+
+/* End of input: a window shorter than train_on is trained on now; with
+ * final = true every record's entity goes out as {"id", "entity"}. */
+static void match_finish(sl_stage *st, sl_step_out *out) {
+  match_cfg *cfg = sl_stage_config(st);
+  match_priv *pv = sl_stage_priv(st);
+  if (!pv->m && pv->nheld && train_and_release(st, pv)) {
+    sl_stage_fatal(st, "out of memory training the model");
+    return;
+  }
+  if (pv->m && cfg->final) {
+    size_t n = sl_match_slots(pv->m);
+    for (uint32_t s = 0; s < n; s++) {
+      if (!sl_match_live(pv->m, s)) continue;
+      sl_match_view v;
+      sl_match_get(pv->m, s, &v);
+      char eid[18];
+      entity_id(pv, sl_match_entity(pv->m, s), eid);
+      pv->row.len = 0;
+      sl_buf_puts(&pv->row, "{\"id\":");
+      jstr(&pv->row, v.src_id);
+      sl_buf_printf(&pv->row, ",\"entity\":\"%s\"}", eid);
+      q_push(&pv->q, &pv->row);
+    }
+  }
+  size_t before;
+  do {
+    before = pv->q.n;
+    q_drain(st, pv, out, (size_t)-1);
+  } while (pv->q.n && pv->q.n < before);
+  if (pv->q.n)
+    sl_log_error(sl_stage_name(st), "%zu rows could not be emitted at the end of input (max_inflight_records)",
+                 pv->q.n);
+  if (pv->m) {
+    match_batch_end(st, out);
+    sl_match_stats s;
+    sl_match_stats_get(pv->m, &s);
+    sl_log_info(sl_stage_name(st),
+                "%llu records (%llu replays, %llu updates), %llu pairs scored, %llu links, %llu reviews, %llu "
+                "entities created, %llu capped blocks, %.0f bytes a record",
+                (unsigned long long)s.records, (unsigned long long)s.replays, (unsigned long long)s.updates,
+                (unsigned long long)s.pairs, (unsigned long long)s.links, (unsigned long long)s.reviews,
+                (unsigned long long)s.new_entities, (unsigned long long)s.index.capped_blocks,
+                s.records ? (double)s.bytes / (double)s.records : 0.0);
+  }
+}
+
+/* Restore from the platform tables.  The loader (plugins/match/platform_pg.c,
+ * sl_match_platform_load: COPY of the members table) is another piece;
+ * built with it, SLUICE_MATCH_PLATFORM_PG is defined and restore feeds
+ * every member back into its entity (sl_match_restore); without it a
+ * pipeline that sets `platform` does not start. */
+#ifdef SLUICE_MATCH_PLATFORM_PG
+/* As plugins/match/platform_pg.h declares them (/work/wt/MATCH_CONTRACT.md);
+ * include that header instead once it is in the tree. */
+typedef int (*sl_match_member_fn)(void *ud, sl_match_str dept, sl_match_str feed, sl_match_str src_id,
+                                  sl_match_str entity_id, sl_match_str vals_json);
+int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn, void *ud,
+                           char *err, size_t errlen);
+
+typedef struct restore_ctx {
+  match_priv *pv;
+  sl_arena a;
+  size_t n;
+} restore_ctx;
+
+/* One member: its vals (the raw match fields, JSON) as the inputs. */
+static int restore_member(void *ud, sl_match_str dept, sl_match_str feed, sl_match_str src_id,
+                          sl_match_str entity_id, sl_match_str vals_json) {
+  restore_ctx *rc = ud;
+  match_priv *pv = rc->pv;
+  sl_arena_reset(&rc->a);
+  sl_value v;
+  const char *why = NULL;
+  sl_match_str vals[SL_MATCH_MAX_INPUTS] = {{"", 0}};
+  if (!sl_json_parse(vals_json.p, vals_json.n, &rc->a, &v, &why) && v.type == SL_T_OBJECT)
+    for (int i = 0; i < pv->cfg.ninputs; i++) {
+      const sl_value *x = get(&v, pv->cfg.input[i]);
+      if (x && x->type == SL_T_STRING) vals[i] = (sl_match_str){x->u.s.ptr, (uint32_t)x->u.s.len};
+    }
+  char hex[17];
+  snprintf(hex, sizeof hex, "%.*s", entity_id.n > 1 ? (int)entity_id.n - 1 : 0, entity_id.p + 1);
+  sl_match_in in = {.dept = dept, .feed = feed, .src_id = src_id, .value = vals};
+  rc->n++;
+  return sl_match_restore(pv->m, &in, strtoull(hex, NULL, 16));
+}
+#endif
+
+static int match_restore(sl_stage *st) {
+  match_cfg *cfg = sl_stage_config(st);
+  if (!cfg->platform) return 0;
+#ifdef SLUICE_MATCH_PLATFORM_PG
+  match_priv *pv = sl_stage_priv(st);
+  restore_ctx rc = {.pv = pv};
+  char err[512] = "";
+  sl_arena_init(&rc.a);
+  int64_t t0 = sl_mono_ms();
+  int r = sl_match_platform_load(cfg->platform, cfg->domain, restore_member, &rc, err, sizeof err);
+  sl_arena_free(&rc.a);
+  sl_match_restore_done(pv->m);
+  if (r) {
+    sl_log_error(sl_stage_name(st), "restore from the platform tables: %s", err[0] ? err : sl_strerror(r));
+    return r;
+  }
+  sl_log_info(sl_stage_name(st), "restored %zu members from the platform tables in %lld ms", rc.n,
+              (long long)(sl_mono_ms() - t0));
+  return 0;
+#else
+  sl_log_error(sl_stage_name(st), "platform: restore from PostgreSQL is not built in");
+  return SL_EOPTION;
+#endif
+}
+
+/* ---- configuration ---- */
+
+static int lua_value(sl_stage *st, int ref, sl_arena *a, sl_value *v, const char *what, sl_buf *err) {
+  lua_State *L = sl_stage_lua(st);
+  const char *why = NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);          /* [-0,+1] */
+  int rc = sl_lua_to_value(L, -1, a, v, &why);
+  lua_pop(L, 1);
+  if (rc) sl_buf_printf(err, "%s: %s", what, why ? why : sl_strerror(rc));
+  return rc;
+}
+
+static char *str_dup(sl_str s) {
+  return strndup(s.ptr ? s.ptr : "", s.len);
+}
+
+static int parse_ident_part(const sl_value *v, const char *def, ident_part *ip, const char *name, sl_buf *err) {
+  if (!v) {
+    ip->field = strdup(def);
+    return ip->field ? 0 : SL_ENOMEM;
+  }
+  if (v->type == SL_T_STRING) {
+    ip->field = str_dup(v->u.s);
+    return ip->field ? 0 : SL_ENOMEM;
+  }
+  if (v->type == SL_T_OBJECT && v->n == 1 && v->u.members[0].name.len == 5 &&
+      !memcmp(v->u.members[0].name.ptr, "const", 5) && v->u.members[0].value.type == SL_T_STRING) {
+    ip->constant = str_dup(v->u.members[0].value.u.s);
+    return ip->constant ? 0 : SL_ENOMEM;
+  }
+  sl_buf_printf(err, "identity.%s: a field name or sl.match.const(\"value\")", name);
+  return SL_EOPTION;
+}
+
+static const sl_value *get(const sl_value *o, const char *name) {
+  for (uint32_t i = 0; o && o->type == SL_T_OBJECT && i < o->n; i++)
+    if (o->u.members[i].name.len == strlen(name) && !memcmp(o->u.members[i].name.ptr, name, strlen(name)))
+      return &o->u.members[i].value;
+  return NULL;
+}
+
+static int configure(sl_stage *st, match_priv *pv, sl_buf *err) {
+  match_cfg *cfg = sl_stage_config(st);
+  sl_match_config *c = &pv->cfg;
+  sl_arena a;
+  sl_arena_init(&a);
+  sl_value v;
+  int rc = 0;
+  sl_match_config_init(c);
+  if (cfg->preset && (rc = sl_match_config_preset(c, cfg->preset, err))) goto done;
+
+  if (cfg->fields != LUA_NOREF) {
+    if ((rc = lua_value(st, cfg->fields, &a, &v, "fields", err))) goto done;
+    for (uint32_t i = 0; i < v.n && v.type == SL_T_OBJECT; i++) {
+      sl_member *m = &v.u.members[i];
+      char name[256], kind[64];
+      snprintf(name, sizeof name, "%.*s", (int)m->name.len, m->name.ptr);
+      sl_match_kind k = 0;
+      if (m->value.type == SL_T_STRING) {
+        snprintf(kind, sizeof kind, "%.*s", (int)m->value.u.s.len, m->value.u.s.ptr);
+        if (strcmp(kind, "raw") && sl_match_kind_parse(kind, &k)) {
+          sl_buf_printf(err, "fields.%s: unknown kind '%s' (cn_name, cn_id, uscc, date, gender, phone, address, company, text, raw)",
+                        name, kind);
+          rc = SL_EOPTION;
+          goto done;
+        }
+      } else {
+        sl_buf_printf(err, "fields.%s: a kind name", name);
+        rc = SL_EOPTION;
+        goto done;
+      }
+      if ((rc = sl_match_config_input(c, name, k))) {
+        sl_buf_printf(err, "fields: more than %d", SL_MATCH_MAX_INPUTS);
+        goto done;
+      }
+    }
+  }
+  if (cfg->compare != LUA_NOREF) {
+    if ((rc = lua_value(st, cfg->compare, &a, &v, "compare", err))) goto done;
+    for (uint32_t i = 0; i < v.n && v.type == SL_T_OBJECT; i++) {
+      sl_member *m = &v.u.members[i];
+      char name[256];
+      snprintf(name, sizeof name, "%.*s", (int)m->name.len, m->name.ptr);
+      const char *lv[SL_MATCH_MAX_LEVELS + 1];
+      char *owned[SL_MATCH_MAX_LEVELS + 1];
+      int n = 0, tf = 0;
+      const sl_value *x = &m->value;
+      if (x->type == SL_T_ARRAY) {
+        for (uint32_t k = 0; k < x->n && n <= SL_MATCH_MAX_LEVELS; k++)
+          if (x->u.items[k].type == SL_T_STRING) lv[n] = owned[n] = str_dup(x->u.items[k].u.s), n++;
+      } else if (x->type == SL_T_OBJECT) {
+        for (uint32_t k = 0; k < x->n; k++) {
+          sl_member *e = &x->u.members[k];
+          if (e->name.len == 2 && !memcmp(e->name.ptr, "tf", 2)) tf = e->value.type == SL_T_BOOL && e->value.u.b;
+          else if (e->value.type == SL_T_STRING && n <= SL_MATCH_MAX_LEVELS)
+            lv[n] = owned[n] = str_dup(e->value.u.s), n++;
+        }
+      } else if (x->type == SL_T_STRING) {
+        lv[n] = owned[n] = str_dup(x->u.s), n++;
+      }
+      rc = sl_match_config_compare(c, name, lv, n, tf, err);
+      for (int k = 0; k < n; k++) free(owned[k]);
+      if (rc) goto done;
+    }
+  }
+  if (cfg->block) {
+    sl_match_config_clear_blocks(c);
+    for (char **b = cfg->block; *b; b++)
+      if ((rc = sl_match_config_block(c, *b, err))) goto done;
+  }
+  if (cfg->id_rule) sl_match_config_id_rule(c, *cfg->id_rule ? cfg->id_rule : NULL);
+  c->link = cfg->link;
+  c->review = cfg->review;
+  c->block_cap = cfg->block_cap > 0 ? (uint32_t)cfg->block_cap : 0;
+  if ((rc = sl_match_config_finish(c, err))) goto done;
+  for (int i = 0; i < c->ncols; i++)
+    if (c->col_part[i] == 0) pv->input_col[c->col_input[i]] = i;
+  sl_match_golden_columns(c, pv->golden_col);
+
+  /* identity */
+  v = (sl_value){.type = SL_T_NULL};
+  if (cfg->identity != LUA_NOREF && (rc = lua_value(st, cfg->identity, &a, &v, "identity", err))) goto done;
+  if ((rc = parse_ident_part(get(&v, "dept"), "dept", &pv->dept, "dept", err)) ||
+      (rc = parse_ident_part(get(&v, "feed"), "feed", &pv->feed, "feed", err)) ||
+      (rc = parse_ident_part(get(&v, "id"), "src_id", &pv->id, "id", err)))
+    goto done;
+
+  /* golden */
+  pv->golden.priority = cfg->priority;
+  if (cfg->golden != LUA_NOREF) {
+    if ((rc = lua_value(st, cfg->golden, &a, &v, "golden", err))) goto done;
+    for (uint32_t i = 0; i < v.n && v.type == SL_T_OBJECT; i++) {
+      sl_member *m = &v.u.members[i];
+      char name[256];
+      snprintf(name, sizeof name, "%.*s", (int)m->name.len, m->name.ptr);
+      int in = -1;
+      for (int k = 0; k < c->ninputs; k++)
+        if (!strcmp(c->input[k], name)) in = k;
+      if (in < 0) {
+        sl_buf_printf(err, "golden.%s: not a field the step reads (", name);
+        for (int k = 0; k < c->ninputs; k++) sl_buf_printf(err, "%s%s", k ? ", " : "", c->input[k]);
+        sl_buf_puts(err, ")");
+        rc = SL_EOPTION;
+        goto done;
+      }
+      const sl_value *rules = &m->value;
+      uint32_t nr = rules->type == SL_T_ARRAY ? rules->n : 1;
+      for (uint32_t k = 0; k < nr && k < SL_MATCH_MAX_SURVIVE; k++) {
+        const sl_value *r = rules->type == SL_T_ARRAY ? &rules->u.items[k] : rules;
+        char rn[64] = "";
+        if (r->type == SL_T_STRING) snprintf(rn, sizeof rn, "%.*s", (int)r->u.s.len, r->u.s.ptr);
+        if (!strcmp(rn, "longest_valid")) strcpy(rn, "longest");
+        if (sl_match_survive_parse(rn, &pv->golden.rule[in][pv->golden.nrules[in]])) {
+          sl_buf_printf(err, "golden.%s: unknown rule '%s' (priority, recent, frequent, longest)", name, rn);
+          rc = SL_EOPTION;
+          goto done;
+        }
+        pv->golden.nrules[in]++;
+      }
+    }
+  }
+done:
+  sl_arena_free(&a);
+  return rc;
+}
+
+static int match_init(sl_stage *st) {
+  match_cfg *cfg = sl_stage_config(st);
+  match_priv *pv = sl_stage_priv(st);
+  sl_buf err = SL_BUF_INIT;
+  int rc = configure(st, pv, &err);
+  if (!rc && cfg->platform && !cfg->model) {
+    sl_buf_puts(&err, "platform: restoring needs a model (model = ...): the restored members are not trained on");
+    rc = SL_EOPTION;
+  }
+  if (!rc && cfg->train_on < 2) {
+    sl_buf_puts(&err, "train_on: at least 2 records");
+    rc = SL_EOPTION;
+  }
+  if (rc) {
+    sl_buf_putc(&err, 0);
+    sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : sl_strerror(rc));
+    sl_buf_free(&err);
+    return rc == SL_ENOMEM ? rc : SL_EOPTION;
+  }
+  const char *d = cfg->domain;
+  pv->prefix = !strcmp(d, "person") ? 'P' : !strcmp(d, "company") ? 'C'
+               : (*d >= 'a' && *d <= 'z') ? (char)(*d - 32) : *d ? *d : 'E';
+  sl_match_sample_init(&pv->sample, &pv->cfg);
+  pv->drain = (size_t)(sl_pipeline_max_inflight_records(sl_stage_pipeline(st)) / 2);
+  if (pv->drain < DRAIN_MIN) pv->drain = DRAIN_MIN;
+  if (cfg->model) {
+    sl_match_model mo;
+    sl_match_model_init(&mo, pv->cfg.field, pv->cfg.nfields);
+    rc = sl_match_model_read(&mo, cfg->model, &err);
+    if (rc) {
+      sl_buf_putc(&err, 0);
+      sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : sl_strerror(rc));
+      sl_match_model_free(&mo);
+      sl_buf_free(&err);
+      return rc == SL_ENOMEM ? rc : SL_EOPTION;
+    }
+    if ((rc = start_matching(st, pv, &mo))) return rc;
+  }
+  sl_buf_free(&err);
+  pv->m_records = sl_stage_metric(st, SL_COUNTER, "match_records_total", "Records matched (replays included).", NULL);
+  pv->m_replays = sl_stage_metric(st, SL_COUNTER, "match_replays_total", "Records seen before with the same values: nothing changed.", NULL);
+  pv->m_links = sl_stage_metric(st, SL_COUNTER, "match_links_total", "Pairs linked (above the link threshold or by the ID rule).", NULL);
+  pv->m_reviews = sl_stage_metric(st, SL_COUNTER, "match_reviews_total", "Pairs sent to review.", NULL);
+  pv->m_new = sl_stage_metric(st, SL_COUNTER, "match_new_entities_total", "Entities created.", NULL);
+  pv->m_capped = sl_stage_metric(st, SL_COUNTER, "match_capped_blocks_total", "Lookups that met a block over the cap.", NULL);
+  pv->m_bytes = sl_stage_metric(st, SL_GAUGE, "match_index_bytes", "Memory the matcher holds (index, values, clusters).", NULL);
+  return 0;
+}
+
+static void match_destroy(sl_stage *st) {
+  match_priv *pv = sl_stage_priv(st);
+  sl_match_free(pv->m);
+  sl_match_sample_free(&pv->sample);
+  sl_match_prepared_free(&pv->prep);
+  sl_match_config_free(&pv->cfg);
+  sl_buf_free(&pv->held);
+  sl_buf_free(&pv->q.b);
+  sl_buf_free(&pv->tmp);
+  sl_buf_free(&pv->row);
+  ident_part *parts[] = {&pv->dept, &pv->feed, &pv->id};
+  for (int i = 0; i < 3; i++) {
+    free(parts[i]->field);
+    free(parts[i]->constant);
+  }
+}
+
+static int match_check(sl_stage *st) {
+  match_priv pv = {0};
+  sl_buf err = SL_BUF_INIT;
+  int rc = configure(st, &pv, &err);
+  if (rc) {
+    sl_buf_putc(&err, 0);
+    sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : sl_strerror(rc));
+  }
+  match_cfg *cfg = sl_stage_config(st);
+  if (!rc && cfg->model) {
+    sl_match_model mo;
+    sl_match_model_init(&mo, pv.cfg.field, pv.cfg.nfields);
+    err.len = 0;
+    rc = sl_match_model_read(&mo, cfg->model, &err);
+    if (rc) {
+      sl_buf_putc(&err, 0);
+      sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : sl_strerror(rc));
+    }
+    sl_match_model_free(&mo);
+  }
+  sl_buf_free(&err);
+  sl_match_config_free(&pv.cfg);
+  for (ident_part *p = &pv.dept; p <= &pv.id; p++) {
+    free(p->field);
+    free(p->constant);
+  }
+  return rc ? SL_EOPTION : 0;
+}
+
+/* sl.match.const("gaj"): a constant identity part. */
+static int l_const(lua_State *L) {
+  luaL_checkstring(L, 1);
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "const");
+  return 1;
+}
+
+static int open_match(lua_State *L) {
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, l_const);
+  lua_setfield(L, -2, "const");
+  return 1;
+}
+
+const sl_lua_lib match_lua_lib = {
+    .name = "match",
+    .open = open_match,
+};
+
+static const sl_option match_options[] = {
+    {"domain", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(match_cfg, domain), "What is matched (person, company, ...): the entity ids' prefix and the platform schema.", NULL},
+    {"identity", SL_OPT_LUA, NULL, 0, offsetof(match_cfg, identity), "{ dept =, feed =, id = }: the fields (or sl.match.const(\"v\")) that identify a record; default dept, feed, src_id.", "table"},
+    {"preset", SL_OPT_ENUM, NULL, 0, offsetof(match_cfg, preset), "Fields, comparisons, blocking and ID rule for Chinese residents or companies.", "person|company"},
+    {"fields", SL_OPT_LUA, NULL, 0, offsetof(match_cfg, fields), "{ field = kind }: how each field is prepared (cn_name, cn_id, uscc, date, gender, phone, address, company, text, raw).", "table"},
+    {"compare", SL_OPT_LUA, NULL, 0, offsetof(match_cfg, compare), "{ column = { level, ..., tf = true } }: comparison levels (exact, jwX, dlN, jacX, absX, relX, daysN, swap, pinyin, companyX, addressX).", "table"},
+    {"block", SL_OPT_STRLIST, NULL, 0, offsetof(match_cfg, block), "Blocking rules: columns joined by +, each maybe cut with /N (replaces the preset's).", NULL},
+    {"id_rule", SL_OPT_STR, NULL, 0, offsetof(match_cfg, id_rule), "Column of validated identifiers: equal ones link, different ones never do (\"\": none).", NULL},
+    {"model", SL_OPT_PATH, NULL, 0, offsetof(match_cfg, model), "Model file (JSON); absent: trained on the first train_on records.", NULL},
+    {"model_out", SL_OPT_PATH, NULL, 0, offsetof(match_cfg, model_out), "Where to write the model trained on the stream.", NULL},
+    {"train_on", SL_OPT_INT, "100000", 0, offsetof(match_cfg, train_on), "Without a model: records held and trained on before deciding (all of them if the input ends first).", NULL},
+    {"random_pairs", SL_OPT_INT, "1000000", 0, offsetof(match_cfg, random_pairs), "Without a model: random pairs for u.", NULL},
+    {"link", SL_OPT_DOUBLE, "0.99", 0, offsetof(match_cfg, link), "Match probability from which a pair links.", NULL},
+    {"review", SL_OPT_DOUBLE, "0.8", 0, offsetof(match_cfg, review), "Match probability from which a pair not linked goes to review.", NULL},
+    {"block_cap", SL_OPT_INT, "1000", 0, offsetof(match_cfg, block_cap), "Largest block looked up; larger ones are counted and reported (0: no cap).", NULL},
+    {"golden", SL_OPT_LUA, NULL, 0, offsetof(match_cfg, golden), "{ field = { rule, ... } }: survivorship (priority, recent, frequent, longest); default frequent, recent.", "table"},
+    {"priority", SL_OPT_STRLIST, NULL, 0, offsetof(match_cfg, priority), "Departments in the order the priority rule prefers them.", NULL},
+    {"platform", SL_OPT_STR, NULL, 0, offsetof(match_cfg, platform), "PostgreSQL conninfo of the platform tables to restore from.", NULL},
+    {"final", SL_OPT_BOOL, "false", 0, offsetof(match_cfg, final), "At the end of input, emit every record's entity as {id, entity}.", NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+static const sl_stateful match_stateful = {
+    .restore = match_restore,
+    .apply = match_apply,
+    .batch_end = match_batch_end,
+    .finish = match_finish,
+};
+
+const sl_plugin match_plugin = {
+    .abi = SL_PLUGIN_ABI,
+    .kind = SL_STEP,
+    .name = "match",
+    .doc = "Links records about the same person or company into entities, with golden records (stateful).",
+    .options = match_options,
+    .config_size = sizeof(match_cfg),
+    .priv_size = sizeof(match_priv),
+    .init = match_init,
+    .destroy = match_destroy,
+    .check = match_check,
+    .stateful = &match_stateful,
+};
