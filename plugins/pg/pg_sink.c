@@ -716,6 +716,26 @@ static void pg_sink_flush(sl_stage *st) {
   sl_sink_queue_flush(&k->q);
 }
 
+/* setup_sql: statements run once at start, before the table is read, so
+ * that they may create it.  One simple query: its statements run in one
+ * transaction.  Making them idempotent (IF NOT EXISTS) is the pipeline's
+ * part: they run at every start. */
+static int run_setup_sql(sl_stage *st, PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  ExecStatusType s = PQresultStatus(r);
+  int rc = 0;
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    sl_buf why = SL_BUF_INIT;
+    pg_error_reason(r, &why);
+    sl_log_error(sl_stage_name(st), "%s: setup_sql failed: %s", sl_stage_where(st),
+                 why.ptr ? why.ptr : "query failed");
+    sl_buf_free(&why);
+    rc = SL_EIO;
+  }
+  PQclear(r);
+  return rc;
+}
+
 static int pg_sink_init(sl_stage *st) {
   pg_sink *k = sl_stage_priv(st);
   pg_sink_cfg *cfg = sl_stage_config(st);
@@ -732,7 +752,8 @@ static int pg_sink_init(sl_stage *st) {
   /* Blocking is fine here: init runs before the loop. */
   PGconn *c = pg_connect_blocking(st, cfg->dsn, k->conn.label);
   if (!c) return SL_EIO;
-  int rc = pg_sink_sql_build(st, cfg, k->upsert, c, k->conn.label, &k->sql, &k->cctx);
+  int rc = cfg->setup_sql ? run_setup_sql(st, c, cfg->setup_sql) : 0;
+  if (!rc) rc = pg_sink_sql_build(st, cfg, k->upsert, c, k->conn.label, &k->sql, &k->cctx);
   if (!rc) rc = pg_ensure_checkpoint_table(st, c);
   PQfinish(c);
   if (rc) return rc;
@@ -811,6 +832,7 @@ static const sl_option pg_sink_options[] = {
     {"key", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, key), "upsert: the columns of a unique key of the table.", NULL},
     {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, columns), "Columns to write, named like the record's fields (default: every writable column).", NULL},
     {"newer_by", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, newer_by), "upsert: a column (event time, version) that a record must have greater than the stored row to replace it; a null is older than any value, equal keeps the stored row.", NULL},
+    {"setup_sql", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, setup_sql), "SQL run once at every start, before the table is read (e.g. CREATE TABLE IF NOT EXISTS): one transaction; make it idempotent.", NULL},
     {"transaction_rows", SL_OPT_INT, "50000", 0, offsetof(pg_sink_cfg, tx_rows), "Most rows of queued batches written in one transaction.", NULL},
     {"retry_max", SL_OPT_DURATION, "10s", 0, offsetof(pg_sink_cfg, retry_max_ms), "Longest pause between attempts when PostgreSQL is unreachable or failing.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
