@@ -19,7 +19,9 @@
  *
  * <checkpoints> upserts each source's position into sluice.checkpoints, so
  * the rows and the position commit together; a source resumes from there
- * (checkpoint_load), which makes kill -9 and restarts exactly-once.  In
+ * (checkpoint_load), which makes kill -9 and restarts exactly-once.  A
+ * sink beside other sinks is not resumed from: it stores its positions
+ * under "<source>#<sink>" (ckpt_source), for its own lost COMMITs only.  In
  * upsert mode the last record of a key wins; with newer_by, the record with
  * the greatest value of that column does (see build): records of one key
  * that come through different partitions or topics arrive in no set order.
@@ -106,6 +108,8 @@ typedef struct pg_sink {
   step step;
   int unknown_commit;               /* COMMIT sent, its answer lost */
   int verified;                     /* S_VERIFY: every position matched so far */
+  int resumes;                      /* the sources resume from what it stores */
+  sl_buf ckpt_key;                  /* the source column of the current command */
 
   /* COPY feed: rows [feed_row, feed_hi) of the transaction, flattened */
   sl_sink_batch *feed_sb;
@@ -248,10 +252,24 @@ static void ack_tx(pg_sink *k) {
 
 /* ---- the steps ---- */
 
+/* The row of sluice.checkpoints a source's position goes to.  The sink the
+ * sources resume from (the pipeline's only one) uses the source's name;
+ * a sink beside others uses "<source>#<sink>": its positions only settle
+ * its own COMMITs whose answer was lost, and a position another sink
+ * stored must not pass for its own. */
+static const char *ckpt_source(pg_sink *k, const char *source) {
+  if (k->resumes) return source;
+  k->ckpt_key.len = 0;
+  sl_buf_printf(&k->ckpt_key, "%s#%s", source, sl_stage_name(k->st));
+  pg_buf_nul(&k->ckpt_key);
+  return k->ckpt_key.oom ? source : k->ckpt_key.ptr;
+}
+
 static void checkpoints_or_commit(pg_sink *k) {
   if (k->ckpt_i < k->ncps) {
     source_cp *c = &k->cps[k->ckpt_i++];
-    const char *v[3] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source, c->cp.ptr};
+    const char *v[3] = {sl_pipeline_name(sl_stage_pipeline(k->st)), ckpt_source(k, c->source),
+                        c->cp.ptr};
     send_params(k, S_CKPT, pg_sink_ckpt_sql, 3, v);
     return;
   }
@@ -466,7 +484,7 @@ static void on_result(pg_conn *c, PGresult *r) {
 static void verify_next(pg_sink *k) {
   if (k->ckpt_i < k->ncps) {
     source_cp *c = &k->cps[k->ckpt_i++];
-    const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source};
+    const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(k->st)), ckpt_source(k, c->source)};
     send_params(k, S_VERIFY, pg_sink_ckpt_get_sql, 2, v);
     return;
   }
@@ -776,6 +794,7 @@ static void pg_sink_destroy(sl_stage *st) {
   free(k->cps);
   pg_sink_sql_free(&k->sql);
   sl_buf_free(&k->err_reason);
+  sl_buf_free(&k->ckpt_key);
   if (k->transactions)
     sl_log_debug(sl_stage_name(st), "%llu rows in %llu transactions (%llu all new keys, copied straight in)",
                  (unsigned long long)k->committed_rows, (unsigned long long)k->transactions,
@@ -796,6 +815,7 @@ static int pg_sink_check(sl_stage *st) {
 /* Before the sources start: where they should resume (blocking). */
 static int pg_sink_checkpoint_load(sl_stage *st, const char *source, sl_buf *out) {
   pg_sink *k = sl_stage_priv(st);
+  k->resumes = 1;   /* asked before any batch: it stores under the sources' names */
   PGconn *c = pg_connect_blocking(st, k->cfg->dsn, k->conn.label);
   if (!c) return SL_EIO;
   int rc = pg_ensure_checkpoint_table(st, c);

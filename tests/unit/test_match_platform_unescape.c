@@ -6,43 +6,34 @@
 #include "platform_pg.h"
 #include "test.h"
 
-static size_t dec(char *buf, const char *in) {
-  size_t n = strlen(in);
-  memcpy(buf, in, n + 1);
-  return sl_match_copy_unescape(buf, n);
+typedef struct unescape_case {
+  const char *what, *in, *out;
+  size_t out_len;
+} unescape_case;
+
+#define CASE(what, in, out) {what, in, out, sizeof(out) - 1}
+
+static const unescape_case cases[] = {
+    CASE("plain text is left alone", "张三 plain", "张三 plain"),
+    CASE("control characters and backslash", "a\\tb\\nc\\rd\\\\e\\bf\\fg\\vh",
+         "a\tb\nc\rd\\e\bf\fg\vh"),
+    /* jsonb text {"n": "a\"b\\c"} as COPY writes it: each backslash doubled. */
+    CASE("JSON escapes survive", "{\"n\": \"a\\\\\"b\\\\\\\\c\"}", "{\"n\": \"a\\\"b\\\\c\"}"),
+    CASE("octal and hex", "\\101\\x42\\7\\x4", "AB\a\x04"),
+    CASE("other escaped characters are themselves; a last lone backslash stays", "\\.\\q\\",
+         ".q\\"),
+};
+
+TEST(copy_text_escapes_decode) {
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char b[128];
+    size_t n = strlen(cases[i].in);
+    memcpy(b, cases[i].in, n + 1);
+    n = sl_match_copy_unescape(b, n);
+    if (n != cases[i].out_len || memcmp(b, cases[i].out, n) != 0)
+      fprintf(stderr, "case: %s\n", cases[i].what);
+    ASSERT_MEM_EQ(b, n, cases[i].out, cases[i].out_len);
+  }
 }
 
-TEST(plain_text_is_left_alone) {
-  char b[64];
-  size_t n = dec(b, "张三 plain");
-  ASSERT_MEM_EQ(b, n, "张三 plain", strlen("张三 plain"));
-}
-
-TEST(control_characters_and_backslash) {
-  char b[64];
-  size_t n = dec(b, "a\\tb\\nc\\rd\\\\e\\bf\\fg\\vh");
-  ASSERT_MEM_EQ(b, n, "a\tb\nc\rd\\e\bf\fg\vh", 15);
-}
-
-TEST(json_escapes_survive) {
-  /* jsonb text {"n": "a\"b\\c"} as COPY writes it: each backslash doubled. */
-  char b[64];
-  size_t n = dec(b, "{\"n\": \"a\\\\\"b\\\\\\\\c\"}");
-  const char *want = "{\"n\": \"a\\\"b\\\\c\"}";
-  ASSERT_MEM_EQ(b, n, want, strlen(want));
-}
-
-TEST(octal_and_hex) {
-  char b[64];
-  size_t n = dec(b, "\\101\\x42\\7\\x4");
-  ASSERT_MEM_EQ(b, n, "AB\a\x04", 4);
-}
-
-TEST(other_escaped_characters_are_themselves) {
-  char b[64];
-  size_t n = dec(b, "\\.\\q\\");
-  ASSERT_MEM_EQ(b, n, ".q\\", 3);
-}
-
-RUN_TESTS(plain_text_is_left_alone, control_characters_and_backslash, json_escapes_survive,
-          octal_and_hex, other_escaped_characters_are_themselves)
+RUN_TESTS(copy_text_escapes_decode)
