@@ -106,6 +106,17 @@ def run(t, db, name):
     st.check_no_dlq(t)
 
 
+# pg.sink's setup_sql, failing: the pipeline does not start, and says why.
+BAD_SETUP = """local sl = require "sluice"
+return sl.pipeline {
+  name = %(name)s,
+  sources = { sl.file.source { path = "in.jsonl", name = "src" } },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, setup_sql = "create tabel x (a int)" } },
+  dlq = sl.file.sink { path = "dlq.jsonl" },
+}
+"""
+
+
 def snapshot(db):
     s = db.schema
     return {table: db.sql("SELECT to_jsonb(x)::text FROM %s.%s x ORDER BY 1" % (s, table))
@@ -207,6 +218,12 @@ def body(t, db):
         st.assert_eq(after[table], before[table], "%s after a full replay" % table)
     st.assert_eq(db.one("SELECT decision FROM %s.reviews" % s), "link",
                  "the operator's decision survives the replay")
+
+    db.write_pipeline(t, BAD_SETUP, name=s + "_bad", table="members")
+    r = t.start()
+    st.assert_ne(r.wait(60), 0, "exit code with a setup_sql that fails")
+    st.assert_true("setup_sql failed: SQLSTATE 42601" in r.stderr_text(),
+                   "the error names setup_sql and the server's reason", r.stderr_text()[-800:])
 
 
 if __name__ == "__main__":
