@@ -106,16 +106,17 @@ $fn$;
 -- Query 1: which entity is this department's record, and what is its golden
 -- record.  entity_id is the surviving entity; member_entity_id what the
 -- member row holds (differs while a merge has not reached it).  No row: the
--- record is not a member.
+-- record is not a member; NULL golden: its entity's row is not written yet.
 create or replace function @.entity_of(dept text, feed text, src_id text)
 returns table (decision text, probability float8, member_entity_id text, entity_id text,
                status text, golden jsonb, provenance jsonb, members int, version bigint,
                updated_at timestamptz)
 language sql stable as $fn$
   select m.decision, m.probability, m.entity_id,
-         e.entity_id, e.status, e.golden, e.provenance, e.members, e.version, e.updated_at
+         s.id, e.status, e.golden, e.provenance, e.members, e.version, e.updated_at
   from @.members m
-  left join @.entities e on e.entity_id = @.survivor(m.entity_id)
+  cross join lateral (select @.survivor(m.entity_id) as id) s
+  left join @.entities e on e.entity_id = s.id
   where m.dept = entity_of.dept and m.feed = entity_of.feed and m.src_id = entity_of.src_id
 $fn$;
 
