@@ -1,17 +1,29 @@
-/* sl_match_platform_load: a domain's members read back from PostgreSQL with
- * one COPY ... TO STDOUT in text format, each row split and unescaped in
+/* sl_match_platform_load and sl_match_platform_load_entities: a domain's
+ * members (or entities) read back from PostgreSQL with one COPY ... TO
+ * STDOUT in text format, each row split and unescaped in
  * place in libpq's buffer and handed to the caller.  No row is copied: the
  * server's COPY and the network are the cost (bench/match_restore measures
  * it against psql's \copy of the same query). */
 #include "platform_pg.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NFIELDS 5
+#define MAX_FIELDS 8
+
+/* One kind of rows read back: the table, its columns, and how a row
+ * (nfields values) reaches the caller. */
+typedef struct copy_spec {
+  const char *table;
+  const char *cols;
+  int nfields;
+  int (*row)(void *ctx, const sl_match_str *v, long long row_no, char *err, size_t errlen);
+  void *ctx;
+} copy_spec;
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   if (!err || !errlen) return;
@@ -85,14 +97,14 @@ size_t sl_match_copy_unescape(char *p, size_t n) {
   return o;
 }
 
-/* Splits one COPY text row (without its newline) into NFIELDS values,
+/* Splits one COPY text row (without its newline) into nfields values,
  * decoded in place.  SL_EPARSE if it has another number of fields. */
-static int split_row(char *row, size_t n, sl_match_str *v) {
+static int split_row(char *row, size_t n, sl_match_str *v, int nfields) {
   size_t start = 0;
   int f = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i < n && row[i] != '\t') continue;
-    if (f == NFIELDS) return SL_EPARSE;
+    if (f == nfields) return SL_EPARSE;
     char *p = row + start;
     size_t len = i - start;
     if (len == 2 && p[0] == '\\' && p[1] == 'N') {
@@ -104,7 +116,7 @@ static int split_row(char *row, size_t n, sl_match_str *v) {
     f++;
     start = i + 1;
   }
-  return f == NFIELDS ? 0 : SL_EPARSE;
+  return f == nfields ? 0 : SL_EPARSE;
 }
 
 static int valid_domain(const char *d) {
@@ -114,21 +126,22 @@ static int valid_domain(const char *d) {
   return 1;
 }
 
-/* Whether <domain>.members exists: to_regclass is NULL for a missing
+/* Whether <domain>.<table> exists: to_regclass is NULL for a missing
  * schema or table, where COPY would fail with a less direct message. */
-static int members_exist(PGconn *c, const char *domain, char *err, size_t errlen) {
-  const char *v[1] = {domain};
-  PGresult *r = PQexecParams(c, "SELECT to_regclass(format('%I.members', $1::text)) IS NOT NULL",
-                             1, NULL, v, NULL, NULL, 0);
+static int table_exists(PGconn *c, const char *domain, const char *table, char *err,
+                        size_t errlen) {
+  const char *v[2] = {domain, table};
+  PGresult *r = PQexecParams(c, "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+                             2, NULL, v, NULL, NULL, 0);
   int rc;
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     set_err(err, errlen, "restore of domain '%s': %s", domain, pq_message(c, r));
     rc = SL_EIO;
   } else if (PQgetvalue(r, 0, 0)[0] != 't') {
     set_err(err, errlen,
-            "restore of domain '%s': the platform database has no table %s.members (create the "
+            "restore of domain '%s': the platform database has no table %s.%s (create the "
             "schema with platform.ddl(\"%s\"), or run the pipeline once with platform.sinks)",
-            domain, domain, domain);
+            domain, domain, table, domain);
     rc = SL_ENOENT;
   } else {
     rc = 0;
@@ -138,7 +151,7 @@ static int members_exist(PGconn *c, const char *domain, char *err, size_t errlen
 }
 
 /* Reads the COPY's rows; the connection is in COPY OUT. */
-static int read_rows(PGconn *c, const char *domain, sl_match_member_fn fn, void *ud, char *err,
+static int read_rows(PGconn *c, const char *domain, const copy_spec *spec, char *err,
                      size_t errlen) {
   int rc = 0;
   long long row_no = 0;
@@ -147,7 +160,7 @@ static int read_rows(PGconn *c, const char *domain, sl_match_member_fn fn, void 
     int n = PQgetCopyData(c, &buf, 0);
     if (n == -1) break;   /* the COPY is over: its result says how it went */
     if (n < 0) {
-      set_err(err, errlen, "restore of domain '%s': reading the members: %s", domain,
+      set_err(err, errlen, "restore of domain '%s': reading %s: %s", domain, spec->table,
               PQerrorMessage(c));
       return SL_EIO;
     }
@@ -158,13 +171,13 @@ static int read_rows(PGconn *c, const char *domain, sl_match_member_fn fn, void 
     }
     size_t len = (size_t)n;
     if (len && buf[len - 1] == '\n') len--;
-    sl_match_str v[NFIELDS];
-    if (split_row(buf, len, v)) {
-      set_err(err, errlen, "restore of domain '%s': row %lld of the members is not %d fields",
-              domain, row_no, NFIELDS);
+    sl_match_str v[MAX_FIELDS];
+    if (split_row(buf, len, v, spec->nfields)) {
+      set_err(err, errlen, "restore of domain '%s': row %lld of %s is not %d fields", domain,
+              row_no, spec->table, spec->nfields);
       rc = SL_EPARSE;
     } else {
-      rc = fn(ud, v[0], v[1], v[2], v[3], v[4]);
+      rc = spec->row(spec->ctx, v, row_no, err, errlen);
     }
     PQfreemem(buf);
   }
@@ -181,8 +194,10 @@ static int read_rows(PGconn *c, const char *domain, sl_match_member_fn fn, void 
   return rc;
 }
 
-int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn,
-                           void *ud, char *err, size_t errlen) {
+/* Connects, checks the table, runs the COPY and reads it (see
+ * platform_pg.h for what each return means). */
+static int load(const char *conninfo, const char *domain, const copy_spec *spec, char *err,
+                size_t errlen) {
   if (err && errlen) err[0] = 0;
   if (!valid_domain(domain)) {
     set_err(err, errlen, "restore: domain '%s' is not a lower-case SQL identifier",
@@ -211,18 +226,17 @@ int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_me
     rc = SL_EIO;
     goto done;
   }
-  rc = members_exist(c, domain, err, errlen);
+  rc = table_exists(c, domain, spec->table, err, errlen);
   if (rc) goto done;
   ident = PQescapeIdentifier(c, domain, strlen(domain));
-  size_t cap = 2 * strlen(ident) + 128;
-  sql = malloc(cap);
-  if (!ident || !sql) {
+  size_t cap = ident ? 2 * strlen(ident) + strlen(spec->cols) + strlen(spec->table) + 64 : 0;
+  sql = ident ? malloc(cap) : NULL;
+  if (!sql) {
     set_err(err, errlen, "restore of domain '%s': out of memory", domain);
     rc = SL_ENOMEM;
     goto done;
   }
-  snprintf(sql, cap, "COPY (SELECT dept, feed, src_id, entity_id, vals FROM %s.members) TO STDOUT",
-           ident);
+  snprintf(sql, cap, "COPY (SELECT %s FROM %s.%s) TO STDOUT", spec->cols, ident, spec->table);
   r = PQexec(c, sql);
   if (PQresultStatus(r) != PGRES_COPY_OUT) {
     set_err(err, errlen, "restore of domain '%s': %s", domain, pq_message(c, r));
@@ -231,11 +245,66 @@ int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_me
   }
   PQclear(r);
   r = NULL;
-  rc = read_rows(c, domain, fn, ud, err, errlen);
+  rc = read_rows(c, domain, spec, err, errlen);
 done:
   PQclear(r);
   free(sql);
   PQfreemem(ident);
   PQfinish(c);
   return rc;
+}
+
+typedef struct member_ctx {
+  sl_match_member_fn fn;
+  void *ud;
+} member_ctx;
+
+static int member_row(void *ctx, const sl_match_str *v, long long row_no, char *err,
+                      size_t errlen) {
+  (void)row_no, (void)err, (void)errlen;
+  member_ctx *m = ctx;
+  return m->fn(m->ud, v[0], v[1], v[2], v[3], v[4]);
+}
+
+int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn,
+                           void *ud, char *err, size_t errlen) {
+  member_ctx m = {fn, ud};
+  copy_spec spec = {"members", "dept, feed, src_id, entity_id, vals", 5, member_row, &m};
+  return load(conninfo, domain, &spec, err, errlen);
+}
+
+typedef struct entity_ctx {
+  sl_match_entity_fn fn;
+  void *ud;
+  const char *domain;
+} entity_ctx;
+
+static int entity_row(void *ctx, const sl_match_str *v, long long row_no, char *err,
+                      size_t errlen) {
+  entity_ctx *e = ctx;
+  /* version is a bigint: digits and a sign, at most 20 characters. */
+  char num[24];
+  char *end = NULL;
+  long long version = 0;
+  int ok = v[3].p && v[3].n > 0 && v[3].n < sizeof num;
+  if (ok) {
+    memcpy(num, v[3].p, v[3].n);
+    num[v[3].n] = 0;
+    errno = 0;
+    version = strtoll(num, &end, 10);
+    ok = errno == 0 && end && *end == 0;
+  }
+  if (!ok) {
+    set_err(err, errlen, "restore of domain '%s': row %lld of entities has no version", e->domain,
+            row_no);
+    return SL_EPARSE;
+  }
+  return e->fn(e->ud, v[0], v[1], v[2], (int64_t)version);
+}
+
+int sl_match_platform_load_entities(const char *conninfo, const char *domain,
+                                    sl_match_entity_fn fn, void *ud, char *err, size_t errlen) {
+  entity_ctx e = {fn, ud, domain};
+  copy_spec spec = {"entities", "entity_id, status, merged_into, version", 4, entity_row, &e};
+  return load(conninfo, domain, &spec, err, errlen);
 }

@@ -7,6 +7,7 @@
 #define SLUICE_MATCH_PLATFORM_PG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "match.h"
 
@@ -31,6 +32,18 @@ typedef int (*sl_match_member_fn)(void *ud, sl_match_str dept, sl_match_str feed
  * NULL) holds one line saying why; the connection string is never in it. */
 int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn,
                            void *ud, char *err, size_t errlen);
+
+/* One entity row: its id, status ("active" or "merged"), the entity it was
+ * merged into ({NULL, 0} if none) and its version, so that a restored step
+ * goes on numbering versions (and making event ids) where it stopped.
+ * Borrowed like sl_match_member_fn's; non-zero stops the load. */
+typedef int (*sl_match_entity_fn)(void *ud, sl_match_str entity_id, sl_match_str status,
+                                  sl_match_str merged_into, int64_t version);
+
+/* The same for <domain>.entities (entity_id, status, merged_into,
+ * version), with the same returns; a row without a version is SL_EPARSE. */
+int sl_match_platform_load_entities(const char *conninfo, const char *domain,
+                                    sl_match_entity_fn fn, void *ud, char *err, size_t errlen);
 
 /* Decodes one field of COPY's text format in place (backslash escapes:
  * \b \f \n \r \t \v \\, \ooo octal, \xhh hex; any other escaped character

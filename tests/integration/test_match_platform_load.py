@@ -1,4 +1,5 @@
-"""sl_match_platform_load (plugins/match/platform_pg.c) against the
+"""sl_match_platform_load and sl_match_platform_load_entities
+(plugins/match/platform_pg.c) against the
 project's server, through its command-line driver match_platform_dump: the
 rows of <domain>.members come out as they went in (tabs, newlines, carriage
 returns, backslashes and quotes in text and in jsonb, Chinese, NULLs, empty
@@ -14,10 +15,10 @@ import pgtest
 import sluicetest as st
 
 
-def dump(t, dsn, domain):
+def dump(t, dsn, domain, *mode):
     exe = os.path.join(os.path.dirname(t.sluice), "tests", "match_platform_dump")
-    p = subprocess.run([exe, dsn, domain], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=120)
+    p = subprocess.run([exe, dsn, domain] + list(mode), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
     return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8", "replace")
 
 
@@ -89,6 +90,27 @@ def body(t, db):
     rc, out, err = dump(t, db.dsn, "Bad-Name")
     st.assert_eq(rc, 1, "exit code for a domain that is no identifier")
     st.assert_true("not a lower-case SQL identifier" in err, "the error says why", err)
+
+    # Entities: id, status, merged_into, version (sl_match_platform_load_entities).
+    rc, out, err = dump(t, db.dsn, s, "--entities")
+    st.assert_eq(rc, 1, "exit code without an entities table")
+    st.assert_true("has no table %s.entities" % s in err, "the error names the table", err)
+    db.sql("CREATE TABLE %s.entities (entity_id text, status text, merged_into text, "
+           "version bigint)" % s)
+    rc, out, err = dump(t, db.dsn, s, "--entities")
+    st.assert_eq((rc, out, err), (0, "", ""), "an empty entities table")
+    db.sql("INSERT INTO %s.entities VALUES ('P1', 'active', NULL, 9223372036854775807), "
+           "('P2', 'merged', 'P1', 3), ('P\t3', 'active', '', 1)" % s)
+    rc, out, err = dump(t, db.dsn, s, "--entities")
+    st.assert_eq((rc, err), (0, ""), "exit code and stderr of the entities load")
+    got = sorted((json.loads(line) for line in out.splitlines()), key=json.dumps)
+    want = [["P1", "active", None, 9223372036854775807], ["P2", "merged", "P1", 3],
+            ["P\t3", "active", "", 1]]
+    st.assert_eq(got, sorted(want, key=json.dumps), "entity rows")
+    db.sql("INSERT INTO %s.entities VALUES ('P4', 'active', NULL, NULL)" % s)
+    rc, out, err = dump(t, db.dsn, s, "--entities")
+    st.assert_eq(rc, 1, "exit code for an entity without a version")
+    st.assert_true("row" in err and "has no version" in err, "the error says which row and why", err)
 
     bad = "host=127.0.0.1 port=1 dbname=x user=u password=s3cret connect_timeout=5"
     rc, out, err = dump(t, bad, s)

@@ -6,6 +6,10 @@
  *                                                 NULL), one per line
  *   match_platform_dump CONNINFO DOMAIN --count   rows, bytes, seconds, rows/s
  *                                                 and peak RSS (bench/match_restore)
+ *   match_platform_dump CONNINFO DOMAIN --entities
+ *                                                 every entity row (sl_match_platform_
+ *                                                 load_entities): [entity_id, status,
+ *                                                 merged_into, version]
  *
  * Exit 0, or 1 with the loader's error on stderr. */
 #include <stdio.h>
@@ -52,22 +56,39 @@ static int on_member(void *ud, sl_match_str dept, sl_match_str feed, sl_match_st
   return 0;
 }
 
+static int on_entity(void *ud, sl_match_str entity_id, sl_match_str status,
+                     sl_match_str merged_into, int64_t version) {
+  tally *t = ud;
+  t->rows++;
+  putchar('[');
+  put_json(entity_id);
+  putchar(',');
+  put_json(status);
+  putchar(',');
+  put_json(merged_into);
+  printf(",%lld]\n", (long long)version);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 3 || (argc == 4 && strcmp(argv[3], "--count")) || argc > 4) {
-    fprintf(stderr, "usage: match_platform_dump CONNINFO DOMAIN [--count]\n");
+  const char *mode = argc == 4 ? argv[3] : "";
+  if (argc < 3 || argc > 4 || (argc == 4 && strcmp(mode, "--count") && strcmp(mode, "--entities"))) {
+    fprintf(stderr, "usage: match_platform_dump CONNINFO DOMAIN [--count | --entities]\n");
     return 2;
   }
   tally t = {0, 0, argc == 3};
   char err[512];
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
-  int rc = sl_match_platform_load(argv[1], argv[2], on_member, &t, err, sizeof err);
+  int rc = strcmp(mode, "--entities") == 0
+               ? sl_match_platform_load_entities(argv[1], argv[2], on_entity, &t, err, sizeof err)
+               : sl_match_platform_load(argv[1], argv[2], on_member, &t, err, sizeof err);
   clock_gettime(CLOCK_MONOTONIC, &b);
   if (rc) {
     fprintf(stderr, "match_platform_dump: %s (%s)\n", err, sl_strerror(rc));
     return 1;
   }
-  if (!t.print) {
+  if (strcmp(mode, "--count") == 0) {
     double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
