@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "matcher.h"
+#include "platform_pg.h"
 #include "sluice/clock.h"
 #include "sluice/log.h"
 #include "sluice/lua.h"
@@ -747,18 +748,9 @@ static void match_finish(sl_stage *st, sl_step_out *out) {
   }
 }
 
-/* Restore from the platform tables.  The loader (plugins/match/platform_pg.c,
- * sl_match_platform_load: COPY of the members table) is another piece;
- * built with it, SLUICE_MATCH_PLATFORM_PG is defined and restore feeds
- * every member back into its entity (sl_match_restore); without it a
- * pipeline that sets `platform` does not start. */
-#ifdef SLUICE_MATCH_PLATFORM_PG
-/* As plugins/match/platform_pg.h declares them (/work/wt/MATCH_CONTRACT.md);
- * include that header instead once it is in the tree. */
-typedef int (*sl_match_member_fn)(void *ud, sl_match_str dept, sl_match_str feed, sl_match_str src_id,
-                                  sl_match_str entity_id, sl_match_str vals_json);
-int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn, void *ud,
-                           char *err, size_t errlen);
+/* Restore from the platform tables: the loader (plugins/match/platform_pg.c,
+ * sl_match_platform_load: COPY of the members table) feeds every member
+ * back into its entity (sl_match_restore). */
 
 typedef struct restore_ctx {
   match_priv *pv;
@@ -786,12 +778,10 @@ static int restore_member(void *ud, sl_match_str dept, sl_match_str feed, sl_mat
   rc->n++;
   return sl_match_restore(pv->m, &in, strtoull(hex, NULL, 16));
 }
-#endif
 
 static int match_restore(sl_stage *st) {
   match_cfg *cfg = sl_stage_config(st);
   if (!cfg->platform) return 0;
-#ifdef SLUICE_MATCH_PLATFORM_PG
   match_priv *pv = sl_stage_priv(st);
   restore_ctx rc = {.pv = pv};
   char err[512] = "";
@@ -807,10 +797,6 @@ static int match_restore(sl_stage *st) {
   sl_log_info(sl_stage_name(st), "restored %zu members from the platform tables in %lld ms", rc.n,
               (long long)(sl_mono_ms() - t0));
   return 0;
-#else
-  sl_log_error(sl_stage_name(st), "platform: restore from PostgreSQL is not built in");
-  return SL_EOPTION;
-#endif
 }
 
 /* ---- configuration ---- */

@@ -19,7 +19,9 @@
  *
  * <checkpoints> upserts each source's position into sluice.checkpoints, so
  * the rows and the position commit together; a source resumes from there
- * (checkpoint_load), which makes kill -9 and restarts exactly-once.  In
+ * (checkpoint_load), which makes kill -9 and restarts exactly-once.  A
+ * sink beside other sinks is not resumed from: it stores its positions
+ * under "<source>#<sink>" (ckpt_source), for its own lost COMMITs only.  In
  * upsert mode the last record of a key wins; with newer_by, the record with
  * the greatest value of that column does (see build): records of one key
  * that come through different partitions or topics arrive in no set order.
@@ -106,6 +108,8 @@ typedef struct pg_sink {
   step step;
   int unknown_commit;               /* COMMIT sent, its answer lost */
   int verified;                     /* S_VERIFY: every position matched so far */
+  int resumes;                      /* the sources resume from what it stores */
+  sl_buf ckpt_key;                  /* the source column of the current command */
 
   /* COPY feed: rows [feed_row, feed_hi) of the transaction, flattened */
   sl_sink_batch *feed_sb;
@@ -248,10 +252,24 @@ static void ack_tx(pg_sink *k) {
 
 /* ---- the steps ---- */
 
+/* The row of sluice.checkpoints a source's position goes to.  The sink the
+ * sources resume from (the pipeline's only one) uses the source's name;
+ * a sink beside others uses "<source>#<sink>": its positions only settle
+ * its own COMMITs whose answer was lost, and a position another sink
+ * stored must not pass for its own. */
+static const char *ckpt_source(pg_sink *k, const char *source) {
+  if (k->resumes) return source;
+  k->ckpt_key.len = 0;
+  sl_buf_printf(&k->ckpt_key, "%s#%s", source, sl_stage_name(k->st));
+  pg_buf_nul(&k->ckpt_key);
+  return k->ckpt_key.oom ? source : k->ckpt_key.ptr;
+}
+
 static void checkpoints_or_commit(pg_sink *k) {
   if (k->ckpt_i < k->ncps) {
     source_cp *c = &k->cps[k->ckpt_i++];
-    const char *v[3] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source, c->cp.ptr};
+    const char *v[3] = {sl_pipeline_name(sl_stage_pipeline(k->st)), ckpt_source(k, c->source),
+                        c->cp.ptr};
     send_params(k, S_CKPT, pg_sink_ckpt_sql, 3, v);
     return;
   }
@@ -466,7 +484,7 @@ static void on_result(pg_conn *c, PGresult *r) {
 static void verify_next(pg_sink *k) {
   if (k->ckpt_i < k->ncps) {
     source_cp *c = &k->cps[k->ckpt_i++];
-    const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(k->st)), c->source};
+    const char *v[2] = {sl_pipeline_name(sl_stage_pipeline(k->st)), ckpt_source(k, c->source)};
     send_params(k, S_VERIFY, pg_sink_ckpt_get_sql, 2, v);
     return;
   }
@@ -716,6 +734,26 @@ static void pg_sink_flush(sl_stage *st) {
   sl_sink_queue_flush(&k->q);
 }
 
+/* setup_sql: statements run once at start, before the table is read, so
+ * that they may create it.  One simple query: its statements run in one
+ * transaction.  Making them idempotent (IF NOT EXISTS) is the pipeline's
+ * part: they run at every start. */
+static int run_setup_sql(sl_stage *st, PGconn *c, const char *sql) {
+  PGresult *r = PQexec(c, sql);
+  ExecStatusType s = PQresultStatus(r);
+  int rc = 0;
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    sl_buf why = SL_BUF_INIT;
+    pg_error_reason(r, &why);
+    sl_log_error(sl_stage_name(st), "%s: setup_sql failed: %s", sl_stage_where(st),
+                 why.ptr ? why.ptr : "query failed");
+    sl_buf_free(&why);
+    rc = SL_EIO;
+  }
+  PQclear(r);
+  return rc;
+}
+
 static int pg_sink_init(sl_stage *st) {
   pg_sink *k = sl_stage_priv(st);
   pg_sink_cfg *cfg = sl_stage_config(st);
@@ -732,7 +770,8 @@ static int pg_sink_init(sl_stage *st) {
   /* Blocking is fine here: init runs before the loop. */
   PGconn *c = pg_connect_blocking(st, cfg->dsn, k->conn.label);
   if (!c) return SL_EIO;
-  int rc = pg_sink_sql_build(st, cfg, k->upsert, c, k->conn.label, &k->sql, &k->cctx);
+  int rc = cfg->setup_sql ? run_setup_sql(st, c, cfg->setup_sql) : 0;
+  if (!rc) rc = pg_sink_sql_build(st, cfg, k->upsert, c, k->conn.label, &k->sql, &k->cctx);
   if (!rc) rc = pg_ensure_checkpoint_table(st, c);
   PQfinish(c);
   if (rc) return rc;
@@ -755,6 +794,7 @@ static void pg_sink_destroy(sl_stage *st) {
   free(k->cps);
   pg_sink_sql_free(&k->sql);
   sl_buf_free(&k->err_reason);
+  sl_buf_free(&k->ckpt_key);
   if (k->transactions)
     sl_log_debug(sl_stage_name(st), "%llu rows in %llu transactions (%llu all new keys, copied straight in)",
                  (unsigned long long)k->committed_rows, (unsigned long long)k->transactions,
@@ -775,6 +815,7 @@ static int pg_sink_check(sl_stage *st) {
 /* Before the sources start: where they should resume (blocking). */
 static int pg_sink_checkpoint_load(sl_stage *st, const char *source, sl_buf *out) {
   pg_sink *k = sl_stage_priv(st);
+  k->resumes = 1;   /* asked before any batch: it stores under the sources' names */
   PGconn *c = pg_connect_blocking(st, k->cfg->dsn, k->conn.label);
   if (!c) return SL_EIO;
   int rc = pg_ensure_checkpoint_table(st, c);
@@ -811,6 +852,7 @@ static const sl_option pg_sink_options[] = {
     {"key", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, key), "upsert: the columns of a unique key of the table.", NULL},
     {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, columns), "Columns to write, named like the record's fields (default: every writable column).", NULL},
     {"newer_by", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, newer_by), "upsert: a column (event time, version) that a record must have greater than the stored row to replace it; a null is older than any value, equal keeps the stored row.", NULL},
+    {"setup_sql", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, setup_sql), "SQL run once at every start, before the table is read (e.g. CREATE TABLE IF NOT EXISTS): one transaction; make it idempotent.", NULL},
     {"transaction_rows", SL_OPT_INT, "50000", 0, offsetof(pg_sink_cfg, tx_rows), "Most rows of queued batches written in one transaction.", NULL},
     {"retry_max", SL_OPT_DURATION, "10s", 0, offsetof(pg_sink_cfg, retry_max_ms), "Longest pause between attempts when PostgreSQL is unreachable or failing.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};

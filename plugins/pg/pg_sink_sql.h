@@ -11,6 +11,7 @@ typedef struct pg_sink_cfg {
   char *mode;
   char **columns;
   char *newer_by;
+  char *setup_sql;
   int64_t tx_rows;
   int64_t retry_max_ms;
 } pg_sink_cfg;

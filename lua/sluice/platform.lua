@@ -1,0 +1,219 @@
+-- sluice.platform: the aggregation platform's tables for one matching
+-- domain (issue 11), and the pg.sinks that write sl.match's output into them.
+--
+--   local platform = require "sluice.platform"
+--   sinks = platform.sinks { conninfo = sl.env("PLATFORM_DSN"), domain = "person" }
+--
+-- sl.match annotates every input record and emits extra records with a field
+-- `_platform` ("member", "entity", "event", "review") and a field `domain`.
+-- Each kind has its table in the schema named after the domain; the sinks
+-- route the records there with `where`, upsert on each table's primary key
+-- and write only the table's columns (so `_platform` and `domain` are
+-- dropped).  The first sink creates the schema when the pipeline starts
+-- (pg.sink's setup_sql): platform.ddl(domain) is idempotent.
+--
+-- The tables, the two queries and the columns are documented in
+-- docs/matching.md ("The platform tables").
+local sl = require "sluice"
+
+local platform = {}
+
+-- A domain names a schema, the entity id prefix and a table prefix in
+-- function names: a plain lower-case SQL identifier, so that it never needs
+-- quoting (and nothing from a pipeline is spliced into SQL unchecked).
+local function check_domain(domain, where)
+  if type(domain) ~= "string" or not domain:match("^[a-z_][a-z0-9_]*$") or #domain > 48 then
+    error(where .. ": domain must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 48 "
+          .. "characters), got " .. tostring(domain), 3)
+  end
+  if domain == "sluice" or domain == "public" or domain:match("^pg_") then
+    error(where .. ": domain '" .. domain .. "' names a schema that is not the domain's own", 3)
+  end
+end
+
+-- The columns each table takes from its records, in the tables' order.
+-- reviews.decision and reviews.decided_at are the operators': never written
+-- by the sink, so an upsert of the same review keeps a decision taken.
+local TABLES = {
+  { kind = "member", table = "members", key = { "dept", "feed", "src_id" },
+    columns = { "dept", "feed", "src_id", "entity_id", "decision", "probability", "vals", "updated_at" } },
+  { kind = "entity", table = "entities", key = { "entity_id" }, newer_by = "version",
+    columns = { "entity_id", "status", "merged_into", "golden", "provenance", "members", "version",
+                "updated_at" } },
+  { kind = "event", table = "changelog", key = { "event_id" },
+    columns = { "event_id", "kind", "entity_id", "other_entity", "member", "version", "at" } },
+  { kind = "review", table = "reviews", key = { "review_id" },
+    columns = { "review_id", "a", "b", "probability", "explanation", "record_a", "record_b" } },
+}
+platform.tables = TABLES
+
+-- The schema of a domain: tables, indexes and the two queries as functions.
+-- Every statement is "if not exists" or "or replace", and the whole runs
+-- under a transaction-scoped advisory lock, so pipelines starting at the
+-- same time (or the four sinks of one) create it once.  Names are
+-- schema-qualified: sluice's sessions run with search_path = ''.
+function platform.ddl(domain)
+  check_domain(domain, "platform.ddl")
+  local sql = [[
+set local client_min_messages = warning;
+select pg_advisory_xact_lock(hashtext('sluice.platform.@'));
+create schema if not exists @;
+create table if not exists @.members (
+  dept text, feed text, src_id text,
+  entity_id text not null,
+  decision text, probability float8,
+  vals jsonb not null,
+  updated_at timestamptz,
+  primary key (dept, feed, src_id));
+create index if not exists members_entity_id on @.members (entity_id);
+create table if not exists @.entities (
+  entity_id text primary key,
+  status text not null,
+  merged_into text,
+  golden jsonb not null,
+  provenance jsonb not null,
+  members int not null,
+  version bigint not null,
+  updated_at timestamptz);
+create index if not exists entities_merged_into on @.entities (merged_into) where merged_into is not null;
+create table if not exists @.changelog (
+  event_id text primary key,
+  kind text not null,
+  entity_id text not null,
+  other_entity text, member text, version bigint, at timestamptz);
+create index if not exists changelog_entity_id on @.changelog (entity_id, version);
+create table if not exists @.reviews (
+  review_id text primary key,
+  a text not null, b text not null,
+  probability float8,
+  explanation jsonb, record_a jsonb, record_b jsonb,
+  decision text, decided_at timestamptz);
+
+-- The entity an entity id stands for now: itself, or the entity it was
+-- merged into, followed to the end (a chain longer than 64 is cut).
+create or replace function @.survivor(entity_id text) returns text
+language sql stable as $fn$
+  with recursive chain(entity_id, merged_into, depth) as (
+    select e.entity_id, e.merged_into, 0 from @.entities e where e.entity_id = survivor.entity_id
+    union all
+    select e.entity_id, e.merged_into, c.depth + 1
+    from chain c join @.entities e on e.entity_id = c.merged_into
+    where c.depth < 64)
+  select coalesce((select c.entity_id from chain c order by c.depth desc limit 1),
+                  survivor.entity_id)
+$fn$;
+
+-- Query 1: which entity is this department's record, and what is its golden
+-- record.  entity_id is the surviving entity; member_entity_id what the
+-- member row holds (differs while a merge has not reached it).  No row: the
+-- record is not a member; NULL golden: its entity's row is not written yet.
+create or replace function @.entity_of(dept text, feed text, src_id text)
+returns table (decision text, probability float8, member_entity_id text, entity_id text,
+               status text, golden jsonb, provenance jsonb, members int, version bigint,
+               updated_at timestamptz)
+language sql stable as $fn$
+  select m.decision, m.probability, m.entity_id,
+         s.id, e.status, e.golden, e.provenance, e.members, e.version, e.updated_at
+  from @.members m
+  cross join lateral (select @.survivor(m.entity_id) as id) s
+  left join @.entities e on e.entity_id = s.id
+  where m.dept = entity_of.dept and m.feed = entity_of.feed and m.src_id = entity_of.src_id
+$fn$;
+
+-- Query 2: which records and departments make up this entity: the members
+-- of its survivor and of every entity merged into that, transitively.
+create or replace function @.members_of(entity_id text)
+returns table (dept text, feed text, src_id text, member_entity_id text, decision text,
+               probability float8, vals jsonb, updated_at timestamptz)
+language sql stable as $fn$
+  with recursive tree(entity_id, depth) as (
+    select @.survivor(members_of.entity_id), 0
+    union all
+    select e.entity_id, t.depth + 1
+    from tree t join @.entities e on e.merged_into = t.entity_id
+    where t.depth < 64)
+  select m.dept, m.feed, m.src_id, m.entity_id, m.decision, m.probability, m.vals, m.updated_at
+  from @.members m
+  where m.entity_id in (select t.entity_id from tree t)
+  order by m.dept, m.feed, m.src_id
+$fn$;
+
+-- The departments of an entity, with how many of their records it holds.
+create or replace view @.entity_departments as
+  select e.entity_id, m.dept, count(*)::int as records
+  from @.entities e cross join lateral @.members_of(e.entity_id) m
+  where e.status = 'active'
+  group by e.entity_id, m.dept;
+]]
+  return (sql:gsub("@", domain))
+end
+
+-- Whether a record is one of sl.match's platform records: other sinks of
+-- the pipeline take `where = platform.not_platform`.
+function platform.not_platform(r)
+  return r._platform == nil
+end
+
+local function copy_list(t)
+  local out = {}
+  for i = 1, #t do out[i] = t[i] end
+  return out
+end
+
+-- The pg.sinks writing the four tables of a domain.
+--   conninfo      libpq connection string (or sl.env(...))
+--   domain        the sl.match step's domain ("person", "company", ...)
+--   exactly_once  (default true) replays change nothing: entities are
+--                 written only when their version grows (newer_by), every
+--                 table is an upsert on its primary key
+--   create        (default true) the first sink runs platform.ddl at start
+--   transaction_rows, retry_max   passed on to every sink
+--   only          a list of kinds ("member", "entity", "event", "review")
+--                 to write, default all four
+function platform.sinks(opts)
+  if type(opts) ~= "table" then error("platform.sinks: expected a table of options", 2) end
+  local known = { conninfo = true, domain = true, exactly_once = true, create = true,
+                  transaction_rows = true, retry_max = true, only = true }
+  for k in pairs(opts) do
+    if not known[k] then error("platform.sinks: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  if opts.conninfo == nil then error("platform.sinks: conninfo is required", 2) end
+  local domain = opts.domain
+  check_domain(domain, "platform.sinks")
+  local exactly_once = opts.exactly_once ~= false
+  local create = opts.create ~= false
+  local only
+  if opts.only then
+    only = {}
+    for _, kind in ipairs(type(opts.only) == "string" and { opts.only } or opts.only) do
+      local ok = false
+      for _, t in ipairs(TABLES) do ok = ok or t.kind == kind end
+      if not ok then error("platform.sinks: only: unknown kind '" .. tostring(kind) .. "'", 2) end
+      only[kind] = true
+    end
+  end
+  local sinks, first = {}, true
+  for _, t in ipairs(TABLES) do
+    if not only or only[t.kind] then
+      local kind = t.kind
+      local s = {
+        dsn = opts.conninfo,
+        table = domain .. "." .. t.table,
+        mode = "upsert",
+        key = copy_list(t.key),
+        columns = copy_list(t.columns),
+        name = "platform-" .. domain .. "-" .. t.table,
+        where = function (r) return r._platform == kind and r.domain == domain end,
+        transaction_rows = opts.transaction_rows,
+        retry_max = opts.retry_max,
+      }
+      if exactly_once and t.newer_by then s.newer_by = t.newer_by end
+      if create and first then s.setup_sql = platform.ddl(domain) end
+      first = false
+      sinks[#sinks + 1] = sl.pg.sink(s)
+    end
+  end
+  return sinks
+end
+
+return platform
