@@ -14,14 +14,15 @@ once (read_committed).
      commits its last transaction, leaves, and B takes A's partitions;
   5. B goes on to the end.
 
-Each process has its own transactional_id (from the environment), as
-docs/kafka.md asks of processes running at the same time, and tags its
-records, so the test can tell that both did real work.  The in-flight
-bound is small (4,096 records): a revoke waits for what A already read to
-commit, and with exactly_once's default (65,536) at the paced 4,000 records
-a second that is a quarter of the whole stream, which would end before the
-partitions move.  Progress is
-watched with read_uncommitted reads: read_committed ones wait for the open
+Each process has its own transactional_id (the group's unique name and
+WHO from the environment), as docs/kafka.md asks of processes running at
+the same time (also those of another run of this test on the same broker),
+and tags its records, so the test can tell that both did real work.  The
+in-flight bound is small (4,096 records): a revoke waits for what A
+already read to commit, and with exactly_once's default (65,536) at the
+paced 4,000 records a second that is a quarter of the whole stream, which
+would end before the partitions move.  Progress is watched with
+read_uncommitted reads: read_committed ones wait for the open
 transaction.  Both processes log librdkafka's consumer-group debug lines
 and serve the admin endpoint: a wait that fails during the rebalances
 prints what each member knew of its partitions (kafkatest.group_report)."""
@@ -48,7 +49,7 @@ return sl.pipeline {
     end,
   },
   sinks = { sl.kafka.sink { brokers = "%(b)s", topic = "%(out)s",
-                            transactional_id = "kafka-eos-group-" .. who } },
+                            transactional_id = "%(group)s-" .. who } },
   dlq = sl.kafka.sink { brokers = "%(b)s", topic = "%(dlq)s" },
 }
 """
