@@ -25,6 +25,12 @@ SCRIPT = os.path.join(REPO, "scripts", "kafka")
 # Consumer settings for tests: a member that died (kill -9) is noticed
 # after 6 s instead of 45 s (6 s is the broker's smallest session timeout).
 FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}
+# FAST_GROUP plus librdkafka's consumer-group debug log (joins, assignments,
+# the committed offset each assigned partition starts from), for a group
+# test that may have to explain a member that reads nothing (group_report).
+# sluice logs it at --log-level debug: about two lines a second, most of
+# them heartbeats.
+DEBUG_GROUP = dict(FAST_GROUP, debug="cgrp")
 
 
 def bootstrap():
@@ -133,22 +139,28 @@ def kafka_config(brokers, topic, configs):
         st.fail("setting %s on topic %s failed: %s" % (add, topic, r.stdout[-1500:]))
 
 
-def end_offsets(brokers, topic, nparts=None):
-    """Sum of the end offsets of the topic's partitions (messages written)."""
+def partition_ends(brokers, topic, nparts=None):
+    """The end offset of each partition of topic, by partition ({} while
+    the topic does not exist)."""
     n = nparts or partitions(brokers, topic)
     if n == 0:
-        return 0
+        return {}
     args = ["kcat", "-b", brokers, "-Q"]
     for p in range(n):
         args += ["-t", "%s:%d:-1" % (topic, p)]
     r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                        timeout=30)
-    total = 0
+    ends = {}
     for line in r.stdout.splitlines():
-        m = re.search(r"offset (-?\d+)", line)
-        if m and int(m.group(1)) > 0:
-            total += int(m.group(1))
-    return total
+        m = re.search(r"\[(\d+)\]\s+offset (-?\d+)", line)
+        if m:
+            ends[int(m.group(1))] = max(int(m.group(2)), 0)
+    return ends
+
+
+def end_offsets(brokers, topic, nparts=None):
+    """Sum of the end offsets of the topic's partitions (messages written)."""
+    return sum(partition_ends(brokers, topic, nparts).values())
 
 
 def wait_for_messages(brokers, topic, n, timeout, what=None, abort=None):
@@ -167,6 +179,24 @@ def produce_file(brokers, topic, path, extra=()):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
     if r.returncode != 0:
         st.fail("kcat -P into %s failed: %s" % (topic, r.stderr[-1500:]))
+
+
+def produce_spread(brokers, topic, path):
+    """Produces the lines of path over every partition of topic in turn
+    (line i to partition i mod n): each partition gets an even share.
+    produce_file leaves that to kcat's partitioner, which puts keyless
+    messages in one random partition per batch window: a partition may get
+    most of a file and another almost nothing."""
+    n = partitions(brokers, topic)
+    if n == 0:
+        st.fail("produce_spread: topic %s does not exist" % topic)
+    with open(path) as f:
+        lines = f.readlines()
+    for p in range(n):
+        part = "%s.p%d" % (path, p)
+        with open(part, "w") as f:
+            f.write("".join(lines[p::n]))
+        produce_file(brokers, topic, part, extra=["-p", str(p)])
 
 
 def produce(brokers, topic, messages, key_sep=None, headers=(), extra=()):
@@ -288,3 +318,100 @@ def check_all_ids(ids, n, what):
     if extra:
         st.fail("%s: unexpected ids %s" % (what, sorted(extra)[:10]))
     return len(ids) - len(seen)
+
+
+# ----------------------------------------------------------------- groups --
+
+# librdkafka's group debug lines that say nothing about partitions.
+_GROUP_NOISE = re.compile(r"librdkafka (HEARTBEAT|CGRPOP|DUMP\w*|CGRPTERM):")
+_GROUP_LINES = 150
+
+
+def start_member(t, who):
+    """Starts a member of a group test: sluice with WHO=who in its
+    environment, logging at debug level (with DEBUG_GROUP in the pipeline,
+    librdkafka's group lines) and serving the admin endpoint on a free port
+    (run.admin): what group_report reads."""
+    admin = "127.0.0.1:%d" % st.free_port()
+    run = t.start(env={"WHO": who}, args=["--log-level", "debug", "--admin", admin])
+    run.who = who
+    run.admin = admin
+    return run
+
+
+# kafka.source's line for a non-empty assignment; at debug level librdkafka's
+# group lines also say "assigned" ("with 0 assigned partition(s)", and the
+# leader's "Member ... assigned 2 partition(s)").
+_ASSIGNED = re.compile(r'"msg":"assigned \d+ partitions?: ')
+
+
+def has_partitions(run):
+    """Whether the kafka.source of run (logging JSON) was assigned
+    partitions."""
+    return _ASSIGNED.search(run.stderr_text()) is not None
+
+
+def start_pair(t, brokers, topic_in, topic_out, n):
+    """The start of a group test (test_kafka_group, test_kafka_eos_group),
+    with the pipeline written and both topics created: member A starts
+    alone on topic_in, which holds ids 1..n/2 spread over its partitions;
+    once n/4 messages are in topic_out, member B starts; once B has
+    partitions, ids n/2+1..n go in, spread again, so that B's partitions
+    certainly hold records it has to read (with everything produced up
+    front, kcat's partitioner could leave them so few that A had read them
+    all before the rebalance, and B resumed them at their ends and read
+    nothing); returns (A, B) once n/2 messages are out.  A failed wait
+    prints group_report."""
+    write_input(t.path("in1.jsonl"), n // 2)
+    write_input(t.path("in2.jsonl"), n - n // 2, start=n // 2 + 1)
+    produce_spread(brokers, topic_in, t.path("in1.jsonl"))
+    a = start_member(t, "A")
+    wait_for_messages(brokers, topic_out, n // 4, 60, abort=a.exited)
+    b = start_member(t, "B")
+    try:
+        st.wait_until(lambda: has_partitions(b), 30, "B to be assigned partitions",
+                      abort=lambda: a.exited() or b.exited())
+        produce_spread(brokers, topic_in, t.path("in2.jsonl"))
+        wait_for_messages(brokers, topic_out, n // 2, 60, abort=lambda: a.exited() or b.exited())
+    except st.Failure:
+        group_report(brokers, topic_in, [a, b])
+        raise
+    return a, b
+
+
+def group_report(brokers, topic, members):
+    """Prints, for a failed wait in a group test, what the members (runs of
+    start_member) knew of their partitions: the end offset of each
+    partition of topic, then per member its /status, its consumer lag per
+    partition and its consumer-group log without the heartbeats.  Its
+    "Starting pending assigned partition P at offset N" lines, against the
+    partition ends, say whether it had anything left to read; no such line
+    after "Fetching committed offsets" is an offset fetch that did not
+    finish; a lag (shown once it has read from a partition) that stays is
+    a fetch that stopped; "paused":true is backpressure."""
+    print("---- group report: %s partition ends %s ----" % (topic, partition_ends(brokers, topic)))
+    for run in members:
+        print("---- %s (%s) ----" % (run.who, run.name))
+        try:
+            _, status = st.http_get("http://%s/status" % run.admin)
+            print("status: %s" % status.strip()[:1500])
+            _, metrics = st.http_get("http://%s/metrics" % run.admin)
+            for line in metrics.splitlines():
+                if line.startswith("sluice_kafka_consumer_lag{"):
+                    print(line)
+        except OSError as e:
+            print("admin endpoint %s: %s" % (run.admin, e))
+        lines = []
+        for line in run.stderr_text().splitlines():
+            try:
+                rec = json.loads(line)
+                line = "%s %s %s" % (rec.get("time", "")[11:23], rec.get("level", ""), rec.get("msg", ""))
+            except ValueError:
+                pass
+            if not _GROUP_NOISE.search(line):
+                lines.append(line)
+        if len(lines) > _GROUP_LINES:
+            print("(last %d of %d lines)" % (_GROUP_LINES, len(lines)))
+        for line in lines[-_GROUP_LINES:]:
+            print(line)
+    print("---- end of group report ----", flush=True)
