@@ -42,3 +42,14 @@ void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason) {
 }
 
 sl_stage *sl_step_source(sl_step_out *out) { return out->batch->source; }
+
+uint64_t sl__step_records_bound(const sl_pipeline *p) {
+  size_t budget = p->set.limits.memory_bytes;
+  return budget ? budget / (2 * sizeof(sl_record *)) : UINT64_MAX;
+}
+
+/* ---- stateful steps ---- */
+
+void sl_stateful_tick(sl_stage *st, int64_t interval_ms) {
+  st->tick_ms = interval_ms > 0 ? interval_ms : 0;
+}

@@ -13,4 +13,11 @@ struct sl_step_out {
   int (*emit)(sl_step_out *out, sl_record *rec);
 };
 
+/* How many records the steps may output for one batch: a batch's records
+ * are listed twice while a step runs (what goes in, what comes out), and
+ * those lists count against limits.memory_mb as what the steps make does.
+ * UINT64_MAX without a memory limit.  The workers and the lanes both
+ * bound a step's output by it (SL_ETOOBIG). */
+uint64_t sl__step_records_bound(const sl_pipeline *p);
+
 #endif

@@ -240,8 +240,7 @@ static void fail(worker *w, sl_batch *b, sl_record *rec, const char *stage, cons
 static int over_fanout(worker *w, size_t nnext, uint64_t n, const char **why) {
   const sl_pipeline_settings *set = &w->ws->p->set;
   uint64_t per_record = set->max_inflight_records;
-  uint64_t per_batch = set->limits.memory_bytes ? set->limits.memory_bytes / (2 * sizeof(sl_record *))
-                                                : UINT64_MAX;
+  uint64_t per_batch = sl__step_records_bound(w->ws->p);
   if (n <= per_record && n <= per_batch && nnext <= per_batch - n) return 0;
   w->err.len = 0;
   w->err.oom = 0;
