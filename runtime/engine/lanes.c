@@ -143,9 +143,15 @@ static int apply_one(sl_stage *st, lane_out *lo, sl_record *rec, rec_list *dead,
     return 0;
   }
   if (over) lo->next.n = at;
-  /* Past the limit, a reason the step gave was in the rewound arena. */
-  if (rec->state != SL_REC_FAILED || over)
+  /* Past the limit, a reason the step gave was in the rewound arena; a
+   * refused sl_step_emit is said whatever reason the step gave. */
+  if (over || rec->state != SL_REC_FAILED) {
     sl_record_fail(rec, &b->arena, st->name, why ? why : sl_strerror(rc));
+  } else if (why) {
+    char both[400];
+    snprintf(both, sizeof both, "%s (%s)", rec->error, why);
+    sl_record_fail(rec, &b->arena, st->name, both);
+  }
   return list_push(dead, rec);
 }
 
