@@ -58,7 +58,8 @@ typedef struct lane_out {
   sl_step_out out;        /* first: apply is given &out */
   rec_list next;
   size_t from;            /* where the current call's output begins */
-  uint64_t fanout;        /* max_inflight_records: more could never be in flight */
+  uint64_t fanout;        /* max_inflight_records for one record's output (a hook
+                             without a record has none: UINT64_MAX) */
   uint64_t per_batch;     /* limits.memory_mb: the batch's records, kept and emitted */
   uint64_t refused;       /* emits refused for the batch */
   char why[200];          /* why the last one was */
@@ -164,6 +165,9 @@ static void call_hook(sl_stage *st, lane_out *lo, sl_lane_made what, size_t limi
   sl_batch *b = lo->out.batch;
   const char *hook = what == SL_MADE_TICK ? "tick" : what == SL_MADE_FINISH ? "finish" : "batch_end";
   lo->from = lo->next.n;
+  /* No record fans out here: only the batch's bound (limits.memory_mb)
+   * holds, so that finish can emit a whole input's results. */
+  lo->fanout = UINT64_MAX;
   uint64_t refused = lo->refused;
   call_begin(b, limit);
   if (what == SL_MADE_TICK) sf->tick(st, &lo->out, b->made_ms);

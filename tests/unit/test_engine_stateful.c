@@ -518,6 +518,22 @@ TEST(memory_mb_bounds_a_stateful_steps_output) {
   et_teardown();
 }
 
+/* finish has no record to fan out: it may emit more than
+ * max_inflight_records (a whole input's results), within memory_mb. */
+TEST(finish_is_not_bound_by_the_fan_out_limit) {
+  setup(1, 1);
+  et.p.set.max_inflight_records = 4;
+  sf.emit_in_finish = 10;
+  start_input();
+  sl_source_finished(&et.src[0].st);
+  sl_batch *f = et.submitted[0];
+  play(f);
+  ASSERT_EQ(f->nlive, 10);
+  ASSERT_EQ(sf.emit_rc[9], 0);
+  end_input();
+  et_teardown();
+}
+
 /* The lane's timer wakes it at the interval the step set with
  * sl_stateful_tick: the loop runs until the timer fires (waiting on that
  * event, not sleeping), and the tick batch is made. */
@@ -725,6 +741,7 @@ RUN_TESTS(lane_gets_each_sources_batches_in_order,
           a_stop_drains_without_finish,
           two_lanes_finish_in_order,
           memory_mb_bounds_a_stateful_steps_output,
+          finish_is_not_bound_by_the_fan_out_limit,
           the_timer_makes_tick_batches,
           finish_is_not_called_again_without_new_input,
           real_lane_with_four_workers_keeps_order_and_never_overlaps)

@@ -18,7 +18,9 @@
  *
  * Bounds: what the step outputs for one batch is bounded as a step's on a
  * worker.  sl_step_emit returns SL_ETOOBIG past max_inflight_records
- * records for one call or past what limits.memory_mb allows for the batch;
+ * records for one apply (one record's fan-out) or past what
+ * limits.memory_mb allows for the batch (the only bound of tick, finish
+ * and batch_end, which have no record to fan out);
  * while a hook runs, the batch's arena may grow by at most
  * limits.memory_mb (an allocation past it returns NULL, and a record whose
  * apply went past it is a dead letter with its raw bytes only).
