@@ -3,7 +3,8 @@ ends: tick reports the store's running total every 30 ms; batch_end emits
 each touched key's count, and restore rebuilds the counts from those lines
 of out.jsonl.  SIGTERM mid-stream drains and exits 0 without calling finish
 (the input has not ended); a restart with more input goes on counting from
-the restored store: the counts are exact, nothing lost or counted twice."""
+the restored store, and so does a reload (SIGHUP), which does not call
+finish either: the counts are exact, nothing lost or counted twice."""
 
 import json
 import signal
@@ -102,6 +103,26 @@ def test(t):
     st.assert_true("restored from" in run.stderr_text(), "the store was restored from out.jsonl")
     st.assert_eq(out.summaries, 0, "summaries after the second SIGTERM")
     st.assert_eq(out.counts, {"k0": 150, "k1": 150, "k2": 150}, "counts per key after the restart")
+
+    # A reload drains like a stop: no finish; the reloaded pipeline restores
+    # the store and counts on.
+    out = Output(t.path("out.jsonl"))
+    out.poll()
+    ticks_before = out.ticks
+    run = t.start()
+    st.wait_until(lambda: out.poll().ticks > ticks_before and out.total == 450, 60,
+                  "a tick of the restarted run", abort=run.exited)
+    run.signal(signal.SIGHUP)
+    st.wait_until(lambda: run.stderr_text().count("restored from") >= 2, 60,
+                  "the reloaded pipeline to restore its store", abort=run.exited)
+    st.append_ids(t, 451, 600)
+    st.wait_until(lambda: out.poll().total == 600, 60, "a tick with the total at 600",
+                  abort=run.exited)
+    run.signal(signal.SIGTERM)
+    st.assert_eq(run.wait(30), 0, "exit code after SIGTERM")
+    out.poll()
+    st.assert_eq(out.summaries, 0, "summaries after a reload and a SIGTERM")
+    st.assert_eq(out.counts, {"k0": 200, "k1": 200, "k2": 200}, "counts per key after the reload")
 
 
 st.main(test)
