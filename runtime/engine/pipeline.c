@@ -197,8 +197,9 @@ static int build(sl_pipeline *p, const sl_run_opts *o, uv_loop_t *loop, sl_buf *
   p->done_async.data = p;
   int code = init_stages(p, err);
   if (code) return code;
-  if (sl__workers_start(p, hand_back, err) || sl__lanes_start(p, hand_back, err) ||
-      sl__lane_input_start(p, err))
+  /* The lane sources exist before the lane threads that compare with them. */
+  if (sl__workers_start(p, hand_back, err) || sl__lane_input_start(p, err) ||
+      sl__lanes_start(p, hand_back, err))
     return 1;
   uv_signal_init(loop, &p->sig_term);
   uv_signal_init(loop, &p->sig_int);
