@@ -388,6 +388,10 @@ static int build_offsets(ksink *k) {
   int stale = 0;
   for (sl_sink_batch *sb = tx->group; sb; sb = sb->next) {
     sl_stage *src = sl_batch_source(sb->batch);
+    /* A batch with no input record (one a stateful step's lane made: tick,
+     * finish) has no position: its records commit with the transaction,
+     * and no offset moves. */
+    if (!sl_batch_count(sb->batch) && !kafka_source_positions(src)) continue;
     kafka_offsets_src *o = kafka_offsets_for(&tx->offs, src);
     if (!o) {
       tx->ops->fatal(k, "out of memory");

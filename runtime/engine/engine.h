@@ -63,6 +63,11 @@ struct sl_stage {
   int has_preloaded;
   int reset_state;            /* --reset-checkpoint: start without the saved checkpoint */
   sl_ack *ack;                /* the acknowledgement being delivered to ack(), else NULL */
+  int lane_of;                /* a lane's own source: 1 + the lane's index; 0 for the pipeline's */
+
+  /* stateful steps */
+  int64_t tick_ms;            /* sl_stateful_tick: call tick every tick_ms (0: never) */
+  sl_stage *lane_src;         /* the source of the batches its lane makes (tick, finish) */
 
   /* sinks */
   const sl_codec *codec;
@@ -87,6 +92,13 @@ typedef enum sl_run_state {
   SL_RUN_FLUSHING,            /* everything acked, sinks flushing */
   SL_RUN_DONE
 } sl_run_state;
+
+/* What a batch a lane made itself carries instead of records (b->made). */
+typedef enum sl_lane_made {
+  SL_MADE_NONE = 0,           /* a source's batch */
+  SL_MADE_TICK,               /* the lane calls tick (b->made_ms) */
+  SL_MADE_FINISH              /* the lane calls finish */
+} sl_lane_made;
 
 typedef struct sl_pipeline_settings {
   uint32_t batch_size;
@@ -117,6 +129,18 @@ struct sl_pipeline {
    * phase 2j on the workers (the steps after lane j - 1 up to lane j; the
    * last one also `where` and encoding), odd phase 2j + 1 on lane j. */
   int *lane_step;     int nlanes;
+  /* Lane j's own source, lane_src[j]: the batches the lane makes (tick,
+   * finish) belong to it, carry no position, and start at phase 2j + 1
+   * (lane_input.c).  Not among p->sources: nothing pauses or stops it. */
+  sl_stage **lane_src;
+  struct sl_lane_input *lane_input;   /* the tick timers and the end of input */
+  /* The flow asks at its end whether the lanes are done too: at the end of
+   * input (input_ended) their finish batches go first, on a stop only what
+   * is in flight drains.  1 when done; NULL without lanes. */
+  int (*lanes_at_end)(sl_pipeline *p, int input_ended);
+  /* Called at the first batch with records a source emits, if set (a lane
+   * marks its last finish as followed by new input). */
+  void (*first_input)(sl_pipeline *p);
 
   uint64_t inflight_records;
   uint64_t inflight_bytes;
@@ -159,6 +183,8 @@ struct sl_batch {
   sl_sink_batch *sbs;         /* one per sink after processing (arena) */
   int phase;                  /* 0 .. 2 * p->nlanes: where it is (see sl_pipeline.lane_step) */
   int phase_done;             /* a phase before the last is done with it */
+  sl_lane_made made;          /* a batch a lane made: what the lane calls for it */
+  int64_t made_ms;            /* SL_MADE_TICK: the time tick is given (Unix ms) */
   sl_record **live;           /* between phases: the records going on (arena) */
   uint32_t nlive;
   sl_record **dead;           /* between phases: the records that failed so far (arena) */

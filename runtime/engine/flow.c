@@ -79,8 +79,11 @@ void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b) {
   else src->head = b;
   src->tail = b;
   if (!src->undispatched) src->undispatched = b;
-  for (int j = 0; j < p->nlanes; j++)
+  /* A source's batch enters every lane; one a lane made (phase 2j + 1)
+   * only the lanes after it. */
+  for (int j = (b->phase + 1) / 2; j < p->nlanes; j++)
     if (!src->unlaned[j]) src->unlaned[j] = b;
+  if (b->n && p->first_input && !src->lane_of) p->first_input(p);
   src->records_in += b->n;
   p->inflight_records += b->n;
   p->inflight_bytes += b->bytes;
@@ -378,11 +381,13 @@ void sl_sink_failed(sl_sink_batch *sb, const char *why) {
 /* ---- drain and the end ---- */
 
 /* Every source finished and every batch settled: acknowledged, or let go
- * unacknowledged because it was lost (stop_unwritten). */
-static int all_drained(const sl_pipeline *p) {
+ * unacknowledged because it was lost (stop_unwritten).  Then the lanes':
+ * at the end of input (not on a stop) each stateful step's finish batch
+ * goes out first, and the pipeline ends once it is durable too. */
+static int all_drained(sl_pipeline *p) {
   for (int i = 0; i < p->nsources; i++)
     if (!p->sources[i]->finished || p->sources[i]->head) return 0;
-  return 1;
+  return !p->lanes_at_end || p->lanes_at_end(p, p->run == SL_RUN_RUNNING);
 }
 
 void sl_stage_flushed(sl_stage *st) {

@@ -14,6 +14,7 @@
 #include "core/secrets.h"
 #include "engine/batch.h"
 #include "engine/flow.h"
+#include "engine/lane_input.h"
 #include "engine/lanes.h"
 #include "engine/metrics.h"
 #include "engine/pipeline.h"
@@ -196,7 +197,10 @@ static int build(sl_pipeline *p, const sl_run_opts *o, uv_loop_t *loop, sl_buf *
   p->done_async.data = p;
   int code = init_stages(p, err);
   if (code) return code;
-  if (sl__workers_start(p, hand_back, err) || sl__lanes_start(p, hand_back, err)) return 1;
+  /* The lane sources exist before the lane threads that compare with them. */
+  if (sl__workers_start(p, hand_back, err) || sl__lane_input_start(p, err) ||
+      sl__lanes_start(p, hand_back, err))
+    return 1;
   uv_signal_init(loop, &p->sig_term);
   uv_signal_init(loop, &p->sig_int);
   p->sig_term.data = p->sig_int.data = p;
@@ -290,6 +294,7 @@ static void teardown(sl_pipeline *p) {
   if (p->loop) {
     sl__reload_stop(p);
     sl__admin_stop(p);
+    sl__lane_input_stop(p);
     uv_walk(p->loop, close_walk_cb, NULL);
     uv_run(p->loop, UV_RUN_DEFAULT);
     uv_loop_close(p->loop);
@@ -298,6 +303,7 @@ static void teardown(sl_pipeline *p) {
     pthread_mutex_destroy(&p->metrics_mu);
     sl__reload_free(p);
   }
+  sl__lane_input_free(p);
   sl__pipeline_unload(p);
 }
 

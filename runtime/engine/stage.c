@@ -2,6 +2,9 @@
  * output (the accessors behind sluice/plugin.h), in one place.  The
  * functions that move records (sl_source_emit, sl_sink_done...) belong to
  * the flow (flow.c), the state files' to state.c, metrics to metrics.c. */
+#include <lauxlib.h>
+#include <stdlib.h>
+
 #include "engine/stage.h"
 
 /* ---- stages and their pipeline ---- */
@@ -42,3 +45,75 @@ void sl_step_fail(sl_step_out *out, sl_record *rec, const char *reason) {
 }
 
 sl_stage *sl_step_source(sl_step_out *out) { return out->batch->source; }
+
+uint64_t sl__step_records_bound(const sl_pipeline *p) {
+  size_t budget = p->set.limits.memory_bytes;
+  return budget ? budget / (2 * sizeof(sl_record *)) : UINT64_MAX;
+}
+
+/* ---- stateful steps ---- */
+
+void sl_stateful_tick(sl_stage *st, int64_t interval_ms) {
+  st->tick_ms = interval_ms > 0 ? interval_ms : 0;
+}
+
+/* ---- Lua states of their own ---- */
+
+#define CTX_KEY "sluice.own_ctx"   /* registry: the config context, freed with the state */
+
+int sl__pipeline_lua_new(sl_pipeline *p, sl_lua **out, sl_buf *err) {
+  /* The file's top level runs under the same load budget as in the loop
+   * thread's state (at least 10 s), the steps under call_ms. */
+  sl_lua_limits lim = p->set.limits;
+  if (lim.call_ms < SL_LOAD_MS) lim.call_ms = SL_LOAD_MS;
+  sl_lua *s = *out = sl_lua_new(&lim, &p->set.grants, p->search_path);
+  if (!s) {
+    sl_buf_puts(err, "out of memory creating a Lua state");
+    return SL_ENOMEM;
+  }
+  lua_State *L = sl_lua_state(s);
+  sl_config_ctx *ctx = malloc(sizeof *ctx);
+  if (!ctx) return SL_ENOMEM;
+  ctx->pipeline_dir = p->dir;
+  ctx->search_path = p->search_path;
+  /* The context must outlive the state: it is freed with it. */
+  lua_pushlightuserdata(L, ctx);
+  lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  sl_config_open(L, ctx);
+  if (sl_config_load(s, p->file, err)) return SL_ELUA;
+  if (sl_lua_set_call_ms(s, p->set.limits.call_ms)) return SL_ENOMEM;
+  return 0;
+}
+
+void sl__pipeline_lua_free(sl_lua *s) {
+  if (!s) return;
+  lua_State *L = sl_lua_state(s);
+  lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  void *ctx = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  sl_lua_free(s);
+  free(ctx);
+}
+
+struct lua_State *sl_stage_lua_new(sl_stage *st, sl_buf *err) {
+  sl_lua *s = NULL;
+  if (sl__pipeline_lua_new(st->p, &s, err)) {
+    sl__pipeline_lua_free(s);
+    return NULL;
+  }
+  lua_State *L = sl_lua_state(s);
+  /* The descriptor of the stage, where the loop thread's state has it. */
+  static const char *const lists[] = {[SL_SOURCE] = "sources", [SL_STEP] = "steps", [SL_SINK] = "sinks"};
+  if (st->is_dlq) lua_getfield(L, -1, "dlq");
+  else {
+    lua_getfield(L, -1, lists[st->kind]);
+    lua_geti(L, -1, st->index + 1);
+    lua_remove(L, -2);
+  }
+  lua_remove(L, -2);
+  return L;
+}
+
+void sl_stage_lua_free(struct lua_State *L) {
+  if (L) sl__pipeline_lua_free(sl_lua_from(L));
+}

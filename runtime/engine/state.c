@@ -203,6 +203,19 @@ void sl_state_save(sl_stage *st, const char *data, size_t len) {
   if (!sf->busy) start_write(sf);
 }
 
+int sl__state_write_now(sl_stage *st, const char *data, size_t len) {
+  int rc = sl__state_open(st);
+  if (rc) return rc;
+  sl_statefile *sf = st->state;
+  if (sf->busy || sf->dirty) return SL_EAGAIN;
+  int e = write_atomically(sf->path, sf->tmp, sf->dir, data, len);
+  if (e) {
+    sl_log_error(st->name, "cannot write %s: %s", sf->path, strerror(e));
+    return SL_EIO;
+  }
+  return 0;
+}
+
 void sl__state_flush_all(sl_pipeline *p) {
   sl_stage **lists[2] = {p->sources, p->sinks};
   int counts[2] = {p->nsources, p->nsinks};

@@ -20,6 +20,11 @@ int sl__state_open(sl_stage *st);
 void sl__state_close(sl_stage *st);
 /* Writes every pending state file now (shutdown). */
 void sl__state_flush_all(sl_pipeline *p);
+/* Writes the stage's state file now, on the calling thread (the loop
+ * thread waits for the fsync): for a save that must be durable before
+ * anything else can move.  0, SL_EAGAIN if a save of the stage is under
+ * way, SL_EIO (logged). */
+int sl__state_write_now(sl_stage *st, const char *data, size_t len);
 /* --reset-checkpoint: moves the stage's state file aside (and forgets a
  * checkpoint its sink stored), so that it starts from the beginning. */
 int sl__state_reset(sl_stage *st);

@@ -66,26 +66,9 @@ struct sl_workers {
 
 static int setup_worker(worker *w, sl_buf *err) {
   sl_pipeline *p = w->ws->p;
-  /* The file's top level runs under the same load budget as in the loop
-   * thread's state (at least 10 s), the steps under call_ms. */
-  sl_lua_limits lim = p->set.limits;
-  if (lim.call_ms < SL_LOAD_MS) lim.call_ms = SL_LOAD_MS;
-  w->lua = sl_lua_new(&lim, &p->set.grants, p->search_path);
-  if (!w->lua) {
-    sl_buf_puts(err, "out of memory creating a Lua state");
-    return SL_ENOMEM;
-  }
+  int rc = sl__pipeline_lua_new(p, &w->lua, err);
+  if (rc) return rc;
   lua_State *L = sl_lua_state(w->lua);
-  sl_config_ctx *ctx = malloc(sizeof *ctx);
-  if (!ctx) return SL_ENOMEM;
-  ctx->pipeline_dir = p->dir;
-  ctx->search_path = p->search_path;
-  /* The context must outlive the state: it is freed with the worker. */
-  lua_pushlightuserdata(L, ctx);
-  lua_setfield(L, LUA_REGISTRYINDEX, "sluice.worker_ctx");
-  sl_config_open(L, ctx);
-  if (sl_config_load(w->lua, p->file, err)) return SL_ELUA;
-  if (sl_lua_set_call_ms(w->lua, p->set.limits.call_ms)) return SL_ENOMEM;
   int desc = lua_gettop(L);
 
   w->step_fn = malloc((p->nsteps + 1) * sizeof *w->step_fn);
@@ -108,7 +91,7 @@ static int setup_worker(worker *w, sl_buf *err) {
     }
     if (st->plugin) {
       lua_pop(L, 1);
-      int rc = st->plugin->worker_init ? st->plugin->worker_init(st, &w->step_inst[i]) : 0;
+      rc = st->plugin->worker_init ? st->plugin->worker_init(st, &w->step_inst[i]) : 0;
       if (rc) {
         sl_buf_printf(err, "%s: %s: cannot start: %s", st->where, st->name, sl_strerror(rc));
         return rc;
@@ -240,8 +223,7 @@ static void fail(worker *w, sl_batch *b, sl_record *rec, const char *stage, cons
 static int over_fanout(worker *w, size_t nnext, uint64_t n, const char **why) {
   const sl_pipeline_settings *set = &w->ws->p->set;
   uint64_t per_record = set->max_inflight_records;
-  uint64_t per_batch = set->limits.memory_bytes ? set->limits.memory_bytes / (2 * sizeof(sl_record *))
-                                                : UINT64_MAX;
+  uint64_t per_batch = sl__step_records_bound(w->ws->p);
   if (n <= per_record && n <= per_batch && nnext <= per_batch - n) return 0;
   w->err.len = 0;
   w->err.oom = 0;
@@ -844,15 +826,10 @@ void sl__workers_stop(sl_workers *ws) {
   for (int i = 0; i < ws->n; i++) {
     worker *w = &ws->w[i];
     if (w->lua) {
-      lua_State *L = sl_lua_state(w->lua);
-      lua_getfield(L, LUA_REGISTRYINDEX, "sluice.worker_ctx");
-      void *ctx = lua_touserdata(L, -1);
-      lua_pop(L, 1);
       for (int s = 0; s < p->nsteps && w->step_inst; s++)
         if (w->step_inst[s] && p->steps[s]->plugin && p->steps[s]->plugin->worker_destroy)
           p->steps[s]->plugin->worker_destroy(p->steps[s], w->step_inst[s]);
-      sl_lua_free(w->lua);
-      free(ctx);
+      sl__pipeline_lua_free(w->lua);
     }
     free(w->step_fn);
     free(w->step_inst);

@@ -1,15 +1,23 @@
-/* Stateful steps in the flow (runtime/engine/flow.c, lanes.c), without I/O
- * (engine_test.h): one stateful step between the "workers" phase before it
- * and the one after.  The fake step logs every record it is applied to,
- * emits one record after each source's first, drops offset 2 and fails
- * offset 3; the phase before fails offset 5.  The first tests play the
- * workers and the lane by hand, in a chosen order; the last runs the real
- * lane thread with four worker threads that finish in any order. */
+/* Stateful steps in the flow (runtime/engine/flow.c, lanes.c,
+ * lane_input.c), without I/O (engine_test.h): one stateful step (or two)
+ * between the "workers" phase before it and the one after.  The fake step
+ * logs every record it is applied to, emits one record after each source's
+ * first, drops offset 2 and fails offset 3; the phase before fails offset
+ * 5.  Its tick emits one record (offset 200 + the tick's time in seconds),
+ * its finish two (300, 301).  The tests play the workers and the lane by
+ * hand, in a chosen order, and drive time by calling sl__lane_tick with the
+ * time they choose; the last one runs the real lane thread with four worker
+ * threads that finish in any order. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "engine/lane_input.h"
+#include "sluice/clock.h"
 #include "engine/lanes.h"
 #include "engine/stage.h"
 #include "engine_test.h"
@@ -17,10 +25,18 @@
 #define LOG_MAX 4096
 
 static struct {
-  sl_stage stage;
-  sl_stage *steps[1];
-  int lane_step[1];
-  sl_batch *unlaned[ET_SOURCES][1];
+  sl_stage stage, stage2;   /* stage2: a second stateful step after the first */
+  sl_stage *steps[2];
+  int lane_step[2];
+  sl_batch *unlaned[ET_SOURCES][2];
+  /* tick and finish calls: the stage (1 or 2) and the time, in order */
+  int hook_stage[LOG_MAX];
+  int64_t hook_ms[LOG_MAX];
+  int nhooks, finishes;
+  int emit_in_finish;       /* records finish emits (default 2) */
+  int emit_rc[LOG_MAX];     /* what sl_step_emit returned in finish */
+  sl_record made[LOG_MAX];  /* what tick and finish emit (not in an arena) */
+  int nmade;
   /* What apply saw, in order: source index, checkpoint, record offset. */
   int log_src[LOG_MAX];
   int64_t log_cp[LOG_MAX], log_off[LOG_MAX];
@@ -63,23 +79,54 @@ static void fake_batch_end(sl_stage *st, sl_step_out *out) {
   sf.batch_ends++;
 }
 
-static const sl_stateful fake_stateful = {.apply = fake_apply, .batch_end = fake_batch_end};
+static sl_record *made_record(int64_t offset) {
+  sl_record *r = &sf.made[sf.nmade++ % LOG_MAX];
+  *r = (sl_record){.meta = {.partition = -1, .offset = offset}};
+  return r;
+}
+
+static void fake_tick(sl_stage *st, sl_step_out *out, int64_t now_ms) {
+  if (sf.nhooks < LOG_MAX) {
+    sf.hook_stage[sf.nhooks] = st == &sf.stage ? 1 : 2;
+    sf.hook_ms[sf.nhooks++] = now_ms;
+  }
+  sl_step_emit(out, made_record(200 + now_ms / 1000));
+}
+
+static void fake_finish(sl_stage *st, sl_step_out *out) {
+  sf.finishes++;
+  if (sf.nhooks < LOG_MAX) {
+    sf.hook_stage[sf.nhooks] = st == &sf.stage ? 1 : 2;
+    sf.hook_ms[sf.nhooks++] = -1;
+  }
+  for (int i = 0; i < sf.emit_in_finish && i < LOG_MAX; i++)
+    sf.emit_rc[i] = sl_step_emit(out, made_record(300 + i));
+}
+
+static const sl_stateful fake_stateful = {.apply = fake_apply, .batch_end = fake_batch_end,
+                                          .tick = fake_tick, .finish = fake_finish};
 static const sl_plugin fake_plugin = {.kind = SL_STEP, .name = "test.stateful",
                                       .stateful = &fake_stateful};
 
-/* et_setup plus the stateful step as the pipeline's only step. */
-static void setup(int nsources, int nsinks) {
+/* et_setup plus nlanes stateful steps (1 or 2) as the pipeline's steps. */
+static void setup_lanes(int nsources, int nsinks, int nlanes) {
   et_setup(nsources, nsinks);
   memset(&sf, 0, sizeof sf);
+  sf.emit_in_finish = 2;
   sl_pipeline *p = &et.p;
   sf.stage = (sl_stage){.plugin = &fake_plugin, .kind = SL_STEP, .name = "stateful", .p = p};
+  sf.stage2 = (sl_stage){.plugin = &fake_plugin, .kind = SL_STEP, .name = "stateful2", .p = p};
   sf.steps[0] = &sf.stage;
+  sf.steps[1] = &sf.stage2;
+  sf.lane_step[1] = 1;
   p->steps = sf.steps;
-  p->nsteps = 1;
+  p->nsteps = nlanes;
   p->lane_step = sf.lane_step;
-  p->nlanes = 1;
+  p->nlanes = nlanes;
   for (int i = 0; i < nsources; i++) et.src[i].st.unlaned = sf.unlaned[i];
 }
+
+static void setup(int nsources, int nsinks) { setup_lanes(nsources, nsinks, 1); }
 
 /* The phase before the step: every record goes on but offset 5, which fails. */
 static void before(sl_batch *b) {
@@ -114,11 +161,13 @@ static void after(sl_batch *b) {
   }
 }
 
-/* Plays whatever phase b is in, and hands it back to the flow. */
+/* Plays whatever phase b is in, and hands it back to the flow.  With two
+ * lanes, phase 2 (between them) passes every record on. */
 static void play(sl_batch *b) {
   if (b->phase == 0) before(b);
   else if (b->phase == 1) sl__lane_run(&sf.stage, b);
-  else after(b);
+  else if (b->phase == 3) sl__lane_run(&sf.stage2, b);
+  else if (b->phase == 2 * et.p.nlanes) after(b);
   sl__flow_processed(&et.p, b);
 }
 
@@ -233,6 +282,319 @@ TEST(bounds_and_drain_hold_across_the_lane) {
   ASSERT_EQ(et.p.run, SL_RUN_FLUSHING);
   ASSERT_EQ(et.sink[0].flushes, 1);
   et_teardown();
+}
+
+/* ---- tick and finish: the batches a lane makes ---- */
+
+/* Starts the lane input (the lane sources, the hooks); no timer unless
+ * the test set a step's tick_ms. */
+static void start_input(void) {
+  sl_buf err = SL_BUF_INIT;
+  ASSERT_EQ(sl__lane_input_start(&et.p, &err), 0);
+  sl_buf_free(&err);
+}
+
+static void end_input(void) {
+  sl__lane_input_stop(&et.p);
+  uv_run(&et.loop, UV_RUN_DEFAULT);   /* the timers' close callbacks, state writes */
+  sl__lane_input_free(&et.p);
+}
+
+/* A tick at the time the test gives: a batch of the lane's own, with no
+ * record, goes to the lane (phase 1), which calls tick with that time; what
+ * tick emits goes through the phase after to the sinks and is acknowledged
+ * without moving any source's checkpoint.  A tick that comes while the
+ * last one is in flight is skipped. */
+TEST(tick_output_goes_through_the_steps_after_and_is_acked_without_a_checkpoint) {
+  setup(1, 1);
+  start_input();
+  sl_pipeline *p = &et.p;
+  sl__lane_tick(p, 0, 7000);
+  ASSERT_EQ(et.nsubmitted, 1);
+  sl_batch *t = et.submitted[0];
+  ASSERT_EQ(t->phase, 1);
+  ASSERT_EQ(t->n, 0);
+  ASSERT(t->source == p->lane_src[0]);
+  ASSERT_STR_EQ(t->source->name, "stateful.lane");
+  sl__lane_tick(p, 0, 8000);          /* in flight: skipped */
+  ASSERT_EQ(et.nsubmitted, 1);
+  play(t);                            /* the lane: tick(7000) */
+  ASSERT_EQ(sf.nhooks, 1);
+  ASSERT_EQ(sf.hook_ms[0], 7000);
+  ASSERT_EQ(sf.batch_ends, 0);        /* a lane's own batch has no batch_end */
+  ASSERT_EQ(t->phase, 2);
+  play(et.submitted[1]);              /* after: to the sinks */
+  ASSERT_EQ(et.sink[0].nwrites, 1);
+  ASSERT_EQ(et.sink[0].writes[0]->n, 1);
+  ASSERT_EQ(et.sink[0].writes[0]->recs[0]->meta.offset, 207);
+  et_done(0, 0);
+  ASSERT(p->lane_src[0]->head == NULL);   /* acknowledged and freed */
+  ASSERT_EQ(et.src[0].nacked, 0);         /* no source's checkpoint moved */
+  ASSERT_EQ(p->inflight_records, 0);
+  ASSERT_EQ(p->inflight_bytes, 0);
+  sl__lane_tick(p, 0, 9000);              /* the next tick goes again */
+  ASSERT_EQ(et.nsubmitted, 3);
+  ASSERT_EQ(et.submitted[2]->made, SL_MADE_TICK);
+  ASSERT_EQ(et.submitted[2]->made_ms, 9000);
+  end_input();
+  et_teardown();
+}
+
+/* Between a source's batches: the tick batch joins the lane's queue in the
+ * order it was made, so tick runs between two batches, never inside one. */
+TEST(tick_runs_between_batches_in_the_lanes_order) {
+  setup(1, 1);
+  start_input();
+  sl_batch *b0 = et_emit(0, 2);
+  play(b0);                           /* before: b0 to the lane */
+  sl__lane_tick(&et.p, 0, 3000);
+  sl_batch *b1 = et_emit(0, 2);
+  play(b1);
+  /* b0, b1 before the lane; to the lane: b0, the tick, b1 */
+  ASSERT_EQ(et.nsubmitted, 5);
+  ASSERT(et.submitted[1] == b0 && et.submitted[2]->made == SL_MADE_TICK && et.submitted[4] == b1);
+  play(et.submitted[1]);
+  play(et.submitted[2]);
+  play(et.submitted[4]);
+  ASSERT_EQ(sf.nlog, 4);
+  ASSERT_EQ(sf.nhooks, 1);
+  ASSERT_EQ(sf.log_cp[1], 0);         /* b0's records... */
+  ASSERT_EQ(sf.log_cp[2], 1);         /* ...then, after the tick, b1's */
+  end_input();
+  et_teardown();
+}
+
+/* The end of input: finish is called once every source has ended and every
+ * batch is acknowledged, in a batch of the lane's own whose records reach
+ * the sinks after the input's; the pipeline flushes only once that batch is
+ * durable. */
+TEST(finish_comes_after_every_batch_and_the_end_waits_for_it) {
+  setup(1, 1);
+  start_input();
+  sl_pipeline *p = &et.p;
+  sl_batch *b = et_emit(0, 2);
+  play(b);
+  play(et.submitted[1]);
+  play(et.submitted[2]);
+  ASSERT_EQ(et.sink[0].nwrites, 1);
+  sl_source_finished(&et.src[0].st);
+  ASSERT_EQ(sf.finishes, 0);
+  ASSERT_EQ(et.nsubmitted, 3);        /* b is not durable yet: no finish batch */
+  et_done(0, 0);
+  ASSERT_EQ(et.src[0].nacked, 1);
+  ASSERT_EQ(et.nsubmitted, 4);
+  sl_batch *f = et.submitted[3];
+  ASSERT_EQ(f->made, SL_MADE_FINISH);
+  ASSERT_EQ(f->phase, 1);
+  ASSERT_EQ(p->run, SL_RUN_RUNNING);  /* the end waits for it */
+  sl__lane_tick(p, 0, 1000);          /* no tick after finish */
+  ASSERT_EQ(et.nsubmitted, 4);
+  play(f);
+  ASSERT_EQ(sf.finishes, 1);
+  play(et.submitted[4]);
+  ASSERT_EQ(et.sink[0].nwrites, 2);
+  ASSERT_EQ(et.sink[0].writes[1]->n, 2);
+  ASSERT_EQ(et.sink[0].writes[1]->recs[0]->meta.offset, 300);
+  ASSERT_EQ(et.sink[0].writes[1]->recs[1]->meta.offset, 301);
+  ASSERT_EQ(p->run, SL_RUN_RUNNING);
+  et_done(0, 1);
+  ASSERT_EQ(p->run, SL_RUN_FLUSHING);
+  ASSERT_EQ(et.sink[0].flushes, 1);
+  ASSERT_EQ(et.src[0].nacked, 1);
+  ASSERT_EQ(sf.finishes, 1);
+  end_input();
+  et_teardown();
+}
+
+/* A stop (a signal, a reload, a fatal error) is not the end of input:
+ * what is in flight drains, a tick batch in flight included, but finish is
+ * not called and no tick starts. */
+TEST(a_stop_drains_without_finish) {
+  setup(1, 1);
+  start_input();
+  sl_pipeline *p = &et.p;
+  et.src[0].finish_on_stop = 1;
+  sl_batch *b = et_emit(0, 2);
+  sl__lane_tick(p, 0, 4000);
+  play(b);
+  sl__flow_drain(p);
+  ASSERT_EQ(p->run, SL_RUN_DRAINING);
+  sl__lane_tick(p, 0, 5000);          /* stopping: no tick */
+  for (int i = 1; i < et.nsubmitted; i++) play(et.submitted[i]);
+  ASSERT_EQ(et.nsubmitted, 5);        /* b, the tick; b and the tick after the lane */
+  ASSERT_EQ(sf.nhooks, 1);
+  for (int i = 0; i < et.sink[0].nwrites; i++) et_done(0, i);
+  ASSERT_EQ(p->run, SL_RUN_FLUSHING);
+  ASSERT_EQ(sf.finishes, 0);
+  ASSERT_EQ(et.nsubmitted, 5);
+  end_input();
+  et_teardown();
+}
+
+/* Two stateful steps: the first one's finish output is applied by the
+ * second, whose finish comes after it; a tick batch of the first lane
+ * passes through the second lane's apply. */
+TEST(two_lanes_finish_in_order) {
+  setup_lanes(1, 1, 2);
+  start_input();
+  sl_pipeline *p = &et.p;
+  sl_source_finished(&et.src[0].st);
+  ASSERT_EQ(et.nsubmitted, 1);        /* lane 0's finish, none of lane 1 yet */
+  sl_batch *f0 = et.submitted[0];
+  ASSERT_EQ(f0->phase, 1);
+  play(f0);                           /* lane 0: finish, 300 and 301 */
+  play(et.submitted[1]);              /* between the lanes */
+  ASSERT_EQ(f0->phase, 3);
+  play(et.submitted[2]);              /* lane 1 applies 300 and 301 */
+  ASSERT_EQ(sf.nlog, 2);
+  ASSERT_EQ(sf.log_off[0], 300);
+  play(et.submitted[3]);              /* after */
+  ASSERT_EQ(et.nsubmitted, 4);
+  et_done(0, 0);
+  ASSERT_EQ(et.nsubmitted, 5);        /* now lane 1's finish */
+  sl_batch *f1 = et.submitted[4];
+  ASSERT_EQ(f1->phase, 3);
+  ASSERT(f1->source == p->lane_src[1]);
+  play(f1);
+  play(et.submitted[5]);
+  ASSERT_EQ(sf.finishes, 2);
+  ASSERT_EQ(sf.hook_stage[0], 1);
+  ASSERT_EQ(sf.hook_stage[1], 2);
+  et_done(0, 1);
+  ASSERT_EQ(p->run, SL_RUN_FLUSHING);
+  end_input();
+  et_teardown();
+}
+
+/* What a stateful step outputs for one batch is bounded by limits.memory_mb
+ * as on a worker: past it sl_step_emit returns SL_ETOOBIG; in apply the
+ * record becomes a dead letter that says why. */
+static int over_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
+  (void)st;
+  int rc = 0;
+  for (int i = 0; i < 3 && rc == 0; i++) rc = sl_step_emit(out, made_record(400 + i));
+  if (rc) {
+    sl_step_fail(out, rec, "unused: the lane says why");
+    return rc;
+  }
+  return SL_STEP_KEEP;
+}
+static const sl_stateful over_stateful = {.apply = over_apply, .finish = fake_finish};
+static const sl_plugin over_plugin = {.kind = SL_STEP, .name = "test.over", .stateful = &over_stateful};
+
+TEST(memory_mb_bounds_a_stateful_steps_output) {
+  setup(1, 1);
+  sf.stage.plugin = &over_plugin;
+  /* Room for 8 records per batch: two lists of record pointers. */
+  et.p.set.limits.memory_bytes = 8 * 2 * sizeof(sl_record *);
+  start_input();
+  sl_batch *b = et_emit(0, 2);
+  play(b);
+  play(et.submitted[1]);              /* 1 + 3 for the first; the second: 1 + 3 = 8 */
+  ASSERT_EQ(b->nlive, 8);
+  ASSERT_EQ(b->ndead, 0);
+  sl_batch *c = et_emit(0, 3);
+  play(c);
+  play(et.submitted[4]);
+  ASSERT_EQ(c->nlive, 8);             /* the third record's third emit is refused */
+  ASSERT_EQ(c->ndead, 1);
+  ASSERT_EQ(c->dead[0]->meta.offset, 2);
+  ASSERT(strstr(c->dead[0]->error, "that limits.memory_mb allows") != NULL);
+  ASSERT_STR_EQ(c->dead[0]->error_stage, "stateful");
+  /* finish: 10 records wanted, 8 made, the rest refused with SL_ETOOBIG */
+  sf.emit_in_finish = 10;
+  play(et.submitted[2]);
+  play(et.submitted[5]);
+  for (int i = 0; i < et.sink[0].nwrites; i++) et_done(0, i);
+  for (int i = 0; i < et.sink[1].nwrites; i++) et_done(1, i);
+  sl_source_finished(&et.src[0].st);
+  sl_batch *f = et.submitted[et.nsubmitted - 1];
+  ASSERT_EQ(f->made, SL_MADE_FINISH);
+  play(f);
+  ASSERT_EQ(f->nlive, 8);
+  ASSERT_EQ(sf.emit_rc[7], 0);
+  ASSERT_EQ(sf.emit_rc[8], SL_ETOOBIG);
+  end_input();
+  et_teardown();
+}
+
+/* finish has no record to fan out: it may emit more than
+ * max_inflight_records (a whole input's results), within memory_mb. */
+TEST(finish_is_not_bound_by_the_fan_out_limit) {
+  setup(1, 1);
+  et.p.set.max_inflight_records = 4;
+  sf.emit_in_finish = 10;
+  start_input();
+  sl_source_finished(&et.src[0].st);
+  sl_batch *f = et.submitted[0];
+  play(f);
+  ASSERT_EQ(f->nlive, 10);
+  ASSERT_EQ(sf.emit_rc[9], 0);
+  end_input();
+  et_teardown();
+}
+
+/* The lane's timer wakes it at the interval the step set with
+ * sl_stateful_tick: the loop runs until the timer fires (waiting on that
+ * event, not sleeping), and the tick batch is made. */
+TEST(the_timer_makes_tick_batches) {
+  setup(1, 1);
+  sl_stateful_tick(&sf.stage, 1);
+  start_input();
+  int64_t before_ms = sl_now_ms();
+  while (et.nsubmitted == 0) uv_run(&et.loop, UV_RUN_ONCE);
+  ASSERT_EQ(et.submitted[0]->made, SL_MADE_TICK);
+  ASSERT(et.submitted[0]->made_ms >= before_ms);
+  end_input();
+  et_teardown();
+}
+
+/* The finish marker: a run whose input ends with no new record after a
+ * finish that was acknowledged does not call finish again; a run with new
+ * records does.  Four runs on one state folder: 2 records, none, 3, none. */
+static int run_to_end(const char *dir, uint32_t records) {
+  setup(1, 1);
+  et.p.state_dir = (char *)dir;
+  start_input();
+  if (records) {
+    sl_batch *b = et_emit(0, records);
+    play(b);
+    play(et.submitted[1]);
+    play(et.submitted[2]);
+    et_done(0, 0);
+  }
+  int writes = et.sink[0].nwrites;
+  sl_source_finished(&et.src[0].st);
+  if (et.nsubmitted && et.submitted[et.nsubmitted - 1]->made == SL_MADE_FINISH) {
+    sl_batch *f = et.submitted[et.nsubmitted - 1];
+    play(f);                          /* the lane */
+    play(f);                          /* after */
+    et_done(0, writes);
+  }
+  int flushing = et.p.run == SL_RUN_FLUSHING;
+  int finishes = sf.finishes;
+  end_input();                        /* runs the marker's write to its end */
+  et_teardown();
+  return flushing ? finishes : -1;
+}
+
+TEST(finish_is_not_called_again_without_new_input) {
+  char dir[] = "/tmp/sluice-test-finish-XXXXXX";
+  ASSERT(mkdtemp(dir) != NULL);
+  ASSERT_EQ(run_to_end(dir, 2), 1);
+  ASSERT_EQ(run_to_end(dir, 0), 0);
+  ASSERT_EQ(run_to_end(dir, 3), 1);
+  ASSERT_EQ(run_to_end(dir, 0), 0);
+  char path[512];
+  snprintf(path, sizeof path, "%s/stateful.lane.json", dir);
+  FILE *f = fopen(path, "r");
+  ASSERT(f != NULL);
+  char text[64] = {0};
+  ASSERT(fgets(text, sizeof text, f) != NULL);
+  fclose(f);
+  ASSERT_STR_EQ(text, "{\"finish\":\"done\"}\n");
+  unlink(path);
+  rmdir(dir);
 }
 
 /* ---- the real lane with worker threads ---- */
@@ -373,4 +735,13 @@ TEST(real_lane_with_four_workers_keeps_order_and_never_overlaps) {
 RUN_TESTS(lane_gets_each_sources_batches_in_order,
           steps_after_see_the_output_and_failures_are_dead_letters,
           bounds_and_drain_hold_across_the_lane,
+          tick_output_goes_through_the_steps_after_and_is_acked_without_a_checkpoint,
+          tick_runs_between_batches_in_the_lanes_order,
+          finish_comes_after_every_batch_and_the_end_waits_for_it,
+          a_stop_drains_without_finish,
+          two_lanes_finish_in_order,
+          memory_mb_bounds_a_stateful_steps_output,
+          finish_is_not_bound_by_the_fan_out_limit,
+          the_timer_makes_tick_batches,
+          finish_is_not_called_again_without_new_input,
           real_lane_with_four_workers_keeps_order_and_never_overlaps)

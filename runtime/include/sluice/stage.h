@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "sluice/buf.h"
+
 typedef struct sl_stage sl_stage;
 typedef struct sl_pipeline sl_pipeline;
 typedef struct sl_plugin sl_plugin;
@@ -35,6 +37,18 @@ struct lua_State *sl_stage_lua(sl_stage *st);
  * stage a Lua plugin file defines (sl.plugin.source { ... }), else nil }.
  * [-0,+1,-] */
 void sl_stage_push_descriptor(sl_stage *st);
+/* A Lua state of the stage's own, for a stage that runs Lua off the loop
+ * thread (a stateful step on its lane): made as a worker's (sandboxed
+ * under the pipeline's limits and grants, the pipeline file evaluated in
+ * it, call_ms for every call after that), with the stage's descriptor as
+ * evaluated there on its stack (what sl_stage_push_descriptor pushes on
+ * the loop thread's state).  From init, on the loop thread; after that the
+ * state is the caller's alone, used by one thread at a time.  NULL with
+ * the reason in err.  Call Lua in it only through sl_lua_pcall
+ * (sluice/lua.h; sl_lua_from gives the sl_lua of the state). */
+struct lua_State *sl_stage_lua_new(sl_stage *st, sl_buf *err);
+/* Frees a state sl_stage_lua_new made (NULL: nothing). */
+void sl_stage_lua_free(struct lua_State *L);
 /* Records per batch the pipeline asks for (batch_size). */
 uint32_t sl_stage_batch_size(const sl_stage *st);
 /* Whether the stage is the pipeline's dead-letter sink (a sink that writes

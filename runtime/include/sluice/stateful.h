@@ -11,10 +11,19 @@
  * lane and every sink are done with it, so the in-flight bounds, the
  * acknowledgement order and the dead letters work as for any step.
  *
- * Threads: init, restore and destroy run on the loop thread; apply and
- * batch_end on the lane's thread, one call at a time.  Between init and
- * destroy only the lane touches the stage's private state
+ * Threads: init, restore and destroy run on the loop thread; apply,
+ * batch_end, tick and finish on the lane's thread, one call at a time.
+ * Between init and destroy only the lane touches the stage's private state
  * (sl_stage_priv): it needs no lock, and nothing else may read it.
+ *
+ * Bounds: what the step outputs for one batch is bounded as a step's on a
+ * worker.  sl_step_emit returns SL_ETOOBIG past max_inflight_records
+ * records for one apply (one record's fan-out) or past what
+ * limits.memory_mb allows for the batch (the only bound of tick, finish
+ * and batch_end, which have no record to fan out);
+ * while a hook runs, the batch's arena may grow by at most
+ * limits.memory_mb (an allocation past it returns NULL, and a record whose
+ * apply went past it is a dead letter with its raw bytes only).
  *
  * Restart.  A source resumes from its last acknowledged checkpoint, so after
  * a crash the records after it come again (at least once).  The contract is
@@ -51,15 +60,25 @@ typedef struct sl_stateful {
   void (*batch_end)(sl_stage *st, sl_step_out *out);
   /* Optional.  Lane thread, every interval set by sl_stateful_tick (from
    * init), between batches: time-driven output (a window that closes with
-   * no record arriving).  Records emitted here go out in a batch of the
-   * lane's own, which carries no source position. */
+   * no record arriving).  now_ms is the wall clock (Unix ms) when the tick
+   * was due.  Records emitted here go out in a batch of the lane's own,
+   * which carries no source position, through the steps after this one,
+   * the sinks' `where` and encoding, dead letters and acknowledgement like
+   * any batch (its acknowledgement moves no checkpoint).  One tick at a
+   * time: a tick due while the last one's batch is in flight is skipped,
+   * so work out what is due from now_ms.  No tick after finish, nor once
+   * the pipeline stops. */
   void (*tick)(sl_stage *st, sl_step_out *out, int64_t now_ms);
   /* Optional.  Lane thread, once, when every source has ended (a file read
    * to its end, a bounded query done) and every batch before is applied:
    * end-of-input results (each record's final entity, the last windows).
-   * Records emitted here go out, like tick's, in a batch of the lane's own
-   * before the pipeline stops.  Not called on a shutdown by signal: the
-   * input has not ended then, and a restart rebuilds the state. */
+   * "Applied" means acknowledged: every batch's output is durable before.
+   * Records emitted here go out, like tick's, in a batch of the lane's own;
+   * the pipeline stops once it is durable in every sink.  Not called on a
+   * stop (a signal, a reload, a fatal error): the input has not ended then,
+   * and a restart rebuilds the state.  Once per input: when its batch is
+   * acknowledged, <state folder>/<step>.lane.json says so, and a start whose
+   * input ends again without a new record does not call finish again. */
   void (*finish)(sl_stage *st, sl_step_out *out);
 } sl_stateful;
 
@@ -67,7 +86,9 @@ typedef struct sl_stateful {
 void sl_stateful_tick(sl_stage *st, int64_t interval_ms);
 
 /* The source whose batch the record of this call came from: a stateful
- * stage keeps per-source state with it (sl_stage_name). */
+ * stage keeps per-source state with it (sl_stage_name).  In tick and
+ * finish, and for records a stateful step before emitted there, it is the
+ * lane's own source, a stage named "<step>.lane". */
 sl_stage *sl_step_source(sl_step_out *out);
 
 #endif
