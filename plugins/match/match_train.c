@@ -31,30 +31,40 @@ const char match_train_help[] =
     "  --format FORMAT       csv or jsonl (default: from SAMPLE's name, .csv is CSV)\n"
     "exit status: 0 trained, 1 failed, 2 usage or invalid pipeline\n";
 
-/* Progress on standard error: a bar on a terminal, else a line a tenth. */
+/* Progress on standard error, per phase: a bar on a terminal, else a line
+ * a tenth. */
 typedef struct progress {
   int tty;
   int64_t t0;
-  int last;               /* per mille (tty) or tenth shown */
+  const char *phase;
+  int last;               /* per mille (tty) or tenth shown; -1 none yet */
 } progress;
 
-static void progress_show(progress *pg, size_t done, size_t total, size_t records) {
+static void progress_show(progress *pg, const char *phase, uint64_t done, uint64_t total) {
+  if (pg->phase != phase && (!pg->phase || strcmp(pg->phase, phase))) {
+    pg->phase = phase;
+    pg->last = -1;
+  }
   int permille = total ? (int)(done * 1000 / total) : 1000;
+  double secs = (double)(sl_mono_ms() - pg->t0) / 1000.0;
   if (pg->tty) {
-    if (permille / 5 == pg->last / 5 && done < total) return;
+    if (pg->last >= 0 && permille / 5 == pg->last / 5 && done < total) return;
     pg->last = permille;
     int w = 30, fill = permille * w / 1000;
-    fprintf(stderr, "\rreading  [%.*s%*s] %3d%%  %zu records  %.1f s", fill,
-            "##############################", w - fill, "", permille / 10, records,
-            (double)(sl_mono_ms() - pg->t0) / 1000.0);
+    fprintf(stderr, "\r%-16s [%.*s%*s] %3d%%  %llu/%llu  %.1f s", phase, fill, "##############################",
+            w - fill, "", permille / 10, (unsigned long long)done, (unsigned long long)total, secs);
     if (done >= total) fputc('\n', stderr);
   } else {
     int tenth = permille / 100;
     if (tenth == pg->last) return;
     pg->last = tenth;
-    fprintf(stderr, "train: read %zu records (%d%%) in %.1f s\n", records, tenth * 10,
-            (double)(sl_mono_ms() - pg->t0) / 1000.0);
+    fprintf(stderr, "train: %s %d%% (%llu of %llu) at %.1f s\n", phase, tenth * 10, (unsigned long long)done,
+            (unsigned long long)total, secs);
   }
+}
+
+static void on_train_progress(void *ud, const char *phase, uint64_t done, uint64_t total) {
+  progress_show(ud, phase, done, total);
 }
 
 static int read_file(const char *path, sl_buf *out) {
@@ -76,7 +86,7 @@ static int ends_with(const char *s, const char *suffix) {
 /* Reads every record of the sample, prepares it and adds it to s.  The
  * records read, or -1 with err. */
 static long read_sample(const sl_match_config *c, const char *path, const char *format, sl_match_sample *s,
-                        sl_buf *err) {
+                        progress *pg, sl_buf *err) {
   sl_buf data = SL_BUF_INIT, tmp = SL_BUF_INIT;
   if (read_file(path, &data)) {
     sl_buf_printf(err, "%s: cannot read", path);
@@ -92,7 +102,6 @@ static long read_sample(const sl_match_config *c, const char *path, const char *
     sl_buf_free(&data);
     return -1;
   }
-  progress pg = {.tty = isatty(2), .t0 = sl_mono_ms(), .last = -1};
   sl_match_prepared prep = {0};
   sl_arena a;
   sl_arena_init(&a);
@@ -137,10 +146,10 @@ static long read_sample(const sl_match_config *c, const char *path, const char *
       break;
     }
     n++;
-    if ((n & 4095) == 0) progress_show(&pg, at, data.len, (size_t)n);
+    if ((n & 4095) == 0) progress_show(pg, "reading", at, data.len);
   }
   if (n >= 0) {
-    progress_show(&pg, data.len, data.len, (size_t)n);
+    progress_show(pg, "reading", data.len, data.len);
     if (skipped) fprintf(stderr, "train: %ld records skipped (not an object, or a field of the wrong type)\n", skipped);
   }
   sl_arena_free(&a);
@@ -230,7 +239,8 @@ int match_train_command(sl_stage *st, int argc, char **argv) {
     goto done;
   }
   int64_t t0 = sl_mono_ms();
-  long n = read_sample(&c, sample, format, &s, &err);
+  progress pg = {.tty = isatty(2), .t0 = t0, .last = -1};
+  long n = read_sample(&c, sample, format, &s, &pg, &err);
   if (n < 0) {
     fprintf(stderr, "sluice: train: %.*s\n", (int)err.len, err.ptr ? err.ptr : "");
     code = 2;
@@ -241,8 +251,12 @@ int match_train_command(sl_stage *st, int argc, char **argv) {
     code = 2;
     goto done;
   }
-  fprintf(stderr, "train: estimating u from %ld random pairs, then m by EM...\n", pairs);
-  sl_match_train_opts o = {.random_pairs = pairs, .seed = (unsigned long)seed, .max_iter = (int)max_iter};
+  fprintf(stderr, "train: %ld records read and prepared\n", n);
+  sl_match_train_opts o = {.random_pairs = pairs,
+                           .seed = (unsigned long)seed,
+                           .max_iter = (int)max_iter,
+                           .progress = on_train_progress,
+                           .progress_ud = &pg};
   sl_match_train_report rep;
   if (sl_match_train(&mo, &c, &s, &o, &rep)) {
     fprintf(stderr, "sluice: train: out of memory\n");
