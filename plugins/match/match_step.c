@@ -5,7 +5,7 @@
  *     domain = "person",
  *     identity = { dept = "dept", feed = "feed", id = "src_id" },
  *     preset = "person",
- *     model = "models/person.json",      -- absent: trained on the first train_on records
+ *     model = "models/person.json",      -- `sluice train`'s; required unless final = true
  *     link = 0.99, review = 0.80,
  *     golden = { name = { "priority", "frequent" }, phone = { "recent" } },
  *     priority = { "公安", "民政", "卫健" },
