@@ -3,10 +3,15 @@
  * pairs, m and the prior by EM over the blocking rules' candidate pairs:
  * sl_match_train), writes the model file the step loads, and reports how
  * EM converged.  docs/matching.md, "Training". */
+#define _DEFAULT_SOURCE   /* madvise */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "match_step.h"
@@ -67,15 +72,33 @@ static void on_train_progress(void *ud, const char *phase, uint64_t done, uint64
   progress_show(ud, phase, done, total);
 }
 
-static int read_file(const char *path, sl_buf *out) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return -1;
-  char chunk[1 << 16];
+/* The sample, mapped read-only (the pages are the file's: no copy). */
+typedef struct mapped {
+  const char *p;
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sl_buf_append(out, chunk, n);
-  int bad = ferror(f) || out->oom;
-  fclose(f);
-  return bad ? -1 : 0;
+} mapped;
+
+static int map_file(const char *path, mapped *m) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  struct stat sb;
+  int rc = fstat(fd, &sb);
+  m->n = rc ? 0 : (size_t)sb.st_size;
+  m->p = "";
+  if (!rc && m->n) {
+    void *p = mmap(NULL, m->n, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) rc = -1;
+    else {
+      m->p = p;
+      madvise(p, m->n, MADV_SEQUENTIAL);
+    }
+  }
+  close(fd);
+  return rc;
+}
+
+static void unmap_file(mapped *m) {
+  if (m->n) munmap((void *)m->p, m->n);
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -87,10 +110,10 @@ static int ends_with(const char *s, const char *suffix) {
  * records read, or -1 with err. */
 static long read_sample(const sl_match_config *c, const char *path, const char *format, sl_match_sample *s,
                         progress *pg, sl_buf *err) {
-  sl_buf data = SL_BUF_INIT, tmp = SL_BUF_INIT;
-  if (read_file(path, &data)) {
-    sl_buf_printf(err, "%s: cannot read", path);
-    sl_buf_free(&data);
+  sl_buf tmp = SL_BUF_INIT;
+  mapped data;
+  if (map_file(path, &data)) {
+    sl_buf_printf(err, "%s: cannot read: %s", path, strerror(errno));
     return -1;
   }
   if (!format) format = ends_with(path, ".csv") ? "csv" : "jsonl";
@@ -99,7 +122,7 @@ static long read_sample(const sl_match_config *c, const char *path, const char *
   void *ctx = codec ? codec->ctx_new(&co) : NULL;
   if (!ctx) {
     sl_buf_printf(err, "--format %s: csv or jsonl", format);
-    sl_buf_free(&data);
+    unmap_file(&data);
     return -1;
   }
   sl_match_prepared prep = {0};
@@ -108,11 +131,11 @@ static long read_sample(const sl_match_config *c, const char *path, const char *
   long n = 0, line = 0, skipped = 0;
   int header = codec->take_header != NULL;
   size_t at = 0;
-  while (at < data.len) {
+  while (at < data.n) {
     size_t len = 0, used = 0;
-    int rc = codec->frame(ctx, data.ptr + at, data.len - at, 1, &len, &used);
+    int rc = codec->frame(ctx, data.p + at, data.n - at, 1, &len, &used);
     if (rc != SL_OK || !used) break;
-    const char *p = data.ptr + at;
+    const char *p = data.p + at;
     at += used;
     line++;
     if (!len) continue;
@@ -146,16 +169,16 @@ static long read_sample(const sl_match_config *c, const char *path, const char *
       break;
     }
     n++;
-    if ((n & 4095) == 0) progress_show(pg, "reading", at, data.len);
+    if ((n & 4095) == 0) progress_show(pg, "reading", at, data.n);
   }
   if (n >= 0) {
-    progress_show(pg, "reading", data.len, data.len);
+    progress_show(pg, "reading", data.n, data.n);
     if (skipped) fprintf(stderr, "train: %ld records skipped (not an object, or a field of the wrong type)\n", skipped);
   }
   sl_arena_free(&a);
   sl_match_prepared_free(&prep);
   codec->ctx_free(ctx);
-  sl_buf_free(&data);
+  unmap_file(&data);
   sl_buf_free(&tmp);
   return n;
 }
