@@ -297,7 +297,7 @@ int match_explain_command(sl_stage *st, int argc, char **argv) {
   code = 0;
   if (svg) {
     sl_buf out = SL_BUF_INIT;
-    match_waterfall_svg(&c, &e, &out);
+    match_waterfall_svg(&c, &e, prep[0].col, prep[1].col, &out);
     FILE *f = fopen(svg, "wb");
     int bad = !f;
     if (f) {

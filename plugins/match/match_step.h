@@ -20,8 +20,10 @@ int match_step_setup(sl_stage *st, sl_match_config *c, const char **model, sl_bu
 int match_field_text(sl_record *rec, sl_arena *a, const char *name, sl_buf *tmp, sl_match_str *out);
 
 /* match_waterfall.c: the SVG waterfall of an explanation's weights (one
- * rect of class "field" per compared field, "prior" and "final"). */
-void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e, sl_buf *out);
+ * rect of class "field" per compared field, "prior" and "final"), the
+ * values compared (the two records' prepared columns) in the tooltips. */
+void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e, const sl_match_str *cola,
+                         const sl_match_str *colb, sl_buf *out);
 
 /* `sluice train` and `sluice explain`. */
 int match_train_command(sl_stage *st, int argc, char **argv);

@@ -16,8 +16,11 @@
 #define PLOT_H 360
 #define BOTTOM 110
 
+/* XML text: the five specials escaped, control characters (not allowed in
+ * XML 1.0) left out. */
 static void text_escaped(sl_buf *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
+    if ((unsigned char)s[i] < 0x20) continue;
     switch (s[i]) {
     case '<': sl_buf_puts(b, "&lt;"); break;
     case '>': sl_buf_puts(b, "&gt;"); break;
@@ -28,7 +31,8 @@ static void text_escaped(sl_buf *b, const char *s, size_t n) {
   }
 }
 
-void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e, sl_buf *b) {
+void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e, const sl_match_str *cola,
+                         const sl_match_str *colb, sl_buf *b) {
   int nbars = e->nfields + 2;
   double start[SL_MATCH_MAX_FIELDS + 2], end[SL_MATCH_MAX_FIELDS + 2];
   double run = e->prior, lo = 0, hi = 0;
@@ -55,7 +59,7 @@ void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e
                 "font-family=\"sans-serif\" font-size=\"11\">\n"
                 "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                 "<text x=\"%d\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Match weight waterfall: "
-                "weight %.2f, probability %.6g</text>\n",
+                "weight %.2f, probability %.9g</text>\n",
                 width, height, width, height, LEFT, e->weight, e->probability);
   /* Weight axis (left) and grid. */
   for (double w = lo; w <= hi + 1e-9; w += 5) {
@@ -92,7 +96,8 @@ void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e
     double x = LEFT + GAP / 2.0 + i * (BAR_W + GAP);
     double y0 = Y(fmax(start[i], end[i])), y1 = Y(fmin(start[i], end[i]));
     double v = end[i] - start[i];
-    const char *fill = i == 0 ? "#888888" : i == nbars - 1 ? "#4c72b0" : v >= 0 ? "#55a868" : "#c44e52";
+    int missing = i > 0 && i < nbars - 1 && e->term[i - 1].level < 0;
+    const char *fill = i == 0 || missing ? "#888888" : i == nbars - 1 ? "#4c72b0" : v >= 0 ? "#55a868" : "#c44e52";
     const char *kind = i == 0 ? "prior" : i == nbars - 1 ? "final" : "field";
     sl_buf_printf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\">",
                   kind, x, y0, BAR_W, fmax(y1 - y0, 1.0), fill);
@@ -108,6 +113,14 @@ void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e
       if (e->term[i - 1].tf_adjust != 0) sl_buf_printf(&name, " (tf %+.2f)", e->term[i - 1].tf_adjust);
     }
     text_escaped(b, name.ptr ? name.ptr : "", name.len);
+    if (i > 0 && i < nbars - 1) {   /* the values compared, in the tooltip */
+      sl_match_str va = cola[c->field_col[i - 1]], vb = colb[c->field_col[i - 1]];
+      sl_buf_puts(b, " (");
+      text_escaped(b, va.n ? va.p : "missing", va.n ? va.n : 7);
+      sl_buf_puts(b, " vs ");
+      text_escaped(b, vb.n ? vb.p : "missing", vb.n ? vb.n : 7);
+      sl_buf_putc(b, ')');
+    }
     sl_buf_printf(b, " %+.2f</title></rect>\n", i == nbars - 1 ? e->weight : v);
     if (i > 0 && i < nbars - 1)   /* the connector from the running total */
       sl_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"2,2\"/>\n",
