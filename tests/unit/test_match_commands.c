@@ -173,6 +173,31 @@ static double number_after(const char *text, const char *label) {
   return p ? strtod(p + strlen(label), NULL) : NAN;
 }
 
+/* The sample as CSV (the same values, as strings): the same model. */
+TEST(train_reads_csv_as_it_reads_json_lines) {
+  char jp[256], cp[256], model[256];
+  path(jp, sizeof jp, "sample.jsonl");
+  path(cp, sizeof cp, "sample.csv");
+  path(model, sizeof model, "from-csv.json");
+  FILE *in = fopen(jp, "r"), *out = fopen(cp, "w");
+  ASSERT(in && out);
+  fputs("id,name,dob,phone\n", out);
+  char line[512], id[32], name[64], dob[32], phone[32];
+  while (fgets(line, sizeof line, in))
+    if (sscanf(line, "{\"id\":\"%31[^\"]\",\"name\":\"%63[^\"]\",\"dob\":\"%31[^\"]\",\"phone\":\"%31[^\"]\"}", id, name,
+               dob, phone) == 4)
+      fprintf(out, "%s,%s,%s,%s\n", id, name, dob, phone);
+  fclose(in);
+  fclose(out);
+  const char *args[] = {cp, "--random-pairs", "50000", "--seed", "7", "--out", model, NULL};
+  ASSERT_EQ(command("train", "p.lua", args, "train-csv.txt"), 0);
+  char *a = file_text("model.json"), *b = slurp(model);
+  ASSERT(a && b);
+  ASSERT_STR_EQ(a, b);
+  free(a);
+  free(b);
+}
+
 TEST(explain_gives_the_matchers_numbers_and_a_waterfall) {
   static const char *ra = "{\"id\":\"a\",\"name\":\"wang wei\",\"dob\":\"1980-01-02\",\"phone\":\"13000000001\"}";
   static const char *rb = "{\"id\":\"b\",\"name\":\"wang weig\",\"dob\":\"1980-01-02\",\"phone\":\"13900000000\"}";
@@ -303,6 +328,7 @@ static void setup(void) {
 
 #define main tests_main
 RUN_TESTS(train_writes_a_model_that_converges_and_the_same_seed_gives_the_same_file,
+          train_reads_csv_as_it_reads_json_lines,
           explain_gives_the_matchers_numbers_and_a_waterfall, explain_of_one_record_shows_its_blocking_keys,
           check_rejects_a_model_that_does_not_fit_with_file_line_and_field, check_rejects_a_missing_model_file,
           a_streaming_step_without_a_model_is_an_error_pointing_to_train)
