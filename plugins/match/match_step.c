@@ -5,7 +5,7 @@
  *     domain = "person",
  *     identity = { dept = "dept", feed = "feed", id = "src_id" },
  *     preset = "person",
- *     model = "models/person.json",      -- absent: trained on the first train_on records
+ *     model = "models/person.json",      -- `sluice train`'s; required unless final = true
  *     link = 0.99, review = 0.80,
  *     golden = { name = { "priority", "frequent" }, phone = { "recent" } },
  *     priority = { "公安", "民政", "卫健" },
@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "matcher.h"
+#include "match_step.h"
 #include "platform_pg.h"
 #include "sluice/clock.h"
 #include "sluice/log.h"
@@ -174,7 +174,7 @@ static const sl_value *get(const sl_value *o, const char *name);
 
 /* The text of a field: a string as it is, a number as written; NULL/absent
  * is missing (*out empty, 0); anything else is the wrong type (-1). */
-static int field_text(sl_record *rec, sl_arena *a, const char *name, sl_buf *tmp, sl_match_str *out) {
+int match_field_text(sl_record *rec, sl_arena *a, const char *name, sl_buf *tmp, sl_match_str *out) {
   *out = (sl_match_str){"", 0};
   sl_value *pv = sl_record_get(rec, name, strlen(name));
   if (!pv) return 0;
@@ -212,7 +212,7 @@ static int ident_value(sl_record *rec, sl_arena *a, const ident_part *ip, sl_str
     *out = (sl_match_str){ip->constant, (uint32_t)strlen(ip->constant)};
     return 0;
   }
-  if (field_text(rec, a, ip->field, tmp, out)) return -1;
+  if (match_field_text(rec, a, ip->field, tmp, out)) return -1;
   if (!out->n && fallback.ptr) *out = (sl_match_str){fallback.ptr, (uint32_t)fallback.len};
   return 0;
 }
@@ -240,7 +240,7 @@ static int read_record(sl_stage *st, match_priv *pv, sl_step_out *out, sl_record
     return SL_EINVAL;
   }
   for (int i = 0; i < pv->cfg.ninputs; i++)
-    if (field_text(rec, a, pv->cfg.input[i], &pv->tmp, &vals[i])) {
+    if (match_field_text(rec, a, pv->cfg.input[i], &pv->tmp, &vals[i])) {
       snprintf(why, sizeof why, "match: field '%s' is %s, not a string or number", pv->cfg.input[i],
                type_of(rec, a, pv->cfg.input[i]));
       sl_step_fail(out, rec, why);
@@ -603,7 +603,7 @@ static int train_and_release(sl_stage *st, match_priv *pv) {
     sl_record *rec = record_of(a, js, n);
     if (!rec) continue;
     /* Read as on arrival, when they passed read_record. */
-    for (int i = 0; i < pv->cfg.ninputs; i++) field_text(rec, a, pv->cfg.input[i], &pv->tmp, &vals[i]);
+    for (int i = 0; i < pv->cfg.ninputs; i++) match_field_text(rec, a, pv->cfg.input[i], &pv->tmp, &vals[i]);
     in.value = vals;
     in.time_ms = t;
     sl_match_result r;
@@ -781,6 +781,18 @@ static int restore_member(void *ud, sl_match_str dept, sl_match_str feed, sl_mat
 
 static int match_restore(sl_stage *st) {
   match_cfg *cfg = sl_stage_config(st);
+  const char *source = NULL;
+  /* final = true holds its state in memory only and writes its results at
+   * the end of input: a run resumed past the start would silently give
+   * the results of part of the input. */
+  if (cfg->final && sl_pipeline_resumes(sl_stage_pipeline(st), &source)) {
+    sl_log_error(sl_stage_name(st),
+                 "%s: final = true is a batch job over its whole input, but source '%s' would resume from a "
+                 "saved checkpoint (an interrupted or finished run): rerun it from the start with "
+                 "--reset-checkpoint %s",
+                 sl_stage_where(st), source, source);
+    return SL_ESTATE;
+  }
   if (!cfg->platform) return 0;
   match_priv *pv = sl_stage_priv(st);
   restore_ctx rc = {.pv = pv};
@@ -965,11 +977,27 @@ done:
   return rc;
 }
 
+/* A streaming run needs a model: training on the stream holds the first
+ * train_on records, and their batches are acknowledged to the source before
+ * they are written, so a crash would lose them.  Only a run over files to
+ * their end (final = true) may hold its input; it is a batch job. */
+static int model_required(sl_stage *st, sl_buf *err) {
+  match_cfg *cfg = sl_stage_config(st);
+  if (cfg->model || cfg->final) return 0;
+  sl_buf_printf(err,
+                "%s: model: required (a streaming run decides from the first record; train one with "
+                "`sluice train PIPELINE.lua SAMPLE`), unless final = true (a batch job over files, trained "
+                "on its whole input)",
+                sl_stage_where(st));
+  return SL_EOPTION;
+}
+
 static int match_init(sl_stage *st) {
   match_cfg *cfg = sl_stage_config(st);
   match_priv *pv = sl_stage_priv(st);
   sl_buf err = SL_BUF_INIT;
   int rc = configure(st, pv, &err);
+  if (!rc) rc = model_required(st, &err);
   if (!rc && cfg->platform && !cfg->model) {
     sl_buf_puts(&err, "platform: restoring needs a model (model = ...): the restored members are not trained on");
     rc = SL_EOPTION;
@@ -996,7 +1024,7 @@ static int match_init(sl_stage *st) {
     rc = sl_match_model_read(&mo, cfg->model, &err);
     if (rc) {
       sl_buf_putc(&err, 0);
-      sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : sl_strerror(rc));
+      sl_log_error(sl_stage_name(st), "%s: model: %s", sl_stage_where(st), err.ptr ? err.ptr : sl_strerror(rc));
       sl_match_model_free(&mo);
       sl_buf_free(&err);
       return rc == SL_ENOMEM ? rc : SL_EOPTION;
@@ -1040,6 +1068,10 @@ static int match_check(sl_stage *st) {
     sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : sl_strerror(rc));
   }
   match_cfg *cfg = sl_stage_config(st);
+  if (!rc && (rc = model_required(st, &err))) {
+    sl_buf_putc(&err, 0);
+    sl_log_error(sl_stage_name(st), "%s", err.ptr);
+  }
   if (!rc && cfg->model) {
     sl_match_model mo;
     sl_match_model_init(&mo, pv.cfg.field, pv.cfg.nfields);
@@ -1047,7 +1079,7 @@ static int match_check(sl_stage *st) {
     rc = sl_match_model_read(&mo, cfg->model, &err);
     if (rc) {
       sl_buf_putc(&err, 0);
-      sl_log_error(sl_stage_name(st), "%s", err.ptr ? err.ptr : sl_strerror(rc));
+      sl_log_error(sl_stage_name(st), "%s: model: %s", sl_stage_where(st), err.ptr ? err.ptr : sl_strerror(rc));
     }
     sl_match_model_free(&mo);
   }
@@ -1058,6 +1090,22 @@ static int match_check(sl_stage *st) {
     free(p->constant);
   }
   return rc ? SL_EOPTION : 0;
+}
+
+int match_step_setup(sl_stage *st, sl_match_config *c, const char **model, sl_buf *err) {
+  match_priv pv = {0};
+  int rc = configure(st, &pv, err);
+  for (ident_part *p = &pv.dept; p <= &pv.id; p++) {
+    free(p->field);
+    free(p->constant);
+  }
+  if (rc) {
+    sl_match_config_free(&pv.cfg);
+    return rc == SL_ENOMEM ? rc : SL_EOPTION;
+  }
+  *c = pv.cfg;
+  *model = ((match_cfg *)sl_stage_config(st))->model;
+  return 0;
 }
 
 /* sl.match.const("gaj"): a constant identity part. */
@@ -1089,9 +1137,9 @@ static const sl_option match_options[] = {
     {"compare", SL_OPT_LUA, NULL, 0, offsetof(match_cfg, compare), "{ column = { level, ..., tf = true } }: comparison levels (exact, jwX, dlN, jacX, absX, relX, daysN, swap, pinyin, companyX, addressX).", "table"},
     {"block", SL_OPT_STRLIST, NULL, 0, offsetof(match_cfg, block), "Blocking rules: columns joined by +, each maybe cut with /N (replaces the preset's).", NULL},
     {"id_rule", SL_OPT_STR, NULL, 0, offsetof(match_cfg, id_rule), "Column of validated identifiers: equal ones link, different ones never do (\"\": none).", NULL},
-    {"model", SL_OPT_PATH, NULL, 0, offsetof(match_cfg, model), "Model file (JSON); absent: trained on the first train_on records.", NULL},
+    {"model", SL_OPT_PATH, NULL, 0, offsetof(match_cfg, model), "Model file (JSON) that `sluice train` writes; required unless final = true.", NULL},
     {"model_out", SL_OPT_PATH, NULL, 0, offsetof(match_cfg, model_out), "Where to write the model trained on the stream.", NULL},
-    {"train_on", SL_OPT_INT, "100000", 0, offsetof(match_cfg, train_on), "Without a model: records held and trained on before deciding (all of them if the input ends first).", NULL},
+    {"train_on", SL_OPT_INT, "100000", 0, offsetof(match_cfg, train_on), "final = true without a model: records held and trained on before deciding (all of them if the input ends first).", NULL},
     {"random_pairs", SL_OPT_INT, "1000000", 0, offsetof(match_cfg, random_pairs), "Without a model: random pairs for u.", NULL},
     {"link", SL_OPT_DOUBLE, "0.99", 0, offsetof(match_cfg, link), "Match probability from which a pair links.", NULL},
     {"review", SL_OPT_DOUBLE, "0.8", 0, offsetof(match_cfg, review), "Match probability from which a pair not linked goes to review.", NULL},
@@ -1110,6 +1158,14 @@ static const sl_stateful match_stateful = {
     .finish = match_finish,
 };
 
+static const sl_plugin_command match_commands[] = {
+    {"train", "train an sl.match step's model on a sample (u, m by EM, no labels)", match_train_help,
+     match_train_command},
+    {"explain", "why two records match or not under an sl.match step's model", match_explain_help,
+     match_explain_command},
+    {NULL, NULL, NULL, NULL},
+};
+
 const sl_plugin match_plugin = {
     .abi = SL_PLUGIN_ABI,
     .kind = SL_STEP,
@@ -1122,4 +1178,5 @@ const sl_plugin match_plugin = {
     .destroy = match_destroy,
     .check = match_check,
     .stateful = &match_stateful,
+    .commands = match_commands,
 };

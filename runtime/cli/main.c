@@ -26,6 +26,21 @@ static const char usage[] =
     "  help [COMMAND]    this text, a command's options, or 'help plugins'\n"
     "  version           print the version\n";
 
+/* A command a plugin adds (sluice train, sluice explain), or NULL. */
+static const sl_plugin_command *plugin_command(const char *name) {
+  for (const sl_plugin *const *p = sl_registry_all(); *p; p++)
+    for (const sl_plugin_command *c = (*p)->commands; c && c->name; c++)
+      if (strcmp(c->name, name) == 0) return c;
+  return NULL;
+}
+
+static void print_usage(FILE *f) {
+  fputs(usage, f);
+  for (const sl_plugin *const *p = sl_registry_all(); *p; p++)
+    for (const sl_plugin_command *c = (*p)->commands; c && c->name; c++)
+      fprintf(f, "  %-17s %s\n", c->name, c->summary);
+}
+
 static const char run_help[] =
     "usage: sluice run FILE.lua [options]\n"
     "\n"
@@ -177,15 +192,18 @@ static void help_plugins(void) {
 
 static int cmd_help(int argc, char **argv) {
   if (argc < 2) {
-    fputs(usage, stdout);
+    print_usage(stdout);
     return 0;
   }
-  if (strcmp(argv[1], "run") == 0) fputs(run_help, stdout);
+  const sl_plugin_command *pc = plugin_command(argv[1]);
+  if (pc) fputs(pc->help, stdout);
+  else if (strcmp(argv[1], "run") == 0) fputs(run_help, stdout);
   else if (strcmp(argv[1], "check") == 0) fputs(check_help, stdout);
   else if (strcmp(argv[1], "plugins") == 0) help_plugins();
   else if (strcmp(argv[1], "version") == 0) puts("usage: sluice version");
   else {
-    fprintf(stderr, "sluice: no help for '%s'\n%s", argv[1], usage);
+    fprintf(stderr, "sluice: no help for '%s'\n", argv[1]);
+    print_usage(stderr);
     return 2;
   }
   return 0;
@@ -306,6 +324,36 @@ done:
   return rc;
 }
 
+/* sluice NAME PIPELINE.lua [--step STEP] ARGS...: a plugin's command.
+ * --step is taken out; the plugin gets NAME and the other arguments. */
+static int cmd_plugin(const sl_plugin_command *pc, int argc, char **argv) {
+  const char *file = NULL, *step = NULL;
+  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  if (!rest) return 1;
+  int n = 0;
+  rest[n++] = argv[0];
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--step") == 0 && i + 1 < argc) step = argv[++i];
+    else if (strncmp(argv[i], "--step=", 7) == 0) step = argv[i] + 7;
+    else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      fputs(pc->help, stdout);
+      free(rest);
+      return 0;
+    } else if (!file && argv[i][0] != '-') file = argv[i];
+    else rest[n++] = argv[i];
+  }
+  if (!file) {
+    fprintf(stderr, "sluice: %s needs a pipeline file\n\n%s", pc->name, pc->help);
+    free(rest);
+    return 2;
+  }
+  sl_log_setup(SL_LOG_WARN, SL_LOG_TEXT, 2);
+  sl_run_opts o = {.file = file, .check_only = 1};
+  int rc = sl_pipeline_command(&o, pc->name, step, n, rest);
+  free(rest);
+  return rc;
+}
+
 /* A descriptor 0, 1 or 2 that was closed when sluice started would be taken
  * by the next file sluice opens (libuv's own descriptors, a sink's file):
  * libuv aborts when it closes one of them, and records meant for standard
@@ -333,11 +381,11 @@ int main(int argc, char **argv) {
             strerror(errno));
     return 1;
   }
+  sl__registry_init(sl__builtin_plugins, sl__builtin_libs);
   if (argc < 2) {
-    fputs(usage, stderr);
+    print_usage(stderr);
     return 2;
   }
-  sl__registry_init(sl__builtin_plugins, sl__builtin_libs);
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, 0);
   if (strcmp(cmd, "check") == 0) return cmd_run(argc - 1, argv + 1, 1);
@@ -347,6 +395,9 @@ int main(int argc, char **argv) {
     printf("sluice %s\n", SLUICE_VERSION);
     return 0;
   }
-  fprintf(stderr, "sluice: unknown command '%s'\n\n%s", cmd, usage);
+  const sl_plugin_command *pc = plugin_command(cmd);
+  if (pc) return cmd_plugin(pc, argc - 1, argv + 1);
+  fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);
+  print_usage(stderr);
   return 2;
 }

@@ -223,6 +223,10 @@ typedef struct sl_run_opts {
  * Returns the process exit code: 0, 1 (runtime failure), 2 (invalid
  * pipeline or usage), SL_EXIT_STATE. */
 int sl_pipeline_main(const sl_run_opts *o);
+/* command.c: loads o->file as `sluice check` does and runs the plugin
+ * command of that name (sl_plugin_command) on the stage that offers it
+ * (the one named step, if not NULL).  The exit code. */
+int sl_pipeline_command(const sl_run_opts *o, const char *command, const char *step, int argc, char **argv);
 
 /* ---- reload.c ---- */
 /* Handles SIGHUP on p's loop (call once the loop runs the pipeline). */

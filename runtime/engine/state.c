@@ -276,3 +276,26 @@ int sl__state_reset(sl_stage *st) {
   sl_buf_free(&aside);
   return rc;
 }
+
+int sl_pipeline_resumes(sl_pipeline *p, const char **source) {
+  for (int i = 0; i < p->nsources; i++) {
+    sl_stage *st = p->sources[i];
+    if (st->reset_state) continue;
+    if (st->has_preloaded) goto resumes;
+    char *name = strdup(st->name);
+    if (!name) continue;
+    sanitize(name);
+    sl_buf b = SL_BUF_INIT;
+    sl_buf_printf(&b, "%s/%s.json", p->state_dir ? p->state_dir : ".", name);
+    free(name);
+    struct stat sb;
+    int saved = b.ptr && stat(b.ptr, &sb) == 0;
+    sl_buf_free(&b);
+    if (saved) goto resumes;
+    continue;
+  resumes:
+    if (source) *source = st->name;
+    return 1;
+  }
+  return 0;
+}

@@ -145,6 +145,11 @@ typedef struct sl_match_train_opts {
   unsigned long seed;     /* drand48's */
   int max_iter;           /* EM; default 200 */
   double tol;             /* EM; default 1e-6 */
+  /* Optional: called as each phase moves ("random pairs", "frequencies",
+   * "candidate pairs", "EM"), done out of total, and once with done ==
+   * total at its end (`sluice train`'s progress bar). */
+  void (*progress)(void *ud, const char *phase, uint64_t done, uint64_t total);
+  void *progress_ud;
 } sl_match_train_opts;
 
 typedef struct sl_match_train_report {

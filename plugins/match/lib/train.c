@@ -41,6 +41,11 @@ int sl_match_sample_add(sl_match_sample *s, const sl_match_prepared *p, uint32_t
   return 0;
 }
 
+/* Every 65536 steps of a phase, and at its end. */
+static void progress(const sl_match_train_opts *o, const char *phase, uint64_t done, uint64_t total) {
+  if (o && o->progress && (done == total || (done & 0xFFFF) == 0)) o->progress(o->progress_ud, phase, done, total);
+}
+
 typedef struct trainer {
   sl_match_model *mo;
   const sl_match_config *c;
@@ -81,6 +86,7 @@ int sl_match_train(sl_match_model *mo, const sl_match_config *c, const sl_match_
   unsigned short x[3] = {0x330E, (unsigned short)(seed & 0xFFFF), (unsigned short)((seed >> 16) & 0xFFFF)};
   for (long k = 0; !rc && k < pairs && n > 1; k++) {
     size_t i = (size_t)(erand48(x) * (double)n), j = (size_t)(erand48(x) * (double)n);
+    progress(o, "random pairs", (uint64_t)k + 1, (uint64_t)pairs);
     if (i == j || (c->link_only && s->group[i] == s->group[j])) continue;
     rc = add_pair(&t, i, j, &rnd);
   }
@@ -90,6 +96,7 @@ int sl_match_train(sl_match_model *mo, const sl_match_config *c, const sl_match_
   /* Term frequencies of the sample. */
   sl_match_str v[SL_MATCH_MAX_FIELDS];
   for (size_t i = 0; !rc && i < n; i++) {
+    progress(o, "frequencies", i + 1, n);
     sl_match_store_fields(&s->st, c, i, v);
     for (int f = 0; !rc && f < c->nfields; f++)
       if (c->field[f].tf) rc = sl_match_tf_add(&mo->tf[f], v[f].p, v[f].n);
@@ -102,6 +109,7 @@ int sl_match_train(sl_match_model *mo, const sl_match_config *c, const sl_match_
     goto done;
   }
   for (size_t i = 0; !rc && i < n; i++) {
+    progress(o, "candidate pairs", i + 1, n);
     const uint64_t *k = s->keys + i * SL_MATCH_MAX_BLOCKS;
     rc = sl_match_cands_collect(&cands, ix, k, s->nkeys[i], (uint32_t)i);
     for (size_t y = 0; !rc && y < cands.n; y++) {
@@ -115,6 +123,7 @@ int sl_match_train(sl_match_model *mo, const sl_match_config *c, const sl_match_
   if (rc) goto done;
 
   mo->lambda = 0.5;
+  progress(o, "EM", 0, 1);
   sl_match_em_known(mo, &score, &must, &cannot, o && o->max_iter ? o->max_iter : 200,
                     o && o->tol > 0 ? o->tol : 1e-6, &rep->em);
   uint64_t ncand = score.c.total + must.c.total + cannot.c.total;
@@ -127,6 +136,7 @@ int sl_match_train(sl_match_model *mo, const sl_match_config *c, const sl_match_
     all = (double)na * (double)(n - na);
   }
   sl_match_prior_from_candidates(mo, ncand, all);
+  progress(o, "EM", 1, 1);
   rep->candidate_pairs = ncand;
   rep->must = must.c.total;
   rep->cannot = cannot.c.total;

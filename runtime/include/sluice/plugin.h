@@ -86,6 +86,22 @@ typedef struct sl_option {
   const char *choices;    /* SL_OPT_ENUM: "jsonl|csv|raw" */
 } sl_option;
 
+/* ---- commands a plugin adds to the `sluice` tool ---- */
+
+/* `sluice NAME PIPELINE.lua ARGS...` (`sluice train`, `sluice explain`):
+ * the runtime loads the pipeline as `sluice check` does (options parsed,
+ * no stage started, no init), finds the stage whose plugin offers the
+ * command (the one --step names, else the only one) and calls run with
+ * the arguments after the pipeline file (argv[0] is the command's name,
+ * --step removed).  run prints what it has to say and returns the exit
+ * code (0 done, 1 failed, 2 usage or invalid input). */
+typedef struct sl_plugin_command {
+  const char *name;
+  const char *summary;    /* one line for `sluice help` */
+  const char *help;       /* `sluice help NAME` */
+  int (*run)(sl_stage *st, int argc, char **argv);
+} sl_plugin_command;
+
 /* ---- the plugin ---- */
 
 typedef struct sl_plugin {
@@ -159,6 +175,9 @@ typedef struct sl_plugin {
    * and process; the step then runs on a lane of its own, in each source's
    * order.  NULL for every other plugin. */
   const sl_stateful *stateful;
+
+  /* Optional: commands of the `sluice` tool, ending with {NULL}. */
+  const sl_plugin_command *commands;
 } sl_plugin;
 
 /* sl_plugin.caps.  SL_CAN_EXACTLY_ONCE: a source that, under exactly_once =

@@ -64,6 +64,13 @@ sl_pipeline *sl_stage_pipeline(sl_stage *st);
 const char *sl_pipeline_name(const sl_pipeline *p);
 /* Whether the pipeline says exactly_once = true (see SL_CAN_EXACTLY_ONCE). */
 int sl_pipeline_exactly_once(const sl_pipeline *p);
+/* Whether a source of the pipeline will resume from a checkpoint saved in
+ * the state folder rather than read its input from the start (a source
+ * --reset-checkpoint names reads from the start); its name in *source.
+ * For a stage whose results need the whole input (final = true), from
+ * init or restore.  A position a sink stores with the data is not seen
+ * here. */
+int sl_pipeline_resumes(sl_pipeline *p, const char **source);
 /* The pipeline's max_inflight_records: sources pause past it. */
 uint64_t sl_pipeline_max_inflight_records(const sl_pipeline *p);
 
