@@ -1,5 +1,5 @@
 -- bench/pg_run: JSON Lines file -> pg.sink, no step.
--- BENCH_IN, BENCH_DSN, BENCH_TABLE and BENCH_MODE (insert | upsert) come
+-- BENCH_IN, BENCH_DSN, BENCH_TABLE, BENCH_MODE (insert | upsert) and BENCH_KEY come
 -- from bench/pg_run.
 local sl = require "sluice"
 return sl.pipeline {
@@ -9,6 +9,6 @@ return sl.pipeline {
   max_inflight_bytes = "128MiB",
   sources = { sl.file.source { path = sl.env("BENCH_IN"), name = "in" } },
   sinks   = { sl.pg.sink { dsn = sl.env("BENCH_DSN"), table = sl.env("BENCH_TABLE"),
-                           mode = sl.env("BENCH_MODE"), key = "id" } },
+                           mode = sl.env("BENCH_MODE"), key = sl.env("BENCH_KEY") } },
   dlq     = sl.file.sink { path = sl.env("BENCH_DLQ") },
 }
