@@ -2,8 +2,9 @@
  *
  * Reads the target table's columns (or checks the ones named in `columns`),
  * checks what upsert needs (a unique index on exactly the key, a newer_by
- * column whose values compare), and builds with quoted identifiers the
- * COPY, staging, merge (upsert, with or without newer_by) and checkpoint
+ * column whose values compare) and whether unchanged rows can be told
+ * (equality on every column), and builds with quoted identifiers the COPY,
+ * staging, merge (upsert, with or without newer_by) and checkpoint
  * statements.  pg_sink.c runs them; nothing here touches a connection
  * after init. */
 #include <stdlib.h>
