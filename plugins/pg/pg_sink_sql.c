@@ -241,6 +241,10 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
       rc = SL_ENOMEM;
       goto done;
     }
+    if (nrest && !changed)
+      sl_log_info(name, "%s: a column of %s has a type without equality (json, point, xml...): "
+                  "the upsert rewrites every row it is given, changed or not (jsonb has "
+                  "equality)", sl_stage_where(st), target);
     if (newer) {
       /* A type without "<" (json, point) would fail every batch: say so now. */
       sl_buf_printf(&sql, "SELECT sluice_old.%s < sluice_old.%s FROM %s AS sluice_old LIMIT 0",
@@ -292,7 +296,8 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
       else sl_buf_puts(&sql, "DO NOTHING");
     }
     /* A row that would not change is left alone: no new row version, no
-     * WAL, no index entries (a feed sent again in full is mostly such rows). */
+     * index entries, only a row lock (a feed sent again in full is mostly
+     * such rows). */
     if (nrest && changed)
       sl_buf_printf(&sql, " %s (%s) IS DISTINCT FROM (%s)", newer ? "AND" : "WHERE", oldlist,
                     newlist);

@@ -4,7 +4,8 @@ text turned null), rewrites only those rows (their xmin changes, the
 others' does not), inserts its new keys, and the table ends as the last
 records say.  A key twice in one transaction still ends as its last record.
 A table with a json column (a type without equality, so the check cannot be
-asked) is upserted as before: every row of the feed rewritten."""
+asked) is upserted as before, every row of the feed rewritten, and the
+start says so."""
 
 import json
 
@@ -86,6 +87,7 @@ def run(t, db, recs):
     st.assert_eq(r.wait(120), 0, "exit code")
     dead, _ = st.read_jsonl(t.path("dlq.jsonl"))
     st.assert_eq(len(dead), 0, "dead letters")
+    return r
 
 
 def test(t):
@@ -122,7 +124,9 @@ def body(t, db):
     db.write_pipeline(t, PIPELINE, table="j")
     run(t, db, first_feed())
     before = rows(db, "j")
-    run(t, db, first_feed())
+    r = run(t, db, first_feed())
+    st.assert_true("has a type without equality" in r.stderr_text(), "the start says why",
+                   r.stderr_text()[-400:])
     after = rows(db, "j")
     st.assert_eq({k: v[:3] for k, v in after.items()}, {k: v[:3] for k, v in before.items()},
                  "the json table after the same feed again")
