@@ -7,7 +7,8 @@
  *   insert:  BEGIN; COPY target (cols) FROM STDIN; <checkpoints>; COMMIT
  *   upsert:  BEGIN; COPY pg_temp.sluice_stage (cols) FROM STDIN;
  *            INSERT INTO target SELECT DISTINCT ON (key) ... ORDER BY key,
- *              sluice_seq DESC ON CONFLICT (key) DO UPDATE ...;
+ *              sluice_seq DESC ON CONFLICT (key) DO UPDATE ...
+ *              WHERE (old values) IS DISTINCT FROM (new values);
  *            <checkpoints>; COMMIT
  *
  * Upsert first tries the insert's way inside a savepoint (COPY straight

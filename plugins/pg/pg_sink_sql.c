@@ -2,8 +2,9 @@
  *
  * Reads the target table's columns (or checks the ones named in `columns`),
  * checks what upsert needs (a unique index on exactly the key, a newer_by
- * column whose values compare), and builds with quoted identifiers the
- * COPY, staging, merge (upsert, with or without newer_by) and checkpoint
+ * column whose values compare) and whether unchanged rows can be told
+ * (equality on every column), and builds with quoted identifiers the COPY,
+ * staging, merge (upsert, with or without newer_by) and checkpoint
  * statements.  pg_sink.c runs them; nothing here touches a connection
  * after init. */
 #include <stdlib.h>
@@ -19,6 +20,7 @@ const char *const pg_sink_ckpt_sql =
 const char *const pg_sink_ckpt_get_sql =
     "SELECT checkpoint FROM sluice.checkpoints WHERE pipeline = $1 AND source = $2";
 
+/* "a, b" with prefix "p." gives "p.a, p.b"; assign gives "a = EXCLUDED.a, ...". */
 static char *join_quoted(PGconn *c, char **names, int n, const char *prefix, int assign) {
   sl_buf b = SL_BUF_INIT;
   for (int i = 0; i < n; i++) {
@@ -89,14 +91,33 @@ int pg_sink_check_newer_by(sl_stage *st, const pg_sink_cfg *cfg, char **cols) {
   return 0;
 }
 
+/* Whether "(old columns) IS DISTINCT FROM (new columns)" can be asked of
+ * the table: not if a column's type has no equality (json, point, xml).
+ * Sets *ok; returns SL_ENOMEM or 0. */
+static int changed_rows_only(PGconn *c, const char *target, const char *oldlist, int *ok) {
+  sl_buf q = SL_BUF_INIT;
+  sl_buf_printf(&q, "SELECT (%s) IS DISTINCT FROM (%s) FROM %s AS sluice_old LIMIT 0", oldlist,
+                oldlist, target);
+  pg_buf_nul(&q);
+  if (q.oom) {
+    sl_buf_free(&q);
+    return SL_ENOMEM;
+  }
+  PGresult *r = PQexec(c, q.ptr);
+  *ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+  PQclear(r);
+  sl_buf_free(&q);
+  return 0;
+}
+
 int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *c,
                       const char *label, pg_sink_sql *out, void **cctx) {
   const char *name = sl_stage_name(st);
   int rc = SL_EOPTION;
   PGresult *r = NULL;
   char **cols = NULL, *target = NULL, *collist = NULL, *keylist = NULL, *setlist = NULL;
-  char *newer = NULL;
-  int ncols = 0;
+  char *newer = NULL, *oldlist = NULL, *newlist = NULL;
+  int ncols = 0, changed = 0;
   pg_copy_col *ccols = NULL;
   sl_buf sql = SL_BUF_INIT;
 
@@ -208,12 +229,22 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
     for (int i = 0; rest && i < ncols; i++)
       if (!in_list(cfg->key, cols[i])) rest[nrest++] = cols[i];
     setlist = rest ? join_quoted(c, rest, nrest, "", 1) : NULL;
+    oldlist = rest ? join_quoted(c, rest, nrest, "sluice_old.", 0) : NULL;
+    newlist = rest ? join_quoted(c, rest, nrest, "EXCLUDED.", 0) : NULL;
     free(rest);
     newer = cfg->newer_by ? pg_quote_ident(c, cfg->newer_by) : NULL;
-    if (!keylist || !setlist || (cfg->newer_by && !newer)) {
+    if (!keylist || !setlist || !oldlist || !newlist || (cfg->newer_by && !newer)) {
       rc = SL_ENOMEM;
       goto done;
     }
+    if (nrest && changed_rows_only(c, target, oldlist, &changed) == SL_ENOMEM) {
+      rc = SL_ENOMEM;
+      goto done;
+    }
+    if (nrest && !changed)
+      sl_log_info(name, "%s: a column of %s has a type without equality (json, point, xml...): "
+                  "the upsert rewrites every row it is given, changed or not (jsonb has "
+                  "equality)", sl_stage_where(st), target);
     if (newer) {
       /* A type without "<" (json, point) would fail every batch: say so now. */
       sl_buf_printf(&sql, "SELECT sluice_old.%s < sluice_old.%s FROM %s AS sluice_old LIMIT 0",
@@ -258,12 +289,18 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
                     newer, newer, newer);
     else {
       sl_buf_printf(&sql,
-                    "INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM pg_temp.sluice_stage "
-                    "ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
+                    "INSERT INTO %s AS sluice_old (%s) SELECT DISTINCT ON (%s) %s "
+                    "FROM pg_temp.sluice_stage ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
                     target, collist, keylist, collist, keylist, keylist);
       if (nrest) sl_buf_printf(&sql, "DO UPDATE SET %s", setlist);
       else sl_buf_puts(&sql, "DO NOTHING");
     }
+    /* A row that would not change is left alone: no new row version, no
+     * index entries, only a row lock (a feed sent again in full is mostly
+     * such rows). */
+    if (nrest && changed)
+      sl_buf_printf(&sql, " %s (%s) IS DISTINCT FROM (%s)", newer ? "AND" : "WHERE", oldlist,
+                    newlist);
     out->merge = pg_buf_cstr(&sql);
     sl_buf_printf(&sql, "%s; DELETE FROM pg_temp.sluice_stage; RELEASE SAVEPOINT sluice_try",
                   out->merge);
@@ -297,6 +334,8 @@ done:
   free(collist);
   free(keylist);
   free(setlist);
+  free(oldlist);
+  free(newlist);
   free(newer);
   sl_buf_free(&sql);
   return rc;
