@@ -216,7 +216,11 @@ static int best(sl_div_level level, int from, int to, int under, const char *s, 
     lo = from;
     hi = to;
   }
-  for (int j = lo; j < hi; j++) {
+  /* Cities are children of their province: under one, step from child to
+   * child over each city's counties (entries are in code order, a
+   * subtree's end one past its last). */
+  int children = from >= 0 && level == SL_DIV_CITY;
+  for (int j = lo; j < hi; j = children ? ents[j].end : j + 1) {
     int i = from < 0 ? firsts[j].ent : j;
     const ent *e = &ents[i];
     if (e->level != level) continue;
