@@ -10,6 +10,7 @@
  *              [--threshold 0.99] [--cap 1000] [--random-pairs 1000000] [--seed 1]
  *              [--id-rule COL] [--preset person|company] [--field COL:KIND ...]
  *              --compare COL:LEVELS[:tf] ...  --block COL[/N][+COL[/N]...] ...
+ *              [--dep A:B[:LB[:LA]] ...]
  *
  * LEVELS is a comma list tried in order: exact, jwX (Jaro-Winkler >= X),
  * dlN (Damerau-Levenshtein <= N), jacX (2-gram Jaccard >= X), absX, relX
@@ -19,6 +20,10 @@
  * --link-only compares only records of different sources (linkage of two
  * files); --id-rule names a column of validated identifiers: equal ones
  * link, different ones never do.
+ * --dep A:B:LB:LA declares that compared field A at a level <= LA (default
+ * 0) makes field B's level LB (default 0) likelier among non-matches (a
+ * shared address, a shared birth date: twins); its ratio is estimated from
+ * the pairs of records with A equal and two different valid IDs.
  * --field COL:KIND normalises a column before matching (sl_match_prep: KIND
  * is cn_name, cn_id, uscc, date, phone, address, company or text) and adds
  * its parts as columns COL.PART (name.pinyin, id_no.valid, addr.county ...)
@@ -56,6 +61,8 @@ typedef struct opts {
   int nfields;
   const char *rule_text[MAX_RULES];
   int nrules;
+  const char *dep_text[SL_MATCH_MAX_DEPS];
+  int ndeps;
   const char *prep_col[SL_MATCH_MAX_FIELDS];
   sl_match_kind prep_kind[SL_MATCH_MAX_FIELDS];
   int nprep;
@@ -436,6 +443,78 @@ static void stream_pair(run *r, size_t i, size_t j, void *ud) {
   s->pend[s->npend++] = (link){(uint32_t)j, w};
 }
 
+/* ---- dependences (--dep) ---- */
+
+static int field_of(const opts *o, const char *name, size_t n) {
+  for (int f = 0; f < o->nfields; f++)
+    if (strlen(o->field_col[f]) == n && !strncmp(o->field_col[f], name, n)) return f;
+  die("--dep names a field that is not compared", name);
+  return -1;
+}
+
+static void parse_deps(run *r) {
+  for (int d = 0; d < r->o->ndeps; d++) {
+    const char *t = r->o->dep_text[d], *c1 = strchr(t, ':');
+    if (!c1) die("--dep wants A:B[:LB[:LA]]", t);
+    const char *c2 = strchr(c1 + 1, ':');
+    sl_match_dep *x = &r->model.dep[d];
+    x->a = field_of(r->o, t, (size_t)(c1 - t));
+    x->b = field_of(r->o, c1 + 1, c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1));
+    x->lb = c2 ? atoi(c2 + 1) : 0;
+    const char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+    x->la = c3 ? atoi(c3 + 1) : 0;
+    if (x->lb > r->o->field[x->b].nlevels || x->la > r->o->field[x->a].nlevels) die("--dep level out of range", t);
+  }
+  r->model.ndeps = r->o->ndeps;
+}
+
+typedef struct keyed {
+  uint64_t h;
+  uint32_t i;
+} keyed;
+
+static int by_key(const void *x, const void *y) {
+  const keyed *a = x, *b = y;
+  return a->h < b->h ? -1 : a->h > b->h ? 1 : (a->i > b->i) - (a->i < b->i);
+}
+
+/* Each dependence's ratio from the pairs of records whose field A is
+ * equal and whose valid IDs differ (known non-matches): the share of them
+ * with field B at level LB.  At most 64 records of a value are paired. */
+static void estimate_deps(run *r) {
+  if (r->idrule_col < 0) return;
+  keyed *k = malloc(r->t->nrec * sizeof *k);
+  if (!k) die("out of memory", NULL);
+  for (int d = 0; d < r->model.ndeps; d++) {
+    const sl_match_dep *x = &r->model.dep[d];
+    size_t n = 0;
+    for (size_t i = 0; i < r->t->nrec; i++) {
+      const sl_match_str *row = r->t->cell + i * (size_t)r->t->ncols;
+      sl_match_str v = row[r->fcol[x->a]];
+      if (v.n && row[r->idrule_col].n) k[n++] = (keyed){sl_match_key(0, v.p, v.n), (uint32_t)i};
+    }
+    qsort(k, n, sizeof *k, by_key);
+    uint64_t agree = 0, pairs = 0;
+    for (size_t s = 0, e; s < n; s = e) {
+      for (e = s + 1; e < n && k[e].h == k[s].h; e++) {}
+      size_t end = e - s > 64 ? s + 64 : e;
+      for (size_t p = s; p < end; p++)
+        for (size_t q = p + 1; q < end; q++) {
+          if (id_rule(r, k[p].i, k[q].i) != SL_MATCH_CANNOT) continue;
+          sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
+          values(r, k[p].i, a);
+          values(r, k[q].i, b);
+          int l = sl_match_level_of(&r->o->field[x->b], a[x->b], b[x->b], &r->sc);
+          if (l < 0) continue;
+          pairs++;
+          agree += l == x->lb;
+        }
+    }
+    sl_match_dep_estimate(&r->model, d, agree, pairs);
+  }
+  free(k);
+}
+
 static void print_model(const run *r, FILE *f) {
   fprintf(f, "  \"model\": {\"lambda\": %.6g, \"fields\": [", r->model.lambda);
   for (int x = 0; x < r->model.nfields; x++) {
@@ -448,6 +527,13 @@ static void print_model(const run *r, FILE *f) {
       sl_buf_free(&name);
     }
     fprintf(f, "]}");
+  }
+  fprintf(f, "],\n    \"deps\": [");
+  for (int d = 0; d < r->model.ndeps; d++) {
+    const sl_match_dep *x = &r->model.dep[d];
+    fprintf(f, "%s{\"a\": \"%s\", \"b\": \"%s\", \"lb\": %d, \"la\": %d, \"agree\": %llu, \"pairs\": %llu, "
+            "\"ratio\": %.4g}", d ? ", " : "", r->model.field[x->a].name, r->model.field[x->b].name, x->lb, x->la,
+            (unsigned long long)x->agree, (unsigned long long)x->pairs, x->ratio);
   }
   fprintf(f, "]},\n");
 }
@@ -462,7 +548,7 @@ static const char *const preset_person[] = {
   "--field", "name:cn_name", "--field", "gender:gender", "--field", "birth:date",
   "--field", "id_no:cn_id", "--field", "phone:phone", "--field", "addr:address",
   "--id-rule", "id_no.valid",
-  "--compare", "name:exact,pinyin,jw0.9:tf",
+  "--compare", "name:exact,pinyin,dl1:tf",
   "--compare", "gender:exact",
   "--compare", "birth:exact,swap,dl1",
   "--compare", "id_no:exact,dl1",
@@ -470,7 +556,9 @@ static const char *const preset_person[] = {
   "--compare", "addr:exact,address0.9,address0.7,address0",
   "--block", "id_no.valid", "--block", "id_no", "--block", "name.surname_pinyin+birth",
   "--block", "phone", "--block", "id_no.region+birth", "--block", "name.pinyin+addr.county",
-  "--block", "name.given+birth", NULL,
+  "--block", "name.given+birth",
+  "--dep", "addr:birth", "--dep", "name:birth", "--dep", "addr:phone", "--dep", "birth:id_no:1",
+  "--dep", "addr:name:2", NULL,
 };
 static const char *const preset_company[] = {
   "--field", "name:company", "--field", "uscc:uscc", "--field", "legal_rep:cn_name",
@@ -517,7 +605,10 @@ static void parse_opt(opts *o, const char *a, const char *v) {
   else if (!strcmp(a, "--compare")) parse_compare(o, strdup(v));
   else if (!strcmp(a, "--field")) parse_field(o, v);
   else if (!strcmp(a, "--preset")) parse_preset(o, v);
-  else if (!strcmp(a, "--block")) {
+  else if (!strcmp(a, "--dep")) {
+    if (o->ndeps == SL_MATCH_MAX_DEPS) die("too many --dep", v);
+    o->dep_text[o->ndeps++] = v;
+  } else if (!strcmp(a, "--block")) {
     if (o->nrules == MAX_RULES) die("too many --block", v);
     o->rule_text[o->nrules++] = v;
   } else die("unknown option", a);
@@ -544,6 +635,7 @@ int main(int argc, char **argv) {
   for (int f = 0; f < o.nfields; f++) r.fcol[f] = col_of(&t, o.field_col[f]);
   for (int x = 0; x < o.nrules; x++) parse_rule(&t, o.rule_text[x], &r.rules[x]);
   sl_match_model_init(&r.model, o.field, o.nfields);
+  parse_deps(&r);
 
   double t0 = now();
   r.keys = malloc(t.nrec * (size_t)o.nrules * sizeof *r.keys);
@@ -569,6 +661,7 @@ int main(int argc, char **argv) {
     for (int f = 0; f < o.nfields; f++)
       if (o.field[f].tf && sl_match_tf_add(&r.model.tf[f], v[f].p, v[f].n)) die("out of memory", NULL);
   }
+  estimate_deps(&r);
   for_each_candidate(&r, train_candidate, &ts);
   sl_match_em_report rep;
   r.model.lambda = 0.5;

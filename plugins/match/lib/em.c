@@ -85,6 +85,13 @@ void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pp, const sl
         lm += log(fmax(mo->m[f][g[f]], 1e-300));
         lu += log(fmax(mo->u[f][g[f]], 1e-300));
       }
+      /* A dependence makes the pattern likelier among non-matches. */
+      if (mo->ndeps) {
+        int8_t g8[SL_MATCH_MAX_FIELDS];
+        for (int f = 0; f < F; f++) g8[f] = (int8_t)g[f];
+        for (int f = 0; f < F; f++)
+          if (g[f] >= 0) lu -= sl_match_dep_adjust(mo, g8, f) * 0.6931471805599453;   /* bits to nats */
+      }
       /* p = pm / (pm + pu) without leaving the log domain. */
       double mx = fmax(lm, lu), lse = mx + log(exp(lm - mx) + exp(lu - mx));
       double p = exp(lm - lse);
