@@ -568,8 +568,8 @@ static const char *const preset_person[] = {
   "--block", "id_no.valid", "--block", "id_no", "--block", "name.surname_pinyin+birth",
   "--block", "phone", "--block", "id_no.region+birth", "--block", "name.pinyin+addr.county",
   "--block", "name.given+birth",
-  "--dep", "addr:birth", "--dep", "name:birth", "--dep", "addr:phone",
-  "--dep", "addr:name:2", NULL,
+  "--dep", "addr:birth:0:1", "--dep", "name:birth:0:1", "--dep", "addr:phone:0:1",
+  "--dep", "addr:name:2:1", NULL,
 };
 static const char *const preset_company[] = {
   "--field", "name:company", "--field", "uscc:uscc", "--field", "legal_rep:cn_name",
