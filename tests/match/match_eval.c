@@ -568,7 +568,7 @@ static const char *const preset_person[] = {
   "--block", "id_no.valid", "--block", "id_no", "--block", "name.surname_pinyin+birth",
   "--block", "phone", "--block", "id_no.region+birth", "--block", "name.pinyin+addr.county",
   "--block", "name.given+birth",
-  "--dep", "addr:birth:0:1", "--dep", "name:birth:0:1", "--dep", "addr:phone:0:1",
+  "--dep", "addr:birth:0:1", "--dep", "addr:phone:0:1",
   "--dep", "addr:name:2:1", NULL,
 };
 static const char *const preset_company[] = {
@@ -676,6 +676,14 @@ int main(int argc, char **argv) {
   for_each_candidate(&r, train_candidate, &ts);
   sl_match_em_report rep;
   r.model.lambda = 0.5;
+  /* m from the pairs with the same valid ID, but for the ID's own fields
+   * (COL and COL.PART when the ID rule is on COL.PART, or COL itself). */
+  if (o.id_rule_col) {
+    size_t stem = strcspn(o.id_rule_col, ".");
+    for (int f = 0; f < o.nfields; f++)
+      if (strncmp(o.field_col[f], o.id_rule_col, stem) || (o.field_col[f][stem] && o.field_col[f][stem] != '.'))
+        r.model.m_from_known |= 1u << f;
+  }
   sl_match_em_known(&r.model, &ts.score, &ts.must, &ts.cannot, 200, 1e-6, &rep);
   uint64_t ncand = ts.score.c.total + ts.must.c.total + ts.cannot.c.total;
   /* Pairs there are: all of them, or those across sources when linking

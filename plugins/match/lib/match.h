@@ -247,7 +247,18 @@ typedef struct sl_match_model {
   sl_match_tf tf[SL_MATCH_MAX_FIELDS];  /* used where field[i].tf */
   int ndeps;
   sl_match_dep dep[SL_MATCH_MAX_DEPS];  /* dependences among non-matches (dep.c) */
+  uint32_t m_from_known;                /* bit f: sl_match_em_known takes field f's m from
+                                           the known matches alone (at least
+                                           SL_MATCH_MIN_KNOWN of them with f present) */
 } sl_match_model;
+
+/* Known matches (the same valid ID) are a sample of the matches whose
+ * other fields were corrupted like anyone's: with enough of them, a
+ * field's m is read from them rather than from EM, which households
+ * (one address, one phone, other people) pull towards calling
+ * disagreement on names and birth dates common among matches.  Not for
+ * the ID's own field, which they all agree on. */
+#define SL_MATCH_MIN_KNOWN 1000
 
 /* Starting values Splink users know: m falls and u rises from the first
  * level to "else", lambda 1e-4. */
