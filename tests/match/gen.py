@@ -39,6 +39,14 @@ same birth date), twins (same surname, birth date and address), group
 companies sharing a brand, a phone and an address, branches (分公司), the
 same trade name registered in several cities, renamed companies.
 
+--style b draws another population (southern surnames, more one-character
+given names) with other rates, and turns on what real registers hold
+besides: lunar-calendar birthdays, year-only birth dates (YYYY-01-01), the
+wrong sex, households (a child or spouse at an earlier person's address,
+often with the household's phone), twins with consecutive ID sequence
+numbers and a shared phone.  Each is also available in style a through
+--rate / --hard (off by default, which leaves style a's bytes unchanged).
+
 Every rate is multiplied, per department, by a factor drawn from the seed in
 [1-J, 1+J] (--jitter, default 0.4), so two seeds give differently corrupted
 data and a matcher tuned to one setting is not rewarded; the shares of hard
