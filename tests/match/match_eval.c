@@ -241,7 +241,8 @@ static void parse_compare(opts *o, char *spec) {
   for (char *l = strtok(levels, ","); l; l = strtok(NULL, ",")) {
     if (f->nlevels == SL_MATCH_MAX_LEVELS) die("too many levels", col);
     static const struct { const char *p; sl_match_test t; } kinds[] = {
-      {"exact", SL_MT_EXACT}, {"jw", SL_MT_JW}, {"dl", SL_MT_OSA}, {"jac", SL_MT_JACCARD},
+      {"exact", SL_MT_EXACT}, {"jw", SL_MT_JW}, {"dlhead", SL_MT_OSA_HEAD}, {"dl", SL_MT_OSA},
+      {"jac", SL_MT_JACCARD},
       {"abs", SL_MT_NUM_ABS}, {"rel", SL_MT_NUM_REL}, {"days", SL_MT_DATE_DAYS},
       {"swap", SL_MT_DATE_SWAP}, {"pinyin", SL_MT_PINYIN}, {"company", SL_MT_COMPANY},
       {"address", SL_MT_ADDRESS},
@@ -478,6 +479,15 @@ static int by_key(const void *x, const void *y) {
   return a->h < b->h ? -1 : a->h > b->h ? 1 : (a->i > b->i) - (a->i < b->i);
 }
 
+/* Whether compared field f is the ID rule's own: COL or COL.PART when the
+ * rule is on COL.PART (id_no for id_no.valid), or the rule's column. */
+static int is_id_field(const opts *o, int f) {
+  if (!o->id_rule_col) return 0;
+  size_t stem = strcspn(o->id_rule_col, ".");
+  const char *c = o->field_col[f];
+  return !strncmp(c, o->id_rule_col, stem) && (!c[stem] || c[stem] == '.');
+}
+
 /* Whether two valid IDs are one edit apart before their check
  * characters: a mistyped digit with a check character that fits (one in
  * eleven for a resident ID, the check recomputed by a system) makes one
@@ -506,12 +516,15 @@ static void estimate_deps(run *r) {
     }
     qsort(k, n, sizeof *k, by_key);
     uint64_t agree = 0, pairs = 0;
+    int own = is_id_field(r->o, x->b);
     for (size_t s = 0, e; s < n; s = e) {
       for (e = s + 1; e < n && k[e].h == k[s].h; e++) {}
       size_t end = e - s > 64 ? s + 64 : e;
       for (size_t p = s; p < end; p++)
         for (size_t q = p + 1; q < end; q++) {
-          if (id_rule(r, k[p].i, k[q].i) != SL_MATCH_CANNOT || ids_near(r, k[p].i, k[q].i)) continue;
+          /* (Not for a dependence of the ID's own field, which is about
+           * IDs one edit apart: twins registered together.) */
+          if (id_rule(r, k[p].i, k[q].i) != SL_MATCH_CANNOT || (!own && ids_near(r, k[p].i, k[q].i))) continue;
           sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
           values(r, k[p].i, a);
           values(r, k[q].i, b);
@@ -562,14 +575,14 @@ static const char *const preset_person[] = {
   "--compare", "name:exact,pinyin,dl1:tf",
   "--compare", "gender:exact",
   "--compare", "birth:exact,swap,dl1",
-  "--compare", "id_no:exact,dl1",
+  "--compare", "id_no:exact,dlhead14,dl1",
   "--compare", "phone:exact:tf",
   "--compare", "addr:exact,address0.9,address0.7,address0",
   "--block", "id_no.valid", "--block", "id_no", "--block", "name.surname_pinyin+birth",
   "--block", "phone", "--block", "id_no.region+birth", "--block", "name.pinyin+addr.county",
   "--block", "name.given+birth",
   "--dep", "addr:birth:0:1", "--dep", "addr:phone:0:1",
-  "--dep", "addr:name:2:1", NULL,
+  "--dep", "addr:name:2:1", "--dep", "birth:id_no:2", NULL,
 };
 static const char *const preset_company[] = {
   "--field", "name:company", "--field", "uscc:uscc", "--field", "legal_rep:cn_name",
@@ -676,14 +689,10 @@ int main(int argc, char **argv) {
   for_each_candidate(&r, train_candidate, &ts);
   sl_match_em_report rep;
   r.model.lambda = 0.5;
-  /* m from the pairs with the same valid ID, but for the ID's own fields
-   * (COL and COL.PART when the ID rule is on COL.PART, or COL itself). */
-  if (o.id_rule_col) {
-    size_t stem = strcspn(o.id_rule_col, ".");
+  /* m from the pairs with the same valid ID, but for the ID's own fields. */
+  if (o.id_rule_col)
     for (int f = 0; f < o.nfields; f++)
-      if (strncmp(o.field_col[f], o.id_rule_col, stem) || (o.field_col[f][stem] && o.field_col[f][stem] != '.'))
-        r.model.m_from_known |= 1u << f;
-  }
+      if (!is_id_field(&o, f)) r.model.m_from_known |= 1u << f;
   sl_match_em_known(&r.model, &ts.score, &ts.must, &ts.cannot, 200, 1e-6, &rep);
   uint64_t ncand = ts.score.c.total + ts.must.c.total + ts.cannot.c.total;
   /* Pairs there are: all of them, or those across sources when linking

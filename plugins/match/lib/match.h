@@ -112,7 +112,10 @@ typedef enum sl_match_test {
   SL_MT_DATE_SWAP,        /* same year, day and month swapped */
   SL_MT_PINYIN,           /* same pinyin key */
   SL_MT_COMPANY,          /* company cores: Jaro-Winkler >= arg (1: equal cores) */
-  SL_MT_ADDRESS           /* same divisions and the rest's Jaro-Winkler >= arg */
+  SL_MT_ADDRESS,          /* same divisions and the rest's Jaro-Winkler >= arg */
+  SL_MT_OSA_HEAD          /* one edit within the first arg code points, the rest equal:
+                             an ID's region or birth digits mistyped, not its sequence
+                             code (which twins registered together differ in) */
 } sl_match_test;
 
 #define SL_MATCH_MAX_LEVELS 8   /* tested levels, the "else" level not counted */
