@@ -13,7 +13,8 @@
  *              [--dep A:B[:LB[:LA]] ...]
  *
  * LEVELS is a comma list tried in order: exact, jwX (Jaro-Winkler >= X),
- * dlN (Damerau-Levenshtein <= N), jacX (2-gram Jaccard >= X), absX, relX
+ * dlN (Damerau-Levenshtein <= N), dlheadK (one edit within the first K
+ * code points, the rest equal), jacX (2-gram Jaccard >= X), absX, relX
  * (numbers), daysN, swap (dates), pinyin, companyX, addressX.  A blocking
  * rule is columns joined by +, each maybe cut to its first N code points;
  * a record with an empty part has no key under that rule.
