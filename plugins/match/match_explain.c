@@ -204,9 +204,9 @@ static void explain_pair(const sl_match_config *c, const sl_match_model *mo, con
   cell("record A", 8, 22);
   cell("record B", 8, 22);
   cell("level", 5, 20);
-  printf("%9s %9s %8s %8s %8s%s\n", "m", "u", "weight", "tf adj", "total", sy->off);
+  printf("%9s %9s %8s %8s %8s %8s%s\n", "m", "u", "weight", "tf adj", "dep adj", "total", sy->off);
   cell("(prior)", 7, 12 + 22 + 22 + 20);
-  printf("%9s %9s %8s %8s %8.2f\n", "", "", "", "", e->prior);
+  printf("%9s %9s %8s %8s %8s %8.2f\n", "", "", "", "", "", e->prior);
   double run = e->prior;
   for (int f = 0; f < e->nfields; f++) {
     const sl_match_field *fd = &c->field[f];
@@ -218,12 +218,12 @@ static void explain_pair(const sl_match_config *c, const sl_match_model *mo, con
     sl_match_level_name(fd, t->level, &name);
     cell(name.ptr ? name.ptr : "", name.len, 20);
     sl_buf_free(&name);
-    run += t->weight + t->tf_adjust;
-    double w = t->weight + t->tf_adjust;
+    double w = t->weight + t->tf_adjust + t->dep_adjust;
+    run += w;
     const char *col = w > 0 ? sy->green : w < 0 ? sy->red : sy->dim;
     if (t->level < 0) printf("%9s %9s ", "", "");
     else printf("%9.3g %9.3g ", mo->m[f][t->level], mo->u[f][t->level]);
-    printf("%s%+8.2f%s %8.2f %8.2f\n", col, t->weight, sy->off, t->tf_adjust, run);
+    printf("%s%+8.2f%s %8.2f %8.2f %8.2f\n", col, t->weight, sy->off, t->tf_adjust, t->dep_adjust, run);
   }
   const char *why;
   const char *d = decision(c, e, &why);
@@ -266,7 +266,7 @@ int match_explain_command(sl_stage *st, int argc, char **argv) {
   sl_arena_init(&a);
   sl_match_prepared prep[2] = {0};
   sl_match_model mo;
-  sl_match_model_init(&mo, c.field, c.nfields);
+  sl_match_config_model(&c, &mo);
   const style *sy = isatty(1) ? &ansi : &plain;
   for (int r = 0; r < nrecs; r++) {
     sl_record rec;

@@ -45,6 +45,7 @@ typedef struct match_cfg {
   int fields;
   int compare;
   char **block;
+  char **deps;
   char *id_rule;
   char *model;
   char *model_out;
@@ -558,7 +559,7 @@ static int start_matching(sl_stage *st, match_priv *pv, sl_match_model *mo) {
 static int train_and_release(sl_stage *st, match_priv *pv) {
   match_cfg *cfg = sl_stage_config(st);
   sl_match_model mo;
-  sl_match_model_init(&mo, pv->cfg.field, pv->cfg.nfields);
+  sl_match_config_model(&pv->cfg, &mo);
   sl_match_train_opts o = {.random_pairs = cfg->random_pairs, .seed = 1};
   sl_match_train_report rep;
   int64_t t0 = sl_mono_ms();
@@ -921,6 +922,11 @@ static int configure(sl_stage *st, match_priv *pv, sl_buf *err) {
     for (char **b = cfg->block; *b; b++)
       if ((rc = sl_match_config_block(c, *b, err))) goto done;
   }
+  if (cfg->deps) {
+    sl_match_config_clear_deps(c);
+    for (char **d = cfg->deps; *d; d++)
+      if ((rc = sl_match_config_dep(c, *d, err))) goto done;
+  }
   if (cfg->id_rule) sl_match_config_id_rule(c, *cfg->id_rule ? cfg->id_rule : NULL);
   c->link = cfg->link;
   c->review = cfg->review;
@@ -1020,7 +1026,7 @@ static int match_init(sl_stage *st) {
   if (pv->drain < DRAIN_MIN) pv->drain = DRAIN_MIN;
   if (cfg->model) {
     sl_match_model mo;
-    sl_match_model_init(&mo, pv->cfg.field, pv->cfg.nfields);
+    sl_match_config_model(&pv->cfg, &mo);
     rc = sl_match_model_read(&mo, cfg->model, &err);
     if (rc) {
       sl_buf_putc(&err, 0);
@@ -1074,7 +1080,7 @@ static int match_check(sl_stage *st) {
   }
   if (!rc && cfg->model) {
     sl_match_model mo;
-    sl_match_model_init(&mo, pv.cfg.field, pv.cfg.nfields);
+    sl_match_config_model(&pv.cfg, &mo);
     err.len = 0;
     rc = sl_match_model_read(&mo, cfg->model, &err);
     if (rc) {
@@ -1135,6 +1141,7 @@ static const sl_option match_options[] = {
     {"preset", SL_OPT_ENUM, NULL, 0, offsetof(match_cfg, preset), "Fields, comparisons, blocking and ID rule for Chinese residents or companies.", "person|company"},
     {"fields", SL_OPT_LUA, NULL, 0, offsetof(match_cfg, fields), "{ field = kind }: how each field is prepared (cn_name, cn_id, uscc, date, gender, phone, address, company, text, raw).", "table"},
     {"compare", SL_OPT_LUA, NULL, 0, offsetof(match_cfg, compare), "{ column = { level, ..., tf = true } }: comparison levels (exact, jwX, dlN, jacX, absX, relX, daysN, swap, pinyin, companyX, addressX).", "table"},
+    {"deps", SL_OPT_STRLIST, NULL, 0, offsetof(match_cfg, deps), "Dependences among non-matches, \"A:B[:LB[:LA]]\": field A at a level <= LA discounts field B's level LB (replaces the preset's).", NULL},
     {"block", SL_OPT_STRLIST, NULL, 0, offsetof(match_cfg, block), "Blocking rules: columns joined by +, each maybe cut with /N (replaces the preset's).", NULL},
     {"id_rule", SL_OPT_STR, NULL, 0, offsetof(match_cfg, id_rule), "Column of validated identifiers: equal ones link, different ones never do (\"\": none).", NULL},
     {"model", SL_OPT_PATH, NULL, 0, offsetof(match_cfg, model), "Model file (JSON) that `sluice train` writes; required unless final = true.", NULL},

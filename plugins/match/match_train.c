@@ -254,7 +254,7 @@ int match_train_command(sl_stage *st, int argc, char **argv) {
   sl_match_sample s;
   sl_match_sample_init(&s, &c);
   sl_match_model mo;
-  sl_match_model_init(&mo, c.field, c.nfields);
+  sl_match_config_model(&c, &mo);
   if (!out) {
     fprintf(stderr, "sluice: train: %s: the step has no `model` option: say where with --out MODEL\n",
             sl_stage_where(st));

@@ -40,7 +40,7 @@ void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e
   end[0] = e->prior;
   for (int f = 0; f < e->nfields; f++) {
     start[f + 1] = run;
-    run += e->term[f].weight + e->term[f].tf_adjust;
+    run += e->term[f].weight + e->term[f].tf_adjust + e->term[f].dep_adjust;
     end[f + 1] = run;
   }
   start[nbars - 1] = 0;
@@ -111,6 +111,7 @@ void match_waterfall_svg(const sl_match_config *c, const sl_match_explanation *e
       sl_buf_puts(&name, ": ");
       sl_match_level_name(fd, e->term[i - 1].level, &name);
       if (e->term[i - 1].tf_adjust != 0) sl_buf_printf(&name, " (tf %+.2f)", e->term[i - 1].tf_adjust);
+      if (e->term[i - 1].dep_adjust != 0) sl_buf_printf(&name, " (dep %+.2f)", e->term[i - 1].dep_adjust);
     }
     text_escaped(b, name.ptr ? name.ptr : "", name.len);
     if (i > 0 && i < nbars - 1) {   /* the values compared, in the tooltip */

@@ -39,6 +39,14 @@ same birth date), twins (same surname, birth date and address), group
 companies sharing a brand, a phone and an address, branches (分公司), the
 same trade name registered in several cities, renamed companies.
 
+--style b draws another population (southern surnames, more one-character
+given names) with other rates, and turns on what real registers hold
+besides: lunar-calendar birthdays, year-only birth dates (YYYY-01-01), the
+wrong sex, households (a child or spouse at an earlier person's address,
+often with the household's phone), twins with consecutive ID sequence
+numbers and a shared phone.  Each is also available in style a through
+--rate / --hard (off by default, which leaves style a's bytes unchanged).
+
 Every rate is multiplied, per department, by a factor drawn from the seed in
 [1-J, 1+J] (--jitter, default 0.4), so two seeds give differently corrupted
 data and a matcher tuned to one setting is not rewarded; the shares of hard
@@ -203,6 +211,50 @@ HARD = {
     "companies": {"group": 0.06, "branch": 0.05, "same_trade_name": 0.03, "renamed": 0.08},
 }
 
+# What real population registers hold besides, off by default in style a
+# (drawn from a second random stream, so that style a's bytes do not change
+# when they are 0) and on in style b:
+#   lunar         the birth date written as the lunar-calendar birthday (the
+#                 lunar month and day read as solar ones: 20-50 days early)
+#   default_date  only the year known: the birth date written as YYYY-01-01
+#   gender_err    the other sex written
+#   family        a household member of an earlier person: a child (same
+#                 surname, born 20-35 years later) or a spouse, at the same
+#                 address, often with the household's phone
+#   twin_seq      twins' IDs with consecutive sequence numbers, as the
+#                 police station registers them together
+#   twin_phone    twins with the household's phone
+EXTRA_RATES = {"residents": {"lunar": 0.0, "default_date": 0.0, "gender_err": 0.0}, "companies": {}}
+EXTRA_HARD = {"residents": {"family": 0.0, "twin_seq": 0.0, "twin_phone": 0.0}, "companies": {}}
+
+# Style b: another population and other clerks (--style b), so that a
+# matcher settled on style a is measured on data it was not settled on:
+# southern surnames (陈, 林, 黄 lead), more single-character and other
+# common given names, more homophones and Traditional characters, fewer
+# look-alikes and old IDs, more moves, new phones and missing values, and
+# the register phenomena above.
+SURNAME_B = {"陈": 4.0, "林": 4.5, "黄": 2.8, "郑": 2.5, "梁": 2.8, "谢": 2.2, "许": 2.5, "蔡": 3.5,
+             "吴": 1.6, "何": 1.8, "罗": 1.8, "叶": 2.5, "曾": 2.2, "邓": 2.0, "钟": 2.0, "卢": 1.8,
+             "王": 0.5, "刘": 0.7, "张": 0.7, "赵": 0.4, "孙": 0.4, "马": 0.5, "郭": 0.6}
+COMMON_GIVEN_M_B = ["志明", "伟明", "国强", "家豪", "俊杰", "文杰", "志强", "建明", "伟", "明",
+                    "辉", "斌", "锦华", "嘉俊"]
+COMMON_GIVEN_F_B = ["丽娟", "美玲", "淑芬", "秀珍", "雅婷", "慧敏", "嘉欣", "丽华", "玉梅", "燕",
+                    "婷", "敏", "咏诗", "晓琳"]
+RATES_B = {
+    "residents": {"typo": 0.01, "homophone": 0.07, "trad": 0.06, "width": 0.08, "old_id": 0.03,
+                  "bad_check": 0.01, "id_typo": 0.02, "swap_dm": 0.01, "phone_new": 0.22, "moved": 0.18,
+                  "missing": 0.08, "addr_form": 0.6},
+    "companies": {"typo": 0.01, "homophone": 0.04, "trad": 0.06, "width": 0.08, "old_id": 0.03,
+                  "bad_check": 0.01, "swap_dm": 0.01, "phone_new": 0.15, "moved": 0.15,
+                  "missing": 0.08, "addr_form": 0.6, "name_form": 0.35, "old_name": 0.25},
+}
+HARD_B = {
+    "residents": {"namesake": 0.04, "namesake_birth": 0.015, "twin": 0.015},
+    "companies": {"group": 0.08, "branch": 0.04, "same_trade_name": 0.04, "renamed": 0.1},
+}
+EXTRA_RATES_B = {"residents": {"lunar": 0.02, "default_date": 0.01, "gender_err": 0.005}, "companies": {}}
+EXTRA_HARD_B = {"residents": {"family": 0.15, "twin_seq": 0.7, "twin_phone": 0.3}, "companies": {}}
+
 # (department, [feeds], share of the records, date format, multipliers of
 # some rates: a department's habits)
 DEPTS = {
@@ -254,22 +306,28 @@ class Divisions:
 
 
 class Gen:
-    def __init__(self, kind, seed, rates, jitter, divs):
+    def __init__(self, kind, seed, rates, jitter, divs, hard=None, extra=None, style="a"):
         self.kind, self.rng, self.divs = kind, random.Random(seed), divs
+        self.style = style
         rng = self.rng
+        # The extra phenomena (EXTRA_RATES, EXTRA_HARD) draw from their own
+        # stream: at 0 they leave the data of style a as it was.
+        self.rng2 = random.Random(seed * 7919 + 17)
+        self.extra = {k: v * self.rng2.uniform(1 - jitter, 1 + jitter)
+                      for k, v in sorted((extra or {}).items())}
         self.depts = []
         for name, feeds, share, fmt, mult in DEPTS[kind]:
             r = {k: min(0.95, v * mult.get(k, 1.0) * rng.uniform(1 - jitter, 1 + jitter))
                  for k, v in rates.items()}
             self.depts.append((name, feeds, share, fmt, r))
-        self.hard = {k: v * rng.uniform(1 - jitter, 1 + jitter) for k, v in HARD[kind].items()}
+        self.hard = {k: v * rng.uniform(1 - jitter, 1 + jitter) for k, v in (hard or HARD[kind]).items()}
         # A city's records: most people live in one prefecture city, and were
         # first registered (the ID's division) there or anywhere in China.
         big = [c for c in divs.cities if len(divs.counties_of(c)) >= 3]
         self.home = rng.choice(big)
         self.home_counties = divs.counties_of(self.home)
         self.sur = [s for s, _ in SURNAMES]
-        self.sur_w = [w for _, w in SURNAMES]
+        self.sur_w = [w * (SURNAME_B.get(s, 1.0) if style == "b" else 1.0) for s, w in SURNAMES]
         self.per_n = [n for n, _ in PER_ENTITY]
         self.per_w = [w for _, w in PER_ENTITY]
         self.homo = {}
@@ -286,6 +344,11 @@ class Gen:
 
     def chance(self, p):
         return self.rng.random() < p
+
+    def extra_chance(self, name):
+        """An extra phenomenon (EXTRA_RATES, EXTRA_HARD): draws nothing when off."""
+        p = self.extra.get(name, 0.0)
+        return p > 0 and self.rng2.random() < p
 
     def county(self, local=0.9):
         if self.chance(local):
@@ -427,8 +490,26 @@ class Gen:
                     birth = other["birth"]
         if self.chance(0.3):
             addrs.append(self.address(self.county()))
+        family = None
+        if people and not twin_of and self.extra_chance("family"):
+            family = self.rng2.choice(people)
+            addrs = [family["addrs"][0]] + addrs[1:]
+            if self.rng2.random() < 0.6:      # a child, registered where the parent was
+                surname = family["surname"]
+                y = min(2022, family["birth"][0] + self.rng2.randrange(20, 36))
+                birth = (y, self.rng2.randrange(1, 13), self.rng2.randrange(1, 29))
+                id_county = family["id_no"][:6]
+            else:                             # a spouse
+                y = min(2005, max(1935, family["birth"][0] + self.rng2.randrange(-6, 7)))
+                birth = (y, self.rng2.randrange(1, 13), self.rng2.randrange(1, 29))
+        twin_seq = twin_of and self.extra_chance("twin_seq")
         while True:
             seq = rng.randrange(0, 500) * 2 + (1 if male else 0)
+            if twin_seq:                      # the next free number of the right parity
+                seq = int(twin_of["id_no"][14:17]) + 1
+                while seq % 2 != (1 if male else 0) or "%s%04d%02d%02d%03d" % (
+                        id_county, birth[0], birth[1], birth[2], seq) in self.used_ids:
+                    seq = (seq + 1) % 1000
             first17 = "%s%04d%02d%02d%03d" % (id_county, birth[0], birth[1], birth[2], seq)
             if first17 not in self.used_ids:
                 self.used_ids.add(first17)
@@ -436,16 +517,23 @@ class Gen:
         phones = [self.mobile()]
         if self.chance(0.35):
             phones.append(self.mobile())
+        if family and self.rng2.random() < 0.5:
+            phones[0] = family["phones"][0]   # the household's phone
+        if twin_of and self.extra_chance("twin_phone"):
+            phones[0] = twin_of["phones"][0]
         return {"surname": surname, "given": given, "male": male, "birth": birth,
                 "id_no": first17 + id_check(first17), "phones": phones, "addrs": addrs,
                 "twin": twin_of is not None}
 
     def given(self, male):
         rng = self.rng
-        if self.chance(0.25):
+        b = self.style == "b"
+        if self.chance(0.15 if b else 0.25):
+            if b:
+                return rng.choice(COMMON_GIVEN_M_B if male else COMMON_GIVEN_F_B)
             return rng.choice(COMMON_GIVEN_M if male else COMMON_GIVEN_F)
         pool = GIVEN_M if male else GIVEN_F
-        n = 1 if self.chance(0.2) else 2
+        n = 1 if self.chance(0.35 if b else 0.2) else 2
         return "".join(rng.choice(pool) for _ in range(n))
 
     def resident_record(self, p):
@@ -474,10 +562,17 @@ class Gen:
         addr = p["addrs"][-1] if moved and len(p["addrs"]) > 1 else p["addrs"][0]
         gender = ("男" if p["male"] else "女") if rng.random() < 0.8 else (
             "1" if p["male"] else "2")
+        if self.extra_chance("gender_err"):
+            gender = {"男": "女", "女": "男", "1": "2", "2": "1"}[gender]
+        birth = p["birth"]
+        if self.extra_chance("lunar"):
+            birth = shift_days(birth, -self.rng2.randrange(20, 51))
+        elif self.extra_chance("default_date"):
+            birth = (birth[0], 1, 1)
         return {"department": dname, "feed": feed,
                 "name": name,
                 "gender": self.maybe(gender, r),
-                "birth": self.maybe(self.write_date(p["birth"], fmt, r), r),
+                "birth": self.maybe(self.write_date(birth, fmt, r), r),
                 "id_no": self.maybe(id_no, r),
                 "phone": self.maybe(self.write_phone(phone, r), r),
                 "addr": self.maybe(self.corrupt_chars(self.write_address(addr, r), r, 2), r)}
@@ -644,6 +739,13 @@ class Gen:
         return ["id"] + fields[:2] + ["src_id"] + fields[2:], rows, count
 
 
+def shift_days(date, days):
+    """(y, m, d) moved by a number of days."""
+    import datetime
+    d = datetime.date(*date) + datetime.timedelta(days=days)
+    return (d.year, d.month, d.day)
+
+
 def hash_str(key):
     """A stable hash (Python's str hash is salted per process)."""
     h = 2166136261
@@ -663,6 +765,11 @@ def main():
     ap.add_argument("--hard", action="append", default=[], metavar="NAME=X",
                     help="share of hard entities: namesake, namesake_birth, twin; "
                          "group, branch, same_trade_name, renamed")
+    ap.add_argument("--style", choices=("a", "b"), default="a",
+                    help="a: the base population and rates; b: another population "
+                         "(southern surnames, other given names), other rates and the "
+                         "register phenomena lunar, default_date, gender_err, family, "
+                         "twin_seq, twin_phone")
     ap.add_argument("--jitter", type=float, default=0.4,
                     help="per-department random factor on each rate, in [1-J, 1+J]")
     ap.add_argument("--params", help="write the rates used to this JSON file")
@@ -673,17 +780,22 @@ def main():
     if a.split and a.out == "-":
         ap.error("--split needs a file name")
 
-    rates = dict(RATES[a.kind])
-    for spec, table in [(s, rates) for s in a.rate] + [(s, HARD[a.kind]) for s in a.hard]:
+    b = a.style == "b"
+    rates = dict((RATES_B if b else RATES)[a.kind])
+    hard = dict((HARD_B if b else HARD)[a.kind])
+    extra = dict((EXTRA_RATES_B if b else EXTRA_RATES)[a.kind])
+    extra.update((EXTRA_HARD_B if b else EXTRA_HARD)[a.kind])
+    for spec, tables in [(s, (rates, extra)) for s in a.rate] + [(s, (hard, extra)) for s in a.hard]:
         k, _, v = spec.partition("=")
-        if k not in table:
-            ap.error("unknown name %r (known: %s)" % (k, ", ".join(sorted(table))))
+        table = next((t for t in tables if k in t), None)
+        if table is None:
+            ap.error("unknown name %r (known: %s)" % (k, ", ".join(sorted(set().union(*tables)))))
         table[k] = float(v)
-    g = Gen(a.kind, a.seed, rates, a.jitter, Divisions(DIVISIONS))
+    g = Gen(a.kind, a.seed, rates, a.jitter, Divisions(DIVISIONS), hard, extra, a.style)
     fields, rows, n_entities = g.run(a.n)
 
-    params = {"kind": a.kind, "seed": a.seed, "n": a.n, "home_city": g.divs.name[g.home],
-              "hard": g.hard,
+    params = {"kind": a.kind, "seed": a.seed, "n": a.n, "style": a.style,
+              "home_city": g.divs.name[g.home], "hard": g.hard, "extra": g.extra,
               "departments": {d[0]: {"feeds": d[1], "share": d[2], "date_format": d[3],
                                      "rates": {k: round(v, 4) for k, v in d[4].items()}}
                               for d in g.depts}}

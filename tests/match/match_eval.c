@@ -12,9 +12,11 @@
  *              [--id-rule COL] [--preset person|company] [--field COL:KIND ...]
  *              [--model M.json | --model-out M.json] [--batch-pairs P.tsv] [--time-from N]
  *              --compare COL:LEVELS[:tf] ...  --block COL[/N][+COL[/N]...] ...
+ *              [--dep A:B[:LB[:LA]] ...]
  *
  * LEVELS is a comma list tried in order: exact, jwX (Jaro-Winkler >= X),
- * dlN (Damerau-Levenshtein <= N), jacX (2-gram Jaccard >= X), absX, relX
+ * dlN (Damerau-Levenshtein <= N), dlheadK (one edit within the first K
+ * code points, the rest equal), jacX (2-gram Jaccard >= X), absX, relX
  * (numbers), daysN, swap (dates), pinyin, companyX, addressX.  A blocking
  * rule is columns joined by +, each maybe cut to its first N code points;
  * a record with an empty part has no key under that rule.
@@ -215,6 +217,7 @@ static void parse_opt(opts *o, const char *a, const char *v) {
   else if (!strcmp(a, "--field")) parse_field(o, v);
   else if (!strcmp(a, "--preset")) check(sl_match_config_preset(&o->cfg, v, &err), &err, v);
   else if (!strcmp(a, "--block")) check(sl_match_config_block(&o->cfg, v, &err), &err, v);
+  else if (!strcmp(a, "--dep")) check(sl_match_config_dep(&o->cfg, v, &err), &err, v);
   else die("unknown option", a);
   sl_buf_free(&err);
 }
@@ -343,7 +346,7 @@ int main(int argc, char **argv) {
   sl_match_str src0 = srcc >= 0 && t.nrec ? t.cell[srcc] : (sl_match_str){"", 0};
 
   sl_match_model mo;
-  sl_match_model_init(&mo, c->field, c->nfields);
+  sl_match_config_model(c, &mo);
   sl_match_train_report rep = {0};
   double tp = now(), t0 = tp, tp1 = tp;
   if (o.model_in) {

@@ -93,6 +93,34 @@ class Gen(unittest.TestCase):
         self.assertFalse({r["department"] for r in a} & {"卫健", "民政"})
         self.assertTrue({r["entity"] for r in a} & {r["entity"] for r in b}, "nothing to link")
 
+    def test_style_b(self):
+        """Style b is its own population and rates, deterministic; the
+        register phenomena off (style a's default) leave style a's bytes
+        as they were, on they change them."""
+        import json
+        a = run("residents", 2000, 5, "--style", "b")
+        self.assertEqual(a, run("residents", 2000, 5, "--style", "b"))
+        self.assertNotEqual(a, run("residents", 2000, 5))
+        self.assertEqual(run("residents", 2000, 5), run("residents", 2000, 5, "--hard", "family=0"))
+        self.assertNotEqual(run("residents", 2000, 5), run("residents", 2000, 5, "--hard", "family=0.2"))
+        rows = [json.loads(line) for line in a.decode().splitlines()]
+        surnames = Counter(r["name"].strip()[:1] for r in rows)
+        self.assertGreater(surnames["陈"] + surnames["林"], surnames["王"] + surnames["李"])
+
+    def test_family_shares_an_address(self):
+        """A household member lives at an earlier person's address: more
+        addresses are shared by two people than without households."""
+        import json
+
+        def shared(*extra):
+            rows = [json.loads(line) for line in run("residents", 3000, 8, *extra).decode().splitlines()]
+            people = {}
+            for r in rows:
+                if r["addr"].strip():
+                    people.setdefault(r["addr"].strip()[-12:], set()).add(r["entity"])
+            return sum(1 for e in people.values() if len(e) > 1)
+        self.assertGreater(shared("--hard", "family=0.3"), shared() + 20)
+
     def test_check_characters(self):
         self.assertEqual(gen.id_check("11010519491231002"), "X")
         self.assertEqual(gen.uscc_check("91350100M000100Y4"), "3")

@@ -158,7 +158,28 @@ TEST(chinese_and_number_levels) {
   sl_match_scratch_free(&sc);
 }
 
+/* A resident ID's 17 digits: a mistyped region or birth digit is one edit
+ * in the first 14; one edit in the sequence code (twins registered
+ * together) falls to the plain one-edit level. */
+TEST(id_head_levels) {
+  sl_match_field id = {.name = "id_no", .nlevels = 3,
+                       .level = {{SL_MT_EXACT, 0}, {SL_MT_OSA_HEAD, 14}, {SL_MT_OSA, 1}}};
+  sl_match_scratch sc = {0};
+  ASSERT_EQ(sl_match_level_of(&id, V("44040219900101123"), V("44040219900101123"), &sc), 0);
+  ASSERT_EQ(sl_match_level_of(&id, V("44040219900101123"), V("44040219900110123"), &sc), 1);
+  ASSERT_EQ(sl_match_level_of(&id, V("44040219900101123"), V("44040319900101123"), &sc), 1);
+  ASSERT_EQ(sl_match_level_of(&id, V("44040219900101123"), V("44040219900101125"), &sc), 2);
+  ASSERT_EQ(sl_match_level_of(&id, V("44040219900101123"), V("44040319900101125"), &sc), 3);
+  sl_buf b = SL_BUF_INIT;
+  sl_match_level_name(&id, 1, &b);
+  sl_buf_putc(&b, 0);
+  ASSERT_STR_EQ(b.ptr, "dl<=1-head=14");
+  sl_buf_free(&b);
+  sl_match_scratch_free(&sc);
+}
+
 RUN_TESTS(jaro_winkler_known_values, jaro_winkler_counts_code_points, osa_distance,
           osa_bounded_stops_past_max, qgram_jaccard,
           numbers_and_dates, pinyin_homophones, company_core, address_on_divisions,
-          levels_first_test_that_holds, date_levels_with_swap, chinese_and_number_levels)
+          levels_first_test_that_holds, date_levels_with_swap, chinese_and_number_levels,
+          id_head_levels)

@@ -243,23 +243,24 @@ TEST(explain_gives_the_matchers_numbers_and_a_waterfall) {
   ASSERT_NEAR(number_after(out, "(prior)"), e.prior, 0.005);
   double total = e.prior;
   for (int f = 0; f < e.nfields; f++) {
-    /* "name  A  B  level  m  u  weight  tf  total": the last three numbers. */
+    /* "name  A  B  level  m  u  weight  tf  dep  total": the last four numbers. */
     char label[64];
     snprintf(label, sizeof label, "\n%s ", c.field[f].name);
     const char *line = strstr(out, label);
     ASSERT(line);
     const char *eol = strchr(line + 1, '\n');
     const char *q = eol;
-    double v[3];
-    for (int k = 2; k >= 0; k--) {
+    double v[4];
+    for (int k = 3; k >= 0; k--) {
       while (q > line && q[-1] == ' ') q--;
       while (q > line && q[-1] != ' ') q--;
       v[k] = strtod(q, NULL);
     }
-    total += e.term[f].weight + e.term[f].tf_adjust;
+    total += e.term[f].weight + e.term[f].tf_adjust + e.term[f].dep_adjust;
     ASSERT_NEAR(v[0], e.term[f].weight, 0.005);
     ASSERT_NEAR(v[1], e.term[f].tf_adjust, 0.005);
-    ASSERT_NEAR(v[2], total, 0.005);
+    ASSERT_NEAR(v[2], e.term[f].dep_adjust, 0.005);
+    ASSERT_NEAR(v[3], total, 0.005);
   }
   ASSERT(strstr(out, "decision"));
   sl_match_free(m);

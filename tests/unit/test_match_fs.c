@@ -104,5 +104,65 @@ TEST(em_recovers_m_and_lambda) {
   sl_match_model_free(&mo);
 }
 
+/* A household: field a (the address) agreeing makes field b (the birth
+ * date) agree between different people 1000 times as often as chance. */
+TEST(dependence_discounts_once) {
+  sl_match_model mo;
+  sl_match_model_init(&mo, fields, 3);
+  mo.lambda = 0.5;
+  for (int f = 0; f < 3; f++) mo.m[f][0] = 0.9, mo.m[f][1] = 0.1, mo.u[f][0] = 1e-4, mo.u[f][1] = 1 - 1e-4;
+  mo.ndeps = 2;
+  mo.dep[0] = (sl_match_dep){.a = 0, .la = 0, .b = 1, .lb = 0};
+  mo.dep[1] = (sl_match_dep){.a = 2, .la = 0, .b = 1, .lb = 0};
+  /* 99 of 999 known non-matches with a equal agree on b: P = (99 + 1e-4) / 1000. */
+  sl_match_dep_estimate(&mo, 0, 99, 999);
+  ASSERT_NEAR(mo.dep[0].ratio, (99 + 1e-4) / 1000 / 1e-4, 1e-6);
+  /* None agree: no discount (the ratio never falls below 1). */
+  sl_match_dep_estimate(&mo, 1, 0, 999);
+  ASSERT_DBL_EQ(mo.dep[1].ratio, 1.0);
+  sl_match_str v[3] = {{"x", 1}, {"y", 1}, {"", 0}};
+  int8_t both[3] = {0, 0, -1}, b_only[3] = {1, 0, -1}, a_only[3] = {0, 1, -1};
+  sl_match_term t[3];
+  double w = sl_match_weight(&mo, both, v, t);
+  ASSERT_NEAR(t[1].dep_adjust, -log2(mo.dep[0].ratio), 1e-9);
+  ASSERT_NEAR(w, 2 * log2(0.9 / 1e-4) - log2(mo.dep[0].ratio), 1e-9);
+  sl_match_weight(&mo, b_only, v, t);
+  ASSERT_DBL_EQ(t[1].dep_adjust, 0.0);
+  sl_match_weight(&mo, a_only, v, t);
+  ASSERT_DBL_EQ(t[0].dep_adjust, 0.0);
+  /* Two dependences on b that hold: the larger ratio only. */
+  sl_match_dep_estimate(&mo, 1, 9, 999);
+  int8_t all3[3] = {0, 0, 0};
+  sl_match_str v3[3] = {{"x", 1}, {"y", 1}, {"z", 1}};
+  sl_match_weight(&mo, all3, v3, t);
+  ASSERT_NEAR(t[1].dep_adjust, -log2(mo.dep[0].ratio), 1e-9);
+  sl_match_model_free(&mo);
+}
+
+/* Field 1's m from the known matches alone: EM's undecided pairs, all
+ * disagreeing on it, do not move it. */
+TEST(m_from_known_matches) {
+  sl_match_patterns must = {0}, undecided = {0};
+  for (int i = 0; i < 2000; i++) {
+    int8_t g[3] = {0, (int8_t)(i % 10 == 0), 0};
+    ASSERT_EQ(sl_match_patterns_add(&must, g, 3), 0);
+  }
+  for (int i = 0; i < 2000; i++) {
+    int8_t g[3] = {0, 1, 0};
+    ASSERT_EQ(sl_match_patterns_add(&undecided, g, 3), 0);
+  }
+  sl_match_model mo;
+  sl_match_model_init(&mo, fields, 3);
+  for (int f = 0; f < 3; f++) mo.u[f][0] = 0.01, mo.u[f][1] = 0.99;
+  mo.m_from_known = 1u << 1;
+  sl_match_em_report rep;
+  mo.lambda = 0.5;
+  sl_match_em_known(&mo, &undecided, &must, NULL, 200, 1e-9, &rep);
+  ASSERT_NEAR(mo.m[1][1], (200 + 0.5) / 2001.0, 1e-9);
+  sl_match_patterns_free(&must);
+  sl_match_patterns_free(&undecided);
+  sl_match_model_free(&mo);
+}
+
 RUN_TESTS(weight_is_prior_plus_log_bayes_factors, common_value_weighs_less, id_rule,
-          em_recovers_m_and_lambda)
+          em_recovers_m_and_lambda, dependence_discounts_once, m_from_known_matches)

@@ -3,6 +3,7 @@
  * cannot-links through the ID rule, golden records, and the model file
  * (round trip; a model that does not fit the configuration is refused
  * with the field named). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,70 @@ TEST(model_file_round_trip) {
   sl_match_config_free(&c);
 }
 
+/* A dependence "name:dob": declared by the configuration, estimated ratio
+ * written and read back, its weight discount applied; a model without it,
+ * or a configuration without it, is refused with the dependence named. */
+TEST(model_file_dependences) {
+  sl_match_config c, plain;
+  sl_match_model mo, back, other;
+  sl_buf err = SL_BUF_INIT;
+  sl_match_config_init(&c);
+  const char *exact[] = {"exact"};
+  ASSERT_EQ(sl_match_config_compare(&c, "name", exact, 1, 0, &err), 0);
+  ASSERT_EQ(sl_match_config_compare(&c, "dob", exact, 1, 0, &err), 0);
+  ASSERT_EQ(sl_match_config_block(&c, "dob", &err), 0);
+  ASSERT_EQ(sl_match_config_dep(&c, "name:dob", &err), 0);
+  ASSERT_EQ(sl_match_config_finish(&c, &err), 0);
+  sl_match_config_model(&c, &mo);
+  ASSERT_EQ(mo.ndeps, 1);
+  ASSERT_EQ(mo.dep[0].a, 0);
+  ASSERT_EQ(mo.dep[0].b, 1);
+  mo.u[1][0] = 0.001;
+  sl_match_dep_estimate(&mo, 0, 40, 1000);   /* 4% of namesakes share the dob: 40x chance */
+  ASSERT(mo.dep[0].ratio > 30 && mo.dep[0].ratio < 50);
+  int8_t both[2] = {0, 0}, dob_only[2] = {1, 0};
+  ASSERT_NEAR(sl_match_dep_adjust(&mo, both, 1), -log2(mo.dep[0].ratio), 1e-9);
+  ASSERT_DBL_EQ(sl_match_dep_adjust(&mo, dob_only, 1), 0.0);
+
+  char path[] = "/tmp/test_match_dep_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT(fd >= 0);
+  close(fd);
+  ASSERT_EQ(sl_match_model_write(&mo, path, &err), 0);
+  sl_match_config_model(&c, &back);
+  ASSERT_EQ(sl_match_model_read(&back, path, &err), 0);
+  ASSERT_DBL_EQ(back.dep[0].ratio, mo.dep[0].ratio);
+  ASSERT_EQ(back.dep[0].pairs, 1000);
+
+  /* The same fields without the dependence: the model's is named. */
+  sl_match_config_init(&plain);
+  ASSERT_EQ(sl_match_config_compare(&plain, "name", exact, 1, 0, &err), 0);
+  ASSERT_EQ(sl_match_config_compare(&plain, "dob", exact, 1, 0, &err), 0);
+  ASSERT_EQ(sl_match_config_block(&plain, "dob", &err), 0);
+  ASSERT_EQ(sl_match_config_finish(&plain, &err), 0);
+  sl_match_config_model(&plain, &other);
+  err.len = 0;
+  ASSERT_EQ(sl_match_model_read(&other, path, &err), SL_EINVAL);
+  sl_buf_putc(&err, 0);
+  ASSERT(strstr(err.ptr, "'name:dob:0:0'") != NULL);
+  printf("misfit: %s\n", err.ptr);
+  sl_match_model_free(&other);
+
+  /* A dependence on a field that is not compared: refused at finish. */
+  err.len = 0;
+  ASSERT_EQ(sl_match_config_dep(&plain, "name:phone", &err), 0);
+  ASSERT_EQ(sl_match_config_finish(&plain, &err), SL_EINVAL);
+  sl_buf_putc(&err, 0);
+  ASSERT(strstr(err.ptr, "name:phone") != NULL);
+
+  unlink(path);
+  sl_buf_free(&err);
+  sl_match_model_free(&back);
+  sl_match_model_free(&mo);
+  sl_match_config_free(&plain);
+  sl_match_config_free(&c);
+}
+
 TEST(config_errors_name_the_column) {
   sl_match_config c;
   sl_buf err = SL_BUF_INIT;
@@ -315,6 +380,6 @@ TEST(config_errors_name_the_column) {
   sl_match_config_free(&c);
 }
 
-RUN_TESTS(identity_replace_and_replay, cannot_link_by_id, restore_puts_members_back_in_their_entities,
+RUN_TESTS(identity_replace_and_replay, model_file_dependences, cannot_link_by_id, restore_puts_members_back_in_their_entities,
           explain_gives_levels_weights_and_total, golden_by_priority_then_frequency,
           model_file_round_trip, config_errors_name_the_column)

@@ -22,6 +22,7 @@ void sl_match_config_free(sl_match_config *c) {
   for (int i = 0; i < c->nfields; i++) free((char *)c->field[i].name);
   sl_match_config_clear_blocks(c);
   free(c->id_rule);
+  sl_match_config_clear_deps(c);
   sl_match_config_init(c);
 }
 
@@ -50,7 +51,8 @@ int sl_match_level_parse(const char *text, sl_match_level *out) {
     sl_match_test t;
     int arg;              /* takes a number */
   } kinds[] = {
-    {"exact", SL_MT_EXACT, 0},   {"jw", SL_MT_JW, 1},           {"dl", SL_MT_OSA, 1},
+    {"exact", SL_MT_EXACT, 0},   {"jw", SL_MT_JW, 1},           {"dlhead", SL_MT_OSA_HEAD, 1},
+    {"dl", SL_MT_OSA, 1},
     {"jac", SL_MT_JACCARD, 1},   {"abs", SL_MT_NUM_ABS, 1},     {"rel", SL_MT_NUM_REL, 1},
     {"days", SL_MT_DATE_DAYS, 1}, {"swap", SL_MT_DATE_SWAP, 0}, {"pinyin", SL_MT_PINYIN, 0},
     {"company", SL_MT_COMPANY, 1}, {"address", SL_MT_ADDRESS, 1},
@@ -89,7 +91,7 @@ int sl_match_config_compare(sl_match_config *c, const char *column, const char *
   for (int l = 0; l < nlevels; l++)
     if (sl_match_level_parse(levels[l], &nf.level[l])) {
       sl_buf_printf(err,
-                    "compare.%s: unknown level '%s' (exact, jwX, dlN, jacX, absX, relX, daysN, swap, "
+                    "compare.%s: unknown level '%s' (exact, jwX, dlN, dlheadK, jacX, absX, relX, daysN, swap, "
                     "pinyin, companyX, addressX)",
                     column, levels[l]);
       return SL_EINVAL;
@@ -132,6 +134,59 @@ int sl_match_config_id_rule(sl_match_config *c, const char *column) {
   return column && !c->id_rule ? SL_ENOMEM : 0;
 }
 
+int sl_match_config_dep(sl_match_config *c, const char *text, sl_buf *err) {
+  if (c->ndeps == SL_MATCH_MAX_DEPS) {
+    sl_buf_printf(err, "dep: more than %d dependences", SL_MATCH_MAX_DEPS);
+    return SL_ETOOBIG;
+  }
+  const char *c1 = strchr(text, ':');
+  if (!c1 || c1 == text || !c1[1] || c1[1] == ':') {
+    sl_buf_printf(err, "dep '%s': want A:B[:LB[:LA]] (compared fields, levels)", text);
+    return SL_EINVAL;
+  }
+  const char *c2 = strchr(c1 + 1, ':'), *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+  int d = c->ndeps;
+  c->dep_a[d] = strndup(text, (size_t)(c1 - text));
+  c->dep_b[d] = strndup(c1 + 1, c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1));
+  c->dep_lb[d] = c2 ? atoi(c2 + 1) : 0;
+  c->dep_la[d] = c3 ? atoi(c3 + 1) : 0;
+  if (!c->dep_a[d] || !c->dep_b[d]) {
+    free(c->dep_a[d]);
+    free(c->dep_b[d]);
+    return SL_ENOMEM;
+  }
+  c->ndeps++;
+  c->finished = 0;
+  return 0;
+}
+
+void sl_match_config_clear_deps(sl_match_config *c) {
+  for (int d = 0; d < c->ndeps; d++) {
+    free(c->dep_a[d]);
+    free(c->dep_b[d]);
+  }
+  c->ndeps = 0;
+  c->finished = 0;
+}
+
+int sl_match_config_is_id_field(const sl_match_config *c, int f) {
+  if (!c->id_rule) return 0;
+  size_t stem = strcspn(c->id_rule, ".");
+  const char *col = c->field[f].name;
+  return !strncmp(col, c->id_rule, stem) && (!col[stem] || col[stem] == '.');
+}
+
+void sl_match_config_model(const sl_match_config *c, sl_match_model *mo) {
+  sl_match_model_init(mo, c->field, c->nfields);
+  mo->ndeps = c->ndeps;
+  for (int d = 0; d < c->ndeps; d++)
+    mo->dep[d] = (sl_match_dep){.a = c->dep_fa[d], .la = c->dep_la[d], .b = c->dep_fb[d], .lb = c->dep_lb[d],
+                                .ratio = 1.0};
+  if (c->id_rule)
+    for (int f = 0; f < c->nfields; f++)
+      if (!sl_match_config_is_id_field(c, f)) mo->m_from_known |= 1u << f;
+}
+
 int sl_match_config_column(const sl_match_config *c, const char *name) {
   for (int i = 0; i < c->ncols; i++)
     if (!strcmp(c->col[i], name)) return i;
@@ -152,6 +207,7 @@ typedef struct preset {
   const char *id_rule;
   preset_compare compare[SL_MATCH_MAX_FIELDS];
   const char *block[SL_MATCH_MAX_BLOCKS];
+  const char *dep[SL_MATCH_MAX_DEPS];
 } preset;
 
 /* What a careful user configures from knowledge of Chinese records, not of
@@ -163,14 +219,19 @@ static const preset presets[] = {
    {{"name", "cn_name"}, {"gender", "gender"}, {"birth", "date"}, {"id_no", "cn_id"},
     {"phone", "phone"}, {"addr", "address"}},
    "id_no.valid",
-   {{"name", {"exact", "pinyin", "jw0.9"}, 1},
+   {{"name", {"exact", "pinyin", "dl1"}, 1},
     {"gender", {"exact"}, 0},
     {"birth", {"exact", "swap", "dl1"}, 0},
-    {"id_no", {"exact", "dl1"}, 0},
+    {"id_no", {"exact", "dlhead14", "dl1"}, 0},
     {"phone", {"exact"}, 1},
     {"addr", {"exact", "address0.9", "address0.7", "address0"}, 0}},
    {"id_no.valid", "id_no", "name.surname_pinyin+birth", "phone", "id_no.region+birth",
-    "name.pinyin+addr.county", "name.given+birth"}},
+    "name.pinyin+addr.county", "name.given+birth"},
+   /* One address (a household, a dormitory): a shared birth date (twins),
+    * a shared phone, a name one character apart (siblings) say less; a
+    * shared birth date makes IDs that differ in the sequence code likelier
+    * (twins registered together). */
+   {"addr:birth:0:1", "addr:phone:0:1", "addr:name:2:1", "birth:id_no:2"}},
   {"company",
    {{"name", "company"}, {"uscc", "uscc"}, {"legal_rep", "cn_name"}, {"phone", "phone"},
     {"addr", "address"}, {"est_date", "date"}},
@@ -181,7 +242,8 @@ static const preset presets[] = {
     {"phone", {"exact"}, 1},
     {"addr", {"exact", "address0.9", "address0.7", "address0"}, 0},
     {"est_date", {"exact", "swap", "dl1"}, 0}},
-   {"uscc.org", "uscc.body", "name.core", "phone", "legal_rep+addr.county", "name.core/4+addr.city"}},
+   {"uscc.org", "uscc.body", "name.core", "phone", "legal_rep+addr.county", "name.core/4+addr.city"},
+   {NULL}},
 };
 
 int sl_match_config_preset(sl_match_config *c, const char *name, sl_buf *err) {
@@ -206,6 +268,7 @@ int sl_match_config_preset(sl_match_config *c, const char *name, sl_buf *err) {
   for (int i = 0; !rc && i < SL_MATCH_MAX_BLOCKS && p->block[i]; i++)
     rc = sl_match_config_block(c, p->block[i], err);
   if (!rc) rc = sl_match_config_id_rule(c, p->id_rule);
+  for (int i = 0; !rc && i < SL_MATCH_MAX_DEPS && p->dep[i]; i++) rc = sl_match_config_dep(c, p->dep[i], err);
   return rc;
 }
 
@@ -322,6 +385,26 @@ int sl_match_config_finish(sl_match_config *c, sl_buf *err) {
   if (c->id_rule) {
     if ((c->id_col = resolve(c, c->id_rule, "id_rule", err)) < 0) return SL_EINVAL;
     c->stored[c->id_col] = 1;
+  }
+  for (int d = 0; d < c->ndeps; d++) {
+    int fa = -1, fb = -1;
+    for (int f = 0; f < c->nfields; f++) {
+      if (!strcmp(c->field[f].name, c->dep_a[d])) fa = f;
+      if (!strcmp(c->field[f].name, c->dep_b[d])) fb = f;
+    }
+    if (fa < 0 || fb < 0 || fa == fb) {
+      sl_buf_printf(err, "dep '%s:%s': both must be compared fields, and two of them", c->dep_a[d], c->dep_b[d]);
+      return SL_EINVAL;
+    }
+    if (c->dep_lb[d] < 0 || c->dep_lb[d] > c->field[fb].nlevels || c->dep_la[d] < 0 ||
+        c->dep_la[d] > c->field[fa].nlevels) {
+      sl_buf_printf(err, "dep '%s:%s:%d:%d': a level beyond the fields' levels (%s has 0..%d, %s 0..%d)",
+                    c->dep_a[d], c->dep_b[d], c->dep_lb[d], c->dep_la[d], c->dep_b[d], c->field[fb].nlevels,
+                    c->dep_a[d], c->field[fa].nlevels);
+      return SL_EINVAL;
+    }
+    c->dep_fa[d] = fa;
+    c->dep_fb[d] = fb;
   }
   if (!(c->link > 0 && c->link <= 1 && c->review >= 0 && c->review <= c->link)) {
     sl_buf_printf(err, "thresholds: want 0 <= review (%g) <= link (%g) <= 1, link > 0", c->review, c->link);

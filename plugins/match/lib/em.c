@@ -70,6 +70,9 @@ void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pp, const sl
   double total = (double)pp->c.total + nmust + ncannot;
   memset(rep, 0, sizeof *rep);
   if (mo->lambda <= 0 || mo->lambda >= 1) mo->lambda = 0.5;
+  /* The known matches alone, for the fields whose m is taken from them. */
+  double kn[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1] = {{0}}, kd[SL_MATCH_MAX_FIELDS] = {0};
+  if (mo->m_from_known) add_known(mo, must, kn, kd);
   for (int it = 0; it < max_iter; it++) {
     double num[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1] = {{0}};
     double den[SL_MATCH_MAX_FIELDS] = {0}, sp = nmust, ll = 0;
@@ -84,6 +87,13 @@ void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pp, const sl
         if (g[f] < 0) continue;
         lm += log(fmax(mo->m[f][g[f]], 1e-300));
         lu += log(fmax(mo->u[f][g[f]], 1e-300));
+      }
+      /* A dependence makes the pattern likelier among non-matches. */
+      if (mo->ndeps) {
+        int8_t g8[SL_MATCH_MAX_FIELDS];
+        for (int f = 0; f < F; f++) g8[f] = (int8_t)g[f];
+        for (int f = 0; f < F; f++)
+          if (g[f] >= 0) lu -= sl_match_dep_adjust(mo, g8, f) * 0.6931471805599453;   /* bits to nats */
       }
       /* p = pm / (pm + pu) without leaving the log domain. */
       double mx = fmax(lm, lu), lse = mx + log(exp(lm - mx) + exp(lu - mx));
@@ -103,8 +113,9 @@ void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pp, const sl
        * match showed (day and month swapped, in data without swaps) gets
        * a small m, not 0, which would make it damning evidence against. */
       int L = mo->field[f].nlevels + 1;
+      int known = (mo->m_from_known >> f & 1) && kd[f] >= SL_MATCH_MIN_KNOWN;
       for (int l = 0; l < L; l++) {
-        double m = (num[f][l] + 1.0 / L) / (den[f] + 1.0);
+        double m = known ? (kn[f][l] + 1.0 / L) / (kd[f] + 1.0) : (num[f][l] + 1.0 / L) / (den[f] + 1.0);
         change = fmax(change, fabs(m - mo->m[f][l]));
         mo->m[f][l] = m;
       }

@@ -21,7 +21,8 @@ void sl_match_explain_cols(const sl_match_config *c, const sl_match_model *mo, c
   e->nfields = c->nfields;
   e->weight = sl_match_weight(mo, g, x, e->term);
   e->prior = e->weight;
-  for (int f = 0; f < c->nfields; f++) e->prior -= e->term[f].weight + e->term[f].tf_adjust;
+  for (int f = 0; f < c->nfields; f++)
+    e->prior -= e->term[f].weight + e->term[f].tf_adjust + e->term[f].dep_adjust;
   e->probability = sl_match_probability(e->weight);
   e->rule = c->id_col >= 0 ? sl_match_id_rule(cola[c->id_col], colb[c->id_col]) : SL_MATCH_SCORE;
 }
@@ -51,6 +52,8 @@ void sl_match_explanation_json(const sl_match_config *c, const sl_match_explanat
     num(out, e->term[f].weight);
     sl_buf_puts(out, ",\"tf_adjust\":");
     num(out, e->term[f].tf_adjust);
+    sl_buf_puts(out, ",\"dep_adjust\":");
+    num(out, e->term[f].dep_adjust);
     sl_buf_putc(out, '}');
   }
   sl_buf_puts(out, "},\"prior\":");

@@ -62,8 +62,9 @@ double sl_match_weight(const sl_match_model *mo, const int8_t *gamma, const sl_m
         double ut = sl_match_tf_freq(&mo->tf[f], a[f].p, a[f].n);
         t.tf_adjust = lg(u) - lg(ut);
       }
+      if (mo->ndeps) t.dep_adjust = sl_match_dep_adjust(mo, gamma, f);
     }
-    w += t.weight + t.tf_adjust;
+    w += t.weight + t.tf_adjust + t.dep_adjust;
     if (terms) terms[f] = t;
   }
   return w;

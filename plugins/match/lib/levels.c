@@ -69,6 +69,12 @@ static int test_holds(const sl_match_level *l, sl_match_str a, sl_match_str b, m
     /* Resolving the divisions of both sides is the cost: once a pair. */
     if (mm->address < -1) mm->address = sl_match_address_jw(a.p, a.n, b.p, b.n, sc);
     return mm->address >= l->arg;
+  case SL_MT_OSA_HEAD: {
+    decode(mm, a, b);
+    size_t h = (size_t)l->arg;
+    if (mm->na != mm->nb || mm->na < h || memcmp(mm->a + h, mm->b + h, (mm->na - h) * sizeof mm->a[0])) return 0;
+    return sl__match_osa_cps(mm->a, h, mm->b, h, 1) <= 1;
+  }
   }
   return 0;
 }
@@ -93,7 +99,7 @@ void sl_match_level_name(const sl_match_field *f, int level, sl_buf *out) {
     [SL_MT_JACCARD] = "jaccard>=", [SL_MT_NUM_ABS] = "abs<=",  [SL_MT_NUM_REL] = "rel<=",
     [SL_MT_DATE_DAYS] = "days<=",  [SL_MT_DATE_SWAP] = "day-month-swapped",
     [SL_MT_PINYIN] = "pinyin",     [SL_MT_COMPANY] = "company-jw>=",
-    [SL_MT_ADDRESS] = "address-jw>=",
+    [SL_MT_ADDRESS] = "address-jw>=", [SL_MT_OSA_HEAD] = "dl<=1-head=",
   };
   if (level < 0) {
     sl_buf_puts(out, "missing");

@@ -117,7 +117,10 @@ typedef enum sl_match_test {
   SL_MT_DATE_SWAP,        /* same year, day and month swapped */
   SL_MT_PINYIN,           /* same pinyin key */
   SL_MT_COMPANY,          /* company cores: Jaro-Winkler >= arg (1: equal cores) */
-  SL_MT_ADDRESS           /* same divisions and the rest's Jaro-Winkler >= arg */
+  SL_MT_ADDRESS,          /* same divisions and the rest's Jaro-Winkler >= arg */
+  SL_MT_OSA_HEAD          /* one edit within the first arg code points, the rest equal:
+                             an ID's region or birth digits mistyped, not its sequence
+                             code (which twins registered together differ in) */
 } sl_match_test;
 
 #define SL_MATCH_MAX_LEVELS 8   /* tested levels, the "else" level not counted */
@@ -224,6 +227,24 @@ double sl_match_tf_freq(const sl_match_tf *t, const char *p, size_t n);
 
 /* ---- fs.c: Fellegi-Sunter ---- */
 
+/* A dependence between two fields among non-matches, which the
+ * independence of Fellegi-Sunter would count twice: people at one address
+ * (a household, a dormitory) share a birth date far more often than two
+ * random people (twins), namesakes share a birth date more often than
+ * chance when a data set holds many of them, an ID shares its birth digits
+ * with the birth date.  When field a is at a level <= la and field b at
+ * level lb, b's u is taken as P(b at lb | a agrees, non-match) instead of
+ * P(b at lb | non-match): b's weight falls by log2(ratio).  The ratio is
+ * estimated from the data (dep.c), never below 1. */
+typedef struct sl_match_dep {
+  int a, la;              /* the conditioning field and its highest agreeing level */
+  int b, lb;              /* the field and the level whose evidence is discounted */
+  double ratio;           /* P(b at lb | a agrees, non-match) / P(b at lb | non-match) */
+  uint64_t agree, pairs;  /* the estimate's counts (known non-matches with a agreeing) */
+} sl_match_dep;
+
+#define SL_MATCH_MAX_DEPS 8
+
 typedef struct sl_match_model {
   int nfields;
   const sl_match_field *field;          /* borrowed, nfields of them */
@@ -232,7 +253,20 @@ typedef struct sl_match_model {
   double lambda;                        /* prior: P(match) of a random pair (during
                                            EM: of a candidate pair) */
   sl_match_tf tf[SL_MATCH_MAX_FIELDS];  /* used where field[i].tf */
+  int ndeps;
+  sl_match_dep dep[SL_MATCH_MAX_DEPS];  /* dependences among non-matches (dep.c) */
+  uint32_t m_from_known;                /* bit f: sl_match_em_known takes field f's m from
+                                           the known matches alone (at least
+                                           SL_MATCH_MIN_KNOWN of them with f present) */
 } sl_match_model;
+
+/* Known matches (the same valid ID) are a sample of the matches whose
+ * other fields were corrupted like anyone's: with enough of them, a
+ * field's m is read from them rather than from EM, which households
+ * (one address, one phone, other people) pull towards calling
+ * disagreement on names and birth dates common among matches.  Not for
+ * the ID's own field, which they all agree on. */
+#define SL_MATCH_MIN_KNOWN 1000
 
 /* Starting values Splink users know: m falls and u rises from the first
  * level to "else", lambda 1e-4. */
@@ -248,6 +282,8 @@ typedef struct sl_match_term {
   int level;              /* -1 missing */
   double weight;          /* log2(m / u), 0 when missing */
   double tf_adjust;       /* log2(u / u_tf) added to weight at an exact level with tf */
+  double dep_adjust;      /* -log2(ratio) of the strongest dependence that holds on
+                             this field (sl_match_dep), added to weight; <= 0 */
 } sl_match_term;
 
 /* The match weight, log2 of the posterior odds: log2(lambda / (1 - lambda))
@@ -256,6 +292,20 @@ typedef struct sl_match_term {
  * field's part.  a supplies the value for the frequency. */
 double sl_match_weight(const sl_match_model *mo, const int8_t *gamma, const sl_match_str *a,
                        sl_match_term *terms);
+/* ---- dep.c: dependences between fields among non-matches ---- */
+
+/* The adjustment of field f's weight, in bits (<= 0): -log2 of the largest
+ * ratio of the dependences on f that hold in gamma (the largest only, so
+ * that a birth date shared with both a namesake's name and an address is
+ * discounted once). */
+double sl_match_dep_adjust(const sl_match_model *mo, const int8_t *gamma, int f);
+/* Sets dependence d's ratio from known non-matches (pairs with two
+ * different valid IDs) whose field a agrees: of `pairs` of them, `agree`
+ * have field b at level lb.  P = (agree + u) / (pairs + 1), u being b's
+ * u at lb (one pseudo-pair at the independent value, so that few pairs
+ * say little), ratio = max(1, P / u). */
+void sl_match_dep_estimate(sl_match_model *mo, int d, uint64_t agree, uint64_t pairs);
+
 /* 2^w / (1 + 2^w). */
 double sl_match_probability(double weight);
 

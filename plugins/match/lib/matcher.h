@@ -56,6 +56,13 @@ typedef struct sl_match_config {
   double link, review;                  /* probability thresholds */
   uint32_t block_cap;                   /* 0: no cap */
   int link_only;                        /* compare only records of different groups */
+  /* Dependences among non-matches (sl_match_dep): compared field dep_a at a
+   * level <= dep_la makes field dep_b's level dep_lb likelier between two
+   * different people; names resolved by finish into dep_fa / dep_fb. */
+  int ndeps;
+  char *dep_a[SL_MATCH_MAX_DEPS], *dep_b[SL_MATCH_MAX_DEPS];
+  int dep_lb[SL_MATCH_MAX_DEPS], dep_la[SL_MATCH_MAX_DEPS];
+  int dep_fa[SL_MATCH_MAX_DEPS], dep_fb[SL_MATCH_MAX_DEPS];
   int finished;
 } sl_match_config;
 
@@ -75,12 +82,24 @@ int sl_match_config_compare(sl_match_config *c, const char *column, const char *
 int sl_match_config_block(sl_match_config *c, const char *text, sl_buf *err);
 void sl_match_config_clear_blocks(sl_match_config *c);
 int sl_match_config_id_rule(sl_match_config *c, const char *column);
+/* Adds a dependence "A:B[:LB[:LA]]" between compared fields A and B
+ * (levels default to 0, the first).  0, or SL_EINVAL / SL_ETOOBIG with err. */
+int sl_match_config_dep(sl_match_config *c, const char *text, sl_buf *err);
+void sl_match_config_clear_deps(sl_match_config *c);
+/* Whether compared field f is the ID rule's own (id_no for id_no.valid):
+ * its m is EM's, not the known matches' (they all agree on it). */
+int sl_match_config_is_id_field(const sl_match_config *c, int f);
 /* The configuration a careful user writes for Chinese residents ("person":
  * name, gender, birth, id_no, phone, addr) or companies ("company": name,
  * uscc, legal_rep, phone, addr, est_date).  0, or SL_EINVAL with err. */
 int sl_match_config_preset(sl_match_config *c, const char *name, sl_buf *err);
 /* Resolves every column name.  0, or SL_EINVAL with err naming it. */
 int sl_match_config_finish(sl_match_config *c, sl_buf *err);
+/* A model for the finished configuration: sl_match_model_init on its
+ * fields, its dependences (ratio 1 until trained or read), and m taken
+ * from the known matches for every field but the ID's when there is an ID
+ * rule. */
+void sl_match_config_model(const sl_match_config *c, sl_match_model *mo);
 /* The column called name, or -1. */
 int sl_match_config_column(const sl_match_config *c, const char *name);
 

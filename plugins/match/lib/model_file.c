@@ -6,9 +6,11 @@
  *    "fields": [
  *     {"field": "name", "tf": true, "levels": [{"level": "exact", "m": 0.9, "u": 0.001}, ...],
  *      "tf_total": 100000, "tf_counts": {"9f0c...": 812, ...}},
- *     ...]}
+ *     ...],
+ *    "deps": [{"dep": "addr:birth:0:1", "ratio": 41.2, "agree": 310, "pairs": 9000}, ...]}
  *
- * One field a line, so that a misfit is reported at its line.  Frequency
+ * One field (and one dependence) a line, so that a misfit is reported at
+ * its line.  Frequency
  * tables hold the values seen more than once, by the XXH3 hash sl_match_tf
  * counts them by (a value not listed counts as seen once). */
 #include <errno.h>
@@ -53,7 +55,19 @@ int sl_match_model_write(const sl_match_model *mo, const char *path, sl_buf *err
     }
     sl_buf_puts(&b, "}");
   }
-  sl_buf_puts(&b, "\n ]}\n");
+  sl_buf_puts(&b, "\n ]");
+  if (mo->ndeps) {
+    sl_buf_puts(&b, ",\n \"deps\": [");
+    for (int d = 0; d < mo->ndeps; d++) {
+      const sl_match_dep *x = &mo->dep[d];
+      sl_buf_puts(&b, d ? ",\n  {\"dep\": " : "\n  {\"dep\": ");
+      sl_buf_printf(&b, "\"%s:%s:%d:%d\", \"ratio\": %.17g, \"agree\": %llu, \"pairs\": %llu}",
+                    mo->field[x->a].name, mo->field[x->b].name, x->lb, x->la, x->ratio,
+                    (unsigned long long)x->agree, (unsigned long long)x->pairs);
+    }
+    sl_buf_puts(&b, "\n ]");
+  }
+  sl_buf_puts(&b, "}\n");
   if (b.oom) {
     sl_buf_free(&b);
     return SL_ENOMEM;
@@ -86,11 +100,11 @@ static int number(const sl_value *v, double *out) {
   return 0;
 }
 
-/* The line (1-based) of the field's entry, or of the file's end. */
-static int line_of(const char *text, size_t n, const char *field) {
+/* The line (1-based) of the entry {"key": "name", or of the file's end. */
+static int line_of_entry(const char *text, size_t n, const char *key, const char *name) {
   sl_buf needle = SL_BUF_INIT;
-  sl_buf_puts(&needle, "{\"field\": ");
-  sl_buf_json_string(&needle, field, strlen(field));
+  sl_buf_printf(&needle, "{\"%s\": ", key);
+  sl_buf_json_string(&needle, name, strlen(name));
   sl_buf_putc(&needle, 0);
   const char *at = needle.ptr ? strstr(text, needle.ptr) : NULL;
   sl_buf_free(&needle);
@@ -98,6 +112,10 @@ static int line_of(const char *text, size_t n, const char *field) {
   int line = 1;
   for (size_t i = 0; i < end; i++) line += text[i] == '\n';
   return line;
+}
+
+static int line_of(const char *text, size_t n, const char *field) {
+  return line_of_entry(text, n, "field", field);
 }
 
 static char *read_all(const char *path, size_t *n) {
@@ -190,6 +208,46 @@ static int read_field(sl_match_model *mo, int f, const sl_value *fv, const char 
   return 0;
 }
 
+/* The dependences, which must be the configuration's (mo->dep[] as
+ * sl_match_config_model set them), in its order. */
+static int read_deps(sl_match_model *mo, const sl_value *deps, const char *path, const char *text, size_t n,
+                     sl_buf *err) {
+  uint32_t have = deps && deps->type == SL_T_ARRAY ? deps->n : 0;
+  for (int d = 0; d < mo->ndeps; d++) {
+    sl_match_dep *x = &mo->dep[d];
+    char want[300];
+    snprintf(want, sizeof want, "%s:%s:%d:%d", mo->field[x->a].name, mo->field[x->b].name, x->lb, x->la);
+    const sl_value *e = (uint32_t)d < have ? &deps->u.items[d] : NULL, *name = member(e, "dep");
+    char got[300] = "";
+    if (name && name->type == SL_T_STRING) snprintf(got, sizeof got, "%.*s", (int)name->u.s.len, name->u.s.ptr);
+    if (strcmp(got, want)) {
+      sl_buf_printf(err, "%s:%d: dependence %d is '%s' in the model, '%s' in the configuration (retrain: sluice train)",
+                    path, got[0] ? line_of_entry(text, n, "dep", got) : line_of(text, n, "\x01"), d + 1,
+                    got[0] ? got : "none", want);
+      return SL_EINVAL;
+    }
+    double agree = 0, pairs = 0;
+    if (number(member(e, "ratio"), &x->ratio) || x->ratio < 1 || number(member(e, "agree"), &agree) ||
+        number(member(e, "pairs"), &pairs)) {
+      sl_buf_printf(err, "%s:%d: dependence '%s' wants a ratio >= 1, agree and pairs", path,
+                    line_of_entry(text, n, "dep", want), want);
+      return SL_EINVAL;
+    }
+    x->agree = (uint64_t)agree;
+    x->pairs = (uint64_t)pairs;
+  }
+  if (have > (uint32_t)mo->ndeps) {
+    const sl_value *name = member(&deps->u.items[mo->ndeps], "dep");
+    char got[300];
+    snprintf(got, sizeof got, "%.*s", name && name->type == SL_T_STRING ? (int)name->u.s.len : 1,
+             name && name->type == SL_T_STRING ? name->u.s.ptr : "?");
+    sl_buf_printf(err, "%s:%d: the model has dependence '%s', which the configuration does not declare", path,
+                  line_of_entry(text, n, "dep", got), got);
+    return SL_EINVAL;
+  }
+  return 0;
+}
+
 int sl_match_model_read(sl_match_model *mo, const char *path, sl_buf *err) {
   size_t n = 0;
   char *text = read_all(path, &n);
@@ -233,6 +291,7 @@ int sl_match_model_read(sl_match_model *mo, const char *path, sl_buf *err) {
                   line_of(text, n, name), name);
     rc = SL_EINVAL;
   }
+  if (!rc) rc = read_deps(mo, member(&v, "deps"), path, text, n, err);
 done:
   sl_arena_free(&a);
   free(text);

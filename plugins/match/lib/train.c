@@ -70,6 +70,73 @@ static sl_match_rule id_rule(trainer *t, size_t i, size_t j) {
   return sl_match_id_rule(a[t->c->id_col], b[t->c->id_col]);
 }
 
+typedef struct keyed {
+  uint64_t h;
+  uint32_t i;
+} keyed;
+
+static int by_key(const void *x, const void *y) {
+  const keyed *a = x, *b = y;
+  return a->h < b->h ? -1 : a->h > b->h ? 1 : (a->i > b->i) - (a->i < b->i);
+}
+
+/* Whether two valid IDs are one edit apart before their check characters:
+ * a mistyped digit with a check character that fits (one in eleven for a
+ * resident ID, or recomputed by a system) makes one person look like two,
+ * so such pairs are not taken as known non-matches. */
+static int ids_near(sl_match_str a, sl_match_str b) {
+  return a.n && b.n && sl_match_osa(a.p, a.n - 1, b.p, b.n - 1) <= 1;
+}
+
+/* Each dependence's ratio from the sample's known non-matches (two valid
+ * IDs more than one edit apart) whose field A is equal: the share of them
+ * with field B at level LB.  At most 64 records of one value are paired.
+ * (A dependence of the ID's own field, about IDs one edit apart — twins
+ * registered together — keeps the near pairs.) */
+static int estimate_deps(trainer *t) {
+  const sl_match_config *c = t->c;
+  const sl_match_sample *s = t->s;
+  size_t n = s->st.n;
+  if (c->id_col < 0 || !t->mo->ndeps || !n) return 0;
+  keyed *k = malloc(n * sizeof *k);
+  if (!k) return SL_ENOMEM;
+  sl_match_str fa[SL_MATCH_MAX_FIELDS], fb[SL_MATCH_MAX_FIELDS];
+  sl_match_str ca[SL_MATCH_MAX_COLS], cb[SL_MATCH_MAX_COLS];
+  for (int d = 0; d < t->mo->ndeps; d++) {
+    const sl_match_dep *x = &t->mo->dep[d];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+      sl_match_store_get(&s->st, i, c->ncols, ca, NULL, 0);
+      sl_match_store_fields(&s->st, c, i, fa);
+      sl_match_str v = fa[x->a];
+      if (v.n && ca[c->id_col].n) k[m++] = (keyed){sl_match_key(0, v.p, v.n), (uint32_t)i};
+    }
+    qsort(k, m, sizeof *k, by_key);
+    uint64_t agree = 0, pairs = 0;
+    int own = sl_match_config_is_id_field(c, x->b);
+    for (size_t b = 0, e; b < m; b = e) {
+      for (e = b + 1; e < m && k[e].h == k[b].h; e++) {}
+      size_t end = e - b > 64 ? b + 64 : e;
+      for (size_t p = b; p < end; p++)
+        for (size_t q = p + 1; q < end; q++) {
+          sl_match_store_get(&s->st, k[p].i, c->ncols, ca, NULL, 0);
+          sl_match_store_get(&s->st, k[q].i, c->ncols, cb, NULL, 0);
+          sl_match_str ia = ca[c->id_col], ib = cb[c->id_col];
+          if (sl_match_id_rule(ia, ib) != SL_MATCH_CANNOT || (!own && ids_near(ia, ib))) continue;
+          sl_match_store_fields(&s->st, c, k[p].i, fa);
+          sl_match_store_fields(&s->st, c, k[q].i, fb);
+          int l = sl_match_level_of(&c->field[x->b], fa[x->b], fb[x->b], &t->sc);
+          if (l < 0) continue;
+          pairs++;
+          agree += l == x->lb;
+        }
+    }
+    sl_match_dep_estimate(t->mo, d, agree, pairs);
+  }
+  free(k);
+  return 0;
+}
+
 int sl_match_train(sl_match_model *mo, const sl_match_config *c, const sl_match_sample *s,
                    const sl_match_train_opts *o, sl_match_train_report *rep) {
   trainer t = {.mo = mo, .c = c, .s = s};
@@ -101,6 +168,7 @@ int sl_match_train(sl_match_model *mo, const sl_match_config *c, const sl_match_
     for (int f = 0; !rc && f < c->nfields; f++)
       if (c->field[f].tf) rc = sl_match_tf_add(&mo->tf[f], v[f].p, v[f].n);
   }
+  if (!rc) rc = estimate_deps(&t);
   if (rc) goto done;
 
   /* The candidate pairs, each record against those before it. */
