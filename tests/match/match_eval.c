@@ -56,7 +56,7 @@ typedef struct table {
   sl_match_str *cell;     /* nrec * ncols */
 } table;
 
-static void die(const char *msg, const char *arg) {
+static _Noreturn void die(const char *msg, const char *arg) {
   fprintf(stderr, "match_eval: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
   exit(2);
 }
