@@ -86,6 +86,7 @@ typedef struct match_priv {
   queue q;
   size_t drain;           /* rows a call emits at most */
   sl_buf tmp, row;
+  sl_buf eid, mt;         /* a record's annotation, reused from record to record */
   int input_col[SL_MATCH_MAX_INPUTS];   /* each input's value column */
   int golden_col[SL_MATCH_MAX_INPUTS];  /* and the column its golden value is read from */
   /* metrics, added per batch */
@@ -581,7 +582,7 @@ static int train_and_release(sl_stage *st, match_priv *pv) {
   }
   sl_match_sample_free(&pv->sample);
   if (start_matching(st, pv, &mo)) return SL_ENOMEM;
-  sl_buf eid = SL_BUF_INIT, mt = SL_BUF_INIT, row = SL_BUF_INIT;
+  sl_buf row = SL_BUF_INIT;
   sl_match_str vals[SL_MATCH_MAX_INPUTS];
   size_t at = 0;
   int rc = 0;
@@ -610,8 +611,8 @@ static int train_and_release(sl_stage *st, match_priv *pv) {
     sl_match_result r;
     if ((rc = sl_match_add(pv->m, &in, &r))) break;
     /* The record first (annotated), then its rows. */
-    annotation(pv, &r, &eid, &mt);
-    if (annotate(rec, a, &eid, &mt)) {
+    annotation(pv, &r, &pv->eid, &pv->mt);
+    if (annotate(rec, a, &pv->eid, &pv->mt)) {
       rc = SL_ENOMEM;
       break;
     }
@@ -621,8 +622,6 @@ static int train_and_release(sl_stage *st, match_priv *pv) {
     queue_rows(pv, cfg, &in, &r);
   }
   sl_arena_free(&local);
-  sl_buf_free(&eid);
-  sl_buf_free(&mt);
   sl_buf_free(&row);
   sl_buf_free(&pv->held);
   pv->nheld = 0;
@@ -671,11 +670,8 @@ static int match_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
     return SL_ENOMEM;
   }
   queue_rows(pv, cfg, &in, &r);
-  sl_buf eid = SL_BUF_INIT, mt = SL_BUF_INIT;
-  annotation(pv, &r, &eid, &mt);
-  rc = annotate(rec, a, &eid, &mt);
-  sl_buf_free(&eid);
-  sl_buf_free(&mt);
+  annotation(pv, &r, &pv->eid, &pv->mt);
+  rc = annotate(rec, a, &pv->eid, &pv->mt);
   if (rc) {
     sl_step_fail(out, rec, "match: out of memory");
     return SL_ENOMEM;
@@ -1058,6 +1054,8 @@ static void match_destroy(sl_stage *st) {
   sl_buf_free(&pv->q.b);
   sl_buf_free(&pv->tmp);
   sl_buf_free(&pv->row);
+  sl_buf_free(&pv->eid);
+  sl_buf_free(&pv->mt);
   ident_part *parts[] = {&pv->dept, &pv->feed, &pv->id};
   for (int i = 0; i < 3; i++) {
     free(parts[i]->field);
@@ -1112,6 +1110,16 @@ int match_step_setup(sl_stage *st, sl_match_config *c, const char **model, sl_bu
   *c = pv.cfg;
   *model = ((match_cfg *)sl_stage_config(st))->model;
   return 0;
+}
+
+int match_command_setup(sl_stage *st, sl_match_config *c, const char **model) {
+  sl_buf err = SL_BUF_INIT;
+  int rc = match_step_setup(st, c, model, &err);
+  if (rc)
+    fprintf(stderr, "sluice: %s: %s: %.*s\n", sl_stage_where(st), sl_stage_name(st), (int)err.len,
+            err.ptr ? err.ptr : "out of memory");
+  sl_buf_free(&err);
+  return rc ? 2 : 0;
 }
 
 /* sl.match.const("gaj"): a constant identity part. */

@@ -13,6 +13,9 @@
  * (borrowed from the stage's options; NULL when none).  0, or SL_EOPTION /
  * SL_ENOMEM with err. */
 int match_step_setup(sl_stage *st, sl_match_config *c, const char **model, sl_buf *err);
+/* The same for a command: the error goes to stderr with the stage's place;
+ * 0, or 2 (the command's exit code). */
+int match_command_setup(sl_stage *st, sl_match_config *c, const char **model);
 
 /* The text of a record's field as the step reads it: a string as it is, a
  * number as written; absent or null is missing (*out empty, 0); any other

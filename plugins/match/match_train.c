@@ -243,12 +243,7 @@ int match_train_command(sl_stage *st, int argc, char **argv) {
   sl_match_config c;
   const char *model = NULL;
   sl_buf err = SL_BUF_INIT;
-  if (match_step_setup(st, &c, &model, &err)) {
-    fprintf(stderr, "sluice: %s: %s: %.*s\n", sl_stage_where(st), sl_stage_name(st), (int)err.len,
-            err.ptr ? err.ptr : "out of memory");
-    sl_buf_free(&err);
-    return 2;
-  }
+  if (match_command_setup(st, &c, &model)) return 2;
   if (!out) out = model;
   int code = 1;
   sl_match_sample s;
