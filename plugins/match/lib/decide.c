@@ -170,8 +170,9 @@ static int part_order(const void *x, const void *y) {
   return a->first_key < b->first_key ? -1 : a->first_key > b->first_key;
 }
 
-/* The parts of the ring after the links, each with its live members. */
-static part *parts_of(sl_match *m, uint32_t avoid, size_t *nparts) {
+/* The parts of the ring after the links, each with its live members; a
+ * part of the fresh slot alone is left out. */
+static part *parts_of(sl_match *m, uint32_t avoid, uint32_t fresh, size_t *nparts) {
   *nparts = 0;
   part *ps = malloc((m->nring ? m->nring : 1) * sizeof *ps);
   if (!ps) return NULL;
@@ -195,11 +196,15 @@ static part *parts_of(sl_match *m, uint32_t avoid, size_t *nparts) {
       ps[i].first = x;
     }
   }
+  size_t k = 0;
+  for (size_t i = 0; i < *nparts; i++)
+    if (ps[i].members > 1 || ps[i].first != fresh) ps[k++] = ps[i];
+  *nparts = k;
   qsort(ps, *nparts, sizeof *ps, part_order);
   return ps;
 }
 
-int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t *keeper) {
+int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fresh, uint32_t *keeper) {
   uint32_t r0 = sl__match_root(m, slot);
   uint64_t e0 = m->ent[r0];
   uint32_t v = m->ver[r0];
@@ -229,7 +234,7 @@ int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t *ke
     if (sl__match_join(m, m->pairs[y].i, m->pairs[y].j) == SL_ESTATE) m->stats.refused++;
 
   size_t np;
-  part *ps = parts_of(m, avoid, &np);
+  part *ps = parts_of(m, avoid, fresh, &np);
   if (!ps) return SL_ENOMEM;
   if (!np) {
     /* No live member left: the entity stays on the slot, empty. */
@@ -318,7 +323,7 @@ static int decide_link(sl_match *m, uint64_t ka, uint64_t kb, uint32_t sa, uint3
   /* A no_link replaced: its entries leave the union-find with a
    * recomputation of both entities (they are apart). */
   if (was == SL_MATCH_CANNOT_LINK &&
-      (sl__match_recompute(m, sa, UINT32_MAX, &keep) || sl__match_recompute(m, sb, UINT32_MAX, &keep)))
+      (sl__match_recompute(m, sa, UINT32_MAX, UINT32_MAX, &keep) || sl__match_recompute(m, sb, UINT32_MAX, UINT32_MAX, &keep)))
     return SL_ENOMEM;
   rc = sl__match_link(m, sa, sb);
   if (rc != SL_ESTATE) return rc < 0 ? rc : 0;
@@ -344,7 +349,7 @@ int sl_match_decide(sl_match *m, sl_match_op op, const sl_match_ident *a, const 
       if ((rc = sl_match_constraint_set(&m->cons, ka, kb, SL_MATCH_CANNOT_LINK)) < 0) break;
       rc = 0;
       if (sa == UINT32_MAX || sb == UINT32_MAX) break;
-      if (sl__match_root(m, sa) == sl__match_root(m, sb)) rc = sl__match_recompute(m, sa, UINT32_MAX, &keep);
+      if (sl__match_root(m, sa) == sl__match_root(m, sb)) rc = sl__match_recompute(m, sa, UINT32_MAX, UINT32_MAX, &keep);
       else if (sl_match_uf_cannot(&m->uf, sa, sb) == SL_ENOMEM) rc = SL_ENOMEM;
       break;
     default:
@@ -352,7 +357,7 @@ int sl_match_decide(sl_match *m, sl_match_op op, const sl_match_ident *a, const 
       rc = 0;
       if (sa == UINT32_MAX) break;
       m->flags[sa] |= F_DETACHED;
-      rc = sl__match_recompute(m, sa, sa, &keep);
+      rc = sl__match_recompute(m, sa, sa, UINT32_MAX, &keep);
       break;
   }
   res->slot = sa;

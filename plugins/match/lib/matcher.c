@@ -397,13 +397,13 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   uint32_t keeper = UINT32_MAX;   /* and a slot of it after recomputing it without that version */
   if (old != UINT32_MAX) {
     /* An update: the earlier version stops being a member, and its entity
-     * is recomputed without it (it may have held the entity together). */
+     * is recomputed without it (it may have held the entity together) and
+     * with the new version, which stays in the entity if it still matches
+     * a member: no entity comes apart to merge again. */
     m->flags[old] &= (uint8_t)~F_LIVE;
     m->gen[s] = m->gen[old] < 255 ? (uint8_t)(m->gen[old] + 1) : 255;
     e0 = m->ent[root(m, old)];
-    m->live[root(m, old)]--;
     m->stats.updates++;
-    if (sl__match_recompute(m, old, UINT32_MAX, &keeper)) return SL_ENOMEM;
   } else {
     m->idkey[at] = key;
     m->idused++;
@@ -412,6 +412,12 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   res->slot = s;
   res->updated = old != UINT32_MAX;
   if (m->cons.n && sl__match_arrival(m, s, key)) return SL_ENOMEM;
+  if (old != UINT32_MAX) {
+    uint32_t t = m->next[old];    /* the new version into the entity's ring */
+    m->next[old] = m->next[s];
+    m->next[s] = t;
+    if (sl__match_recompute(m, old, UINT32_MAX, s, &keeper)) return SL_ENOMEM;
+  }
   int detached = m->flags[s] & F_DETACHED;
 
   /* Candidates: the live records sharing a key, scored (none for a record
