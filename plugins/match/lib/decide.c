@@ -163,6 +163,7 @@ typedef struct part {
   uint32_t root, members, first;  /* first: the member with the smallest identity key */
   uint64_t first_key;
   int has_avoid;
+  int has_founder;        /* the member whose identity the entity id was made from */
 } part;
 
 static int part_order(const void *x, const void *y) {
@@ -172,7 +173,7 @@ static int part_order(const void *x, const void *y) {
 
 /* The parts of the ring after the links, each with its live members; a
  * part of the fresh slot alone is left out. */
-static part *parts_of(sl_match *m, uint32_t avoid, uint32_t fresh, size_t *nparts) {
+static part *parts_of(sl_match *m, uint64_t e0, uint32_t avoid, uint32_t fresh, size_t *nparts) {
   *nparts = 0;
   part *ps = malloc((m->nring ? m->nring : 1) * sizeof *ps);
   if (!ps) return NULL;
@@ -191,6 +192,9 @@ static part *parts_of(sl_match *m, uint32_t avoid, uint32_t fresh, size_t *npart
     m->live[r]++;
     ps[i].members++;
     ps[i].has_avoid |= x == avoid;
+    sl_match_view v;
+    sl_match_get(m, x, &v);
+    ps[i].has_founder |= sl__match_entity_key(v.dept, v.feed, v.src_id, m->gen[x]) == e0;
     if (k < ps[i].first_key) {
       ps[i].first_key = k;
       ps[i].first = x;
@@ -234,7 +238,7 @@ int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fre
     if (sl__match_join(m, m->pairs[y].i, m->pairs[y].j) == SL_ESTATE) m->stats.refused++;
 
   size_t np;
-  part *ps = parts_of(m, avoid, fresh, &np);
+  part *ps = parts_of(m, e0, avoid, fresh, &np);
   if (!ps) return SL_ENOMEM;
   if (!np) {
     /* No live member left: the entity stays on the slot, empty. */
@@ -243,11 +247,17 @@ int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fre
     free(ps);
     return 0;
   }
+  /* The keeper: the most members, then not the record split off, then the
+   * record that founded the entity, then the smallest identity key (the
+   * parts' order). */
   size_t best = 0;
-  for (size_t i = 1; i < np; i++)
-    if (ps[i].members > ps[best].members ||
-        (ps[i].members == ps[best].members && ps[best].has_avoid && !ps[i].has_avoid))
+  for (size_t i = 1; i < np; i++) {
+    const part *a = &ps[i], *b = &ps[best];
+    if (a->members != b->members ? a->members > b->members
+        : a->has_avoid != b->has_avoid ? !a->has_avoid
+        : a->has_founder > b->has_founder)
       best = i;
+  }
   uint32_t kr = ps[best].root;
   m->ent[kr] = e0;
   int rc = 0;

@@ -238,7 +238,8 @@ typedef struct sl_match_merge {
 } sl_match_merge;
 
 /* An entity recomputed into several: the largest part keeps the entity
- * (ties: the part without the record split off, then the part whose
+ * (ties: the part without the record split off, then the part with the
+ * record whose identity the entity id was made from, then the part whose
  * smallest identity hash is smaller), each other part is a new entity. */
 typedef struct sl_match_split {
   uint64_t from;          /* the entity split */
