@@ -274,6 +274,8 @@ int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fre
     m->stats.splits++;
   }
   m->ver[kr] = v;
+  /* The new version joined a part with an entity: a change of it. */
+  if (fresh != UINT32_MAX && m->ent[sl__match_root(m, fresh)]) m->ver[sl__match_root(m, fresh)]++;
   *keeper = kr;
   free(ps);
   return rc;
