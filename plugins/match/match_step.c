@@ -89,7 +89,7 @@ typedef struct match_priv {
   int input_col[SL_MATCH_MAX_INPUTS];   /* each input's value column */
   int golden_col[SL_MATCH_MAX_INPUTS];  /* and the column its golden value is read from */
   /* metrics, added per batch */
-  sl_metric *m_records, *m_links, *m_reviews, *m_new, *m_capped, *m_bytes, *m_replays;
+  sl_metric *m_records, *m_links, *m_reviews, *m_new, *m_capped, *m_bytes, *m_replays, *m_decisions, *m_splits;
   sl_match_stats last;
   int cap_logged;
 } match_priv;
@@ -895,6 +895,8 @@ static void match_batch_end(sl_stage *st, sl_step_out *out) {
     sl_metric_add(pv->m_reviews, NULL, (int64_t)(s.reviews - pv->last.reviews));
     sl_metric_add(pv->m_new, NULL, (int64_t)(s.new_entities - pv->last.new_entities));
     sl_metric_add(pv->m_capped, NULL, (int64_t)(s.index.capped_hits - pv->last.index.capped_hits));
+    sl_metric_add(pv->m_decisions, NULL, (int64_t)(s.decisions - pv->last.decisions));
+    sl_metric_add(pv->m_splits, NULL, (int64_t)(s.splits - pv->last.splits));
     sl_metric_set(pv->m_bytes, NULL, (int64_t)s.bytes);
   }
   pv->last = s;
@@ -938,10 +940,11 @@ static void match_finish(sl_stage *st, sl_step_out *out) {
     sl_match_stats_get(pv->m, &s);
     sl_log_info(sl_stage_name(st),
                 "%llu records (%llu replays, %llu updates), %llu pairs scored, %llu links, %llu reviews, %llu "
-                "entities created, %llu capped blocks, %.0f bytes a record",
+                "entities created, %llu decisions, %llu splits, %llu capped blocks, %.0f bytes a record",
                 (unsigned long long)s.records, (unsigned long long)s.replays, (unsigned long long)s.updates,
                 (unsigned long long)s.pairs, (unsigned long long)s.links, (unsigned long long)s.reviews,
-                (unsigned long long)s.new_entities, (unsigned long long)s.index.capped_blocks,
+                (unsigned long long)s.new_entities, (unsigned long long)s.decisions, (unsigned long long)s.splits,
+                (unsigned long long)s.index.capped_blocks,
                 s.records ? (double)s.bytes / (double)s.records : 0.0);
   }
 }
@@ -1241,6 +1244,8 @@ static int match_init(sl_stage *st) {
   pv->m_reviews = sl_stage_metric(st, SL_COUNTER, "match_reviews_total", "Pairs sent to review.", NULL);
   pv->m_new = sl_stage_metric(st, SL_COUNTER, "match_new_entities_total", "Entities created.", NULL);
   pv->m_capped = sl_stage_metric(st, SL_COUNTER, "match_capped_blocks_total", "Lookups that met a block over the cap.", NULL);
+  pv->m_decisions = sl_stage_metric(st, SL_COUNTER, "match_decisions_total", "Operators' decisions applied (link, no_link, split).", NULL);
+  pv->m_splits = sl_stage_metric(st, SL_COUNTER, "match_splits_total", "Entities split off by a decision or an update.", NULL);
   pv->m_bytes = sl_stage_metric(st, SL_GAUGE, "match_index_bytes", "Memory the matcher holds (index, values, clusters).", NULL);
   return 0;
 }

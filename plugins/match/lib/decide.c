@@ -73,6 +73,22 @@ static int by_strength(const void *x, const void *y) {
   return by_pair(x, y);
 }
 
+/* Sorts base[0..n): an entity's arrays are short, and qsort's merge sort
+ * costs more than the comparisons there. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+  if (n > 32 || size > 32) {
+    qsort(base, n, size, cmp);
+    return;
+  }
+  char *b = base, t[32];
+  for (size_t i = 1; i < n; i++) {
+    size_t j = i;
+    memcpy(t, b + i * size, size);
+    for (; j > 0 && cmp(b + (j - 1) * size, t) > 0; j--) memcpy(b + j * size, b + (j - 1) * size, size);
+    memcpy(b + j * size, t, size);
+  }
+}
+
 static int in_ring(const sl_match *m, uint32_t s) {
   return bsearch(&s, m->ring, m->nring, sizeof *m->ring, by_slot) != NULL;
 }
@@ -81,22 +97,28 @@ static int in_ring(const sl_match *m, uint32_t s) {
 
 /* The pairs of the ring's live members that share a blocking key (blocks
  * of the entity's own members: a block capped in the index since still
- * pairs them, within the cap), each once, into m->pairs. */
-static int block_pairs(sl_match *m) {
+ * pairs them, within the cap), each once, into m->pairs.  The members'
+ * keys come from preparing their stored values again; fresh's (if any)
+ * are fresh_keys. */
+static int block_pairs(sl_match *m, uint32_t fresh, const sl_match_prepared *fresh_keys) {
   const sl_match_config *c = m->c;
   m->nkeys = m->npairs = 0;
   for (size_t y = 0; y < m->nring; y++) {
     uint32_t x = m->ring[y];
     if ((m->flags[x] & (F_LIVE | F_DETACHED)) != F_LIVE) continue;
-    sl_match_str vals[SL_MATCH_MAX_INPUTS];
-    sl_match_inputs(m, x, vals);
-    sl_match_prepare(c, vals, &m->reprep);
-    for (int k = 0; k < m->reprep.nkeys; k++) {
-      keyed kd = {.key = m->reprep.key[k], .slot = x};
+    const sl_match_prepared *p = &m->reprep;
+    if (x == fresh && fresh_keys) p = fresh_keys;
+    else {
+      sl_match_str vals[SL_MATCH_MAX_INPUTS];
+      sl_match_inputs(m, x, vals);
+      sl_match_prepare(c, vals, &m->reprep);
+    }
+    for (int k = 0; k < p->nkeys; k++) {
+      keyed kd = {.key = p->key[k], .slot = x};
       if (PUSH(m->keys, m->nkeys, m->capkeys, kd)) return SL_ENOMEM;
     }
   }
-  qsort(m->keys, m->nkeys, sizeof *m->keys, by_key);
+  sort(m->keys, m->nkeys, sizeof *m->keys, by_key);
   for (size_t a = 0, b; a < m->nkeys; a = b) {
     for (b = a + 1; b < m->nkeys && m->keys[b].key == m->keys[a].key;) b++;
     if (c->block_cap && b - a > c->block_cap) continue;
@@ -107,7 +129,7 @@ static int block_pairs(sl_match *m) {
         if (PUSH(m->pairs, m->npairs, m->cappairs, pr)) return SL_ENOMEM;
       }
   }
-  if (m->npairs > 1) qsort(m->pairs, m->npairs, sizeof *m->pairs, by_pair);
+  sort(m->pairs, m->npairs, sizeof *m->pairs, by_pair);
   size_t k = 0;
   for (size_t y = 0; y < m->npairs; y++)
     if (!k || by_pair(&m->pairs[k - 1], &m->pairs[y])) m->pairs[k++] = m->pairs[y];
@@ -204,11 +226,12 @@ static part *parts_of(sl_match *m, uint64_t e0, uint32_t avoid, uint32_t fresh, 
   for (size_t i = 0; i < *nparts; i++)
     if (ps[i].members > 1 || ps[i].first != fresh) ps[k++] = ps[i];
   *nparts = k;
-  qsort(ps, *nparts, sizeof *ps, part_order);
+  sort(ps, *nparts, sizeof *ps, part_order);
   return ps;
 }
 
-int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fresh, uint32_t *keeper) {
+int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fresh,
+                        const sl_match_prepared *fresh_keys, uint32_t *keeper) {
   uint32_t r0 = sl__match_root(m, slot);
   uint64_t e0 = m->ent[r0];
   uint32_t v = m->ver[r0];
@@ -220,7 +243,7 @@ int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fre
     if (PUSH(m->ring, m->nring, m->capring, x)) return SL_ENOMEM;
     x = m->next[x];
   } while (x != slot);
-  qsort(m->ring, m->nring, sizeof *m->ring, by_slot);
+  sort(m->ring, m->nring, sizeof *m->ring, by_slot);
   /* Every slot a cluster of its own, a live one with its valid ID. */
   for (size_t y = 0; y < m->nring; y++) {
     x = m->ring[y];
@@ -230,10 +253,10 @@ int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fre
     m->ver[x] = 0;
     m->live[x] = is_live(m, x);
   }
-  if (block_pairs(m)) return SL_ENOMEM;
+  if (block_pairs(m, fresh, fresh_keys)) return SL_ENOMEM;
   judge_pairs(m);
   if (ring_constraints(m)) return SL_ENOMEM;
-  if (m->npairs > 1) qsort(m->pairs, m->npairs, sizeof *m->pairs, by_strength);
+  sort(m->pairs, m->npairs, sizeof *m->pairs, by_strength);
   for (size_t y = 0; y < m->npairs; y++)
     if (sl__match_join(m, m->pairs[y].i, m->pairs[y].j) == SL_ESTATE) m->stats.refused++;
 
@@ -335,7 +358,7 @@ static int decide_link(sl_match *m, uint64_t ka, uint64_t kb, uint32_t sa, uint3
   /* A no_link replaced: its entries leave the union-find with a
    * recomputation of both entities (they are apart). */
   if (was == SL_MATCH_CANNOT_LINK &&
-      (sl__match_recompute(m, sa, UINT32_MAX, UINT32_MAX, &keep) || sl__match_recompute(m, sb, UINT32_MAX, UINT32_MAX, &keep)))
+      (sl__match_recompute(m, sa, UINT32_MAX, UINT32_MAX, NULL, &keep) || sl__match_recompute(m, sb, UINT32_MAX, UINT32_MAX, NULL, &keep)))
     return SL_ENOMEM;
   rc = sl__match_link(m, sa, sb);
   if (rc != SL_ESTATE) return rc < 0 ? rc : 0;
@@ -361,7 +384,7 @@ int sl_match_decide(sl_match *m, sl_match_op op, const sl_match_ident *a, const 
       if ((rc = sl_match_constraint_set(&m->cons, ka, kb, SL_MATCH_CANNOT_LINK)) < 0) break;
       rc = 0;
       if (sa == UINT32_MAX || sb == UINT32_MAX) break;
-      if (sl__match_root(m, sa) == sl__match_root(m, sb)) rc = sl__match_recompute(m, sa, UINT32_MAX, UINT32_MAX, &keep);
+      if (sl__match_root(m, sa) == sl__match_root(m, sb)) rc = sl__match_recompute(m, sa, UINT32_MAX, UINT32_MAX, NULL, &keep);
       else if (sl_match_uf_cannot(&m->uf, sa, sb) == SL_ENOMEM) rc = SL_ENOMEM;
       break;
     default:
@@ -369,7 +392,7 @@ int sl_match_decide(sl_match *m, sl_match_op op, const sl_match_ident *a, const 
       rc = 0;
       if (sa == UINT32_MAX) break;
       m->flags[sa] |= F_DETACHED;
-      rc = sl__match_recompute(m, sa, sa, UINT32_MAX, &keep);
+      rc = sl__match_recompute(m, sa, sa, UINT32_MAX, NULL, &keep);
       break;
   }
   res->slot = sa;

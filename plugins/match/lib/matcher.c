@@ -374,6 +374,17 @@ sl_match_rule sl__match_judge(sl_match *m, const sl_match_str *acol, uint32_t id
   return SL_MATCH_SCORE;
 }
 
+/* Whether an update's entity holds together without the earlier version
+ * old, so that it need not be recomputed: the new version s links to every
+ * other live member (m->pend), and carries the same valid ID (the
+ * cluster's identity stays right). */
+static int still_holds(sl_match *m, uint32_t old, uint32_t s) {
+  if (m->idh[s] != m->idh[old]) return 0;
+  uint32_t r = root(m, old), n = 0;
+  for (size_t y = 0; y < m->npend; y++) n += root(m, m->pend[y].j) == r;
+  return n == m->live[r];
+}
+
 int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_prepared *p,
                           sl_match_result *res) {
   const sl_match_config *c = m->c;
@@ -403,6 +414,7 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
     m->flags[old] &= (uint8_t)~F_LIVE;
     m->gen[s] = m->gen[old] < 255 ? (uint8_t)(m->gen[old] + 1) : 255;
     e0 = m->ent[root(m, old)];
+    m->live[root(m, old)]--;
     m->stats.updates++;
   } else {
     m->idkey[at] = key;
@@ -412,12 +424,6 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   res->slot = s;
   res->updated = old != UINT32_MAX;
   if (m->cons.n && sl__match_arrival(m, s, key)) return SL_ENOMEM;
-  if (old != UINT32_MAX) {
-    uint32_t t = m->next[old];    /* the new version into the entity's ring */
-    m->next[old] = m->next[s];
-    m->next[s] = t;
-    if (sl__match_recompute(m, old, UINT32_MAX, s, &keeper)) return SL_ENOMEM;
-  }
   int detached = m->flags[s] & F_DETACHED;
 
   /* Candidates: the live records sharing a key, scored (none for a record
@@ -463,6 +469,16 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
       sl_match_review rv = {.other = j, .probability = pr};
       if (sl__match_push((void **)&m->rev, &m->nrev, &m->caprev, sizeof rv, &rv)) return SL_ENOMEM;
     }
+  }
+
+  if (old != UINT32_MAX && m->live[root(m, old)] && !still_holds(m, old, s)) {
+    /* The entity is recomputed without the earlier version and with the
+     * new one (an entity of the earlier version alone stays on it, for the
+     * new version to keep). */
+    uint32_t t = m->next[old];    /* the new version into the entity's ring */
+    m->next[old] = m->next[s];
+    m->next[s] = t;
+    if (sl__match_recompute(m, old, UINT32_MAX, s, p, &keeper)) return SL_ENOMEM;
   }
 
   /* Links strongest first (an operator's must-link before all): a record
@@ -632,5 +648,6 @@ void sl_match_stats_get(const sl_match *m, sl_match_stats *st) {
                     sizeof(uint16_t) * 2;
   st->bytes = st->index.bytes + m->cap * per_slot + m->st.bytes.cap + m->st.cap * sizeof(uint64_t) +
               m->uf.cap * (sizeof(uint32_t) * 3 + sizeof(uint64_t)) + m->uf.clcap * 8 +
-              m->idcap * (sizeof(uint64_t) + sizeof(uint32_t)) + m->cands.nstamp * sizeof(uint32_t);
+              m->idcap * (sizeof(uint64_t) + sizeof(uint32_t)) + m->cands.nstamp * sizeof(uint32_t) +
+              m->cons.cap * sizeof(sl_match_constraint) + m->cons.head.cap * 2 * sizeof(uint64_t);
 }

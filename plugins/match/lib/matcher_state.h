@@ -120,10 +120,12 @@ sl_match_rule sl__match_judge(sl_match *m, const sl_match_str *acol, uint32_t id
  * m->spl).  avoid: a slot whose part keeps the entity only when no other
  * is as large (UINT32_MAX: none).  fresh: a new version put in the ring
  * to be judged with the members (an update); a part of it alone gets no
- * entity (UINT32_MAX: none).  *keeper: a live slot of the entity after,
+ * entity (UINT32_MAX: none), fresh_keys its prepared keys (or NULL).
+ * *keeper: a live slot of the entity after,
  * UINT32_MAX when it has no live member left (its id then stays on
  * slot).  0 or SL_ENOMEM. */
-int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fresh, uint32_t *keeper);
+int sl__match_recompute(sl_match *m, uint32_t slot, uint32_t avoid, uint32_t fresh,
+                        const sl_match_prepared *fresh_keys, uint32_t *keeper);
 /* A new slot s of identity key: detached if split, its cannot-links put
  * on it, its must-links with live records appended to m->pend.  0 or
  * SL_ENOMEM. */
