@@ -199,6 +199,25 @@ TEST(update_of_the_bridge_splits_the_entity) {
   sl_match_config_free(&c);
 }
 
+/* A pair an operator decided is not sent to review again. */
+TEST(decided_pairs_leave_review) {
+  sl_match_config c;
+  sl_match *m = matcher(&c);
+  ASSERT(m != NULL);
+  c.review = 0.3;                /* one field of two agreeing: p 0.48 */
+  add(m, "1", "ivy", "1990-01-01", "");
+  add(m, "2", "ivy", "1995-05-05", "");
+  ASSERT_EQ(r.nreviews, 1);
+  ASSERT_EQ(decide(m, SL_MATCH_OP_NO_LINK, "1", "2"), 0);
+  add(m, "2", "ivy", "1995-05-06", "");
+  ASSERT_EQ(r.updated, 1);
+  ASSERT_EQ(r.nreviews, 0);
+  add(m, "3", "ivy", "1970-07-07", "");
+  ASSERT_EQ(r.nreviews, 2);
+  sl_match_free(m);
+  sl_match_config_free(&c);
+}
+
 TEST(decisions_wait_for_their_records) {
   sl_match_config c;
   sl_match *m = matcher(&c);
@@ -268,4 +287,5 @@ TEST(restored_decisions_hold) {
 
 RUN_TESTS(must_link_merges_and_later_records_follow, cannot_link_splits_the_entity_and_holds_later,
           split_takes_one_record_out_for_good, update_of_the_bridge_splits_the_entity,
-          decisions_wait_for_their_records, link_across_two_valid_ids_is_refused, restored_decisions_hold)
+          decided_pairs_leave_review, decisions_wait_for_their_records, link_across_two_valid_ids_is_refused,
+          restored_decisions_hold)

@@ -525,10 +525,13 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
     }
   }
 
-  /* Possible matches left in another cluster go to review. */
+  /* Possible matches left in another cluster go to review, but a pair an
+   * operator decided already. */
   size_t k = 0;
   for (size_t y = 0; y < m->nrev; y++)
-    if (root(m, m->rev[y].other) != r) m->rev[k++] = m->rev[y];
+    if (root(m, m->rev[y].other) != r &&
+        (!m->cons.n || !sl_match_constraint_get(&m->cons, key, sl__match_slot_identity(m, m->rev[y].other))))
+      m->rev[k++] = m->rev[y];
   m->nrev = k;
   res->reviews = m->rev;
   res->nreviews = k;
