@@ -5,7 +5,8 @@
 --   sinks = platform.sinks { conninfo = sl.env("PLATFORM_DSN"), domain = "person" }
 --
 -- sl.match annotates every input record and emits extra records with a field
--- `_platform` ("member", "entity", "event", "review") and a field `domain`.
+-- `_platform` ("member", "entity", "event", "review", "decision") and a
+-- field `domain`.
 -- Each kind has its table in the schema named after the domain; the sinks
 -- route the records there with `where`, upsert on each table's primary key
 -- and write only the table's columns (so `_platform` and `domain` are
@@ -44,6 +45,8 @@ local TABLES = {
     columns = { "event_id", "kind", "entity_id", "other_entity", "member", "version", "at" } },
   { kind = "review", table = "reviews", key = { "review_id" },
     columns = { "review_id", "a", "b", "probability", "explanation", "record_a", "record_b" } },
+  { kind = "decision", table = "decisions", key = { "decision_id" },
+    columns = { "decision_id", "a", "b", "decision", "review_id", "by", "at" } },
 }
 platform.tables = TABLES
 
@@ -88,6 +91,13 @@ create table if not exists @.reviews (
   probability float8,
   explanation jsonb, record_a jsonb, record_b jsonb,
   decision text, decided_at timestamptz);
+-- Operators' decisions that held (sl.match's decisions option), read back
+-- by a restore: a later decision on a pair replaces its row.
+create table if not exists @.decisions (
+  decision_id text primary key,
+  a text not null, b text,
+  decision text not null,
+  review_id text, by text, at timestamptz);
 
 -- The entity an entity id stands for now: itself, or the entity it was
 -- merged into, followed to the end (a chain longer than 64 is cut).
@@ -160,7 +170,7 @@ local function copy_list(t)
   return out
 end
 
--- The pg.sinks writing the four tables of a domain.
+-- The pg.sinks writing the five tables of a domain.
 --   conninfo      libpq connection string (or sl.env(...))
 --   domain        the sl.match step's domain ("person", "company", ...)
 --   exactly_once  (default true) replays change nothing: entities are
@@ -168,8 +178,8 @@ end
 --                 table is an upsert on its primary key
 --   create        (default true) the first sink runs platform.ddl at start
 --   transaction_rows, retry_max   passed on to every sink
---   only          a list of kinds ("member", "entity", "event", "review")
---                 to write, default all four
+--   only          a list of kinds ("member", "entity", "event", "review",
+--                 "decision") to write, default all five
 function platform.sinks(opts)
   if type(opts) ~= "table" then error("platform.sinks: expected a table of options", 2) end
   local known = { conninfo = true, domain = true, exactly_once = true, create = true,

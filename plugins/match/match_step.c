@@ -58,6 +58,7 @@ typedef struct match_cfg {
   char **priority;
   char *platform;
   int final;
+  char *decisions;
 } match_cfg;
 
 /* Where an identity part comes from: a field, or a constant. */
@@ -82,6 +83,7 @@ typedef struct match_priv {
   sl_match_sample sample; /* the training window's prepared values */
   sl_buf held;            /* and its records: [u32 len][i64 time][JSON] ... */
   size_t nheld;
+  sl_buf held_decisions;  /* decisions that came while training: [u32 len][JSON] ... */
   sl_match_prepared prep;
   queue q;
   size_t drain;           /* rows a call emits at most */
@@ -90,7 +92,7 @@ typedef struct match_priv {
   int input_col[SL_MATCH_MAX_INPUTS];   /* each input's value column */
   int golden_col[SL_MATCH_MAX_INPUTS];  /* and the column its golden value is read from */
   /* metrics, added per batch */
-  sl_metric *m_records, *m_links, *m_reviews, *m_new, *m_capped, *m_bytes, *m_replays;
+  sl_metric *m_records, *m_links, *m_reviews, *m_new, *m_capped, *m_bytes, *m_replays, *m_decisions, *m_splits;
   sl_match_stats last;
   int cap_logged;
 } match_priv;
@@ -318,21 +320,26 @@ static void member_row(match_priv *pv, const match_cfg *cfg, const sl_match_in *
   q_push(&pv->q, b);
 }
 
-/* After a merge, the member rows of every other live member of the
- * entity, so that the members table names the survivor for all of them
- * (what a restore rebuilds the clusters from).  Their vals are the stored,
- * prepared values: preparing them again gives the same. */
-static void member_rows_of(match_priv *pv, const match_cfg *cfg, uint32_t slot, uint64_t entity) {
-  uint32_t s = sl_match_next(pv->m, slot);
-  for (size_t k = 0; s != slot && k < 4096; s = sl_match_next(pv->m, s), k++) {
-    if (!sl_match_live(pv->m, s)) continue;
-    sl_match_view v;
-    sl_match_get(pv->m, s, &v);
-    sl_match_str vals[SL_MATCH_MAX_INPUTS];
-    for (int i = 0; i < pv->cfg.ninputs; i++) vals[i] = v.col[pv->input_col[i]];
-    sl_match_in in = {.dept = v.dept, .feed = v.feed, .src_id = v.src_id, .time_ms = v.time_ms, .value = vals};
-    member_row(pv, cfg, &in, entity, v.decision, v.probability);
-  }
+/* After a merge or a split, the member rows of the live members of
+ * slot's entity but skip (UINT32_MAX: none), so that the members table names each record's
+ * entity as it is now (what a restore rebuilds the clusters from).  Their
+ * vals are the stored, prepared values (validated IDs in full): preparing
+ * them again gives the same. */
+static void member_rows_of(match_priv *pv, const match_cfg *cfg, uint32_t slot, uint32_t skip) {
+  uint64_t entity = sl_match_entity(pv->m, slot);
+  uint32_t s = slot;
+  size_t k = 0;
+  do {
+    if (sl_match_live(pv->m, s) && s != skip) {
+      sl_match_view v;
+      sl_match_get(pv->m, s, &v);
+      sl_match_str vals[SL_MATCH_MAX_INPUTS];
+      sl_match_inputs(pv->m, s, vals);
+      sl_match_in in = {.dept = v.dept, .feed = v.feed, .src_id = v.src_id, .time_ms = v.time_ms, .value = vals};
+      member_row(pv, cfg, &in, entity, v.decision, v.probability);
+    }
+    s = sl_match_next(pv->m, s);
+  } while (s != slot && ++k < 4096);
 }
 
 /* The entity row of slot's entity: golden values with their provenance. */
@@ -427,6 +434,20 @@ static void event_row(match_priv *pv, const match_cfg *cfg, const char *kind, ui
   q_push(&pv->q, b);
 }
 
+/* The id of a pair of identities (texts "dept/feed/src_id"): XXH3 of the
+ * two in byte order, so that the pair has one id whichever came first;
+ * *swap says whether b is the first.  A review and the decision taken on
+ * it share it. */
+static uint64_t pair_id(match_priv *pv, const char *a, size_t na, const char *b, size_t nb, int *swap) {
+  int c = memcmp(a, b, na < nb ? na : nb);
+  *swap = c > 0 || (!c && na > nb);
+  pv->tmp.len = 0;
+  sl_buf_append(&pv->tmp, *swap ? b : a, *swap ? nb : na);
+  sl_buf_putc(&pv->tmp, 0x1F);
+  sl_buf_append(&pv->tmp, *swap ? a : b, *swap ? na : nb);
+  return sl_match_hash(pv->tmp.ptr, pv->tmp.len);
+}
+
 static void review_row(match_priv *pv, const match_cfg *cfg, uint32_t a, uint32_t bslot, double p) {
   sl_buf *b = &pv->row;
   sl_match_view va, vb;
@@ -435,16 +456,10 @@ static void review_row(match_priv *pv, const match_cfg *cfg, uint32_t a, uint32_
   sl_buf ia = SL_BUF_INIT, ib = SL_BUF_INIT;
   identity_text(&ia, va.dept, va.feed, va.src_id);
   identity_text(&ib, vb.dept, vb.feed, vb.src_id);
-  /* Ordered, so that the pair has one id whichever came first. */
-  int swap = ia.len > 0 && ib.len > 0 && (memcmp(ia.ptr, ib.ptr, ia.len < ib.len ? ia.len : ib.len) > 0 ||
-                                          (!memcmp(ia.ptr, ib.ptr, ia.len < ib.len ? ia.len : ib.len) && ia.len > ib.len));
+  int swap;
+  uint64_t h = pair_id(pv, ia.ptr ? ia.ptr : "", ia.len, ib.ptr ? ib.ptr : "", ib.len, &swap);
   sl_buf *first = swap ? &ib : &ia, *second = swap ? &ia : &ib;
   uint32_t sa = swap ? bslot : a, sb = swap ? a : bslot;
-  pv->tmp.len = 0;
-  sl_buf_append(&pv->tmp, first->ptr, first->len);
-  sl_buf_putc(&pv->tmp, 0x1F);
-  sl_buf_append(&pv->tmp, second->ptr, second->len);
-  uint64_t h = sl_match_hash(pv->tmp.ptr, pv->tmp.len);
   begin_row(b, "review", pv, cfg);
   sl_buf_printf(b, ",\"review_id\":\"%016llx\",\"a\":", (unsigned long long)h);
   sl_buf_json_string(b, first->ptr, first->len);
@@ -487,19 +502,36 @@ static void annotation(match_priv *pv, const sl_match_result *r, sl_buf *eid_out
   sl_buf_putc(match_out, '}');
 }
 
+/* The rows of the entities an update or an operator's decision split: per
+ * new entity a split event on the entity it came from and its created
+ * event, its members' rows (but the record being added: its own row names
+ * its entity) and its entity row; then the row of each entity split. */
+static void split_rows(match_priv *pv, const match_cfg *cfg, const sl_match_result *r, uint32_t skip, int64_t now) {
+  for (size_t i = 0; i < r->nsplits; i++) {
+    const sl_match_split *sp = &r->splits[i];
+    event_row(pv, cfg, "split", sp->from, sp->entity, NULL, sp->from_version, now);
+    event_row(pv, cfg, "created", sp->entity, 0, NULL, 1, now);
+    member_rows_of(pv, cfg, sp->slot, skip);
+    entity_row(pv, cfg, sp->slot, now);
+    if (sp->from_slot != UINT32_MAX && (i + 1 == r->nsplits || r->splits[i + 1].from != sp->from))
+      entity_row(pv, cfg, sp->from_slot, now);
+  }
+}
+
 /* Queues the platform rows of a decision: the member, merged entities,
  * the changelog events, the entity with its golden record, the reviews. */
 static void queue_rows(match_priv *pv, const match_cfg *cfg, const sl_match_in *in, const sl_match_result *r) {
   if (r->replay) return;
   int64_t now = in->time_ms;
   member_row(pv, cfg, in, r->entity, r->decision, r->probability);
+  split_rows(pv, cfg, r, r->slot, now);
   uint32_t ver = sl_match_entity_version(pv->m, r->slot);
   for (size_t i = 0; i < r->nmerges; i++) {
     merged_row(pv, cfg, &r->merges[i], now);
     event_row(pv, cfg, "merged", r->merges[i].absorbed, r->merges[i].survivor, NULL,
               r->merges[i].absorbed_version, now);
   }
-  if (r->nmerges) member_rows_of(pv, cfg, r->slot, r->entity);
+  if (r->nmerges) member_rows_of(pv, cfg, r->slot, r->slot);
   if (r->left) {
     event_row(pv, cfg, "member_removed", r->left, 0, in, r->left_version, now);
     entity_row(pv, cfg, r->left_slot, now);
@@ -521,6 +553,169 @@ static int annotate(sl_record *rec, sl_arena *a, const sl_buf *eid, const sl_buf
   if (sl_record_set(rec, a, SL_STR_LIT("entity_id"), &ve) || sl_record_set(rec, a, SL_STR_LIT("match"), &vm))
     return SL_ENOMEM;
   return 0;
+}
+
+/* ---- operators' decisions ---- */
+
+/* A decision record: {review_id?, a, b, decision, by?, at?}. */
+typedef struct decision {
+  int op;                 /* sl_match_op */
+  sl_match_str a, b, review_id, by, at;
+  sl_match_ident ia, ib;
+  int64_t time_ms;
+} decision;
+
+/* "dept/feed/src_id": the department up to the first '/', the feed up to
+ * the second, the source id the rest (it may hold '/'). */
+static int parse_identity(sl_match_str t, sl_match_ident *id) {
+  const char *s1 = t.n ? memchr(t.p, '/', t.n) : NULL;
+  if (!s1) return -1;
+  const char *end = t.p + t.n, *s2 = memchr(s1 + 1, '/', (size_t)(end - s1 - 1));
+  if (!s2 || s2 + 1 == end) return -1;
+  id->dept = (sl_match_str){t.p, (uint32_t)(s1 - t.p)};
+  id->feed = (sl_match_str){s1 + 1, (uint32_t)(s2 - s1 - 1)};
+  id->src_id = (sl_match_str){s2 + 1, (uint32_t)(end - s2 - 1)};
+  return 0;
+}
+
+/* Reads a decision record; on bad input, why says what is wrong. */
+static int read_decision(sl_record *rec, sl_arena *a, match_priv *pv, decision *d, char *why, size_t n) {
+  static const char *const names[] = {"decision", "a", "b", "review_id", "by", "at"};
+  sl_match_str v[6];
+  memset(d, 0, sizeof *d);
+  for (int i = 0; i < 6; i++)
+    if (match_field_text(rec, a, names[i], &pv->tmp, &v[i])) {
+      snprintf(why, n, "match: decision field '%s' is %s, not a string", names[i], type_of(rec, a, names[i]));
+      return SL_ETYPE;
+    }
+  d->a = v[1];
+  d->b = v[2];
+  d->review_id = v[3];
+  d->by = v[4];
+  d->at = v[5];
+  if (!(d->op = sl_match_op_parse(v[0].p, v[0].n))) {
+    snprintf(why, n, "match: decision '%.*s' is not link, no_link or split", (int)(v[0].n > 64 ? 64 : v[0].n), v[0].p);
+    return SL_EINVAL;
+  }
+  if (parse_identity(d->a, &d->ia) || (d->op != SL_MATCH_OP_SPLIT && parse_identity(d->b, &d->ib))) {
+    snprintf(why, n, "match: decision %s: %s must name a record as \"dept/feed/src_id\"", sl_match_op_name(d->op),
+             parse_identity(d->a, &d->ia) ? "a" : "b");
+    return SL_EINVAL;
+  }
+  d->time_ms = rec->meta.event_time_ms ? rec->meta.event_time_ms : rec->meta.arrival_ms;
+  if (!d->time_ms) d->time_ms = sl_now_ms();
+  return 0;
+}
+
+static void jstr_or_null(sl_buf *b, sl_match_str s) {
+  if (s.n) jstr(b, s);
+  else sl_buf_puts(b, "null");
+}
+
+/* The decision's row for the decisions table, which a restore reads back:
+ * its id is the review id of the pair (a later decision on the pair
+ * replaces it), or for a split the XXH3 of "split" and the record. */
+static void decision_row(match_priv *pv, const match_cfg *cfg, const decision *d) {
+  sl_buf *b = &pv->row;
+  sl_match_str first = d->a, second = d->b;
+  uint64_t h;
+  if (d->op == SL_MATCH_OP_SPLIT) {
+    pv->tmp.len = 0;
+    sl_buf_printf(&pv->tmp, "split%c%.*s", 0x1F, (int)d->a.n, d->a.p);
+    h = sl_match_hash(pv->tmp.ptr, pv->tmp.len);
+    second = (sl_match_str){"", 0};
+  } else {
+    int swap;
+    h = pair_id(pv, d->a.p, d->a.n, d->b.p, d->b.n, &swap);
+    if (swap) first = d->b, second = d->a;
+  }
+  char at[SL_TIME_MS_LEN];
+  begin_row(b, "decision", pv, cfg);
+  sl_buf_printf(b, ",\"decision_id\":\"%016llx\",\"a\":", (unsigned long long)h);
+  jstr(b, first);
+  sl_buf_puts(b, ",\"b\":");
+  jstr_or_null(b, second);
+  sl_buf_printf(b, ",\"decision\":\"%s\",\"review_id\":", sl_match_op_name(d->op));
+  jstr_or_null(b, d->review_id);
+  sl_buf_puts(b, ",\"by\":");
+  jstr_or_null(b, d->by);
+  sl_buf_puts(b, ",\"at\":");
+  if (d->at.n) jstr(b, d->at);
+  else {
+    time_text(d->time_ms, at);
+    sl_buf_json_string(b, at, strlen(at));
+  }
+  sl_buf_putc(b, '}');
+  q_push(&pv->q, b);
+}
+
+/* Applies a decision and queues what it changed (splits, merges, the
+ * entities' rows) and, if it holds, its row.  0, or a negative SL_E* with
+ * why. */
+static int apply_decision(match_priv *pv, const match_cfg *cfg, const decision *d, char *why, size_t n) {
+  sl_match_result r;
+  int rc = sl_match_decide(pv->m, (sl_match_op)d->op, &d->ia, d->op == SL_MATCH_OP_SPLIT ? NULL : &d->ib, &r);
+  split_rows(pv, cfg, &r, UINT32_MAX, d->time_ms);
+  for (size_t i = 0; i < r.nmerges; i++) {
+    merged_row(pv, cfg, &r.merges[i], d->time_ms);
+    event_row(pv, cfg, "merged", r.merges[i].absorbed, r.merges[i].survivor, NULL, r.merges[i].absorbed_version,
+              d->time_ms);
+  }
+  if (r.nmerges) {
+    member_rows_of(pv, cfg, r.slot, UINT32_MAX);
+    entity_row(pv, cfg, r.slot, d->time_ms);
+  }
+  switch (rc) {
+    case 0: decision_row(pv, cfg, d); return 0;
+    case SL_EINVAL: snprintf(why, n, "match: decision %s: a and b are the same record", sl_match_op_name(d->op)); break;
+    case SL_ESTATE:
+      snprintf(why, n, "match: decision link refused: the two records' entities hold different valid IDs, or a "
+                       "no_link keeps them apart");
+      break;
+    default: snprintf(why, n, "match: decision: %s", sl_strerror(rc)); break;
+  }
+  return rc;
+}
+
+/* A record of the decisions source: applied, or held while the model is
+ * trained; it does not go on (its row does). */
+static int decision_record(sl_stage *st, match_priv *pv, sl_step_out *out, sl_record *rec) {
+  char why[512];
+  decision d;
+  int rc = read_decision(rec, sl_step_arena(out), pv, &d, why, sizeof why);
+  if (!rc && !pv->m) {
+    pv->tmp.len = 0;
+    sl_json_encode_record(&pv->tmp, rec);
+    uint32_t n = (uint32_t)pv->tmp.len;
+    sl_buf_append(&pv->held_decisions, &n, sizeof n);
+    sl_buf_append(&pv->held_decisions, pv->tmp.ptr, pv->tmp.len);
+    return SL_STEP_DROP;
+  }
+  if (!rc) rc = apply_decision(pv, sl_stage_config(st), &d, why, sizeof why);
+  q_drain(st, pv, out, pv->drain);
+  if (!rc) return SL_STEP_DROP;
+  sl_step_fail(out, rec, why);
+  return rc;
+}
+
+/* The decisions that came while training, once the matcher is there. */
+static void release_decisions(sl_stage *st, match_priv *pv) {
+  sl_arena a;
+  sl_arena_init(&a);
+  char why[512];
+  for (size_t at = 0; at + sizeof(uint32_t) <= pv->held_decisions.len;) {
+    uint32_t n;
+    memcpy(&n, pv->held_decisions.ptr + at, sizeof n);
+    sl_arena_reset(&a);
+    sl_record *rec = record_of(&a, pv->held_decisions.ptr + at + sizeof n, n);
+    at += sizeof n + n;
+    decision d;
+    if (rec && !read_decision(rec, &a, pv, &d, why, sizeof why) &&
+        apply_decision(pv, sl_stage_config(st), &d, why, sizeof why))
+      sl_log_warn(sl_stage_name(st), "%s", why);
+  }
+  sl_arena_free(&a);
+  sl_buf_free(&pv->held_decisions);
 }
 
 /* ---- training on the first records ---- */
@@ -625,6 +820,7 @@ static int train_and_release(sl_stage *st, match_priv *pv) {
   sl_buf_free(&row);
   sl_buf_free(&pv->held);
   pv->nheld = 0;
+  if (!rc) release_decisions(st, pv);
   return rc;
 }
 
@@ -647,6 +843,9 @@ static int match_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
   match_cfg *cfg = sl_stage_config(st);
   match_priv *pv = sl_stage_priv(st);
   sl_arena *a = sl_step_arena(out);
+  sl_stage *src = cfg->decisions ? sl_step_source(out) : NULL;
+  if (src && !strcmp(sl_stage_name(src), cfg->decisions))
+    return decision_record(st, pv, out, rec);
   sl_match_in in;
   sl_match_str vals[SL_MATCH_MAX_INPUTS];
   int rc = read_record(st, pv, out, rec, &in, vals);
@@ -694,6 +893,8 @@ static void match_batch_end(sl_stage *st, sl_step_out *out) {
     sl_metric_add(pv->m_reviews, NULL, (int64_t)(s.reviews - pv->last.reviews));
     sl_metric_add(pv->m_new, NULL, (int64_t)(s.new_entities - pv->last.new_entities));
     sl_metric_add(pv->m_capped, NULL, (int64_t)(s.index.capped_hits - pv->last.index.capped_hits));
+    sl_metric_add(pv->m_decisions, NULL, (int64_t)(s.decisions - pv->last.decisions));
+    sl_metric_add(pv->m_splits, NULL, (int64_t)(s.splits - pv->last.splits));
     sl_metric_set(pv->m_bytes, NULL, (int64_t)s.bytes);
   }
   pv->last = s;
@@ -737,17 +938,20 @@ static void match_finish(sl_stage *st, sl_step_out *out) {
     sl_match_stats_get(pv->m, &s);
     sl_log_info(sl_stage_name(st),
                 "%llu records (%llu replays, %llu updates), %llu pairs scored, %llu links, %llu reviews, %llu "
-                "entities created, %llu capped blocks, %.0f bytes a record",
+                "entities created, %llu decisions, %llu splits, %llu capped blocks, %.0f bytes a record",
                 (unsigned long long)s.records, (unsigned long long)s.replays, (unsigned long long)s.updates,
                 (unsigned long long)s.pairs, (unsigned long long)s.links, (unsigned long long)s.reviews,
-                (unsigned long long)s.new_entities, (unsigned long long)s.index.capped_blocks,
+                (unsigned long long)s.new_entities, (unsigned long long)s.decisions, (unsigned long long)s.splits,
+                (unsigned long long)s.index.capped_blocks,
                 s.records ? (double)s.bytes / (double)s.records : 0.0);
   }
 }
 
-/* Restore from the platform tables: the loader (plugins/match/platform_pg.c,
- * sl_match_platform_load: COPY of the members table) feeds every member
- * back into its entity (sl_match_restore). */
+/* Restore from the platform tables: the loaders (plugins/match/platform_pg.c:
+ * COPY of the members table, then of the decisions table when the step
+ * takes decisions) feed every member back into its entity
+ * (sl_match_restore) and every decision back as a constraint
+ * (sl_match_restore_decision). */
 
 typedef struct restore_ctx {
   match_priv *pv;
@@ -776,6 +980,17 @@ static int restore_member(void *ud, sl_match_str dept, sl_match_str feed, sl_mat
   return sl_match_restore(pv->m, &in, strtoull(hex, NULL, 16));
 }
 
+/* One decision row, after the members: a constraint again (the members
+ * table holds what it changed).  A row that does not read is skipped. */
+static int restore_decision(void *ud, sl_match_str a, sl_match_str b, sl_match_str what) {
+  restore_ctx *rc = ud;
+  sl_match_ident ia, ib;
+  int op = sl_match_op_parse(what.p, what.n);
+  if (!op || parse_identity(a, &ia) || (op != SL_MATCH_OP_SPLIT && parse_identity(b, &ib))) return 0;
+  rc->n++;
+  return sl_match_restore_decision(rc->pv->m, (sl_match_op)op, &ia, op == SL_MATCH_OP_SPLIT ? NULL : &ib);
+}
+
 static int match_restore(sl_stage *st) {
   match_cfg *cfg = sl_stage_config(st);
   const char *source = NULL;
@@ -797,14 +1012,17 @@ static int match_restore(sl_stage *st) {
   sl_arena_init(&rc.a);
   int64_t t0 = sl_mono_ms();
   int r = sl_match_platform_load(cfg->platform, cfg->domain, restore_member, &rc, err, sizeof err);
+  size_t members = rc.n;
+  rc.n = 0;
+  if (!r && cfg->decisions) r = sl_match_platform_load_decisions(cfg->platform, cfg->domain, restore_decision, &rc, err, sizeof err);
   sl_arena_free(&rc.a);
   sl_match_restore_done(pv->m);
   if (r) {
     sl_log_error(sl_stage_name(st), "restore from the platform tables: %s", err[0] ? err : sl_strerror(r));
     return r;
   }
-  sl_log_info(sl_stage_name(st), "restored %zu members from the platform tables in %lld ms", rc.n,
-              (long long)(sl_mono_ms() - t0));
+  sl_log_info(sl_stage_name(st), "restored %zu members and %zu decisions from the platform tables in %lld ms",
+              members, rc.n, (long long)(sl_mono_ms() - t0));
   return 0;
 }
 
@@ -1040,6 +1258,8 @@ static int match_init(sl_stage *st) {
   pv->m_reviews = sl_stage_metric(st, SL_COUNTER, "match_reviews_total", "Pairs sent to review.", NULL);
   pv->m_new = sl_stage_metric(st, SL_COUNTER, "match_new_entities_total", "Entities created.", NULL);
   pv->m_capped = sl_stage_metric(st, SL_COUNTER, "match_capped_blocks_total", "Lookups that met a block over the cap.", NULL);
+  pv->m_decisions = sl_stage_metric(st, SL_COUNTER, "match_decisions_total", "Operators' decisions applied (link, no_link, split).", NULL);
+  pv->m_splits = sl_stage_metric(st, SL_COUNTER, "match_splits_total", "Entities split off by a decision or an update.", NULL);
   pv->m_bytes = sl_stage_metric(st, SL_GAUGE, "match_index_bytes", "Memory the matcher holds (index, values, clusters).", NULL);
   return 0;
 }
@@ -1051,6 +1271,7 @@ static void match_destroy(sl_stage *st) {
   sl_match_prepared_free(&pv->prep);
   sl_match_config_free(&pv->cfg);
   sl_buf_free(&pv->held);
+  sl_buf_free(&pv->held_decisions);
   sl_buf_free(&pv->q.b);
   sl_buf_free(&pv->tmp);
   sl_buf_free(&pv->row);
@@ -1163,6 +1384,7 @@ static const sl_option match_options[] = {
     {"priority", SL_OPT_STRLIST, NULL, 0, offsetof(match_cfg, priority), "Departments in the order the priority rule prefers them.", NULL},
     {"platform", SL_OPT_STR, NULL, 0, offsetof(match_cfg, platform), "PostgreSQL conninfo of the platform tables to restore from.", NULL},
     {"final", SL_OPT_BOOL, "false", 0, offsetof(match_cfg, final), "At the end of input, emit every record's entity as {id, entity}.", NULL},
+    {"decisions", SL_OPT_STR, NULL, 0, offsetof(match_cfg, decisions), "Name of the source whose records are operators' decisions {a, b, decision = link|no_link|split, review_id, by, at}.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 

@@ -1,5 +1,6 @@
-/* sl_match_platform_load and sl_match_platform_load_entities: a domain's
- * members (or entities) read back from PostgreSQL with one COPY ... TO
+/* sl_match_platform_load, sl_match_platform_load_entities and
+ * sl_match_platform_load_decisions: a domain's members (entities,
+ * decisions) read back from PostgreSQL with one COPY ... TO
  * STDOUT in text format, each row split and unescaped in
  * place in libpq's buffer and handed to the caller.  No row is copied: the
  * server's COPY and the network are the cost (bench/match_restore measures
@@ -20,6 +21,7 @@
 typedef struct copy_spec {
   const char *table;
   const char *cols;
+  const char *order;   /* an ORDER BY clause's terms, or NULL */
   int nfields;
   int (*row)(void *ctx, const sl_match_str *v, long long row_no, char *err, size_t errlen);
   void *ctx;
@@ -229,14 +231,16 @@ static int load(const char *conninfo, const char *domain, const copy_spec *spec,
   rc = table_exists(c, domain, spec->table, err, errlen);
   if (rc) goto done;
   ident = PQescapeIdentifier(c, domain, strlen(domain));
-  size_t cap = ident ? 2 * strlen(ident) + strlen(spec->cols) + strlen(spec->table) + 64 : 0;
+  const char *order = spec->order ? spec->order : "";
+  size_t cap = ident ? 2 * strlen(ident) + strlen(spec->cols) + strlen(spec->table) + strlen(order) + 64 : 0;
   sql = ident ? malloc(cap) : NULL;
   if (!sql) {
     set_err(err, errlen, "restore of domain '%s': out of memory", domain);
     rc = SL_ENOMEM;
     goto done;
   }
-  snprintf(sql, cap, "COPY (SELECT %s FROM %s.%s) TO STDOUT", spec->cols, ident, spec->table);
+  snprintf(sql, cap, "COPY (SELECT %s FROM %s.%s%s%s) TO STDOUT", spec->cols, ident, spec->table,
+           *order ? " ORDER BY " : "", order);
   r = PQexec(c, sql);
   if (PQresultStatus(r) != PGRES_COPY_OUT) {
     set_err(err, errlen, "restore of domain '%s': %s", domain, pq_message(c, r));
@@ -269,7 +273,7 @@ static int member_row(void *ctx, const sl_match_str *v, long long row_no, char *
 int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn,
                            void *ud, char *err, size_t errlen) {
   member_ctx m = {fn, ud};
-  copy_spec spec = {"members", "dept, feed, src_id, entity_id, vals", 5, member_row, &m};
+  copy_spec spec = {"members", "dept, feed, src_id, entity_id, vals", NULL, 5, member_row, &m};
   return load(conninfo, domain, &spec, err, errlen);
 }
 
@@ -305,6 +309,25 @@ static int entity_row(void *ctx, const sl_match_str *v, long long row_no, char *
 int sl_match_platform_load_entities(const char *conninfo, const char *domain,
                                     sl_match_entity_fn fn, void *ud, char *err, size_t errlen) {
   entity_ctx e = {fn, ud, domain};
-  copy_spec spec = {"entities", "entity_id, status, merged_into, version", 4, entity_row, &e};
+  copy_spec spec = {"entities", "entity_id, status, merged_into, version", NULL, 4, entity_row, &e};
+  return load(conninfo, domain, &spec, err, errlen);
+}
+
+typedef struct decision_ctx {
+  sl_match_decision_fn fn;
+  void *ud;
+} decision_ctx;
+
+static int decision_row(void *ctx, const sl_match_str *v, long long row_no, char *err,
+                        size_t errlen) {
+  (void)row_no, (void)err, (void)errlen;
+  decision_ctx *d = ctx;
+  return d->fn(d->ud, v[0], v[1], v[2]);
+}
+
+int sl_match_platform_load_decisions(const char *conninfo, const char *domain,
+                                     sl_match_decision_fn fn, void *ud, char *err, size_t errlen) {
+  decision_ctx d = {fn, ud};
+  copy_spec spec = {"decisions", "a, b, decision", "at NULLS FIRST, decision_id", 3, decision_row, &d};
   return load(conninfo, domain, &spec, err, errlen);
 }

@@ -45,6 +45,18 @@ typedef int (*sl_match_entity_fn)(void *ud, sl_match_str entity_id, sl_match_str
 int sl_match_platform_load_entities(const char *conninfo, const char *domain,
                                     sl_match_entity_fn fn, void *ud, char *err, size_t errlen);
 
+/* One decision row of <domain>.decisions: the identities a and b
+ * ("dept/feed/src_id"; b is {NULL, 0} for a split) and the decision
+ * ("link", "no_link" or "split").  Borrowed like sl_match_member_fn's;
+ * non-zero stops the load. */
+typedef int (*sl_match_decision_fn)(void *ud, sl_match_str a, sl_match_str b, sl_match_str decision);
+
+/* The same for <domain>.decisions (a, b, decision), oldest first (by at,
+ * then decision_id), so that a later decision about a record is applied
+ * after an earlier one; the same returns as sl_match_platform_load. */
+int sl_match_platform_load_decisions(const char *conninfo, const char *domain,
+                                     sl_match_decision_fn fn, void *ud, char *err, size_t errlen);
+
 /* Decodes one field of COPY's text format in place (backslash escapes:
  * \b \f \n \r \t \v \\, \ooo octal, \xhh hex; any other escaped character
  * is itself).  Returns the decoded length.  The loader's; exposed for its

@@ -397,6 +397,7 @@ int main(int argc, char **argv) {
   if (!out) die("cannot write", o.out);
   sl_buf line = SL_BUF_INIT;
   for (size_t r = 0; r < t.nrec; r++) {
+    if (!sl_match_live(m, (uint32_t)r)) continue;   /* superseded: its update says where the record is */
     uint64_t e = sl_match_entity(m, (uint32_t)r);
     if (!sl_match_counts_get(&first, e)) sl_match_counts_add(&first, e, r + 1);
     sl_match_str id = t.cell[r * (size_t)t.ncols + idc];

@@ -11,10 +11,19 @@
            as the issue's definition says.
   replay   the file read twice (two sources) changes nothing: one member
            row a record, the same clusters as one reading.
+  updates  a fifth of the records come again later in the file with other
+           values (half of them another record's, half a changed phone),
+           and 40 more come twice: first as a bridge (the values of a record
+           of a cluster without a valid ID, with their own valid ID: it
+           links both clusters), then with their own values and a new
+           phone (the entity it held together splits): the clusters are the batch
+           definition of the final versions, in file order, shuffled, and
+           with each update at a random place after its record.
 
-A record's final entity is the entity_id it came out with, followed
+A record's final entity is the entity its last member row names, followed
 through the entity rows with status merged (merged_into): what a consumer
-of the platform rows does.
+of the platform rows does.  Without updates it is also the entity_id the
+record came out with, followed the same way.
 
     tests/match/step_case.py SLUICE MATCH_EVAL"""
 import csv
@@ -24,6 +33,8 @@ import random
 import subprocess
 import sys
 import tempfile
+
+import platform_rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 N = 1500
@@ -63,6 +74,20 @@ class UF:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.p[max(ra, rb)] = min(ra, rb)
+
+
+def batch_pairs(match_eval, tmp, name, header, rows, model):
+    """The pairs match_eval scores in batch on rows under model."""
+    data = os.path.join(tmp, name + ".csv")
+    with open(data, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    pairs = os.path.join(tmp, name + ".pairs.tsv")
+    subprocess.run([match_eval, "--in", data, "--out", os.path.join(tmp, name + ".eval.jsonl"),
+                    "--preset", "person", "--model", model, "--batch-pairs", pairs,
+                    "--threshold", str(LINK)], check=True, capture_output=True)
+    return pairs
 
 
 def batch_definition(pairs_path, ids):
@@ -119,33 +144,28 @@ def run(sluice, work, rows, header, workers, batch, copies=1):
         sys.exit("sluice failed in %s: %s" % (work, p.stderr[-2000:]))
     out = [json.loads(l) for l in open(os.path.join(work, "out.jsonl"))]
     plat = [json.loads(l) for l in open(os.path.join(work, "platform.jsonl"))]
-    merged = {r["entity_id"]: r["merged_into"] for r in plat
-              if r["_platform"] == "entity" and r["status"] == "merged"}
-
-    def final(e):
-        seen = set()
-        while e in merged and e not in seen:
-            seen.add(e)
-            e = merged[e]
-        return e
-
-    entity = {}
-    for r in out:
-        entity[r["id"]] = final(r["entity_id"])
     # The members table (the last row of each record, as upserts leave it)
-    # names each record's entity as it is now, merges included: what a
-    # restore rebuilds the clusters from.
-    last = {}
-    for r in plat:
-        if r["_platform"] == "member":
-            last[r["src_id"]] = r["entity_id"]
-    stale = [k for k in last if last[k] != entity.get(k)]
-    if stale:
-        sys.exit("%s: %d members table rows name an entity merged since, e.g. %s: %s, now %s"
-                 % (work, len(stale), stale[0], last[stale[0]], entity.get(stale[0])))
-    clusters = {}
-    for rid, e in entity.items():
-        clusters.setdefault(e, set()).add(rid)
+    # names each record's entity as it is now, merges and splits included:
+    # what a restore rebuilds the clusters from.
+    final = platform_rows.survivor_of(plat)
+    entity = platform_rows.member_entities(plat)
+    if len(rows) == len({r[0] for r in rows}):
+        # No updates: each record's own entity_id says the same.
+        came = {r["id"]: final(r["entity_id"]) for r in out}
+        stale = [k for k in came if came[k] != entity.get(k)]
+        if stale:
+            sys.exit("%s: %d members table rows name an entity merged since, e.g. %s: %s, now %s"
+                     % (work, len(stale), stale[0], entity.get(stale[0]), came[stale[0]]))
+    clusters = platform_rows.clusters_of(entity)
+    # Each entity's latest row (the highest version) is active and counts
+    # its members; event ids are unique.
+    bad = platform_rows.stale_entity_rows(plat, clusters)
+    if bad:
+        sys.exit("%s: entity %s of %d members: its latest row is %s" % (work, bad[0], len(bad[1]), bad[2]))
+    events = [r["event_id"] for r in plat if r["_platform"] == "event"]
+    if len(events) != len(set(events)):
+        dup = [r for r in plat if r["_platform"] == "event" and events.count(r["event_id"]) > 1]
+        sys.exit("%s: %d events, %d distinct ids, e.g. %s" % (work, len(events), len(set(events)), dup[:4]))
     return {rid: frozenset(clusters[e]) for rid, e in entity.items()}, out, plat
 
 
@@ -213,6 +233,68 @@ def main():
                      % (len(out), 2 * N, len(members), len(members_once)))
         compare(defn, got, "replay")
         print("replay: %d records, %d member rows as reading it once, the same clusters" % (len(out), len(members)))
+
+        # Updates: a fifth of the records again, later, with other values.
+        idx = header.index("id")
+        fields = [header.index(h) for h in ("name", "gender", "birth", "id_no", "phone", "addr")]
+        rng = random.Random(11)
+        final_rows = [r[:] for r in rows]
+        updates = []
+        for i in rng.sample(range(N), N // 5):
+            u = rows[i][:]
+            if len(updates) % 2 == 0:
+                other = rows[rng.randrange(N)]
+                for f in fields:
+                    u[f] = other[f]
+            else:
+                u[header.index("phone")] = "1%010d" % rng.randrange(10 ** 10)
+            final_rows[i] = u
+            updates.append(u)
+        chosen = {u[idx] for u in updates}
+        with_id = set()
+        with open(pairs) as f:
+            for line in f:
+                if line.startswith("#id\t"):
+                    with_id.add(ids[int(line.split("\t")[1])])
+        no_id = [i for i in range(N) if not any(r in with_id for r in defn.get(ids[i], {ids[i]}))]
+        has_id = [i for i in range(N) if ids[i] in with_id and ids[i] not in chosen]
+        bridges = 0
+        for b, x in zip(rng.sample(no_id, min(40, len(no_id))), rng.sample(has_id, 40)):
+            bridge, back = rows[b][:], rows[x][:]
+            bridge[idx] = rows[x][idx]
+            for h in ("department", "feed", "id_no"):
+                bridge[header.index(h)] = rows[x][header.index(h)]
+            back[header.index("phone")] = "1%010d" % rng.randrange(10 ** 10)
+            final_rows[x] = back
+            updates += [bridge, back]
+            bridges += 1
+        defn_u, touched_u = batch_definition(batch_pairs(match_eval, tmp, "final", header, final_rows, model), ids)
+        print("updates: %d (%d bridges), batch definition of the final versions: %d clusters, %d components "
+              "left out" % (len(updates), bridges, len(set(defn_u.values())), touched_u))
+        for k, (workers, batch) in enumerate([(1, 1000), (2, 7), (3, 1)]):
+            order = rows[:]
+            if k:
+                rng.shuffle(order)
+            # Each update after its record's first version (one source keeps
+            # its order), at a random place, or all at the end.
+            stream = order + updates
+            if k == 2:
+                stream = order[:]
+                for u in updates:
+                    last = max(n for n, r in enumerate(stream) if r[idx] == u[idx])
+                    stream.insert(rng.randint(last + 1, len(stream)), u)
+            work = os.path.join(tmp, "update%d" % k)
+            os.makedirs(work)
+            os.symlink(model, os.path.join(work, "model.json"))
+            got, out, plat = run(sluice, work, stream, header, workers, batch)
+            if len(out) != len(stream):
+                sys.exit("updates %d: %d records out of %d" % (k, len(out), len(stream)))
+            splits = sum(1 for r in plat if r["_platform"] == "event" and r["kind"] == "split")
+            compare(defn_u, got, "updates %d (workers %d, batch %d)" % (k, workers, batch))
+            if splits < bridges // 2:
+                sys.exit("updates %d: %d splits for %d bridges: the case tests too little" % (k, splits, bridges))
+            print("updates %d: workers %d, batch_size %d: clusters as the batch definition of the final "
+                  "versions (%d splits)" % (k, workers, batch, splits))
     print("ok")
 
 

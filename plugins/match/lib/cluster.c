@@ -107,6 +107,13 @@ int sl_match_uf_cannot(sl_match_uf *uf, uint32_t a, uint32_t b) {
   return 0;
 }
 
+void sl_match_uf_reset(sl_match_uf *uf, uint32_t x, uint64_t ident) {
+  uf->parent[x] = x;
+  uf->size[x] = 1;
+  uf->cl_head[x] = 0;
+  uf->ident[x] = ident;
+}
+
 int sl_match_uf_identify(sl_match_uf *uf, uint32_t x, uint64_t ident) {
   uint32_t r = sl_match_uf_find(uf, x);
   if (uf->ident[r] && uf->ident[r] != ident) return SL_ESTATE;

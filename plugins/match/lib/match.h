@@ -434,5 +434,10 @@ int sl_match_uf_union(sl_match_uf *uf, uint32_t a, uint32_t b);
 int sl_match_uf_identify(sl_match_uf *uf, uint32_t x, uint64_t ident);
 /* Forbids a and b in one cluster: 0, SL_ESTATE if they already are, SL_ENOMEM. */
 int sl_match_uf_cannot(sl_match_uf *uf, uint32_t a, uint32_t b);
+/* Makes x a cluster of its own again, with identity ident (0: none).  The
+ * caller resets every record of x's cluster at once (a recomputation):
+ * the cluster's cannot-link list is dropped, so it puts back the
+ * constraints that still hold. */
+void sl_match_uf_reset(sl_match_uf *uf, uint32_t x, uint64_t ident);
 
 #endif

@@ -5,74 +5,16 @@
  *
  * Per record (a slot) the matcher keeps the stored columns in the store's
  * arena and a few fixed-size arrays; per cluster root, the entity's id,
- * version and live members.  A superseded version stays in the union-find
- * (it may hold the cluster together) but is no candidate, no member and no
- * source of golden values. */
+ * version and live members.  A superseded version is no candidate, no
+ * member and no source of golden values: an update recomputes the entity
+ * without it (decide.c), which may split it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY   /* XXH3_state_t */
 #include <xxhash.h>
 
-#include "matcher.h"
-
-#define EXTRA 3           /* dept, feed, src_id after the stored columns */
-#define F_LIVE 1
-/* Departments and feeds are interned, their index kept per record; past
- * this many (hostile input) a record keeps its own copy in the store. */
-#define MAX_NAMES 4096
-#define OVERFLOW UINT16_MAX
-
-typedef struct name_table {
-  char **v;
-  size_t n, cap;
-} name_table;
-
-typedef struct pending {
-  uint32_t j;
-  double w;
-  int must;
-} pending;
-
-struct sl_match {
-  const sl_match_config *c;
-  sl_match_model mo;
-  sl_match_store st;
-  sl_match_index *ix;
-  sl_match_cands cands;
-  sl_match_uf uf;
-  sl_match_scratch sc;
-  sl_match_prepared prep;
-  /* per slot */
-  uint64_t *vhash;        /* the stored values' hash: a replay has the same */
-  int64_t *time;
-  uint32_t *next;         /* the cluster's ring */
-  uint32_t *with;
-  float *prob;
-  uint8_t *dec, *flags, *gen;
-  uint16_t *group;        /* department (OVERFLOW: the store has it) */
-  uint16_t *feed;         /* feed, likewise */
-  uint32_t *idh;          /* the ID rule's value, hashed (0: none): two that differ never link */
-  /* per cluster root */
-  uint64_t *ent;
-  uint32_t *ver, *live;
-  size_t n, cap;
-  /* identity -> slot: open addressing, key 0 empty */
-  uint64_t *idkey;
-  uint32_t *idslot;
-  size_t idcap, idused;
-  /* departments (groups for link_only and priority) and feeds */
-  name_table depts, feeds;
-  /* one add's scratch */
-  pending *pend;
-  size_t npend, cappend;
-  sl_match_review *rev;
-  size_t nrev, caprev;
-  sl_match_merge *mer;
-  size_t nmer, capmer;
-  sl_match_stats stats;
-  sl_match_counts restoring;  /* during a restore: entity -> one of its slots + 1 */
-};
+#include "matcher_state.h"
 
 const char *sl_match_decision_name(int d) {
   static const char *const names[] = {"new", "link", "review", "id"};
@@ -91,6 +33,9 @@ sl_match *sl_match_new(const sl_match_config *c, sl_match_model *mo) {
   m->mo.field = c->field;
   memset(mo, 0, sizeof *mo);
   sl_match_store_init(&m->st, c);
+  for (int i = 0; i < c->ncols; i++)
+    if (c->col_part[i] == 0) m->value_col[c->col_input[i]] = i;
+  sl_match_golden_columns(c, m->golden_col);
   if (!(m->ix = sl_match_index_new(c->block_cap))) {
     sl_match_free(m);
     return NULL;
@@ -130,7 +75,14 @@ void sl_match_free(sl_match *m) {
   free(m->pend);
   free(m->rev);
   free(m->mer);
+  free(m->spl);
   sl_match_counts_free(&m->restoring);
+  sl_match_constraints_free(&m->cons);
+  sl_match_prepared_free(&m->reprep);
+  free(m->ring);
+  free(m->keys);
+  free(m->pairs);
+  free(m->roots);
   free(m);
 }
 
@@ -154,7 +106,7 @@ static int grow_slots(sl_match *m) {
   return 0;
 }
 
-static int push(void **arr, size_t *n, size_t *cap, size_t elem, const void *v) {
+int sl__match_push(void **arr, size_t *n, size_t *cap, size_t elem, const void *v) {
   if (*n == *cap) {
     size_t nc = *cap ? *cap * 2 : 32;
     void *p = realloc(*arr, nc * elem);
@@ -169,7 +121,7 @@ static int push(void **arr, size_t *n, size_t *cap, size_t elem, const void *v) 
 
 /* ---- identities ---- */
 
-static uint64_t identity_key(sl_match_str d, sl_match_str f, sl_match_str s) {
+uint64_t sl__match_identity_key(sl_match_str d, sl_match_str f, sl_match_str s) {
   XXH3_state_t st;
   XXH3_64bits_reset(&st);
   XXH3_64bits_update(&st, d.p, d.n);
@@ -235,8 +187,32 @@ static int id_grow(sl_match *m) {
 
 uint32_t sl_match_find(const sl_match *m, sl_match_str dept, sl_match_str feed, sl_match_str src_id) {
   if (!m->idcap) return UINT32_MAX;
-  size_t i = id_at(m, identity_key(dept, feed, src_id), dept, feed, src_id);
+  size_t i = id_at(m, sl__match_identity_key(dept, feed, src_id), dept, feed, src_id);
   return m->idkey[i] ? m->idslot[i] : UINT32_MAX;
+}
+
+uint32_t sl__match_find_key(const sl_match *m, uint64_t key) {
+  if (!m->idcap) return UINT32_MAX;
+  size_t mask = m->idcap - 1, i = (size_t)(key * 0x9E3779B97F4A7C15ull >> 17) & mask;
+  for (; m->idkey[i]; i = (i + 1) & mask)
+    if (m->idkey[i] == key) return m->idslot[i];
+  return UINT32_MAX;
+}
+
+uint64_t sl__match_slot_identity(const sl_match *m, uint32_t slot) {
+  sl_match_str x[EXTRA], col[SL_MATCH_MAX_COLS];
+  extras(m, slot, col, x);
+  return sl__match_identity_key(x[0], x[1], x[2]);
+}
+
+uint64_t sl__match_entity_key(sl_match_str dept, sl_match_str feed, sl_match_str src_id, uint64_t seed) {
+  char idbuf[1024];
+  int n = snprintf(idbuf, sizeof idbuf, "%.*s/%.*s/%.*s", (int)dept.n, dept.p, (int)feed.n, feed.p,
+                   (int)src_id.n, src_id.p);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof idbuf) n = sizeof idbuf - 1;
+  uint64_t e = XXH3_64bits_withSeed(idbuf, (size_t)n, seed);
+  return e ? e : 1;
 }
 
 /* The index of name in t, added if new; OVERFLOW past MAX_NAMES. */
@@ -251,7 +227,7 @@ static int intern(name_table *t, sl_match_str name, uint16_t *out) {
     return 0;
   }
   char *s = strndup(name.n ? name.p : "", name.n);
-  if (!s || push((void **)&t->v, &t->n, &t->cap, sizeof s, &s)) {
+  if (!s || sl__match_push((void **)&t->v, &t->n, &t->cap, sizeof s, &s)) {
     free(s);
     return SL_ENOMEM;
   }
@@ -261,24 +237,36 @@ static int intern(name_table *t, sl_match_str name, uint16_t *out) {
 
 /* ---- clusters ---- */
 
+uint32_t sl__match_root(sl_match *m, uint32_t x) {
+  return sl_match_uf_find(&m->uf, x);
+}
+
 static uint32_t root(sl_match *m, uint32_t x) {
   return sl_match_uf_find(&m->uf, x);
 }
 
-/* Links slot s with j; keeps the entities straight: the one with more live
- * members survives (ties: the smaller id), the other is merged into it. */
-static int link(sl_match *m, uint32_t s, uint32_t j) {
-  uint32_t ra = root(m, s), rb = root(m, j);
+int sl__match_join(sl_match *m, uint32_t a, uint32_t b) {
+  uint32_t ra = root(m, a), rb = root(m, b);
   if (ra == rb) return 0;
-  uint64_t ea = m->ent[ra], eb = m->ent[rb];
-  uint32_t va = m->ver[ra], vb = m->ver[rb], la = m->live[ra], lb = m->live[rb];
-  int rc = sl_match_uf_union(&m->uf, s, j);
+  int rc = sl_match_uf_union(&m->uf, a, b);
   if (rc != 1) return rc;
-  uint32_t r = root(m, s);
   /* The two rings become one. */
   uint32_t t = m->next[ra];
   m->next[ra] = m->next[rb];
   m->next[rb] = t;
+  return 1;
+}
+
+/* Links slot s with j; keeps the entities straight: the one with more live
+ * members survives (ties: the smaller id), the other is merged into it. */
+int sl__match_link(sl_match *m, uint32_t s, uint32_t j) {
+  uint32_t ra = root(m, s), rb = root(m, j);
+  if (ra == rb) return 0;
+  uint64_t ea = m->ent[ra], eb = m->ent[rb];
+  uint32_t va = m->ver[ra], vb = m->ver[rb], la = m->live[ra], lb = m->live[rb];
+  int rc = sl__match_join(m, s, j);
+  if (rc != 1) return rc;
+  uint32_t r = root(m, s);
   m->live[r] = la + lb;
   if (!ea || !eb) {       /* a record without an entity joins one */
     m->ent[r] = ea ? ea : eb;
@@ -291,7 +279,7 @@ static int link(sl_match *m, uint32_t s, uint32_t j) {
   sl_match_merge mg = {.survivor = m->ent[r], .absorbed = a_wins ? eb : ea,
                        .absorbed_version = (a_wins ? vb : va) + 1,
                        .absorbed_members = a_wins ? lb : la};
-  return push((void **)&m->mer, &m->nmer, &m->capmer, sizeof mg, &mg) ? SL_ENOMEM : 1;
+  return sl__match_push((void **)&m->mer, &m->nmer, &m->capmer, sizeof mg, &mg) ? SL_ENOMEM : 1;
 }
 
 static int by_weight_desc(const void *x, const void *y) {
@@ -365,13 +353,45 @@ int sl_match_add(sl_match *m, const sl_match_in *in, sl_match_result *res) {
   return sl_match_add_prepared(m, in, &m->prep, res);
 }
 
+sl_match_rule sl__match_judge(sl_match *m, const sl_match_str *acol, uint32_t idha, uint32_t j,
+                              sl_match_str *colb, double *w) {
+  const sl_match_config *c = m->c;
+  *w = W_ID;
+  /* Two different valid IDs are known without reading the candidate. */
+  if (idha && m->idh[j] && idha != m->idh[j]) return SL_MATCH_CANNOT;
+  /* One decoding of the candidate's values for the ID rule and the fields. */
+  sl_match_store_get(&m->st, j, c->ncols, colb, NULL, 0);
+  sl_match_rule d = c->id_col >= 0 ? sl_match_id_rule(acol[c->id_col], colb[c->id_col]) : SL_MATCH_SCORE;
+  if (d != SL_MATCH_SCORE) return d;
+  sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS];
+  int8_t gm[SL_MATCH_MAX_FIELDS];
+  for (int f = 0; f < c->nfields; f++) {
+    a[f] = acol[c->field_col[f]];
+    b[f] = colb[c->field_col[f]];
+  }
+  sl_match_gamma(&m->mo, a, b, gm, &m->sc);
+  *w = sl_match_weight(&m->mo, gm, a, NULL);
+  return SL_MATCH_SCORE;
+}
+
+/* Whether an update's entity holds together without the earlier version
+ * old, so that it need not be recomputed: the new version s links to every
+ * other live member (m->pend), and carries the same valid ID (the
+ * cluster's identity stays right). */
+static int still_holds(sl_match *m, uint32_t old, uint32_t s) {
+  if (m->idh[s] != m->idh[old]) return 0;
+  uint32_t r = root(m, old), n = 0;
+  for (size_t y = 0; y < m->npend; y++) n += root(m, m->pend[y].j) == r;
+  return n == m->live[r];
+}
+
 int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_prepared *p,
                           sl_match_result *res) {
   const sl_match_config *c = m->c;
   memset(res, 0, sizeof *res);
   res->with = UINT32_MAX;
-  m->npend = m->nrev = m->nmer = 0;
-  uint64_t key = identity_key(in->dept, in->feed, in->src_id);
+  m->npend = m->nrev = m->nmer = m->nspl = 0;
+  uint64_t key = sl__match_identity_key(in->dept, in->feed, in->src_id);
   uint64_t vh = values_hash(c, p);
   if (id_grow(m)) return SL_ENOMEM;
   size_t at = id_at(m, key, in->dept, in->feed, in->src_id);
@@ -384,13 +404,17 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   if (new_slot(m, in, p, vh, &s)) return SL_ENOMEM;
   uint16_t g = m->group[s];
   uint32_t idh = m->idh[s];
-  uint32_t old_root = UINT32_MAX;
+  uint64_t e0 = 0;          /* an update: the entity the earlier version was in, */
+  uint32_t keeper = UINT32_MAX;   /* and a slot of it after recomputing it without that version */
   if (old != UINT32_MAX) {
-    /* An update: the earlier version stops being a member. */
+    /* An update: the earlier version stops being a member, and its entity
+     * is recomputed without it (it may have held the entity together) and
+     * with the new version, which stays in the entity if it still matches
+     * a member: no entity comes apart to merge again. */
     m->flags[old] &= (uint8_t)~F_LIVE;
     m->gen[s] = m->gen[old] < 255 ? (uint8_t)(m->gen[old] + 1) : 255;
-    old_root = root(m, old);
-    m->live[old_root]--;
+    e0 = m->ent[root(m, old)];
+    m->live[root(m, old)]--;
     m->stats.updates++;
   } else {
     m->idkey[at] = key;
@@ -399,11 +423,13 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
   m->idslot[at] = s;
   res->slot = s;
   res->updated = old != UINT32_MAX;
+  if (m->cons.n && sl__match_arrival(m, s, key)) return SL_ENOMEM;
+  int detached = m->flags[s] & F_DETACHED;
 
-  /* Candidates: the live records sharing a key, scored. */
-  if (sl_match_cands_collect(&m->cands, m->ix, p->key, (size_t)p->nkeys, s)) return SL_ENOMEM;
-  sl_match_str a[SL_MATCH_MAX_FIELDS], b[SL_MATCH_MAX_FIELDS], colb[SL_MATCH_MAX_COLS];
-  for (int f = 0; f < c->nfields; f++) a[f] = p->col[c->field_col[f]];
+  /* Candidates: the live records sharing a key, scored (none for a record
+   * an operator split off: it links by a must-link only). */
+  if (sl_match_cands_collect(&m->cands, m->ix, p->key, detached ? 0 : (size_t)p->nkeys, s)) return SL_ENOMEM;
+  sl_match_str colb[SL_MATCH_MAX_COLS];
   double best = -1;
   /* Candidates are scattered over the arrays and the store: the next ones'
    * lines are asked for while this one is scored. */
@@ -419,15 +445,10 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
       __builtin_prefetch(&m->st.off[m->cands.ids[y + 2]]);
     }
     if (y + 1 < m->cands.n) __builtin_prefetch(m->st.bytes.ptr + m->st.off[m->cands.ids[y + 1]]);
-    if (!(m->flags[j] & F_LIVE) || (c->link_only && m->group[j] == g)) continue;
+    if ((m->flags[j] & (F_LIVE | F_DETACHED)) != F_LIVE || (c->link_only && m->group[j] == g)) continue;
     m->stats.pairs++;
-    /* Two different valid IDs are known without reading the candidate. */
-    sl_match_rule d = idh && m->idh[j] && idh != m->idh[j] ? SL_MATCH_CANNOT : SL_MATCH_SCORE;
-    if (d == SL_MATCH_SCORE) {
-      /* One decoding of the candidate's values for the ID rule and the fields. */
-      sl_match_store_get(&m->st, j, c->ncols, colb, NULL, 0);
-      if (c->id_col >= 0) d = sl_match_id_rule(p->col[c->id_col], colb[c->id_col]);
-    }
+    pending pe = {.i = s, .j = j};
+    sl_match_rule d = sl__match_judge(m, p->col, idh, j, colb, &pe.w);
     if (d == SL_MATCH_CANNOT) {
       /* No constraint to store: both clusters carry their valid ID as
        * their identity (sl_match_uf_identify), and clusters with different
@@ -435,35 +456,39 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
       m->stats.cannot++;
       continue;
     }
-    pending pe = {.j = j, .w = 1e300, .must = d == SL_MATCH_MUST};
-    double pr = 1.0;
-    if (d == SL_MATCH_SCORE) {
-      int8_t gm[SL_MATCH_MAX_FIELDS];
-      for (int f = 0; f < c->nfields; f++) b[f] = colb[c->field_col[f]];
-      sl_match_gamma(&m->mo, a, b, gm, &m->sc);
-      pe.w = sl_match_weight(&m->mo, gm, a, NULL);
-      pr = sl_match_probability(pe.w);
-    }
+    pe.kind = d == SL_MATCH_MUST ? LINK_ID : LINK_SCORE;
+    double pr = d == SL_MATCH_MUST ? 1.0 : sl_match_probability(pe.w);
     if (pr > best || (pr == best && j < res->with)) {
       best = pr;
       res->with = j;
       res->probability = pr;
     }
     if (pr >= c->link) {
-      if (push((void **)&m->pend, &m->npend, &m->cappend, sizeof pe, &pe)) return SL_ENOMEM;
+      if (sl__match_push((void **)&m->pend, &m->npend, &m->cappend, sizeof pe, &pe)) return SL_ENOMEM;
     } else if (pr >= c->review) {
       sl_match_review rv = {.other = j, .probability = pr};
-      if (push((void **)&m->rev, &m->nrev, &m->caprev, sizeof rv, &rv)) return SL_ENOMEM;
+      if (sl__match_push((void **)&m->rev, &m->nrev, &m->caprev, sizeof rv, &rv)) return SL_ENOMEM;
     }
   }
 
-  /* Links strongest first: a record that could join two clusters which may
-   * not be joined joins the one it matches best. */
+  if (old != UINT32_MAX && m->live[root(m, old)] && !still_holds(m, old, s)) {
+    /* The entity is recomputed without the earlier version and with the
+     * new one (an entity of the earlier version alone stays on it, for the
+     * new version to keep). */
+    uint32_t t = m->next[old];    /* the new version into the entity's ring */
+    m->next[old] = m->next[s];
+    m->next[s] = t;
+    if (sl__match_recompute(m, old, UINT32_MAX, s, p, &keeper)) return SL_ENOMEM;
+  }
+
+  /* Links strongest first (an operator's must-link before all): a record
+   * that could join two clusters which may not be joined joins the one it
+   * matches best. */
   if (m->npend > 1) qsort(m->pend, m->npend, sizeof *m->pend, by_weight_desc);
-  int linked = 0, by_id = 0;
+  int linked = 0, how = LINK_SCORE;
   for (size_t y = 0; y < m->npend; y++) {
     m->stats.links++;
-    int rc = link(m, s, m->pend[y].j);
+    int rc = sl__match_link(m, s, m->pend[y].j);
     if (rc == SL_ENOMEM) return rc;
     if (rc == SL_ESTATE) {
       m->stats.refused++;
@@ -471,50 +496,52 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
     }
     if (!linked) {
       res->with = m->pend[y].j;
-      res->probability = m->pend[y].must ? 1.0 : sl_match_probability(m->pend[y].w);
-      by_id = m->pend[y].must;
+      how = m->pend[y].kind;
+      res->probability = how != LINK_SCORE ? 1.0 : sl_match_probability(m->pend[y].w);
     }
     linked = 1;
   }
   uint32_t r = root(m, s);
-  if (!m->ent[r] && old_root != UINT32_MAX && m->ent[root(m, old)] && !m->live[root(m, old)]) {
+  if (!m->ent[r] && old != UINT32_MAX && keeper == UINT32_MAX && m->ent[root(m, old)]) {
     /* An update that links nowhere keeps its entity when it was the only member. */
-    if (link(m, s, old) == 1) r = root(m, s);
+    if (sl__match_link(m, s, old) == 1) r = root(m, s);
   }
   if (!m->ent[r]) {
-    char idbuf[1024];
-    int n = snprintf(idbuf, sizeof idbuf, "%.*s/%.*s/%.*s", (int)in->dept.n, in->dept.p,
-                     (int)in->feed.n, in->feed.p, (int)in->src_id.n, in->src_id.p);
-    if (n < 0) n = 0;
-    if ((size_t)n >= sizeof idbuf) n = sizeof idbuf - 1;
-    uint64_t e = XXH3_64bits_withSeed(idbuf, (size_t)n, m->gen[s]);
-    m->ent[r] = e ? e : 1;
+    m->ent[r] = sl__match_entity_key(in->dept, in->feed, in->src_id, m->gen[s]);
     m->ver[r] = 1;
     res->created = 1;
     m->stats.new_entities++;
   }
   res->entity = m->ent[r];
-  if (old_root != UINT32_MAX) {
-    uint32_t orr = root(m, old);
-    if (orr != r) {
-      res->left = m->ent[orr];
-      res->left_slot = old;
-      res->left_version = ++m->ver[orr];
+  if (old != UINT32_MAX) {
+    /* Where the earlier version's entity is now: if not this record's, the
+     * record left it. */
+    uint32_t where = keeper != UINT32_MAX ? keeper : old;
+    uint32_t er = root(m, where);
+    if (er != r && m->ent[er] == e0) {
+      res->left = e0;
+      res->left_slot = where;
+      res->left_version = ++m->ver[er];
     }
   }
 
-  /* Possible matches left in another cluster go to review. */
+  /* Possible matches left in another cluster go to review, but a pair an
+   * operator decided already. */
   size_t k = 0;
   for (size_t y = 0; y < m->nrev; y++)
-    if (root(m, m->rev[y].other) != r) m->rev[k++] = m->rev[y];
+    if (root(m, m->rev[y].other) != r &&
+        (!m->cons.n || !sl_match_constraint_get(&m->cons, key, sl__match_slot_identity(m, m->rev[y].other))))
+      m->rev[k++] = m->rev[y];
   m->nrev = k;
   res->reviews = m->rev;
   res->nreviews = k;
   res->merges = m->mer;
   res->nmerges = m->nmer;
+  res->splits = m->spl;
+  res->nsplits = m->nspl;
   m->stats.reviews += k;
-  res->decision = linked ? (by_id ? SL_MATCH_ID : SL_MATCH_LINK) : k ? SL_MATCH_REVIEW : SL_MATCH_NEW;
-  if (best < 0) res->probability = 0;
+  res->decision = linked ? (how == LINK_ID ? SL_MATCH_ID : SL_MATCH_LINK) : k ? SL_MATCH_REVIEW : SL_MATCH_NEW;
+  if (best < 0 && !linked) res->probability = 0;
   m->dec[s] = (uint8_t)res->decision;
   m->prob[s] = (float)res->probability;
   m->with[s] = res->with;
@@ -530,7 +557,7 @@ int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity) {
   sl_match_prepare(m->c, in->value, &m->prep);
   const sl_match_prepared *p = &m->prep;
   m->nmer = 0;
-  uint64_t key = identity_key(in->dept, in->feed, in->src_id);
+  uint64_t key = sl__match_identity_key(in->dept, in->feed, in->src_id);
   if (id_grow(m)) return SL_ENOMEM;
   size_t at = id_at(m, key, in->dept, in->feed, in->src_id);
   if (m->idkey[at]) return 0;
@@ -548,7 +575,7 @@ int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity) {
     m->ver[s] = 1;
     return sl_match_counts_add(&m->restoring, entity, (uint64_t)s + 1);
   }
-  int rc = link(m, s, (uint32_t)(other - 1));
+  int rc = sl__match_link(m, s, (uint32_t)(other - 1));
   if (rc == SL_ENOMEM) return rc;
   if (rc == SL_ESTATE) {
     /* Kept apart: it keeps the entity id on a cluster of its own. */
@@ -624,5 +651,6 @@ void sl_match_stats_get(const sl_match *m, sl_match_stats *st) {
                     sizeof(uint16_t) * 2;
   st->bytes = st->index.bytes + m->cap * per_slot + m->st.bytes.cap + m->st.cap * sizeof(uint64_t) +
               m->uf.cap * (sizeof(uint32_t) * 3 + sizeof(uint64_t)) + m->uf.clcap * 8 +
-              m->idcap * (sizeof(uint64_t) + sizeof(uint32_t)) + m->cands.nstamp * sizeof(uint32_t);
+              m->idcap * (sizeof(uint64_t) + sizeof(uint32_t)) + m->cands.nstamp * sizeof(uint32_t) +
+              m->cons.cap * sizeof(sl_match_constraint) + m->cons.head.cap * 2 * sizeof(uint64_t);
 }

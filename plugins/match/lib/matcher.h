@@ -196,6 +196,38 @@ int sl_match_model_write(const sl_match_model *mo, const char *path, sl_buf *err
  * err naming the file, the line and the field. */
 int sl_match_model_read(sl_match_model *mo, const char *path, sl_buf *err);
 
+/* ---- constraints.c: the operators' decisions, by record identity ---- */
+
+enum {
+  SL_MATCH_MUST_LINK = 1,   /* the two records are one entity */
+  SL_MATCH_CANNOT_LINK,     /* the two records are never in one entity, not even through others */
+  SL_MATCH_DETACH           /* (split) the record links only by a must-link, never by score or ID */
+};
+
+typedef struct sl_match_constraint {
+  uint64_t a, b;            /* identity keys; b 0 for a detachment */
+  uint32_t next_a, next_b;  /* the next entry + 1 on a's and b's lists */
+  uint8_t kind;
+} sl_match_constraint;
+
+typedef struct sl_match_constraints {
+  sl_match_counts head;     /* identity -> its first entry + 1 */
+  sl_match_constraint *e;
+  size_t n, cap;
+} sl_match_constraints;
+
+void sl_match_constraints_free(sl_match_constraints *cs);
+/* Sets the pair's constraint (b 0 and kind SL_MATCH_DETACH: a's
+ * detachment), replacing an earlier one on the same pair: the previous
+ * kind (0: none), or SL_ENOMEM. */
+int sl_match_constraint_set(sl_match_constraints *cs, uint64_t a, uint64_t b, int kind);
+/* The pair's kind (b 0: SL_MATCH_DETACH if a is detached), 0 if none. */
+int sl_match_constraint_get(const sl_match_constraints *cs, uint64_t a, uint64_t b);
+/* id's entries: first, next (0 at the end), and the entry itself. */
+uint32_t sl_match_constraint_first(const sl_match_constraints *cs, uint64_t id);
+uint32_t sl_match_constraint_next(const sl_match_constraints *cs, uint32_t e, uint64_t id);
+const sl_match_constraint *sl_match_constraint_at(const sl_match_constraints *cs, uint32_t e);
+
 /* ---- matcher.c: streaming ---- */
 
 typedef enum sl_match_decision {
@@ -229,6 +261,18 @@ typedef struct sl_match_merge {
   uint32_t absorbed_members;
 } sl_match_merge;
 
+/* An entity recomputed into several: the largest part keeps the entity
+ * (ties: the part without the record split off, then the part with the
+ * record whose identity the entity id was made from, then the part whose
+ * smallest identity hash is smaller), each other part is a new entity. */
+typedef struct sl_match_split {
+  uint64_t from;          /* the entity split */
+  uint32_t from_version;  /* its version after this split */
+  uint32_t from_slot;     /* a live slot of it, UINT32_MAX when none is left */
+  uint64_t entity;        /* the new entity (version 1) */
+  uint32_t slot;          /* a slot of it */
+} sl_match_split;
+
 /* What adding a record did.  Arrays are borrowed until the next add. */
 typedef struct sl_match_result {
   uint32_t slot;          /* the record's slot */
@@ -246,6 +290,8 @@ typedef struct sl_match_result {
   size_t nreviews;
   sl_match_merge *merges;
   size_t nmerges;
+  sl_match_split *splits; /* recomputations: an update, an operator's decision */
+  size_t nsplits;
 } sl_match_result;
 
 /* A matcher on c (borrowed, finished) with model mo (taken: the matcher
@@ -271,6 +317,38 @@ int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity);
 /* Ends a restore (frees the entity map it kept); later adds match. */
 void sl_match_restore_done(sl_match *m);
 
+/* ---- operators' decisions ---- */
+
+/* A record's identity as a decision names it. */
+typedef struct sl_match_ident {
+  sl_match_str dept, feed, src_id;
+} sl_match_ident;
+
+typedef enum sl_match_op {
+  SL_MATCH_OP_LINK = 1,   /* a and b are one entity: merged now, kept together by later recomputations */
+  SL_MATCH_OP_NO_LINK,    /* a and b are never in one entity: split now if they are */
+  SL_MATCH_OP_SPLIT       /* a leaves its entity for a new one and links only by an operator's link */
+} sl_match_op;
+
+/* Applies an operator's decision (b unused for a split).  It is kept by
+ * identity: a record not seen yet is held to it when it comes, a record
+ * updated since in its new version; a later decision on the same pair
+ * replaces it.  What changed is in res: merges (a link), splits (a no_link
+ * or split recomputes the entity, see sl_match_split), and res->entity the
+ * entity of a afterwards (0 if a is not seen yet).  0; SL_ESTATE when a
+ * link cannot be made (the two entities carry different valid IDs, or a
+ * no_link keeps them apart): nothing changed, the decision is not kept;
+ * SL_EINVAL for a pair of one record; SL_ENOMEM. */
+int sl_match_decide(sl_match *m, sl_match_op op, const sl_match_ident *a, const sl_match_ident *b,
+                    sl_match_result *res);
+/* During a restore, after the members: the same without changing any
+ * entity (the members table already holds the decisions' effects); only
+ * the constraints are put back.  0 or SL_ENOMEM. */
+int sl_match_restore_decision(sl_match *m, sl_match_op op, const sl_match_ident *a, const sl_match_ident *b);
+const char *sl_match_op_name(int op);
+/* "link", "no_link", "split" -> op; 0 if none. */
+int sl_match_op_parse(const char *s, size_t n);
+
 /* Slots: every version of every record, live or superseded. */
 size_t sl_match_slots(const sl_match *m);
 int sl_match_live(const sl_match *m, uint32_t slot);
@@ -288,6 +366,10 @@ typedef struct sl_match_view {
 } sl_match_view;
 
 void sl_match_get(const sl_match *m, uint32_t slot, sl_match_view *v);
+/* The values a slot's inputs are prepared from again (what its member row
+ * carries): an input's validated form where it has one ("id_no.valid",
+ * the 18 characters), else its prepared value.  vals: config's ninputs. */
+void sl_match_inputs(const sl_match *m, uint32_t slot, sl_match_str *vals);
 /* The entity of a slot, its live members and version. */
 uint64_t sl_match_entity(sl_match *m, uint32_t slot);
 uint32_t sl_match_entity_members(sl_match *m, uint32_t slot);
@@ -298,6 +380,7 @@ uint32_t sl_match_next(const sl_match *m, uint32_t slot);
 
 typedef struct sl_match_stats {
   uint64_t records, replays, updates, pairs, links, reviews, new_entities, cannot, refused;
+  uint64_t decisions, recomputed, splits;   /* operators' decisions; entities recomputed, split */
   sl_match_index_stats index;
   uint64_t bytes;         /* everything the matcher holds */
 } sl_match_stats;

@@ -130,7 +130,10 @@ static void prep_cn_id(const char *s, size_t n, sl_buf *part) {
     return;
   }
   char body[18];
-  if (n == 18 && all_digits(s, 17)) memcpy(body, s, 17);
+  /* 17 digits: the body without its check character, as this kind keeps
+   * it, so that preparing a prepared value again gives the same parts (a
+   * restore and a recomputed entity prepare the stored values again). */
+  if ((n == 18 || n == 17) && all_digits(s, 17)) memcpy(body, s, 17);
   else if (n == 15 && all_digits(s, 15)) {
     memcpy(body, s, 6);
     memcpy(body + 6, "19", 2);

@@ -1,4 +1,4 @@
--- sluice check: platform.sinks makes four checkable pg.sinks (upsert keys,
+-- sluice check: platform.sinks makes five checkable pg.sinks (upsert keys,
 -- newer_by = "version" among the columns, setup_sql); `only` picks some;
 -- platform.not_platform is a `where` for the other sinks.
 local sl = require "sluice"
@@ -11,6 +11,7 @@ for _, s in ipairs(platform.sinks { conninfo = "host=127.0.0.1 port=1", domain =
 end
 sinks[#sinks + 1] = sl.file.sink { path = "linked.jsonl", where = platform.not_platform }
 assert(platform.ddl("person"):find("create table if not exists person.members", 1, true))
+assert(platform.ddl("person"):find("create table if not exists person.decisions", 1, true))
 return sl.pipeline {
   name = "platform",
   sources = { sl.file.source { path = "in.jsonl" } },
