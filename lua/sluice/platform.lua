@@ -36,8 +36,9 @@ end
 -- reviews.decision and reviews.decided_at are the operators': never written
 -- by the sink, so an upsert of the same review keeps a decision taken.
 local TABLES = {
-  { kind = "member", table = "members", key = { "dept", "feed", "src_id" },
-    columns = { "dept", "feed", "src_id", "entity_id", "decision", "probability", "vals", "updated_at" } },
+  { kind = "member", table = "members", key = { "dept", "feed", "src_id" }, newer_by = "seq",
+    columns = { "dept", "feed", "src_id", "entity_id", "decision", "probability", "vals", "updated_at",
+                "seq" } },
   { kind = "entity", table = "entities", key = { "entity_id" }, newer_by = "version",
     columns = { "entity_id", "status", "merged_into", "golden", "provenance", "members", "version",
                 "updated_at" } },
@@ -45,8 +46,8 @@ local TABLES = {
     columns = { "event_id", "kind", "entity_id", "other_entity", "member", "version", "at" } },
   { kind = "review", table = "reviews", key = { "review_id" },
     columns = { "review_id", "a", "b", "probability", "explanation", "record_a", "record_b" } },
-  { kind = "decision", table = "decisions", key = { "decision_id" },
-    columns = { "decision_id", "a", "b", "decision", "review_id", "by", "at" } },
+  { kind = "decision", table = "decisions", key = { "decision_id" }, newer_by = "seq",
+    columns = { "decision_id", "a", "b", "decision", "review_id", "by", "at", "seq" } },
 }
 platform.tables = TABLES
 
@@ -67,7 +68,9 @@ create table if not exists @.members (
   decision text, probability float8,
   vals jsonb not null,
   updated_at timestamptz,
+  seq bigint,
   primary key (dept, feed, src_id));
+alter table @.members add column if not exists seq bigint;
 create index if not exists members_entity_id on @.members (entity_id);
 create table if not exists @.entities (
   entity_id text primary key,
@@ -97,7 +100,8 @@ create table if not exists @.decisions (
   decision_id text primary key,
   a text not null, b text,
   decision text not null,
-  review_id text, by text, at timestamptz);
+  review_id text, by text, at timestamptz,
+  seq bigint);
 
 -- The entity an entity id stands for now: itself, or the entity it was
 -- merged into, followed to the end (a chain longer than 64 is cut).

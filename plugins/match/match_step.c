@@ -95,6 +95,7 @@ typedef struct match_priv {
   sl_metric *m_records, *m_links, *m_reviews, *m_new, *m_capped, *m_bytes, *m_replays, *m_decisions, *m_splits;
   sl_match_stats last;
   int cap_logged;
+  int64_t seq;            /* the last member or decision row's seq (restored as the tables' greatest) */
 } match_priv;
 
 /* ---- small JSON writers ---- */
@@ -316,7 +317,7 @@ static void member_row(match_priv *pv, const match_cfg *cfg, const sl_match_in *
   time_text(in->time_ms, at);
   jkey(b, "updated_at", 0);
   sl_buf_json_string(b, at, strlen(at));
-  sl_buf_putc(b, '}');
+  sl_buf_printf(b, ",\"seq\":%lld}", (long long)++pv->seq);
   q_push(&pv->q, b);
 }
 
@@ -645,7 +646,7 @@ static void decision_row(match_priv *pv, const match_cfg *cfg, const decision *d
     time_text(d->time_ms, at);
     sl_buf_json_string(b, at, strlen(at));
   }
-  sl_buf_putc(b, '}');
+  sl_buf_printf(b, ",\"seq\":%lld}", (long long)++pv->seq);
   q_push(&pv->q, b);
 }
 
@@ -953,31 +954,52 @@ static void match_finish(sl_stage *st, sl_step_out *out) {
  * (sl_match_restore) and every decision back as a constraint
  * (sl_match_restore_decision). */
 
+/* An entity id's hash: the 16 hex digits after its prefix letter. */
+static uint64_t entity_hash(sl_match_str entity_id) {
+  char hex[17];
+  snprintf(hex, sizeof hex, "%.*s", entity_id.n > 1 ? (int)entity_id.n - 1 : 0, entity_id.p + 1);
+  return strtoull(hex, NULL, 16);
+}
+
 typedef struct restore_ctx {
   match_priv *pv;
   sl_arena a;
   size_t n;
 } restore_ctx;
 
-/* One member: its vals (the raw match fields, JSON) as the inputs. */
-static int restore_member(void *ud, sl_match_str dept, sl_match_str feed, sl_match_str src_id,
-                          sl_match_str entity_id, sl_match_str vals_json) {
+/* One member: its vals (the raw match fields, JSON) as the inputs, with
+ * the decision, probability and time it came with. */
+static int restore_member(void *ud, const sl_match_member_row *row) {
   restore_ctx *rc = ud;
   match_priv *pv = rc->pv;
   sl_arena_reset(&rc->a);
   sl_value v;
   const char *why = NULL;
   sl_match_str vals[SL_MATCH_MAX_INPUTS] = {{"", 0}};
-  if (!sl_json_parse(vals_json.p, vals_json.n, &rc->a, &v, &why) && v.type == SL_T_OBJECT)
+  if (!sl_json_parse(row->vals_json.p, row->vals_json.n, &rc->a, &v, &why) && v.type == SL_T_OBJECT)
     for (int i = 0; i < pv->cfg.ninputs; i++) {
       const sl_value *x = get(&v, pv->cfg.input[i]);
       if (x && x->type == SL_T_STRING) vals[i] = (sl_match_str){x->u.s.ptr, (uint32_t)x->u.s.len};
     }
-  char hex[17];
-  snprintf(hex, sizeof hex, "%.*s", entity_id.n > 1 ? (int)entity_id.n - 1 : 0, entity_id.p + 1);
-  sl_match_in in = {.dept = dept, .feed = feed, .src_id = src_id, .value = vals};
+  int how = SL_MATCH_NEW;
+  for (int d = SL_MATCH_NEW; d <= SL_MATCH_ID; d++) {
+    const char *name = sl_match_decision_name(d);
+    if (row->decision.n == strlen(name) && !memcmp(row->decision.p, name, row->decision.n)) how = d;
+  }
+  sl_match_in in = {.dept = row->dept, .feed = row->feed, .src_id = row->src_id, .time_ms = row->updated_ms,
+                    .value = vals};
   rc->n++;
-  return sl_match_restore(pv->m, &in, strtoull(hex, NULL, 16));
+  return sl_match_restore_member(pv->m, &in, entity_hash(row->entity_id), how, row->probability);
+}
+
+/* One entity row, after the members: an active entity's version. */
+static int restore_entity(void *ud, sl_match_str entity_id, sl_match_str status, sl_match_str merged_into,
+                          int64_t version) {
+  restore_ctx *rc = ud;
+  (void)merged_into;
+  if (status.n != 6 || memcmp(status.p, "active", 6) || version < 1 || version > UINT32_MAX) return 0;
+  if (!sl_match_restore_version(rc->pv->m, entity_hash(entity_id), (uint32_t)version)) rc->n++;
+  return 0;
 }
 
 /* One decision row, after the members: a constraint again (the members
@@ -1014,6 +1036,10 @@ static int match_restore(sl_stage *st) {
   int r = sl_match_platform_load(cfg->platform, cfg->domain, restore_member, &rc, err, sizeof err);
   size_t members = rc.n;
   rc.n = 0;
+  if (!r) r = sl_match_platform_max_seq(cfg->platform, cfg->domain, &pv->seq, err, sizeof err);
+  if (!r) r = sl_match_platform_load_entities(cfg->platform, cfg->domain, restore_entity, &rc, err, sizeof err);
+  size_t versions = rc.n;
+  rc.n = 0;
   if (!r && cfg->decisions) r = sl_match_platform_load_decisions(cfg->platform, cfg->domain, restore_decision, &rc, err, sizeof err);
   sl_arena_free(&rc.a);
   sl_match_restore_done(pv->m);
@@ -1021,8 +1047,9 @@ static int match_restore(sl_stage *st) {
     sl_log_error(sl_stage_name(st), "restore from the platform tables: %s", err[0] ? err : sl_strerror(r));
     return r;
   }
-  sl_log_info(sl_stage_name(st), "restored %zu members and %zu decisions from the platform tables in %lld ms",
-              members, rc.n, (long long)(sl_mono_ms() - t0));
+  sl_log_info(sl_stage_name(st),
+              "restored %zu members, %zu entity versions and %zu decisions from the platform tables in %lld ms",
+              members, versions, rc.n, (long long)(sl_mono_ms() - t0));
   return 0;
 }
 

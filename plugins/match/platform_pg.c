@@ -1,6 +1,6 @@
-/* sl_match_platform_load, sl_match_platform_load_entities and
- * sl_match_platform_load_decisions: a domain's members (entities,
- * decisions) read back from PostgreSQL with one COPY ... TO
+/* sl_match_platform_load, sl_match_platform_load_entities,
+ * sl_match_platform_load_decisions and sl_match_platform_max_seq: a
+ * domain's members (entities, decisions, the greatest row seq) read back from PostgreSQL with one COPY ... TO
  * STDOUT in text format, each row split and unescaped in
  * place in libpq's buffer and handed to the caller.  No row is copied: the
  * server's COPY and the network are the cost (bench/match_restore measures
@@ -261,19 +261,57 @@ done:
 typedef struct member_ctx {
   sl_match_member_fn fn;
   void *ud;
+  const char *domain;
 } member_ctx;
+
+/* A bigint column's text (NULL: 0 if null_ok) into *out; 0, or -1 if it
+ * is not one. */
+static int parse_int64(sl_match_str v, int null_ok, int64_t *out) {
+  char num[24];
+  char *end = NULL;
+  *out = 0;
+  if (!v.p) return null_ok ? 0 : -1;
+  if (v.n == 0 || v.n >= sizeof num) return -1;
+  memcpy(num, v.p, v.n);
+  num[v.n] = 0;
+  errno = 0;
+  long long x = strtoll(num, &end, 10);
+  if (errno || !end || *end) return -1;
+  *out = (int64_t)x;
+  return 0;
+}
 
 static int member_row(void *ctx, const sl_match_str *v, long long row_no, char *err,
                       size_t errlen) {
-  (void)row_no, (void)err, (void)errlen;
   member_ctx *m = ctx;
-  return m->fn(m->ud, v[0], v[1], v[2], v[3], v[4]);
+  sl_match_member_row r = {v[0], v[1], v[2], v[3], v[4], v[5], 0, 0};
+  char num[40];
+  char *end = NULL;
+  int ok = !parse_int64(v[7], 1, &r.updated_ms);
+  if (ok && v[6].p) {
+    ok = v[6].n > 0 && v[6].n < sizeof num;
+    if (ok) {
+      memcpy(num, v[6].p, v[6].n);
+      num[v[6].n] = 0;
+      r.probability = strtod(num, &end);
+      ok = end && *end == 0;
+    }
+  }
+  if (!ok) {
+    set_err(err, errlen, "restore of domain '%s': row %lld of members has a probability or time that "
+            "does not read", m->domain, row_no);
+    return SL_EPARSE;
+  }
+  return m->fn(m->ud, &r);
 }
 
 int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn,
                            void *ud, char *err, size_t errlen) {
-  member_ctx m = {fn, ud};
-  copy_spec spec = {"members", "dept, feed, src_id, entity_id, vals", NULL, 5, member_row, &m};
+  member_ctx m = {fn, ud, domain};
+  copy_spec spec = {"members",
+                    "dept, feed, src_id, entity_id, vals, decision, probability, "
+                    "floor(extract(epoch from updated_at) * 1000)::bigint",
+                    NULL, 8, member_row, &m};
   return load(conninfo, domain, &spec, err, errlen);
 }
 
@@ -286,24 +324,13 @@ typedef struct entity_ctx {
 static int entity_row(void *ctx, const sl_match_str *v, long long row_no, char *err,
                       size_t errlen) {
   entity_ctx *e = ctx;
-  /* version is a bigint: digits and a sign, at most 20 characters. */
-  char num[24];
-  char *end = NULL;
-  long long version = 0;
-  int ok = v[3].p && v[3].n > 0 && v[3].n < sizeof num;
-  if (ok) {
-    memcpy(num, v[3].p, v[3].n);
-    num[v[3].n] = 0;
-    errno = 0;
-    version = strtoll(num, &end, 10);
-    ok = errno == 0 && end && *end == 0;
-  }
-  if (!ok) {
+  int64_t version;
+  if (parse_int64(v[3], 0, &version)) {
     set_err(err, errlen, "restore of domain '%s': row %lld of entities has no version", e->domain,
             row_no);
     return SL_EPARSE;
   }
-  return e->fn(e->ud, v[0], v[1], v[2], (int64_t)version);
+  return e->fn(e->ud, v[0], v[1], v[2], version);
 }
 
 int sl_match_platform_load_entities(const char *conninfo, const char *domain,
@@ -330,4 +357,36 @@ int sl_match_platform_load_decisions(const char *conninfo, const char *domain,
   decision_ctx d = {fn, ud};
   copy_spec spec = {"decisions", "a, b, decision", "at NULLS FIRST, decision_id", 3, decision_row, &d};
   return load(conninfo, domain, &spec, err, errlen);
+}
+
+typedef struct max_ctx {
+  int64_t max;
+  const char *domain, *table;
+} max_ctx;
+
+static int max_row(void *ctx, const sl_match_str *v, long long row_no, char *err, size_t errlen) {
+  (void)row_no;
+  max_ctx *x = ctx;
+  int64_t n;
+  if (parse_int64(v[0], 1, &n)) {
+    set_err(err, errlen, "restore of domain '%s': the greatest seq of %s is not a number", x->domain,
+            x->table);
+    return SL_EPARSE;
+  }
+  if (n > x->max) x->max = n;
+  return 0;
+}
+
+int sl_match_platform_max_seq(const char *conninfo, const char *domain, int64_t *seq, char *err,
+                              size_t errlen) {
+  static const char *const tables[] = {"members", "decisions"};
+  max_ctx x = {0, domain, NULL};
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+    x.table = tables[i];
+    copy_spec spec = {tables[i], "max(seq)", NULL, 1, max_row, &x};
+    int rc = load(conninfo, domain, &spec, err, errlen);
+    if (rc) return rc;
+  }
+  *seq = x.max;
+  return 0;
 }

@@ -13,14 +13,21 @@
 
 /* One member row.  Borrowed: the bytes are valid until the callback returns
  * (copy what you keep).  A NULL value is {NULL, 0}; an empty string is
- * {"", 0} (p not NULL).  vals_json is the jsonb column as JSON text.
- * Returns 0 to go on; anything else stops the load, which returns it. */
-typedef int (*sl_match_member_fn)(void *ud, sl_match_str dept, sl_match_str feed,
-                                  sl_match_str src_id, sl_match_str entity_id,
-                                  sl_match_str vals_json);
+ * {"", 0} (p not NULL).  updated_ms is the record's time, which golden
+ * records' "recent" rule and provenance use.  Returns 0 to go on; anything
+ * else stops the load, which returns it. */
+typedef struct sl_match_member_row {
+  sl_match_str dept, feed, src_id, entity_id;
+  sl_match_str vals_json;   /* the jsonb column as JSON text */
+  sl_match_str decision;    /* how it was linked: "new", "link", "review", "id" */
+  double probability;       /* 0 if NULL */
+  int64_t updated_ms;       /* updated_at in ms since 1970, 0 if NULL */
+} sl_match_member_row;
+
+typedef int (*sl_match_member_fn)(void *ud, const sl_match_member_row *row);
 
 /* Calls fn for every row of <domain>.members (dept, feed, src_id,
- * entity_id, vals), in no particular order, through one
+ * entity_id, vals, decision, probability, updated_at), in no particular order, through one
  * `COPY (SELECT ...) TO STDOUT` on a connection of its own (blocking: call
  * it before the loop runs, or from a thread that may block).
  *
@@ -56,6 +63,14 @@ typedef int (*sl_match_decision_fn)(void *ud, sl_match_str a, sl_match_str b, sl
  * after an earlier one; the same returns as sl_match_platform_load. */
 int sl_match_platform_load_decisions(const char *conninfo, const char *domain,
                                      sl_match_decision_fn fn, void *ud, char *err, size_t errlen);
+
+/* The greatest seq of <domain>.members and <domain>.decisions (0 for
+ * none) into *seq: the step numbers its member and decision rows on from
+ * there, so that a row written later always has the greater seq (the sinks
+ * keep the row with the greatest, whatever order rows arrive in).  The
+ * same returns as sl_match_platform_load. */
+int sl_match_platform_max_seq(const char *conninfo, const char *domain, int64_t *seq, char *err,
+                              size_t errlen);
 
 /* Decodes one field of COPY's text format in place (backslash escapes:
  * \b \f \n \r \t \v \\, \ooo octal, \xhh hex; any other escaped character

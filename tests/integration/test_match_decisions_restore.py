@@ -92,7 +92,7 @@ def body(t, db):
 
     r = run(t, db, "second", [dict(alice, src_id="3"), dict(carol, src_id="7")], [])
     log = r.stderr_text()
-    st.assert_true("restored 4 members and 2 decisions" in log,
+    st.assert_true("restored 4 members, 4 entity versions and 2 decisions" in log,
                    "the restore reads the members and the decisions", log[-1500:])
     e = entities(db)
     st.assert_ne(e["1"], e["2"], "1 and 2 (no_link) after record 3 matched both")

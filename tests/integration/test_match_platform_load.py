@@ -43,7 +43,7 @@ def body(t, db):
     # Made by hand without the constraints of platform.ddl, so that NULLs
     # can be tried in every column.
     db.sql("CREATE TABLE %s.members (dept text, feed text, src_id text, entity_id text, "
-           "decision text, vals jsonb)" % s)
+           "decision text, probability float8, vals jsonb, updated_at timestamptz)" % s)
 
     rc, out, err = dump(t, db.dsn, s)
     st.assert_eq((rc, out, err), (0, "", ""), "an empty table: no rows, no error")

@@ -35,10 +35,13 @@ def records(d):
     gaj/hukou/1 again (an update), then a record joining A and B: B merges
     into A.  The member of B keeps its row (entity_id B) until the step
     rewrites it: the queries must follow merged_into."""
+    seq = [0]
+
     def member(dept, feed, sid, ent, decision, p, vals, at):
+        seq[0] += 1   # the step numbers its member rows; the latest wins
         return {"_platform": "member", "domain": d, "dept": dept, "feed": feed, "src_id": sid,
                 "entity_id": ent, "decision": decision, "probability": p, "vals": vals,
-                "updated_at": at}
+                "updated_at": at, "seq": seq[0]}
 
     def entity(ent, status, into, golden, prov, n, v, at):
         return {"_platform": "entity", "domain": d, "entity_id": ent, "status": status,

@@ -39,13 +39,12 @@ static void put_json(sl_match_str s) {
   putchar('"');
 }
 
-static int on_member(void *ud, sl_match_str dept, sl_match_str feed, sl_match_str src_id,
-                     sl_match_str entity_id, sl_match_str vals) {
+static int on_member(void *ud, const sl_match_member_row *r) {
   tally *t = ud;
   t->rows++;
-  t->bytes += (unsigned long long)dept.n + feed.n + src_id.n + entity_id.n + vals.n;
+  t->bytes += (unsigned long long)r->dept.n + r->feed.n + r->src_id.n + r->entity_id.n + r->vals_json.n;
   if (t->print) {
-    sl_match_str v[5] = {dept, feed, src_id, entity_id, vals};
+    sl_match_str v[5] = {r->dept, r->feed, r->src_id, r->entity_id, r->vals_json};
     putchar('[');
     for (int i = 0; i < 5; i++) {
       if (i) putchar(',');

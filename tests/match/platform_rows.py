@@ -20,14 +20,17 @@ def survivor_of(plat):
 
 def member_entities(plat):
     """src_id -> its entity now: the survivor of the entity of the record's
-    last member row (what the members table holds, and a restore rebuilds
+    latest member row (what the members table holds, and a restore rebuilds
     the clusters from)."""
     survivor = survivor_of(plat)
     last = {}
     for r in plat:
-        if r["_platform"] == "member":
-            last[r["src_id"]] = r["entity_id"]
-    return {k: survivor(v) for k, v in last.items()}
+        # Rows of batches from different sources may reach a sink in
+        # another order than the step made them: the greatest seq is the
+        # latest, as the members table's upsert (newer_by = "seq") keeps it.
+        if r["_platform"] == "member" and r["seq"] > last.get(r["src_id"], (0, None))[0]:
+            last[r["src_id"]] = (r["seq"], r["entity_id"])
+    return {k: survivor(v[1]) for k, v in last.items()}
 
 
 def clusters_of(entities):

@@ -285,7 +285,34 @@ TEST(restored_decisions_hold) {
   sl_match_config_free(&c);
 }
 
+/* link then no_link on one pair, interleaved every way with the pair's two
+ * records (the decisions in their order): the pair ends apart, whichever
+ * came first (tests/match/decisions_case.py found one order that did not). */
+TEST(later_no_link_wins_in_every_order) {
+  /* 0, 1: records 11 and 12 (alike: they link by score); 2: link; 3: no_link. */
+  static const int orders[][4] = {
+      {0, 1, 2, 3}, {0, 2, 1, 3}, {0, 2, 3, 1}, {2, 0, 1, 3}, {2, 0, 3, 1}, {2, 3, 0, 1},
+      {1, 0, 2, 3}, {1, 2, 0, 3}, {1, 2, 3, 0}, {2, 1, 0, 3}, {2, 1, 3, 0}, {2, 3, 1, 0},
+  };
+  for (size_t o = 0; o < sizeof orders / sizeof orders[0]; o++) {
+    sl_match_config c;
+    sl_match *m = matcher(&c);
+    ASSERT(m != NULL);
+    for (int k = 0; k < 4; k++) switch (orders[o][k]) {
+        case 0: add(m, "11", "fred", "1950-01-01", ""); break;
+        case 1: add(m, "12", "fred", "1950-01-01", ""); break;
+        case 2: ASSERT_EQ(decide(m, SL_MATCH_OP_LINK, "11", "12"), 0); break;
+        default: ASSERT_EQ(decide(m, SL_MATCH_OP_NO_LINK, "11", "12"), 0); break;
+      }
+    if (entity(m, "11") == entity(m, "12"))
+      TEST_FAIL_AT("order %d%d%d%d: 11 and 12 in one entity after link then no_link", orders[o][0],
+                   orders[o][1], orders[o][2], orders[o][3]);
+    sl_match_free(m);
+    sl_match_config_free(&c);
+  }
+}
+
 RUN_TESTS(must_link_merges_and_later_records_follow, cannot_link_splits_the_entity_and_holds_later,
           split_takes_one_record_out_for_good, update_of_the_bridge_splits_the_entity,
           decided_pairs_leave_review, decisions_wait_for_their_records, link_across_two_valid_ids_is_refused,
-          restored_decisions_hold)
+          restored_decisions_hold, later_no_link_wins_in_every_order)

@@ -554,6 +554,11 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
 /* ---- restore ---- */
 
 int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity) {
+  return sl_match_restore_member(m, in, entity, SL_MATCH_NEW, 0);
+}
+
+int sl_match_restore_member(sl_match *m, const sl_match_in *in, uint64_t entity, int decision,
+                            double probability) {
   sl_match_prepare(m->c, in->value, &m->prep);
   const sl_match_prepared *p = &m->prep;
   m->nmer = 0;
@@ -566,6 +571,8 @@ int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity) {
   m->idkey[at] = key;
   m->idslot[at] = s;
   m->idused++;
+  m->dec[s] = (uint8_t)decision;
+  m->prob[s] = (float)probability;
   for (int y = 0; y < p->nkeys; y++)
     if (sl_match_index_add(m->ix, p->key[y], s)) return SL_ENOMEM;
   if (!entity) entity = 1;
@@ -583,6 +590,15 @@ int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity) {
     m->ent[s] = entity;
     m->ver[s] = 1;
   }
+  return 0;
+}
+
+int sl_match_restore_version(sl_match *m, uint64_t entity, uint32_t version) {
+  uint64_t slot = sl_match_counts_get(&m->restoring, entity ? entity : 1);
+  if (!slot) return SL_ENOENT;
+  uint32_t r = root(m, (uint32_t)(slot - 1));
+  if (m->ent[r] != entity) return SL_ENOENT;
+  m->ver[r] = version;
   return 0;
 }
 

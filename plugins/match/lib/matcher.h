@@ -314,6 +314,15 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
  * a union the ID rule refuses (an entity an operator joined across two
  * valid IDs) is counted in stats.refused.  0 or SL_ENOMEM. */
 int sl_match_restore(sl_match *m, const sl_match_in *in, uint64_t entity);
+/* The same, with the decision and probability the record was linked with
+ * (the members table's), which the member rows written later repeat. */
+int sl_match_restore_member(sl_match *m, const sl_match_in *in, uint64_t entity, int decision,
+                            double probability);
+/* During a restore, after the members: the version an entity had (the
+ * platform's entities table), so that versions, and the event ids made
+ * from them, go on where they stopped.  0, or SL_ENOENT for an entity no
+ * restored member is in (merged away, or written without its members). */
+int sl_match_restore_version(sl_match *m, uint64_t entity, uint32_t version);
 /* Ends a restore (frees the entity map it kept); later adds match. */
 void sl_match_restore_done(sl_match *m);
 
