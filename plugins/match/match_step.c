@@ -938,9 +938,10 @@ static void match_finish(sl_stage *st, sl_step_out *out) {
     sl_match_stats s;
     sl_match_stats_get(pv->m, &s);
     sl_log_info(sl_stage_name(st),
-                "%llu records (%llu replays, %llu updates), %llu pairs scored, %llu links, %llu reviews, %llu "
+                "%llu records (%llu replays, %llu of them stale, %llu updates), %llu pairs scored, %llu links, %llu reviews, %llu "
                 "entities created, %llu decisions, %llu splits, %llu capped blocks, %.0f bytes a record",
-                (unsigned long long)s.records, (unsigned long long)s.replays, (unsigned long long)s.updates,
+                (unsigned long long)s.records, (unsigned long long)s.replays, (unsigned long long)s.stale,
+                (unsigned long long)s.updates,
                 (unsigned long long)s.pairs, (unsigned long long)s.links, (unsigned long long)s.reviews,
                 (unsigned long long)s.new_entities, (unsigned long long)s.decisions, (unsigned long long)s.splits,
                 (unsigned long long)s.index.capped_blocks,
@@ -1280,7 +1281,7 @@ static int match_init(sl_stage *st) {
   }
   sl_buf_free(&err);
   pv->m_records = sl_stage_metric(st, SL_COUNTER, "match_records_total", "Records matched (replays included).", NULL);
-  pv->m_replays = sl_stage_metric(st, SL_COUNTER, "match_replays_total", "Records seen before with the same values: nothing changed.", NULL);
+  pv->m_replays = sl_stage_metric(st, SL_COUNTER, "match_replays_total", "Records seen before with the same values, or older than the version held: nothing changed.", NULL);
   pv->m_links = sl_stage_metric(st, SL_COUNTER, "match_links_total", "Pairs linked (above the link threshold or by the ID rule).", NULL);
   pv->m_reviews = sl_stage_metric(st, SL_COUNTER, "match_reviews_total", "Pairs sent to review.", NULL);
   pv->m_new = sl_stage_metric(st, SL_COUNTER, "match_new_entities_total", "Entities created.", NULL);

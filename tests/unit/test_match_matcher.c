@@ -98,6 +98,21 @@ TEST(identity_replace_and_replay) {
   sl_match_stats_get(m, &st);
   ASSERT_EQ(st.replays, 2);
   ASSERT_EQ(st.updates, 1);
+
+  /* A version older than the one held (a replay after a restore) leaves
+   * it alone; a newer one replaces it. */
+  sl_match_str v[3] = {S("alice"), S("2000-01-01"), S("")};
+  sl_match_in in = {.dept = S("gaj"), .feed = S("hj"), .src_id = S("2"), .time_ms = 999, .value = v};
+  ASSERT_EQ(sl_match_add(m, &in, &r), 0);
+  ASSERT_EQ(r.replay, 1);
+  ASSERT_EQ(r.entity, eb);
+  sl_match_stats_get(m, &st);
+  ASSERT_EQ(st.stale, 1);
+  in.time_ms = 1001;
+  ASSERT_EQ(sl_match_add(m, &in, &r), 0);
+  ASSERT_EQ(r.replay, 0);
+  ASSERT_EQ(r.updated, 1);
+  ASSERT_EQ(r.entity, ea);
   sl_match_free(m);
   sl_match_config_free(&c);
 }

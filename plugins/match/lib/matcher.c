@@ -400,6 +400,13 @@ int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_pre
     replay_result(m, old, res);
     return 0;
   }
+  /* An older version than the one held (a replay after a restore, or a
+   * department's late correction of a correction) does not replace it. */
+  if (old != UINT32_MAX && in->time_ms && in->time_ms < m->time[old]) {
+    replay_result(m, old, res);
+    m->stats.stale++;
+    return 0;
+  }
   uint32_t s;
   if (new_slot(m, in, p, vh, &s)) return SL_ENOMEM;
   uint16_t g = m->group[s];

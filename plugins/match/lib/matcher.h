@@ -301,7 +301,9 @@ void sl_match_free(sl_match *m);
 const sl_match_model *sl_match_get_model(const sl_match *m);
 
 /* Adds a record: a record whose identity was seen replaces the earlier
- * version (the same values: a replay, nothing changes).  0 or SL_ENOMEM. */
+ * version (the same values: a replay, nothing changes; an older time than
+ * the version held: stale, nothing changes either, res->replay set).
+ * 0 or SL_ENOMEM. */
 int sl_match_add(sl_match *m, const sl_match_in *in, sl_match_result *res);
 /* The same from values already prepared. */
 int sl_match_add_prepared(sl_match *m, const sl_match_in *in, const sl_match_prepared *p,
@@ -389,6 +391,7 @@ uint32_t sl_match_next(const sl_match *m, uint32_t slot);
 
 typedef struct sl_match_stats {
   uint64_t records, replays, updates, pairs, links, reviews, new_entities, cannot, refused;
+  uint64_t stale;         /* of the replays: versions older than the one held, left alone */
   uint64_t decisions, recomputed, splits;   /* operators' decisions; entities recomputed, split */
   sl_match_index_stats index;
   uint64_t bytes;         /* everything the matcher holds */
