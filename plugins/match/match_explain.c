@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "match_step.h"
+#include "platform_pg.h"
 
 const char match_explain_help[] =
     "usage: sluice explain PIPELINE.lua REC_A REC_B [--svg FILE] [--step NAME]\n"
     "       sluice explain PIPELINE.lua REC [--step NAME]\n"
+    "       sluice explain PIPELINE.lua --member DEPT/FEED/SRC_ID [--svg FILE] [--step NAME]\n"
     "\n"
     "REC_A and REC_B are JSON objects with the fields the sl.match step reads, inline\n"
     "or @file.json.  Prints the comparison vector and, per field, the level, m, u, the\n"
@@ -24,9 +26,13 @@ const char match_explain_help[] =
     "link and review thresholds (or the ID rule's).  The model is the step's `model` file.\n"
     "With one record: its prepared values and blocking keys (which entity it would join\n"
     "depends on the records a run has seen, which the model does not hold).\n"
+    "With --member: why a record is in its entity, read from the step's platform tables\n"
+    "(its `platform` conninfo): the record against every other member, strongest first,\n"
+    "then the whole comparison with the strongest.\n"
     "\n"
     "options:\n"
     "  --svg FILE            also draw the weights as a waterfall chart (SVG)\n"
+    "  --member ID           a record of the platform's members table, as dept/feed/src_id\n"
     "exit status: 0 explained, 1 failed, 2 usage or invalid input\n";
 
 /* Colours only on a terminal. */
@@ -233,22 +239,179 @@ static void explain_pair(const sl_match_config *c, const sl_match_model *mo, con
          c->link, c->review);
 }
 
+/* The members of one record's entity, as the platform tables hold them. */
+typedef struct member {
+  char *ident;            /* dept/feed/src_id */
+  char *entity;           /* the entity its row names */
+  int decision;
+  double probability;
+  sl_match_prepared prep;
+  sl_match_explanation e; /* the record explained against this member */
+} member;
+
+typedef struct members {
+  const sl_match_config *c;
+  member *v;
+  size_t n, cap;
+  sl_arena a;
+} members;
+
+static int add_member(void *ud, const sl_match_member_row *row) {
+  members *ms = ud;
+  if (ms->n == ms->cap) {
+    size_t cap = ms->cap ? 2 * ms->cap : 16;
+    member *v = realloc(ms->v, cap * sizeof *v);
+    if (!v) return SL_ENOMEM;
+    ms->v = v;
+    ms->cap = cap;
+  }
+  member *m = &ms->v[ms->n];
+  memset(m, 0, sizeof *m);
+  sl_buf id = SL_BUF_INIT;
+  sl_buf_printf(&id, "%.*s/%.*s/%.*s", (int)row->dept.n, row->dept.p, (int)row->feed.n, row->feed.p,
+                (int)row->src_id.n, row->src_id.p);
+  m->ident = id.ptr ? strndup(id.ptr, id.len) : NULL;
+  sl_buf_free(&id);
+  m->entity = strndup(row->entity_id.p ? row->entity_id.p : "", row->entity_id.n);
+  if (!m->ident || !m->entity) {
+    free(m->ident);
+    free(m->entity);
+    return SL_ENOMEM;
+  }
+  m->decision = match_decision_parse(row->decision);
+  m->probability = row->probability;
+  sl_match_str vals[SL_MATCH_MAX_INPUTS];
+  sl_arena_reset(&ms->a);
+  match_vals_inputs(ms->c, row->vals_json, &ms->a, vals);
+  sl_match_prepare(ms->c, vals, &m->prep);
+  ms->n++;
+  return 0;
+}
+
+static int by_probability(const void *x, const void *y) {
+  const member *a = x, *b = y;
+  double pa = a->e.rule == SL_MATCH_MUST ? 2 : a->e.probability, pb = b->e.rule == SL_MATCH_MUST ? 2 : b->e.probability;
+  return pa < pb ? 1 : pa > pb ? -1 : strcmp(a->ident, b->ident);
+}
+
+static void write_svg(const sl_match_config *c, const sl_match_explanation *e, const sl_match_prepared *pa,
+                      const sl_match_prepared *pb, const char *path, int *code);
+
+/* `--member DEPT/FEED/SRC_ID`: the record against every other member of
+ * its entity (members_of), strongest first, then the strongest in full. */
+static int explain_member(sl_stage *st, const sl_match_config *c, const sl_match_model *mo, const char *ident,
+                          const char *svg, const style *sy) {
+  const char *conninfo, *domain;
+  match_step_platform(st, &conninfo, &domain);
+  if (!conninfo) {
+    fprintf(stderr, "sluice: explain: %s: --member reads the platform tables, but the step has no `platform` "
+                    "conninfo\n", sl_stage_where(st));
+    return 2;
+  }
+  const char *s1 = strchr(ident, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+  if (!s2 || s2[1] == 0) {
+    fprintf(stderr, "sluice: explain: --member '%s': a record is named dept/feed/src_id\n", ident);
+    return 2;
+  }
+  char *dept = strndup(ident, (size_t)(s1 - ident)), *feed = strndup(s1 + 1, (size_t)(s2 - s1 - 1));
+  members ms = {.c = c};
+  sl_arena_init(&ms.a);
+  char err[512] = "";
+  int code = 1;
+  int rc = dept && feed ? sl_match_platform_load_entity_of(conninfo, domain, dept, feed, s2 + 1, add_member, &ms,
+                                                           err, sizeof err)
+                        : SL_ENOMEM;
+  size_t self = ms.n;
+  for (size_t i = 0; i < ms.n; i++)
+    if (!strcmp(ms.v[i].ident, ident)) self = i;
+  if (rc) {
+    fprintf(stderr, "sluice: explain: %s\n", err[0] ? err : sl_strerror(rc));
+    goto done;
+  }
+  if (self == ms.n) {
+    fprintf(stderr, "sluice: explain: %s is no member of domain '%s' (no row in %s.members)\n", ident, domain,
+            domain);
+    goto done;
+  }
+  /* The record first, the others by their probability against it. */
+  member me = ms.v[self];
+  ms.v[self] = ms.v[0];
+  ms.v[0] = me;
+  for (size_t i = 1; i < ms.n; i++) sl_match_explain_cols(c, mo, me.prep.col, ms.v[i].prep.col, &ms.v[i].e);
+  qsort(ms.v + 1, ms.n - 1, sizeof *ms.v, by_probability);
+  printf("%s%s%s is in entity %s%s%s with %zu other member%s (it came in as %s", sy->bold, ident, sy->off, sy->bold,
+         me.entity, sy->off, ms.n - 1, ms.n == 2 ? "" : "s", sl_match_decision_name(me.decision));
+  if (me.decision == SL_MATCH_LINK || me.decision == SL_MATCH_REVIEW) printf(", probability %.6g", me.probability);
+  printf(")\n\n");
+  if (ms.n == 1) {
+    printf("it is alone in its entity: nothing links it to another record\n");
+    code = 0;
+    goto done;
+  }
+  printf("%s", sy->bold);
+  cell("member", 6, 40);
+  printf("%12s  %s%s\n", "probability", "decision", sy->off);
+  for (size_t i = 1; i < ms.n; i++) {
+    const char *why;
+    cell(ms.v[i].ident, strlen(ms.v[i].ident), 40);
+    if (ms.v[i].e.rule == SL_MATCH_MUST) printf("%12s  ", "(ID rule)");
+    else printf("%12.6g  ", ms.v[i].e.probability);
+    printf("%s\n", decision(c, &ms.v[i].e, &why));
+  }
+  printf("\n%sthe strongest link: %s%s\n\n", sy->bold, ms.v[1].ident, sy->off);
+  explain_pair(c, mo, &me.prep, &ms.v[1].prep, &ms.v[1].e, sy);
+  printf("\nA member need not link to every other: an entity is the records joined by links (and\n"
+         "operators' decisions); one strong link to one member is enough.\n");
+  code = 0;
+  if (svg) write_svg(c, &ms.v[1].e, &me.prep, &ms.v[1].prep, svg, &code);
+done:
+  for (size_t i = 0; i < ms.n; i++) {
+    free(ms.v[i].ident);
+    free(ms.v[i].entity);
+    sl_match_prepared_free(&ms.v[i].prep);
+  }
+  free(ms.v);
+  sl_arena_free(&ms.a);
+  free(dept);
+  free(feed);
+  return code;
+}
+
+/* The waterfall of e into path; *code 1 if it cannot be written. */
+static void write_svg(const sl_match_config *c, const sl_match_explanation *e, const sl_match_prepared *pa,
+                      const sl_match_prepared *pb, const char *path, int *code) {
+  sl_buf out = SL_BUF_INIT;
+  match_waterfall_svg(c, e, pa->col, pb->col, &out);
+  FILE *f = fopen(path, "wb");
+  int bad = !f;
+  if (f) {
+    bad = fwrite(out.ptr, 1, out.len, f) != out.len;
+    bad |= fclose(f) != 0;
+  }
+  if (bad) {
+    fprintf(stderr, "sluice: explain: cannot write %s\n", path);
+    *code = 1;
+  } else printf("waterfall chart written to %s\n", path);
+  sl_buf_free(&out);
+}
+
 int match_explain_command(sl_stage *st, int argc, char **argv) {
-  const char *recs[2] = {NULL, NULL}, *svg = NULL;
+  const char *recs[2] = {NULL, NULL}, *svg = NULL, *member_id = NULL;
   int nrecs = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--svg") && i + 1 < argc) svg = argv[++i];
+    else if (!strcmp(argv[i], "--member") && i + 1 < argc) member_id = argv[++i];
     else if ((argv[i][0] == '{' || argv[i][0] == '@') && nrecs < 2) recs[nrecs++] = argv[i];
     else {
       fprintf(stderr, "sluice: explain: unexpected argument '%s'\n\n%s", argv[i], match_explain_help);
       return 2;
     }
   }
-  if (!nrecs) {
-    fprintf(stderr, "sluice: explain needs one or two records\n\n%s", match_explain_help);
+  if (!nrecs == !member_id) {
+    fprintf(stderr, "sluice: explain needs one or two records, or --member\n\n%s", match_explain_help);
     return 2;
   }
-  if (svg && nrecs < 2) {
+  if (svg && nrecs == 1) {
     fprintf(stderr, "sluice: explain: --svg draws the weights of a pair: give two records\n");
     return 2;
   }
@@ -286,25 +449,15 @@ int match_explain_command(sl_stage *st, int argc, char **argv) {
     fprintf(stderr, "sluice: explain: %s: model: %.*s\n", sl_stage_where(st), (int)err.len, err.ptr ? err.ptr : "");
     goto done;
   }
+  if (member_id) {
+    code = explain_member(st, &c, &mo, member_id, svg, sy);
+    goto done;
+  }
   sl_match_explanation e;
   sl_match_explain_cols(&c, &mo, prep[0].col, prep[1].col, &e);
   explain_pair(&c, &mo, &prep[0], &prep[1], &e, sy);
   code = 0;
-  if (svg) {
-    sl_buf out = SL_BUF_INIT;
-    match_waterfall_svg(&c, &e, prep[0].col, prep[1].col, &out);
-    FILE *f = fopen(svg, "wb");
-    int bad = !f;
-    if (f) {
-      bad = fwrite(out.ptr, 1, out.len, f) != out.len;
-      bad |= fclose(f) != 0;
-    }
-    if (bad) {
-      fprintf(stderr, "sluice: explain: cannot write %s\n", svg);
-      code = 1;
-    } else printf("waterfall chart written to %s\n", svg);
-    sl_buf_free(&out);
-  }
+  if (svg) write_svg(&c, &e, &prep[0], &prep[1], svg, &code);
 done:
   sl_match_model_free(&mo);
   sl_match_prepared_free(&prep[0]);

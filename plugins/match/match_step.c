@@ -970,23 +970,39 @@ typedef struct restore_ctx {
 
 /* One member: its vals (the raw match fields, JSON) as the inputs, with
  * the decision, probability and time it came with. */
+int match_vals_inputs(const sl_match_config *c, sl_match_str vals_json, sl_arena *a, sl_match_str *vals) {
+  sl_value v;
+  const char *why = NULL;
+  for (int i = 0; i < c->ninputs; i++) vals[i] = (sl_match_str){"", 0};
+  if (sl_json_parse(vals_json.p, vals_json.n, a, &v, &why) || v.type != SL_T_OBJECT) return -1;
+  for (int i = 0; i < c->ninputs; i++) {
+    const sl_value *x = get(&v, c->input[i]);
+    if (x && x->type == SL_T_STRING) vals[i] = (sl_match_str){x->u.s.ptr, (uint32_t)x->u.s.len};
+  }
+  return 0;
+}
+
+int match_decision_parse(sl_match_str name) {
+  for (int d = SL_MATCH_NEW; d <= SL_MATCH_ID; d++) {
+    const char *n = sl_match_decision_name(d);
+    if (name.n == strlen(n) && !memcmp(name.p, n, name.n)) return d;
+  }
+  return SL_MATCH_NEW;
+}
+
+void match_step_platform(sl_stage *st, const char **conninfo, const char **domain) {
+  match_cfg *cfg = sl_stage_config(st);
+  *conninfo = cfg->platform;
+  *domain = cfg->domain;
+}
+
 static int restore_member(void *ud, const sl_match_member_row *row) {
   restore_ctx *rc = ud;
   match_priv *pv = rc->pv;
   sl_arena_reset(&rc->a);
-  sl_value v;
-  const char *why = NULL;
-  sl_match_str vals[SL_MATCH_MAX_INPUTS] = {{"", 0}};
-  if (!sl_json_parse(row->vals_json.p, row->vals_json.n, &rc->a, &v, &why) && v.type == SL_T_OBJECT)
-    for (int i = 0; i < pv->cfg.ninputs; i++) {
-      const sl_value *x = get(&v, pv->cfg.input[i]);
-      if (x && x->type == SL_T_STRING) vals[i] = (sl_match_str){x->u.s.ptr, (uint32_t)x->u.s.len};
-    }
-  int how = SL_MATCH_NEW;
-  for (int d = SL_MATCH_NEW; d <= SL_MATCH_ID; d++) {
-    const char *name = sl_match_decision_name(d);
-    if (row->decision.n == strlen(name) && !memcmp(row->decision.p, name, row->decision.n)) how = d;
-  }
+  sl_match_str vals[SL_MATCH_MAX_INPUTS];
+  match_vals_inputs(&pv->cfg, row->vals_json, &rc->a, vals);
+  int how = match_decision_parse(row->decision);
   sl_match_in in = {.dept = row->dept, .feed = row->feed, .src_id = row->src_id, .time_ms = row->updated_ms,
                     .value = vals};
   rc->n++;

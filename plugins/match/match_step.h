@@ -22,6 +22,15 @@ int match_command_setup(sl_stage *st, sl_match_config *c, const char **model);
  * type -1. */
 int match_field_text(sl_record *rec, sl_arena *a, const char *name, sl_buf *tmp, sl_match_str *out);
 
+/* A member row's vals (JSON: the record's match fields, as the platform's
+ * members table holds them) as c's inputs, borrowed from a; a missing or
+ * non-string field is empty.  0, or -1 if vals_json is no JSON object. */
+int match_vals_inputs(const sl_match_config *c, sl_match_str vals_json, sl_arena *a, sl_match_str *vals);
+/* "new", "link", "review", "id" -> the sl_match_decision (SL_MATCH_NEW if none). */
+int match_decision_parse(sl_match_str name);
+/* The stage's `platform` conninfo (NULL when none) and domain, borrowed. */
+void match_step_platform(sl_stage *st, const char **conninfo, const char **domain);
+
 /* match_waterfall.c: the SVG waterfall of an explanation's weights (one
  * rect of class "field" per compared field, "prior" and "final"), the
  * values compared (the two records' prepared columns) in the tooltips. */

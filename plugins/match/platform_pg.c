@@ -22,6 +22,7 @@ typedef struct copy_spec {
   const char *table;
   const char *cols;
   const char *order;   /* an ORDER BY clause's terms, or NULL */
+  const char *const *record;   /* dept, feed, src_id: read the members of this record's entity (members_of) instead */
   int nfields;
   int (*row)(void *ctx, const sl_match_str *v, long long row_no, char *err, size_t errlen);
   void *ctx;
@@ -212,7 +213,7 @@ static int load(const char *conninfo, const char *domain, const copy_spec *spec,
   PGconn *c = PQconnectdbParams(kw, val, 1);
   int rc = 0;
   PGresult *r = NULL;
-  char *ident = NULL, *sql = NULL;
+  char *ident = NULL, *sql = NULL, *lit[3] = {NULL, NULL, NULL};
   if (!c) {
     set_err(err, errlen, "restore of domain '%s': out of memory connecting", domain);
     return SL_ENOMEM;
@@ -233,14 +234,24 @@ static int load(const char *conninfo, const char *domain, const copy_spec *spec,
   ident = PQescapeIdentifier(c, domain, strlen(domain));
   const char *order = spec->order ? spec->order : "";
   size_t cap = ident ? 2 * strlen(ident) + strlen(spec->cols) + strlen(spec->table) + strlen(order) + 64 : 0;
-  sql = ident ? malloc(cap) : NULL;
+  for (int i = 0; spec->record && i < 3 && cap; i++) {
+    lit[i] = PQescapeLiteral(c, spec->record[i], strlen(spec->record[i]));
+    cap = lit[i] ? cap + strlen(lit[i]) + 128 : 0;
+  }
+  sql = cap ? malloc(cap) : NULL;
   if (!sql) {
     set_err(err, errlen, "restore of domain '%s': out of memory", domain);
     rc = SL_ENOMEM;
     goto done;
   }
-  snprintf(sql, cap, "COPY (SELECT %s FROM %s.%s%s%s) TO STDOUT", spec->cols, ident, spec->table,
-           *order ? " ORDER BY " : "", order);
+  if (spec->record)
+    snprintf(sql, cap,
+             "COPY (SELECT %s FROM %s.members_of((SELECT m.entity_id FROM %s.members m WHERE m.dept = %s "
+             "AND m.feed = %s AND m.src_id = %s))) TO STDOUT",
+             spec->cols, ident, ident, lit[0], lit[1], lit[2]);
+  else
+    snprintf(sql, cap, "COPY (SELECT %s FROM %s.%s%s%s) TO STDOUT", spec->cols, ident, spec->table,
+             *order ? " ORDER BY " : "", order);
   r = PQexec(c, sql);
   if (PQresultStatus(r) != PGRES_COPY_OUT) {
     set_err(err, errlen, "restore of domain '%s': %s", domain, pq_message(c, r));
@@ -253,6 +264,7 @@ static int load(const char *conninfo, const char *domain, const copy_spec *spec,
 done:
   PQclear(r);
   free(sql);
+  for (int i = 0; i < 3; i++) PQfreemem(lit[i]);
   PQfreemem(ident);
   PQfinish(c);
   return rc;
@@ -305,13 +317,25 @@ static int member_row(void *ctx, const sl_match_str *v, long long row_no, char *
   return m->fn(m->ud, &r);
 }
 
+/* The member rows' columns, as member_row reads them; from members or
+ * members_of() (whose entity column is member_entity_id). */
+#define MEMBER_COLS(entity)                                 \
+  "dept, feed, src_id, " entity ", vals, decision, probability, " \
+  "floor(extract(epoch from updated_at) * 1000)::bigint"
+
 int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn,
                            void *ud, char *err, size_t errlen) {
   member_ctx m = {fn, ud, domain};
-  copy_spec spec = {"members",
-                    "dept, feed, src_id, entity_id, vals, decision, probability, "
-                    "floor(extract(epoch from updated_at) * 1000)::bigint",
-                    NULL, 8, member_row, &m};
+  copy_spec spec = {"members", MEMBER_COLS("entity_id"), NULL, NULL, 8, member_row, &m};
+  return load(conninfo, domain, &spec, err, errlen);
+}
+
+int sl_match_platform_load_entity_of(const char *conninfo, const char *domain, const char *dept,
+                                     const char *feed, const char *src_id, sl_match_member_fn fn, void *ud,
+                                     char *err, size_t errlen) {
+  member_ctx m = {fn, ud, domain};
+  const char *record[3] = {dept, feed, src_id};
+  copy_spec spec = {"members", MEMBER_COLS("member_entity_id"), NULL, record, 8, member_row, &m};
   return load(conninfo, domain, &spec, err, errlen);
 }
 
@@ -336,7 +360,7 @@ static int entity_row(void *ctx, const sl_match_str *v, long long row_no, char *
 int sl_match_platform_load_entities(const char *conninfo, const char *domain,
                                     sl_match_entity_fn fn, void *ud, char *err, size_t errlen) {
   entity_ctx e = {fn, ud, domain};
-  copy_spec spec = {"entities", "entity_id, status, merged_into, version", NULL, 4, entity_row, &e};
+  copy_spec spec = {"entities", "entity_id, status, merged_into, version", NULL, NULL, 4, entity_row, &e};
   return load(conninfo, domain, &spec, err, errlen);
 }
 
@@ -355,7 +379,7 @@ static int decision_row(void *ctx, const sl_match_str *v, long long row_no, char
 int sl_match_platform_load_decisions(const char *conninfo, const char *domain,
                                      sl_match_decision_fn fn, void *ud, char *err, size_t errlen) {
   decision_ctx d = {fn, ud};
-  copy_spec spec = {"decisions", "a, b, decision", "at NULLS FIRST, decision_id", 3, decision_row, &d};
+  copy_spec spec = {"decisions", "a, b, decision", "at NULLS FIRST, decision_id", NULL, 3, decision_row, &d};
   return load(conninfo, domain, &spec, err, errlen);
 }
 
@@ -383,7 +407,7 @@ int sl_match_platform_max_seq(const char *conninfo, const char *domain, int64_t 
   max_ctx x = {0, domain, NULL};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     x.table = tables[i];
-    copy_spec spec = {tables[i], "max(seq)", NULL, 1, max_row, &x};
+    copy_spec spec = {tables[i], "max(seq)", NULL, NULL, 1, max_row, &x};
     int rc = load(conninfo, domain, &spec, err, errlen);
     if (rc) return rc;
   }

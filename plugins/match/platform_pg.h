@@ -40,6 +40,14 @@ typedef int (*sl_match_member_fn)(void *ud, const sl_match_member_row *row);
 int sl_match_platform_load(const char *conninfo, const char *domain, sl_match_member_fn fn,
                            void *ud, char *err, size_t errlen);
 
+/* The same for the members of one record's entity (the surviving entity
+ * and every entity merged into it: <domain>.members_of), the record
+ * itself included; entity_id is each member's own.  No rows when the
+ * record is no member.  For `sluice explain`. */
+int sl_match_platform_load_entity_of(const char *conninfo, const char *domain, const char *dept,
+                                     const char *feed, const char *src_id, sl_match_member_fn fn, void *ud,
+                                     char *err, size_t errlen);
+
 /* One entity row: its id, status ("active" or "merged"), the entity it was
  * merged into ({NULL, 0} if none) and its version, so that a restored step
  * goes on numbering versions (and making event ids) where it stopped.

@@ -139,6 +139,18 @@ return sl.pipeline {
 """
 
 
+def with_db(test_name, body):
+    """A test function for st.main that runs body(t, db) with a Db of its
+    own (Db(test_name)), dropped afterwards whatever happens."""
+    def test(t):
+        db = Db(test_name)
+        try:
+            body(t, db)
+        finally:
+            db.drop()
+    return test
+
+
 def lua_str(s):
     """A Lua string literal."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -67,14 +67,6 @@ def entities(db):
     return {r[0]: r[1] for r in rows}
 
 
-def test(t):
-    db = pgtest.Db("match_decisions")
-    try:
-        body(t, db)
-    finally:
-        db.drop()
-
-
 def body(t, db):
     shutil.copy(MODEL, t.path("model.json"))
     alice = {"name": "alice", "dob": "2000-01-01"}
@@ -102,4 +94,4 @@ def body(t, db):
 
 
 if __name__ == "__main__":
-    st.main(test)
+    st.main(pgtest.with_db("match_decisions", body))
