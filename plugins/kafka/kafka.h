@@ -93,8 +93,6 @@ void kafka_uv_close(kafka_uv *u);
 
 /* ---- kafka_cloudevents.c ---- */
 
-/* RFC 3339 "2026-05-01T12:34:56.789Z" or "...+08:00" → Unix ms; 0 or -1. */
-int kafka_ce_parse_time(const char *p, size_t n, int64_t *ms);
 /* Whether a content-type header value says structured mode
  * ("application/cloudevents+json", parameters allowed). */
 int kafka_ce_is_structured(const char *p, size_t n);

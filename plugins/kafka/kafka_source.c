@@ -329,7 +329,7 @@ static int take_headers(sl_arena *a, rd_kafka_message_t *m, sl_record *rec) {
       else if (same_name(name, "ce_type")) rec->meta.feed = e->value.u.s;
       else if (same_name(name, "ce_time")) {
         int64_t t;
-        if (kafka_ce_parse_time(v, size, &t) == 0) rec->meta.event_time_ms = t;
+        if (sl_parse_time_ms(v, size, &t) == 0) rec->meta.event_time_ms = t;
       }
     } else if (strcasecmp(name, "content-type") == 0 && kafka_ce_is_structured(v, size)) {
       rec->codec = &kafka_ce_structured_codec;

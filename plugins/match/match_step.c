@@ -59,6 +59,7 @@ typedef struct match_cfg {
   char *platform;
   int final;
   char *decisions;
+  char *time;
 } match_cfg;
 
 /* Where an identity part comes from: a field, or a constant. */
@@ -254,7 +255,21 @@ static int read_record(sl_stage *st, match_priv *pv, sl_step_out *out, sl_record
   in->value = vals;
   in->time_ms = rec->meta.event_time_ms ? rec->meta.event_time_ms : rec->meta.arrival_ms;
   if (!in->time_ms) in->time_ms = sl_now_ms();
-  (void)st;
+  const match_cfg *cfg = sl_stage_config(st);
+  sl_match_str t = {"", 0};
+  if (cfg->time) {
+    int not_text = match_field_text(rec, a, cfg->time, &pv->tmp, &t);
+    if (not_text || (t.n && sl_parse_time_ms(t.p, t.n, &in->time_ms))) {
+      if (not_text)
+        snprintf(why, sizeof why, "match: time field '%s' is %s, not an RFC 3339 time", cfg->time,
+                 type_of(rec, a, cfg->time));
+      else
+        snprintf(why, sizeof why, "match: time field '%s' is '%.*s', not an RFC 3339 time (2026-12-01T10:00:00+08:00)",
+                 cfg->time, t.n > 64 ? 64 : (int)t.n, t.p);
+      sl_step_fail(out, rec, why);
+      return SL_EINVAL;
+    }
+  }
   return 0;
 }
 
@@ -1428,6 +1443,7 @@ static const sl_option match_options[] = {
     {"priority", SL_OPT_STRLIST, NULL, 0, offsetof(match_cfg, priority), "Departments in the order the priority rule prefers them.", NULL},
     {"platform", SL_OPT_STR, NULL, 0, offsetof(match_cfg, platform), "PostgreSQL conninfo of the platform tables to restore from.", NULL},
     {"final", SL_OPT_BOOL, "false", 0, offsetof(match_cfg, final), "At the end of input, emit every record's entity as {id, entity}.", NULL},
+    {"time", SL_OPT_STR, NULL, 0, offsetof(match_cfg, time), "Field holding the record's own time (RFC 3339), for `recent` and provenance; default the event time, else arrival.", NULL},
     {"decisions", SL_OPT_STR, NULL, 0, offsetof(match_cfg, decisions), "Name of the source whose records are operators' decisions {a, b, decision = link|no_link|split, review_id, by, at}.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };

@@ -72,3 +72,55 @@ int64_t sl_parse_size(const char *s) {
       {NULL, 0}};
   return parse_with_units(s, units);
 }
+
+/* ---- RFC 3339 ---- */
+
+static int digits(const char *p, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+int sl_parse_time_ms(const char *p, size_t n, int64_t *ms) {
+  int y, mo, d, h, mi, s;
+  if (n < 20 || digits(p, 4, &y) || p[4] != '-' || digits(p + 5, 2, &mo) || p[7] != '-' ||
+      digits(p + 8, 2, &d) || (p[10] != 'T' && p[10] != 't' && p[10] != ' ') ||
+      digits(p + 11, 2, &h) || p[13] != ':' || digits(p + 14, 2, &mi) || p[16] != ':' ||
+      digits(p + 17, 2, &s))
+    return -1;
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || s > 60) return -1;
+  size_t i = 19;
+  int frac_ms = 0;
+  if (i < n && p[i] == '.') {
+    i++;
+    size_t start = i;
+    int scale = 100;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+      frac_ms += (p[i] - '0') * scale;
+      scale /= 10;
+      i++;
+    }
+    if (i == start) return -1;
+  }
+  int offset_min = 0;
+  if (i < n && (p[i] == 'Z' || p[i] == 'z')) {
+    i++;
+  } else if (i + 6 <= n && (p[i] == '+' || p[i] == '-') && p[i + 3] == ':') {
+    int oh, om;
+    if (digits(p + i + 1, 2, &oh) || digits(p + i + 4, 2, &om) || oh > 23 || om > 59) return -1;
+    offset_min = (oh * 60 + om) * (p[i] == '-' ? -1 : 1);
+    i += 6;
+  } else {
+    return -1;
+  }
+  if (i != n) return -1;
+  if (s == 60) s = 59;   /* a leap second: its millisecond in the last second */
+  int64_t secs = sl_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset_min * 60;
+  *ms = secs * 1000 + frac_ms;
+  return 0;
+}

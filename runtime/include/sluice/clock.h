@@ -24,6 +24,11 @@ void sl_format_time_ms(char *out, size_t n, int64_t unix_ms);
  * 1..12; negative before 1970): for turning a parsed date into Unix time. */
 int64_t sl_days_from_civil(int64_t y, int m, int d);
 
+/* RFC 3339 "2026-05-01T12:34:56.789Z" or "...+08:00" (a space for the T
+ * allowed, fractions to the millisecond) → Unix ms in *ms; 0, or -1 when
+ * malformed. */
+int sl_parse_time_ms(const char *p, size_t n, int64_t *ms);
+
 /* "250ms", "5s", "2m", "1h", or a bare number of milliseconds → ms.
  * -1 when malformed or negative. */
 int64_t sl_parse_duration_ms(const char *s);
