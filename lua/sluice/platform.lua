@@ -103,6 +103,18 @@ create table if not exists @.decisions (
   review_id text, by text, at timestamptz,
   seq bigint);
 
+-- The publication pipelines/platform-changes.lua follows (pg.cdc): the
+-- changelog, an outbox written in the same transactions as the entities.
+-- A role that may not create it leaves it to a DBA.
+do $pub$ begin
+  if not exists (select 1 from pg_catalog.pg_publication where pubname = '@_changes') then
+    create publication @_changes for table @.changelog;
+  end if;
+exception when insufficient_privilege then
+  raise notice 'sluice.platform: not allowed to create publication @_changes; a DBA can: '
+               'CREATE PUBLICATION @_changes FOR TABLE @.changelog';
+end $pub$;
+
 -- The entity an entity id stands for now: itself, or the entity it was
 -- merged into, followed to the end (a chain longer than 64 is cut).
 create or replace function @.survivor(entity_id text) returns text
