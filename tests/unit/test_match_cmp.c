@@ -1,6 +1,8 @@
 /* The matching comparators and comparison levels, on values with known
  * answers. */
 #include "match.h"
+#include <string.h>
+
 #include "test.h"
 
 #define S(x) x, sizeof(x) - 1
@@ -178,7 +180,40 @@ TEST(id_head_levels) {
   sl_match_scratch_free(&sc);
 }
 
-RUN_TESTS(jaro_winkler_known_values, jaro_winkler_counts_code_points, osa_distance,
+/* The one-pass check for "dl<=1" agrees with the full table on random
+ * strings over a small alphabet (substitutions, transpositions,
+ * insertions, deletions, and farther pairs). */
+TEST(osa_within_one_agrees_with_the_table) {
+  unsigned seed = 12345;
+  for (int t = 0; t < 20000; t++) {
+    uint32_t a[12], b[13];
+    seed = seed * 1103515245u + 12345u;
+    size_t na = 1 + (seed >> 16) % 10;
+    for (size_t i = 0; i < na; i++) {
+      seed = seed * 1103515245u + 12345u;
+      a[i] = 'a' + (seed >> 16) % 3;
+    }
+    memcpy(b, a, na * sizeof *a);
+    size_t nb = na;
+    seed = seed * 1103515245u + 12345u;
+    size_t at = (seed >> 16) % na;
+    switch ((seed >> 8) % 5) {
+      case 0: b[at] = 'a' + (b[at] - 'a' + 1) % 3; break;                   /* substitute */
+      case 1: if (at + 1 < na) { b[at] = a[at + 1]; b[at + 1] = a[at]; } break;  /* transpose */
+      case 2: memmove(b + at + 1, b + at, (na - at) * sizeof *b); b[at] = 'c'; nb++; break;  /* insert */
+      case 3: memmove(b + at, b + at + 1, (na - at - 1) * sizeof *b); nb--; break;          /* delete */
+      default: for (size_t i = 0; i < nb; i += 2) b[i] = 'a' + (b[i] - 'a' + 2) % 3; break;  /* far */
+    }
+    int full = sl__match_osa_cps(a, na, b, nb, 1000);
+    for (int max = 0; max <= 1; max++) {
+      int want = full <= max ? full : max + 1;
+      int got = sl__match_osa_cps(a, na, b, nb, max);
+      if (got != want) TEST_FAIL_AT("case %d (lengths %zu, %zu), max %d: %d, the table says %d", t, na, nb, max, got, want);
+    }
+  }
+}
+
+RUN_TESTS(osa_within_one_agrees_with_the_table, jaro_winkler_known_values, jaro_winkler_counts_code_points, osa_distance,
           osa_bounded_stops_past_max, qgram_jaccard,
           numbers_and_dates, pinyin_homophones, company_core, address_on_divisions,
           levels_first_test_that_holds, date_levels_with_swap, chinese_and_number_levels,
