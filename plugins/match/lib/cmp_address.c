@@ -52,5 +52,7 @@ double sl_match_address_jw(const char *a, size_t an, const char *b, size_t bn, s
   if (!same_place(&x, &y)) return -1.0;
   size_t ra = an - x.rest, rb = bn - y.rest;
   if (!ra && !rb) return 1.0;
+  /* The same street and number under divisions written differently. */
+  if (ra == rb && !memcmp(a + x.rest, b + y.rest, ra)) return 1.0;
   return sl_match_jaro_winkler(a + x.rest, ra, b + y.rest, rb);
 }
