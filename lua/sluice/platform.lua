@@ -1,5 +1,5 @@
 -- sluice.platform: the aggregation platform's tables for one matching
--- domain (issue 11), and the pg.sinks that write sl.match's output into them.
+-- domain (issue 11), and the pg.sink that writes sl.match's output into them.
 --
 --   local platform = require "sluice.platform"
 --   sinks = platform.sinks { conninfo = sl.env("PLATFORM_DSN"), domain = "person" }
@@ -7,11 +7,13 @@
 -- sl.match annotates every input record and emits extra records with a field
 -- `_platform` ("member", "entity", "event", "review", "decision") and a
 -- field `domain`.
--- Each kind has its table in the schema named after the domain; the sinks
--- route the records there with `where`, upsert on each table's primary key
--- and write only the table's columns (so `_platform` and `domain` are
--- dropped).  The first sink creates the schema when the pipeline starts
--- (pg.sink's setup_sql): platform.ddl(domain) is idempotent.
+-- Each kind has its table in the schema named after the domain; one
+-- pg.sink writes the five, routing each record by its `_platform` (pg.sink's
+-- tables and route), upserting on each table's primary key and writing only
+-- the table's columns (so `_platform` and `domain` are dropped), all five in
+-- one transaction with the sources' positions.  The sink creates the schema
+-- when the pipeline starts (pg.sink's setup_sql): platform.ddl(domain) is
+-- idempotent.
 --
 -- The tables, the two queries and the columns are documented in
 -- docs/matching.md ("The platform tables").
@@ -54,7 +56,7 @@ platform.tables = TABLES
 -- The schema of a domain: tables, indexes and the two queries as functions.
 -- Every statement is "if not exists" or "or replace", and the whole runs
 -- under a transaction-scoped advisory lock, so pipelines starting at the
--- same time (or the four sinks of one) create it once.  Names are
+-- same time (several of one domain) create it once.  Names are
 -- schema-qualified: sluice's sessions run with search_path = ''.
 function platform.ddl(domain)
   check_domain(domain, "platform.ddl")
@@ -186,14 +188,19 @@ local function copy_list(t)
   return out
 end
 
--- The pg.sinks writing the five tables of a domain.
+-- The pg.sink writing the five tables of a domain, as a list of one (so
+-- that `sinks = platform.sinks { ... }` is a pipeline's sinks).  One sink,
+-- one transaction per group of batches: the five tables and the sources'
+-- positions commit together, so after a kill -9 the tables reflect exactly
+-- the records up to one position, the one the sources resume from when the
+-- sink is the pipeline's only one (docs/internals/match-platform.md).
 --   conninfo      libpq connection string (or sl.env(...))
 --   domain        the sl.match step's domain ("person", "company", ...)
 --   exactly_once  (default true) replays change nothing: entities are
 --                 written only when their version grows (newer_by), every
 --                 table is an upsert on its primary key
---   create        (default true) the first sink runs platform.ddl at start
---   transaction_rows, retry_max   passed on to every sink
+--   create        (default true) the sink runs platform.ddl at start
+--   transaction_rows, retry_max   passed on to the sink
 --   only          a list of kinds ("member", "entity", "event", "review",
 --                 "decision") to write, default all five
 function platform.sinks(opts)
@@ -218,28 +225,37 @@ function platform.sinks(opts)
       only[kind] = true
     end
   end
-  local sinks, first = {}, true
+  local tables, kinds = {}, {}
   for _, t in ipairs(TABLES) do
     if not only or only[t.kind] then
-      local kind = t.kind
-      local s = {
-        dsn = opts.conninfo,
+      local entry = {
+        route = t.kind,
         table = domain .. "." .. t.table,
         mode = "upsert",
         key = copy_list(t.key),
         columns = copy_list(t.columns),
-        name = "platform-" .. domain .. "-" .. t.table,
-        where = function (r) return r._platform == kind and r.domain == domain end,
-        transaction_rows = opts.transaction_rows,
-        retry_max = opts.retry_max,
       }
-      if exactly_once and t.newer_by then s.newer_by = t.newer_by end
-      if create and first then s.setup_sql = platform.ddl(domain) end
-      first = false
-      sinks[#sinks + 1] = sl.pg.sink(s)
+      if exactly_once and t.newer_by then entry.newer_by = t.newer_by end
+      tables[#tables + 1] = entry
+      kinds[t.kind] = true
     end
   end
-  return sinks
+  if #tables == 0 then error("platform.sinks: only: no kind to write", 2) end
+  local s = {
+    dsn = opts.conninfo,
+    route = "_platform",
+    tables = tables,
+    -- Only the domain's platform records of the kinds written reach the
+    -- sink: the annotated records (no _platform) and other domains' records
+    -- are not its.
+    where = function (r) return kinds[r._platform] == true and r.domain == domain end,
+    others = "dlq",
+    name = "platform-" .. domain,
+    transaction_rows = opts.transaction_rows,
+    retry_max = opts.retry_max,
+  }
+  if create then s.setup_sql = platform.ddl(domain) end
+  return { sl.pg.sink(s) }
 end
 
 return platform

@@ -6,12 +6,14 @@
  *   pg_redact.c    connection strings and libpq messages, secrets cut out
  *   pg_util.c      connection parameters, identifiers, SQLSTATE classes,
  *                  LSN text, blocking helpers for init
- *   pg_copy.c      the "pgcopy" codec: records as COPY text rows (workers)
+ *   pg_copy.c      the "pgcopy" codec: records as COPY text rows (workers),
+ *                  and "pgcopy_routed", the same tagged with a table's index
  *   pg_values.c    PostgreSQL text values as JSON, by type OID
  *   pg_pgoutput.c  the pgoutput logical replication protocol, parsed
  *   pg_sink.c      pg.sink: the queue, transactions, bisecting, retries
+ *   pg_sink_tables.c  pg.sink's tables: one, or the entries of `tables`
  *   pg_sink_sql.c  pg.sink's statements (COPY, staging, merge, checkpoints),
- *                  built once at init from the table's columns
+ *                  built once at init from each table's columns
  *   pg_source.c    pg.source (polling on a watermark)
  *   pg_cdc.c       pg.cdc (logical replication; pg_cdc.h)
  *   pg_cdc_snapshot.c  pg.cdc's initial snapshot
@@ -196,6 +198,17 @@ typedef struct pg_copy_col {
 } pg_copy_col;
 /* Takes ownership of cols (malloc'd names). */
 void *pg_copy_ctx_new(pg_copy_col *cols, int ncols);
+
+/* The pgcopy_routed codec, for a sink writing several tables: a record
+ * is one byte, the index of the table whose route equals the record's
+ * field `field`, then its row in that table's columns (as pgcopy); a
+ * record no table takes is a dead letter (others_dlq) or no bytes at all.
+ * Takes ownership of the tables' contexts (pg_copy_ctx_new), even on
+ * failure (NULL). */
+#define PG_COPY_MAX_TABLES 64
+extern const sl_codec pg_copy_routed_codec;
+void *pg_copy_routed_new(const char *field, char *const *routes, void *const *tables, int n,
+                         int others_dlq);
 
 /* Appends p[0..n) escaped for COPY text (backslash, tab, newline, CR). */
 void pg_copy_escape(sl_buf *b, const char *p, size_t n);

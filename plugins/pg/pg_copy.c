@@ -270,3 +270,124 @@ const sl_codec pg_copy_codec = {
     .encode = copy_encode,
     .write_header = NULL,
 };
+
+/* ---- pgcopy_routed: one codec for a sink writing several tables ----
+ *
+ * A record goes to the table whose route equals the value of its route
+ * field: it is encoded as one byte, the table's index, then the row in
+ * that table's columns.  A record no table takes is a dead letter
+ * (others = "dlq") or encoded as nothing (others = "ignore"): pg.sink
+ * skips empty rows. */
+
+typedef struct routed_ctx {
+  char *field;
+  size_t field_len;
+  int n;
+  char **routes;
+  copy_ctx **tables;
+  int others_dlq;
+} routed_ctx;
+
+static void routed_ctx_free(void *ctx) {
+  routed_ctx *r = ctx;
+  if (!r) return;
+  for (int i = 0; i < r->n; i++) {
+    free(r->routes[i]);
+    copy_ctx_free(r->tables[i]);
+  }
+  free(r->routes);
+  free(r->tables);
+  free(r->field);
+  free(r);
+}
+
+void *pg_copy_routed_new(const char *field, char *const *routes, void *const *tables, int n,
+                         int others_dlq) {
+  routed_ctx *r = calloc(1, sizeof *r);
+  if (!r) {
+    for (int i = 0; i < n; i++) copy_ctx_free(tables[i]);
+    return NULL;
+  }
+  r->field = strdup(field);
+  r->field_len = strlen(field);
+  r->routes = calloc((size_t)n, sizeof *r->routes);
+  r->tables = calloc((size_t)n, sizeof *r->tables);
+  r->others_dlq = others_dlq;
+  int ok = r->field && r->routes && r->tables && n <= PG_COPY_MAX_TABLES;
+  for (int i = 0; ok && i < n; i++) {
+    r->routes[i] = strdup(routes[i]);
+    if (!r->routes[i]) ok = 0;
+  }
+  if (!ok) {
+    for (int i = 0; i < n; i++) copy_ctx_free(tables[i]);
+    if (r->routes)
+      for (int i = 0; i < n; i++) free(r->routes[i]);
+    free(r->routes);
+    free(r->tables);
+    free(r->field);
+    free(r);
+    return NULL;
+  }
+  r->n = n;
+  for (int i = 0; i < n; i++) r->tables[i] = tables[i];   /* owned from here */
+  return r;
+}
+
+/* The table of rec: its index, or -1. */
+static int route_of(const routed_ctx *r, sl_record *rec, sl_buf *tmp) {
+  const sl_value *v = rec->fields ? sl_record_get(rec, r->field, r->field_len) : NULL;
+  if (!v) return -1;
+  const char *p = NULL;
+  size_t n = 0;
+  if (v->type == SL_T_STRING) {
+    p = v->u.s.ptr;
+    n = v->u.s.len;
+  } else if (v->type == SL_T_JSON && v->u.s.len >= 2 && v->u.s.ptr[0] == '"') {
+    if (v->flags & SL_VF_PLAIN_STRING) {
+      p = v->u.s.ptr + 1;
+      n = v->u.s.len - 2;
+    } else {
+      json_unescape(tmp, v->u.s.ptr, v->u.s.len);
+      p = tmp->ptr ? tmp->ptr : "";
+      n = tmp->len;
+    }
+  } else {
+    return -1;
+  }
+  for (int i = 0; i < r->n; i++)
+    if (strlen(r->routes[i]) == n && memcmp(r->routes[i], p, n) == 0) return i;
+  return -1;
+}
+
+static int routed_encode(void *ctx, const sl_record *rec, sl_buf *out, const char **why) {
+  routed_ctx *r = ctx;
+  if (rec->state == SL_REC_FAILED) {
+    *why = "a failed record goes to the dead-letter sink";
+    return SL_EINVAL;
+  }
+  sl_buf tmp = SL_BUF_INIT;
+  int t = route_of(r, (sl_record *)rec, &tmp);
+  sl_buf_free(&tmp);
+  if (t < 0) {
+    if (!r->others_dlq) return 0;
+    *why = "no table of the sink takes this record: its route field is missing or matches "
+           "no table's route (others = \"dlq\")";
+    return SL_EINVAL;
+  }
+  size_t mark = out->len;
+  sl_buf_putc(out, (char)t);
+  int rc = copy_encode(r->tables[t], rec, out, why);
+  if (rc) out->len = mark;
+  return rc;
+}
+
+const sl_codec pg_copy_routed_codec = {
+    .name = "pgcopy_routed",
+    .ctx_new = NULL,
+    .ctx_free = routed_ctx_free,
+    .frame = NULL,
+    .take_header = NULL,
+    .decode = NULL,
+    .encode = routed_encode,
+    .write_header = NULL,
+};

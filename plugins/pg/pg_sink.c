@@ -48,8 +48,16 @@
  * sluice.checkpoints holds the transaction's positions it committed, and
  * the batches are acknowledged without being written again.
  *
+ * Several tables (tables = { ... }, route = "field"): the pgcopy_routed
+ * codec tags each row with its table's index; a transaction copies (and
+ * merges) each table with rows in turn, each with its own statements and
+ * staging table (pg_sink_tables.c, pg_sink_sql.c), then stores the
+ * checkpoints and commits: every table and the positions together.  The
+ * single-table form is a list of one table, with untagged rows.
+ *
  * The queue, the pauses and the in-order acknowledgement are the sink
  * queue's (sluice/sink_queue.h): its group of batches is the transaction. */
+#include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +71,7 @@ typedef enum step {
   S_STAGE,          /* creating the staging table (upsert), once per connection */
   S_VERIFY,         /* did the COMMIT whose answer was lost happen? */
   S_BEGIN,
+  S_FAST_SAVEPOINT, /* several tables: SAVEPOINT sluice_fast before a later table's fast way */
   S_FAST_COPY,      /* upsert: COPY into the target inside savepoint sluice_fast */
   S_FAST_UNDO,      /* ROLLBACK TO SAVEPOINT sluice_fast: the staging way then */
   S_COPY,
@@ -75,6 +84,7 @@ typedef enum step {
   B_SAVEPOINT,
   B_COPY,
   B_MERGE,          /* upsert: merge, empty the staging table, release */
+  B_MERGE_MORE,     /* upsert, more tables follow in the range: merge, empty the staging table */
   B_RELEASE,        /* insert: release */
   B_ROLLBACK_TO
 } step;
@@ -91,13 +101,21 @@ typedef struct source_cp {
 typedef struct pg_sink {
   sl_stage *st;
   pg_sink_cfg *cfg;
-  int upsert;
+  const sl_codec *codec;            /* pgcopy, or pgcopy_routed for several tables */
   void *cctx;
   pg_conn conn;
   int connected;
   int stage_ready;
 
-  pg_sink_sql sql;                  /* built once at init (pg_sink_sql.c) */
+  /* The tables, their SQL built once at init (pg_sink_sql.c): one, or
+   * several routed by a field (rows tagged with the table's index). */
+  pg_sink_table *tabs;
+  int ntabs;
+  int multi;
+  char *stage_sql;                  /* every upsert table's staging table, or NULL */
+  int tab;                          /* the table being written */
+  uint64_t tx_tables;               /* the tables with rows in the transaction (bits) */
+  uint64_t range_tables;            /* bisecting: those with rows in the current range */
 
   sl_sink_queue q;                  /* the queue, retries, acknowledgement */
   sl_sink_batch *tx;                /* the queue's group: the current transaction */
@@ -117,6 +135,9 @@ typedef struct pg_sink {
   uint32_t feed_base;               /* flattened index of feed_sb's row 0 */
   size_t feed_off, feed_end;        /* bytes of feed_sb still to send */
   uint32_t feed_hi;
+  int feed_tag;                     /* several tables: only the rows of this table, else -1 */
+  uint32_t feed_row, feed_row_end;  /* several tables: rows of feed_sb still to look at */
+  char *feed_scratch;               /* several tables: a table's rows gathered for a message */
 
   /* bisecting */
   int bisect;
@@ -139,8 +160,7 @@ typedef struct pg_sink {
 
   char retry_why[600];              /* a failed transaction, logged once rolled back */
   uint64_t committed_rows, rejected_rows, transactions, reconnects;
-  int fast;                         /* this transaction tries the fast way */
-  int fast_skip, fast_backoff;      /* transactions to skip it for, and next time */
+  int fast;                         /* the current table tries the fast way */
   uint64_t fast_hits;
 } pg_sink;
 
@@ -182,8 +202,9 @@ static void clear_bad(pg_sink *k) {
 
 static size_t row_start(const sl_sink_batch *sb, uint32_t i) { return i ? sb->ends[i - 1] : 0; }
 
-/* Positions the feed on rows [lo, hi) of the transaction. */
-static void feed_range(pg_sink *k, uint32_t lo, uint32_t hi) {
+/* Positions the feed on rows [lo, hi) of the transaction: all of them
+ * (tag -1), or those of table tag (several tables). */
+static void feed_range(pg_sink *k, uint32_t lo, uint32_t hi, int tag) {
   uint32_t base = 0;
   sl_sink_batch *sb = k->tx;
   while (sb && base + sb->n <= lo) {
@@ -193,17 +214,88 @@ static void feed_range(pg_sink *k, uint32_t lo, uint32_t hi) {
   k->feed_sb = sb;
   k->feed_base = base;
   k->feed_hi = hi;
+  k->feed_tag = tag;
   if (sb) {
     uint32_t end = hi - base < sb->n ? hi - base : sb->n;
     k->feed_off = row_start(sb, lo - base);
     k->feed_end = row_start(sb, end);
+    k->feed_row = lo - base;
+    k->feed_row_end = end;
   }
+}
+
+/* Messages of at most 1 MiB: rows may straddle them (COPY allows it). */
+#define FEED_MAX ((size_t)1 << 20)
+
+/* Several tables: the next rows of table feed_tag, without their tag
+ * bytes, gathered into feed_scratch (the rows of a table are interleaved
+ * with the others' in the batches); a row larger than the scratch goes as
+ * it is. */
+static void copy_next_tagged(pg_sink *k, const char **p, size_t *n) {
+  size_t len = 0;
+  while (k->feed_sb) {
+    sl_sink_batch *sb = k->feed_sb;
+    while (k->feed_row < k->feed_row_end) {
+      uint32_t i = k->feed_row;
+      size_t s = row_start(sb, i), e = sb->ends[i];
+      if (e == s || (unsigned char)sb->bytes.ptr[s] != (unsigned)k->feed_tag) {
+        k->feed_row++;
+        continue;
+      }
+      size_t m = e - s - 1;
+      if (len + m > FEED_MAX) {
+        if (len) goto out;   /* this row starts the next message */
+        k->feed_row++;
+        *p = sb->bytes.ptr + s + 1;
+        *n = m;
+        return;
+      }
+      memcpy(k->feed_scratch + len, sb->bytes.ptr + s + 1, m);
+      len += m;
+      k->feed_row++;
+    }
+    k->feed_base += sb->n;
+    k->feed_sb = sb->next;
+    if (!k->feed_sb || k->feed_base >= k->feed_hi) {
+      k->feed_sb = NULL;
+      break;
+    }
+    k->feed_row = 0;
+    k->feed_row_end = k->feed_hi - k->feed_base < k->feed_sb->n ? k->feed_hi - k->feed_base
+                                                                 : k->feed_sb->n;
+  }
+out:
+  *p = len ? k->feed_scratch : NULL;
+  *n = len;
+}
+
+/* The tables with rows among rows [lo, hi) of the transaction, as bits. */
+static uint64_t tables_in(pg_sink *k, uint32_t lo, uint32_t hi) {
+  if (!k->multi) return lo < hi ? 1 : 0;
+  uint64_t m = 0;
+  uint32_t base = 0;
+  for (sl_sink_batch *sb = k->tx; sb && base < hi; base += sb->n, sb = sb->next)
+    for (uint32_t i = lo > base ? lo - base : 0; i < sb->n && base + i < hi; i++) {
+      size_t s = row_start(sb, i);
+      if (sb->ends[i] > s) m |= (uint64_t)1 << (unsigned char)sb->bytes.ptr[s];
+    }
+  return m;
+}
+
+/* The first table of mask after table `after`, or ntabs. */
+static int next_table_in(const pg_sink *k, uint64_t mask, int after) {
+  for (int t = after + 1; t < k->ntabs; t++)
+    if (mask >> t & 1) return t;
+  return k->ntabs;
 }
 
 static void copy_next(pg_conn *c, const char **p, size_t *n) {
   pg_sink *k = c->owner;
-  /* Messages of at most 1 MiB: rows may straddle them (COPY allows it). */
-  const size_t max = (size_t)1 << 20;
+  if (k->feed_tag >= 0) {
+    copy_next_tagged(k, p, n);
+    return;
+  }
+  const size_t max = FEED_MAX;
   while (k->feed_sb) {
     sl_sink_batch *sb = k->feed_sb;
     if (k->feed_off < k->feed_end) {
@@ -280,6 +372,68 @@ static void checkpoints_or_commit(pg_sink *k) {
 static void commit_tx(pg_sink *k) {
   k->ckpt_i = 0;
   checkpoints_or_commit(k);
+}
+
+/* Whether the current table tries the fast way (upsert, not skipping it). */
+static int try_fast(pg_sink *k) {
+  pg_sink_table *t = &k->tabs[k->tab];
+  if (!t->upsert) return 0;
+  if (t->fast_skip) {
+    t->fast_skip--;
+    return 0;
+  }
+  return 1;
+}
+
+/* The current table's rows: COPY (straight into it on the fast way). */
+static void copy_table(pg_sink *k) {
+  if (k->tab >= k->ntabs) {
+    commit_tx(k);
+    return;
+  }
+  pg_sink_table *t = &k->tabs[k->tab];
+  feed_range(k, 0, k->tx_n, k->multi ? k->tab : -1);
+  run_sql(k, k->fast ? S_FAST_COPY : S_COPY, k->fast ? t->sql.fast_copy : t->sql.copy);
+}
+
+/* The next table with rows, or the checkpoints and COMMIT. */
+static void next_table(pg_sink *k) {
+  k->tab = next_table_in(k, k->tx_tables, k->tab);
+  if (k->tab >= k->ntabs) {
+    commit_tx(k);
+    return;
+  }
+  k->fast = try_fast(k);
+  if (k->fast) run_sql(k, S_FAST_SAVEPOINT, "SAVEPOINT sluice_fast");
+  else copy_table(k);
+}
+
+/* Bisecting: the current table's rows of the range, or the release. */
+static void bisect_table(pg_sink *k) {
+  if (k->tab >= k->ntabs) {
+    run_sql(k, B_RELEASE, "RELEASE SAVEPOINT sluice_try");
+    return;
+  }
+  feed_range(k, k->cur.lo, k->cur.hi, k->multi ? k->tab : -1);
+  run_sql(k, B_COPY, k->tabs[k->tab].sql.copy);
+}
+
+/* Bisecting, the current table copied: merge it (upsert), then the next
+ * table; the last one releases the savepoint with its merge. */
+static void bisect_copied(pg_sink *k) {
+  pg_sink_table *t = &k->tabs[k->tab];
+  int next = next_table_in(k, k->range_tables, k->tab);
+  if (t->upsert) {
+    if (next >= k->ntabs) run_sql(k, B_MERGE, t->sql.bisect_merge);
+    else run_sql(k, B_MERGE_MORE, t->sql.bisect_merge_keep);
+    return;
+  }
+  if (next >= k->ntabs) {
+    run_sql(k, B_RELEASE, "RELEASE SAVEPOINT sluice_try");
+    return;
+  }
+  k->tab = next;
+  bisect_table(k);
 }
 
 static void dead_letters_durable(void *arg) {
@@ -417,8 +571,9 @@ static void on_error(pg_sink *k) {
     if (!strcmp(state, "23505")) {
       /* A key exists or repeats: the staging way, and not this way for
        * the next few transactions (more each time it fails in a row). */
-      k->fast_backoff = k->fast_backoff ? (k->fast_backoff < 64 ? k->fast_backoff * 2 : 64) : 1;
-      k->fast_skip = k->fast_backoff;
+      pg_sink_table *t = &k->tabs[k->tab];
+      t->fast_backoff = t->fast_backoff ? (t->fast_backoff < 64 ? t->fast_backoff * 2 : 64) : 1;
+      t->fast_skip = t->fast_backoff;
       run_sql(k, S_FAST_UNDO, "ROLLBACK TO SAVEPOINT sluice_fast");
       return;
     }
@@ -428,7 +583,7 @@ static void on_error(pg_sink *k) {
       rollback(k, B_BEGIN);
       return;
     }
-    if (s == B_COPY || s == B_MERGE || s == B_RELEASE) {
+    if (s == B_COPY || s == B_MERGE || s == B_MERGE_MORE || s == B_RELEASE) {
       run_sql(k, B_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT sluice_try");
       return;
     }
@@ -503,8 +658,8 @@ static void verify_next(pg_sink *k) {
 
 /* After a (re)connection: the staging table, then the lost COMMIT, then on. */
 static void resume_work(pg_sink *k) {
-  if (k->upsert && !k->stage_ready) {
-    run_sql(k, S_STAGE, k->sql.stage);
+  if (k->stage_sql && !k->stage_ready) {
+    run_sql(k, S_STAGE, k->stage_sql);
     return;
   }
   if (k->tx && k->unknown_commit) {
@@ -543,26 +698,26 @@ static void on_done(pg_conn *c) {
       verify_next(k);
       return;
     case S_BEGIN:
-      feed_range(k, 0, k->tx_n);
-      run_sql(k, k->fast ? S_FAST_COPY : S_COPY, k->fast ? k->sql.fast_copy : k->sql.copy);
+    case S_FAST_SAVEPOINT:
+      copy_table(k);
       return;
     case S_FAST_COPY:
       k->fast_hits++;
-      k->fast_backoff = 0;
-      commit_tx(k);
+      k->tabs[k->tab].fast_backoff = 0;
+      next_table(k);
       return;
     case S_FAST_UNDO:
-      feed_range(k, 0, k->tx_n);
-      run_sql(k, S_COPY, k->sql.copy);
+      k->fast = 0;
+      copy_table(k);
       return;
     case S_COPY:
-      if (k->upsert) {
-        run_sql(k, S_MERGE, k->sql.merge);
+      if (k->tabs[k->tab].upsert) {
+        run_sql(k, S_MERGE, k->tabs[k->tab].sql.merge);
         return;
       }
       /* fall through */
     case S_MERGE:
-      commit_tx(k);
+      next_table(k);
       return;
     case S_CKPT:
       checkpoints_or_commit(k);
@@ -578,12 +733,16 @@ static void on_done(pg_conn *c) {
       bisect_next(k);
       return;
     case B_SAVEPOINT:
-      feed_range(k, k->cur.lo, k->cur.hi);
-      run_sql(k, B_COPY, k->sql.copy);
+      k->range_tables = tables_in(k, k->cur.lo, k->cur.hi);
+      k->tab = next_table_in(k, k->range_tables, -1);
+      bisect_table(k);
       return;
     case B_COPY:
-      if (k->upsert) run_sql(k, B_MERGE, k->sql.bisect_merge);
-      else run_sql(k, B_RELEASE, "RELEASE SAVEPOINT sluice_try");
+      bisect_copied(k);
+      return;
+    case B_MERGE_MORE:
+      k->tab = next_table_in(k, k->range_tables, k->tab);
+      bisect_table(k);
       return;
     case B_MERGE:
     case B_RELEASE:
@@ -669,11 +828,9 @@ static void start_tx(pg_sink *k) {
   clear_bad(k);
   k->unknown_commit = 0;
   k->tx_started_ms = sl_mono_ms();
-  k->fast = 0;
-  if (k->upsert) {
-    if (k->fast_skip) k->fast_skip--;
-    else k->fast = 1;
-  }
+  k->tx_tables = tables_in(k, 0, k->tx_n);
+  k->tab = next_table_in(k, k->tx_tables, -1);
+  k->fast = k->tab < k->ntabs && try_fast(k);
   run_sql(k, S_BEGIN, k->fast ? "BEGIN; SAVEPOINT sluice_fast" : "BEGIN");
 }
 
@@ -755,12 +912,54 @@ static int run_setup_sql(sl_stage *st, PGconn *c, const char *sql) {
   return rc;
 }
 
+/* Each table's statements (and staging table), then the codec: pgcopy
+ * for one table, pgcopy_routed over the tables' contexts for several. */
+static int build_tables(pg_sink *k, PGconn *c) {
+  sl_buf stage = SL_BUF_INIT;
+  for (int i = 0; i < k->ntabs; i++) {
+    pg_sink_table *t = &k->tabs[i];
+    int rc = pg_sink_sql_build(k->st, &t->cfg, t->upsert, c, k->conn.label, t->stage, &t->sql,
+                               &t->cctx);
+    if (rc) {
+      sl_buf_free(&stage);
+      return rc;
+    }
+    if (t->upsert) sl_buf_printf(&stage, "%s%s", stage.len ? "; " : "", t->sql.stage);
+  }
+  if (stage.len) {
+    k->stage_sql = pg_buf_cstr(&stage);
+    if (!k->stage_sql) return SL_ENOMEM;
+  }
+  sl_buf_free(&stage);
+  if (!k->multi) {
+    k->codec = &pg_copy_codec;
+    k->cctx = k->tabs[0].cctx;
+    k->tabs[0].cctx = NULL;
+    return 0;
+  }
+  char *routes[PG_COPY_MAX_TABLES];
+  void *ctxs[PG_COPY_MAX_TABLES];
+  for (int i = 0; i < k->ntabs; i++) {
+    routes[i] = k->tabs[i].route;
+    ctxs[i] = k->tabs[i].cctx;
+    k->tabs[i].cctx = NULL;   /* the router's now, whatever happens */
+  }
+  k->codec = &pg_copy_routed_codec;
+  k->cctx = pg_copy_routed_new(k->cfg->route, routes, ctxs, k->ntabs,
+                               strcmp(k->cfg->others, "dlq") == 0);
+  return k->cctx ? 0 : SL_ENOMEM;
+}
+
 static int pg_sink_init(sl_stage *st) {
   pg_sink *k = sl_stage_priv(st);
   pg_sink_cfg *cfg = sl_stage_config(st);
   k->st = st;
   k->cfg = cfg;
-  k->upsert = strcmp(cfg->mode, "upsert") == 0;
+  k->feed_tag = -1;
+  int rc = pg_sink_tables_parse(st, cfg, &k->tabs, &k->ntabs);
+  if (rc) return rc;
+  k->multi = cfg->tables != LUA_NOREF;
+  if (k->multi && !(k->feed_scratch = malloc(FEED_MAX))) return SL_ENOMEM;
   if (cfg->tx_rows < 1) cfg->tx_rows = 1;
   if (cfg->retry_max_ms < 100) cfg->retry_max_ms = 100;
   sl_sink_queue_cfg qc = {.max_records = (uint64_t)cfg->tx_rows, .backoff_initial_ms = 100,
@@ -771,12 +970,12 @@ static int pg_sink_init(sl_stage *st) {
   /* Blocking is fine here: init runs before the loop. */
   PGconn *c = pg_connect_blocking(st, cfg->dsn, k->conn.label);
   if (!c) return SL_EIO;
-  int rc = cfg->setup_sql ? run_setup_sql(st, c, cfg->setup_sql) : 0;
-  if (!rc) rc = pg_sink_sql_build(st, cfg, k->upsert, c, k->conn.label, &k->sql, &k->cctx);
+  rc = cfg->setup_sql ? run_setup_sql(st, c, cfg->setup_sql) : 0;
+  if (!rc) rc = build_tables(k, c);
   if (!rc) rc = pg_ensure_checkpoint_table(st, c);
   PQfinish(c);
   if (rc) return rc;
-  sl_sink_set_codec(st, &pg_copy_codec, k->cctx);
+  sl_sink_set_codec(st, k->codec, k->cctx);
   /* Connect now: the handles start working when the loop runs. */
   pg_conn_connect(&k->conn);
   return 0;
@@ -786,14 +985,20 @@ static void pg_sink_destroy(sl_stage *st) {
   pg_sink *k = sl_stage_priv(st);
   if (k->conn.dsn) pg_conn_destroy(&k->conn);
   sl_sink_queue_close(&k->q);
-  if (k->cctx) pg_copy_codec.ctx_free(k->cctx);
+  if (k->cctx) k->codec->ctx_free(k->cctx);
   k->cctx = NULL;
+  for (int i = 0; i < k->ntabs; i++)
+    if (k->tabs[i].cctx) pg_copy_codec.ctx_free(k->tabs[i].cctx);
+  pg_sink_tables_free(k->tabs, k->ntabs);
+  k->tabs = NULL;
+  k->ntabs = 0;
+  free(k->stage_sql);
+  free(k->feed_scratch);
   clear_bad(k);
   free(k->stack);
   free(k->sent);
   for (int i = 0; i < k->ncps; i++) sl_buf_free(&k->cps[i].cp);
   free(k->cps);
-  pg_sink_sql_free(&k->sql);
   sl_buf_free(&k->err_reason);
   sl_buf_free(&k->ckpt_key);
   if (k->transactions)
@@ -804,7 +1009,12 @@ static void pg_sink_destroy(sl_stage *st) {
 
 /* `sluice check`: what can be seen without connecting. */
 static int pg_sink_check(sl_stage *st) {
-  const pg_sink_cfg *cfg = sl_stage_config(st);
+  pg_sink_cfg *cfg = sl_stage_config(st);
+  pg_sink_table *tabs = NULL;
+  int n = 0;
+  int rc = pg_sink_tables_parse(st, cfg, &tabs, &n);
+  pg_sink_tables_free(tabs, n);
+  if (rc || cfg->tables != LUA_NOREF) return rc;
   if (strcmp(cfg->mode, "upsert") == 0 && (!cfg->key || !cfg->key[0])) {
     sl_log_error(sl_stage_name(st), "%s: mode = \"upsert\" needs key = { ... }: the columns of a "
                  "unique key of the table, which a newer record replaces", sl_stage_where(st));
@@ -848,7 +1058,10 @@ static void pg_sink_collect(sl_stage *st, sl_collector *c) {
 
 static const sl_option pg_sink_options[] = {
     {"dsn", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(pg_sink_cfg, dsn), "libpq connection string or URI (the password is never logged).", NULL},
-    {"table", SL_OPT_STR, NULL, SL_REQUIRED, offsetof(pg_sink_cfg, table), "Target table: \"table\" (schema public) or \"schema.table\", case as written.", NULL},
+    {"table", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, table), "Target table: \"table\" (schema public) or \"schema.table\", case as written (or tables = { ... }).", NULL},
+    {"tables", SL_OPT_LUA, NULL, 0, offsetof(pg_sink_cfg, tables), "Several tables written in one transaction: { { route = \"v\", table = \"s.t\", mode =, key =, columns =, newer_by = }, ... }; a record goes to the table whose route equals its route field.", "table"},
+    {"route", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, route), "With tables: the record field whose value picks the table.", NULL},
+    {"others", SL_OPT_ENUM, "dlq", 0, offsetof(pg_sink_cfg, others), "With tables: a record no table takes goes to the dead-letter sink (dlq) or is skipped (ignore).", "dlq|ignore"},
     {"mode", SL_OPT_ENUM, "insert", 0, offsetof(pg_sink_cfg, mode), "insert: COPY the rows; upsert: INSERT ... ON CONFLICT (key) DO UPDATE, last record of a key wins.", "insert|upsert"},
     {"key", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, key), "upsert: the columns of a unique key of the table.", NULL},
     {"columns", SL_OPT_STRLIST, NULL, 0, offsetof(pg_sink_cfg, columns), "Columns to write, named like the record's fields (default: every writable column).", NULL},

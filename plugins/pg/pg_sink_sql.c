@@ -111,7 +111,7 @@ static int changed_rows_only(PGconn *c, const char *target, const char *oldlist,
 }
 
 int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *c,
-                      const char *label, pg_sink_sql *out, void **cctx) {
+                      const char *label, const char *stage, pg_sink_sql *out, void **cctx) {
   const char *name = sl_stage_name(st);
   int rc = SL_EOPTION;
   PGresult *r = NULL;
@@ -264,12 +264,12 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
       if (!ok) goto done;
     }
     sl_buf_printf(&sql,
-                  "CREATE TEMP TABLE IF NOT EXISTS sluice_stage ON COMMIT DELETE ROWS AS "
+                  "CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS "
                   "SELECT %s FROM %s WITH NO DATA; "
-                  "ALTER TABLE pg_temp.sluice_stage ADD COLUMN IF NOT EXISTS sluice_seq bigserial",
-                  collist, target);
+                  "ALTER TABLE pg_temp.%s ADD COLUMN IF NOT EXISTS sluice_seq bigserial",
+                  stage, collist, target, stage);
     out->stage = pg_buf_cstr(&sql);
-    sl_buf_printf(&sql, "COPY pg_temp.sluice_stage (%s) FROM STDIN", collist);
+    sl_buf_printf(&sql, "COPY pg_temp.%s (%s) FROM STDIN", stage, collist);
     out->copy = pg_buf_cstr(&sql);
     sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
     out->fast_copy = pg_buf_cstr(&sql);
@@ -282,16 +282,16 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
     if (newer)
       sl_buf_printf(&sql,
                     "INSERT INTO %s AS sluice_old (%s) SELECT DISTINCT ON (%s) %s "
-                    "FROM pg_temp.sluice_stage ORDER BY %s, %s DESC NULLS LAST, sluice_seq "
+                    "FROM pg_temp.%s ORDER BY %s, %s DESC NULLS LAST, sluice_seq "
                     "ON CONFLICT (%s) DO UPDATE SET %s WHERE EXCLUDED.%s IS NOT NULL AND "
                     "(sluice_old.%s IS NULL OR sluice_old.%s < EXCLUDED.%s)",
-                    target, collist, keylist, collist, keylist, newer, keylist, setlist, newer,
+                    target, collist, keylist, collist, stage, keylist, newer, keylist, setlist, newer,
                     newer, newer, newer);
     else {
       sl_buf_printf(&sql,
                     "INSERT INTO %s AS sluice_old (%s) SELECT DISTINCT ON (%s) %s "
-                    "FROM pg_temp.sluice_stage ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
-                    target, collist, keylist, collist, keylist, keylist);
+                    "FROM pg_temp.%s ORDER BY %s, sluice_seq DESC ON CONFLICT (%s) ",
+                    target, collist, keylist, collist, stage, keylist, keylist);
       if (nrest) sl_buf_printf(&sql, "DO UPDATE SET %s", setlist);
       else sl_buf_puts(&sql, "DO NOTHING");
     }
@@ -302,15 +302,18 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
       sl_buf_printf(&sql, " %s (%s) IS DISTINCT FROM (%s)", newer ? "AND" : "WHERE", oldlist,
                     newlist);
     out->merge = pg_buf_cstr(&sql);
-    sl_buf_printf(&sql, "%s; DELETE FROM pg_temp.sluice_stage; RELEASE SAVEPOINT sluice_try",
-                  out->merge);
+    sl_buf_printf(&sql, "%s; DELETE FROM pg_temp.%s", out->merge, stage);
+    out->bisect_merge_keep = pg_buf_cstr(&sql);
+    sl_buf_printf(&sql, "%s; DELETE FROM pg_temp.%s; RELEASE SAVEPOINT sluice_try", out->merge,
+                  stage);
     out->bisect_merge = pg_buf_cstr(&sql);
   } else {
     sl_buf_printf(&sql, "COPY %s (%s) FROM STDIN", target, collist);
     out->copy = pg_buf_cstr(&sql);
   }
   if (!out->copy ||
-      (upsert && (!out->merge || !out->stage || !out->bisect_merge || !out->fast_copy))) {
+      (upsert && (!out->merge || !out->stage || !out->bisect_merge || !out->bisect_merge_keep ||
+                  !out->fast_copy))) {
     rc = SL_ENOMEM;
     goto done;
   }
@@ -345,6 +348,7 @@ void pg_sink_sql_free(pg_sink_sql *s) {
   free(s->copy);
   free(s->merge);
   free(s->bisect_merge);
+  free(s->bisect_merge_keep);
   free(s->stage);
   free(s->fast_copy);
   memset(s, 0, sizeof *s);

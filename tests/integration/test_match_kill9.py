@@ -31,11 +31,12 @@ N = 12000
 
 PIPELINE = """local sl = require "sluice"
 local platform = require "sluice.platform"
-return sl.pipeline {
+%(pacer)sreturn sl.pipeline {
   name = %(name)s,
   sources = { sl.kafka.source { brokers = %(b)s, topics = { %(topic)s }, group = %(group)s,
                                 librdkafka = %(fast)s } },
   steps = {
+    function (rec) pace() return rec end,
     sl.match { domain = %(domain)s, preset = "person", model = "model.json", platform = %(dsn)s,
                identity = { dept = "department", feed = "feed", id = "src_id" } },
   },
@@ -99,7 +100,9 @@ def body(t, b, db):
     kt.produce_file(b, topic, data, extra=("-p", "0"))
 
     names = {"b": pgtest.lua_str(b), "topic": pgtest.lua_str(topic), "domain": pgtest.lua_str(db.schema),
-             "fast": kt.lua_table(kt.FAST_GROUP)}
+             "fast": kt.lua_table(kt.FAST_GROUP),
+             # Paced (per worker), so that the kills certainly come mid-stream.
+             "pacer": kt.pacer(1500)}
     # The model: trained on the data itself, as an operator would.
     db.write_pipeline(t, PIPELINE, group=pgtest.lua_str(kt.unique("match-train")), **names)
     tr = subprocess.run([t.sluice, "train", "pipeline.lua", data, "--out", "model.json", "--seed", "1"],

@@ -1,6 +1,6 @@
--- sluice check: platform.sinks makes five checkable pg.sinks (upsert keys,
--- newer_by = "version" among the columns, setup_sql); `only` picks some;
--- platform.not_platform is a `where` for the other sinks.
+-- sluice check: platform.sinks makes one checkable pg.sink writing five tables
+-- (upsert keys, newer_by = "version" among the columns, setup_sql); `only`
+-- picks some; platform.not_platform is a `where` for the other sinks.
 local sl = require "sluice"
 local platform = require "sluice.platform"
 local sinks = platform.sinks { conninfo = "host=127.0.0.1 port=1", domain = "person" }
