@@ -118,6 +118,7 @@ void sl_match_em_known(sl_match_model *mo, const sl_match_patterns *pp, const sl
         double m = known ? (kn[f][l] + 1.0 / L) / (kd[f] + 1.0) : (num[f][l] + 1.0 / L) / (den[f] + 1.0);
         change = fmax(change, fabs(m - mo->m[f][l]));
         mo->m[f][l] = m;
+        mo->has_weights = 0;   /* the table no longer holds */
       }
     }
     double lam = total > 0 ? sp / total : mo->lambda;

@@ -45,6 +45,12 @@ static double lg(double x) {
   return log2(x < P_MIN ? P_MIN : x);
 }
 
+void sl_match_model_weights(sl_match_model *mo) {
+  for (int f = 0; f < mo->nfields; f++)
+    for (int l = 0; l <= SL_MATCH_MAX_LEVELS; l++) mo->weight[f][l] = lg(mo->m[f][l]) - lg(mo->u[f][l]);
+  mo->has_weights = 1;
+}
+
 double sl_match_weight(const sl_match_model *mo, const int8_t *gamma, const sl_match_str *a,
                        sl_match_term *terms) {
   /* The prior of a random pair among millions of records is far below
@@ -54,8 +60,8 @@ double sl_match_weight(const sl_match_model *mo, const int8_t *gamma, const sl_m
   for (int f = 0; f < mo->nfields; f++) {
     sl_match_term t = {.level = gamma[f]};
     if (t.level >= 0) {
-      double m = mo->m[f][t.level], u = mo->u[f][t.level];
-      t.weight = lg(m) - lg(u);
+      double u = mo->u[f][t.level];
+      t.weight = mo->has_weights ? mo->weight[f][t.level] : lg(mo->m[f][t.level]) - lg(u);
       const sl_match_field *fd = &mo->field[f];
       if (fd->tf && t.level == 0 && fd->nlevels && fd->level[0].test == SL_MT_EXACT &&
           mo->tf[f].c.total) {

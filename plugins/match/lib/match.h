@@ -217,6 +217,11 @@ uint64_t sl_match_counts_get(const sl_match_counts *c, uint64_t key);
 /* Counts of each value of a field (by XXH3 of its bytes). */
 typedef struct sl_match_tf {
   sl_match_counts c;
+  /* The last value asked about (by its hash) and its frequency: a record
+   * is scored against its candidates in a row, with its own value each
+   * time.  A cache, not state: sl_match_tf_freq may set it. */
+  uint64_t last_hash;
+  double last_freq;
 } sl_match_tf;
 
 void sl_match_tf_free(sl_match_tf *t);
@@ -258,7 +263,15 @@ typedef struct sl_match_model {
   uint32_t m_from_known;                /* bit f: sl_match_em_known takes field f's m from
                                            the known matches alone (at least
                                            SL_MATCH_MIN_KNOWN of them with f present) */
+  /* log2(m / u) per field and level, once m and u are final
+   * (sl_match_model_weights; a matcher's model has them): scoring a pair
+   * then reads a table instead of taking logarithms. */
+  int has_weights;
+  double weight[SL_MATCH_MAX_FIELDS][SL_MATCH_MAX_LEVELS + 1];
 } sl_match_model;
+
+/* Fills mo->weight from m and u (call again after changing them). */
+void sl_match_model_weights(sl_match_model *mo);
 
 /* Known matches (the same valid ID) are a sample of the matches whose
  * other fields were corrupted like anyone's: with enough of them, a

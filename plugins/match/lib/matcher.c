@@ -31,6 +31,7 @@ sl_match *sl_match_new(const sl_match_config *c, sl_match_model *mo) {
   m->c = c;
   m->mo = *mo;
   m->mo.field = c->field;
+  sl_match_model_weights(&m->mo);   /* final from here on */
   memset(mo, 0, sizeof *mo);
   sl_match_store_init(&m->st, c);
   for (int i = 0; i < c->ncols; i++)
