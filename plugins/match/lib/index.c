@@ -191,13 +191,13 @@ int sl_match_cands_collect(sl_match_cands *c, sl_match_index *ix, const uint64_t
   if (max_id > c->nstamp) {
     size_t ncap = c->nstamp ? c->nstamp : 1024;
     while (ncap < max_id) ncap *= 2;
-    uint32_t *ns = realloc(c->stamp, ncap * sizeof *ns);
+    uint16_t *ns = realloc(c->stamp, ncap * sizeof *ns);
     if (!ns) return SL_ENOMEM;
     memset(ns + c->nstamp, 0, (ncap - c->nstamp) * sizeof *ns);
     c->stamp = ns;
     c->nstamp = ncap;
   }
-  if (++c->gen == 0) {
+  if (++c->gen > UINT16_MAX) {
     memset(c->stamp, 0, c->nstamp * sizeof *c->stamp);
     c->gen = 1;
   }

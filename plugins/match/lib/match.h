@@ -184,7 +184,8 @@ void sl_match_index_stats_get(const sl_match_index *ix, sl_match_index_stats *st
 /* The distinct candidates of a record over all its keys, each once: a
  * stamp per record id, so a lookup costs no clearing.  4 bytes a record. */
 typedef struct sl_match_cands {
-  uint32_t *stamp;        /* per record id: the generation that last saw it */
+  uint16_t *stamp;        /* per record id: the generation that last saw it (16 bits: the
+                             array stays in cache; cleared when the generation wraps) */
   size_t nstamp;
   uint32_t gen;
   uint32_t *ids;          /* this lookup's candidates */
