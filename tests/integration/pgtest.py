@@ -8,6 +8,7 @@ other's tables; replication slots and publications are named after it too.
 """
 
 import os
+import signal
 import subprocess
 import time
 
@@ -137,6 +138,26 @@ return sl.pipeline {
   dlq = sl.file.sink { path = "dlq.jsonl" },
 }
 """
+
+
+def start_and_kill(t, rows, target):
+    """Starts the test's pipeline, waits until rows() >= target and kills it
+    with SIGKILL.  Raises st.TooFast when the run ended before the kill (the
+    caller retries with a slower step)."""
+    run = t.start()
+    try:
+        st.wait_until(lambda: rows() >= target, 120, "%d rows" % target,
+                      interval=0.05, abort=run.exited)
+    except st.Failure:
+        if run.exit_code() == 0:
+            raise st.TooFast()
+        raise
+    run.signal(signal.SIGKILL)
+    code = run.wait(30)
+    if code == 0:
+        raise st.TooFast()
+    st.assert_eq(code, -signal.SIGKILL, "exit status of the killed run")
+    return run
 
 
 def with_db(test_name, body):

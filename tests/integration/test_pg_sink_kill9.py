@@ -5,7 +5,6 @@ The rows and the source's checkpoint commit in one transaction, and the
 source resumes from the checkpoint stored in sluice.checkpoints."""
 
 import json
-import signal
 
 import pgtest
 import sluicetest as st
@@ -29,19 +28,7 @@ def killed_runs(t, db, busy):
     db.write_pipeline(t, pgtest.FILE_TO_PG, table="k", busy=busy, sink_options="")
     for kill in range(1, KILLS + 1):
         target = N * kill // (KILLS + 1)
-        run = t.start()
-        try:
-            st.wait_until(lambda: db.count("k") >= target, 120, "%d rows" % target,
-                          interval=0.05, abort=run.exited)
-        except st.Failure:
-            if run.exit_code() == 0:
-                raise st.TooFast()
-            raise
-        run.signal(signal.SIGKILL)
-        code = run.wait(30)
-        if code == 0:
-            raise st.TooFast()
-        st.assert_eq(code, -signal.SIGKILL, "exit status of run %d" % kill)
+        pgtest.start_and_kill(t, lambda: db.count("k"), target)
         st.log("kill %d: %d rows in the table; checkpoint %s" % (
             kill, db.count("k"), db.checkpoint()))
 

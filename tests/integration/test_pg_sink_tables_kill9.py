@@ -13,7 +13,6 @@ greatest id of each dept among them, and n is the checkpoint's line.  After
 the final run every table holds exactly the expected rows."""
 
 import json
-import signal
 
 import pgtest
 import sluicetest as st
@@ -84,19 +83,7 @@ def killed_runs(t, db, busy):
                       b=pgtest.lua_str(db.t("b")), c=pgtest.lua_str(db.t("c")))
     for kill in range(1, KILLS + 1):
         target = N * kill // (KILLS + 1)
-        run = t.start()
-        try:
-            st.wait_until(lambda: db.count("a") >= target, 120, "%d rows" % target,
-                          interval=0.05, abort=run.exited)
-        except st.Failure:
-            if run.exit_code() == 0:
-                raise st.TooFast()
-            raise
-        run.signal(signal.SIGKILL)
-        code = run.wait(30)
-        if code == 0:
-            raise st.TooFast()
-        st.assert_eq(code, -signal.SIGKILL, "exit status of run %d" % kill)
+        pgtest.start_and_kill(t, lambda: db.count("a"), target)
         n = consistent(db, "kill %d" % kill)
         st.log("kill %d: %d records in the three tables, consistent" % (kill, n))
 
