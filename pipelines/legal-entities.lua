@@ -18,8 +18,8 @@
 -- legal-entities-changes.lua publishes the changelog to Kafka (an outbox).
 -- Settings come from the environment (defaults in brackets):
 --   SLUICE_BROKERS          Kafka bootstrap servers [127.0.0.1:19092]
---   LEGAL_ENTITY_TOPICS     the departments' company topics, comma-separated
---                           [legal-entities.scjgj,legal-entities.swj,legal-entities.rsj,legal-entities.tjj,legal-entities.zjj]
+--   LEGAL_ENTITY_TOPICS     the departments' company topics, comma-separated; unset:
+--                           every topic named <department>.companies.v<major>
 --   LEGAL_ENTITY_DECISIONS  operators' review decisions [legal-entities.decisions]
 --   LEGAL_ENTITY_GROUP      the consumer group [legal-entities]
 --   PLATFORM_DSN            the aggregation platform's PostgreSQL
@@ -27,8 +27,9 @@
 --   LEGAL_ENTITY_DOMAIN     the schema and entity domain [company]
 --   LEGAL_ENTITY_DLQ        the dead-letter topic [legal-entities.dlq]
 --
--- A record: department, feed, src_id, name, uscc, legal_rep, phone, addr,
--- est_date (docs/publishing.md).  The model is models/company.json
+-- A record: src_id, name, uscc, legal_rep, phone, addr, est_date,
+-- updated_at; department and feed as fields or as ce_source and ce_type
+-- (docs/publishing.md).  The model is models/company.json
 -- (pipelines/README.md: retraining it).
 local sl = require "sluice"
 local platform = require "sluice.platform"
@@ -37,16 +38,17 @@ local brokers = sl.env("SLUICE_BROKERS", "127.0.0.1:19092")
 local dsn     = sl.env("PLATFORM_DSN", "host=127.0.0.1 port=15432 dbname=sluice user=sluice password=sluice")
 local domain  = sl.env("LEGAL_ENTITY_DOMAIN", "company")
 local group   = sl.env("LEGAL_ENTITY_GROUP", "legal-entities")
-local topics  = {}
-for t in sl.env("LEGAL_ENTITY_TOPICS", "legal-entities.scjgj,legal-entities.swj,legal-entities.rsj,"
-                .. "legal-entities.tjj,legal-entities.zjj"):gmatch("[^,%s]+") do
+local topics  = nil
+for t in sl.env("LEGAL_ENTITY_TOPICS", ""):gmatch("[^,%s]+") do
+  topics = topics or {}
   topics[#topics + 1] = t
 end
 
 return sl.pipeline {
   name = "legal-entities",
   sources = {
-    sl.kafka.source { name = "companies", brokers = brokers, topics = topics, group = group },
+    sl.kafka.source { name = "companies", brokers = brokers, topics = topics, group = group,
+                      pattern = not topics and "^[a-z0-9-]+\\.companies\\.v[0-9]+$" or nil },
     sl.kafka.source { name = "reviews", brokers = brokers, group = group .. ".decisions",
                       topics = { sl.env("LEGAL_ENTITY_DECISIONS", "legal-entities.decisions") } },
   },
@@ -68,6 +70,7 @@ return sl.pipeline {
       domain    = domain,
       preset    = "company",
       identity  = { dept = "department", feed = "feed", id = "src_id" },
+      time      = "updated_at",   -- the record's version (docs/publishing.md); else ce_time
       model     = "models/company.json",
       platform  = dsn,
       decisions = "reviews",

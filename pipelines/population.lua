@@ -24,8 +24,9 @@
 --
 -- Settings come from the environment (defaults in brackets):
 --   SLUICE_BROKERS        Kafka bootstrap servers [127.0.0.1:19092]
---   POPULATION_TOPICS     the departments' resident topics, comma-separated
---                         [population.gaj,population.mzj,population.rsj,population.wjw,population.swj]
+--   POPULATION_TOPICS     the departments' resident topics, comma-separated; unset:
+--                         every topic named <department>.residents.v<major>
+--                         (docs/publishing.md), a new department's within minutes
 --   POPULATION_DECISIONS  the topic of operators' review decisions [population.decisions]
 --   POPULATION_GROUP      the consumer group [population]
 --   PLATFORM_DSN          the aggregation platform's PostgreSQL
@@ -33,10 +34,11 @@
 --   POPULATION_DOMAIN     the schema and entity domain [person]
 --   POPULATION_DLQ        the dead-letter topic [population.dlq]
 --
--- A department's record is one JSON object per message (CloudEvents binary
--- mode welcome): department, feed, src_id (its id in that feed), name,
--- gender, birth, id_no, phone, addr; any other field rides along.  The
--- contract is in docs/publishing.md.  The model (models/person.json) was
+-- A department's record is one JSON object per message, CloudEvents binary
+-- mode (docs/publishing.md): src_id (its id in the feed), name, gender,
+-- birth, id_no, phone, addr, updated_at; any other field rides along.  The
+-- department and feed are the record's `department` and `feed` fields, or
+-- else its ce_source and ce_type headers.  The model (models/person.json) was
 -- trained with `sluice train`; pipelines/README.md says how to retrain it
 -- on your own data.
 local sl = require "sluice"
@@ -45,9 +47,9 @@ local platform = require "sluice.platform"
 local brokers  = sl.env("SLUICE_BROKERS", "127.0.0.1:19092")
 local dsn      = sl.env("PLATFORM_DSN", "host=127.0.0.1 port=15432 dbname=sluice user=sluice password=sluice")
 local domain   = sl.env("POPULATION_DOMAIN", "person")
-local topics   = {}
-for t in sl.env("POPULATION_TOPICS",
-                "population.gaj,population.mzj,population.rsj,population.wjw,population.swj"):gmatch("[^,%s]+") do
+local topics   = nil
+for t in sl.env("POPULATION_TOPICS", ""):gmatch("[^,%s]+") do
+  topics = topics or {}
   topics[#topics + 1] = t
 end
 
@@ -55,6 +57,7 @@ return sl.pipeline {
   name = "population",
   sources = {
     sl.kafka.source { name = "residents", brokers = brokers, topics = topics,
+                      pattern = not topics and "^[a-z0-9-]+\\.residents\\.v[0-9]+$" or nil,
                       group = sl.env("POPULATION_GROUP", "population") },
     sl.kafka.source { name = "reviews", brokers = brokers,
                       topics = { sl.env("POPULATION_DECISIONS", "population.decisions") },
@@ -83,6 +86,7 @@ return sl.pipeline {
       domain    = domain,
       preset    = "person",
       identity  = { dept = "department", feed = "feed", id = "src_id" },
+      time      = "updated_at",   -- the record's version (docs/publishing.md); else ce_time
       model     = "models/person.json",
       platform  = dsn,
       decisions = "reviews",
