@@ -153,7 +153,8 @@ def run_domain(t, b, db, kind, pipeline, env_prefix, seed):
 def publish_changes(t, b, db, schema):
     topic = kt.unique("changes")
     slot = schema + "_changes"
-    env = {"SLUICE_BROKERS": b, "CHANGES_DOMAIN": schema, "CHANGES_DSN": db.dsn, "CHANGES_TOPIC": topic}
+    env = {"SLUICE_BROKERS": b, "CHANGES_DOMAIN": schema, "CHANGES_DSN": db.dsn, "CHANGES_TOPIC": topic,
+           "CHANGES_DLQ": t.path("changes.dlq.jsonl")}
     try:
         run = t.start(pipeline=os.path.join(ROOT, "pipelines", "platform-changes.lua"),
                       state_dir=t.path("state-changes"), env=env)
