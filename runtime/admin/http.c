@@ -1,41 +1,82 @@
+/* The admin endpoints' HTTP server: sluice accepts, bounds and frames each
+ * connection on its loop; h2o (Debian's libh2o, built on libuv) parses the
+ * request head, calls the handler and writes the answer.
+ *
+ * Why the framing stays here: h2o 2.2 buffers up to H2O_MAX_REQLEN (some
+ * 400 KiB) of an unfinished head and then drops the connection without an
+ * answer.  Reading the head into a fixed buffer first keeps a connection to
+ * SL_HTTP_MAX_HEAD bytes, answers 431 when it does not fit, and hands h2o
+ * only heads that are complete. */
 #include "admin/http.h"
 
+#include <h2o.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "sluice/log.h"
 
 #define MAX_LISTENERS 4
+/* How long a served connection may live, its answer included. */
+#define CONN_MS 5000
+/* How long a refused one is kept for the client to read its 503. */
+#define REFUSING_MS 1000
+
+/* The one h2o handler: every path comes to serve(). */
+typedef struct route {
+  h2o_handler_t super;
+  sl_http_server *server;
+} route;
 
 struct sl_http_server {
+  uv_loop_t *loop;
   uv_tcp_t *listeners[MAX_LISTENERS];
-  int nlisteners;         /* open; freed with the last one's close */
+  int nlisteners;
   sl_http_handler handler;
   void *data;
   int max_conns;
   int nconns;             /* served connections open now */
-  int nrefusing;          /* connections being refused (see refuse) */
+  int nrefusing;          /* connections being refused (see refuse_now) */
   struct conn *conns;     /* open connections, to close them on stop */
+  uv_timer_t sentinel;    /* closed last by stop: see on_sentinel_closed */
+  h2o_globalconf_t config;
+  h2o_context_t ctx;      /* holds uv timers of its own: freed after they close */
+  h2o_accept_ctx_t accept;
 };
 
 typedef struct conn {
-  uv_tcp_t tcp;
+  uv_tcp_t tcp;           /* first: h2o's close callback is given its address */
   uv_timer_t timer;
   sl_http_server *server;
+  h2o_socket_t *sock;     /* h2o's, once the head is handed over; NULL before */
   char head[SL_HTTP_MAX_HEAD];
   size_t len;
   int answered;
   int refusing;           /* answered 503: reading what comes until the client closes */
-  int closing;
+  int released;           /* out of the server's list and counts */
   int handles;            /* handles still to close before freeing */
   uv_write_t write;
   uv_shutdown_t shutdown;
   sl_buf out;
   struct conn *next, *prev;
 } conn;
+
+/* ---- connections ---- */
+
+/* Takes c out of the server's list and counts, once: from then on it holds
+ * no slot, whatever is left of it closing. */
+static void release(conn *c) {
+  if (c->released) return;
+  c->released = 1;
+  sl_http_server *hs = c->server;
+  if (c->refusing) hs->nrefusing--;
+  else hs->nconns--;
+  if (c->prev) c->prev->next = c->next;
+  else hs->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+}
 
 static void on_conn_closed(uv_handle_t *h) {
   conn *c = h->data;
@@ -44,19 +85,60 @@ static void on_conn_closed(uv_handle_t *h) {
   free(c);
 }
 
-/* The socket's descriptor is closed here, synchronously: the count of open
- * connections is the count of descriptors held. */
+/* Closes a connection still in sluice's hands.  The socket's descriptor is
+ * closed here, synchronously: the count of open connections is the count of
+ * descriptors held. */
 static void conn_close(conn *c) {
-  if (c->closing) return;
-  c->closing = 1;
-  if (c->refusing) c->server->nrefusing--;
-  else c->server->nconns--;
-  if (c->prev) c->prev->next = c->next;
-  else c->server->conns = c->next;
-  if (c->next) c->next->prev = c->prev;
+  if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  release(c);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
+
+/* h2o closed the socket it was given (tcp.data was h2o's, now freed). */
+static void on_h2o_closed(uv_handle_t *h) {
+  conn *c = (conn *)h;
+  release(c);
+  c->sock = NULL;
+  if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+  if (--c->handles) return;
+  sl_buf_free(&c->out);
+  free(c);
+}
+
+/* Ends a connection in h2o's hands (its time is up, or the server stops).
+ * h2o 2.2 has no call that ends an HTTP/1 connection from outside, and
+ * closing its socket under it would have it close the socket again later.
+ * So the I/O it waits for fails, as if the peer had gone: h2o then closes
+ * the connection itself, through its own paths, and its socket's handle is
+ * closing when this returns.  The callbacks are what h2o's socket layer
+ * calls on an I/O error (_cb is h2o's, in its public header). */
+static void conn_abort(conn *c) {
+  if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
+    h2o_socket_t *sock = c->sock;
+    h2o_socket_cb cb = sock->_cb.write;
+    if (cb) {
+      sock->_cb.write = NULL;
+      cb(sock, h2o_socket_error_io);
+    } else if (sock->_cb.read) {
+      sock->_cb.read(sock, h2o_socket_error_io);
+    }
+    /* h2o was waiting for nothing: not expected of an HTTP/1 connection
+     * that is still open; closing its socket is the last resort. */
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) h2o_socket_close(sock);
+  }
+  /* Here too, not only in on_h2o_closed: a walk of the loop after stop must
+   * find both handles closing. */
+  if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  conn *c = t->data;
+  if (c->sock) conn_abort(c);
+  else conn_close(c);
+}
+
+/* ---- answers sluice writes itself: 431 and 503 ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   if (status) conn_close(req->data);
@@ -67,7 +149,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
  * would reset the connection, and the client could lose the answer. */
 static void on_written(uv_write_t *w, int status) {
   conn *c = w->data;
-  if (!c->refusing || status || c->closing) {
+  if (!c->refusing || status) {
     conn_close(c);
     return;
   }
@@ -88,15 +170,14 @@ static const char *reason(int status) {
   return "Error";
 }
 
-static void respond(conn *c, int status, const char *type, const char *headers, const char *body,
-                    size_t n) {
+static void respond(conn *c, int status, const char *headers, const char *body) {
+  size_t n = strlen(body);
   c->answered = 1;
   if (!c->refusing) uv_read_stop((uv_stream_t *)&c->tcp);
   sl_buf_printf(&c->out,
-                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-                "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-                status, reason(status), type, n, headers ? headers : "");
-  sl_buf_append(&c->out, body, n);
+                "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                "Content-Length: %zu\r\n%sCache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+                status, reason(status), n, headers ? headers : "", body);
   if (c->out.oom) {
     conn_close(c);
     return;
@@ -106,74 +187,97 @@ static void respond(conn *c, int status, const char *type, const char *headers, 
   if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, on_written)) conn_close(c);
 }
 
-static void respond_text(conn *c, int status, const char *text) {
-  respond(c, status, "text/plain; charset=utf-8", NULL, text, strlen(text));
+/* ---- the request, in h2o's hands ---- */
+
+/* Adds header lines ("Name: value\r\n"...), the handler's own, to res. */
+static void add_header_lines(h2o_req_t *req, const char *lines) {
+  while (lines && *lines) {
+    const char *end = strstr(lines, "\r\n"), *colon = strchr(lines, ':');
+    if (!end || !colon || colon > end) return;
+    const char *v = colon + 1;
+    while (v < end && *v == ' ') v++;
+    h2o_add_header_by_str(&req->pool, &req->res.headers, lines, (size_t)(colon - lines), 1, NULL,
+                          v, (size_t)(end - v));
+    lines = end + 2;
+  }
 }
 
-/* Length of the request head up to and including its blank line, or 0 while
- * it is incomplete.  Lines end with "\n", lax clients leave out the "\r". */
-static size_t head_length(const char *p, size_t n) {
-  for (size_t i = 0; i + 1 < n; i++) {
-    if (p[i] != '\n') continue;
-    if (p[i + 1] == '\n') return i + 2;
-    if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n') return i + 3;
+static void send_answer(h2o_req_t *req, int status, const char *type, const char *headers,
+                        const char *body, size_t n) {
+  req->res.status = status;
+  req->res.reason = reason(status);
+  req->res.content_length = n;
+  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                 H2O_STRLIT("no-store"));
+  add_header_lines(req, headers);
+  h2o_send_inline(req, body, n);
+}
+
+static void send_text(h2o_req_t *req, int status, const char *text) {
+  send_answer(req, status, "text/plain; charset=utf-8", NULL, text, strlen(text));
+}
+
+/* A NUL-terminated copy of v in the request's pool, blanks (space, tab)
+ * trimmed at both ends; NULL if v holds a NUL, which would cut it short. */
+static const char *pool_string(h2o_req_t *req, h2o_iovec_t v) {
+  const char *s = v.base, *end = v.base + v.len;
+  if (memchr(s, 0, v.len)) return NULL;
+  while (s < end && (*s == ' ' || *s == '\t')) s++;
+  while (end > s && (end[-1] == ' ' || end[-1] == '\t')) end--;
+  return h2o_strdup(&req->pool, s, (size_t)(end - s)).base;
+}
+
+/* Called by h2o for every request (one per connection: it closes after the
+ * answer).  Of the request only the method, the normalized path and the
+ * first Authorization header are passed on. */
+static int serve(h2o_handler_t *self, h2o_req_t *req) {
+  sl_http_server *hs = ((route *)self)->server;
+  req->http1_is_persistent = 0;
+  if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+    send_text(req, 405, "only GET\n");
+    return 0;
   }
+  sl_http_req r = {.path = pool_string(req, req->path_normalized)};
+  ssize_t auth = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+  if (auth != -1) r.authorization = pool_string(req, req->headers.entries[auth].value);
+  if (!r.path || r.path[0] != '/' || (auth != -1 && !r.authorization)) {
+    send_text(req, 400, "bad request\n");
+    return 0;
+  }
+  sl_http_resp resp = {.status = 200, .type = "text/plain; charset=utf-8", .body = SL_BUF_INIT};
+  hs->handler(hs->data, &r, &resp);
+  if (resp.body.oom) send_text(req, 503, "out of memory\n");
+  else send_answer(req, resp.status, resp.type, resp.headers, resp.body.ptr ? resp.body.ptr : "",
+                   resp.body.len);
+  sl_buf_free(&resp.body);
   return 0;
 }
 
-/* Cuts the line at *s (NUL for its "\r\n"), moves *s to the next one. */
-static char *next_line(char **s) {
-  char *line = *s, *nl = strchr(line, '\n');
-  if (!nl) return NULL;
-  *nl = 0;
-  if (nl > line && nl[-1] == '\r') nl[-1] = 0;
-  *s = nl + 1;
-  return line;
+/* The head is complete: h2o takes the connection, with the bytes read so
+ * far put in its input buffer as if it had read them itself. */
+static void hand_over(conn *c) {
+  c->answered = 1;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_h2o_closed);
+  h2o_iovec_t room = h2o_buffer_reserve(&sock->input, c->len);
+  memcpy(room.base, c->head, c->len);
+  sock->input->size += c->len;
+  c->sock = sock;
+  h2o_accept(&c->server->accept, sock);
 }
 
-/* Answers once the head is complete: "GET /path HTTP/1.1", header lines, a
- * blank line.  Of the headers only Authorization is read (the first one). */
-static void handle(conn *c) {
-  size_t n = head_length(c->head, c->len);
-  if (!n) {
-    if (c->len == sizeof c->head) respond_text(c, 431, "request head too large\n");
-    return;
+/* ---- reading the head ---- */
+
+/* Whether the head is complete: its blank line has come.  Lines end with
+ * "\n", lax clients leave out the "\r". */
+static int head_complete(const char *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i++) {
+    if (p[i] != '\n') continue;
+    if (p[i + 1] == '\n') return 1;
+    if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n') return 1;
   }
-  char head[SL_HTTP_MAX_HEAD + 1];
-  memcpy(head, c->head, n);
-  head[n] = 0;
-  char *rest = head;
-  char *line = next_line(&rest);
-  char *sp1 = line ? strchr(line, ' ') : NULL;
-  char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-  if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-    respond_text(c, 400, "bad request\n");
-    return;
-  }
-  *sp1 = 0;
-  *sp2 = 0;
-  if (strcmp(line, "GET") != 0) {
-    respond_text(c, 405, "only GET\n");
-    return;
-  }
-  sl_http_req req = {.path = sp1 + 1};
-  char *q = strchr(sp1 + 1, '?');
-  if (q) *q = 0;
-  char *h;
-  while ((h = next_line(&rest)) && *h) {
-    char *colon = strchr(h, ':');
-    if (req.authorization || !colon || colon - h != 13 || strncasecmp(h, "Authorization", 13))
-      continue;
-    char *v = colon + 1, *end = v + strlen(v);
-    while (*v == ' ' || *v == '\t') v++;
-    while (end > v && (end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
-    req.authorization = v;
-  }
-  sl_http_resp resp = {.status = 200, .type = "text/plain; charset=utf-8", .body = SL_BUF_INIT};
-  c->server->handler(c->server->data, &req, &resp);
-  respond(c, resp.status, resp.type, resp.headers, resp.body.ptr ? resp.body.ptr : "",
-          resp.body.len);
-  sl_buf_free(&resp.body);
+  return 0;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -190,53 +294,41 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     return;
   }
   c->len = c->refusing ? 0 : c->len + (size_t)n;
-  if (!c->answered) handle(c);
+  if (c->answered) return;
+  if (head_complete(c->head, c->len)) hand_over(c);
+  else if (c->len == sizeof c->head) respond(c, 431, NULL, "request head too large\n");
 }
 
-static void on_timeout(uv_timer_t *t) {
-  conn_close(t->data);
-}
+/* ---- accepting ---- */
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
 /* A connection over the cap when SL_HTTP_REFUSING_MAX are being refused
- * already: accepted (so that it leaves the backlog), answered 503 with what
- * fits in the socket buffer, and closed in the same turn, holding no
- * descriptor.  What the client sent so far is read first (unread data
- * would turn the close into a reset). */
-static void refuse_now(uv_stream_t *server) {
+ * already: answered 503 with what fits in the socket buffer and closed in
+ * the same turn, holding no descriptor.  What the client sent so far is
+ * read first (unread data would turn the close into a reset). */
+static void refuse_now(uv_os_sock_t fd) {
   static const char busy[] =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
       "Content-Length: 21\r\nRetry-After: 1\r\nCache-Control: no-store\r\n"
       "Connection: close\r\n\r\ntoo many connections\n";
-  uv_tcp_t *t = malloc(sizeof *t);
-  if (!t) return;
-  uv_tcp_init(server->loop, t);
-  uv_os_fd_t fd;
-  if (uv_accept(server, (uv_stream_t *)t) == 0 && uv_fileno((uv_handle_t *)t, &fd) == 0) {
-    char sink[SL_HTTP_MAX_HEAD];
-    while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
-    }
-    uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
-    (void)uv_try_write((uv_stream_t *)t, &b, 1);
+  char sink[SL_HTTP_MAX_HEAD];
+  while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {
   }
-  uv_close((uv_handle_t *)t, free_handle);
+  (void)send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-static void on_connection(uv_stream_t *server, int status) {
-  sl_http_server *hs = server->data;
-  if (status < 0) return;
+/* A new connection, counted and listed, its handles open but not yet
+ * attached to a socket; NULL when there is no room for it (refuse_now). */
+static conn *conn_new(sl_http_server *hs) {
   int refusing = hs->nconns >= hs->max_conns;
-  if (refusing && hs->nrefusing >= SL_HTTP_REFUSING_MAX) {
-    refuse_now(server);
-    return;
-  }
+  if (refusing && hs->nrefusing >= SL_HTTP_REFUSING_MAX) return NULL;
   conn *c = calloc(1, sizeof *c);
-  if (!c) return;
+  if (!c) return NULL;
   c->server = hs;
   c->refusing = refusing;
-  uv_tcp_init(server->loop, &c->tcp);
-  uv_timer_init(server->loop, &c->timer);
+  uv_tcp_init(hs->loop, &c->tcp);
+  uv_timer_init(hs->loop, &c->timer);
   c->tcp.data = c->timer.data = c;
   c->handles = 2;
   if (refusing) hs->nrefusing++;
@@ -244,30 +336,86 @@ static void on_connection(uv_stream_t *server, int status) {
   c->next = hs->conns;
   if (hs->conns) hs->conns->prev = c;
   hs->conns = c;
-  if (uv_accept(server, (uv_stream_t *)&c->tcp) ||
-      uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) {
+  return c;
+}
+
+/* The socket is attached: read its head, or refuse it. */
+static void conn_start(conn *c) {
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) {
     conn_close(c);
     return;
   }
-  uv_timer_start(&c->timer, on_timeout, refusing ? 1000 : 5000, 0);
-  if (refusing) {
-    static const char busy[] = "too many connections\n";
-    respond(c, 503, "text/plain; charset=utf-8", "Retry-After: 1\r\n", busy, sizeof busy - 1);
-  }
+  uv_timer_start(&c->timer, on_timeout, c->refusing ? REFUSING_MS : CONN_MS, 0);
+  if (c->refusing) respond(c, 503, "Retry-After: 1\r\n", "too many connections\n");
 }
 
-static void on_listener_closed(uv_handle_t *h) {
-  sl_http_server *hs = h->data;
-  free(h);
-  if (--hs->nlisteners == 0) free(hs);
+static void on_connection(uv_stream_t *listener, int status) {
+  sl_http_server *hs = listener->data;
+  if (status < 0) return;
+  conn *c = conn_new(hs);
+  if (!c) {
+    /* Accepted all the same, so that it leaves the backlog. */
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t) return;
+    uv_tcp_init(listener->loop, t);
+    uv_os_fd_t fd;
+    if (uv_accept(listener, (uv_stream_t *)t) == 0 && uv_fileno((uv_handle_t *)t, &fd) == 0)
+      refuse_now(fd);
+    uv_close((uv_handle_t *)t, free_handle);
+    return;
+  }
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp)) {
+    conn_close(c);
+    return;
+  }
+  conn_start(c);
+}
+
+int sl_http_serve_fd(sl_http_server *hs, uv_os_sock_t fd) {
+  conn *c = conn_new(hs);
+  if (!c) {
+    refuse_now(fd);
+    close(fd);
+    return UV_EBUSY;
+  }
+  int rc = uv_tcp_open(&c->tcp, fd);
+  if (rc) {
+    close(fd);
+    conn_close(c);
+    return rc;
+  }
+  conn_start(c);
+  return 0;
+}
+
+/* ---- the server ---- */
+
+/* h2o's configuration and context: one host, every path to serve(), HTTP/1
+ * only (no upgrade to HTTP/2), no request body, no Server header. */
+static void h2o_setup(sl_http_server *hs) {
+  h2o_config_init(&hs->config);
+  hs->config.server_name = h2o_iovec_init(H2O_STRLIT(""));
+  hs->config.max_request_entity_size = 0;
+  hs->config.http1.req_timeout = CONN_MS;
+  hs->config.http1.upgrade_to_http2 = 0;
+  h2o_hostconf_t *host =
+      h2o_config_register_host(&hs->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+  h2o_pathconf_t *all = h2o_config_register_path(host, "/", 0);
+  route *r = (route *)h2o_create_handler(all, sizeof *r);
+  r->super.on_req = serve;
+  r->server = hs;
+  h2o_context_init(&hs->ctx, hs->loop, &hs->config);
+  hs->accept.ctx = &hs->ctx;
+  hs->accept.hosts = hs->config.hosts;
 }
 
 int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int naddrs,
                   int max_conns, sl_http_handler handler, void *data, sl_http_server **server) {
   *server = NULL;
-  if (naddrs < 1 || naddrs > MAX_LISTENERS || max_conns < 1) return UV_EINVAL;
+  if (naddrs < 0 || naddrs > MAX_LISTENERS || max_conns < 1) return UV_EINVAL;
   sl_http_server *hs = calloc(1, sizeof *hs);
   if (!hs) return UV_ENOMEM;
+  hs->loop = loop;
   hs->handler = handler;
   hs->data = data;
   hs->max_conns = max_conns;
@@ -294,17 +442,48 @@ int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int nad
     }
     uv_close((uv_handle_t *)t, free_handle);
   }
-  if (!hs->nlisteners) {
+  if (naddrs && !hs->nlisteners) {
     free(hs);
     return first_rc ? first_rc : UV_EINVAL;
   }
+  uv_timer_init(loop, &hs->sentinel);
+  hs->sentinel.data = hs;
+  h2o_setup(hs);
   *server = hs;
   return 0;
 }
 
+static void free_server(uv_handle_t *h) {
+  free(h->data);
+  free(h);
+}
+
+/* The sentinel was closed last by stop, in the same turn as h2o's context
+ * closed its timers: all of them finish in the same pass of the loop's
+ * closing phase, in an order that is libuv's.  A handle closed from here
+ * finishes in a later pass, when h2o's timers (inside hs) are done with:
+ * then hs is freed.  It is opened here, after stop, so that no walk of the
+ * loop can have closed it first. */
+static void on_sentinel_closed(uv_handle_t *h) {
+  sl_http_server *hs = h->data;
+  uv_timer_t *last = malloc(sizeof *last);
+  if (!last) return; /* hs stays: a leak rather than a use after free */
+  uv_timer_init(hs->loop, last);
+  last->data = hs;
+  uv_close((uv_handle_t *)last, free_server);
+}
+
 void sl_http_stop(sl_http_server *hs) {
   if (!hs) return;
-  while (hs->conns) conn_close(hs->conns);
-  for (int i = 0, n = hs->nlisteners; i < n; i++)
-    uv_close((uv_handle_t *)hs->listeners[i], on_listener_closed);
+  while (hs->conns) {
+    conn *c = hs->conns;
+    release(c);
+    if (c->sock) conn_abort(c);
+    else conn_close(c);
+  }
+  /* No connection is left in h2o's hands: its context can go. */
+  h2o_context_dispose(&hs->ctx);
+  h2o_config_dispose(&hs->config);
+  for (int i = 0; i < hs->nlisteners; i++) uv_close((uv_handle_t *)hs->listeners[i], free_handle);
+  uv_close((uv_handle_t *)&hs->sentinel, on_sentinel_closed);
 }
