@@ -30,6 +30,8 @@
 
 #include "clean_step.h"
 #include "rules.h"
+#include "sluice/catalog.h"
+#include "sluice/clock.h"
 #include "sluice/codec.h"
 #include "sluice/log.h"
 #include "sluice/lua.h"
@@ -39,6 +41,7 @@ enum { ON_KEEP = 0, ON_NULL, ON_DLQ };
 
 typedef struct clean_cfg {
   int fields;
+  int catalog;
   char **required;
   char *on_invalid;
   char *tz;
@@ -56,14 +59,26 @@ typedef struct field_spec {
   int nrules;
   int required;
   int on_invalid;
+  int type;               /* sl_field_type: what the value must be (a catalog's schema) */
   int slot;               /* counters: slot (the field) and slot + 1 + i (rule i) */
 } field_spec;
+
+/* The fields a record is checked on and their counters' slots: one set
+ * for every record (fields = ...), or one per feed of a catalog. */
+typedef struct ruleset {
+  field_spec *fields;
+  int nfields;
+  int nslots;
+  const char **slot_field, **slot_rule;
+  const sl_catalog_feed *feed;    /* the catalog's feed, or NULL */
+} ruleset;
 
 /* Counters of one worker for one (department, feed). */
 typedef struct block {
   struct block *next;     /* the worker's list: written before being published */
   struct block *hnext;    /* the worker's hash chain (owner only) */
   uint64_t hash;
+  const ruleset *rs;      /* whose slots these are */
   sl_str dept, feed;      /* copies, in this allocation */
   _Atomic uint64_t n[];   /* nslots * 4, by sl_outcome */
 } block;
@@ -87,10 +102,9 @@ typedef struct clean_inst {
 } clean_inst;
 
 struct clean_priv {
-  field_spec *fields;
-  int nfields;
-  int nslots;
-  const char **slot_field, **slot_rule;
+  ruleset *sets;
+  int nsets;
+  sl_catalog *cat;        /* catalog = ...: sets[i] is feed i's */
   int on_invalid;
   sl_hmac_key *key;
   pthread_mutex_t mu;
@@ -216,15 +230,178 @@ static int parse_field(clean_priv *pv, clean_cfg *cfg, const sl_member *m, field
   return 0;
 }
 
-static void free_fields(clean_priv *pv) {
-  for (int i = 0; i < pv->nfields; i++) {
-    free(pv->fields[i].name);
-    free(pv->fields[i].from);
-    free(pv->fields[i].rules);
+static void free_ruleset(ruleset *rs) {
+  for (int i = 0; i < rs->nfields; i++) {
+    free(rs->fields[i].name);
+    free(rs->fields[i].from);
+    free(rs->fields[i].rules);
   }
-  free(pv->fields);
-  pv->fields = NULL;
-  pv->nfields = 0;
+  free(rs->fields);
+  free(rs->slot_field);
+  free(rs->slot_rule);
+  memset(rs, 0, sizeof *rs);
+}
+
+static void free_rulesets(clean_priv *pv) {
+  for (int i = 0; i < pv->nsets; i++) free_ruleset(&pv->sets[i]);
+  free(pv->sets);
+  pv->sets = NULL;
+  pv->nsets = 0;
+  sl_catalog_free(pv->cat);
+  pv->cat = NULL;
+}
+
+/* Fields computed from others (from = ...) come after the plain ones, so
+ * that they see the cleaned values: id_masked = { "mask_id", from =
+ * "id_no" } masks the corrected number. */
+static void derived_last(ruleset *rs) {
+  for (int i = 1; i < rs->nfields; i++) {
+    field_spec f = rs->fields[i];
+    int derived = strcmp(f.from, f.name) != 0;
+    int j = i;
+    while (j > 0 && !derived && strcmp(rs->fields[j - 1].from, rs->fields[j - 1].name) != 0) {
+      rs->fields[j] = rs->fields[j - 1];
+      j--;
+    }
+    rs->fields[j] = f;
+  }
+}
+
+/* required = {...}: mark the fields.  A name that is not among them is a
+ * mistake (a misspelling would send every record to the dead-letter
+ * sink); a field checked only for presence is written { required = true }. */
+static int mark_required(ruleset *rs, char **required, sl_buf *err) {
+  for (char **r = required; r && *r; r++) {
+    field_spec *f = NULL;
+    const char *best = NULL;
+    int bestd = 3;
+    for (int i = 0; i < rs->nfields; i++) {
+      if (!strcmp(rs->fields[i].name, *r)) f = &rs->fields[i];
+      int d = sl_edit_distance(*r, rs->fields[i].name);
+      if (d < bestd) {
+        bestd = d;
+        best = rs->fields[i].name;
+      }
+    }
+    if (!f) {
+      sl_buf_printf(err, "required: '%s' is not among fields", *r);
+      if (best) sl_buf_printf(err, " (did you mean '%s'?)", best);
+      sl_buf_printf(err, "; to require a field without rules, write fields = { %s = { required = true } }", *r);
+      return SL_EOPTION;
+    }
+    f->required = 1;
+  }
+  return 0;
+}
+
+/* The counters' slots: one per field (rule "*") and one per rule. */
+static int number_slots(ruleset *rs, int *need_key) {
+  for (int i = 0; i < rs->nfields; i++) {
+    field_spec *f = &rs->fields[i];
+    f->slot = rs->nslots;
+    rs->nslots += 1 + f->nrules;
+    for (int k = 0; k < f->nrules; k++) *need_key |= f->rules[k].kind == R_HMAC;
+  }
+  rs->slot_field = calloc((size_t)rs->nslots + 1, sizeof *rs->slot_field);
+  rs->slot_rule = calloc((size_t)rs->nslots + 1, sizeof *rs->slot_rule);
+  if (!rs->slot_field || !rs->slot_rule) return SL_ENOMEM;
+  for (int i = 0; i < rs->nfields; i++) {
+    field_spec *f = &rs->fields[i];
+    rs->slot_field[f->slot] = f->name;
+    rs->slot_rule[f->slot] = "*";
+    for (int k = 0; k < f->nrules; k++) {
+      rs->slot_field[f->slot + 1 + k] = f->name;
+      rs->slot_rule[f->slot + 1 + k] = f->rules[k].name;
+    }
+  }
+  return 0;
+}
+
+/* The rule set of the members (field = rule) of fields.  Every unknown
+ * rule is reported (SL_ENOENT), not only the first. */
+static int parse_fields(clean_priv *pv, clean_cfg *cfg, const sl_member *fields, uint32_t n,
+                        ruleset *rs, sl_arena *a, sl_buf *err) {
+  rs->fields = calloc(n + 1, sizeof *rs->fields);
+  if (!rs->fields) return SL_ENOMEM;
+  int unknown = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    sl_buf e = SL_BUF_INIT;
+    int rc = parse_field(pv, cfg, &fields[i], &rs->fields[rs->nfields], a, &e);
+    add_error(err, &e);
+    sl_buf_free(&e);
+    rs->nfields++;
+    if (rc == SL_ENOENT) unknown = 1;
+    else if (rc) return rc;
+  }
+  derived_last(rs);
+  return unknown ? SL_ENOENT : 0;
+}
+
+/* fields = { ... }: one rule set for every record. */
+static int init_fields(clean_priv *pv, clean_cfg *cfg, lua_State *L, int *need_key, sl_arena *a,
+                       sl_buf *err) {
+  sl_value v;
+  const char *why = NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->fields);          /* [-0,+1] */
+  int rc = sl_lua_to_value(L, -1, a, &v, &why);
+  lua_pop(L, 1);
+  if (rc) {
+    sl_buf_printf(err, "fields: %s", why ? why : sl_strerror(rc));
+    return rc;
+  }
+  if (v.type != SL_T_OBJECT || v.n == 0) {
+    sl_buf_puts(err, "fields must be a table { field = rule, ... } with at least one field");
+    return SL_EOPTION;
+  }
+  pv->sets = calloc(1, sizeof *pv->sets);
+  if (!pv->sets) return SL_ENOMEM;
+  pv->nsets = 1;
+  if ((rc = parse_fields(pv, cfg, v.u.members, v.n, &pv->sets[0], a, err))) return rc;
+  if ((rc = mark_required(&pv->sets[0], cfg->required, err))) return rc;
+  return number_slots(&pv->sets[0], need_key);
+}
+
+/* catalog = cat: one rule set per feed, from its schema: each field's rule
+ * (or none: presence and type only), type and whether it is required. */
+static int init_catalog(clean_priv *pv, clean_cfg *cfg, lua_State *L, int *need_key, sl_arena *a,
+                        sl_buf *err) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->catalog);
+  int rc = sl_catalog_load(L, -1, &pv->cat, err);
+  lua_pop(L, 1);
+  if (rc) return rc;
+  pv->sets = calloc((size_t)pv->cat->nfeeds + 1, sizeof *pv->sets);
+  if (!pv->sets) return SL_ENOMEM;
+  int unknown = 0;
+  for (int i = 0; i < pv->cat->nfeeds; i++) {
+    const sl_catalog_feed *feed = &pv->cat->feeds[i];
+    ruleset *rs = &pv->sets[pv->nsets++];
+    rs->feed = feed;
+    sl_member *ms = sl_arena_alloc(a, ((size_t)feed->nfields + 1) * sizeof *ms);
+    if (!ms) return SL_ENOMEM;
+    for (int k = 0; k < feed->nfields; k++) {
+      ms[k].name = (sl_str){feed->fields[k].name, strlen(feed->fields[k].name)};
+      ms[k].value = feed->fields[k].rule;
+      if (ms[k].value.type == SL_T_NULL) ms[k].value = (sl_value){.type = SL_T_ARRAY};
+    }
+    sl_buf e = SL_BUF_INIT;
+    rc = parse_fields(pv, cfg, ms, (uint32_t)feed->nfields, rs, a, &e);
+    if (e.len) {
+      if (err->len) sl_buf_puts(err, "; ");
+      sl_buf_printf(err, "%s: feed %s: %.*s", feed->where ? feed->where : "?", feed->id, (int)e.len, e.ptr);
+    }
+    sl_buf_free(&e);
+    if (rc == SL_ENOENT) unknown = 1;
+    else if (rc) return rc;
+    else {
+      for (int k = 0; k < rs->nfields; k++) {
+        const sl_catalog_field *cf = sl_catalog_field_of(feed, rs->fields[k].name);
+        rs->fields[k].required |= cf->required;
+        rs->fields[k].type = cf->type;
+      }
+      if ((rc = number_slots(rs, need_key))) return rc;
+    }
+  }
+  return unknown ? SL_ENOENT : 0;
 }
 
 static int clean_init(sl_stage *st) {
@@ -234,34 +411,9 @@ static int clean_init(sl_stage *st) {
   pv->mu_ready = 1;
   pv->on_invalid = on_invalid_of(cfg->on_invalid ? cfg->on_invalid : "keep");
   sl_buf err = SL_BUF_INIT;
-  int rc = 0;
-
-  /* The fields table, converted to a value tree (no Lua error can escape
-   * the conversion) and parsed in C. */
-  lua_State *L = sl_stage_lua(st);
+  int rc = 0, need_key = 0;
   sl_arena a;
   sl_arena_init(&a);
-  sl_value v;
-  const char *why = NULL;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->fields);          /* [-0,+1] */
-  rc = sl_lua_to_value(L, -1, &a, &v, &why);
-  lua_pop(L, 1);
-  if (rc) {
-    sl_buf_printf(&err, "fields: %s", why ? why : sl_strerror(rc));
-    goto fail;
-  }
-  if (v.type != SL_T_OBJECT || v.n == 0) {
-    sl_buf_puts(&err, "fields must be a table { field = rule, ... } with at least one field");
-    rc = SL_EOPTION;
-    goto fail;
-  }
-  size_t nreq = 0;
-  for (char **r = cfg->required; r && *r; r++) nreq++;
-  pv->fields = calloc(v.n + nreq + 1, sizeof *pv->fields);
-  if (!pv->fields) {
-    rc = SL_ENOMEM;
-    goto fail;
-  }
   /* A step option that is wrong is blamed on the option, not on the first
    * field whose rule uses it. */
   sl_clean_why tz_why;
@@ -270,82 +422,28 @@ static int clean_init(sl_stage *st) {
     rc = SL_EOPTION;
     goto fail;
   }
-  int unknown = 0;
-  for (uint32_t i = 0; i < v.n; i++) {
-    sl_buf e = SL_BUF_INIT;
-    rc = parse_field(pv, cfg, &v.u.members[i], &pv->fields[pv->nfields], &a, &e);
-    add_error(&err, &e);
-    sl_buf_free(&e);
-    pv->nfields++;
-    if (rc == SL_ENOENT) unknown = 1;
-    else if (rc) goto fail;
-  }
-  if (unknown) {
-    sl_buf_puts(&err, "; known rules: ");
-    clean_rules_names(&err);
+  int by_fields = cfg->fields != LUA_NOREF, by_catalog = cfg->catalog != LUA_NOREF;
+  if (by_fields == by_catalog) {
+    sl_buf_puts(&err, by_fields ? "give fields or catalog, not both"
+                                : "give fields = { field = rule, ... } or catalog = <a catalog>");
     rc = SL_EOPTION;
     goto fail;
   }
-  /* Fields computed from others (from = ...) come after the plain ones,
-   * so that they see the cleaned values: id_masked = { "mask_id", from =
-   * "id_no" } masks the corrected number. */
-  for (int i = 1; i < pv->nfields; i++) {
-    field_spec f = pv->fields[i];
-    int derived = strcmp(f.from, f.name) != 0;
-    int j = i;
-    while (j > 0 && !derived && strcmp(pv->fields[j - 1].from, pv->fields[j - 1].name) != 0) {
-      pv->fields[j] = pv->fields[j - 1];
-      j--;
-    }
-    pv->fields[j] = f;
-  }
-  /* required = {...}: mark the fields.  A name that is not among them is
-   * a mistake (a misspelling would send every record to the dead-letter
-   * sink); a field checked only for presence is written { required = true }. */
-  for (char **r = cfg->required; r && *r; r++) {
-    field_spec *f = NULL;
-    const char *best = NULL;
-    int bestd = 3;
-    for (int i = 0; i < pv->nfields; i++) {
-      if (!strcmp(pv->fields[i].name, *r)) f = &pv->fields[i];
-      int d = sl_edit_distance(*r, pv->fields[i].name);
-      if (d < bestd) {
-        bestd = d;
-        best = pv->fields[i].name;
-      }
-    }
-    if (!f) {
-      sl_buf_printf(&err, "required: '%s' is not among fields", *r);
-      if (best) sl_buf_printf(&err, " (did you mean '%s'?)", best);
-      sl_buf_printf(&err, "; to require a field without rules, write fields = { %s = { required = true } }", *r);
-      rc = SL_EOPTION;
-      goto fail;
-    }
-    f->required = 1;
-  }
-
-  int need_key = 0;
-  for (int i = 0; i < pv->nfields; i++) {
-    field_spec *f = &pv->fields[i];
-    f->slot = pv->nslots;
-    pv->nslots += 1 + f->nrules;
-    for (int k = 0; k < f->nrules; k++) need_key |= f->rules[k].kind == R_HMAC;
-  }
-  pv->slot_field = calloc((size_t)pv->nslots, sizeof *pv->slot_field);
-  pv->slot_rule = calloc((size_t)pv->nslots, sizeof *pv->slot_rule);
-  if (!pv->slot_field || !pv->slot_rule) {
-    rc = SL_ENOMEM;
+  if (by_catalog && cfg->required) {
+    sl_buf_puts(&err, "required: with a catalog, the catalog's fields say which are required");
+    rc = SL_EOPTION;
     goto fail;
   }
-  for (int i = 0; i < pv->nfields; i++) {
-    field_spec *f = &pv->fields[i];
-    pv->slot_field[f->slot] = f->name;
-    pv->slot_rule[f->slot] = "*";
-    for (int k = 0; k < f->nrules; k++) {
-      pv->slot_field[f->slot + 1 + k] = f->name;
-      pv->slot_rule[f->slot + 1 + k] = f->rules[k].name;
-    }
+  /* The fields table, converted to a value tree (no Lua error can escape
+   * the conversion) and parsed in C. */
+  lua_State *L = sl_stage_lua(st);
+  rc = by_fields ? init_fields(pv, cfg, L, &need_key, &a, &err) : init_catalog(pv, cfg, L, &need_key, &a, &err);
+  if (rc == SL_ENOENT) {
+    sl_buf_puts(&err, "; known rules: ");
+    clean_rules_names(&err);
+    rc = SL_EOPTION;
   }
+  if (rc) goto fail;
   if (need_key) {
     sl_clean_why w;
     if (!cfg->key_env && !cfg->key_file) {
@@ -386,19 +484,19 @@ static int str_eq(sl_str a, sl_str b) {
   return a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
 }
 
-static block *get_block(clean_inst *in, sl_str dept, sl_str feed) {
+static block *get_block(clean_inst *in, const ruleset *rs, sl_str dept, sl_str feed) {
   if (!dept.ptr) dept = (sl_str){"", 0};
   if (!feed.ptr) feed = (sl_str){"", 0};
   block *b = in->last;
-  if (b && str_eq(b->dept, dept) && str_eq(b->feed, feed)) return b;
+  if (b && b->rs == rs && str_eq(b->dept, dept) && str_eq(b->feed, feed)) return b;
   if (in->nblocks >= MAX_BLOCKS) {
     dept = (sl_str){"(other)", 7};
     feed = (sl_str){"(other)", 7};
   }
   uint64_t h = hash_pair(dept, feed);
   for (b = in->buckets[h % NBUCKETS]; b; b = b->hnext)
-    if (b->hash == h && str_eq(b->dept, dept) && str_eq(b->feed, feed)) return in->last = b;
-  size_t ncount = (size_t)in->pv->nslots * 4;
+    if (b->hash == h && b->rs == rs && str_eq(b->dept, dept) && str_eq(b->feed, feed)) return in->last = b;
+  size_t ncount = (size_t)rs->nslots * 4;
   b = calloc(1, sizeof *b + ncount * sizeof b->n[0] + dept.len + feed.len + 2);
   if (!b) return NULL;
   char *p = (char *)&b->n[ncount];
@@ -407,6 +505,7 @@ static block *get_block(clean_inst *in, sl_str dept, sl_str feed) {
   memcpy(p + dept.len + 1, feed.ptr, feed.len);
   b->feed = (sl_str){p + dept.len + 1, feed.len};
   b->hash = h;
+  b->rs = rs;
   b->hnext = in->buckets[h % NBUCKETS];
   in->buckets[h % NBUCKETS] = b;
   b->next = atomic_load_explicit(&in->head, memory_order_relaxed);
@@ -426,14 +525,17 @@ static inline void count(block *b, int slot, int outcome) {
 
 typedef struct group {
   sl_str dept, feed;
+  const ruleset *rs;
   uint64_t *n;
 } group;
 
-static void add_blocks(group **gs, int *ng, int *cap, int nslots, block *b) {
+static void add_blocks(group **gs, int *ng, int *cap, block *b) {
   for (; b; b = b->next) {
     group *g = NULL;
+    int nslots = b->rs->nslots;
     for (int i = 0; i < *ng && !g; i++)
-      if (str_eq((*gs)[i].dept, b->dept) && str_eq((*gs)[i].feed, b->feed)) g = &(*gs)[i];
+      if ((*gs)[i].rs == b->rs && str_eq((*gs)[i].dept, b->dept) && str_eq((*gs)[i].feed, b->feed))
+        g = &(*gs)[i];
     if (!g) {
       if (*ng == *cap) {
         int nc = *cap ? *cap * 2 : 8;
@@ -447,6 +549,7 @@ static void add_blocks(group **gs, int *ng, int *cap, int nslots, block *b) {
       if (!g->n) return;
       g->dept = b->dept;
       g->feed = b->feed;
+      g->rs = b->rs;
       (*ng)++;
     }
     for (int i = 0; i < nslots * 4; i++) g->n[i] += atomic_load_explicit(&b->n[i], memory_order_relaxed);
@@ -460,11 +563,12 @@ void sl_clean_stats(sl_stage *st, void (*cb)(void *ud, const sl_clean_count *c),
   int ng = 0, cap = 0;
   pthread_mutex_lock(&pv->mu);
   for (clean_inst *in = pv->insts; in; in = in->next)
-    add_blocks(&gs, &ng, &cap, pv->nslots, atomic_load_explicit(&in->head, memory_order_acquire));
-  add_blocks(&gs, &ng, &cap, pv->nslots, pv->retired);
+    add_blocks(&gs, &ng, &cap, atomic_load_explicit(&in->head, memory_order_acquire));
+  add_blocks(&gs, &ng, &cap, pv->retired);
   for (int g = 0; g < ng; g++) {
-    for (int s = 0; s < pv->nslots; s++) {
-      sl_clean_count c = {gs[g].dept, gs[g].feed, pv->slot_field[s], pv->slot_rule[s], {0, 0, 0, 0}};
+    const ruleset *rs = gs[g].rs;
+    for (int s = 0; s < rs->nslots; s++) {
+      sl_clean_count c = {gs[g].dept, gs[g].feed, rs->slot_field[s], rs->slot_rule[s], {0, 0, 0, 0}};
       uint64_t any = 0;
       for (int o = 0; o < 4; o++) any |= c.n[o] = gs[g].n[s * 4 + o];
       if (any) cb(ud, &c);
@@ -505,7 +609,7 @@ static void summary_cb(void *ud, const sl_clean_count *c) {
 
 static void clean_destroy(sl_stage *st) {
   clean_priv *pv = sl_stage_priv(st);
-  if (pv->mu_ready && pv->nslots) {
+  if (pv->mu_ready && pv->nsets) {
     summary s = {st, SL_BUF_INIT, 0};
     sl_clean_stats(st, summary_cb, &s);
     summary_flush(&s);
@@ -516,9 +620,7 @@ static void clean_destroy(sl_stage *st) {
     pv->retired = b->next;
     free(b);
   }
-  free_fields(pv);
-  free(pv->slot_field);
-  free(pv->slot_rule);
+  free_rulesets(pv);
   sl_hmac_key_free(pv->key);
   if (pv->mu_ready) pthread_mutex_destroy(&pv->mu);
 }
@@ -634,16 +736,75 @@ static int value_text(sl_value *v, sl_arena *a, char *numbuf, size_t cap, sl_str
   }
 }
 
+/* Why a present value does not have the type the schema declares, or
+ * NULL when it has (null is missing, not a wrong type). */
+static const char *type_problem(int type, const sl_value *v, sl_str text) {
+  int t = v->type;
+  if (t == SL_T_JSON) {
+    char c = v->u.s.len ? v->u.s.ptr[0] : 'n';
+    int frac = memchr(v->u.s.ptr, '.', v->u.s.len) || memchr(v->u.s.ptr, 'e', v->u.s.len) ||
+               memchr(v->u.s.ptr, 'E', v->u.s.len);
+    t = c == '"' ? SL_T_STRING : c == '{' ? SL_T_OBJECT : c == '[' ? SL_T_ARRAY : c == 'n' ? SL_T_NULL
+        : c == 't' || c == 'f' ? SL_T_BOOL : frac ? SL_T_DOUBLE : SL_T_INT;
+  }
+  if (t == SL_T_NULL) return NULL;
+  switch ((sl_field_type)type) {
+    case SL_FIELD_ANY: return NULL;
+    case SL_FIELD_STRING:
+    case SL_FIELD_DATE:
+      return t == SL_T_STRING ? NULL : "expected a string";
+    case SL_FIELD_TIMESTAMP: {
+      int64_t ms;
+      if (t != SL_T_STRING) return "expected a string";
+      return !text.len || sl_parse_time_ms(text.ptr, text.len, &ms) == 0
+                 ? NULL : "expected a time in RFC 3339 (2026-11-05T08:00:00+08:00)";
+    }
+    case SL_FIELD_INT: return t == SL_T_INT ? NULL : "expected an integer";
+    case SL_FIELD_NUMBER: return t == SL_T_INT || t == SL_T_DOUBLE ? NULL : "expected a number";
+    case SL_FIELD_BOOL: return t == SL_T_BOOL ? NULL : "expected true or false";
+    case SL_FIELD_OBJECT: return t == SL_T_OBJECT ? NULL : "expected an object";
+    case SL_FIELD_ARRAY: return t == SL_T_ARRAY ? NULL : "expected an array";
+  }
+  return NULL;
+}
+
+/* A record of no feed of the catalog: a dead letter that says what it
+ * carried, so that the publisher can tell which of the two is wrong. */
+static int not_in_catalog(sl_step_out *out, sl_record *rec) {
+  char msg[400];
+  const sl_meta *m = &rec->meta;
+  snprintf(msg, sizeof msg, "not in the catalog: department \"%.*s\", feed \"%.*s\", from \"%.*s\"",
+           (int)(m->department.len > 80 ? 80 : m->department.len), m->department.ptr ? m->department.ptr : "",
+           (int)(m->feed.len > 80 ? 80 : m->feed.len), m->feed.ptr ? m->feed.ptr : "",
+           (int)(m->origin.len > 120 ? 120 : m->origin.len), m->origin.ptr ? m->origin.ptr : "");
+  sl_step_fail(out, rec, msg);
+  return SL_EINVAL;
+}
+
 static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
   clean_inst *in = inst;
   clean_priv *pv = in->pv;
   sl_arena *a = sl_step_arena(out);
   const char *stage = sl_step_stage_name(out);
   int failed = 0;
-  block *b = get_block(in, rec->meta.department, rec->meta.feed);
+  const ruleset *rs = &pv->sets[0];
+  if (pv->cat) {
+    const sl_catalog_feed *feed = sl_catalog_find(pv->cat, rec->meta.department, rec->meta.feed,
+                                                  rec->meta.origin);
+    if (!feed) return not_in_catalog(out, rec);
+    /* Found by its topic or table: the record says which feed it is from
+     * now on.  Found by what it carried: that stays ("births.v2"). */
+    if (!rec->meta.department.len || !rec->meta.feed.len ||
+        !sl_catalog_find(pv->cat, rec->meta.department, rec->meta.feed, (sl_str){NULL, 0})) {
+      rec->meta.department = (sl_str){feed->dept_id, strlen(feed->dept_id)};
+      rec->meta.feed = (sl_str){feed->name, strlen(feed->name)};
+    }
+    rs = &pv->sets[feed->index];
+  }
+  block *b = get_block(in, rs, rec->meta.department, rec->meta.feed);
 
   uint32_t base = rec->meta.noutcomes;
-  sl_field_outcome *oc = sl_arena_alloc(a, (base + (size_t)pv->nfields) * sizeof *oc);
+  sl_field_outcome *oc = sl_arena_alloc(a, (base + (size_t)rs->nfields) * sizeof *oc);
   if (!oc) {
     sl_step_fail(out, rec, "out of memory");
     return SL_ENOMEM;
@@ -651,8 +812,8 @@ static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
   if (base) memcpy(oc, rec->meta.outcomes, base * sizeof *oc);
   in->msg.len = 0;
 
-  for (int fi = 0; fi < pv->nfields; fi++) {
-    field_spec *f = &pv->fields[fi];
+  for (int fi = 0; fi < rs->nfields; fi++) {
+    field_spec *f = &rs->fields[fi];
     sl_field_outcome *o = &oc[base + fi];
     o->field = (sl_str){f->name, f->name_len};
     o->rule = f->nrules ? f->rules[f->nrules - 1].name : NULL;
@@ -665,7 +826,20 @@ static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
     int vt = value_text(v, a, numbuf, sizeof numbuf, &s, &why);
     int outcome = SL_OUTCOME_VALID, changed = 0;
     const char *reason = NULL;
-    if (vt == 1) {
+    /* The schema's type first: a value of the wrong type is a dead letter
+     * whatever on_invalid says (the contract is broken, not a value). */
+    const char *schema = v && f->type != SL_FIELD_ANY ? type_problem(f->type, v, vt == 0 ? s : (sl_str){NULL, 0}) : NULL;
+    /* A value that is not text (a number of an int field, an object) with
+     * no rule to run is present, and that is all there is to check. */
+    if (vt < 0 && !schema && !f->nrules && !strcmp(f->from, f->name)) {
+      vt = 0;
+      s = (sl_str){"", 0};
+    }
+    if (schema) {
+      outcome = SL_OUTCOME_INVALID;
+      reason = schema;
+      o->rule = "type";
+    } else if (vt == 1) {
       outcome = SL_OUTCOME_MISSING;
       reason = f->from_len == f->name_len && !memcmp(f->from, f->name, f->name_len) ? "missing" : "source field missing";
       o->rule = NULL;
@@ -750,7 +924,7 @@ static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
         return SL_ENOMEM;
       }
     } else if (outcome == SL_OUTCOME_MISSING || outcome == SL_OUTCOME_INVALID) {
-      failed |= f->required || (outcome == SL_OUTCOME_INVALID && f->on_invalid == ON_DLQ);
+      failed |= f->required || schema || (outcome == SL_OUTCOME_INVALID && f->on_invalid == ON_DLQ);
       /* Every invalid field is listed, so a dead letter says all that is
        * wrong with the record, not only what sent it there. */
       if (outcome == SL_OUTCOME_INVALID || f->required) {
@@ -769,7 +943,7 @@ static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
     }
   }
   rec->meta.outcomes = oc;
-  rec->meta.noutcomes = base + (uint32_t)pv->nfields;
+  rec->meta.noutcomes = base + (uint32_t)rs->nfields;
   if (failed) {
     sl_buf_putc(&in->msg, 0);
     sl_step_fail(out, rec, in->msg.oom ? "invalid fields" : in->msg.ptr);
@@ -779,8 +953,11 @@ static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
 }
 
 static const sl_option clean_options[] = {
-    {"fields", SL_OPT_LUA, NULL, SL_REQUIRED, offsetof(clean_cfg, fields),
+    {"fields", SL_OPT_LUA, NULL, 0, offsetof(clean_cfg, fields),
      "{ field = rule | { rule, ..., from =, required =, on_invalid = } }: what to check and fix (docs/cleansing.md).",
+     "table"},
+    {"catalog", SL_OPT_LUA, NULL, 0, offsetof(clean_cfg, catalog),
+     "A feed catalog (sl.catalog): each record checked against its feed's schema and rules (docs/metrics.md).",
      "table"},
     {"required", SL_OPT_STRLIST, NULL, 0, offsetof(clean_cfg, required),
      "Fields that must be present and valid, else the record goes to the dead-letter sink.", NULL},

@@ -17,6 +17,7 @@
 
 #include "core/secrets.h"
 #include "engine/engine.h"
+#include "catalog/catalog_int.h"
 #include "sluice/clock.h"
 #include "sluice/log.h"
 #include "sluice/text.h"
@@ -40,7 +41,7 @@ static const sl_config_ctx *get_ctx(lua_State *L) {
 /* Pushes "file.lua:12: " for the nearest Lua function on the call stack:
  * like luaL_where(L, 1), but it sees through C wrappers such as a library
  * table's __call. [-0,+1] */
-static void where_lua(lua_State *L) {
+void sl__lua_where(lua_State *L) {
   lua_Debug ar;
   for (int level = 1; lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
@@ -63,7 +64,7 @@ static int has_mt(lua_State *L, int idx, const char *mt) {
 
 /* "file.lua:12:" of the caller, without the colon. */
 static void push_where(lua_State *L) {
-  where_lua(L);
+  sl__lua_where(L);
   size_t n;
   const char *w = lua_tolstring(L, -1, &n);
   while (n && (w[n - 1] == ' ' || w[n - 1] == ':')) n--;
@@ -99,7 +100,7 @@ static int c_constructor(lua_State *L) {
   if (sl_options_check(L, 1, pl->options, sl_registry_common(pl->kind), &err)) {
     lua_pushfstring(L, "%s: %s", pl->name, err.ptr ? err.ptr : "invalid options");
     sl_buf_free(&err);
-    where_lua(L);
+    sl__lua_where(L);
     lua_insert(L, -2);
     lua_concat(L, 2);
     return lua_error(L);
@@ -251,7 +252,7 @@ static int lua_constructor(lua_State *L) {
   lua_pop(L, 1);
   sl_buf err = SL_BUF_INIT;
   if (sl_options_check(L, 1, spec, sl_registry_common(kind), &err)) {
-    where_lua(L);
+    sl__lua_where(L);
     lua_pushfstring(L, "%s: %s", pname, err.ptr ? err.ptr : "invalid options");
     sl_buf_free(&err);
     lua_concat(L, 2);
@@ -331,7 +332,7 @@ static int load_lua_plugin(lua_State *L, const char *name, int raise) {
     lua_pushnil(L);
     return 1;
   }
-  where_lua(L);
+  sl__lua_where(L);
   lua_pushfstring(L, "no plugin named '%s'; looked for:%s", name, seen.ptr ? seen.ptr : "");
   lua_concat(L, 2);
   sl_buf_free(&seen);
@@ -382,7 +383,7 @@ static void check_sub(lua_State *L, const char *field, const sl_option *opts) {
   if (lua_getfield(L, 1, field) == LUA_TTABLE) {
     sl_buf err = SL_BUF_INIT;
     if (sl_options_check(L, -1, opts, NULL, &err)) {
-      where_lua(L);
+      sl__lua_where(L);
       lua_pushfstring(L, "sl.pipeline: %s: %s", field, err.ptr);
       sl_buf_free(&err);
       lua_concat(L, 2);
@@ -452,7 +453,7 @@ static int pipeline_ctor(lua_State *L) {
   check_list(L, "sinks", "sink", 1);
   sl_buf err = SL_BUF_INIT;
   if (sl_options_check(L, 1, pipeline_options, NULL, &err)) {
-    where_lua(L);
+    sl__lua_where(L);
     lua_pushfstring(L, "sl.pipeline: %s", err.ptr);
     sl_buf_free(&err);
     lua_concat(L, 2);
@@ -473,7 +474,7 @@ static int pipeline_ctor(lua_State *L) {
     const char *name = lua_tolstring(L, -1, &n);
     const char *problem = sl__pipeline_name_problem(name, n);
     if (problem) {
-      where_lua(L);
+      sl__lua_where(L);
       lua_pushliteral(L, "sl.pipeline: 'name' ");
       sl_buf q = SL_BUF_INIT;
       sl_buf_json_string(&q, name, n > 80 ? 80 : n);
@@ -577,7 +578,7 @@ static int namespace_index(lua_State *L) {
     }
     sl_buf_printf(&names, "%s%s.%s", names.len ? ", " : "", ns, name);
   }
-  where_lua(L);
+  sl__lua_where(L);
   if (best) lua_pushfstring(L, "no %s named '%s.%s' (did you mean '%s.%s'?)", what, ns, key, ns, best);
   else lua_pushfstring(L, "no %s named '%s.%s' (there are: %s)", what, ns, key, names.ptr ? names.ptr : "none");
   sl_buf_free(&names);
@@ -645,6 +646,7 @@ static int open_module(lua_State *L) {
   lua_setfield(L, m, "now_ms");
   lua_pushstring(L, SLUICE_VERSION);
   lua_setfield(L, m, "version");
+  sl__catalog_open(L, m);
   luaL_Reg logs[] = {{"debug", log_debug}, {"info", log_info}, {"warn", log_warn},
                      {"error", log_error}, {NULL, NULL}};
   luaL_newlib(L, logs);
@@ -739,6 +741,17 @@ int sl_config_load(sl_lua *s, const char *file, sl_buf *err) {
       *err = msg;
     }
     return SL_ELUA;
+  }
+  if (sl_catalog_is(L, -1)) {
+    const sl_config_ctx *ctx = get_ctx(L);
+    if (!ctx || !ctx->check_only) {
+      err->len = 0;
+      sl_buf_printf(err, "%s: the file returns a catalog, not a pipeline: check it with "
+                    "`sluice check %s`; a pipeline reads it with require (docs/metrics.md)", file, file);
+      lua_pop(L, 1);
+      return SL_EINVAL;
+    }
+    if (sl__catalog_check_pipeline(L, err)) return SL_ELUA;
   }
   if (!has_mt(L, -1, PIPELINE_MT)) {
     err->len = 0;

@@ -42,6 +42,9 @@ struct sl_stage {
   int index;                  /* position in its list (sources, steps, sinks) */
   char *name;                 /* unique in the pipeline: "file.source.1" or the name option */
   char *where;                /* "pipeline.lua:12" */
+  /* Sources: the department and feed of every record that does not say
+   * (options department and feed); NULL when not given. */
+  char *department, *feed;
   void *config;
   void *priv;
   sl_pipeline *p;
@@ -249,6 +252,7 @@ void sl__signals_take(void);
 typedef struct sl_config_ctx {
   const char *pipeline_dir;
   const char *const *search_path;
+  int check_only;             /* `sluice check`: a file may return a catalog */
 } sl_config_ctx;
 
 /* Installs require("sluice") into a state. */
@@ -267,6 +271,9 @@ const char *sl__pipeline_name_problem(const char *name, size_t n);
 /* ---- options.c ---- */
 /* Checks the table at t against opts (and common, may be NULL).  0, or
  * SL_EOPTION with a message in err ("unknown option 'pth' (did you mean 'path'?)"). */
+/* Pushes "file.lua:12: " for the nearest Lua function on the call stack
+ * (through C wrappers such as a library table's __call), or "". [-0,+1] */
+void sl__lua_where(lua_State *L);
 int sl_options_check(lua_State *L, int t, const sl_option *opts,
                      const sl_option *common, sl_buf *err);
 /* Fills cfg from the table at t, defaults included. */

@@ -72,7 +72,19 @@ void sl__flow_release_records(sl_pipeline *p, uint64_t n) {
 
 /* ---- emit ---- */
 
+/* A source's department and feed options: for the records that carry none. */
+static void stamp_feed(const sl_stage *src, sl_batch *b) {
+  sl_str d = {src->department, src->department ? strlen(src->department) : 0};
+  sl_str f = {src->feed, src->feed ? strlen(src->feed) : 0};
+  for (uint32_t i = 0; i < b->n; i++) {
+    sl_meta *m = &b->recs[i].meta;
+    if (d.len && !m->department.len) m->department = d;
+    if (f.len && !m->feed.len) m->feed = f;
+  }
+}
+
 void sl__flow_emit(sl_pipeline *p, sl_stage *src, sl_batch *b) {
+  if (src->department || src->feed) stamp_feed(src, b);
   b->seq = src->next_seq++;
   b->bytes = b->arena.reserved + (size_t)b->cap * sizeof(sl_record);
   if (src->tail) src->tail->next = b;

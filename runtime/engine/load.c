@@ -137,6 +137,13 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   snprintf(auto_name, sizeof auto_name, "%s.%d", pname ? pname : "step", index + 1);
   st->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : default_name ? default_name : auto_name);
   lua_pop(L, 1);
+  if (kind == SL_SOURCE) {
+    lua_getfield(L, opts, "department");
+    lua_getfield(L, opts, "feed");
+    if (lua_isstring(L, -2)) st->department = strdup(lua_tostring(L, -2));
+    if (lua_isstring(L, -1)) st->feed = strdup(lua_tostring(L, -1));
+    lua_pop(L, 2);
+  }
   st->has_where = kind == SL_SINK && (lua_getfield(L, opts, "where"), !lua_isnil(L, -1));
   if (kind == SL_SINK) lua_pop(L, 1);
   st->plugin = kind == SL_STEP && is_lua ? NULL : pl;
@@ -178,6 +185,8 @@ static void free_stage(sl_pipeline *p, sl_stage *st) {
   free(st->config);
   free(st->priv);
   free(st->name);
+  free(st->department);
+  free(st->feed);
   free(st->where);
   free(st);
 }
@@ -414,7 +423,8 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   *slash = 0;
   p->dir = strdup(real[0] ? real : "/");
   p->search_path = make_search_path(p->dir);
-  sl_config_ctx ctx = {.pipeline_dir = p->dir, .search_path = p->search_path};
+  sl_config_ctx ctx = {.pipeline_dir = p->dir, .search_path = p->search_path,
+                       .check_only = o->check_only};
   int rc = probe_settings(p, o, &ctx, err);
   if (!rc) rc = evaluate(p, o, &ctx, err);
   if (rc) return rc;

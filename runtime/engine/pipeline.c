@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "catalog/catalog_int.h"
 #include "core/secrets.h"
 #include "engine/batch.h"
 #include "engine/flow.h"
@@ -226,10 +227,15 @@ static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
         return 2;
       }
     }
-  if (!o->quiet)
+  lua_State *L = p->cfg ? sl_lua_state(p->cfg) : NULL;
+  const char *catalog = L && lua_getfield(L, LUA_REGISTRYINDEX, SL_CATALOG_SUMMARY_KEY) == LUA_TSTRING
+                            ? lua_tostring(L, -1) : NULL;
+  if (!o->quiet && catalog) printf("%s: ok: %s\n", o->file, catalog);
+  else if (!o->quiet)
     printf("%s: ok: pipeline '%s' with %d source%s, %d step%s, %d sink%s and a dead-letter sink\n",
            o->file, p->name, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
            p->nsteps == 1 ? "" : "s", p->nsinks - 1, p->nsinks == 2 ? "" : "s");
+  if (L) lua_pop(L, 1);
   return 0;
 }
 

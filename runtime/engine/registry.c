@@ -36,6 +36,8 @@ const sl_plugin *sl_registry_lua_host(sl_plugin_kind kind) {
 
 static const sl_option common_source[] = {
     {"name", SL_OPT_STR, NULL, 0, 0, "Stage name in logs, metrics and the state folder.", NULL},
+    {"department", SL_OPT_STR, NULL, 0, 0, "The department of records that do not say (no ce_source).", NULL},
+    {"feed", SL_OPT_STR, NULL, 0, 0, "The feed of records that do not say (no ce_type).", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
 static const sl_option common_step[] = {

@@ -29,7 +29,10 @@ A case is a folder holding pipeline.lua, its inputs, and expected outputs:
                         "pipeline": "pipeline.lua",      the file to pass
                         "env": {"NAME": "value"},
                         "timeout": 60,                   seconds, per run
-                        "runs": 1}                       runs in a row, same state
+                        "runs": 1,                       runs in a row, same state
+                        "copy": ["../other_case/f.lua"]} files of other cases
+                                                         the case shares, copied
+                                                         beside it before the run
                      In "args" and "env" values, {work} and {state} stand for
                      the work folder and the state folder.
 
@@ -69,7 +72,7 @@ def load_case(case_dir):
             raise CaseError("case.json must hold a JSON object")
     known = {"command", "args", "exit_code", "stderr_contains",
              "stdout_contains", "stderr_not_contains", "pipeline", "env",
-             "timeout", "runs"}
+             "timeout", "runs", "copy"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise CaseError("case.json: unknown key(s) %s (known: %s)"
@@ -317,6 +320,8 @@ def main(argv):
     work = os.path.join(tmp, "work")
     state = os.path.join(tmp, "state")
     shutil.copytree(case_dir, work)
+    for rel in spec.get("copy", []):
+        shutil.copy(os.path.join(case_dir, rel), work)
 
     failures = []
     logs = []

@@ -1,0 +1,1 @@
+-- the case checks catalog.lua (case.json)
