@@ -370,7 +370,7 @@ static int fill_record(ksrc *ks, sl_arena *a, rd_kafka_message_t *m, sl_record *
   rec->meta.arrival_ms = now;
   rd_kafka_timestamp_type_t tt;
   int64_t ts = rd_kafka_message_timestamp(m, &tt);
-  if (ts > 0) rec->meta.event_time_ms = ts;
+  if (ts > 0) rec->meta.event_time_ms = rec->meta.published_ms = ts;
   if (m->key) {
     char *k = sl_arena_strndup(a, m->key, m->key_len);
     if (!k) return SL_ENOMEM;

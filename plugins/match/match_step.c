@@ -92,6 +92,10 @@ typedef struct match_priv {
   sl_buf eid, mt;         /* a record's annotation, reused from record to record */
   int input_col[SL_MATCH_MAX_INPUTS];   /* each input's value column */
   int golden_col[SL_MATCH_MAX_INPUTS];  /* and the column its golden value is read from */
+  /* The golden record entity_row computed last, for the annotation of the
+   * record that made it (golden_slot: the record's slot, UINT32_MAX none). */
+  uint32_t golden_from[SL_MATCH_MAX_INPUTS];
+  uint32_t golden_slot;
   /* metrics, added per batch */
   sl_metric *m_records, *m_links, *m_reviews, *m_new, *m_capped, *m_bytes, *m_replays, *m_decisions, *m_splits;
   sl_match_stats last;
@@ -132,22 +136,6 @@ static void q_push(queue *q, const sl_buf *j) {
   q->n++;
 }
 
-/* A record from a JSON object text, in the batch's arena. */
-static sl_record *record_of(sl_arena *a, const char *p, size_t n) {
-  sl_value v;
-  const char *why = NULL;
-  if (sl_json_parse(p, n, a, &v, &why) || v.type != SL_T_OBJECT) return NULL;
-  sl_record *r = sl_arena_alloc(a, sizeof *r);
-  if (!r) return NULL;
-  memset(r, 0, sizeof *r);
-  r->state = SL_REC_CHANGED;
-  r->fields = v.u.members;
-  r->nfields = r->capfields = v.n;
-  r->meta.partition = -1;
-  r->meta.offset = -1;
-  return r;
-}
-
 /* Emits up to max queued rows; stops early when the engine refuses more. */
 static void q_drain(sl_stage *st, match_priv *pv, sl_step_out *out, size_t max) {
   queue *q = &pv->q;
@@ -156,7 +144,7 @@ static void q_drain(sl_stage *st, match_priv *pv, sl_step_out *out, size_t max) 
   while (q->n && k < max) {
     uint32_t n;
     memcpy(&n, q->b.ptr + q->head, sizeof n);
-    sl_record *r = record_of(a, q->b.ptr + q->head + sizeof n, n);
+    sl_record *r = sl_record_from_json(a, q->b.ptr + q->head + sizeof n, n);
     if (r) {
       int rc = sl_step_emit(out, r);
       if (rc == SL_ETOOBIG) break;
@@ -362,8 +350,9 @@ static void member_rows_of(match_priv *pv, const match_cfg *cfg, uint32_t slot, 
 static void entity_row(match_priv *pv, const match_cfg *cfg, uint32_t slot, int64_t now) {
   sl_buf *b = &pv->row;
   char eid[18], at[SL_TIME_MS_LEN];
-  uint32_t from[SL_MATCH_MAX_INPUTS];
+  uint32_t *from = pv->golden_from;
   sl_match_golden(pv->m, slot, &pv->golden, from);
+  pv->golden_slot = slot;
   begin_row(b, "entity", pv, cfg);
   entity_id(pv, sl_match_entity(pv->m, slot), eid);
   jkey(b, "entity_id", 0);
@@ -498,6 +487,48 @@ static void review_row(match_priv *pv, const match_cfg *cfg, uint32_t a, uint32_
 }
 
 /* The annotation every record gets: entity_id and match. */
+static int same_str(sl_match_str a, sl_match_str b) {
+  return a.n == b.n && (a.n == 0 || !memcmp(a.p, b.p, a.n));
+}
+
+/* The record against its entity's golden record, for the measures of a
+ * feed's consistency and contribution (sl.quality): "compared", the
+ * inputs it has a value of that the golden record has too; "disagreed",
+ * those where the two differ; "supplied", the inputs it has a value of;
+ * "survived", the golden values that are its own. */
+static void golden_annotation(match_priv *pv, uint32_t slot, sl_buf *out) {
+  if (pv->golden_slot != slot) {
+    sl_match_golden(pv->m, slot, &pv->golden, pv->golden_from);
+    pv->golden_slot = slot;
+  }
+  sl_match_view own, g;
+  sl_match_get(pv->m, slot, &own);
+  int supplied = 0, survived = 0, nc = 0, nd = 0;
+  sl_buf_puts(out, ",\"compared\":[");
+  pv->tmp.len = 0;
+  for (int i = 0; i < pv->cfg.ninputs; i++) {
+    sl_match_str mine = own.col[pv->golden_col[i]];
+    uint32_t from = pv->golden_from[i];
+    if (!mine.n) continue;
+    supplied++;
+    if (from == UINT32_MAX) continue;
+    if (from == slot) survived++;
+    sl_buf *list[2] = {out, &pv->tmp};
+    int differs = 0;
+    if (from != slot) {
+      sl_match_get(pv->m, from, &g);
+      differs = !same_str(mine, g.col[pv->golden_col[i]]);
+    }
+    for (int k = 0; k < 1 + differs; k++) {
+      if (k ? nd++ : nc++) sl_buf_putc(list[k], ',');
+      sl_buf_json_string(list[k], pv->cfg.input[i], strlen(pv->cfg.input[i]));
+    }
+  }
+  sl_buf_puts(out, "],\"disagreed\":[");
+  sl_buf_append(out, pv->tmp.ptr, pv->tmp.len);
+  sl_buf_printf(out, "],\"supplied\":%d,\"survived\":%d", supplied, survived);
+}
+
 static void annotation(match_priv *pv, const sl_match_result *r, sl_buf *eid_out, sl_buf *match_out) {
   char eid[18];
   entity_id(pv, r->entity, eid);
@@ -515,6 +546,7 @@ static void annotation(match_priv *pv, const sl_match_result *r, sl_buf *eid_out
     identity_text(&pv->tmp, v.dept, v.feed, v.src_id);
     sl_buf_json_string(match_out, pv->tmp.ptr, pv->tmp.len);
   }
+  golden_annotation(pv, r->slot, match_out);
   sl_buf_putc(match_out, '}');
 }
 
@@ -723,7 +755,7 @@ static void release_decisions(sl_stage *st, match_priv *pv) {
     uint32_t n;
     memcpy(&n, pv->held_decisions.ptr + at, sizeof n);
     sl_arena_reset(&a);
-    sl_record *rec = record_of(&a, pv->held_decisions.ptr + at + sizeof n, n);
+    sl_record *rec = sl_record_from_json(&a, pv->held_decisions.ptr + at + sizeof n, n);
     at += sizeof n + n;
     decision d;
     if (rec && !read_decision(rec, &a, pv, &d, why, sizeof why) &&
@@ -813,7 +845,7 @@ static int train_and_release(sl_stage *st, match_priv *pv) {
     sl_match_in in = {.dept = {p, k[0]}, .feed = {p + k[0], k[1]}, .src_id = {p + k[0] + k[1], k[2]}};
     const char *js = p + k[0] + k[1] + k[2];
     at = (size_t)(js - pv->held.ptr) + n;
-    sl_record *rec = record_of(a, js, n);
+    sl_record *rec = sl_record_from_json(a, js, n);
     if (!rec) continue;
     /* Read as on arrival, when they passed read_record. */
     for (int i = 0; i < pv->cfg.ninputs; i++) match_field_text(rec, a, pv->cfg.input[i], &pv->tmp, &vals[i]);
@@ -1275,6 +1307,7 @@ static int match_init(sl_stage *st) {
   match_cfg *cfg = sl_stage_config(st);
   match_priv *pv = sl_stage_priv(st);
   sl_buf err = SL_BUF_INIT;
+  pv->golden_slot = UINT32_MAX;
   int rc = configure(st, pv, &err);
   if (!rc) rc = model_required(st, &err);
   if (!rc && cfg->platform && !cfg->model) {

@@ -77,6 +77,23 @@ static int authorized(const sl_admin_conf *c, const char *authorization) {
   return !c->token || sl_http_bearer_ok(c->token, authorization);
 }
 
+/* A page a step's plugin serves (sl_plugin_page): the first step whose
+ * page is path or holds it.  1 when served. */
+static int plugin_page(sl_pipeline *p, const char *path, sl_http_resp *r) {
+  for (int i = 0; i < p->nsteps; i++) {
+    sl_stage *st = p->steps[i];
+    if (!st->plugin || !st->plugin->pages || !st->inited) continue;
+    for (const sl_plugin_page *pg = st->plugin->pages; pg->path; pg++) {
+      size_t n = strlen(pg->path);
+      if (strncmp(path, pg->path, n) || (path[n] && path[n] != '/')) continue;
+      r->type = "text/plain; charset=utf-8";
+      r->status = pg->serve(st, path, &r->body, &r->type);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* /health and /ready stay open: load balancers and kubelets probe them
  * without credentials, and they tell nothing but up and ready.  The rest
  * (counters, stage names) needs the token when there is one. */
@@ -117,7 +134,12 @@ static void handle(void *data, const sl_http_req *req, sl_http_resp *r) {
     status_json(p, &r->body);
     return;
   }
-  sl_buf_puts(&r->body, "not found: try /metrics, /health, /ready, /status\n");
+  if (plugin_page(p, path, r)) return;
+  sl_buf_puts(&r->body, "not found: try /metrics, /health, /ready, /status");
+  for (int i = 0; i < p->nsteps; i++)
+    for (const sl_plugin_page *pg = p->steps[i]->plugin ? p->steps[i]->plugin->pages : NULL; pg && pg->path; pg++)
+      sl_buf_printf(&r->body, ", %s", pg->path);
+  sl_buf_putc(&r->body, '\n');
   r->status = 404;
 }
 

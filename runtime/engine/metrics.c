@@ -2,6 +2,7 @@
  * labels), and the Prometheus text exposition of them and of the engine's
  * own counters. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,11 @@
 typedef struct series {
   char **values;          /* one per label */
   int64_t v;
+  double d;               /* is_double: the value */
+  int is_double;
+  double *le;             /* SL_HISTOGRAM: nb upper bounds, counts[nb + 1], sum in d */
+  int64_t *counts;
+  int nb;
   struct series *next;
 } series;
 
@@ -110,6 +116,8 @@ static void free_list(sl_metric *m) {
       series *sn = s->next;
       for (int i = 0; i < m->nlabels; i++) free(s->values[i]);
       free(s->values);
+      free(s->le);
+      free(s->counts);
       free(s);
       s = sn;
     }
@@ -121,6 +129,39 @@ static void free_list(sl_metric *m) {
     free(m);
     m = next;
   }
+}
+
+void sl_collect_double(sl_collector *c, sl_metric_kind kind, const char *name, const char *help,
+                       const char *const *labels, const char *const *values, double value) {
+  sl_metric *m = family_in(&c->list, c->st, kind, name, help, labels);
+  if (!m) return;
+  series *s = find_series(m, values);
+  if (!s) return;
+  s->d += value;
+  s->is_double = 1;
+}
+
+void sl_collect_histogram(sl_collector *c, const char *name, const char *help,
+                          const char *const *labels, const char *const *values, const double *le,
+                          const int64_t *counts, int nb, double sum) {
+  sl_metric *m = family_in(&c->list, c->st, SL_HISTOGRAM, name, help, labels);
+  series *s = m ? find_series(m, values) : NULL;
+  if (!s) return;
+  if (!s->counts) {
+    s->le = malloc((size_t)(nb ? nb : 1) * sizeof *s->le);
+    s->counts = calloc((size_t)nb + 1, sizeof *s->counts);
+    if (!s->le || !s->counts) {
+      free(s->le);
+      free(s->counts);
+      s->le = NULL;
+      s->counts = NULL;
+      return;
+    }
+    memcpy(s->le, le, (size_t)nb * sizeof *le);
+    s->nb = nb;
+  }
+  for (int i = 0; i <= nb && i <= s->nb; i++) s->counts[i] += counts[i];
+  s->d += sum;
 }
 
 void sl__metrics_free(sl_pipeline *p) {
@@ -221,20 +262,57 @@ void sl__metrics_expose(sl_pipeline *p, sl_buf *b) {
     }
 }
 
+/* "sluice_<name><suffix>{pipeline=...,stage=...,labels...[,le=...]}". */
+static void series_head(sl_buf *b, const sl_pipeline *p, const sl_metric *m, const series *s,
+                        const char *suffix, const char *le) {
+  sl_buf_printf(b, "sluice_%s%s{", m->name, suffix);
+  put_label(b, "pipeline", p->name);
+  sl_buf_putc(b, ',');
+  put_label(b, "stage", m->st->name);
+  for (int i = 0; i < m->nlabels; i++) {
+    sl_buf_putc(b, ',');
+    put_label(b, m->labels[i], s->values[i]);
+  }
+  if (le) {
+    sl_buf_putc(b, ',');
+    put_label(b, "le", le);
+  }
+  sl_buf_puts(b, "} ");
+}
+
+static void put_double(sl_buf *b, double d) {
+  sl_buf_printf(b, "%.17g\n", d);
+}
+
+static void expose_histogram(sl_buf *b, const sl_pipeline *p, const sl_metric *m, const series *s) {
+  int64_t cum = 0;
+  char le[32];
+  for (int i = 0; i <= s->nb && s->counts; i++) {
+    cum += s->counts[i];
+    if (i < s->nb) snprintf(le, sizeof le, "%.17g", s->le[i]);
+    else snprintf(le, sizeof le, "+Inf");
+    series_head(b, p, m, s, "_bucket", le);
+    sl_buf_printf(b, "%lld\n", (long long)cum);
+  }
+  series_head(b, p, m, s, "_sum", NULL);
+  put_double(b, s->d);
+  series_head(b, p, m, s, "_count", NULL);
+  sl_buf_printf(b, "%lld\n", (long long)cum);
+}
+
 static void expose_list(sl_pipeline *p, sl_metric *list, sl_buf *b) {
+  static const char *const kinds[] = {"", "counter", "gauge", "histogram"};
   for (sl_metric *m = list; m; m = m->next) {
-    family(b, m->name, m->kind == SL_COUNTER ? "counter" : "gauge", m->help);
+    family(b, m->name, kinds[m->kind], m->help);
     pthread_mutex_lock(&m->mu);
     for (series *s = m->head; s; s = s->next) {
-      sl_buf_printf(b, "sluice_%s{", m->name);
-      put_label(b, "pipeline", p->name);
-      sl_buf_putc(b, ',');
-      put_label(b, "stage", m->st->name);
-      for (int i = 0; i < m->nlabels; i++) {
-        sl_buf_putc(b, ',');
-        put_label(b, m->labels[i], s->values[i]);
+      if (m->kind == SL_HISTOGRAM) {
+        expose_histogram(b, p, m, s);
+        continue;
       }
-      sl_buf_printf(b, "} %lld\n", (long long)s->v);
+      series_head(b, p, m, s, "", NULL);
+      if (s->is_double) put_double(b, s->d);
+      else sl_buf_printf(b, "%lld\n", (long long)s->v);
     }
     pthread_mutex_unlock(&m->mu);
   }

@@ -133,3 +133,18 @@ void sl_record_fail(sl_record *rec, sl_arena *a, const char *stage, const char *
   rec->error_stage = s ? s : "unknown";
   rec->state = SL_REC_FAILED;
 }
+
+sl_record *sl_record_from_json(sl_arena *a, const char *p, size_t n) {
+  sl_value v;
+  const char *why = NULL;
+  if (sl_json_parse(p, n, a, &v, &why) || v.type != SL_T_OBJECT) return NULL;
+  sl_record *r = sl_arena_alloc(a, sizeof *r);
+  if (!r) return NULL;
+  memset(r, 0, sizeof *r);
+  r->state = SL_REC_CHANGED;
+  r->fields = v.u.members;
+  r->nfields = r->capfields = v.n;
+  r->meta.partition = -1;
+  r->meta.offset = -1;
+  return r;
+}

@@ -192,9 +192,6 @@ typedef struct sl_date {
  * Full-width digits are accepted.  Rejects impossible dates (2021-02-29). */
 int sl_date_parse(const char *s, size_t n, const sl_date_opts *o, sl_date *out, sl_clean_why *why);
 
-/* Back from days since 1970-01-01 to a proleptic Gregorian date
- * (sl_days_from_civil, in sluice/clock.h, goes there). */
-void sl_civil_from_days(int64_t z, int *y, int *m, int *d);
 int sl_days_in_month(int y, int m);
 
 /* ---- division.c: administrative divisions (GB/T 2260) ---- */

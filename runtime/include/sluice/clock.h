@@ -23,6 +23,8 @@ void sl_format_time_ms(char *out, size_t n, int64_t unix_ms);
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (m
  * 1..12; negative before 1970): for turning a parsed date into Unix time. */
 int64_t sl_days_from_civil(int64_t y, int m, int d);
+/* Its inverse: the date of day z (days from 1970-01-01). */
+void sl_civil_from_days(int64_t z, int *y, int *m, int *d);
 
 /* RFC 3339 "2026-05-01T12:34:56.789Z" or "...+08:00" (a space for the T
  * allowed, fractions to the millisecond) → Unix ms in *ms; 0, or -1 when

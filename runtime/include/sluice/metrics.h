@@ -14,7 +14,7 @@
 
 typedef struct sl_metric sl_metric;
 typedef struct sl_collector sl_collector;
-typedef enum sl_metric_kind { SL_COUNTER = 1, SL_GAUGE } sl_metric_kind;
+typedef enum sl_metric_kind { SL_COUNTER = 1, SL_GAUGE, SL_HISTOGRAM } sl_metric_kind;
 
 /* labels is NULL or a NULL-terminated list of label names; each update
  * gives values for them in the same order (NULL when there are none). */
@@ -27,5 +27,15 @@ void sl_metric_set(sl_metric *m, const char *const *values, int64_t value);
  * same labels add up). */
 void sl_collect(sl_collector *c, sl_metric_kind kind, const char *name, const char *help,
                 const char *const *labels, const char *const *values, int64_t value);
+/* The same with a value that is not whole (a ratio, seconds). */
+void sl_collect_double(sl_collector *c, sl_metric_kind kind, const char *name, const char *help,
+                       const char *const *labels, const char *const *values, double value);
+/* One series of a histogram family: nb buckets with upper bounds le[]
+ * (ascending; +Inf comes last by itself) and their counts, not cumulative
+ * (counts[nb] is the +Inf bucket's), and the sum of the observations.
+ * Exposed as <name>_bucket{le=...} (cumulative), <name>_sum, <name>_count. */
+void sl_collect_histogram(sl_collector *c, const char *name, const char *help,
+                          const char *const *labels, const char *const *values, const double *le,
+                          const int64_t *counts, int nb, double sum);
 
 #endif

@@ -102,6 +102,19 @@ typedef struct sl_plugin_command {
   int (*run)(sl_stage *st, int argc, char **argv);
 } sl_plugin_command;
 
+/* ---- pages a plugin adds to the admin endpoint ---- */
+
+/* GET <path> and the paths below it (<path>/<more>) on the admin endpoint,
+ * behind its bearer token like /metrics.  serve runs on the loop thread:
+ * it reads what the stage shares under a lock of its own (a stateful
+ * stage's lane state is not for it), writes the page into body, sets
+ * *type (text/html; charset=utf-8, say) and returns the HTTP status. */
+typedef struct sl_plugin_page {
+  const char *path;       /* "/scorecard" */
+  const char *summary;    /* one line, for the endpoint's index */
+  int (*serve)(sl_stage *st, const char *path, sl_buf *body, const char **type);
+} sl_plugin_page;
+
 /* ---- the plugin ---- */
 
 typedef struct sl_plugin {
@@ -178,6 +191,9 @@ typedef struct sl_plugin {
 
   /* Optional: commands of the `sluice` tool, ending with {NULL}. */
   const sl_plugin_command *commands;
+
+  /* Optional: pages of the admin endpoint, ending with {NULL}. */
+  const sl_plugin_page *pages;
 } sl_plugin;
 
 /* sl_plugin.caps.  SL_CAN_EXACTLY_ONCE: a source that, under exactly_once =

@@ -52,6 +52,8 @@ typedef struct sl_meta {
   sl_str feed;            /* feed name (ce_type) */
   int64_t event_time_ms;  /* event time (Unix ms), 0 if unknown */
   int64_t arrival_ms;     /* when sluice read it (Unix ms) */
+  int64_t published_ms;   /* when the publisher handed it over (Kafka message
+                             timestamp), 0 if unknown */
   /* Transport headers as the publisher sent them (Kafka message headers),
    * in their order, duplicates kept: value SL_T_STRING (the bytes as sent)
    * or SL_T_NULL; in the batch arena.  NULL/0 where a source has none.
@@ -98,6 +100,10 @@ sl_value *sl_record_get(sl_record *rec, const char *name, size_t len);
 int sl_record_set(sl_record *rec, sl_arena *a, sl_str name, const sl_value *v);
 /* Removes a field if present: marks the record changed. */
 void sl_record_unset(sl_record *rec, const char *name, size_t len);
+
+/* A record made in code from the JSON object text p[0..n), in a (a step's
+ * extra output: a row of its own tables, say); NULL when p is not one. */
+sl_record *sl_record_from_json(sl_arena *a, const char *p, size_t n);
 
 /* Marks the record for the dead-letter sink.  reason is copied into the arena. */
 void sl_record_fail(sl_record *rec, sl_arena *a, const char *stage, const char *reason);

@@ -54,6 +54,11 @@ typedef struct sl_stateful {
    * record goes to the dead-letter sink with the reason; the state should
    * be as if it never came).  Extra records go out with sl_step_emit. */
   int (*apply)(sl_stage *st, sl_step_out *out, sl_record *rec);
+  /* Optional.  Lane thread: each record of the batch that a step before
+   * sent to the dead-letter sink (rec->error says why), before the
+   * batch's records are applied, so that a stage that measures its input
+   * sees what did not reach it.  It must not change the record. */
+  void (*dead)(sl_stage *st, const sl_record *rec);
   /* Optional.  Lane thread, after the last record of each batch (also of a
    * batch with no record left): records emitted here (closed windows, say)
    * follow the batch's records. */
