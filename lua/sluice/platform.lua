@@ -18,6 +18,7 @@
 -- The tables, the two queries and the columns are documented in
 -- docs/matching.md ("The platform tables").
 local sl = require "sluice"
+local pgtables = require "sluice.pgtables"
 
 local platform = {}
 
@@ -25,13 +26,7 @@ local platform = {}
 -- function names: a plain lower-case SQL identifier, so that it never needs
 -- quoting (and nothing from a pipeline is spliced into SQL unchecked).
 local function check_domain(domain, where)
-  if type(domain) ~= "string" or not domain:match("^[a-z_][a-z0-9_]*$") or #domain > 48 then
-    error(where .. ": domain must be a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 48 "
-          .. "characters), got " .. tostring(domain), 3)
-  end
-  if domain == "sluice" or domain == "public" or domain:match("^pg_") then
-    error(where .. ": domain '" .. domain .. "' names a schema that is not the domain's own", 3)
-  end
+  pgtables.check_schema(domain, where, "domain", 3)
 end
 
 -- The columns each table takes from its records, in the tables' order.
@@ -182,12 +177,6 @@ function platform.not_platform(r)
   return r._platform == nil
 end
 
-local function copy_list(t)
-  local out = {}
-  for i = 1, #t do out[i] = t[i] end
-  return out
-end
-
 -- The pg.sink writing the five tables of a domain, as a list of one (so
 -- that `sinks = platform.sinks { ... }` is a pipeline's sinks).  One sink,
 -- one transaction per group of batches: the five tables and the sources'
@@ -204,13 +193,9 @@ end
 --   only          a list of kinds ("member", "entity", "event", "review",
 --                 "decision") to write, default all five
 function platform.sinks(opts)
-  if type(opts) ~= "table" then error("platform.sinks: expected a table of options", 2) end
-  local known = { conninfo = true, domain = true, exactly_once = true, create = true,
-                  transaction_rows = true, retry_max = true, only = true }
-  for k in pairs(opts) do
-    if not known[k] then error("platform.sinks: unknown option '" .. tostring(k) .. "'", 2) end
-  end
-  if opts.conninfo == nil then error("platform.sinks: conninfo is required", 2) end
+  pgtables.check_options(opts, { conninfo = true, domain = true, exactly_once = true, create = true,
+                                 transaction_rows = true, retry_max = true, only = true },
+                         "platform.sinks", 2)
   local domain = opts.domain
   check_domain(domain, "platform.sinks")
   local exactly_once = opts.exactly_once ~= false
@@ -225,21 +210,8 @@ function platform.sinks(opts)
       only[kind] = true
     end
   end
-  local tables, kinds = {}, {}
-  for _, t in ipairs(TABLES) do
-    if not only or only[t.kind] then
-      local entry = {
-        route = t.kind,
-        table = domain .. "." .. t.table,
-        mode = "upsert",
-        key = copy_list(t.key),
-        columns = copy_list(t.columns),
-      }
-      if exactly_once and t.newer_by then entry.newer_by = t.newer_by end
-      tables[#tables + 1] = entry
-      kinds[t.kind] = true
-    end
-  end
+  local tables, kinds = pgtables.entries(TABLES, domain, exactly_once, only), {}
+  for _, t in ipairs(tables) do kinds[t.route] = true end
   if #tables == 0 then error("platform.sinks: only: no kind to write", 2) end
   local s = {
     dsn = opts.conninfo,

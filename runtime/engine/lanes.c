@@ -195,11 +195,9 @@ void sl__lane_run(sl_stage *st, sl_batch *b) {
   size_t limit = budget ? b->arena.reserved + budget : 0;
   rec_list dead = {0};
   int oom = 0;
-  for (uint32_t i = 0; i < b->ndead && !oom; i++) {
-    if (sf->dead) sf->dead(st, b->dead[i]);
-    oom = list_push(&dead, b->dead[i]);
-  }
+  for (uint32_t i = 0; i < b->ndead && !oom; i++) oom = list_push(&dead, b->dead[i]);
   for (uint32_t i = 0; i < b->nlive && !oom; i++) oom = apply_one(st, &lo, b->live[i], &dead, limit);
+  for (uint32_t i = 0; i < b->ndead && !oom && sf->dead; i++) sf->dead(st, &lo.out, b->dead[i]);
   /* A batch this lane made has no record of its own: it is there for its
    * hook.  Every other batch ends with batch_end. */
   if (!oom && b->source == st->lane_src) {

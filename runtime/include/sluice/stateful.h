@@ -55,10 +55,11 @@ typedef struct sl_stateful {
    * be as if it never came).  Extra records go out with sl_step_emit. */
   int (*apply)(sl_stage *st, sl_step_out *out, sl_record *rec);
   /* Optional.  Lane thread: each record of the batch that a step before
-   * sent to the dead-letter sink (rec->error says why), before the
-   * batch's records are applied, so that a stage that measures its input
-   * sees what did not reach it.  It must not change the record. */
-  void (*dead)(sl_stage *st, const sl_record *rec);
+   * sent to the dead-letter sink (rec->error says why), after the batch's
+   * records are applied and before batch_end, so that a stage that
+   * measures its input sees what did not reach it (sl_step_source(out)
+   * says where it came from).  It must not change the record nor emit. */
+  void (*dead)(sl_stage *st, sl_step_out *out, const sl_record *rec);
   /* Optional.  Lane thread, after the last record of each batch (also of a
    * batch with no record left): records emitted here (closed windows, say)
    * follow the batch's records. */
