@@ -128,7 +128,7 @@ static int serve_scorecard(sl_stage *st, const char *path, sl_buf *body, const c
   }
   card_mem m = {0};
   sl_card card = {.title = "Data-sharing scorecard", .period = "this month (live)",
-                  .generated_ms = sl_now_ms()};
+                  .generated_ms = sl_now_ms(), .utc_offset_s = pv->cat->utc_offset_s};
   card.depts = card_alloc(&m, (size_t)(pv->cat->ndepts + 1) * sizeof *card.depts);
   if (!card.depts) {
     card_mem_free(&m);

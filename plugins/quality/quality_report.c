@@ -250,7 +250,8 @@ int quality_report_command(sl_stage *st, int argc, char **argv) {
   }
   char title[128];
   snprintf(title, sizeof title, "Data-sharing evaluation %s", period);
-  sl_card card = {.title = title, .period = period, .generated_ms = sl_now_ms()};
+  sl_card card = {.title = title, .period = period, .generated_ms = sl_now_ms(),
+                  .utc_offset_s = pv->cat->utc_offset_s};
   build_card(&a, pv, res, period, &card);
   sl_card_rank(&card);
   if (!strcmp(format, "html")) sl_card_html(&card, dept, &body);

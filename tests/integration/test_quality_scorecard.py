@@ -202,6 +202,13 @@ def check_report(t, db, schema):
     return by
 
 
+def ready(port):
+    try:
+        return st.http_get("http://127.0.0.1:%d/ready" % port)[0] == 200
+    except OSError:
+        return False   # not listening yet
+
+
 def body(t, db):
     schema = db.schema + "_q"
     try:
@@ -228,8 +235,7 @@ def body(t, db):
         token = t.path("token")
         st.write_file(token, "s3cret-token-for-the-scorecard\n")
         run = t.start(args=["--admin", "127.0.0.1:%d" % port, "--admin-token-file", token])
-        st.wait_until(lambda: st.http_get("http://127.0.0.1:%d/ready" % port)[0] == 200, 30, "ready",
-                      abort=run.exited)
+        st.wait_until(lambda: ready(port), 30, "ready", abort=run.exited)
         st.assert_eq(st.http_get("http://127.0.0.1:%d/scorecard" % port)[0], 401, "/scorecard without the token")
         run.signal(signal.SIGTERM)
         st.assert_eq(run.wait(60), 0, "exit code after SIGTERM")

@@ -17,18 +17,13 @@
 #include <stdint.h>
 
 #include "sluice/buf.h"
+#include "sluice/catalog.h"
 
-/* GB/T 36344-2018's six dimensions, then the weighted overall score. */
-typedef enum {
-  SL_DIM_NORMATIVENESS,
-  SL_DIM_COMPLETENESS,
-  SL_DIM_ACCURACY,
-  SL_DIM_CONSISTENCY,
-  SL_DIM_TIMELINESS,
-  SL_DIM_ACCESSIBILITY,
-  SL_DIM_OVERALL,
-  SL_NDIMS
-} sl_dim;
+/* GB/T 36344-2018's six dimensions (sl_dimension, sluice/catalog.h), then
+ * the weighted overall score. */
+typedef int sl_dim;
+#define SL_DIM_OVERALL ((int)SL_NDIMENSIONS)
+#define SL_NDIMS (SL_NDIMENSIONS + 1)
 
 #define SL_SCORE_NONE (-1.0)       /* no data for this dimension */
 
