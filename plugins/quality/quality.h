@@ -47,12 +47,14 @@ typedef struct qwin {
   int period;             /* qw_period */
   int64_t start, end;
   qc_counts total;        /* everything counted in it */
-  qc_counts delta;        /* since its last delta row */
+  qc_counts flushed;      /* total as of its last delta row (the next one is the difference) */
   keyset keys;            /* day windows: the business keys seen (duplicates) */
   uint64_t *new_keys;     /* day windows: keys added since the last delta row */
   uint32_t nnew, capnew;
   int touched;            /* changed since the last rows */
 } qwin;
+
+#define Q_FILLED 16
 
 /* A dead letter to show: its reason, masked. */
 #define Q_EXAMPLES 3
@@ -72,10 +74,17 @@ typedef struct qfeed {
   int64_t last_arrival;
   int64_t slot_start;     /* the current slot: (slot_start, next_deadline] */
   int64_t next_deadline;
-  int slot_filled;        /* a record arrived in the current slot */
+  /* The deadlines after slot_start whose slots a record arrived in (few:
+   * records arrive mostly in order), and the last arrival's deadline. */
+  int64_t filled[Q_FILLED];
+  int nfilled;
+  int64_t afrom, adue;
   int overdue;            /* the last deadline passed with nothing in its slot */
   qwin *wins;
+  qwin *cur[QW_NPERIODS]; /* the window of each period a record went to last */
   qc_counts total;        /* since the start (the counters of /metrics) */
+  uint8_t *tally;         /* scratch: a record's per-field flags (qc_tally) */
+  int64_t due_from, due;  /* the last on-time deadline: for event times in [due_from, due) */
   int touched;
   char examples[Q_EXAMPLES][Q_EXAMPLE_LEN];
   int nexamples;
@@ -123,6 +132,11 @@ typedef struct quality_priv {
   qmark *marks;
   int nmarks, capmarks;
   sl_buf row;             /* scratch for one row's JSON */
+  qc_counts delta;        /* scratch for a delta row */
+  const sl_catalog_feed *last_feed;   /* the last record's feed, and what it carried */
+  sl_str last_dept, last_name;
+  char dept_buf[64], name_buf[64];
+  int has_day;            /* the periods hold day: duplicates are counted */
   /* Shared with the loop thread. */
   pthread_mutex_t mu;
   int mu_ready;

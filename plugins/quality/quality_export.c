@@ -37,15 +37,6 @@ void quality_share_free(quality_priv *pv) {
   pv->mu_ready = 0;
 }
 
-static void copy_counts(qc_counts *dst, const qc_counts *src) {
-  int64_t *f = dst->field;
-  int n = dst->nfields;
-  *dst = *src;
-  dst->field = f;
-  dst->nfields = n;
-  memcpy(f, src->field, (size_t)(n ? n : 1) * QC_F_N * sizeof *f);
-}
-
 /* The open window of period p that holds the feed's newest event. */
 static const qwin *current(const quality_priv *pv, const qfeed *qf, int p) {
   if (!qf->max_event) return NULL;
@@ -61,18 +52,18 @@ static void share_window(const qfeed *qf, const qwin *w, qc_counts *c, double *s
     for (int d = 0; d < QC_NSCORES; d++) scores[d] = QC_NONE;
     return;
   }
-  copy_counts(c, &w->total);
+  qc_copy(c, &w->total);
   qc_scores(&w->total, qf->f->weights, scores);
 }
 
 void quality_share_update(quality_priv *pv) {
   pthread_mutex_lock(&pv->mu);
-  copy_counts(&pv->share_other, &pv->other);
+  qc_copy(&pv->share_other, &pv->other);
   for (int i = 0; i < pv->nfeeds; i++) {
     const qfeed *qf = &pv->feeds[i];
     if (!qf->touched) continue;
     qshare *s = &pv->share[i];
-    copy_counts(&s->total, &qf->total);
+    qc_copy(&s->total, &qf->total);
     share_window(qf, current(pv, qf, QW_DAY), &s->day, s->scores);
     share_window(qf, current(pv, qf, QW_MONTH), &s->month, s->month_scores);
     s->max_event = qf->max_event;
@@ -208,7 +199,8 @@ void quality_collect(sl_stage *st, sl_collector *c) {
             s->next_deadline / 1000);
       counter(c, "feed_schedule_slots_total", "Deadlines of the feed's schedule that passed.", qf, t->slots);
       counter(c, "feed_schedule_missed_total", "Deadlines that passed with no record in their slot.", qf, t->missed);
-      gauge(c, "feed_overdue", "1 while the feed's last deadline passed with no record.", qf, s->overdue);
+      gauge(c, "feed_overdue", "1 from a deadline that passed with no record in its slot until a record comes.", qf,
+            s->overdue);
     }
     feed_scores(c, qf, s->scores);
   }

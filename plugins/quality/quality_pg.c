@@ -143,7 +143,13 @@ static int load_marks(restore *r) {
   PQclear(res);
   for (int i = 0; i < pv->nfeeds; i++) {
     qfeed *qf = &pv->feeds[i];
-    qf->slot_filled = qf->last_arrival > qf->slot_start;
+    if (qf->has_sched && qf->last_arrival > qf->slot_start) {
+      /* The last arrival's slot is filled; the others in the current slot
+       * were (one record is enough). */
+      int64_t d = sl_schedule_next(&qf->sched, qf->last_arrival - 1);
+      qf->filled[0] = d;
+      qf->nfilled = 1;
+    }
   }
   return 0;
 }
@@ -197,9 +203,10 @@ int quality_restore(sl_stage *st) {
   if (!rc) rc = load_marks(&r);
   if (!rc) load_trend(&r, cfg->trend_days);
   PQfinish(r.c);
+  /* What was restored is flushed already: the next delta rows hold only what comes now. */
   int nwin = 0;
   for (int i = 0; i < pv->nfeeds; i++)
-    for (qwin *w = pv->feeds[i].wins; w; w = w->next) nwin++;
+    for (qwin *w = pv->feeds[i].wins; w; w = w->next, nwin++) qc_copy(&w->flushed, &w->total);
   sl_log_info(sl_stage_name(st), "restored %d open window%s, %d source mark%s (rows numbered from %lld)", nwin,
               nwin == 1 ? "" : "s", pv->nmarks, pv->nmarks == 1 ? "" : "s", (long long)pv->seq + 1);
   for (int i = 0; i < pv->nfeeds; i++) pv->feeds[i].touched = 1;

@@ -122,17 +122,24 @@ static void worst_fields(sl_buf *b, const qfeed *qf, const qc_counts *c) {
 void quality_rows_window(sl_stage *st, quality_priv *pv, sl_step_out *out, qfeed *qf, qwin *w,
                          int closed) {
   sl_buf *b = &pv->row;
-  if (!qc_is_zero(&w->delta) || w->nnew) {
+  qc_counts delta;
+  if (qc_init(&delta, qf->f->nfields)) {
+    sl_log_error(sl_stage_name(st), "out of memory for a history row");
+    return;
+  }
+  qc_diff(&delta, &w->total, &w->flushed);
+  if (!qc_is_zero(&delta) || w->nnew) {
     window_head(pv, b, "delta", qf, w);
     sl_buf_printf(b, ",\"seq\":%lld,\"counts\":", (long long)++pv->seq);
-    qc_to_json(&w->delta, qf->f, b);
+    qc_to_json(&delta, qf->f, b);
     sl_buf_puts(b, ",\"keys\":[");
     for (uint32_t i = 0; i < w->nnew; i++) sl_buf_printf(b, "%s%lld", i ? "," : "", (long long)w->new_keys[i]);
     sl_buf_puts(b, "]}");
     emit(st, pv, out);
-    qc_clear(&w->delta);
+    qc_copy(&w->flushed, &w->total);
     w->nnew = 0;
   }
+  qc_free(&delta);
   double s[QC_NSCORES];
   qc_scores(&w->total, qf->f->weights, s);
   window_head(pv, b, "score", qf, w);

@@ -71,7 +71,7 @@ int keyset_add(keyset *s, uint64_t h) {
 void quality_window_free(qwin *w) {
   if (!w) return;
   qc_free(&w->total);
-  qc_free(&w->delta);
+  qc_free(&w->flushed);
   free(w->keys.slots);
   free(w->new_keys);
   free(w);
@@ -80,13 +80,16 @@ void quality_window_free(qwin *w) {
 /* The open window of period that starts at start, made if need be; NULL
  * out of memory. */
 qwin *quality_window(quality_priv *pv, qfeed *qf, int period, int64_t start) {
+  qwin *c = qf->cur[period];
+  if (c && c->start == start) return c;
   for (qwin *w = qf->wins; w; w = w->next)
-    if (w->period == period && w->start == start) return w;
+    if (w->period == period && w->start == start) return qf->cur[period] = w;
   qwin *w = calloc(1, sizeof *w);
-  if (!w || qc_init(&w->total, qf->f->nfields) || qc_init(&w->delta, qf->f->nfields)) {
+  if (!w || qc_init(&w->total, qf->f->nfields) || qc_init(&w->flushed, qf->f->nfields)) {
     quality_window_free(w);
     return NULL;
   }
+  qf->cur[period] = w;
   w->period = period;
   w->start = start;
   w->end = qw_next((qw_period)period, start, pv->cat->utc_offset_s);
@@ -129,6 +132,7 @@ static void close_windows(sl_stage *st, quality_priv *pv, sl_step_out *out, qfee
     *pw = w->next;
     if (cfg->emit && out) quality_rows_window(st, pv, out, qf, w, 1);
     if (w->period == QW_DAY) add_trend(pv, qf, w, cfg->trend_days);
+    if (qf->cur[w->period] == w) qf->cur[w->period] = NULL;
     quality_window_free(w);
     qf->touched = 1;
   }
@@ -185,39 +189,36 @@ static int field_index(const sl_catalog_feed *f, sl_str s) {
   return -1;
 }
 
-/* What one record adds: counted into a scratch set once, then added to
- * each of its windows and the totals. */
-static void tally_fields(qc_counts *t, const sl_catalog_feed *f, sl_record *rec, sl_arena *a) {
-  for (int i = 0; i < f->nfields; i++) {
-    const char *n = f->fields[i].name;
-    sl_value *v = sl_record_get(rec, n, strlen(n));
-    sl_value m = v ? *v : (sl_value){.type = SL_T_NULL};
-    const char *why;
-    if (m.type == SL_T_JSON && !(m.flags & SL_VF_PLAIN_STRING) && m.u.s.len && m.u.s.ptr[0] == 'n')
-      m.type = SL_T_NULL;
-    int empty = m.type == SL_T_NULL || (m.type == SL_T_STRING && !m.u.s.len) ||
-                (m.type == SL_T_JSON && (m.flags & SL_VF_PLAIN_STRING) && m.u.s.len == 2);
-    (void)a;
-    (void)why;
-    (*qc_field(t, i, empty ? QC_F_MISSING : QC_F_PRESENT))++;
+/* What one record's fields add: each field of the catalog present or not
+ * (one pass over the record's fields), and the cleansing outcomes (each
+ * field as a whole, the last step's word). */
+static void tally_fields(qc_tally *t, const sl_catalog_feed *f, const sl_record *rec) {
+  memset(t->field, 0, (size_t)f->nfields);
+  for (uint32_t k = 0; k < rec->nfields; k++) {
+    const sl_member *m = &rec->fields[k];
+    int i = field_index(f, m->name);
+    if (i < 0) continue;
+    const sl_value *v = &m->value;
+    int empty = v->type == SL_T_NULL || (v->type == SL_T_STRING && !v->u.s.len) ||
+                (v->type == SL_T_JSON && ((v->flags & SL_VF_PLAIN_STRING) ? v->u.s.len == 2
+                                                                         : v->u.s.len && v->u.s.ptr[0] == 'n'));
+    if (!empty) t->field[i] |= QT_PRESENT;
   }
-  /* The cleansing outcomes: each field as a whole, the last step's word. */
   for (uint32_t k = 0; k < rec->meta.noutcomes; k++) {
     const sl_field_outcome *o = &rec->meta.outcomes[k];
-    int i = field_index(f, o->field);
     if (o->outcome == SL_OUTCOME_VALID) t->valid++;
     else if (o->outcome == SL_OUTCOME_FIXED) t->fixed++;
     else if (o->outcome == SL_OUTCOME_INVALID) t->invalid++;
-    if (i < 0) continue;
-    if (o->outcome == SL_OUTCOME_INVALID) (*qc_field(t, i, QC_F_INVALID))++;
-    if (o->outcome == SL_OUTCOME_FIXED) (*qc_field(t, i, QC_F_FIXED))++;
+    if (o->outcome != SL_OUTCOME_INVALID && o->outcome != SL_OUTCOME_FIXED) continue;
+    int i = field_index(f, o->field);
+    if (i >= 0) t->field[i] |= o->outcome == SL_OUTCOME_INVALID ? QT_INVALID : QT_FIXED;
   }
 }
 
 /* The golden record's word on this record (sl.match's annotation `match`:
  * "compared" and "disagreed" field lists, "survived" and "supplied"
  * counts), when a matching step ran before. */
-static void tally_golden(qc_counts *t, const sl_catalog_feed *f, sl_record *rec, sl_arena *a) {
+static void tally_golden(qc_tally *t, const sl_catalog_feed *f, sl_record *rec, sl_arena *a) {
   sl_value *m = sl_record_get(rec, "match", 5);
   if (!m) return;
   sl_value v = *m;
@@ -228,13 +229,13 @@ static void tally_golden(qc_counts *t, const sl_catalog_feed *f, sl_record *rec,
     sl_member *mb = &v.u.members[i];
     sl_value x = mb->value;
     if (x.type == SL_T_JSON && sl_json_materialize(&x, a, &why)) continue;
-    int k = str_is(mb->name, "compared") ? QC_F_COMPARED : str_is(mb->name, "disagreed") ? QC_F_DISAGREED : -1;
-    if (k >= 0 && x.type == SL_T_ARRAY) {
+    int k = str_is(mb->name, "compared") ? QT_COMPARED : str_is(mb->name, "disagreed") ? QT_DISAGREED : 0;
+    if (k && x.type == SL_T_ARRAY) {
       for (uint32_t j = 0; j < x.n; j++) {
         sl_value e = x.u.items[j];
         if (e.type == SL_T_JSON && sl_json_materialize(&e, a, &why)) continue;
         int fi = e.type == SL_T_STRING ? field_index(f, e.u.s) : -1;
-        if (fi >= 0) (*qc_field(t, fi, k))++;
+        if (fi >= 0) t->field[fi] |= (uint8_t)k;
       }
     } else if (x.type == SL_T_INT && str_is(mb->name, "survived")) {
       t->survived += x.u.i;
@@ -296,12 +297,6 @@ static int seen_before(quality_priv *pv, sl_step_out *out, const sl_record *rec)
   return 0;
 }
 
-static void add_to(qwin *w, const qc_counts *t) {
-  qc_add(&w->total, t);
-  qc_add(&w->delta, t);
-  w->touched = 1;
-}
-
 /* The day window's verdict on the key: 1 a duplicate. */
 static int duplicate(qwin *day, uint64_t h) {
   if (!h || !day) return 0;
@@ -318,11 +313,78 @@ static int duplicate(qwin *day, uint64_t h) {
   return 0;
 }
 
+/* The deadline a record of event time `event` is due by: the first
+ * deadline at or after it (no schedule: event + on_time).  Records come
+ * mostly in time order: the last answer serves while it holds. */
+static int64_t due_of(qfeed *qf, const quality_cfg *cfg, int64_t event) {
+  if (!qf->has_sched) return event + cfg->on_time_ms;
+  int64_t t = event - 1;
+  if (t >= qf->due_from && t < qf->due) return qf->due;
+  qf->due_from = t;
+  qf->due = sl_schedule_next(&qf->sched, t);
+  return qf->due;
+}
+
+/* A record arrived at `arrival`: the slot whose deadline is the first at or
+ * after it is filled. */
+static void fill_slot(qfeed *qf, int64_t arrival) {
+  int64_t t = arrival - 1;
+  if (!(t >= qf->afrom && t < qf->adue)) {
+    qf->afrom = t;
+    qf->adue = sl_schedule_next(&qf->sched, t);
+  }
+  int64_t d = qf->adue;
+  for (int i = 0; i < qf->nfilled; i++)
+    if (qf->filled[i] == d) return;
+  if (qf->nfilled == Q_FILLED) {   /* full: the latest deadlines matter more */
+    int low = 0;
+    for (int i = 1; i < qf->nfilled; i++)
+      if (qf->filled[i] < qf->filled[low]) low = i;
+    if (qf->filled[low] > d) return;
+    qf->filled[low] = d;
+    return;
+  }
+  qf->filled[qf->nfilled++] = d;
+}
+
+/* Whether deadline d's slot was filled; forgets the deadlines up to d. */
+static int slot_filled(qfeed *qf, int64_t d) {
+  int filled = 0, k = 0;
+  for (int i = 0; i < qf->nfilled; i++) {
+    filled |= qf->filled[i] == d;
+    if (qf->filled[i] > d) qf->filled[k++] = qf->filled[i];
+  }
+  qf->nfilled = k;
+  return filled;
+}
+
+/* The record's feed: the last record's when it carries the same (a
+ * batch is mostly one feed's), else the catalog's lookup. */
+static const sl_catalog_feed *feed_of(quality_priv *pv, const sl_record *rec) {
+  const sl_meta *m = &rec->meta;
+  if (pv->last_feed && m->department.len == pv->last_dept.len && m->feed.len == pv->last_name.len &&
+      m->department.len && !memcmp(m->department.ptr, pv->last_dept.ptr, m->department.len) &&
+      !memcmp(m->feed.ptr, pv->last_name.ptr, m->feed.len))
+    return pv->last_feed;
+  const sl_catalog_feed *f = sl_catalog_find(pv->cat, m->department, m->feed, m->origin);
+  /* The cache keeps its own copy of what the record carried: the record's
+   * bytes go with its batch. */
+  if (f && m->department.len && m->feed.len && m->department.len < sizeof pv->dept_buf &&
+      m->feed.len < sizeof pv->name_buf) {
+    memcpy(pv->dept_buf, m->department.ptr, m->department.len);
+    memcpy(pv->name_buf, m->feed.ptr, m->feed.len);
+    pv->last_dept = (sl_str){pv->dept_buf, m->department.len};
+    pv->last_name = (sl_str){pv->name_buf, m->feed.len};
+    pv->last_feed = f;
+  }
+  return f;
+}
+
 static int quality_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
   quality_priv *pv = sl_stage_priv(st);
   const quality_cfg *cfg = sl_stage_config(st);
   sl_arena *a = sl_step_arena(out);
-  const sl_catalog_feed *f = sl_catalog_find(pv->cat, rec->meta.department, rec->meta.feed, rec->meta.origin);
+  const sl_catalog_feed *f = feed_of(pv, rec);
   if (!f) {
     pv->other.records++;
     return SL_STEP_KEEP;
@@ -334,53 +396,54 @@ static int quality_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
   if (pv->arrival_field) arrival = time_field(rec, a, cfg->arrival, arrival);
   int64_t event = time_field(rec, a, f->time_field, rec->meta.event_time_ms ? rec->meta.event_time_ms : arrival);
 
-  qc_counts t;
-  if (qc_init(&t, f->nfields)) return SL_ENOMEM;
-  t.records = 1;
-  qc_latency(&t, arrival - event);
-  int64_t due = qf->has_sched ? sl_schedule_next(&qf->sched, event - 1) : event + cfg->on_time_ms;
-  t.on_time = arrival <= due;
-  tally_fields(&t, f, rec, a);
+  qc_tally t = {.field = qf->tally};
+  t.latency_ms = arrival > event ? arrival - event : 0;
+  t.bucket = qc_bucket(t.latency_ms);
+  t.on_time = arrival <= due_of(qf, cfg, event);
+  tally_fields(&t, f, rec);
   tally_golden(&t, f, rec, a);
 
   if (event > qf->max_event) qf->max_event = event;
   if (arrival > qf->last_arrival) qf->last_arrival = arrival;
-  if (arrival > qf->slot_start) qf->slot_filled = 1;
+  if (qf->has_sched && arrival > qf->slot_start) {
+    fill_slot(qf, arrival);
+    qf->overdue = 0;   /* it has delivered since the deadline it missed */
+  }
   int64_t wm = watermark(qf, cfg);
   int32_t off = pv->cat->utc_offset_s;
   qwin *day = NULL;
-  uint64_t h = key_hash(f, rec, a);
-  int late_any = 0;
+  int late = 0;
   /* The day window decides duplicates for every period. */
-  for (int i = 0; i < pv->nperiods; i++)
-    if (pv->periods[i] == QW_DAY) {
-      int64_t s = qw_start(QW_DAY, event, off);
-      if (qw_next(QW_DAY, s, off) > wm) day = quality_window(pv, qf, QW_DAY, s);
-    }
-  t.duplicates = duplicate(day, h);
+  if (pv->has_day && f->key && f->key[0]) {
+    int64_t s = qw_start(QW_DAY, event, off);
+    if (qw_next(QW_DAY, s, off) > wm) day = quality_window(pv, qf, QW_DAY, s);
+    t.duplicate = duplicate(day, key_hash(f, rec, a));
+  }
   for (int i = 0; i < pv->nperiods; i++) {
     int p = pv->periods[i];
     int64_t s = qw_start((qw_period)p, event, off);
-    qwin *w;
-    if (qw_next((qw_period)p, s, off) <= wm) {
-      /* Its window has closed: late, in the window of the newest event. */
-      late_any = 1;
-      w = quality_window(pv, qf, p, qw_start((qw_period)p, qf->max_event, off));
-      if (w) {
-        w->total.late++;
-        w->delta.late++;
-        w->touched = 1;
+    qwin *w = qf->cur[p];
+    if (!w || w->start != s) {
+      if (qw_next((qw_period)p, s, off) <= wm) {
+        /* Its window has closed: late, in the window of the newest event. */
+        late = 1;
+        w = quality_window(pv, qf, p, qw_start((qw_period)p, qf->max_event, off));
+        if (w) {
+          w->total.late++;
+          w->touched = 1;
+        }
+        continue;
       }
-      continue;
+      w = quality_window(pv, qf, p, s);
+      if (!w) continue;
     }
-    w = quality_window(pv, qf, p, s);
-    if (w) add_to(w, &t);
+    qc_count_record(&w->total, &t);
+    w->touched = 1;
   }
-  t.late = late_any;
-  qc_add(&qf->total, &t);
-  qc_free(&t);
+  qc_count_record(&qf->total, &t);
+  qf->total.late += late;
   qf->touched = 1;
-  close_windows(st, pv, out, qf, 0);
+  if (qf->max_event == event) close_windows(st, pv, out, qf, 0);
   return SL_STEP_KEEP;
 }
 
@@ -389,7 +452,7 @@ static int quality_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
 static void quality_dead(sl_stage *st, sl_step_out *out, const sl_record *rec) {
   quality_priv *pv = sl_stage_priv(st);
   if (seen_before(pv, out, rec)) return;
-  const sl_catalog_feed *f = sl_catalog_find(pv->cat, rec->meta.department, rec->meta.feed, rec->meta.origin);
+  const sl_catalog_feed *f = feed_of(pv, rec);
   if (!f) {
     pv->other.dead_letters++;
     return;
@@ -403,7 +466,6 @@ static void quality_dead(sl_stage *st, sl_step_out *out, const sl_record *rec) {
     qwin *w = quality_window(pv, qf, pv->periods[i], qw_start((qw_period)pv->periods[i], qf->max_event, off));
     if (!w) continue;
     w->total.dead_letters++;
-    w->delta.dead_letters++;
     w->touched = 1;
   }
   char *ex = qf->examples[qf->nexamples % Q_EXAMPLES];
@@ -432,10 +494,11 @@ static void check_schedule(sl_stage *st, quality_priv *pv, sl_step_out *out, qfe
   int32_t off = pv->cat->utc_offset_s;
   int guard = 0;
   while (qf->next_deadline <= now && guard++ < 100000) {
-    int missed = !qf->slot_filled;
+    int missed = !slot_filled(qf, qf->next_deadline);
     qf->total.slots++;
     qf->total.missed += missed;
-    qf->overdue = missed;
+    /* Overdue until a record comes: one may have come after this deadline already. */
+    qf->overdue = missed && qf->last_arrival <= qf->next_deadline;
     for (int i = 0; i < pv->nperiods; i++) {
       int p = pv->periods[i];
       int64_t s = qw_start((qw_period)p, qf->next_deadline, off);
@@ -443,14 +506,11 @@ static void check_schedule(sl_stage *st, quality_priv *pv, sl_step_out *out, qfe
       qwin *w = quality_window(pv, qf, p, s);
       if (!w) continue;
       w->total.slots++;
-      w->delta.slots++;
       w->total.missed += missed;
-      w->delta.missed += missed;
       w->touched = 1;
     }
     qf->slot_start = qf->next_deadline;
     qf->next_deadline = sl_schedule_next(&qf->sched, qf->next_deadline);
-    qf->slot_filled = 0;
     qf->touched = 1;
   }
   (void)out;
@@ -466,7 +526,7 @@ static void flush_rows(sl_stage *st, quality_priv *pv, sl_step_out *out) {
     for (qwin *w = qf->wins; w; w = w->next) {
       if (!w->touched) continue;
       if (cfg->emit) quality_rows_window(st, pv, out, qf, w, 0);
-      qc_clear(&w->delta);
+      qc_copy(&w->flushed, &w->total);
       w->nnew = 0;
       w->touched = 0;
     }
@@ -522,6 +582,7 @@ static int quality_init(sl_stage *st) {
   }
   if (!cfg->periods)
     for (int p = 0; p < QW_NPERIODS; p++) pv->periods[pv->nperiods++] = p;
+  for (int i = 0; i < pv->nperiods; i++) pv->has_day |= pv->periods[i] == QW_DAY;
   if (!pv->nperiods) {
     sl_buf_puts(&err, "periods: at least one of hour, day, month");
     rc = SL_EOPTION;
@@ -544,7 +605,8 @@ static int quality_init(sl_stage *st) {
   for (int i = 0; i < pv->nfeeds; i++) {
     qfeed *qf = &pv->feeds[i];
     qf->f = &pv->cat->feeds[i];
-    if (qc_init(&qf->total, qf->f->nfields)) {
+    qf->tally = calloc((size_t)qf->f->nfields + 1, 1);
+    if (!qf->tally || qc_init(&qf->total, qf->f->nfields)) {
       rc = SL_ENOMEM;
       goto fail;
     }
@@ -585,6 +647,7 @@ static void quality_destroy(sl_stage *st) {
     }
     qc_free(&qf->total);
     free(qf->trend);
+    free(qf->tally);
   }
   free(pv->feeds);
   qc_free(&pv->other);

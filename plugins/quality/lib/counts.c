@@ -62,12 +62,55 @@ void qc_add(qc_counts *dst, const qc_counts *src) {
   for (int i = 0; i < n * QC_F_N; i++) dst->field[i] += src->field[i];
 }
 
-void qc_latency(qc_counts *c, int64_t ms) {
-  if (ms < 0) ms = 0;
+int qc_bucket(int64_t ms) {
   int b = 0;
   while (b < QC_NBUCKETS - 1 && (double)ms > qc_bucket_le_s[b] * 1000.0) b++;
-  c->latency[b]++;
+  return b;
+}
+
+void qc_latency(qc_counts *c, int64_t ms) {
+  if (ms < 0) ms = 0;
+  c->latency[qc_bucket(ms)]++;
   c->latency_ms_sum += ms;
+}
+
+void qc_count_record(qc_counts *c, const qc_tally *t) {
+  c->records++;
+  c->on_time += t->on_time;
+  c->duplicates += t->duplicate;
+  c->latency[t->bucket]++;
+  c->latency_ms_sum += t->latency_ms;
+  c->valid += t->valid;
+  c->fixed += t->fixed;
+  c->invalid += t->invalid;
+  c->survived += t->survived;
+  c->supplied += t->supplied;
+  int64_t *f = c->field;
+  for (int i = 0; i < c->nfields; i++, f += QC_F_N) {
+    uint8_t b = t->field[i];
+    f[b & QT_PRESENT ? QC_F_PRESENT : QC_F_MISSING]++;
+    if (b & ~QT_PRESENT) {
+      f[QC_F_INVALID] += (b & QT_INVALID) != 0;
+      f[QC_F_FIXED] += (b & QT_FIXED) != 0;
+      f[QC_F_COMPARED] += (b & QT_COMPARED) != 0;
+      f[QC_F_DISAGREED] += (b & QT_DISAGREED) != 0;
+    }
+  }
+}
+
+void qc_diff(qc_counts *out, const qc_counts *a, const qc_counts *b) {
+  for (size_t i = 0; i < NSCALARS; i++) *scalar(out, i) = *scalar((qc_counts *)a, i) - *scalar((qc_counts *)b, i);
+  for (int i = 0; i < QC_NBUCKETS; i++) out->latency[i] = a->latency[i] - b->latency[i];
+  for (int i = 0; i < out->nfields * QC_F_N; i++) out->field[i] = a->field[i] - b->field[i];
+}
+
+void qc_copy(qc_counts *dst, const qc_counts *src) {
+  int64_t *f = dst->field;
+  int n = dst->nfields;
+  *dst = *src;
+  dst->field = f;
+  dst->nfields = n;
+  memcpy(f, src->field, (size_t)(n ? n : 1) * QC_F_N * sizeof *f);
 }
 
 double qc_quantile(const qc_counts *c, double q) {

@@ -48,6 +48,27 @@ typedef struct qc_counts {
   int64_t *field;         /* nfields * QC_F_N: field i's counter k at [i * QC_F_N + k] */
 } qc_counts;
 
+/* What one record adds: built once, counted into each of its windows
+ * (qc_count_record touches only what it holds). */
+enum { QT_PRESENT = 1, QT_INVALID = 2, QT_FIXED = 4, QT_COMPARED = 8, QT_DISAGREED = 16 };
+typedef struct qc_tally {
+  int64_t latency_ms;
+  int bucket;             /* the latency's */
+  int on_time, duplicate;
+  int valid, fixed, invalid;
+  int64_t survived, supplied;
+  uint8_t *field;         /* per field: QT_* bits (the caller's array, nfields long) */
+} qc_tally;
+
+/* The latency's bucket. */
+int qc_bucket(int64_t ms);
+/* c += one record. */
+void qc_count_record(qc_counts *c, const qc_tally *t);
+/* out = a - b (out may be neither). */
+void qc_diff(qc_counts *out, const qc_counts *a, const qc_counts *b);
+/* dst = src, the same feed. */
+void qc_copy(qc_counts *dst, const qc_counts *src);
+
 /* 0, or -1 out of memory. */
 int qc_init(qc_counts *c, int nfields);
 void qc_free(qc_counts *c);
