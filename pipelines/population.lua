@@ -43,6 +43,8 @@
 -- on your own data.
 local sl = require "sluice"
 local platform = require "sluice.platform"
+local quality = require "sluice.quality"
+local catalog = require "catalog"
 
 local brokers  = sl.env("SLUICE_BROKERS", "127.0.0.1:19092")
 local dsn      = sl.env("PLATFORM_DSN", "host=127.0.0.1 port=15432 dbname=sluice user=sluice password=sluice")
@@ -103,7 +105,14 @@ return sl.pipeline {
         addr   = { "recent" },
       },
     },
+    -- The departments' sharing performance (docs/metrics.md): each feed of
+    -- the catalog measured over hour, day and month windows, after
+    -- matching so that consistency with the golden records counts; the
+    -- history in the quality schema, /scorecard on the admin endpoint.
+    sl.quality { catalog = catalog, platform = dsn,
+                 schema = sl.env("QUALITY_SCHEMA", "quality") },
   },
-  sinks = platform.sinks { conninfo = dsn, domain = domain },
+  sinks = { platform.sinks { conninfo = dsn, domain = domain }[1],
+            quality.sink { conninfo = dsn, schema = sl.env("QUALITY_SCHEMA", "quality") } },
   dlq = sl.kafka.sink { brokers = brokers, topic = sl.env("POPULATION_DLQ", "population.dlq") },
 }

@@ -768,24 +768,6 @@ static const char *type_problem(int type, const sl_value *v, sl_str text) {
   return NULL;
 }
 
-/* A record that says neither its department nor its feed in its metadata
- * may say them in fields `department` and `feed` (a file of several feeds;
- * the reference pipelines' convention): they become its metadata. */
-static void feed_from_fields(sl_record *rec, sl_arena *a) {
-  static const char *const names[2] = {"department", "feed"};
-  sl_str *meta[2] = {&rec->meta.department, &rec->meta.feed};
-  if (sl_record_decode(rec, a)) return;
-  for (int i = 0; i < 2; i++) {
-    if (meta[i]->len) continue;
-    sl_value *v = sl_record_get(rec, names[i], strlen(names[i]));
-    if (!v) continue;
-    sl_value t = *v;
-    const char *why;
-    if (t.type == SL_T_JSON && sl_json_materialize(&t, a, &why)) continue;
-    if (t.type == SL_T_STRING && t.u.s.len) *meta[i] = t.u.s;
-  }
-}
-
 /* A record of no feed of the catalog: a dead letter that says what it
  * carried, so that the publisher can tell which of the two is wrong. */
 static int not_in_catalog(sl_step_out *out, sl_record *rec) {
@@ -806,10 +788,8 @@ static int clean_process(void *inst, sl_step_out *out, sl_record *rec) {
   const char *stage = sl_step_stage_name(out);
   int failed = 0;
   const ruleset *rs = &pv->sets[0];
-  if (pv->cat && (!rec->meta.department.len || !rec->meta.feed.len)) feed_from_fields(rec, a);
   if (pv->cat) {
-    const sl_catalog_feed *feed = sl_catalog_find(pv->cat, rec->meta.department, rec->meta.feed,
-                                                  rec->meta.origin);
+    const sl_catalog_feed *feed = sl_catalog_find_record(pv->cat, rec, a);
     if (!feed) return not_in_catalog(out, rec);
     /* Found by its topic or table: the record says which feed it is from
      * now on.  Found by what it carried: that stays ("births.v2"). */

@@ -360,13 +360,14 @@ static int slot_filled(qfeed *qf, int64_t d) {
 
 /* The record's feed: the last record's when it carries the same (a
  * batch is mostly one feed's), else the catalog's lookup. */
-static const sl_catalog_feed *feed_of(quality_priv *pv, const sl_record *rec) {
+static const sl_catalog_feed *feed_of(quality_priv *pv, sl_record *rec, sl_arena *a) {
   const sl_meta *m = &rec->meta;
   if (pv->last_feed && m->department.len == pv->last_dept.len && m->feed.len == pv->last_name.len &&
       m->department.len && !memcmp(m->department.ptr, pv->last_dept.ptr, m->department.len) &&
       !memcmp(m->feed.ptr, pv->last_name.ptr, m->feed.len))
     return pv->last_feed;
-  const sl_catalog_feed *f = sl_catalog_find(pv->cat, m->department, m->feed, m->origin);
+  const sl_catalog_feed *f = a ? sl_catalog_find_record(pv->cat, rec, a)
+                              : sl_catalog_find(pv->cat, m->department, m->feed, m->origin);
   /* The cache keeps its own copy of what the record carried: the record's
    * bytes go with its batch. */
   if (f && m->department.len && m->feed.len && m->department.len < sizeof pv->dept_buf &&
@@ -384,7 +385,7 @@ static int quality_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
   quality_priv *pv = sl_stage_priv(st);
   const quality_cfg *cfg = sl_stage_config(st);
   sl_arena *a = sl_step_arena(out);
-  const sl_catalog_feed *f = feed_of(pv, rec);
+  const sl_catalog_feed *f = feed_of(pv, rec, a);
   if (!f) {
     pv->other.records++;
     return SL_STEP_KEEP;
@@ -452,7 +453,7 @@ static int quality_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
 static void quality_dead(sl_stage *st, sl_step_out *out, const sl_record *rec) {
   quality_priv *pv = sl_stage_priv(st);
   if (seen_before(pv, out, rec)) return;
-  const sl_catalog_feed *f = feed_of(pv, rec);
+  const sl_catalog_feed *f = feed_of(pv, (sl_record *)rec, NULL);
   if (!f) {
     pv->other.dead_letters++;
     return;

@@ -7,7 +7,9 @@
 
 #include "catalog/catalog_int.h"
 #include "sluice/errors.h"
+#include "sluice/codec.h"
 #include "sluice/lua.h"
+#include "sluice/record.h"
 
 const char *const sl_dimension_names[SL_NDIMENSIONS] = {
     "normativeness", "completeness", "accuracy", "consistency", "timeliness", "accessibility"};
@@ -340,4 +342,25 @@ const sl_catalog_field *sl_catalog_field_of(const sl_catalog_feed *f, const char
     else lo = mid + 1;
   }
   return NULL;
+}
+
+/* The record's fields `department` and `feed`, where its metadata has none. */
+static void feed_from_fields(sl_record *rec, sl_arena *a) {
+  static const char *const names[2] = {"department", "feed"};
+  sl_str *meta[2] = {&rec->meta.department, &rec->meta.feed};
+  if (sl_record_decode(rec, a)) return;
+  for (int i = 0; i < 2; i++) {
+    if (meta[i]->len) continue;
+    sl_value *v = sl_record_get(rec, names[i], strlen(names[i]));
+    if (!v) continue;
+    sl_value t = *v;
+    const char *why;
+    if (t.type == SL_T_JSON && sl_json_materialize(&t, a, &why)) continue;
+    if (t.type == SL_T_STRING && t.u.s.len) *meta[i] = t.u.s;
+  }
+}
+
+const sl_catalog_feed *sl_catalog_find_record(const sl_catalog *c, sl_record *rec, sl_arena *a) {
+  if (!rec->meta.department.len || !rec->meta.feed.len) feed_from_fields(rec, a);
+  return sl_catalog_find(c, rec->meta.department, rec->meta.feed, rec->meta.origin);
 }

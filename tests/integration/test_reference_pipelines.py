@@ -82,7 +82,8 @@ def run_domain(t, b, db, kind, pipeline, env_prefix, seed):
     names = {"decisions": tag + ".decisions", "dlq": tag + ".dlq"}
     env = {"SLUICE_BROKERS": b, "PLATFORM_DSN": db.dsn, env_prefix + "_TOPICS": ",".join(topics),
            env_prefix + "_DECISIONS": names["decisions"], env_prefix + "_GROUP": tag,
-           env_prefix + "_DOMAIN": schema, env_prefix + "_DLQ": names["dlq"]}
+           env_prefix + "_DOMAIN": schema, env_prefix + "_DLQ": names["dlq"],
+           "QUALITY_SCHEMA": db.schema + "_q"}
     kt.create_topic(b, names["decisions"])
     expected = len({(r["department"], r["feed"], r["src_id"]) for r in records})
     run = t.start(pipeline=os.path.join(ROOT, "pipelines", pipeline), state_dir=t.path("state-" + kind),
@@ -90,6 +91,21 @@ def run_domain(t, b, db, kind, pipeline, env_prefix, seed):
     st.wait_until(lambda: members(db, schema) >= expected, 240, "%d %s members" % (expected, kind),
                   interval=0.2, abort=run.exited)
     st.assert_eq(members(db, schema), expected, "%s members (one per department record)" % kind)
+
+    # Every department's feeds are measured against pipelines/catalog.lua:
+    # the month's score rows count every good record, and the records that
+    # sl.match compared with their golden records.
+    q = db.schema + "_q"
+    st.wait_until(lambda: db.one("SELECT coalesce(sum(records), 0) FROM %s.feed_scores WHERE period = 'month' "
+                                 "AND pipeline = '%s'" % (q, pipeline[:-4])) == str(len(records)), 60,
+                  "%s: the month's quality rows count every record" % kind, interval=0.2)
+    depts = {r["department"] for r in records}
+    got = {row[0] for row in db.sql("SELECT DISTINCT department FROM %s.feed_scores WHERE pipeline = '%s'"
+                                    % (q, pipeline[:-4]))}
+    st.assert_eq(got, depts, "%s: departments with quality rows" % kind)
+    compared = db.one("SELECT sum((counts->>'supplied')::int) FROM %s.feed_scores WHERE period = 'month' AND "
+                      "pipeline = '%s'" % (q, pipeline[:-4]))
+    st.assert_true(int(compared or 0) > 0, "%s: values compared with the golden records" % kind, str(compared))
 
     # Pairwise F1 of the members table against the generator's truth.
     ident = {(r["department"], r["feed"], r["src_id"]): r["id"] for r in records}
@@ -186,6 +202,7 @@ def body(t, db):
         for kind in ("res", "com"):
             schema = "%s_%s" % (db.schema, kind)
             db.sql("DROP SCHEMA IF EXISTS %s CASCADE; DROP PUBLICATION IF EXISTS %s_changes" % (schema, schema))
+        db.sql("DROP SCHEMA IF EXISTS %s_q CASCADE" % db.schema)
 
 
 if __name__ == "__main__":

@@ -121,6 +121,14 @@ void sl_catalog_free(sl_catalog *c);
 const sl_catalog_feed *sl_catalog_find(const sl_catalog *c, sl_str dept, sl_str feed,
                                        sl_str origin);
 
+struct sl_record;
+/* The feed of a record, as sl_catalog_find, after its metadata took the
+ * record's fields `department` and `feed` where it had none (a file of
+ * several feeds, a publisher that writes them in the value): they become
+ * its department and feed.  The record is decoded if need be (in a).
+ * NULL when the catalog has none. */
+const sl_catalog_feed *sl_catalog_find_record(const sl_catalog *c, struct sl_record *rec, sl_arena *a);
+
 /* A field of a feed by name, or NULL. */
 const sl_catalog_field *sl_catalog_field_of(const sl_catalog_feed *f, const char *name);
 
