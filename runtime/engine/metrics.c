@@ -219,7 +219,8 @@ static void stage_family(sl_buf *b, const sl_pipeline *p, sl_stage *const *list,
   for (int i = 0; i < n; i++) sample(b, name, p, list[i], f(list[i]));
 }
 
-static void expose_list(sl_pipeline *p, sl_metric *list, sl_buf *b);
+static void expose_families(sl_pipeline *p, sl_metric **fams, size_t n, sl_buf *b);
+static void expose_series(sl_pipeline *p, sl_metric *m, sl_buf *b);
 
 void sl__metrics_expose(sl_pipeline *p, sl_buf *b) {
   family(b, "up", "gauge", "1 while the pipeline runs, 0 while it drains or stops.");
@@ -244,22 +245,39 @@ void sl__metrics_expose(sl_pipeline *p, sl_buf *b) {
   family(b, "inflight_bytes", "gauge", "Bytes held by batches in flight.");
   sample(b, "inflight_bytes", p, NULL, (int64_t)p->inflight_bytes);
 
-  pthread_mutex_lock(&p->metrics_mu);
-  expose_list(p, p->metrics, b);
-  pthread_mutex_unlock(&p->metrics_mu);
-
-  /* Families that plugins count themselves, gathered now. */
+  /* Families that plugins count themselves, gathered now, and those the
+   * runtime keeps: one list, so that a family two stages have (two Kafka
+   * sources, two pg.sinks) gets one HELP and TYPE, as the text format wants. */
   sl_stage **lists[3] = {p->sources, p->steps, p->sinks};
   int counts[3] = {p->nsources, p->nsteps, p->nsinks};
+  sl_metric *collected = NULL;
   for (int l = 0; l < 3; l++)
     for (int i = 0; i < counts[l]; i++) {
       sl_stage *st = lists[l][i];
       if (!st->plugin || !st->plugin->collect || !st->inited) continue;
       sl_collector c = {st, NULL};
       st->plugin->collect(st, &c);
-      expose_list(p, c.list, b);
-      free_list(c.list);
+      sl_metric **tail = &c.list;
+      while (*tail) tail = &(*tail)->next;
+      *tail = collected;
+      collected = c.list;
     }
+  pthread_mutex_lock(&p->metrics_mu);
+  size_t n = 0;
+  for (sl_metric *m = p->metrics; m; m = m->next) n++;
+  for (sl_metric *m = collected; m; m = m->next) n++;
+  sl_metric **fams = malloc((n ? n : 1) * sizeof *fams);
+  if (fams) {
+    size_t k = 0;
+    for (sl_metric *m = p->metrics; m; m = m->next) fams[k++] = m;
+    for (sl_metric *m = collected; m; m = m->next) fams[k++] = m;
+    expose_families(p, fams, n, b);
+    free(fams);
+  } else {
+    b->oom = 1;
+  }
+  pthread_mutex_unlock(&p->metrics_mu);
+  free_list(collected);
 }
 
 /* "sluice_<name><suffix>{pipeline=...,stage=...,labels...[,le=...]}". */
@@ -300,20 +318,33 @@ static void expose_histogram(sl_buf *b, const sl_pipeline *p, const sl_metric *m
   sl_buf_printf(b, "%lld\n", (long long)cum);
 }
 
-static void expose_list(sl_pipeline *p, sl_metric *list, sl_buf *b) {
+
+/* Every family once, in the order first seen, with the series of every
+ * stage's family of that name under it. */
+static void expose_families(sl_pipeline *p, sl_metric **fams, size_t n, sl_buf *b) {
   static const char *const kinds[] = {"", "counter", "gauge", "histogram"};
-  for (sl_metric *m = list; m; m = m->next) {
-    family(b, m->name, kinds[m->kind], m->help);
-    pthread_mutex_lock(&m->mu);
-    for (series *s = m->head; s; s = s->next) {
-      if (m->kind == SL_HISTOGRAM) {
-        expose_histogram(b, p, m, s);
-        continue;
-      }
-      series_head(b, p, m, s, "", NULL);
-      if (s->is_double) put_double(b, s->d);
-      else sl_buf_printf(b, "%lld\n", (long long)s->v);
+  for (size_t i = 0; i < n; i++) {
+    sl_metric *first = fams[i];
+    if (!first) continue;
+    family(b, first->name, kinds[first->kind], first->help);
+    for (size_t j = i; j < n; j++) {
+      if (!fams[j] || strcmp(fams[j]->name, first->name)) continue;
+      expose_series(p, fams[j], b);
+      fams[j] = NULL;
     }
-    pthread_mutex_unlock(&m->mu);
   }
+}
+
+static void expose_series(sl_pipeline *p, sl_metric *m, sl_buf *b) {
+  pthread_mutex_lock(&m->mu);
+  for (series *s = m->head; s; s = s->next) {
+    if (m->kind == SL_HISTOGRAM) {
+      expose_histogram(b, p, m, s);
+      continue;
+    }
+    series_head(b, p, m, s, "", NULL);
+    if (s->is_double) put_double(b, s->d);
+    else sl_buf_printf(b, "%lld\n", (long long)s->v);
+  }
+  pthread_mutex_unlock(&m->mu);
 }

@@ -518,3 +518,16 @@ def metric_value(text, series):
             return int(line.rsplit(" ", 1)[1])
     return None
 
+
+
+def promtool_check_metrics(text):
+    """Fails unless `promtool check metrics` (Debian's prometheus) finds the
+    Prometheus text exposition text well formed and lint-clean."""
+    import shutil
+    import subprocess
+    promtool = shutil.which("promtool")
+    if not promtool:
+        fail("promtool is not installed (scripts/deps installs Debian's prometheus)")
+    p = subprocess.run([promtool, "check", "metrics"], input=text, text=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    assert_eq((p.returncode, p.stdout.strip()), (0, ""), "promtool check metrics")

@@ -1,5 +1,7 @@
 """The clean step's outcomes reach /metrics as
-sluice_clean_outcomes_total{department,feed,field,rule,outcome}."""
+sluice_clean_outcomes_total{department,feed,field,rule,outcome}; with two
+clean steps the family is exposed once (one HELP and TYPE, both stages'
+series under it), and the whole page passes `promtool check metrics`."""
 
 import signal
 
@@ -10,7 +12,7 @@ local sl = require "sluice"
 return sl.pipeline {
   name = "clean-metrics",
   sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms" } },
-  steps = { sl.clean { fields = { id_no = "cn_id" } } },
+  steps = { sl.clean { fields = { id_no = "cn_id" } }, sl.clean { fields = { other = "trim" } } },
   sinks = { sl.file.sink { path = "out.jsonl" } },
   dlq = sl.file.sink { path = "dlq.jsonl" },
 }
@@ -34,6 +36,10 @@ def test(t):
         st.wait_until(lambda: st.metric_value(st.http_get(url)[1], base % outcome) is not None, 30,
                       "the %s counter" % outcome)
         st.assert_eq(st.metric_value(st.http_get(url)[1], base % outcome), n, "%s outcomes" % outcome)
+    text = st.http_get(url)[1]
+    st.assert_eq(text.count("# TYPE sluice_clean_outcomes_total "), 1, "TYPE lines of the clean family")
+    st.assert_true('stage="clean.2"' in text, "the second clean step's series", text[-400:])
+    st.promtool_check_metrics(text)
     run.signal(signal.SIGTERM)
     st.assert_eq(run.wait(60), 0, "exit code after SIGTERM")
 

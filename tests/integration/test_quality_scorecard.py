@@ -152,12 +152,7 @@ def check_metrics(url):
                         le="3600"), 3, "marriages within an hour")
     st.assert_eq(metric(text, "sluice_feed_score_ratio", department="civil", feed="marriages",
                         dimension="completeness"), 1.0, "marriages complete")
-    promtool = shutil.which("promtool")
-    if not promtool:
-        st.fail("promtool is not installed (scripts/deps installs Debian's prometheus)")
-    p = subprocess.run([promtool, "check", "metrics"], input=text, text=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT)
-    st.assert_eq((p.returncode, p.stdout.strip()), (0, ""), "promtool check metrics")
+    st.promtool_check_metrics(text)
 
 
 def check_scorecard(t, port):
