@@ -32,7 +32,7 @@ typedef struct quality_cfg {
   char *platform;         /* conninfo: restore from the history tables */
   char *schema;           /* the history tables' schema */
   int emit;               /* emit the history rows */
-  int trend_days;         /* closed day windows kept for the live scorecard's trend */
+  int64_t trend_days;     /* closed day windows kept for the live scorecard's trend */
 } quality_cfg;
 
 /* A set of 64-bit key hashes (open addressing; 0 stands for empty). */

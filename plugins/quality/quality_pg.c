@@ -201,7 +201,7 @@ int quality_restore(sl_stage *st) {
   if (res) PQclear(res);
   int rc = load_windows(&r);
   if (!rc) rc = load_marks(&r);
-  if (!rc) load_trend(&r, cfg->trend_days);
+  if (!rc) load_trend(&r, (int)cfg->trend_days);
   PQfinish(r.c);
   /* What was restored is flushed already: the next delta rows hold only what comes now. */
   int nwin = 0;

@@ -131,7 +131,7 @@ static void close_windows(sl_stage *st, quality_priv *pv, sl_step_out *out, qfee
     }
     *pw = w->next;
     if (cfg->emit && out) quality_rows_window(st, pv, out, qf, w, 1);
-    if (w->period == QW_DAY) add_trend(pv, qf, w, cfg->trend_days);
+    if (w->period == QW_DAY) add_trend(pv, qf, w, (int)cfg->trend_days);
     if (qf->cur[w->period] == w) qf->cur[w->period] = NULL;
     quality_window_free(w);
     qf->touched = 1;
@@ -592,6 +592,11 @@ static int quality_init(sl_stage *st) {
   pv->schedule_from = cfg->schedule_from ? parse_time_opt(cfg->schedule_from) : sl_now_ms();
   if (pv->schedule_from == INT64_MIN) {
     sl_buf_printf(&err, "schedule_from: expected an RFC 3339 time, got \"%s\"", cfg->schedule_from);
+    rc = SL_EOPTION;
+    goto fail;
+  }
+  if (cfg->trend_days < 0 || cfg->trend_days > 3660) {
+    sl_buf_puts(&err, "trend_days: 0 to 3660");
     rc = SL_EOPTION;
     goto fail;
   }
