@@ -296,10 +296,88 @@ int sl_catalog_is(lua_State *L, int idx) {
   return eq;
 }
 
+/* ---- what a pipeline asks of its catalog ---- */
+
+/* Calls fn(L, feed table index, dept id) for each feed of the catalog at 1
+ * (of department `only` when it is not NULL). */
+static void each_feed(lua_State *L, const char *only, void (*fn)(lua_State *L, int feed, const char *dept)) {
+  lua_getfield(L, 1, "departments");
+  int ds = lua_gettop(L);
+  for (lua_Integer i = 1, n = (lua_Integer)luaL_len(L, ds); i <= n; i++) {
+    lua_geti(L, ds, i);
+    const char *id = str_field(L, -1, "id");
+    if (!only || (id && !strcmp(id, only))) {
+      lua_getfield(L, -1, "feeds");
+      for (lua_Integer k = 1, nf = (lua_Integer)luaL_len(L, -1); k <= nf; k++) {
+        lua_geti(L, -1, k);
+        fn(L, lua_gettop(L), id);
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* The list being built sits at index 2 (topics) or is the found feed. */
+static void add_topic(lua_State *L, int feed, const char *dept) {
+  (void)dept;
+  const char *t = str_field(L, feed, "topic");
+  if (!t) return;
+  for (lua_Integer i = 1, n = (lua_Integer)luaL_len(L, 2); i <= n; i++) {
+    lua_geti(L, 2, i);
+    int same = !strcmp(lua_tostring(L, -1), t);
+    lua_pop(L, 1);
+    if (same) return;
+  }
+  lua_pushstring(L, t);
+  lua_rawseti(L, 2, (lua_Integer)luaL_len(L, 2) + 1);
+}
+
+/* catalog:topics([department]): the topics its feeds are published on, in
+ * the catalog's order, each once: a Kafka source's `topics`. */
+static int cat_topics(lua_State *L) {
+  if (!sl_catalog_is(L, 1)) return luaL_error(L, "catalog:topics(): call it on a catalog (catalog:topics())");
+  const char *only = luaL_optstring(L, 2, NULL);
+  lua_settop(L, 1);
+  lua_newtable(L);
+  each_feed(L, only, add_topic);
+  return 1;
+}
+
+/* The feed wanted is "department/feed" at index 3; found, it goes to 2. */
+static void find_feed(lua_State *L, int feed, const char *dept) {
+  const char *name = str_field(L, feed, "name"), *wanted = lua_tostring(L, 3);
+  size_t n = strlen(dept);
+  if (lua_type(L, 2) == LUA_TNIL && name && !strncmp(wanted, dept, n) && wanted[n] == '/' &&
+      !strcmp(wanted + n + 1, name)) {
+    lua_pushvalue(L, feed);
+    lua_replace(L, 2);
+  }
+}
+
+/* catalog:feed("department/feed"): the feed's table (sl.feed's), or an
+ * error naming what the catalog has. */
+static int cat_feed(lua_State *L) {
+  if (!sl_catalog_is(L, 1)) return luaL_error(L, "catalog:feed(): call it on a catalog (catalog:feed(\"dept/feed\"))");
+  const char *id = luaL_checkstring(L, 2);
+  lua_settop(L, 2);
+  lua_pushnil(L);
+  lua_insert(L, 2);   /* 2: the feed found (nil so far), 3: the id wanted */
+  each_feed(L, NULL, find_feed);
+  if (lua_isnil(L, 2)) return luaL_error(L, "catalog:feed(): no feed '%s' in the catalog (write \"department/feed\")", id);
+  lua_settop(L, 2);
+  return 1;
+}
+
 void sl__catalog_open(lua_State *L, int m) {
   luaL_newmetatable(L, FEED_MT);
   luaL_newmetatable(L, DEPT_MT);
   luaL_newmetatable(L, CATALOG_MT);
+  luaL_Reg methods[] = {{"topics", cat_topics}, {"feed", cat_feed}, {NULL, NULL}};
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 3);
   lua_pushcfunction(L, feed_ctor);
   lua_setfield(L, m, "feed");
