@@ -6,6 +6,7 @@
 #include <lua.h>
 
 #include "sluice/buf.h"
+#include "sluice/plugin.h"
 
 #include "sluice/catalog.h"
 
@@ -20,6 +21,8 @@ int sl__catalog_check_pipeline(lua_State *L, sl_buf *err);
 /* Registry key of what `sluice check` says of a catalog it passed:
  * "catalog with 6 departments and 14 feeds". */
 #define SL_CATALOG_SUMMARY_KEY "sluice.catalog_summary"
+/* The options of sl.catalog ('c'), sl.department ('d'), sl.feed ('f'). */
+const sl_option *sl__catalog_options(char which);
 /* The dimension named s, or -1. */
 int sl__dimension_of(const char *s);
 /* The field type named s, or -1. */

@@ -59,6 +59,10 @@ static const sl_option catalog_options[] = {
     {"weights", SL_OPT_LUA, NULL, 0, 0, "Default weights of the quality dimensions.", "table"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
+const sl_option *sl__catalog_options(char which) {
+  return which == 'c' ? catalog_options : which == 'd' ? dept_options : feed_options;
+}
+
 /* Raises "<where>: <what>: <err>". */
 static int fail(lua_State *L, const char *what, sl_buf *err) {
   sl__lua_where(L);

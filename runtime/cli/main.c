@@ -23,6 +23,7 @@ static const char usage[] =
     "commands:\n"
     "  run FILE.lua      run a pipeline until its sources end or it is told to stop\n"
     "  check FILE.lua    load and check a pipeline without running it\n"
+    "  meta luals|luacheck  the Lua API for editors (LuaLS definitions, a .luacheckrc)\n"
     "  help [COMMAND]    this text, a command's options, or 'help plugins'\n"
     "  version           print the version\n";
 
@@ -389,6 +390,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, 0);
   if (strcmp(cmd, "check") == 0) return cmd_run(argc - 1, argv + 1, 1);
+  if (strcmp(cmd, "meta") == 0) return sl__meta_main(argc - 1, argv + 1);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
     return cmd_help(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

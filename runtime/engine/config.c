@@ -367,6 +367,8 @@ static const sl_option pipeline_options[] = {
     {"grants", SL_OPT_LUA, NULL, 0, 0, "{ io = true, os = true, c_modules = true, debug = true }.", "table"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
+const sl_option *sl__pipeline_options(void) { return pipeline_options; }
+
 static const sl_option limits_options[] = {
     {"call_ms", SL_OPT_DURATION, "1000", 0, 0, "Time budget of one Lua call.", NULL},
     {"memory_mb", SL_OPT_INT, "256", 0, 0, "Memory budget of one Lua state, MiB.", NULL},

@@ -302,6 +302,11 @@ const sl_plugin *sl_registry_lua_host(sl_plugin_kind kind);
 const sl_plugin *const *sl_registry_all(void);
 const sl_lua_lib *const *sl_registry_libs(void);
 
+/* sl.pipeline's options (meta.c describes them for editors). */
+const sl_option *sl__pipeline_options(void);
+/* `sluice meta ...` (meta.c). */
+int sl__meta_main(int argc, char **argv);
+
 /* Stage options every plugin of a kind takes (name; where for sinks). */
 const sl_option *sl_registry_common(sl_plugin_kind kind);
 
