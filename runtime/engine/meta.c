@@ -253,6 +253,7 @@ static int luacheck(sl_buf *b, sl_buf *err) {
   for (int i = 0; names && i < n; i++) {
     if (!strcmp(names[i], "_G") || !strcmp(names[i], "_VERSION")) {
       sl_buf_printf(b, "    \"%s\",\n", names[i]);
+      free(names[i]);
       continue;
     }
     lua_getfield(L, g, names[i]);
