@@ -162,6 +162,8 @@ struct sl_pipeline {
 
   uv_signal_t sig_term, sig_int;
   sl_reload *reloader;        /* SIGHUP: checks the new file off the loop thread */
+  uv_timer_t watchdog;        /* service.c: WATCHDOG=1 to the service manager */
+  int watchdog_on;
   int signals;
   sl_run_state run;
   int statefiles_busy;        /* state writes in flight */
@@ -301,6 +303,12 @@ const sl_plugin *sl_registry_lua_host(sl_plugin_kind kind);
 /* The C plugins, NULL-terminated. */
 const sl_plugin *const *sl_registry_all(void);
 const sl_lua_lib *const *sl_registry_libs(void);
+
+/* The service manager's notifications (service.c): READY=1 once the
+ * sources run (and the watchdog timer), STOPPING=1 or RELOADING=1 when
+ * the drain starts. */
+void sl__service_ready(sl_pipeline *p);
+void sl__service_draining(sl_pipeline *p);
 
 /* sl.pipeline's options (meta.c describes them for editors). */
 const sl_option *sl__pipeline_options(void);

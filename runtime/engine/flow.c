@@ -410,6 +410,7 @@ void sl_stage_flushed(sl_stage *st) {
 void sl__flow_drain(sl_pipeline *p) {
   if (p->run != SL_RUN_RUNNING) return;
   p->run = SL_RUN_DRAINING;
+  sl__service_draining(p);
   for (int i = 0; i < p->nsources; i++) {
     sl_stage *s = p->sources[i];
     if (!s->finished && !s->stopping) {

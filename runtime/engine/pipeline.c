@@ -254,6 +254,7 @@ static int run(sl_pipeline *p, const sl_run_opts *o) {
     if (rc) sl_stage_fatal(st, "cannot start: %s", sl_strerror(rc));
   }
   sl__flow_check_end(p);
+  if (p->run != SL_RUN_DONE) sl__service_ready(p);
   if (p->run != SL_RUN_DONE) uv_run(p->loop, UV_RUN_DEFAULT);
   /* From here on no loop listens: a signal waits for the next run (a
    * reload), or is dropped with the process. */

@@ -87,7 +87,28 @@ def exprs_of(yaml_text):
     return out
 
 
+def check_unit():
+    """ops/systemd/sluice@.service as systemd-analyze verify sees it, with
+    the binary paths pointing at programs that exist."""
+    tool = shutil.which("systemd-analyze")
+    if not tool:
+        fail("systemd-analyze is not installed (scripts/deps installs Debian's systemd)")
+    import tempfile
+    with open(os.path.join(OPS, "systemd", "sluice@.service")) as f:
+        unit = f.read().replace("/usr/local/bin/sluice", shutil.which("true") or "/bin/true")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "sluice@test.service")
+        with open(path, "w") as f:
+            f.write(unit)
+        p = subprocess.run([tool, "verify", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Warnings about the machine itself (no running systemd) are not the unit's.
+        problems = [l for l in p.stdout.splitlines() if "sluice@test.service" in l]
+        if p.returncode or problems:
+            fail("systemd-analyze verify sluice@.service: exit %d\n%s" % (p.returncode, p.stdout))
+
+
 def main():
+    check_unit()
     promtool("check", "rules", "alerts.yml")
     promtool("test", "rules", "alerts_test.yml")
     with open(os.path.join(OPS, "prometheus", "alerts.yml")) as f:
