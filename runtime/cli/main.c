@@ -76,11 +76,14 @@ static const char run_help[] =
     "3 a checkpoint could not be saved, or the saved one is unusable\n";
 
 static const char check_help[] =
-    "usage: sluice check FILE.lua\n"
+    "usage: sluice check [--format text|json] FILE.lua\n"
     "\n"
-    "Loads the pipeline and checks every stage's options (names, types, required ones)\n"
-    "without running it.  Errors name the file and line:\n"
+    "Loads the pipeline (or a feed catalog) and checks every stage's options (names,\n"
+    "types, required ones) without running it.  Errors name the file and line:\n"
     "  pipeline.lua:4: file.source: unknown option 'pth' (did you mean 'path'?)\n"
+    "--format json prints the verdict as one JSON object on standard output, for a\n"
+    "deploy gate: {\"file\", \"ok\", \"exit_code\", \"kind\", \"name\", \"sources\", \"steps\",\n"
+    "\"sinks\"} or {\"file\", \"ok\": false, \"exit_code\", \"error\"}.\n"
     "exit status: 0 valid, 2 invalid\n";
 
 /* Lists the shipped Lua plugins: each file in <lua dir>/plugins/ is loaded
@@ -220,6 +223,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
       {"reset-checkpoint", required_argument, NULL, 'r'},
       {"admin-token-file", required_argument, NULL, 'T'},
       {"admin-max-connections", required_argument, NULL, 'C'},
+      {"format", required_argument, NULL, 'F'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   sl_run_opts o = {0};
@@ -245,6 +249,13 @@ static int cmd_run(int argc, char **argv, int check_only) {
         o.reset = resets;
         break;
       case 'a': admin = optarg; break;
+      case 'F':
+        if (!check_only || (strcmp(optarg, "json") && strcmp(optarg, "text"))) {
+          fprintf(stderr, "sluice: --format json|text is for check (the verdict as JSON for a deploy gate)\n");
+          goto done;
+        }
+        o.json = strcmp(optarg, "json") == 0;
+        break;
       case 'T': token_file = optarg; break;
       case 'C': {
         char *end;

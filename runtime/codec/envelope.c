@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/secrets.h"
 #include "sluice/codec.h"
 #include "sluice/text.h"
 
@@ -29,6 +30,20 @@ static void put_cstr(sl_buf *b, const char *s) {
     sl_buf_json_string(b, s, strlen(s));
   else
     sl_buf_append(b, "null", 4);
+}
+
+/* A reason as a JSON string with the secrets read through sl.env shown as
+ * <from env NAME>: a step's error may quote one (a key, a password). */
+static void put_redacted(sl_buf *b, const char *s) {
+  if (!s) {
+    put_cstr(b, s);
+    return;
+  }
+  sl_buf shown = SL_BUF_INIT;
+  sl__secret_redact(&shown, s, strlen(s));
+  if (shown.oom) sl_buf_json_string(b, "(the reason, unprintable: out of memory)", 40);
+  else sl_buf_json_string(b, shown.ptr ? shown.ptr : "", shown.len);
+  sl_buf_free(&shown);
 }
 
 static void put_base64(sl_buf *b, const unsigned char *p, size_t n) {
@@ -110,7 +125,7 @@ void sl_envelope_encode(sl_buf *b, const sl_record *rec, const char *pipeline,
   sl_buf_append(b, ",\"stage\":", 9);
   put_cstr(b, rec->error_stage);
   sl_buf_append(b, ",\"error\":", 9);
-  put_cstr(b, rec->error);
+  put_redacted(b, rec->error);
   put_source(b, &rec->meta);
   /* Fields exist only for a record that decoded: one that failed decoding
    * has none, and its raw bytes say it all. */

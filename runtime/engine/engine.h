@@ -211,6 +211,7 @@ typedef struct sl_run_opts {
   int workers;                /* 0: from the pipeline or the number of cores */
   const struct sl_admin_conf *admin;  /* --admin, or NULL for none */
   int check_only;
+  int json;                   /* check_only: the verdict as one JSON object on standard output */
   int quiet;                  /* check_only: report errors through the log, print nothing */
   sl_buf *err_out;            /* check_only: append the error here instead, leave the log's
                                  pipeline name alone (a check beside a running pipeline) */

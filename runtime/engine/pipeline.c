@@ -230,7 +230,22 @@ static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   lua_State *L = p->cfg ? sl_lua_state(p->cfg) : NULL;
   const char *catalog = L && lua_getfield(L, LUA_REGISTRYINDEX, SL_CATALOG_SUMMARY_KEY) == LUA_TSTRING
                             ? lua_tostring(L, -1) : NULL;
-  if (!o->quiet && catalog) printf("%s: ok: %s\n", o->file, catalog);
+  if (o->json) {
+    sl_buf j = SL_BUF_INIT;
+    sl_buf_puts(&j, "{\"file\":");
+    sl_buf_json_string(&j, o->file, strlen(o->file));
+    sl_buf_printf(&j, ",\"ok\":true,\"exit_code\":0,\"kind\":\"%s\",\"name\":", catalog ? "catalog" : "pipeline");
+    sl_buf_json_string(&j, p->name, strlen(p->name));
+    if (catalog) {
+      sl_buf_puts(&j, ",\"summary\":");
+      sl_buf_json_string(&j, catalog, strlen(catalog));
+    } else {
+      sl_buf_printf(&j, ",\"sources\":%d,\"steps\":%d,\"sinks\":%d", p->nsources, p->nsteps, p->nsinks - 1);
+    }
+    sl_buf_puts(&j, "}\n");
+    fwrite(j.ptr, 1, j.len, stdout);
+    sl_buf_free(&j);
+  } else if (!o->quiet && catalog) printf("%s: ok: %s\n", o->file, catalog);
   else if (!o->quiet)
     printf("%s: ok: pipeline '%s' with %d source%s, %d step%s, %d sink%s and a dead-letter sink\n",
            o->file, p->name, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
@@ -315,8 +330,20 @@ static void teardown(sl_pipeline *p) {
 }
 
 /* Why the pipeline could not start (or is invalid), where it is wanted. */
-static void report(const sl_run_opts *o, sl_buf *err) {
+static void report(const sl_run_opts *o, sl_buf *err, int code) {
   if (!err->len) sl_buf_puts(err, "cannot start the pipeline (out of memory)");
+  if (o->check_only && o->json) {
+    sl_buf shown = SL_BUF_INIT, j = SL_BUF_INIT;
+    sl__secret_redact(&shown, err->ptr, err->len);
+    sl_buf_puts(&j, "{\"file\":");
+    sl_buf_json_string(&j, o->file, strlen(o->file));
+    sl_buf_printf(&j, ",\"ok\":false,\"exit_code\":%d,\"error\":", code);
+    sl_buf_json_string(&j, shown.ptr ? shown.ptr : "", shown.len);
+    sl_buf_puts(&j, "}\n");
+    fwrite(j.ptr, 1, j.len, stdout);
+    sl_buf_free(&j);
+    sl_buf_free(&shown);
+  }
   /* check's errors are for a person at a terminal: one plain line. */
   if (o->err_out) sl_buf_append(o->err_out, err->ptr, err->len);
   else if (o->check_only && !o->quiet) {
@@ -346,7 +373,7 @@ int sl_pipeline_main(const sl_run_opts *o) {
       ran = 1;
     }
   }
-  if (code && !ran) report(o, &err);
+  if (code && !ran) report(o, &err, code);
   teardown(p);
   sl_buf_free(&err);
   return code;
