@@ -34,12 +34,14 @@ local company = {
 
 local function residents(name, title, topic, schedule)
   return sl.feed { name = name, title = title, topic = topic, key = "src_id", time = "updated_at",
-                   schedule = schedule, retention = "30y", access = "restricted", fields = resident }
+                   schedule = schedule, retention = "30y", access = "restricted", domain = "person",
+                   fields = resident }
 end
 
 local function companies(name, title, topic, schedule, access)
   return sl.feed { name = name, title = title, topic = topic, key = "src_id", time = "updated_at",
-                   schedule = schedule, retention = "10y", access = access or "open", fields = company }
+                   schedule = schedule, retention = "10y", access = access or "open", domain = "company",
+                   fields = company }
 end
 
 return sl.catalog {

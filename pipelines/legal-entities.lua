@@ -92,7 +92,7 @@ return sl.pipeline {
     -- the catalog measured over hour, day and month windows, after
     -- matching so that consistency with the golden records counts; the
     -- history in the quality schema, /scorecard on the admin endpoint.
-    sl.quality { catalog = catalog, platform = dsn,
+    sl.quality { catalog = catalog, platform = dsn, domain = "company",
                  schema = sl.env("QUALITY_SCHEMA", "quality") },
   },
   sinks = { platform.sinks { conninfo = dsn, domain = domain }[1],

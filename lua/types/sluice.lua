@@ -152,6 +152,7 @@ function sl.department(opts) end
 ---@field time? string The field holding the record's event time (RFC 3339); else ce_time.
 ---@field retention? string How long the platform keeps it ("5y", "180d").
 ---@field access? "open"|"restricted" Who may read it. (default restricted)
+---@field domain? string What its records are about ("person", "company"): the pipeline that measures it.
 ---@field fields table The schema: { field = type | { type =, required =, rule =, ... } }.
 ---@field weights? table Weights of the quality dimensions for this feed.
 
@@ -408,6 +409,7 @@ function sl.pg.sink(opts) end
 ---@field schedule_from? string RFC 3339 time the first schedule slot starts at (default: when the step starts).
 ---@field platform? string PostgreSQL conninfo of the history tables: the open windows are restored from them.
 ---@field schema? string Schema of the history tables. (default quality)
+---@field domain? string Measure only the catalog's feeds of this domain (their `domain`): what this pipeline reads.
 ---@field emit? boolean Emit the history rows (field _quality: delta, score, mark) for sluice.quality's sinks. (default true)
 ---@field trend_days? integer Closed day windows kept per feed for the live scorecard's trend. (default 30)
 ---@field name? string Stage name in logs, metrics and dead letters.

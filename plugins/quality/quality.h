@@ -31,6 +31,7 @@ typedef struct quality_cfg {
   char *schedule_from;    /* RFC 3339: the first slot starts here (else at start) */
   char *platform;         /* conninfo: restore from the history tables */
   char *schema;           /* the history tables' schema */
+  char *domain;           /* measure only the feeds of this domain (NULL: all) */
   int emit;               /* emit the history rows */
   int64_t trend_days;     /* closed day windows kept for the live scorecard's trend */
 } quality_cfg;
@@ -68,6 +69,7 @@ typedef struct qtrend {
 /* What the lane keeps of one feed. */
 typedef struct qfeed {
   const sl_catalog_feed *f;
+  int measured;           /* of the step's domain: measured, exported, shown */
   sl_schedule sched;
   int has_sched;
   int64_t max_event;      /* newest event time seen (0: none) */

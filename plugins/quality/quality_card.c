@@ -115,14 +115,23 @@ static void dept_rollup(card_mem *m, sl_card_dept *cd) {
   for (int i = 0; i < cd->ntrend; i++) cd->trend[i].score /= k[i];
 }
 
+/* How many of the department's feeds this step measures. */
+static int measured_feeds(const quality_priv *pv, const sl_catalog_dept *d) {
+  int n = 0;
+  for (int k = 0; k < d->nfeeds; k++) n += pv->feeds[d->first_feed + k].measured;
+  return n;
+}
+
 static int serve_scorecard(sl_stage *st, const char *path, sl_buf *body, const char **type) {
   quality_priv *pv = sl_stage_priv(st);
   const char *dept_only = strncmp(path, "/scorecard/", 11) == 0 && path[11] ? path + 11 : NULL;
   if (dept_only) {
     int known = 0;
-    for (int i = 0; i < pv->cat->ndepts; i++) known |= !strcmp(pv->cat->depts[i].id, dept_only);
-    if (!known) {
-      sl_buf_printf(body, "no department '%s' in the catalog\n", dept_only);
+    for (int i = 0; i < pv->cat->ndepts; i++)
+      if (!strcmp(pv->cat->depts[i].id, dept_only)) known = 1 + measured_feeds(pv, &pv->cat->depts[i]);
+    if (known < 2) {
+      sl_buf_printf(body, known ? "department '%s': none of its feeds is measured by this pipeline\n"
+                                : "no department '%s' in the catalog\n", dept_only);
       return 404;
     }
   }
@@ -138,12 +147,14 @@ static int serve_scorecard(sl_stage *st, const char *path, sl_buf *body, const c
   pthread_mutex_lock(&pv->mu);
   for (int i = 0; i < pv->cat->ndepts; i++) {
     const sl_catalog_dept *d = &pv->cat->depts[i];
+    if (!measured_feeds(pv, d)) continue;   /* another pipeline's */
     sl_card_dept *cd = &card.depts[card.ndepts++];
     cd->id = d->id;
     cd->name = d->name;
     cd->feeds = card_alloc(&m, (size_t)(d->nfeeds + 1) * sizeof *cd->feeds);
     for (int k = 0; cd->feeds && k < d->nfeeds; k++)
-      feed_card(&m, &cd->feeds[cd->nfeeds++], &pv->feeds[d->first_feed + k], &pv->share[d->first_feed + k]);
+      if (pv->feeds[d->first_feed + k].measured)
+        feed_card(&m, &cd->feeds[cd->nfeeds++], &pv->feeds[d->first_feed + k], &pv->share[d->first_feed + k]);
     dept_rollup(&m, cd);
   }
   sl_card_rank(&card);

@@ -174,6 +174,7 @@ void quality_collect(sl_stage *st, sl_collector *c) {
     const qfeed *qf = &pv->feeds[i];
     const qshare *s = &pv->share[i];
     const qc_counts *t = &s->total;
+    if (!qf->measured) continue;
     counter(c, "feed_records_total", "Records of the feed measured (volume).", qf, t->records);
     counter(c, "feed_late_records_total", "Records that came after their event-time window closed.", qf, t->late);
     counter(c, "feed_dead_letters_total", "Records of the feed the steps before sent to the dead-letter sink.", qf,

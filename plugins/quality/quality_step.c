@@ -393,6 +393,10 @@ static int quality_apply(sl_stage *st, sl_step_out *out, sl_record *rec) {
   if (seen_before(pv, out, rec)) return SL_STEP_KEEP;
   if (sl_record_decode(rec, a)) return SL_STEP_KEEP;   /* failed: the engine dead-letters it */
   qfeed *qf = &pv->feeds[f->index];
+  if (!qf->measured) {
+    pv->other.records++;
+    return SL_STEP_KEEP;
+  }
   int64_t arrival = rec->meta.published_ms ? rec->meta.published_ms : rec->meta.arrival_ms;
   if (pv->arrival_field) arrival = time_field(rec, a, cfg->arrival, arrival);
   int64_t event = time_field(rec, a, f->time_field, rec->meta.event_time_ms ? rec->meta.event_time_ms : arrival);
@@ -459,6 +463,10 @@ static void quality_dead(sl_stage *st, sl_step_out *out, const sl_record *rec) {
     return;
   }
   qfeed *qf = &pv->feeds[f->index];
+  if (!qf->measured) {
+    pv->other.dead_letters++;
+    return;
+  }
   qf->total.dead_letters++;
   qf->touched = 1;
   /* In the windows of the newest event: a dead letter's own time cannot be trusted. */
@@ -611,12 +619,13 @@ static int quality_init(sl_stage *st) {
   for (int i = 0; i < pv->nfeeds; i++) {
     qfeed *qf = &pv->feeds[i];
     qf->f = &pv->cat->feeds[i];
+    qf->measured = !cfg->domain || (qf->f->domain && !strcmp(qf->f->domain, cfg->domain));
     qf->tally = calloc((size_t)qf->f->nfields + 1, 1);
     if (!qf->tally || qc_init(&qf->total, qf->f->nfields)) {
       rc = SL_ENOMEM;
       goto fail;
     }
-    if (!qf->f->schedule) continue;
+    if (!qf->f->schedule || !qf->measured) continue;
     char why[160];
     if (sl_schedule_parse(qf->f->schedule, pv->cat->utc_offset_s, &qf->sched, why, sizeof why)) {
       if (err.len) sl_buf_puts(&err, "; ");
@@ -690,6 +699,8 @@ static const sl_option quality_options[] = {
      "PostgreSQL conninfo of the history tables: the open windows are restored from them.", NULL},
     {"schema", SL_OPT_STR, "quality", 0, offsetof(quality_cfg, schema),
      "Schema of the history tables.", NULL},
+    {"domain", SL_OPT_STR, NULL, 0, offsetof(quality_cfg, domain),
+     "Measure only the catalog's feeds of this domain (their `domain`): what this pipeline reads.", NULL},
     {"emit", SL_OPT_BOOL, "true", 0, offsetof(quality_cfg, emit),
      "Emit the history rows (field _quality: delta, score, mark) for sluice.quality's sinks.", NULL},
     {"trend_days", SL_OPT_INT, "30", 0, offsetof(quality_cfg, trend_days),

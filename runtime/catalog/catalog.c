@@ -171,6 +171,7 @@ static int feed_of(builder *b, int t, int di, sl_catalog_feed *f, const double *
   f->schedule = str_of(b, t, "schedule");
   f->time_field = str_of(b, t, "time");
   f->retention = str_of(b, t, "retention");
+  f->domain = str_of(b, t, "domain");
   const char *access = str_of(b, t, "access");
   f->open = access && !strcmp(access, "open");
   memcpy(f->weights, dept_w, sizeof f->weights);

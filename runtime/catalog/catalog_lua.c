@@ -29,6 +29,7 @@ static const sl_option feed_options[] = {
     {"time", SL_OPT_STR, NULL, 0, 0, "The field holding the record's event time (RFC 3339); else ce_time.", NULL},
     {"retention", SL_OPT_STR, NULL, 0, 0, "How long the platform keeps it (\"5y\", \"180d\").", NULL},
     {"access", SL_OPT_ENUM, "restricted", 0, 0, "Who may read it.", "open|restricted"},
+    {"domain", SL_OPT_STR, NULL, 0, 0, "What its records are about (\"person\", \"company\"): the pipeline that measures it.", NULL},
     {"fields", SL_OPT_LUA, NULL, SL_REQUIRED, 0, "The schema: { field = type | { type =, required =, rule =, ... } }.", "table"},
     {"weights", SL_OPT_LUA, NULL, 0, 0, "Weights of the quality dimensions for this feed.", "table"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};

@@ -78,6 +78,7 @@ typedef struct sl_catalog_feed {
   const char *time_field;     /* field with the record's event time, or NULL (ce_time) */
   const char *retention;      /* as declared ("5y", "180d"), or NULL */
   int open;                   /* access: 1 open, 0 restricted */
+  const char *domain;         /* what its records are about ("person"), or NULL */
   const char **key;           /* business key fields, NULL-terminated (may be empty) */
   sl_catalog_field *fields;
   int nfields;
