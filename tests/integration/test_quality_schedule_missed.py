@@ -3,7 +3,8 @@ schedule_from three hours and ten minutes ago and "hourly by :00", the
 silent feed has missed every deadline since (sluice_feed_schedule_missed_total
 equals sluice_feed_schedule_slots_total equals the hours passed) and is
 overdue; a feed whose record arrives now fills its current slot, and its
-next deadline is the next full hour."""
+next deadline is the next full hour; a feed of another domain is not
+measured (sl.quality { domain = })."""
 
 import datetime
 import json
@@ -16,8 +17,9 @@ return sl.catalog {
   timezone = "+08:00",
   departments = {
     sl.department { id = "env", name = "生态环境局", feeds = {
-      sl.feed { name = "air", schedule = "hourly by :00", fields = { station = "string" } },
-      sl.feed { name = "water", schedule = "hourly by :00", fields = { station = "string" } } } },
+      sl.feed { name = "air", schedule = "hourly by :00", domain = "env", fields = { station = "string" } },
+      sl.feed { name = "water", schedule = "hourly by :00", domain = "env", fields = { station = "string" } },
+      sl.feed { name = "noise", schedule = "hourly by :00", domain = "city", fields = { station = "string" } } } },
   },
 }
 """
@@ -28,7 +30,8 @@ return sl.pipeline {
   name = "quality-schedule",
   sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms",
                                department = "env", feed = "water" } },
-  steps = { sl.quality { catalog = catalog, tick = "100ms", emit = false, schedule_from = %(from)s } },
+  steps = { sl.quality { catalog = catalog, tick = "100ms", emit = false, schedule_from = %(from)s,
+                         domain = "env" } },
   sinks = { sl.file.sink { path = "out.jsonl" } },
   dlq = sl.file.sink { path = "dlq.jsonl" },
 }
@@ -81,6 +84,9 @@ def test(t):
     st.assert_eq(metric(text, "sluice_feed_schedule_slots_total", **air), got, "air's deadlines passed")
     st.assert_eq(metric(text, "sluice_feed_overdue", **air), 1, "air is overdue")
     st.assert_eq(metric(text, "sluice_feed_records_total", **air), 0, "air's records")
+    # Another domain's feed is another pipeline's business: not measured here.
+    st.assert_eq(metric(text, "sluice_feed_schedule_slots_total", department="env", feed="noise"), None,
+                 "the noise feed (domain city) on this pipeline's /metrics")
     # Water's record arrived in its current slot: not overdue, its deadlines
     # before it all missed but the current one is still to come.
     water = {"department": "env", "feed": "water"}
