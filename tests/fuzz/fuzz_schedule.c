@@ -1,7 +1,8 @@
 /* Fuzzes the schedule parser (plugins/quality/lib/schedule.c): any text
  * parses or is refused with a reason; a schedule that parses keeps
  * prev(t) <= t < next(t), and its deadlines are fixed points of prev
- * (prev(next(t)) == next(t)), at instants the input's first bytes pick. */
+ * (prev(next(t)) == next(t), next(prev(t) - 1) == prev(t)), and nothing lies
+ * between prev and next, at instants the input's first bytes pick. */
 #include <stdint.h>
 #include <string.h>
 
@@ -29,5 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(pv <= t);
   if (nx != INT64_MAX) CHECK(sl_schedule_prev(&s, nx) == nx);
   if (pv != INT64_MIN) CHECK(sl_schedule_next(&s, pv) > t || sl_schedule_next(&s, pv) == nx);
+  /* No deadline between prev and next: each is found again from just
+   * before / just after the other (within the five years searched). */
+  if (pv != INT64_MIN) CHECK(sl_schedule_next(&s, pv - 1) == pv);
+  if (pv != INT64_MIN && nx != INT64_MAX && nx - pv < (int64_t)4 * 365 * 86400000) {
+    CHECK(sl_schedule_prev(&s, nx - 1) == pv);
+    CHECK(sl_schedule_next(&s, pv) == nx);
+  }
   return 0;
 }

@@ -130,6 +130,12 @@ TEST(errors) {
       {"monthly on 32 by 06:00", "1-31"},
       {"0 25 * * *", "hour field '25'"},
       {"0 2 * *", "five fields"},
+      /* Numbers past int are refused, not wrapped into range. */
+      {"4294967296 * * * *", "minute field '4294967296'"},
+      {"1/2147483647 * * * *", "minute field '1/2147483647'"},
+      {"0 0 * * -1", "day of the week field '-1'"},
+      {"0 0 1- * *", "day of the month field '1-'"},
+      {"0 0 * * 1/0", "day of the week field '1/0'"},
       {"whenever", "unknown schedule"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

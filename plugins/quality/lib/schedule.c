@@ -72,30 +72,33 @@ static int cron_field(const char *f, int lo, int hi, uint64_t *bits, int *any) {
   *any = !strcmp(f, "*");
   const char *p = f;
   while (*p) {
-    int a = lo, b = hi, step = 1, single = 0;
+    /* long, compared before any use: "1/4294967297" is refused, not wrapped. */
+    long a = lo, b = hi, step = 1;
+    int single = 0;
     char *end;
     if (*p == '*') {
       p++;
     } else {
-      a = b = (int)strtol(p, &end, 10);
-      if (end == p) return -1;
+      if (!isdigit((unsigned char)*p)) return -1;
+      a = b = strtol(p, &end, 10);
       p = end;
       single = 1;
       if (*p == '-') {
-        b = (int)strtol(p + 1, &end, 10);
-        if (end == p + 1) return -1;
+        if (!isdigit((unsigned char)p[1])) return -1;
+        b = strtol(p + 1, &end, 10);
         p = end;
         single = 0;
       }
     }
     if (*p == '/') {
-      step = (int)strtol(p + 1, &end, 10);
-      if (end == p + 1 || step < 1) return -1;
+      if (!isdigit((unsigned char)p[1])) return -1;
+      step = strtol(p + 1, &end, 10);
+      if (step < 1 || step > hi) return -1;
       p = end;
       if (single) b = hi;
     }
     if (a < lo || b > hi || a > b) return -1;
-    for (int v = a; v <= b; v += step) *bits |= 1ull << v;
+    for (long v = a; v <= b; v += step) *bits |= 1ull << v;
     if (*p == ',' && p[1]) p++;
     else if (*p) return -1;
   }
