@@ -14,9 +14,10 @@ static int same_secret(const char *token, const char *given) {
   return diff == 0;
 }
 
-/* "Bearer <token>", the scheme in any case (RFC 7235), blanks after it. */
+/* "Bearer <token>", the scheme in any case (RFC 7235), blanks after it.  An
+ * empty token never matches: "Bearer " must not pass for one. */
 int sl_http_bearer_ok(const char *token, const char *authorization) {
-  if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) return 0;
+  if (!*token || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0) return 0;
   const char *t = authorization + 7;
   while (*t == ' ') t++;
   return same_secret(token, t);
