@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <lauxlib.h>
+#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "admin/admin.h"
 #include "engine/engine.h"
@@ -25,7 +27,7 @@ static const char usage[] =
     "  check FILE.lua    load and check a pipeline without running it\n"
     "  meta luals|luacheck  the Lua API for editors (LuaLS definitions, a .luacheckrc)\n"
     "  help [COMMAND]    this text, a command's options, or 'help plugins'\n"
-    "  version           print the version\n";
+    "  version [-v]      print the version (-v: Lua library, build details)\n";
 
 /* A command a plugin adds (sluice train, sluice explain), or NULL. */
 static const sl_plugin_command *plugin_command(const char *name) {
@@ -86,11 +88,31 @@ static const char check_help[] =
     "\"sinks\"} or {\"file\", \"ok\": false, \"exit_code\", \"error\"}.\n"
     "exit status: 0 valid, 2 invalid\n";
 
+/* sluice version [-v]: -v adds where the Lua library is read from and the
+ * versions of what sluice is built with, for a bug report. */
+static int cmd_version(int argc, char **argv) {
+  printf("sluice %s\n", SLUICE_VERSION);
+  if (argc < 2) return 0;
+  if (argc > 2 || (strcmp(argv[1], "-v") && strcmp(argv[1], "--verbose"))) {
+    fputs("usage: sluice version [-v]\n", stderr);
+    return 2;
+  }
+  char dir[4096];
+  const char *why = NULL;
+  sl__lua_dir(dir, sizeof dir, &why);
+  printf("lua library: %s (%s)\n", dir, why);
+  printf("built with: %s, libuv %s\n", LUA_RELEASE, uv_version_string());
+  printf("plugins:");
+  for (const sl_plugin *const *p = sl_registry_all(); *p; p++) printf(" %s", (*p)->name);
+  putchar('\n');
+  return 0;
+}
+
 /* Lists the shipped Lua plugins: each file in <lua dir>/plugins/ is loaded
  * in a sandbox and its definition described. */
 static void help_lua_plugins(void) {
-  const char *dir = getenv("SLUICE_LUA_DIR");
-  if (!dir || !*dir) dir = SLUICE_LUA_DIR;
+  char dir[2048];
+  sl__lua_dir(dir, sizeof dir, NULL);
   char pdir[4096];
   snprintf(pdir, sizeof pdir, "%s/plugins", dir);
   DIR *d = opendir(pdir);
@@ -204,7 +226,7 @@ static int cmd_help(int argc, char **argv) {
   else if (strcmp(argv[1], "run") == 0) fputs(run_help, stdout);
   else if (strcmp(argv[1], "check") == 0) fputs(check_help, stdout);
   else if (strcmp(argv[1], "plugins") == 0) help_plugins();
-  else if (strcmp(argv[1], "version") == 0) puts("usage: sluice version");
+  else if (strcmp(argv[1], "version") == 0) puts("usage: sluice version [-v]\n\n-v: also where the Lua library is read from, the Lua and libuv\nversions and the plugins built in");
   else {
     fprintf(stderr, "sluice: no help for '%s'\n", argv[1]);
     print_usage(stderr);
@@ -404,10 +426,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "meta") == 0) return sl__meta_main(argc - 1, argv + 1);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
     return cmd_help(argc - 1, argv + 1);
-  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-    printf("sluice %s\n", SLUICE_VERSION);
-    return 0;
-  }
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version(argc - 1, argv + 1);
   const sl_plugin_command *pc = plugin_command(cmd);
   if (pc) return cmd_plugin(pc, argc - 1, argv + 1);
   fprintf(stderr, "sluice: unknown command '%s'\n\n", cmd);

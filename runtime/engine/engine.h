@@ -316,6 +316,12 @@ const sl_option *sl__pipeline_options(void);
 /* `sluice meta ...` (meta.c). */
 int sl__meta_main(int argc, char **argv);
 
+/* The shipped Lua library's folder, written into out (n bytes): $SLUICE_LUA_DIR,
+ * else <prefix>/share/sluice/lua when the binary is installed as
+ * <prefix>/bin/sluice beside it, else the source tree it was built from
+ * (lua_dir.c).  *why (when why is not NULL) says which. */
+const char *sl__lua_dir(char *out, size_t n, const char **why);
+
 /* Stage options every plugin of a kind takes (name; where for sinks). */
 const sl_option *sl_registry_common(sl_plugin_kind kind);
 

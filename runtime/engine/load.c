@@ -21,7 +21,8 @@
 
 static const char **make_search_path(const char *dir) {
   const char *extra = getenv("SLUICE_PLUGIN_PATH");
-  const char *lua_dir = getenv("SLUICE_LUA_DIR");
+  char lua_dir[4096];
+  sl__lua_dir(lua_dir, sizeof lua_dir, NULL);
   size_t n = 3;
   for (const char *c = extra; c && *c; c++) n += *c == ':';
   const char **sp = calloc(n + 2, sizeof *sp);
@@ -34,7 +35,7 @@ static const char **make_search_path(const char *dir) {
       sp[i++] = strdup(tok);
     free(copy);
   }
-  sp[i++] = strdup(lua_dir && *lua_dir ? lua_dir : SLUICE_LUA_DIR);
+  sp[i++] = strdup(lua_dir);
   sp[i] = NULL;
   return sp;
 }
