@@ -1,5 +1,5 @@
 """Canary secrets never leave sluice: a password written into a connection
-string, the admin bearer token, and a value read with sl.env that a step's
+string, a Kafka SASL password among the librdkafka settings, the admin bearer token, and a value read with sl.env that a step's
 error quotes are absent from every log line, /status, /metrics, the output
 of `sluice check` (text and --format json) and the dead-letter envelope,
 which shows <from env NAME> where the sl.env value was."""
@@ -14,6 +14,7 @@ import sluicetest as st
 DSN_SECRET = "Canary-Dsn-5e1f"
 TOKEN = "Canary-Token-0123456789abcdef"
 ENV_SECRET = "Canary-Env-77ab"
+SASL_SECRET = "Canary-Sasl-9c3d"
 
 PIPELINE = """local sl = require "sluice"
 local key = sl.env("CANARY_KEY")
@@ -32,9 +33,14 @@ return sl.pipeline {
 PG_SINK = """,
             sl.pg.sink { dsn = "host=127.0.0.1 port=1 dbname=x user=u password=%s", table = "t"%s }""" 
 
+KAFKA_SINK = """,
+            sl.kafka.sink { brokers = "127.0.0.1:1", topic = "t"%s, librdkafka = {
+              ["security.protocol"] = "sasl_plaintext", ["sasl.mechanism"] = "PLAIN",
+              ["sasl.username"] = "u", ["sasl.password"] = "%s" } }"""
+
 
 def absent(what, text):
-    for secret in (DSN_SECRET, TOKEN, ENV_SECRET):
+    for secret in (DSN_SECRET, TOKEN, ENV_SECRET, SASL_SECRET):
         st.assert_true(secret not in text, "%s holds no canary" % what, "%s found in: %s" % (secret, text[:600]))
 
 
@@ -51,6 +57,30 @@ def test(t):
         absent("sluice check %s" % " ".join(args), p.stdout + p.stderr)
         if args:
             st.assert_eq(json.loads(p.stdout)["ok"], False, "the JSON verdict")
+
+    st.write_file(t.path("bad_kafka.lua"), PIPELINE % (KAFKA_SINK % (", topik = 1", SASL_SECRET)))
+    for args in ([], ["--format", "json"]):
+        p = subprocess.run([t.sluice, "check"] + args + [t.path("bad_kafka.lua")], env=dict(os.environ, **env),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        st.assert_eq(p.returncode, 2, "sluice check %s exit code (Kafka sink)" % " ".join(args))
+        absent("sluice check %s (Kafka sink)" % " ".join(args), p.stdout + p.stderr)
+
+    # A broker that does not answer, with SASL: librdkafka's debug log and
+    # sluice's warnings name the broker, never the password.
+    st.write_file(t.path("kafka.lua"), PIPELINE % (KAFKA_SINK % ("", SASL_SECRET)))
+    st.write_file(t.path("in.jsonl"), '{"id": 1}\n')
+    run = t.start(pipeline="kafka.lua", args=["--log-level", "debug"], env=env)
+    st.wait_until(lambda: "cannot reach Kafka brokers" in run.stderr_text(), 30,
+                  "the log saying the broker is down", abort=run.exited)
+    run.signal(signal.SIGTERM)
+    # The record cannot be delivered: once the drain has begun, a second
+    # SIGTERM exits at once (two sent together may arrive as one).
+    st.wait_until(lambda: "draining what is in flight" in run.stderr_text(), 30, "the drain", abort=run.exited)
+    run.signal(signal.SIGTERM)
+    run.wait(60)
+    st.assert_true("sasl_plaintext://127.0.0.1:1" in run.stderr_text(), "librdkafka's messages are logged",
+                   run.stderr_text()[:600])
+    absent("the debug log of a Kafka sink with SASL", run.stderr_text())
 
     # A server that does not answer: the start fails, and says why with the
     # connection string, its password hidden.
