@@ -105,6 +105,12 @@ def check_unit():
         problems = [l for l in p.stdout.splitlines() if "sluice@test.service" in l]
         if p.returncode or problems:
             fail("systemd-analyze verify sluice@.service: exit %d\n%s" % (p.returncode, p.stdout))
+        # The sandbox stays tight: systemd's exposure score (0 best, 10 worst;
+        # --threshold counts tenths) at most 1.5 ("OK").
+        p = subprocess.run([tool, "security", "--offline=yes", "--threshold=15", "--no-pager", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode:
+            fail("systemd-analyze security sluice@.service: exposure above 1.5\n%s" % p.stdout[-3000:])
 
 
 def main():
