@@ -452,6 +452,23 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   return rc;
 }
 
+int sl__pipeline_skip_steps(sl_pipeline *p, int first, sl_buf *err) {
+  if (first <= 0 || first > p->nsteps) return 0;
+  for (int i = 0; i < first; i++) free_stage(p, p->steps[i]);
+  memmove(p->steps, p->steps + first, (size_t)(p->nsteps - first + 1) * sizeof *p->steps);
+  p->nsteps -= first;
+  /* The lanes are found again among the steps left; a step keeps its
+   * index, its place in the file, where the workers find its function. */
+  free(p->lane_step);
+  p->lane_step = NULL;
+  p->nlanes = 0;
+  for (int i = 0; i < p->nsources; i++) {
+    free(p->sources[i]->unlaned);
+    p->sources[i]->unlaned = NULL;
+  }
+  return find_lanes(p, err);
+}
+
 void sl__pipeline_unload(sl_pipeline *p) {
   sl_stage **lists[3] = {p->sources, p->steps, p->sinks};
   int counts[3] = {p->nsources, p->nsteps, p->nsinks};

@@ -186,8 +186,10 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   uint64_t seq = atomic_load(&s->seq);
   if (s->depth == 0 || atomic_load(&s->armed_seq) != seq ||
       atomic_load(&s->call_start) == 0) {
-    /* Armed for a call that has returned: not ours to stop. */
-    lua_sethook(L, NULL, 0, 0);
+    /* Armed for a call that has returned: not ours to stop.  The line
+     * hook of sluice test --coverage, if any, goes back in place. */
+    lua_Hook line = sl__lua_line_hook();
+    lua_sethook(L, line, line ? LUA_MASKLINE : 0, 0);
     return;
   }
   if (s->expired_seq != seq) {

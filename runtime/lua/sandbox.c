@@ -10,6 +10,7 @@
  * a crafted binary chunk can break the VM's memory safety. */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "lua/sl_lua_int.h"
@@ -318,6 +319,13 @@ static int setup(lua_State *L) {
 
 /* ---- the state a script gets ---- */
 
+/* sluice test --coverage: a line hook every new state starts with. */
+static _Atomic(lua_Hook) line_hook;
+
+void sl_lua_set_line_hook(lua_Hook hook) { atomic_store(&line_hook, hook); }
+
+lua_Hook sl__lua_line_hook(void) { return atomic_load(&line_hook); }
+
 sl_lua *sl_lua_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
                    const char *const *search_path) {
   sl_lua *s = sl__lua_state_new(limits, grants, search_path);
@@ -333,6 +341,8 @@ sl_lua *sl_lua_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
   /* Leave the state as a script will find it: the setup's garbage gone. */
   lua_gc(s->L, LUA_GCCOLLECT);
   if (s->call_ms && sl__budget_register(s)) goto fail;
+  lua_Hook hook = sl__lua_line_hook();
+  if (hook) lua_sethook(s->L, hook, LUA_MASKLINE, 0);
   return s;
 
 fail:
