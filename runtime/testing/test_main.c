@@ -80,6 +80,13 @@ static void print_indented(FILE *f, const char *text) {
   }
 }
 
+/* The text of b, NUL-terminated ("" when empty). */
+static const char *text_of(sl_buf *b) {
+  sl_buf_putc(b, 0);
+  b->len--;
+  return b->ptr && !b->oom ? b->ptr : "";
+}
+
 /* ---- one test file ---- */
 
 static void remember_dir(runner *r, const char *pipeline) {
@@ -156,8 +163,8 @@ static void run_file(runner *r, const char *file) {
   }
   if (err.len) {
     fprintf(r->text, "ERROR %s\n", file);
-    print_indented(r->text, err.ptr);
-    add_result(r, file, NULL, SL_TEST_FAIL, 1, 0, err.ptr);
+    print_indented(r->text, text_of(&err));
+    add_result(r, file, NULL, SL_TEST_FAIL, 1, 0, text_of(&err));
     sl_buf_free(&err);
     sl_lua_free(s);
     return;
@@ -184,9 +191,9 @@ static void run_file(runner *r, const char *file) {
     int64_t ms = sl_mono_ms() - t0;
     static const char *const tags[] = {"ok   ", "FAIL ", "skip "};
     fprintf(r->text, "%s %s: %s (%lld ms)\n", tags[v], file, name, (long long)ms);
-    if (v != SL_TEST_PASS) print_indented(r->text, why.ptr);
+    if (v != SL_TEST_PASS) print_indented(r->text, text_of(&why));
     fflush(r->text);
-    add_result(r, file, name, v, 0, ms, why.ptr);
+    add_result(r, file, name, v, 0, ms, text_of(&why));
     sl_buf_free(&why);
     free(name);
   }
