@@ -34,66 +34,67 @@ local CASE_KEYS = { name = true, input = true, at = true, expect = true, check =
 local EXPECT_KEYS = { output = true, dropped = true, dead = true, unordered = true }
 local SUITE_KEYS = { pipeline = true, cases = true, env = true, now = true }
 
-local function check_keys(t, allowed, what, level)
+local function check_keys(t, allowed, what, fail)
   for k in pairs(t) do
     if not allowed[k] then
       local names = {}
       for n in pairs(allowed) do names[#names + 1] = n end
       table.sort(names)
-      error(string.format("%s: unknown key '%s' (expected %s)", what, tostring(k), table.concat(names, ", ")),
-            level + 1)
+      fail(string.format("%s: unknown key '%s' (expected %s)", what, tostring(k), table.concat(names, ", ")))
     end
   end
 end
 
-local function check_time(v, what, level)
+local function check_time(v, what, fail)
   if v ~= nil and (type(v) ~= "string" or not v:match("^%d%d%d%d%-%d%d%-%d%d[T ]%d%d:%d%d:%d%d")) then
-    error(string.format("%s: now: expected an RFC 3339 time such as \"2026-05-01T00:00:00Z\", got %s",
-                        what, tostring(v)), level + 1)
+    fail(string.format("%s: now: expected an RFC 3339 time such as \"2026-05-01T00:00:00Z\", got %s",
+                       what, tostring(v)))
   end
 end
 
-local function check_case(c, i, level)
+local function check_case(c, i, fail)
   local what = string.format("case %d", i)
-  if type(c) ~= "table" then error(what .. ": expected a table, got " .. type(c), level + 1) end
-  check_keys(c, CASE_KEYS, what, level + 1)
-  if type(c.name) ~= "string" or c.name == "" then error(what .. ": name: a string is required", level + 1) end
+  if type(c) ~= "table" then fail(what .. ": expected a table, got " .. type(c)) end
+  check_keys(c, CASE_KEYS, what, fail)
+  if type(c.name) ~= "string" or c.name == "" then fail(what .. ": name: a string is required") end
   what = string.format("case %d (%s)", i, c.name)
-  if type(c.input) ~= "table" then error(what .. ": input: a list of records, or a table of them by source name",
-                                         level + 1) end
-  if c.at ~= nil and type(c.at) ~= "string" then error(what .. ": at: the name of a step", level + 1) end
-  if c.check ~= nil and type(c.check) ~= "function" then error(what .. ": check: a function(out)", level + 1) end
-  if c.expect == nil and c.check == nil then
-    error(what .. ": expect or check is required (what should come out)", level + 1)
-  end
+  if type(c.input) ~= "table" then fail(what .. ": input: a list of records, or a table of them by source name") end
+  if c.at ~= nil and type(c.at) ~= "string" then fail(what .. ": at: the name of a step") end
+  if c.check ~= nil and type(c.check) ~= "function" then fail(what .. ": check: a function(out)") end
+  if c.env ~= nil and type(c.env) ~= "table" then fail(what .. ": env: a table of variables") end
+  if c.expect == nil and c.check == nil then fail(what .. ": expect or check is required (what should come out)") end
   if c.expect ~= nil then
-    if type(c.expect) ~= "table" then error(what .. ": expect: a table", level + 1) end
-    check_keys(c.expect, EXPECT_KEYS, what .. ": expect", level + 1)
+    if type(c.expect) ~= "table" then fail(what .. ": expect: a table") end
+    check_keys(c.expect, EXPECT_KEYS, what .. ": expect", fail)
     local d = c.expect.dead
     if d ~= nil and type(d) ~= "number" and type(d) ~= "table" then
-      error(what .. ": expect.dead: a number or a list of { reason =, stage =, record = }", level + 1)
+      fail(what .. ": expect.dead: a number or a list of { reason =, stage =, record = }")
     end
     if c.expect.output ~= nil and type(c.expect.output) ~= "table" then
-      error(what .. ": expect.output: a table of record lists by sink name", level + 1)
+      fail(what .. ": expect.output: a table of record lists by sink name")
     end
   end
-  check_time(c.now, what, level + 1)
+  check_time(c.now, what, fail)
 end
 
--- The suite a test file returns; checked here, so that a mistake in a test
--- file is reported at its line.
-function test.suite(s)
-  if type(s) ~= "table" then error("test.suite: expected a table, got " .. type(s), 2) end
-  check_keys(s, SUITE_KEYS, "test.suite", 2)
+-- The suite a test file returns, checked here so that a mistake in a test
+-- file is reported with its file and line.  `sluice test` calls it through
+-- a C function that gives `where` ("file_test.lua:2: "), the call's place
+-- in the test file.
+function test.suite(s, where)
+  local function fail(msg) error((where or "test.suite: ") .. msg, 0) end
+  if type(s) ~= "table" then fail("test.suite: expected a table, got " .. type(s)) end
+  check_keys(s, SUITE_KEYS, "test.suite", fail)
   if s.pipeline ~= nil and type(s.pipeline) ~= "string" then
-    error("test.suite: pipeline: the pipeline file, relative to the test file", 2)
+    fail("test.suite: pipeline: the pipeline file, relative to the test file")
   end
-  if type(s.cases) ~= "table" or #s.cases == 0 then error("test.suite: cases: a list of at least one case", 2) end
-  check_time(s.now, "test.suite", 2)
+  if s.env ~= nil and type(s.env) ~= "table" then fail("test.suite: env: a table of variables") end
+  if type(s.cases) ~= "table" or #s.cases == 0 then fail("test.suite: cases: a list of at least one case") end
+  check_time(s.now, "test.suite", fail)
   local names = {}
   for i, c in ipairs(s.cases) do
-    check_case(c, i, 2)
-    if names[c.name] then error(string.format("case %d: two cases are named '%s'", i, c.name), 2) end
+    check_case(c, i, fail)
+    if names[c.name] then fail(string.format("case %d: two cases are named '%s'", i, c.name)) end
     names[c.name] = true
   end
   s.is_sluice_test = true

@@ -122,6 +122,19 @@ static char *pipeline_of(lua_State *L, int idx, const char *file) {
   return sl_buf_steal(&b, NULL);
 }
 
+/* test.suite as the test file calls it: the Lua one (upvalue 1) given the
+ * place of the call in the test file ("file_test.lua:2: "), which a Lua
+ * function called as `return test.suite {...}`, a tail call, could not
+ * know. */
+static int suite_where(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  sl__lua_where(L);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
 static sl_lua *runner_state(const char *file, sl_buf *err) {
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s", file);
@@ -146,6 +159,9 @@ static sl_lua *runner_state(const char *file, sl_buf *err) {
     sl_lua_free(s);
     return NULL;
   }
+  lua_getfield(L, -1, "suite");
+  lua_pushcclosure(L, suite_where, 1);
+  lua_setfield(L, -2, "suite");
   return s;
 }
 
