@@ -5,6 +5,8 @@ FIXTURES (tests/testing/) holds:
   coverage/branch.lua   a pipeline whose executable lines are known (checked
                         against `luac5.4 -l`: 2-6, 8, 9, 11, 13-16), and a
                         test that takes one side of its `if`
+  features/stamp.lua    a pipeline that shows what reaches its steps (_meta,
+                        now, env), and stamp_test.lua using every feature
   failing/upper.lua     a pipeline, and upper_test.lua with a passing case,
                         failing ones (a diff, an unknown step or source, a
                         failing check) and a skipped one
@@ -59,6 +61,11 @@ with tempfile.TemporaryDirectory() as tmp:
           "LF:12, LH:11, end_of_record", info[-3:])
     check("lcov: the source file", f"SF:{os.path.join(FIX, 'coverage', 'branch.lua')}" in info,
           "SF:<absolute path of branch.lua>", [l for l in info if l.startswith("SF:")])
+
+# _meta, now, env (suite and case), test.any, test.like, unordered, dropped.
+code, out, err = run(["features"], FIX)
+check("features: every case passes", code == 0 and "4 passed, 0 failed" in out, "exit 0, 4 passed",
+      f"{code}\n{out}{err}")
 
 # The pipeline as PATH finds its test file beside it.
 code, out, err = run(["branch.lua"], os.path.join(FIX, "coverage"))
