@@ -230,6 +230,10 @@ static int executable_lines(const char *path, line_set *s) {
     /* The header: signature, version, format, LUAC_DATA, three sizes,
      * LUAC_INT, LUAC_NUM; then the main function's upvalue count. */
     dump_reader r = {(const unsigned char *)b.ptr, (const unsigned char *)b.ptr + b.len, 0};
+    /* Lua 5.4, format 0, 4-byte instructions, 8-byte integers and floats. */
+    static const unsigned char head[] = {0x1b, 'L', 'u', 'a', 0x54, 0};
+    if (b.len < 32 || memcmp(b.ptr, head, sizeof head) || b.ptr[12] != 4 || b.ptr[13] != 8 || b.ptr[14] != 8)
+      r.bad = 1;
     rd_skip(&r, 4 + 1 + 1 + 6 + 3 + 8 + 8 + 1);
     rd_function(&r, s, 0);
     rc = r.bad ? -1 : 0;
