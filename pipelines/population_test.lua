@@ -88,6 +88,20 @@ return test.suite {
       end,
     },
     {
+      name = "the matcher alone: the record goes on with its entity, and the platform's rows with it",
+      at = "match.2",
+      to = "match.2",
+      input = { residents = { zhang_minzheng } },
+      check = function (out)
+        local got = out.output["match.2"]
+        local kinds = {}
+        for _, r in ipairs(got) do kinds[#kinds + 1] = r._platform or "record" end
+        assert(table.concat(kinds, " ") == "record member event entity", "records out: " .. table.concat(kinds, " "))
+        -- Not cleansed: the step before was left out.
+        assert(got[1].phone == "13900139000", "phone: " .. tostring(got[1].phone))
+      end,
+    },
+    {
       name = "POPULATION_TOPICS names the topics; the records go the same way",
       env = { POPULATION_TOPICS = "gaj.residents.v1, mzj.residents.v1" },
       input = { residents = { zhang_gongan } },

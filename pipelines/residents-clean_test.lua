@@ -40,6 +40,14 @@ return test.suite {
       expect = { output = { residents = {}, ["open-data"] = {} }, dropped = 1 },
     },
     {
+      name = "the cleansing step alone",
+      to = "clean.1",
+      input = { { id = 6, name = "  趙六 ", id_no = "110101199003074477", phone = "+86 138 0013 8000" } },
+      expect = {
+        output = { ["clean.1"] = { { id = 6, name = "赵六", id_no = "110101199003074477", phone = "+8613800138000" } } },
+      },
+    },
+    {
       name = "records fed in after cleansing are only filtered and fanned out",
       at = "step.2",
       input = { { id = 5, name = " 不清洗 ", id_no = "110101199003074477" } },

@@ -15,6 +15,35 @@
 -- compare() below, which says what differs, field by field.
 local sl = require "sluice"
 
+---@class sluice.test.Suite
+---@field pipeline? string the pipeline file, relative to the test file (default: its name without _test)
+---@field cases sluice.test.Case[]
+---@field now? string RFC 3339: sluice's clock during every case
+---@field env? table<string, string> environment variables while each case runs
+
+---@class sluice.test.Case
+---@field name string
+---@field input table a list of records (the first source), or lists by source name
+---@field at? string the step the records go in at
+---@field to? string the last step to run: expect.output[to] is what it put out
+---@field expect? sluice.test.Expect
+---@field check? fun(out: sluice.test.Out)
+---@field now? string
+---@field env? table<string, string>
+---@field skip? boolean|string
+
+---@class sluice.test.Expect
+---@field output? table<string, table[]> each named sink's records, in order
+---@field unordered? boolean compare each sink's records in any order
+---@field dropped? integer
+---@field dead? integer|{ reason?: string, stage?: string, record?: table }[] (none when absent)
+
+---@class sluice.test.Out
+---@field output table<string, table[]>
+---@field attrs table<string, table[]> each record's per-record sink options (key, topic, headers)
+---@field dead table[] the dead-letter envelopes
+---@field dropped integer
+
 local test = {}
 
 -- Matches any value (the field must be there): ids, times, hashes.
@@ -24,12 +53,14 @@ test.any = setmetatable({}, { __tostring = function () return "test.any" end,
 local LIKE = {}
 -- test.like { f = v, ... }: a record (or table) with at least these fields,
 -- equal to these values; its other fields are not compared.
+---@param fields table
+---@return table
 function test.like(fields)
   if type(fields) ~= "table" then error("test.like: expected a table of fields, got " .. type(fields), 2) end
   return setmetatable({ fields = fields }, LIKE)
 end
 
-local CASE_KEYS = { name = true, input = true, at = true, expect = true, check = true, env = true,
+local CASE_KEYS = { name = true, input = true, at = true, to = true, expect = true, check = true, env = true,
                     now = true, skip = true }
 local EXPECT_KEYS = { output = true, dropped = true, dead = true, unordered = true }
 local SUITE_KEYS = { pipeline = true, cases = true, env = true, now = true }
@@ -60,6 +91,7 @@ local function check_case(c, i, fail)
   what = string.format("case %d (%s)", i, c.name)
   if type(c.input) ~= "table" then fail(what .. ": input: a list of records, or a table of them by source name") end
   if c.at ~= nil and type(c.at) ~= "string" then fail(what .. ": at: the name of a step") end
+  if c.to ~= nil and type(c.to) ~= "string" then fail(what .. ": to: the name of a step") end
   if c.check ~= nil and type(c.check) ~= "function" then fail(what .. ": check: a function(out)") end
   if c.env ~= nil and type(c.env) ~= "table" then fail(what .. ": env: a table of variables") end
   if c.expect == nil and c.check == nil then fail(what .. ": expect or check is required (what should come out)") end
@@ -81,6 +113,9 @@ end
 -- file is reported with its file and line.  `sluice test` calls it through
 -- a C function that gives `where` ("file_test.lua:2: "), the call's place
 -- in the test file.
+---@param s sluice.test.Suite
+---@param where? string
+---@return sluice.test.Suite
 function test.suite(s, where)
   local function fail(msg) error((where or "test.suite: ") .. msg, 0) end
   if type(s) ~= "table" then fail("test.suite: expected a table, got " .. type(s)) end

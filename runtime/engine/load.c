@@ -452,11 +452,16 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   return rc;
 }
 
-int sl__pipeline_skip_steps(sl_pipeline *p, int first, sl_buf *err) {
-  if (first <= 0 || first > p->nsteps) return 0;
-  for (int i = 0; i < first; i++) free_stage(p, p->steps[i]);
-  memmove(p->steps, p->steps + first, (size_t)(p->nsteps - first + 1) * sizeof *p->steps);
-  p->nsteps -= first;
+int sl__pipeline_keep_steps(sl_pipeline *p, int first, int last, sl_buf *err) {
+  if (first < 0) first = 0;
+  if (last >= p->nsteps) last = p->nsteps - 1;
+  if (first == 0 && last == p->nsteps - 1) return 0;
+  for (int i = 0; i < p->nsteps; i++)
+    if (i < first || i > last) free_stage(p, p->steps[i]);
+  int kept = last >= first ? last - first + 1 : 0;
+  memmove(p->steps, p->steps + first, (size_t)kept * sizeof *p->steps);
+  p->steps[kept] = NULL;
+  p->nsteps = kept;
   /* The lanes are found again among the steps left; a step keeps its
    * index, its place in the file, where the workers find its function. */
   free(p->lane_step);

@@ -19,6 +19,7 @@ typedef struct case_item {
 
 typedef struct case_ctx {
   const char *at;             /* the step records go in at, or NULL */
+  const char *to;             /* the last step to run, or NULL */
   case_item *items;
   size_t nitems;
   sl_test_input *inputs;      /* per source of the pipeline */
@@ -80,13 +81,32 @@ static void list_names(sl_buf *b, sl_stage **st, int n) {
   if (!n) sl_buf_puts(b, "none");
 }
 
-static int skip_to(sl_pipeline *p, const char *at, sl_buf *err) {
+/* The place of the step named name, or -1 with the reason in err. */
+static int step_named(sl_pipeline *p, const char *what, const char *name, sl_buf *err) {
   for (int i = 0; i < p->nsteps; i++)
-    if (strcmp(p->steps[i]->name, at) == 0) return sl__pipeline_skip_steps(p, i, err);
-  sl_buf_printf(err, "at: the pipeline has no step named '%s' (steps: ", at);
+    if (strcmp(p->steps[i]->name, name) == 0) return i;
+  sl_buf_printf(err, "%s: the pipeline has no step named '%s' (steps: ", what, name);
   list_names(err, p->steps, p->nsteps);
   sl_buf_puts(err, "; a step without a name option is called <plugin>.<place>, a function step.<place>)");
-  return SL_EOPTION;
+  return -1;
+}
+
+/* Only the steps from `at` to `to` run.  With `to`, the first sink takes
+ * every record that step puts out: its `where` and per-record options
+ * (which may need what later steps add) are left out. */
+static int keep_steps(sl_pipeline *p, case_ctx *ctx, sl_buf *err) {
+  int first = ctx->at ? step_named(p, "at", ctx->at, err) : 0;
+  int last = ctx->to ? step_named(p, "to", ctx->to, err) : p->nsteps - 1;
+  if (first < 0 || last < 0) return SL_EOPTION;
+  if (last < first) {
+    sl_buf_printf(err, "to: step '%s' comes before step '%s' (at)", ctx->to, ctx->at);
+    return SL_EOPTION;
+  }
+  if (ctx->to) {
+    p->sinks[0]->has_where = 0;
+    p->sinks[0]->nattrs = 0;
+  }
+  return sl__pipeline_keep_steps(p, first, last, err);
 }
 
 static int place_inputs(sl_pipeline *p, case_ctx *ctx, sl_buf *err) {
@@ -120,7 +140,7 @@ static int place_inputs(sl_pipeline *p, case_ctx *ctx, sl_buf *err) {
 
 static int on_loaded(sl_pipeline *p, void *ud, sl_buf *err) {
   case_ctx *ctx = ud;
-  int rc = ctx->at ? skip_to(p, ctx->at, err) : 0;
+  int rc = keep_steps(p, ctx, err);
   if (!rc) rc = place_inputs(p, ctx, err);
   if (rc) return rc;
   ctx->outputs = calloc((size_t)p->nsinks + 1, sizeof *ctx->outputs);
@@ -170,10 +190,13 @@ static void push_raw(lua_State *L, case_ctx *ctx) {
   lua_newtable(L);
   for (int i = 0; i < ctx->noutputs - 1; i++) {
     sl_test_output *o = &ctx->outputs[i];
+    /* With `to`, the first sink holds what that step put out. */
+    const char *name = ctx->to && i == 0 ? ctx->to : o->name;
     push_strings(L, o->recs, o->n);
-    lua_setfield(L, -3, o->name);
+    lua_setfield(L, -3, name);
     push_strings(L, o->attrs, o->n);
-    lua_setfield(L, -2, o->name);
+    lua_setfield(L, -2, name);
+    if (ctx->to) break;
   }
   lua_setfield(L, -3, "attrs");
   lua_setfield(L, -2, "output");
@@ -188,8 +211,9 @@ static void push_raw(lua_State *L, case_ctx *ctx) {
 static void push_sink_names(lua_State *L, case_ctx *ctx) {
   lua_createtable(L, ctx->noutputs, 0);
   for (int i = 0; i < ctx->noutputs - 1; i++) {
-    lua_pushstring(L, ctx->outputs[i].name);
+    lua_pushstring(L, ctx->to ? ctx->to : ctx->outputs[i].name);
     lua_rawseti(L, -2, i + 1);
+    if (ctx->to) break;
   }
 }
 
@@ -294,9 +318,12 @@ sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, i
   saved_env *saved = NULL;
   size_t nsaved = 0;
   lua_getfield(L, case_idx, "at");
-  char *at = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
-  lua_pop(L, 1);
+  lua_getfield(L, case_idx, "to");
+  char *at = lua_isstring(L, -2) ? strdup(lua_tostring(L, -2)) : NULL;
+  char *to = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+  lua_pop(L, 2);
   ctx.at = at;
+  ctx.to = to;
   lua_pushvalue(L, case_idx);
   if (call_test(runner, test_idx, "inputs", 1, 1, why) || take_items(L, &ctx, why)) goto done;
   lua_getfield(L, suite_idx, "env");
@@ -318,6 +345,7 @@ sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, i
   else v = SL_TEST_PASS;
 done:
   free(at);
+  free(to);
   ctx_free(&ctx);
   lua_settop(L, top);
   return v;
