@@ -27,6 +27,7 @@ typedef struct case_ctx {
   sl_test_output *outputs;    /* per sink, the dead-letter sink last */
   int noutputs;
   uint64_t dropped;
+  int interrupted;            /* a signal stopped the run */
 } case_ctx;
 
 /* ---- from the runner's state ---- */
@@ -158,6 +159,7 @@ static int on_loaded(sl_pipeline *p, void *ud, sl_buf *err) {
 static void on_ran(sl_pipeline *p, void *ud) {
   case_ctx *ctx = ud;
   ctx->dropped = p->records_dropped;
+  ctx->interrupted = p->signals > 0;
 }
 
 static void ctx_free(case_ctx *ctx) {
@@ -282,7 +284,7 @@ static int64_t case_now(lua_State *L, int suite_idx, int case_idx) {
 
 /* ---- the case ---- */
 
-static int run_pipeline(case_ctx *ctx, const char *pipeline, const sl_test_opts *o, sl_buf *why) {
+static int run_pipeline(case_ctx *ctx, const char *pipeline, sl_test_opts *o, sl_buf *why) {
   static unsigned runs;
   sl_buf root = SL_BUF_INIT;
   sl_buf_printf(&root, "%s/%u", o->state_root, ++runs);
@@ -291,7 +293,12 @@ static int run_pipeline(case_ctx *ctx, const char *pipeline, const sl_test_opts 
   sl_run_opts ro = {.file = pipeline, .state_root = root.ptr, .workers = o->workers ? o->workers : 1,
                     .err_out = &err, .hooks = &hooks};
   int code = sl_pipeline_main(&ro);
-  if (code && err.len) sl_buf_printf(why, "the pipeline did not run: %.*s", (int)err.len, err.ptr);
+  if (ctx->interrupted) {
+    /* The pipeline drained on SIGINT or SIGTERM: the runner stops too. */
+    o->interrupted = 1;
+    sl_buf_puts(why, "interrupted");
+    code = -1;
+  } else if (code && err.len) sl_buf_printf(why, "the pipeline did not run: %.*s", (int)err.len, err.ptr);
   else if (code) sl_buf_printf(why, "the pipeline stopped with exit code %d (see its log above)", code);
   else if (!ctx->outputs) sl_buf_puts(why, "the pipeline did not run");
   sl_buf_free(&err);
@@ -300,7 +307,7 @@ static int run_pipeline(case_ctx *ctx, const char *pipeline, const sl_test_opts 
 }
 
 sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, int i,
-                                  const char *pipeline, const sl_test_opts *o, sl_buf *why) {
+                                  const char *pipeline, sl_test_opts *o, sl_buf *why) {
   lua_State *L = sl_lua_state(runner);
   int top = lua_gettop(L);
   lua_getfield(L, suite_idx, "cases");

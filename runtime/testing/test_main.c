@@ -2,6 +2,7 @@
  * one line per case (and the diff of a failure), a summary, JUnit XML for
  * CI, and with --coverage the lines of the pipelines' Lua that ran. */
 #include <dirent.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <lauxlib.h>
 #include <limits.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <ftw.h>
 
 #include "sluice/clock.h"
 #include "sluice/log.h"
@@ -37,7 +37,8 @@ static const char test_help[] =
     "  --workers N           worker threads per pipeline (default 1)\n"
     "  --log-level LEVEL     the pipelines' log on standard error (default error)\n"
     "\n"
-    "exit status: 0 every case passed, 1 a case failed, 2 an invalid test file or usage\n";
+    "exit status: 0 every case passed, 1 a case failed, 2 an invalid test file or usage,\n"
+    "130 stopped by SIGINT or SIGTERM (the case running is reported as interrupted)\n";
 
 typedef struct result {
   char *file, *name, *why;
@@ -191,7 +192,7 @@ static void run_file(runner *r, const char *file) {
   lua_getfield(L, suite_idx, "cases");
   lua_Integer ncases = luaL_len(L, -1);
   lua_pop(L, 1);
-  for (lua_Integer i = 1; i <= ncases; i++) {
+  for (lua_Integer i = 1; i <= ncases && !r->opts.interrupted; i++) {
     lua_getfield(L, suite_idx, "cases");
     lua_geti(L, -1, i);
     lua_getfield(L, -1, "name");
@@ -460,7 +461,7 @@ int sl__test_main(int argc, char **argv) {
   r.opts.state_root = tmp;
   if (coverage) sl__coverage_start();
   int64_t t0 = sl_mono_ms();
-  for (size_t i = 0; i < files.n; i++) run_file(&r, files.v[i]);
+  for (size_t i = 0; i < files.n && !r.opts.interrupted; i++) run_file(&r, files.v[i]);
   int64_t ms = sl_mono_ms() - t0;
   nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   size_t passed = 0, failed = 0, skipped = 0, invalid = 0;
@@ -487,7 +488,7 @@ int sl__test_main(int argc, char **argv) {
     }
   }
   if (coverage) sl__coverage_stop();
-  rc = invalid || bad_path || (!files.n && !r.n) ? 2 : failed ? 1 : cov_rc ? 1 : 0;
+  rc = r.opts.interrupted ? 130 : invalid || bad_path || (!files.n && !r.n) ? 2 : failed ? 1 : cov_rc ? 1 : 0;
   for (size_t i = 0; i < r.n; i++) {
     free(r.results[i].file);
     free(r.results[i].name);

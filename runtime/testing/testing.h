@@ -54,6 +54,7 @@ void sl__test_output_free(sl_test_output *out);
 typedef struct sl_test_opts {
   int workers;                /* 0: 1 */
   const char *state_root;     /* a temporary folder of the run's */
+  int interrupted;            /* set by a case: SIGINT or SIGTERM stopped its pipeline */
 } sl_test_opts;
 
 /* What one case came to. */
@@ -64,7 +65,7 @@ typedef enum sl_test_verdict { SL_TEST_PASS = 0, SL_TEST_FAIL, SL_TEST_SKIP } sl
  * index test_idx), against the pipeline file.  The verdict; why in
  * *why (lines: the diff, or the reason the case could not run). */
 sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, int i,
-                                  const char *pipeline, const sl_test_opts *o, sl_buf *why);
+                                  const char *pipeline, sl_test_opts *o, sl_buf *why);
 
 /* ---- test_coverage.c ---- */
 
