@@ -268,18 +268,21 @@ static void restore_env(saved_env *saved, size_t n) {
   free(saved);
 }
 
-static int64_t case_now(lua_State *L, int suite_idx, int case_idx) {
+/* The case's `now`, else the suite's, into *ms (INT64_MIN: neither).
+ * -1 with the reason in why when it is not an RFC 3339 time. */
+static int case_now(lua_State *L, int suite_idx, int case_idx, int64_t *ms, sl_buf *why) {
   lua_getfield(L, case_idx, "now");
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_getfield(L, suite_idx, "now");
   }
-  int64_t ms = INT64_MIN;
+  *ms = INT64_MIN;
   size_t n;
   const char *s = lua_tolstring(L, -1, &n);
-  if (s && sl_parse_time_ms(s, n, &ms)) ms = INT64_MIN;
+  int rc = s && sl_parse_time_ms(s, n, ms) ? -1 : 0;
+  if (rc) sl_buf_printf(why, "now: expected an RFC 3339 time such as \"2026-05-01T00:00:00Z\", got \"%s\"", s);
   lua_pop(L, 1);
-  return ms;
+  return rc;
 }
 
 /* ---- the case ---- */
@@ -331,13 +334,16 @@ sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, i
   lua_pop(L, 2);
   ctx.at = at;
   ctx.to = to;
+  int64_t now;
   lua_pushvalue(L, case_idx);
-  if (call_test(runner, test_idx, "inputs", 1, 1, why) || take_items(L, &ctx, why)) goto done;
+  if (call_test(runner, test_idx, "inputs", 1, 1, why) || take_items(L, &ctx, why) ||
+      case_now(L, suite_idx, case_idx, &now, why))
+    goto done;
   lua_getfield(L, suite_idx, "env");
   set_env(L, lua_gettop(L), &saved, &nsaved);
   lua_getfield(L, case_idx, "env");
   set_env(L, lua_gettop(L), &saved, &nsaved);
-  sl__clock_fix(case_now(L, suite_idx, case_idx));
+  sl__clock_fix(now);
   int ran = run_pipeline(&ctx, pipeline, o, why);
   sl__clock_fix(INT64_MIN);
   restore_env(saved, nsaved);
