@@ -10,7 +10,6 @@
  * a crafted binary chunk can break the VM's memory safety. */
 #include <lauxlib.h>
 #include <lualib.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "lua/sl_lua_int.h"
@@ -318,13 +317,6 @@ static int setup(lua_State *L) {
 }
 
 /* ---- the state a script gets ---- */
-
-/* sluice test --coverage: a line hook every new state starts with. */
-static _Atomic(lua_Hook) line_hook;
-
-void sl_lua_set_line_hook(lua_Hook hook) { atomic_store(&line_hook, hook); }
-
-lua_Hook sl__lua_line_hook(void) { return atomic_load(&line_hook); }
 
 sl_lua *sl_lua_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
                    const char *const *search_path) {

@@ -127,7 +127,7 @@ static inline void sl__budget_begin(sl_lua *s) {
   }
 }
 
-/* The line hook sl_lua_set_line_hook set, or NULL (sandbox.c). */
+/* The line hook sl_lua_set_line_hook set, or NULL (budget.c). */
 lua_Hook sl__lua_line_hook(void);
 
 static inline void sl__budget_end(sl_lua *s) {
