@@ -309,6 +309,21 @@ static int run_pipeline(case_ctx *ctx, const char *pipeline, sl_test_opts *o, sl
   return code || !ctx->outputs ? -1 : 0;
 }
 
+/* What came out of the run against the case's expect and check
+ * (test.result, then test.compare). */
+static sl_test_verdict judge(sl_lua *runner, int test_idx, int case_idx, case_ctx *ctx, sl_buf *why) {
+  lua_State *L = sl_lua_state(runner);
+  push_raw(L, ctx);
+  if (call_test(runner, test_idx, "result", 1, 1, why)) return SL_TEST_FAIL;
+  lua_pushvalue(L, case_idx);
+  lua_insert(L, -2);
+  push_sink_names(L, ctx);
+  if (call_test(runner, test_idx, "compare", 3, 1, why)) return SL_TEST_FAIL;
+  if (!lua_isstring(L, -1)) return SL_TEST_PASS;
+  sl_buf_puts(why, lua_tostring(L, -1));
+  return SL_TEST_FAIL;
+}
+
 sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, int i,
                                   const char *pipeline, sl_test_opts *o, sl_buf *why) {
   lua_State *L = sl_lua_state(runner);
@@ -347,15 +362,7 @@ sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, i
   int ran = run_pipeline(&ctx, pipeline, o, why);
   sl__clock_fix(INT64_MIN);
   restore_env(saved, nsaved);
-  if (ran) goto done;
-  push_raw(L, &ctx);
-  if (call_test(runner, test_idx, "result", 1, 1, why)) goto done;
-  lua_pushvalue(L, case_idx);
-  lua_insert(L, -2);
-  push_sink_names(L, &ctx);
-  if (call_test(runner, test_idx, "compare", 3, 1, why)) goto done;
-  if (lua_isstring(L, -1)) sl_buf_puts(why, lua_tostring(L, -1));
-  else v = SL_TEST_PASS;
+  if (!ran) v = judge(runner, test_idx, case_idx, &ctx, why);
 done:
   free(at);
   free(to);
