@@ -14,6 +14,7 @@
 #include "admin/admin.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
+#include "testing/testing.h"
 
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -25,6 +26,7 @@ static const char usage[] =
     "commands:\n"
     "  run FILE.lua      run a pipeline until its sources end or it is told to stop\n"
     "  check FILE.lua    load and check a pipeline without running it\n"
+    "  test [PATH...]    run the test files of pipelines (NAME_test.lua) with in-memory sources and sinks\n"
     "  meta luals|luacheck  the Lua API for editors (LuaLS definitions, a .luacheckrc)\n"
     "  help [COMMAND]    this text, a command's options, or 'help plugins'\n"
     "  version [-v]      print the version (-v: Lua library, build details)\n";
@@ -225,6 +227,7 @@ static int cmd_help(int argc, char **argv) {
   if (pc) fputs(pc->help, stdout);
   else if (strcmp(argv[1], "run") == 0) fputs(run_help, stdout);
   else if (strcmp(argv[1], "check") == 0) fputs(check_help, stdout);
+  else if (strcmp(argv[1], "test") == 0) sl__test_main(2, (char *[]){"test", "--help", NULL});
   else if (strcmp(argv[1], "plugins") == 0) help_plugins();
   else if (strcmp(argv[1], "version") == 0) puts("usage: sluice version [-v]\n\n-v: also where the Lua library is read from, the Lua and libuv\nversions and the plugins built in");
   else {
@@ -424,6 +427,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1, 0);
   if (strcmp(cmd, "check") == 0) return cmd_run(argc - 1, argv + 1, 1);
   if (strcmp(cmd, "meta") == 0) return sl__meta_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "test") == 0) return sl__test_main(argc - 1, argv + 1);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
     return cmd_help(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version(argc - 1, argv + 1);

@@ -1,10 +1,13 @@
 #include "sluice/clock.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "core/clock_fix.h"
 
 /* Howard Hinnant's days_from_civil: eras of 400 years (146097 days), the
  * year counted from March so that the leap day comes last. */
@@ -29,7 +32,15 @@ void sl_civil_from_days(int64_t z, int *y, int *m, int *d) {
   *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
+/* INT64_MIN: the real clock.  Atomic: set on the loop thread between
+ * runs, read on any. */
+static _Atomic int64_t fixed_now_ms = INT64_MIN;
+
+void sl__clock_fix(int64_t unix_ms) { atomic_store(&fixed_now_ms, unix_ms); }
+
 int64_t sl_now_ms(void) {
+  int64_t fixed = atomic_load_explicit(&fixed_now_ms, memory_order_relaxed);
+  if (fixed != INT64_MIN) return fixed;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

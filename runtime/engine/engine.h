@@ -169,6 +169,7 @@ struct sl_pipeline {
   int statefiles_busy;        /* state writes in flight */
   int reload;                 /* drain, then return SL_EXIT_RELOAD */
   int dlq_first;              /* the one sink commits source positions: dead letters go first */
+  int testing;                /* sluice test: in-memory sources and sinks, no state restored */
   uint64_t records_dropped;   /* by steps */
   pthread_mutex_t metrics_mu;
   struct sl_metric *metrics;  /* families registered by plugins */
@@ -205,6 +206,18 @@ struct sl_batch {
 };
 
 /* ---- pipeline.c ---- */
+/* What `sluice test` (runtime/testing/) does to a run: loaded is called
+ * once the pipeline is loaded and before anything is built (it puts
+ * in-memory stages in place of the sources and sinks; non-zero: the run
+ * does not happen, with the reason in err); ran after the run, before
+ * tear-down.  With hooks, no stateful step restores its state (no service
+ * is reached). */
+typedef struct sl_run_hooks {
+  void *ud;
+  int (*loaded)(sl_pipeline *p, void *ud, sl_buf *err);
+  void (*ran)(sl_pipeline *p, void *ud);
+} sl_run_hooks;
+
 typedef struct sl_run_opts {
   const char *file;
   const char *state_root;     /* NULL: $SLUICE_STATE_DIR or <pipeline folder>/.sluice */
@@ -216,6 +229,7 @@ typedef struct sl_run_opts {
   sl_buf *err_out;            /* check_only: append the error here instead, leave the log's
                                  pipeline name alone (a check beside a running pipeline) */
   const char *const *reset;   /* --reset-checkpoint: source names, NULL-terminated, or NULL */
+  const sl_run_hooks *hooks;  /* sluice test, else NULL */
 } sl_run_opts;
 
 /* sl_pipeline_main's exit code when SIGHUP asked for a reload: the pipeline

@@ -453,6 +453,28 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   return rc;
 }
 
+int sl__pipeline_keep_steps(sl_pipeline *p, int first, int last, sl_buf *err) {
+  if (first < 0) first = 0;
+  if (last >= p->nsteps) last = p->nsteps - 1;
+  if (first == 0 && last == p->nsteps - 1) return 0;
+  for (int i = 0; i < p->nsteps; i++)
+    if (i < first || i > last) free_stage(p, p->steps[i]);
+  int kept = last >= first ? last - first + 1 : 0;
+  memmove(p->steps, p->steps + first, (size_t)kept * sizeof *p->steps);
+  p->steps[kept] = NULL;
+  p->nsteps = kept;
+  /* The lanes are found again among the steps left; a step keeps its
+   * index, its place in the file, where the workers find its function. */
+  free(p->lane_step);
+  p->lane_step = NULL;
+  p->nlanes = 0;
+  for (int i = 0; i < p->nsources; i++) {
+    free(p->sources[i]->unlaned);
+    p->sources[i]->unlaned = NULL;
+  }
+  return find_lanes(p, err);
+}
+
 void sl__pipeline_unload(sl_pipeline *p) {
   sl_stage **lists[3] = {p->sources, p->steps, p->sinks};
   int counts[3] = {p->nsources, p->nsteps, p->nsinks};

@@ -80,7 +80,8 @@ static int setup_worker(worker *w, sl_buf *err) {
   for (int i = 0; i < p->nsteps; i++) {
     sl_stage *st = p->steps[i];
     w->step_fn[i] = LUA_NOREF;
-    lua_geti(L, -1, i + 1);
+    /* Its place in the file: sluice test may leave out the steps before one. */
+    lua_geti(L, -1, st->index + 1);
     if (lua_isfunction(L, -1)) {
       w->step_fn[i] = luaL_ref(L, LUA_REGISTRYINDEX);
       continue;

@@ -57,6 +57,14 @@ static void wd_cv_init(void) {
 
 static void budget_hook(lua_State *L, lua_Debug *ar);
 
+/* sluice test --coverage: the line hook every new state starts with
+ * (sandbox.c), and which the budget puts back where it would clear hooks. */
+static _Atomic(lua_Hook) line_hook;
+
+void sl_lua_set_line_hook(lua_Hook hook) { atomic_store(&line_hook, hook); }
+
+lua_Hook sl__lua_line_hook(void) { return atomic_load(&line_hook); }
+
 /* Called with wd_mu held, so s cannot be freed meanwhile.  A call over
  * budget is hooked again at every wake until it returns: whatever a script
  * does to the hook of the thread it runs on (a switch, an error raised with
@@ -186,8 +194,10 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   uint64_t seq = atomic_load(&s->seq);
   if (s->depth == 0 || atomic_load(&s->armed_seq) != seq ||
       atomic_load(&s->call_start) == 0) {
-    /* Armed for a call that has returned: not ours to stop. */
-    lua_sethook(L, NULL, 0, 0);
+    /* Armed for a call that has returned: not ours to stop.  The line
+     * hook of sluice test --coverage, if any, goes back in place. */
+    lua_Hook line = sl__lua_line_hook();
+    lua_sethook(L, line, line ? LUA_MASKLINE : 0, 0);
     return;
   }
   if (s->expired_seq != seq) {

@@ -333,6 +333,8 @@ sl_lua *sl_lua_new(const sl_lua_limits *limits, const sl_lua_grants *grants,
   /* Leave the state as a script will find it: the setup's garbage gone. */
   lua_gc(s->L, LUA_GCCOLLECT);
   if (s->call_ms && sl__budget_register(s)) goto fail;
+  lua_Hook hook = sl__lua_line_hook();
+  if (hook) lua_sethook(s->L, hook, LUA_MASKLINE, 0);
   return s;
 
 fail:

@@ -70,6 +70,12 @@ int sl_lua_set_call_ms(sl_lua *s, uint32_t call_ms);
  * while s lives: the admin endpoint asks it of a worker's state. */
 int64_t sl_lua_call_age_ms(sl_lua *s);
 
+/* Every state made from now on starts with hook as its line hook
+ * (LUA_MASKLINE): `sluice test --coverage` counts the lines that ran.  The
+ * hook runs on whatever thread runs the state; NULL: none.  Set it before
+ * any state it should see is made. */
+void sl_lua_set_line_hook(lua_Hook hook);
+
 /* Memory in use by the state, bytes. */
 size_t sl_lua_memory(sl_lua *s);
 

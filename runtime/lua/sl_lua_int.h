@@ -127,6 +127,9 @@ static inline void sl__budget_begin(sl_lua *s) {
   }
 }
 
+/* The line hook sl_lua_set_line_hook set, or NULL (budget.c). */
+lua_Hook sl__lua_line_hook(void);
+
 static inline void sl__budget_end(sl_lua *s) {
   if (s->call_ms) {
     /* A watchdog that still sees the old start arms a finished call: its
@@ -135,7 +138,12 @@ static inline void sl__budget_end(sl_lua *s) {
     /* A hook the watchdog set late fires, finds a finished call and removes
      * itself; clearing it here just saves that.  Both fields are checked: a
      * clear racing with the watchdog's set can leave either one behind. */
-    if (lua_gethook(s->L) || lua_gethookmask(s->L)) lua_sethook(s->L, NULL, 0, 0);
+    if (lua_gethook(s->L) || lua_gethookmask(s->L)) {
+      /* sluice test --coverage's line hook stays. */
+      lua_Hook line = sl__lua_line_hook();
+      if (lua_gethook(s->L) != line || lua_gethookmask(s->L) != (line ? LUA_MASKLINE : 0))
+        lua_sethook(s->L, line, line ? LUA_MASKLINE : 0, 0);
+    }
   }
 }
 
