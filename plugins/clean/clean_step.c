@@ -287,14 +287,6 @@ static block *get_block(clean_inst *in, const clean_fieldset *rs, sl_str dept, s
   return in->last = b;
 }
 
-/* One writer per block: a relaxed load and store is an increment that
- * readers on other threads may see late but never torn. */
-static inline void count(block *b, int slot, int outcome) {
-  if (!b) return;
-  _Atomic uint64_t *c = &b->n[slot * 4 + outcome];
-  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
-}
-
 typedef struct group {
   sl_str dept, feed;
   const clean_fieldset *rs;
