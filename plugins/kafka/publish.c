@@ -404,6 +404,11 @@ static void summary(pub_run *r, int code) {
   double secs = (double)(sl_mono_ms() - r->started_ms) / 1000.0;
   printf("%s: feed %s%s%s\n", r->path, r->feed->id, r->o->dry_run ? "" : " -> ",
          r->o->dry_run ? " (dry run: nothing sent)" : r->feed->topic);
+  if (code != PUB_EXIT_ALL && code != PUB_EXIT_REJECTED && !r->nrows) {
+    printf("  %s%s\n  nothing was sent\n", code == PUB_EXIT_KAFKA ? "Kafka failed: " : "", r->kafka_error);
+    fflush(stdout);
+    return;
+  }
   printf("  read       %8llu rows %s\n", (unsigned long long)r->nrows, pub_input_how(r->in));
   printf("  valid      %8llu\n", (unsigned long long)r->valid);
   printf("  rejected   %8llu%s%s\n", (unsigned long long)r->rejected, r->rejected ? " -> " : "",
@@ -444,6 +449,7 @@ int pub_file(const pub_opts *o, const sl_catalog *cat, const sl_catalog_feed *fe
   code = PUB_EXIT_KAFKA;
   if (!o->dry_run && pub_sender_new(o, feed->topic, delivered, &r, &r.snd, &err)) {
     snprintf(r.kafka_error, sizeof r.kafka_error, "%.*s", (int)err.len, err.ptr);
+    code = PUB_EXIT_USAGE;   /* the settings given were refused */
     summary(&r, code);
     goto done;
   }

@@ -51,7 +51,7 @@ static rd_kafka_t *client(pub_sender *s, rd_kafka_type_t type, sl_buf *err) {
                               ? kafka_conf_new(&s->kc, producer_defaults, s->o->xconf, NULL, producer_forced)
                               : kafka_conf_new(&s->kc, scan_defaults, s->o->xconf, NULL, NULL);
   if (!conf) {
-    sl_buf_puts(err, "invalid Kafka settings (see above)");
+    sl_buf_puts(err, "the Kafka settings were refused (see above)");
     return NULL;
   }
   if (type == RD_KAFKA_PRODUCER) rd_kafka_conf_set_dr_msg_cb(conf, delivered);
