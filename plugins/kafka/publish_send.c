@@ -100,12 +100,24 @@ static int partitions(rd_kafka_t *rk, const char *topic, int32_t *ids, int max, 
   return n;
 }
 
+/* A partition's first and end offsets.  A topic just created has no
+ * leader for a moment ("not leader for partition"): errors are retried for
+ * up to 30 s. */
+static rd_kafka_resp_err_t watermarks(rd_kafka_t *rk, const char *topic, int32_t part, int64_t *lo, int64_t *hi) {
+  int64_t deadline = sl_mono_ms() + 30000;
+  for (;;) {
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, part, lo, hi, 10000);
+    if (!e || sl_mono_ms() > deadline) return e;
+    rd_kafka_poll(rk, 200);
+  }
+}
+
 int pub_sender_ends(pub_sender *s, pub_journal *j, sl_buf *err) {
   int n = partitions(s->rk, s->topic, j->part, PUB_MAX_PARTS, err);
   if (n < 0) return SL_EIO;
   for (int i = 0; i < n; i++) {
     int64_t lo, hi;
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(s->rk, s->topic, j->part[i], &lo, &hi, 15000);
+    rd_kafka_resp_err_t e = watermarks(s->rk, s->topic, j->part[i], &lo, &hi);
     if (e) {
       sl_buf_printf(err, "%s [%d]: cannot read where it ends: %s", s->topic, (int)j->part[i], rd_kafka_err2str(e));
       return SL_EIO;
@@ -166,7 +178,7 @@ int pub_sender_scan(pub_sender *s, const pub_journal *j, void (*seen)(void *ud, 
   rd_kafka_topic_partition_list_t *ends = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
   for (int i = 0; i < n && !rc; i++) {
     int64_t lo, hi, start = from_of(j, ids[i]);
-    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, s->topic, ids[i], &lo, &hi, 15000);
+    rd_kafka_resp_err_t e = watermarks(rk, s->topic, ids[i], &lo, &hi);
     if (e) {
       sl_buf_printf(err, "%s [%d]: %s", s->topic, (int)ids[i], rd_kafka_err2str(e));
       rc = SL_EIO;

@@ -69,7 +69,9 @@ def check_dry_runs(t, b, catalog, topic):
     code, out, err = pt.publish(t, catalog, ["gbk.csv"], "--dry-run", "--encoding", "gbk")
     st.assert_eq(code, 0, "exit code of --dry-run --encoding gbk")
     st.assert_true("reading gbk.csv as GBK (--encoding)" in err, "--encoding overrides detection", err)
-    st.assert_eq(kt.partitions(b, topic), 0, "partitions of the topic after dry runs (nothing sent)")
+    # (Asking creates the topic: the publish that follows meets a topic whose
+    # partitions may not have a leader yet, as a department's new topic may.)
+    st.assert_eq(kt.count(b, topic), 0, "messages on the topic after dry runs (nothing sent)")
 
 
 def check_messages(b, topic):
