@@ -253,7 +253,11 @@ static sl_value typed(const pub_input *in, const sl_catalog_field *f, const char
     case SL_FIELD_NUMBER: {
       char *end;
       double d = strtod(s, &end);
+      /* 45.0 is sent as 45, so that a CSV's "45.0" and a sheet's 45 give
+       * the same message (and ce_id). */
       if (whole_int(s, &i)) v = (sl_value){.type = SL_T_INT, .u.i = i};
+      else if (end != s && !*end && isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0)
+        v = (sl_value){.type = SL_T_INT, .u.i = (int64_t)d};
       else if (end != s && !*end && isfinite(d)) v = (sl_value){.type = SL_T_DOUBLE, .u.d = d};
       break;
     }
