@@ -280,6 +280,9 @@ static sl_value typed(const pub_input *in, const sl_catalog_field *f, const char
 /* Adds one text cell to rec under its field's name; an empty cell is no field. */
 static int put_cell(const pub_input *in, sl_record *rec, sl_arena *a, const char *name, size_t nlen,
                     const char *s, size_t n) {
+  /* A heading typed with a stray space ("姓名 ") still names its field. */
+  while (nlen && (*name == ' ' || *name == '\t')) name++, nlen--;
+  while (nlen && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t')) nlen--;
   if (!n || !nlen) return 0;
   const sl_catalog_field *f = field_of(in->feed, name, nlen);
   char *copy = sl_arena_strndup(a, s, n);
