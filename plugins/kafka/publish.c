@@ -277,6 +277,21 @@ static int send_row(pub_run *r, uint64_t row, sl_record *rec, sl_arena *a, sl_bu
   return rc;
 }
 
+/* What ce_id is made of: the feed, the key and the content, so that the
+ * same row is the same event and a corrected one a new event ("a\0b" is
+ * not "ab\0"). */
+static int event_hash(pub_run *r, const sl_buf *key, const sl_buf *value, XXH128_hash_t *h) {
+  sl_buf *ev = &r->line;
+  ev->len = 0;
+  sl_buf_append(ev, r->feed->id, strlen(r->feed->id) + 1);
+  sl_buf_append(ev, key->ptr, key->len);
+  sl_buf_putc(ev, 0);
+  sl_buf_append(ev, value->ptr, value->len);
+  if (ev->oom) return SL_ENOMEM;
+  *h = XXH3_128bits(ev->ptr, ev->len);
+  return 0;
+}
+
 /* Checks one row and rejects, skips or sends it.  Non-zero stops the file. */
 static int one_row(pub_run *r, uint64_t row, int line, sl_record *rec, sl_arena *a, const char *unreadable,
                    sl_buf *key, sl_buf *value) {
@@ -302,15 +317,8 @@ static int one_row(pub_run *r, uint64_t row, int line, sl_record *rec, sl_arena 
   r->valid++;
   value->len = 0;
   sl_json_encode_record(value, rec);
-  /* The event: feed, key and content ("a\0b" is not "ab\0"). */
-  sl_buf *ev = &r->line;
-  ev->len = 0;
-  sl_buf_append(ev, r->feed->id, strlen(r->feed->id) + 1);
-  sl_buf_append(ev, key->ptr, key->len);
-  sl_buf_putc(ev, 0);
-  sl_buf_append(ev, value->ptr, value->len);
-  if (ev->oom) return SL_ENOMEM;
-  XXH128_hash_t h = XXH3_128bits(ev->ptr, ev->len);
+  XXH128_hash_t h;
+  if (event_hash(r, key, value, &h)) return SL_ENOMEM;
   if (r->o->dry_run || row < r->resume || idset_has(&r->seen, h)) {
     r->skipped += !r->o->dry_run;
     settle(r, row);
