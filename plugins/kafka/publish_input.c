@@ -24,6 +24,7 @@
 #include "publish.h"
 #include "sluice/clock.h"
 #include "sluice/sheet.h"
+#include "sluice/text.h"
 
 enum { F_CSV = 1, F_JSONL, F_XLSX };
 
@@ -97,7 +98,8 @@ static int decode_text(pub_input *in, const char *encoding, sl_buf *err) {
     why = "--encoding";
   }
   snprintf(in->how, sizeof in->how, "as %s%s (%s)", name, bom ? " with a byte order mark" : "", why);
-  if (!strcmp(name, "UTF-8")) {
+  size_t bad;
+  if (!strcmp(name, "UTF-8") && (bad = sl_utf8_check(in->data + bom, in->n - bom)) == in->n - bom) {
     in->text = in->data + bom;
     in->len = in->n - bom;
     return 0;

@@ -43,15 +43,26 @@ int sl_text_detect(const char *p, size_t n, char *name, size_t cap, size_t *bom)
     uchardet_data_end(ud);
     guess = uchardet_get_charset(ud);
   }
-  /* No guess, or a guess that is no Chinese encoding for bytes that are
-   * not UTF-8: GB18030 reads every byte sequence the others do not, and
-   * the report says it was a guess. */
-  snprintf(name, cap, "%s", !guess || !*guess || is_gb(guess) ? "GB18030" : guess);
+  /* No guess, a Chinese one, or one these bytes cannot be (UTF-8 or
+   * ASCII: they are not valid UTF-8): GB18030, which reads what the others
+   * do not; the report says it was a guess. */
+  int impossible = guess && (!strcasecmp(guess, "UTF-8") || !strcasecmp(guess, "ASCII"));
+  snprintf(name, cap, "%s", !guess || !*guess || impossible || is_gb(guess) ? "GB18030" : guess);
   if (ud) uchardet_delete(ud);
   return 1;
 }
 
 int sl_text_to_utf8(const char *from, const char *p, size_t n, sl_buf *out, sl_buf *err) {
+  /* glibc's iconv copies "UTF-8" to "UTF-8" without checking it. */
+  if (!strcasecmp(from, "UTF-8") || !strcasecmp(from, "UTF8")) {
+    size_t ok = sl_utf8_check(p, n);
+    if (ok < n) {
+      sl_buf_printf(err, "not valid UTF-8 at byte %zu", ok);
+      return SL_EPARSE;
+    }
+    sl_buf_append(out, p, n);
+    return out->oom ? SL_ENOMEM : 0;
+  }
   iconv_t cd = iconv_open("UTF-8", from);
   if (cd == (iconv_t)-1) {
     sl_buf_printf(err, "unknown encoding '%s'", from);

@@ -219,9 +219,24 @@ TEST(detect_and_convert_gbk) {
   ASSERT_STR_EQ(err.ptr, "not valid GB18030 at byte 2");
   err.len = 0;
   ASSERT_EQ(sl_text_to_utf8("NO-SUCH-CHARSET", "a", 1, &out, &err), SL_EINVAL);
+  /* iconv would copy invalid "UTF-8" as it is. */
+  err.len = 0;
+  ASSERT_EQ(sl_text_to_utf8("UTF-8", "ab\xF5\xBC", 4, &out, &err), SL_EPARSE);
+  sl_buf_putc(&err, 0);
+  ASSERT_STR_EQ(err.ptr, "not valid UTF-8 at byte 2");
   sl_buf_free(&out);
   sl_buf_free(&err);
 }
 
+/* Bytes that are not UTF-8, which uchardet nevertheless calls UTF-8 (found
+ * by fuzz_xlsx): read as GB18030, a guess. */
+TEST(detect_never_invalid_utf8) {
+  static const char bytes[] = "src_id,\xcd\xb7\xf5\xbc\xb5\x80\x02\x00``\x00\x00\n";
+  char name[32];
+  size_t bom;
+  ASSERT_EQ(sl_text_detect(bytes, sizeof bytes - 1, name, sizeof name, &bom), 1);
+  ASSERT_STR_EQ(name, "GB18030");
+}
+
 RUN_TESTS(cells_as_text, sheet_by_name_or_number, date1904, not_a_workbook, detect_certain,
-          detect_and_convert_gbk)
+          detect_and_convert_gbk, detect_never_invalid_utf8)
