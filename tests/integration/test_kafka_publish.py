@@ -72,6 +72,9 @@ def check_dry_runs(t, b, catalog, topic):
     code, out, err = pt.publish(t, catalog, ["gbk.csv"], "--dry-run", "--encoding", "gbk")
     st.assert_eq(code, 0, "exit code of --dry-run --encoding gbk")
     st.assert_true("reading gbk.csv as GBK (--encoding)" in err, "--encoding overrides detection", err)
+    code, _, err = pt.publish(t, catalog, ["gbk.csv"], "--dry-run", "--encoding", "utf-8")
+    st.assert_eq(code, 2, "exit code of --encoding utf-8 on a GBK file")
+    st.assert_true("gbk.csv: not valid UTF-8 at byte" in err, "where the file stops being UTF-8", err)
     # (Asking creates the topic: the publish that follows meets a topic whose
     # partitions may not have a leader yet, as a department's new topic may.)
     st.assert_eq(kt.count(b, topic), 0, "messages on the topic after dry runs (nothing sent)")
