@@ -304,7 +304,6 @@ static const char *type_problem(int type, const sl_value *v, sl_str text) {
   return NULL;
 }
 
-
 int clean_fieldset_check(const clean_fieldset *rs, clean_ctx *cx, sl_record *rec, sl_arena *a,
                          const char *stage, sl_field_outcome *oc, _Atomic uint64_t *counts,
                          sl_buf *msg) {
