@@ -152,7 +152,6 @@ static void derived_last(clean_fieldset *rs) {
   }
 }
 
-
 /* The counters' slots: one per field (rule "*") and one per rule. */
 int clean_fieldset_slots(clean_fieldset *rs) {
   for (int i = 0; i < rs->nfields; i++) {
