@@ -27,7 +27,8 @@
 /* What a source or sink shares with the callbacks librdkafka calls: the
  * opaque of its rd_kafka_t. */
 typedef struct kafka_client {
-  sl_stage *st;
+  sl_stage *st;               /* NULL for a command's client (sluice publish) */
+  const char *name;           /* its name in messages when st is NULL */
   rd_kafka_t *rk;
   const char *brokers;        /* for messages: "cannot reach Kafka brokers ..." */
   int all_down;               /* every broker was down and none answered since */

@@ -26,6 +26,11 @@ int kafka_conf_is_secret(const char *key) {
   return 0;
 }
 
+/* Who the client's messages are from: its stage, or the command that
+ * made it (kc->st NULL: `sluice publish`). */
+static const char *kc_name(const kafka_client *kc) { return kc->st ? sl_stage_name(kc->st) : kc->name; }
+static const char *kc_where(const kafka_client *kc) { return kc->st ? sl_stage_where(kc->st) : kc->name; }
+
 /* librdkafka's syslog levels (0 emerg .. 7 debug) to sluice's. */
 static sl_log_level map_level(int level) {
   if (level <= 3) return SL_LOG_ERROR;
@@ -42,21 +47,21 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
    * it with the broker list and without repeating itself every backoff. */
   if (strcmp(fac, "FAIL") == 0) l = SL_LOG_DEBUG;
   if (!sl_log_enabled(l)) return;
-  sl_log(l, kc ? sl_stage_name(kc->st) : "kafka", "librdkafka %s: %s", fac, buf);
+  sl_log(l, kc ? kc_name(kc) : "kafka", "librdkafka %s: %s", fac, buf);
 }
 
 void kafka_client_alive(kafka_client *kc) {
   if (!kc->all_down) return;
   kc->all_down = 0;
   kc->last_err = 0;
-  sl_log_info(sl_stage_name(kc->st), "Kafka brokers %s are reachable again", kc->brokers);
+  sl_log_info(kc_name(kc), "Kafka brokers %s are reachable again", kc->brokers);
 }
 
 /* Served from the client's queue: on the loop thread, or on the thread that
  * closes the consumer (kc->off_loop). */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   kafka_client *kc = opaque;
-  const char *name = sl_stage_name(kc->st);
+  const char *name = kc_name(kc);
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char why[512];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
@@ -101,10 +106,10 @@ static int set(kafka_client *kc, rd_kafka_conf_t *conf, const char *k, const cha
   if (rd_kafka_conf_set(conf, k, v, err, sizeof err) == RD_KAFKA_CONF_OK) return 0;
   /* librdkafka's message may quote the value: keep secrets out of the log. */
   if (kafka_conf_is_secret(k))
-    sl_log_error(sl_stage_name(kc->st), "%s: %s: invalid librdkafka setting '%s' (value not shown)",
-                 sl_stage_where(kc->st), origin, k);
+    sl_log_error(kc_name(kc), "%s: %s: invalid librdkafka setting '%s' (value not shown)",
+                 kc_where(kc), origin, k);
   else
-    sl_log_error(sl_stage_name(kc->st), "%s: %s: %s", sl_stage_where(kc->st), origin, err);
+    sl_log_error(kc_name(kc), "%s: %s: %s", kc_where(kc), origin, err);
   return -1;
 }
 
@@ -119,10 +124,10 @@ rd_kafka_conf_t *kafka_conf_new(kafka_client *kc, const char *const *defaults,
   for (char **p = user_map; p && *p; p += 2) {
     if (strcmp(p[0], "bootstrap.servers") == 0 || strcmp(p[0], "metadata.broker.list") == 0 ||
         in_list(managed, p[0], 1) || in_list(forced, p[0], 2)) {
-      sl_log_error(sl_stage_name(kc->st),
+      sl_log_error(kc_name(kc),
                    "%s: librdkafka setting '%s' is managed by sluice and cannot be set here "
                    "(see docs/kafka.md)",
-                   sl_stage_where(kc->st), p[0]);
+                   kc_where(kc), p[0]);
       goto fail;
     }
     if (set(kc, conf, p[0], p[1], "librdkafka")) goto fail;

@@ -48,6 +48,7 @@
 #include <lua.h>
 
 #include "kafka_sink.h"
+#include "publish.h"
 #include "sluice/clock.h"
 #include "sluice/log.h"
 
@@ -713,4 +714,5 @@ const sl_plugin kafka_sink_plugin = {
     .write = ksink_write,
     .flush = ksink_flush,
     .caps = SL_CAN_EXACTLY_ONCE,
+    .commands = publish_commands,
 };

@@ -1490,10 +1490,10 @@ static const sl_stateful match_stateful = {
 
 static const sl_plugin_command match_commands[] = {
     {"train", "train an sl.match step's model on a sample (u, m by EM, no labels)", match_train_help,
-     match_train_command},
+     match_train_command, NULL},
     {"explain", "why two records match or not under an sl.match step's model", match_explain_help,
-     match_explain_command},
-    {NULL, NULL, NULL, NULL},
+     match_explain_command, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 const sl_plugin match_plugin = {

@@ -709,8 +709,8 @@ static const sl_option quality_options[] = {
 
 static const sl_plugin_command quality_commands[] = {
     {"report", "the monthly (or daily) data-sharing evaluation of every department, html, csv or json",
-     quality_report_help, quality_report_command},
-    {NULL, NULL, NULL, NULL},
+     quality_report_help, quality_report_command, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static const sl_stateful quality_stateful = {

@@ -364,6 +364,10 @@ done:
 /* sluice NAME PIPELINE.lua [--step STEP] ARGS...: a plugin's command.
  * --step is taken out; the plugin gets NAME and the other arguments. */
 static int cmd_plugin(const sl_plugin_command *pc, int argc, char **argv) {
+  if (pc->main) {
+    sl_log_setup(SL_LOG_WARN, SL_LOG_TEXT, 2);
+    return pc->main(argc, argv);
+  }
   const char *file = NULL, *step = NULL;
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
   if (!rest) return 1;

@@ -116,6 +116,12 @@ int sl_catalog_is(struct lua_State *L, int idx);
 int sl_catalog_load(struct lua_State *L, int idx, sl_catalog **out, sl_buf *err);
 void sl_catalog_free(sl_catalog *c);
 
+/* Reads the catalog that the Lua file at path returns (sl.catalog { ... }),
+ * outside any pipeline: the file runs sandboxed, with require("sluice")
+ * and its own folder on the module path.  0, or a negative SL_E* with
+ * "path:line: message" in err.  Free with sl_catalog_free. */
+int sl_catalog_load_file(const char *path, sl_catalog **out, sl_buf *err);
+
 /* The feed a record belongs to: by department and feed (a feed "births.v2"
  * is feed "births"), else by the topic or table it came from (origin).
  * NULL when the catalog has none. */

@@ -100,6 +100,11 @@ typedef struct sl_plugin_command {
   const char *summary;    /* one line for `sluice help` */
   const char *help;       /* `sluice help NAME` */
   int (*run)(sl_stage *st, int argc, char **argv);
+  /* Instead of run, for a command that takes no pipeline (`sluice
+   * publish`): called with every argument after `sluice` (argv[0] is the
+   * command's name); returns the exit code.  Logging goes to stderr at
+   * warn. */
+  int (*main)(int argc, char **argv);
 } sl_plugin_command;
 
 /* ---- pages a plugin adds to the admin endpoint ---- */
