@@ -735,10 +735,10 @@ void sl_config_open(lua_State *L, const sl_config_ctx *ctx) {
 int sl_config_load(sl_lua *s, const char *file, sl_buf *err) {
   lua_State *L = sl_lua_state(s);
   if (sl_lua_dofile(s, file, 1, err)) {
-    if (sl_lua_timed_out(s)) {
+    if (sl_lua_timed_out(s) || sl_lua_over_memory(s)) {
       sl_buf msg = SL_BUF_INIT;
-      sl_buf_printf(&msg, "%s: the top level of the file ran out of its time budget (%.*s)", file,
-                    (int)err->len, err->ptr ? err->ptr : "");
+      sl_buf_printf(&msg, "%s: the top level of the file ran out of its %s budget (%.*s)", file,
+                    sl_lua_timed_out(s) ? "time" : "memory", (int)err->len, err->ptr ? err->ptr : "");
       sl_buf_free(err);
       *err = msg;
     }

@@ -359,19 +359,26 @@ static int add_dlq(sl_pipeline *p, lua_State *L, int desc, sl_buf *err) {
   return 0;
 }
 
-/* Evaluates the file in a probe state with the default sandbox, to learn
- * the pipeline's limits and grants.  The probe has every grant: the file
- * may use at its top level what it grants its scripts, and grants are only
- * known once it has run. */
+/* Evaluates the file in a probe state with the default sandbox and no
+ * grant, to learn the pipeline's limits and grants.  A grant is what the
+ * file says its scripts may do; nothing may use it before the file has said
+ * so: `sluice check` of a file that grants nothing runs no command and
+ * opens no file, whatever its top level tries (docs/pipelines.md).  A top
+ * level that reaches for a granted library fails here, with a hint. */
 static int probe_settings(sl_pipeline *p, const sl_run_opts *o, const sl_config_ctx *ctx,
                           sl_buf *err) {
   sl_lua_limits lim = {.memory_bytes = (size_t)256 << 20, .call_ms = SL_LOAD_MS};
-  sl_lua_grants all = {.io = 1, .os = 1, .c_modules = 1, .debug = 1};
-  sl_lua *probe = sl_lua_new(&lim, &all, p->search_path);
+  sl_lua_grants none = {0};
+  sl_lua *probe = sl_lua_new(&lim, &none, p->search_path);
   if (!probe) return SL_ENOMEM;
   sl_config_open(sl_lua_state(probe), ctx);
   int rc = sl_config_load(probe, o->file, err);
   if (!rc) read_settings(sl_lua_state(probe), lua_gettop(sl_lua_state(probe)), &p->set, o->workers);
+  else if (err->ptr && strstr(err->ptr, "a nil value (")) {
+    err->len = strcspn(err->ptr, "\n");
+    sl_buf_puts(err, " (the top level of a pipeline file runs once without grants before they are "
+                     "known: use io, os and debug inside functions; docs/pipelines.md)");
+  }
   sl_lua_free(probe);
   return rc;
 }

@@ -117,6 +117,7 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
             (s->mem_refused &&
              (status == LUA_ERRERR || (len == strlen("not enough memory") &&
                                        memcmp(text, "not enough memory", len) == 0)));
+  s->over_memory = mem && s->mem_refused;
   if (err) {
     if (timed_out) {
       sl_buf_puts(err, s->budget_msg);
@@ -149,6 +150,8 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
 }
 
 int sl_lua_timed_out(sl_lua *s) { return s->timed_out; }
+
+int sl_lua_over_memory(sl_lua *s) { return s->over_memory; }
 
 /* ---- files ---- */
 

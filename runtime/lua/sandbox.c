@@ -98,6 +98,11 @@ static void remove_field(lua_State *L, int idx, const char *name) {
 
 /* ---- require ---- */
 
+/* What package.loaded[name] holds while that module's file runs: a module
+ * that requires itself, directly or through others, is told so at once
+ * instead of recursing until the C stack overflows. */
+static const char loading_key = 0;
+
 /* require(name): package.loaded, then package.preload, then name with dots
  * as slashes + ".lua" and + "/init.lua" in each search directory, loaded as
  * text with chunkname "@<path>", then (if granted) the C searchers. */
@@ -110,6 +115,9 @@ static int sb_require(lua_State *L) {
   luaL_checkstack(L, 8, NULL);
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);           /* 2 */
   lua_getfield(L, 2, name);
+  if (lua_touserdata(L, -1) == &loading_key)
+    return luaL_error(L, "module '%s' requires itself (directly or through other modules) "
+                         "while it is being loaded", name);
   if (lua_toboolean(L, -1)) return 1;
   lua_settop(L, 2);
 
@@ -177,13 +185,22 @@ static int sb_require(lua_State *L) {
     }
   }
 
+  lua_pushlightuserdata(L, (void *)&loading_key);
+  lua_setfield(L, 2, name);
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 4);
-  lua_call(L, 2, 1);                          /* [-3,+1] what the module returned */
+  /* Protected only to take the marker away again: the error goes on as it
+   * was (a budget error too: no Lua instruction runs in between). */
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {     /* [-3,+1] what the module returned */
+    lua_pushnil(L);
+    lua_setfield(L, 2, name);
+    return lua_error(L);
+  }
   if (!lua_isnil(L, -1)) lua_setfield(L, 2, name);
   else lua_pop(L, 1);
-  if (lua_getfield(L, 2, name) == LUA_TNIL) {
+  lua_getfield(L, 2, name);
+  if (lua_isnil(L, -1) || lua_touserdata(L, -1) == &loading_key) {
     lua_pop(L, 1);
     lua_pushboolean(L, 1);
     lua_pushvalue(L, -1);

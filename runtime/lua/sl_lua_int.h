@@ -61,6 +61,7 @@ struct sl_lua {
   /* ---- calls ---- */
   int msgh_len;                 /* length of the message the handler saw, -1 if none */
   int timed_out;                /* the last failed call was stopped by the time budget */
+  int over_memory;              /* ... or by the memory budget */
 
   /* ---- record views ---- */
   uint64_t epoch;               /* views pushed before the last expire are dead */

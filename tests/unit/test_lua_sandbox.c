@@ -192,11 +192,13 @@ static void make_modules(void) {
   write_file("pkg/noret.lua", "X = 1\n");
   write_file("pkg/bad.lua", "return {\n");
   write_file("pkg/fails.lua", "error('module refuses')\n");
+  write_file("pkg/loop1.lua", "return require 'pkg.loop2'\n");
+  write_file("pkg/loop2.lua", "return require 'pkg.loop1'\n");
 }
 
 static void remove_modules(void) {
   const char *files[] = {"pkg/a.lua", "pkg/sub/init.lua", "pkg/noret.lua", "pkg/bad.lua",
-                         "pkg/fails.lua", "pkg/sub", "pkg", "script.lua", ""};
+                         "pkg/fails.lua", "pkg/loop1.lua", "pkg/loop2.lua", "pkg/sub", "pkg", "script.lua", ""};
   char path[256];
   for (int i = 0; files[i][0]; i++) {
     snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);
@@ -243,6 +245,20 @@ TEST(test_require) {
   ASSERT_EQ(run(s, "require 'pkg.fails'", 0, &err), SL_ELUA);
   snprintf(expect, sizeof expect, "%s/pkg/fails.lua:1: module refuses", tmpdir);
   ASSERT_STR_EQ(err.ptr, expect);
+  /* Again: the same error, not a loop (the failed load left no marker). */
+  ASSERT_EQ(run(s, "require 'pkg.fails'", 0, &err), SL_ELUA);
+  ASSERT_STR_EQ(err.ptr, expect);
+
+  /* Two modules that require each other: said at once, naming the loop. */
+  ASSERT_EQ(run(s, "require 'pkg.loop1'", 0, &err), SL_ELUA);
+  snprintf(expect, sizeof expect,
+           "%s/pkg/loop2.lua:1: module 'pkg.loop1' requires itself (directly or through other "
+           "modules) while it is being loaded", tmpdir);
+  ASSERT_STR_EQ(err.ptr, expect);
+  ASSERT_EQ(run(s, "return package.loaded['pkg.loop1'] == nil and package.loaded['pkg.loop2'] == nil",
+                1, &err), 0);
+  ASSERT(lua_toboolean(L, -1));
+  lua_settop(L, 0);
 
   /* A C module is not found without the grant, even where one is installed. */
   ASSERT_EQ(run(s, "require 'cjson'", 0, &err), SL_ELUA);

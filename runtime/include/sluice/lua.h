@@ -43,6 +43,8 @@ int sl_lua_pcall(sl_lua *s, int nargs, int nresults, sl_buf *err, sl_buf *trace)
  * (rather than failing on its own): a plugin may stop on that where it
  * would go on past an error of the script.  Owner thread only. */
 int sl_lua_timed_out(sl_lua *s);
+/* The same for the memory budget. */
+int sl_lua_over_memory(sl_lua *s);
 
 /* ---- values ---- */
 
