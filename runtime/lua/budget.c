@@ -188,22 +188,14 @@ int64_t sl_lua_call_age_ms(sl_lua *s) {
 
 /* ---- the hook ---- */
 
-static void budget_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  sl_lua *s = sl__lua_from(L);
-  uint64_t seq = atomic_load(&s->seq);
-  if (s->depth == 0 || atomic_load(&s->armed_seq) != seq ||
-      atomic_load(&s->call_start) == 0) {
-    /* Armed for a call that has returned: not ours to stop.  The line
-     * hook of sluice test --coverage, if any, goes back in place. */
-    lua_Hook line = sl__lua_line_hook();
-    lua_sethook(L, line, line ? LUA_MASKLINE : 0, 0);
-    return;
-  }
+/* Stops the current call, which the watchdog found over budget (seq): the
+ * first time, the message names where the Lua code at stack level `level`
+ * was. */
+static void raise_over_budget(lua_State *L, sl_lua *s, uint64_t seq, int level) {
   if (s->expired_seq != seq) {
     s->expired_seq = seq;
     lua_Debug d;
-    if (lua_getstack(L, 0, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
+    if (lua_getstack(L, level, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
       snprintf(s->budget_msg, sizeof s->budget_msg, "time budget of %u ms exceeded in %s:%d",
                s->call_ms, d.short_src, d.currentline);
     else
@@ -212,6 +204,32 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
   }
   lua_pushstring(L, s->budget_msg);
   lua_error(L);
+}
+
+/* Whether the watchdog armed the current call of s (seq). */
+static int armed_now(sl_lua *s, uint64_t seq) {
+  return s->depth > 0 && atomic_load(&s->armed_seq) == seq && atomic_load(&s->call_start) != 0;
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  sl_lua *s = sl__lua_from(L);
+  uint64_t seq = atomic_load(&s->seq);
+  if (!armed_now(s, seq)) {
+    /* Armed for a call that has returned: not ours to stop.  The line
+     * hook of sluice test --coverage, if any, goes back in place. */
+    lua_Hook line = sl__lua_line_hook();
+    lua_sethook(L, line, line ? LUA_MASKLINE : 0, 0);
+    return;
+  }
+  raise_over_budget(L, s, seq, 0);
+}
+
+void sl__budget_poll(lua_State *L) {
+  sl_lua *s = sl__lua_from(L);
+  if (!s || !s->call_ms) return;
+  uint64_t seq = atomic_load(&s->seq);
+  if (armed_now(s, seq)) raise_over_budget(L, s, seq, 1);
 }
 
 void sl__budget_recheck(lua_State *L) {

@@ -4,7 +4,8 @@
  * the bridge: it calls into every other file and none calls into it.
  *
  * What a script gets is decided here and nowhere else: base (without dofile
- * and loadfile, with a load that takes text only), string (without dump),
+ * and loadfile, with a load that takes text only), string (without dump, its
+ * pattern functions ours so that the time budget stops them: pattern.c),
  * table, math, utf8, coroutine, and os.time/clock/date/difftime.  Grants add
  * io, all of os, C modules and debug.  Bytecode never loads, granted or not:
  * a crafted binary chunk can break the VM's memory safety. */
@@ -79,6 +80,42 @@ static int sb_rep(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, nargs, 1);
+  return 1;
+}
+
+/* table.move(a1, f, e, t [, a2]) over a range the memory budget does not
+ * bound (the elements may all be nil: table.move({}, 1, 1e15, 2)) would
+ * loop in C, out of the time budget's reach.  Moved in slices of MOVE_SLICE
+ * by the original, the budget polled between them; the slices go in the
+ * order that keeps an overlapping move within one table right. */
+#define MOVE_SLICE 4096
+static int sb_move(lua_State *L) {
+  lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+  lua_Integer t = luaL_checkinteger(L, 4);
+  int tt = lua_isnoneornil(L, 5) ? 1 : 5;
+  if (e < f || (lua_Unsigned)e - (lua_Unsigned)f < MOVE_SLICE) {   /* small: the original does it all */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+  }
+  luaL_argcheck(L, f > 0 || e < LUA_MAXINTEGER + f, 3, "too many elements to move");
+  lua_Integer n = e - f + 1;
+  luaL_argcheck(L, t <= LUA_MAXINTEGER - n + 1, 4, "destination wrap around");
+  int down = !(t > e || t <= f || (tt != 1 && !lua_compare(L, 1, tt, LUA_OPEQ)));
+  for (lua_Integer done = 0; done < n; done += MOVE_SLICE) {
+    lua_Integer k = n - done < MOVE_SLICE ? n - done : MOVE_SLICE;
+    lua_Integer at = down ? n - done - k : done;   /* the slice's offset in the range */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, f + at);
+    lua_pushinteger(L, f + at + k - 1);
+    lua_pushinteger(L, t + at);
+    lua_pushvalue(L, tt);
+    lua_call(L, 5, 0);
+    sl__budget_poll(L);
+  }
+  lua_pushvalue(L, tt);
   return 1;
 }
 
@@ -312,9 +349,14 @@ static int setup(lua_State *L) {
   lua_setfield(L, -2, "setmetatable");
   lua_pop(L, 1);
 
+  lua_getglobal(L, LUA_TABLIBNAME);
+  wrap_field(L, -1, "move", sb_move);
+  lua_pop(L, 1);
+
   lua_getglobal(L, LUA_STRLIBNAME);
   remove_field(L, -1, "dump");
   wrap_field(L, -1, "rep", sb_rep);
+  sl__pattern_open(L, -1);
   lua_pop(L, 1);
 
   /* Strings share one metatable, and its __index is the string table: with

@@ -4,6 +4,7 @@
  *
  *   sandbox.c                   sl_lua_new: a state with its libraries
  *   call.c   budget_lib.c       calls; budget-aware pcall and coroutines
+ *   pattern.c                   string patterns the budget can stop
  *   state.c  record_view.c  json_lua.c
  *   budget.c value_lua.c        watchdog and hook; values <-> Lua
  *   this header                 the struct and the tiny helpers, inline
@@ -107,6 +108,12 @@ void sl__budget_switch(sl_lua *s, lua_State *co);
  * wherever a library function caught an error. [-0,+0,v] */
 void sl__budget_recheck(lua_State *L);
 
+/* Raises the budget error if the watchdog found the current call over
+ * budget: for C functions that may run long without running Lua code
+ * (pattern.c), where the hook never fires.  Cheap: two atomic loads.
+ * [-0,+0,v] */
+void sl__budget_poll(lua_State *L);
+
 /* Whether the current outermost call was stopped by the time budget. */
 static inline int sl__budget_expired(sl_lua *s) {
   return s->call_ms && s->depth > 0 &&
@@ -147,6 +154,12 @@ static inline void sl__budget_end(sl_lua *s) {
     }
   }
 }
+
+/* ---- pattern.c ---- */
+
+/* Sets find, match, gmatch and gsub in the string table at idx to the
+ * budget-aware pattern functions. [-0,+0,m] */
+void sl__pattern_open(lua_State *L, int string_table);
 
 /* ---- budget_lib.c ---- */
 

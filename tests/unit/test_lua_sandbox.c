@@ -159,6 +159,36 @@ TEST(test_string_rep_empty_is_quick) {
   sl_lua_free(s);
 }
 
+/* table.move in slices gives what Lua's gives in one go, overlapping or
+ * not, both directions, another table, and the errors. */
+TEST(test_table_move_slices) {
+  static const char code[] =
+      "local function sum(f, e, t, other)\n"
+      "  local x = {} for i = 1, 20000 do x[i] = i end\n"
+      "  local y = other and { 'keep' } or x\n"
+      "  local r = table.move(x, f, e, t, other and y or nil)\n"
+      "  local h = (r == y) and 1 or 0\n"
+      "  for k, v in pairs(y) do h = (h * 31 + k * 7 + (tonumber(v) or 5)) % 1000000007 end\n"
+      "  return h\n"
+      "end\n"
+      "local ok1, e1 = pcall(table.move, {}, -5, math.maxinteger, 1)\n"
+      "local ok2, e2 = pcall(table.move, {}, 1, 10000, math.maxinteger - 10)\n"
+      "return table.concat({ sum(1, 20000, 5), sum(100, 15000, 50), sum(1, 20000, 1, true),\n"
+      "  sum(10, 19000, 9000), sum(1, 20000, 20001), sum(2, 20000, 1), sum(5000, 5000, 7),\n"
+      "  tostring(ok1), e1, tostring(ok2), e2 }, ' ')\n";
+  lua_State *plain = luaL_newstate();
+  luaL_openlibs(plain);
+  ASSERT_EQ(luaL_dostring(plain, code), LUA_OK);
+  sl_lua *s = new_state(NULL, NULL);
+  ASSERT(s);
+  sl_buf err = SL_BUF_INIT;
+  ASSERT_EQ(run(s, code, 1, &err), 0);
+  ASSERT_STR_EQ(lua_tostring(sl_lua_state(s), -1), lua_tostring(plain, -1));
+  sl_buf_free(&err);
+  sl_lua_free(s);
+  lua_close(plain);
+}
+
 /* ---- require ---- */
 
 static char tmpdir[64];
@@ -426,7 +456,7 @@ TEST(test_memory_reported) {
   sl_lua_free(s);
 }
 
-RUN_TESTS(test_error_message_whole, test_default_globals, test_grants, test_bytecode_refused,
+RUN_TESTS(test_table_move_slices, test_error_message_whole, test_default_globals, test_grants, test_bytecode_refused,
           test_string_metatable_protected, test_gc_metamethod_refused,
           test_string_rep_empty_is_quick, test_require, test_c_module_with_grant,
           test_error_messages, test_nested_pcall, test_state_too_small,
