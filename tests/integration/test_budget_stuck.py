@@ -1,6 +1,8 @@
 """A step that escapes no budget: with limits.call_ms = 100, one worker and a
-generate source, record 1 spends about two seconds inside one string.find
-(C code, which the budget cannot interrupt) and every other record runs a
+generate source, record 1 spends about two seconds inside one load of an 80 MB
+chunk (Lua's parser, C code that the budget cannot interrupt; pattern
+matching and table.move poll the budget, so they no longer serve here) and
+every other record runs a
 coroutine ping-pong.  /ready and /health answer 503 "stuck" while the worker
 is in the long call and 200 again after it; every record goes to the
 dead-letter sink with the budget message; SIGTERM drains and exits 0."""
@@ -12,16 +14,17 @@ import sluicetest as st
 
 PIPELINE = """
 local sl = require "sluice"
+local chunk = string.rep("x=1 ", 2e7)   -- made under the load budget, not the step's
 return sl.pipeline {
   name = "budget-stuck",
-  limits = { call_ms = 100 },
+  limits = { call_ms = 100, memory_mb = 1024 },
   workers = 1,
   batch_size = 1,
   max_inflight_records = 4,
   sources = { sl.generate {} },
   steps = {
     function (rec)
-      if rec.seq == 1 then string.find(string.rep("a", 20000), ".-b") end
+      if rec.seq == 1 then load(chunk) end
       local co = coroutine.wrap(function () while true do coroutine.yield() end end) while true do co() end
     end,
   },
@@ -68,7 +71,9 @@ def test(t):
     st.assert_ge(len(letters), 5, "dead letters")
     for i, env in enumerate(letters):
         st.assert_eq(env["source"]["offset"], i + 1, "dead letter %d's seq" % i)
-        want = "time budget of 100 ms exceeded in pipeline.lua:13"
+        want = "time budget of 100 ms exceeded in pipeline.lua:14"
+        if i == 0 and env["error"].endswith(":13"):
+            want = want[:-1] + "3"   # record 1 may stop as the long call returns, on its line
         st.assert_eq(env["error"], want, "dead letter %d's reason" % i)
 
 
