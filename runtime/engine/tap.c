@@ -1,0 +1,228 @@
+/* Taps: sampled copies of the records leaving a stage, from the worker
+ * threads to the loop thread through a bounded queue per tap (tap.h). */
+#include "engine/tap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/secrets.h"
+#include "sluice/clock.h"
+#include "sluice/codec.h"
+
+/* The taps of a pipeline.  Workers hold lock for reading while they look
+ * at the slots and fill queues; the loop thread takes it for writing to
+ * attach and detach, so that a detached tap is no worker's any more. */
+typedef struct sl_taps {
+  pthread_rwlock_t lock;
+  sl_tap *slot[SL_TAP_MAX];
+} sl_taps;
+
+struct sl_tap {
+  sl_pipeline *p;
+  sl_stage *stage;
+  sl_tap_opts o;
+  char *names;                /* the field names' storage */
+  atomic_uint_fast64_t seen;  /* records that left the stage since attach */
+  pthread_mutex_t mu;         /* the queue and the counts below */
+  sl_buf queue;               /* whole lines, at most SL_TAP_QUEUE bytes */
+  uint64_t lines;             /* lines queued since attach */
+  uint64_t dropped;           /* samples lost since the last take */
+  int full;                   /* the limit was reached */
+  uv_async_t async;           /* wakes the loop thread */
+  void (*wake)(void *arg);
+  void *arg;
+};
+
+static void on_async(uv_async_t *h) {
+  sl_tap *t = h->data;
+  t->wake(t->arg);
+}
+
+/* Keeps the option's field names in storage of the tap's own. */
+static int copy_opts(sl_tap *t, const sl_tap_opts *o) {
+  t->o = *o;
+  if (!t->o.every) t->o.every = 1;
+  size_t n = 0;
+  for (int i = 0; i < o->nfields; i++) n += strlen(o->fields[i]) + 1;
+  if (!n) return 0;
+  char *at = t->names = malloc(n);
+  if (!at) return SL_ENOMEM;
+  for (int i = 0; i < o->nfields; i++) {
+    size_t len = strlen(o->fields[i]) + 1;
+    memcpy(at, o->fields[i], len);
+    t->o.fields[i] = at;
+    at += len;
+  }
+  return 0;
+}
+
+int sl__tap_attach(sl_pipeline *p, sl_stage *st, const sl_tap_opts *o, void (*wake)(void *arg),
+                   void *arg, sl_tap **out) {
+  if (!p->taps) {
+    sl_taps *ts = calloc(1, sizeof *ts);
+    if (!ts) return SL_ENOMEM;
+    pthread_rwlock_init(&ts->lock, NULL);
+    p->taps = ts;
+  }
+  sl_taps *ts = p->taps;
+  int free_slot = -1;
+  for (int i = SL_TAP_MAX - 1; i >= 0; i--)
+    if (!ts->slot[i]) free_slot = i;
+  if (free_slot < 0) return SL_EAGAIN;
+  sl_tap *t = calloc(1, sizeof *t);
+  if (!t) return SL_ENOMEM;
+  if (copy_opts(t, o)) {
+    free(t);
+    return SL_ENOMEM;
+  }
+  t->p = p;
+  t->stage = st;
+  t->wake = wake;
+  t->arg = arg;
+  pthread_mutex_init(&t->mu, NULL);
+  uv_async_init(p->loop, &t->async, on_async);
+  t->async.data = t;
+  pthread_rwlock_wrlock(&ts->lock);
+  ts->slot[free_slot] = t;
+  pthread_rwlock_unlock(&ts->lock);
+  atomic_fetch_add_explicit(&p->ntaps, 1, memory_order_release);
+  *out = t;
+  return 0;
+}
+
+int sl__tap_take(sl_tap *t, sl_buf *out) {
+  pthread_mutex_lock(&t->mu);
+  sl_buf_append(out, t->queue.ptr, t->queue.len);
+  t->queue.len = 0;
+  if (t->dropped)
+    sl_buf_printf(out, "{\"dropped\":%llu}\n", (unsigned long long)t->dropped);
+  t->dropped = 0;
+  int complete = t->full;
+  pthread_mutex_unlock(&t->mu);
+  return complete;
+}
+
+static void free_tap(uv_handle_t *h) {
+  sl_tap *t = h->data;
+  pthread_mutex_destroy(&t->mu);
+  sl_buf_free(&t->queue);
+  free(t->names);
+  free(t);
+}
+
+void sl__tap_detach(sl_tap *t) {
+  sl_taps *ts = t->p->taps;
+  pthread_rwlock_wrlock(&ts->lock);
+  for (int i = 0; i < SL_TAP_MAX; i++)
+    if (ts->slot[i] == t) ts->slot[i] = NULL;
+  pthread_rwlock_unlock(&ts->lock);
+  atomic_fetch_sub_explicit(&t->p->ntaps, 1, memory_order_release);
+  uv_close((uv_handle_t *)&t->async, free_tap);
+}
+
+void sl__taps_free(sl_pipeline *p) {
+  if (!p->taps) return;
+  pthread_rwlock_destroy(&p->taps->lock);
+  free(p->taps);
+  p->taps = NULL;
+}
+
+/* ---- the workers' side ---- */
+
+/* The record's fields, or those of them the tap keeps, as a JSON object. */
+static void put_record(sl_buf *b, const sl_tap *t, sl_record *rec) {
+  if (!t->o.nfields) {
+    sl_json_encode_record(b, rec);
+    return;
+  }
+  sl_buf_putc(b, '{');
+  int first = 1;
+  for (int i = 0; i < t->o.nfields; i++) {
+    const char *name = t->o.fields[i];
+    sl_value *v = sl_record_get(rec, name, strlen(name));
+    if (!v) continue;
+    if (!first) sl_buf_putc(b, ',');
+    first = 0;
+    sl_buf_json_string(b, name, strlen(name));
+    sl_buf_putc(b, ':');
+    sl_json_encode_value(b, v);
+  }
+  sl_buf_putc(b, '}');
+}
+
+/* One line: the stage, the time, where the record came from, the record.
+ * A record not decoded (a dead letter's envelope, built as text) shows as
+ * its raw text. */
+static void put_line(sl_buf *b, const sl_tap *t, sl_record *rec) {
+  char when[SL_TIME_MS_LEN];
+  sl_format_time_ms(when, sizeof when, sl_now_ms());
+  sl_buf_puts(b, "{\"stage\":");
+  sl_buf_json_string(b, t->stage->name, strlen(t->stage->name));
+  sl_buf_printf(b, ",\"time\":\"%s\"", when);
+  const sl_meta *m = &rec->meta;
+  if (m->origin.ptr) {
+    sl_buf_puts(b, ",\"origin\":");
+    sl_buf_json_string(b, m->origin.ptr, m->origin.len);
+  }
+  if (m->partition >= 0) sl_buf_printf(b, ",\"partition\":%d", (int)m->partition);
+  if (m->offset >= 0) sl_buf_printf(b, ",\"offset\":%lld", (long long)m->offset);
+  if (m->key.ptr) {
+    sl_buf_puts(b, ",\"key\":");
+    sl_buf_json_string(b, m->key.ptr, m->key.len);
+  }
+  if (rec->state == SL_REC_RAW) {
+    sl_buf_puts(b, ",\"raw\":");
+    sl_buf_json_string(b, rec->raw.ptr ? rec->raw.ptr : "", rec->raw.len);
+  } else {
+    sl_buf_puts(b, ",\"record\":");
+    put_record(b, t, rec);
+  }
+  sl_buf_puts(b, "}\n");
+}
+
+/* Queues one line, or counts it dropped when the queue has no room. */
+static void offer(sl_tap *t, const sl_buf *line) {
+  pthread_mutex_lock(&t->mu);
+  int wake = 0;
+  if (t->full) {
+    /* the limit is reached: nothing more is wanted */
+  } else if (line->oom || t->queue.len + line->len > SL_TAP_QUEUE) {
+    t->dropped++;
+  } else {
+    wake = t->queue.len == 0;
+    sl_buf_append(&t->queue, line->ptr, line->len);
+    t->lines++;
+    if (t->o.limit && t->lines >= t->o.limit) t->full = wake = 1;
+  }
+  pthread_mutex_unlock(&t->mu);
+  if (wake) uv_async_send(&t->async);
+}
+
+/* The records of one batch that t samples: one in every `every`, counted
+ * across the workers from the tap's attach. */
+static void sample(sl_tap *t, sl_record *const *recs, size_t n) {
+  uint64_t every = t->o.every;
+  uint64_t base = atomic_fetch_add_explicit(&t->seen, n, memory_order_relaxed);
+  uint64_t first = (every - base % every) % every;
+  sl_buf line = SL_BUF_INIT, shown = SL_BUF_INIT;
+  for (uint64_t i = first; i < n; i += every) {
+    if (recs[i]->state == SL_REC_FAILED) continue;
+    line.len = shown.len = 0;
+    line.oom = shown.oom = 0;
+    put_line(&line, t, recs[i]);
+    sl__secret_redact(&shown, line.ptr ? line.ptr : "", line.len);
+    if (line.oom) shown.oom = 1;
+    offer(t, &shown);
+  }
+  sl_buf_free(&line);
+  sl_buf_free(&shown);
+}
+
+void sl__tap_records(sl_pipeline *p, sl_stage *st, sl_record *const *recs, size_t n) {
+  if (!n || !atomic_load_explicit(&p->ntaps, memory_order_acquire)) return;
+  sl_taps *ts = p->taps;
+  pthread_rwlock_rdlock(&ts->lock);
+  for (int i = 0; i < SL_TAP_MAX; i++)
+    if (ts->slot[i] && ts->slot[i]->stage == st) sample(ts->slot[i], recs, n);
+  pthread_rwlock_unlock(&ts->lock);
+}
