@@ -35,10 +35,10 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
   sl_buf_puts(b, "{\"pipeline\":");
   put_name(b, p->name);
   sl_buf_printf(b, ",\"state\":\"%s\",\"inflight_records\":%llu,\"inflight_bytes\":%llu,"
-                   "\"paused\":%s,\"dropped\":%llu,\"sources\":[",
+                   "\"paused\":%s,\"dropped\":%llu,\"taps\":%d,\"sources\":[",
                 run_name(p->run), (unsigned long long)p->inflight_records,
                 (unsigned long long)p->inflight_bytes, p->flow_paused ? "true" : "false",
-                (unsigned long long)p->records_dropped);
+                (unsigned long long)p->records_dropped, atomic_load(&p->ntaps));
   for (int i = 0; i < p->nsources; i++) {
     sl_stage *s = p->sources[i];
     sl_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");

@@ -134,11 +134,15 @@ static void conn_abort(conn *c) {
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
     h2o_socket_t *sock = c->sock;
     h2o_socket_cb cb = sock->_cb.write;
+    if (!cb && sock->_cb.read) {
+      /* h2o's read (a head), or a stream's watch for the client leaving
+       * (on_stream_read), which ends the stream with a last write */
+      sock->_cb.read(sock, h2o_socket_error_io);
+      cb = uv_is_closing((uv_handle_t *)&c->tcp) ? NULL : sock->_cb.write;
+    }
     if (cb) {
       sock->_cb.write = NULL;
       cb(sock, h2o_socket_error_io);
-    } else if (sock->_cb.read) {
-      sock->_cb.read(sock, h2o_socket_error_io);
     }
     /* h2o was waiting for nothing: not expected of an HTTP/1 connection
      * that is still open; closing its socket is the last resort. */
@@ -371,6 +375,8 @@ void sl_http_answer(sl_http_later *l, int status, const char *type, const char *
   send_answer(l->req, status, type, NULL, body, n);
 }
 
+static void on_stream_read(h2o_socket_t *sock, const char *err);
+
 int sl_http_stream_start(sl_http_later *l, const char *type) {
   if (l->ended || l->started) return -1;
   h2o_req_t *req = l->req;
@@ -383,7 +389,33 @@ int sl_http_stream_start(sl_http_later *l, const char *type) {
   l->started = 1;
   l->busy = 1;
   h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
+  if (l->c && l->c->sock) h2o_socket_read_start(l->c->sock, on_stream_read);
   return 0;
+}
+
+/* A streamed answer's socket is read while the stream lasts, only to see
+ * the client leave (h2o reads no more once it has the request): then the
+ * stream ends, and its owner is told, without waiting for a write to fail.
+ * What the client sends meanwhile is thrown away. */
+static void on_stream_read(h2o_socket_t *sock, const char *err) {
+  if (!err) {
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    return;
+  }
+  h2o_socket_read_stop(sock);
+  h2o_conn_t *hc = sock->data;
+  sl_http_server *hs = H2O_STRUCT_FROM_MEMBER(sl_http_server, ctx, hc->ctx);
+  conn *c = NULL;
+  for (conn *k = hs->conns; k && !c; k = k->next)
+    if (k->sock == sock) c = k;
+  sl_http_later *l = c ? c->later : NULL;
+  if (!l || l->ended) return;
+  if (l->busy) {
+    conn_abort(c);   /* the write in flight fails: h2o closes, dispose_later tells the owner */
+    return;
+  }
+  if (l->cbs.gone) l->cbs.gone(l->arg);
+  sl_http_stream_end(l, NULL, 0);
 }
 
 int sl_http_stream_busy(const sl_http_later *l) { return l->busy || l->ended || !l->started; }

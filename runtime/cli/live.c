@@ -67,7 +67,7 @@ static void put_escaped(sl_buf *b, const char *s) {
 
 static void put_param(sl_buf *b, const char *name, const char *value) {
   if (!value) return;
-  sl_buf_printf(b, "%c%s=", strchr(b->ptr ? b->ptr : "", '?') ? '&' : '?', name);
+  sl_buf_printf(b, "%c%s=", b->ptr && memchr(b->ptr, '?', b->len) ? '&' : '?', name);
   put_escaped(b, value);
 }
 
@@ -164,6 +164,7 @@ int sl__cli_tap(int argc, char **argv) {
   put_param(&target, "rate", rate);
   put_param(&target, "fields", fields);
   put_param(&target, "limit", limit);
+  sl_buf_putc(&target, 0);
   int status = 0;
   int fd = target.oom ? -1 : sl__admin_client_request(&c, "GET", target.ptr, 0, &status, &body, &err);
   if (fd < 0) {
