@@ -10,6 +10,7 @@
 #include "admin/http.h"
 
 #include <h2o.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,8 +614,13 @@ int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int nad
   if (naddrs < 0 || naddrs > MAX_LISTENERS || max_conns < 1) return UV_EINVAL;
   /* A client that leaves while its answer (a tap's stream) is being
    * written must cost an EPIPE, not the process: libuv writes with
-   * writev, which cannot say MSG_NOSIGNAL. */
-  signal(SIGPIPE, SIG_IGN);
+   * writev, which cannot say MSG_NOSIGNAL.  Blocked on the loop thread
+   * (the one calling this) only: a stdout sink writes from libuv's thread
+   * pool, where a reader that went away still ends the process (141). */
+  sigset_t pipe_sig;
+  sigemptyset(&pipe_sig);
+  sigaddset(&pipe_sig, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
   sl_http_server *hs = calloc(1, sizeof *hs);
   if (!hs) return UV_ENOMEM;
   hs->loop = loop;
