@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/secrets.h"
+#include "sluice/catalog.h"
 #include "sluice/clock.h"
 #include "sluice/codec.h"
 
@@ -22,6 +23,10 @@ struct sl_tap {
   sl_stage *stage;
   sl_tap_opts o;
   char *names;                /* the field names' storage */
+  /* Fields marked sensitive in a feed of a catalog a step uses: shown as
+   * "***", whatever the stage's output holds. */
+  char **sensitive;
+  int nsensitive;
   atomic_uint_fast64_t seen;  /* records that left the stage since attach */
   pthread_mutex_t mu;         /* the queue and the counts below */
   sl_buf queue;               /* whole lines, at most SL_TAP_QUEUE bytes */
@@ -56,6 +61,39 @@ static int copy_opts(sl_tap *t, const sl_tap_opts *o) {
   return 0;
 }
 
+static int is_listed(char **names, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(names[i], name)) return 1;
+  return 0;
+}
+
+/* Gathers the sensitive fields of every catalog the steps were given
+ * (sl_plugin.catalog): in any feed, whichever feed a record is of. */
+static int gather_sensitive(sl_tap *t, sl_pipeline *p) {
+  for (int i = 0; i < p->nsteps; i++) {
+    sl_stage *st = p->steps[i];
+    const sl_catalog *c = st->plugin && st->plugin->catalog && st->inited ? st->plugin->catalog(st) : NULL;
+    for (int f = 0; c && f < c->nfeeds; f++)
+      for (int k = 0; k < c->feeds[f].nfields; k++) {
+        const sl_catalog_field *fd = &c->feeds[f].fields[k];
+        if (!fd->sensitive || is_listed(t->sensitive, t->nsensitive, fd->name)) continue;
+        char **more = realloc(t->sensitive, (size_t)(t->nsensitive + 1) * sizeof *more);
+        if (!more) return SL_ENOMEM;
+        t->sensitive = more;
+        if (!(more[t->nsensitive] = strdup(fd->name))) return SL_ENOMEM;
+        t->nsensitive++;
+      }
+  }
+  return 0;
+}
+
+static void tap_free(sl_tap *t) {
+  for (int i = 0; i < t->nsensitive; i++) free(t->sensitive[i]);
+  free(t->sensitive);
+  free(t->names);
+  free(t);
+}
+
 int sl__tap_attach(sl_pipeline *p, sl_stage *st, const sl_tap_opts *o, void (*wake)(void *arg),
                    void *arg, sl_tap **out) {
   if (!p->taps) {
@@ -71,8 +109,8 @@ int sl__tap_attach(sl_pipeline *p, sl_stage *st, const sl_tap_opts *o, void (*wa
   if (free_slot < 0) return SL_EAGAIN;
   sl_tap *t = calloc(1, sizeof *t);
   if (!t) return SL_ENOMEM;
-  if (copy_opts(t, o)) {
-    free(t);
+  if (copy_opts(t, o) || gather_sensitive(t, p)) {
+    tap_free(t);
     return SL_ENOMEM;
   }
   t->p = p;
@@ -106,8 +144,7 @@ static void free_tap(uv_handle_t *h) {
   sl_tap *t = h->data;
   pthread_mutex_destroy(&t->mu);
   sl_buf_free(&t->queue);
-  free(t->names);
-  free(t);
+  tap_free(t);
 }
 
 void sl__tap_detach(sl_tap *t) {
@@ -129,23 +166,38 @@ void sl__taps_free(sl_pipeline *p) {
 
 /* ---- the workers' side ---- */
 
-/* The record's fields, or those of them the tap keeps, as a JSON object. */
+static int is_sensitive(const sl_tap *t, sl_str name) {
+  for (int i = 0; i < t->nsensitive; i++)
+    if (strlen(t->sensitive[i]) == name.len && !memcmp(t->sensitive[i], name.ptr, name.len)) return 1;
+  return 0;
+}
+
+static void put_member(sl_buf *b, const sl_tap *t, int *first, sl_str name, const sl_value *v) {
+  if (!*first) sl_buf_putc(b, ',');
+  *first = 0;
+  sl_buf_json_string(b, name.ptr, name.len);
+  sl_buf_putc(b, ':');
+  if (is_sensitive(t, name)) sl_buf_puts(b, "\"***\"");
+  else sl_json_encode_value(b, v);
+}
+
+/* The record's fields, or those of them the tap keeps, as a JSON object;
+ * sensitive fields masked. */
 static void put_record(sl_buf *b, const sl_tap *t, sl_record *rec) {
-  if (!t->o.nfields) {
+  if (!t->o.nfields && !t->nsensitive) {
     sl_json_encode_record(b, rec);
     return;
   }
   sl_buf_putc(b, '{');
   int first = 1;
+  if (!t->o.nfields) {
+    for (uint32_t i = 0; i < rec->nfields; i++)
+      put_member(b, t, &first, rec->fields[i].name, &rec->fields[i].value);
+  }
   for (int i = 0; i < t->o.nfields; i++) {
     const char *name = t->o.fields[i];
     sl_value *v = sl_record_get(rec, name, strlen(name));
-    if (!v) continue;
-    if (!first) sl_buf_putc(b, ',');
-    first = 0;
-    sl_buf_json_string(b, name, strlen(name));
-    sl_buf_putc(b, ':');
-    sl_json_encode_value(b, v);
+    if (v) put_member(b, t, &first, (sl_str){name, strlen(name)}, v);
   }
   sl_buf_putc(b, '}');
 }
