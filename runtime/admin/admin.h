@@ -44,8 +44,12 @@ void sl__admin_conf_free(sl_admin_conf *c);
 /* Sends "METHOD target" (with the token, if c has one) to the first of
  * c's addresses that answers, and reads the answer's head.  Returns the
  * connected socket with *status set and the body bytes read with the head
- * in body; -1 with err set when the endpoint cannot be reached or answers
- * no HTTP.  timeout_ms bounds the connect and each read (0: reads wait). */
+ * in body; with err set, SL_ADMIN_UNREACHABLE when no address took the
+ * connection, SL_ADMIN_NO_ANSWER when it was taken but no HTTP answer came
+ * (the server closed it: it may have stopped meanwhile).  timeout_ms
+ * bounds the connect and each read (0: reads wait). */
+#define SL_ADMIN_UNREACHABLE (-1)
+#define SL_ADMIN_NO_ANSWER (-2)
 int sl__admin_client_request(const sl_admin_conf *c, const char *method, const char *target,
                              int timeout_ms, int *status, sl_buf *body, sl_buf *err);
 

@@ -84,7 +84,7 @@ static int read_head(int fd, int *status, sl_buf *body, sl_buf *err) {
 int sl__admin_client_request(const sl_admin_conf *c, const char *method, const char *target,
                              int timeout_ms, int *status, sl_buf *body, sl_buf *err) {
   int fd = dial(c, timeout_ms, err);
-  if (fd < 0) return -1;
+  if (fd < 0) return SL_ADMIN_UNREACHABLE;
   sl_buf req = SL_BUF_INIT;
   sl_buf_printf(&req, "%s %s HTTP/1.0\r\nHost: %s\r\n", method, target, c->listen);
   if (c->token) sl_buf_printf(&req, "Authorization: Bearer %s\r\n", c->token);
@@ -99,5 +99,5 @@ int sl__admin_client_request(const sl_admin_conf *c, const char *method, const c
     return fd;
   }
   close(fd);
-  return -1;
+  return SL_ADMIN_NO_ANSWER;
 }

@@ -361,9 +361,12 @@ sl_http_later *sl_http_defer(const sl_http_req *req, int ms, const sl_http_later
  * nothing was sent yet, else the stream's end. */
 static void later_finish(sl_http_later *l, int status, const char *why) {
   if (l->ended) return;
+  conn *c = l->c;
   if (l->started && !l->busy && l->cbs.stopping) {
     l->cbs.stopping(l->arg);
-    if (l->ended) return;
+    /* Its last write may have ended the request already: l is then freed
+     * (dispose_later took it off c, which lives until its handles close). */
+    if (c->later != l || l->ended) return;
   }
   if (l->cbs.gone) l->cbs.gone(l->arg);
   if (l->started) sl_http_stream_end(l, NULL, 0);
@@ -389,8 +392,8 @@ int sl_http_stream_start(sl_http_later *l, const char *type) {
   h2o_start_response(req, &l->gen);
   l->started = 1;
   l->busy = 1;
-  h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);
   if (l->c && l->c->sock) h2o_socket_read_start(l->c->sock, on_stream_read);
+  h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);   /* the head; l is not touched after */
   return 0;
 }
 
@@ -683,6 +686,11 @@ static void on_sentinel_closed(uv_handle_t *h) {
 
 void sl_http_stop(sl_http_server *hs) {
   if (!hs) return;
+  /* The listeners first: h2o_context_dispose runs the loop once (to free
+   * its timers), and a listener still open then would accept connections
+   * that nothing closes any more. */
+  for (int i = 0; i < hs->nlisteners; i++) uv_close((uv_handle_t *)hs->listeners[i], free_handle);
+  hs->nlisteners = 0;
   /* Answers still owed are given (503) and streams ended first (their
    * owners may send a last piece): their
    * writes are then in flight, and conn_abort below fails them. */
@@ -697,6 +705,5 @@ void sl_http_stop(sl_http_server *hs) {
   /* No connection is left in h2o's hands: its context can go. */
   h2o_context_dispose(&hs->ctx);
   h2o_config_dispose(&hs->config);
-  for (int i = 0; i < hs->nlisteners; i++) uv_close((uv_handle_t *)hs->listeners[i], free_handle);
   uv_close((uv_handle_t *)&hs->sentinel, on_sentinel_closed);
 }

@@ -121,7 +121,7 @@ static void print_lines(sl_buf *in, int pretty) {
     printf("%.*s  %.*s  %.*s\n", (int)(tm_end - tm), tm, (int)(st_end - st), st,
            (int)(line + n - 1 - body), body);
   }
-  memmove(in->ptr, in->ptr + start, in->len - start);
+  if (start) memmove(in->ptr, in->ptr + start, in->len - start);
   in->len -= start;
   fflush(stdout);
 }
@@ -225,6 +225,18 @@ static int wait_ready(const sl_admin_conf *c) {
   return -1;
 }
 
+/* Waits for the new pipeline and says how it went: 0, or 1. */
+static int report_back(const sl_admin_conf *c, const char *done) {
+  if (wait_ready(c) == 0) {
+    printf("sluice reload: %s: %s\n", c->listen, done);
+    return 0;
+  }
+  fprintf(stderr, "sluice reload: %s: the pipeline drained for a reload, but the new one is not "
+                  "ready after %d s (did it fail to start, or stop? see its log)\n",
+          c->listen, BACK_MS / 1000);
+  return 1;
+}
+
 int sl__cli_reload(int argc, char **argv) {
   static const struct option longopts[] = {
       {"admin", required_argument, NULL, 'a'},   {"token-file", required_argument, NULL, 'T'},
@@ -253,30 +265,33 @@ int sl__cli_reload(int argc, char **argv) {
   /* The server answers within the check's budget and some slack; this
    * bound is only for an endpoint that stopped answering altogether. */
   int fd = sl__admin_client_request(&c, "POST", "/reload", 600000, &status, &body, &err);
-  if (fd < 0) {
-    fprintf(stderr, "sluice reload: %.*s\n", (int)err.len, err.ptr ? err.ptr : "out of memory");
-    rc = 1;
-  } else {
+  if (fd >= 0) {
     for (char chunk[4096];;) {
       ssize_t n = read(fd, chunk, sizeof chunk);
       if (n <= 0) break;
       sl_buf_append(&body, chunk, (size_t)n);
     }
     close(fd);
-    if (status == 200 && wait_ready(&c) == 0) {
-      printf("sluice reload: %s: reloaded; the new pipeline is ready\n", c.listen);
-    } else if (status == 200) {
-      fprintf(stderr, "sluice reload: %s: the file was valid and the old pipeline drained, but the "
-                      "new one is not ready after %d s (see its log)\n", c.listen, BACK_MS / 1000);
-      rc = 1;
-    } else if (status == 422) {
-      fprintf(stderr, "sluice reload: the new pipeline file is not valid; the old pipeline goes on:\n%.*s",
-              (int)body.len, body.ptr ? body.ptr : "\n");
-      rc = 2;
-    } else {
-      rc = refused("reload", status, &body);
-      if (rc == 2) rc = 1;
-    }
+  }
+  if (fd == SL_ADMIN_UNREACHABLE) {
+    fprintf(stderr, "sluice reload: %.*s\n", (int)err.len, err.ptr ? err.ptr : "out of memory");
+    rc = 1;
+  } else if (fd == SL_ADMIN_NO_ANSWER || status == 409) {
+    /* The pipeline was switching runs for a reload asked for earlier (409:
+     * draining; no answer: it stopped listening before it read this
+     * request).  The new run reads the file after this request was sent:
+     * it reloads what was asked for, if it starts. */
+    rc = report_back(&c, "a reload was under way; the new pipeline, which read the file after "
+                         "this request, is ready");
+  } else if (status == 200) {
+    rc = report_back(&c, "reloaded; the new pipeline is ready");
+  } else if (status == 422) {
+    fprintf(stderr, "sluice reload: the new pipeline file is not valid; the old pipeline goes on:\n%.*s",
+            (int)body.len, body.ptr ? body.ptr : "\n");
+    rc = 2;
+  } else {
+    rc = refused("reload", status, &body);
+    if (rc == 2) rc = 1;
   }
   sl_buf_free(&body);
   sl_buf_free(&err);

@@ -47,7 +47,7 @@ def test(t):
     port = st.free_port()
     admin = "127.0.0.1:%d" % port
     run = t.start(args=["--admin", admin], env={"TAP_SECRET": SECRET})
-    st.wait_until(lambda: st.http_get("http://%s/ready" % admin)[0] == 200, 30, "ready",
+    st.wait_until(lambda: st.http_answers("http://%s/ready" % admin), 30, "ready",
                   abort=run.exited)
     taps = lambda: json.loads(st.http_get("http://%s/status" % admin)[1])["taps"]
 

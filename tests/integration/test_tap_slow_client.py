@@ -37,7 +37,7 @@ def test(t):
     open(t.path("in.jsonl"), "w").close()
     port = st.free_port()
     run = t.start(args=["--admin", "127.0.0.1:%d" % port])
-    st.wait_until(lambda: st.http_get("http://127.0.0.1:%d/ready" % port)[0] == 200, 30,
+    st.wait_until(lambda: st.http_answers("http://127.0.0.1:%d/ready" % port), 30,
                   "the pipeline to be ready", abort=run.exited)
 
     # The client asks for every record of the step and then reads nothing.
