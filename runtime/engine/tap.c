@@ -31,14 +31,19 @@ struct sl_tap {
   pthread_mutex_t mu;         /* the queue and the counts below */
   sl_buf queue;               /* whole lines, at most SL_TAP_QUEUE bytes */
   uint64_t lines;             /* lines queued since attach */
-  uint64_t dropped;           /* samples lost since the last take */
   int full;                   /* the limit was reached */
-  uv_async_t async;           /* wakes the loop thread */
+  atomic_uint_fast64_t dropped;  /* samples lost since the last take */
+  atomic_int no_room;         /* a line did not fit: until the next take, samples are
+                                 dropped without being encoded */
+  uv_timer_t timer;           /* the loop thread takes the queue every SL_TAP_FLUSH_MS */
   void (*wake)(void *arg);
   void *arg;
 };
 
-static void on_async(uv_async_t *h) {
+/* The loop thread looks at the queue on a timer rather than being woken
+ * by the workers: no system call on their side, and some tens of wake-ups
+ * a second however many lines come. */
+static void on_timer(uv_timer_t *h) {
   sl_tap *t = h->data;
   t->wake(t->arg);
 }
@@ -118,8 +123,9 @@ int sl__tap_attach(sl_pipeline *p, sl_stage *st, const sl_tap_opts *o, void (*wa
   t->wake = wake;
   t->arg = arg;
   pthread_mutex_init(&t->mu, NULL);
-  uv_async_init(p->loop, &t->async, on_async);
-  t->async.data = t;
+  uv_timer_init(p->loop, &t->timer);
+  t->timer.data = t;
+  uv_timer_start(&t->timer, on_timer, SL_TAP_FLUSH_MS, SL_TAP_FLUSH_MS);
   pthread_rwlock_wrlock(&ts->lock);
   ts->slot[free_slot] = t;
   pthread_rwlock_unlock(&ts->lock);
@@ -132,9 +138,9 @@ int sl__tap_take(sl_tap *t, sl_buf *out) {
   pthread_mutex_lock(&t->mu);
   sl_buf_append(out, t->queue.ptr, t->queue.len);
   t->queue.len = 0;
-  if (t->dropped)
-    sl_buf_printf(out, "{\"dropped\":%llu}\n", (unsigned long long)t->dropped);
-  t->dropped = 0;
+  atomic_store_explicit(&t->no_room, 0, memory_order_relaxed);
+  uint64_t dropped = atomic_exchange_explicit(&t->dropped, 0, memory_order_relaxed);
+  if (dropped) sl_buf_printf(out, "{\"dropped\":%llu}\n", (unsigned long long)dropped);
   int complete = t->full;
   pthread_mutex_unlock(&t->mu);
   return complete;
@@ -154,7 +160,7 @@ void sl__tap_detach(sl_tap *t) {
     if (ts->slot[i] == t) ts->slot[i] = NULL;
   pthread_rwlock_unlock(&ts->lock);
   atomic_fetch_sub_explicit(&t->p->ntaps, 1, memory_order_release);
-  uv_close((uv_handle_t *)&t->async, free_tap);
+  uv_close((uv_handle_t *)&t->timer, free_tap);
 }
 
 void sl__taps_free(sl_pipeline *p) {
@@ -205,9 +211,7 @@ static void put_record(sl_buf *b, const sl_tap *t, sl_record *rec) {
 /* One line: the stage, the time, where the record came from, the record.
  * A record not decoded (a dead letter's envelope, built as text) shows as
  * its raw text. */
-static void put_line(sl_buf *b, const sl_tap *t, sl_record *rec) {
-  char when[SL_TIME_MS_LEN];
-  sl_format_time_ms(when, sizeof when, sl_now_ms());
+static void put_line(sl_buf *b, const sl_tap *t, const char *when, sl_record *rec) {
   sl_buf_puts(b, "{\"stage\":");
   sl_buf_json_string(b, t->stage->name, strlen(t->stage->name));
   sl_buf_printf(b, ",\"time\":\"%s\"", when);
@@ -235,19 +239,17 @@ static void put_line(sl_buf *b, const sl_tap *t, sl_record *rec) {
 /* Queues one line, or counts it dropped when the queue has no room. */
 static void offer(sl_tap *t, const sl_buf *line) {
   pthread_mutex_lock(&t->mu);
-  int wake = 0;
   if (t->full) {
     /* the limit is reached: nothing more is wanted */
   } else if (line->oom || t->queue.len + line->len > SL_TAP_QUEUE) {
-    t->dropped++;
+    atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->no_room, 1, memory_order_relaxed);
   } else {
-    wake = t->queue.len == 0;
     sl_buf_append(&t->queue, line->ptr, line->len);
     t->lines++;
-    if (t->o.limit && t->lines >= t->o.limit) t->full = wake = 1;
+    if (t->o.limit && t->lines >= t->o.limit) t->full = 1;
   }
   pthread_mutex_unlock(&t->mu);
-  if (wake) uv_async_send(&t->async);
 }
 
 /* The records of one batch that t samples: one in every `every`, counted
@@ -256,12 +258,20 @@ static void sample(sl_tap *t, sl_record *const *recs, size_t n) {
   uint64_t every = t->o.every;
   uint64_t base = atomic_fetch_add_explicit(&t->seen, n, memory_order_relaxed);
   uint64_t first = (every - base % every) % every;
+  if (first >= n) return;
+  char when[SL_TIME_MS_LEN];
+  sl_format_time_ms(when, sizeof when, sl_now_ms());
   sl_buf line = SL_BUF_INIT, shown = SL_BUF_INIT;
   for (uint64_t i = first; i < n; i += every) {
     if (recs[i]->state == SL_REC_FAILED) continue;
+    if (atomic_load_explicit(&t->no_room, memory_order_relaxed)) {
+      /* the client is behind: a line would not fit, so none is made */
+      atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
+      continue;
+    }
     line.len = shown.len = 0;
     line.oom = shown.oom = 0;
-    put_line(&line, t, recs[i]);
+    put_line(&line, t, when, recs[i]);
     sl__secret_redact(&shown, line.ptr ? line.ptr : "", line.len);
     if (line.oom) shown.oom = 1;
     offer(t, &shown);

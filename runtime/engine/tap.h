@@ -12,7 +12,8 @@
  * phase (sl__tap_on).  With one, a record is copied only when sampled,
  * encoded as one JSON line into its tap's queue (at most SL_TAP_QUEUE
  * bytes): when that is full the sample is dropped and counted, never
- * waited for.  Values read with sl.env are redacted from the lines. */
+ * waited for; the loop thread takes the queue every SL_TAP_FLUSH_MS.
+ * Values read with sl.env are redacted from the lines. */
 #ifndef SLUICE_ENGINE_TAP_H
 #define SLUICE_ENGINE_TAP_H
 
@@ -22,6 +23,8 @@
 
 #define SL_TAP_MAX 4
 #define SL_TAP_QUEUE (256 * 1024)
+/* How often the loop thread takes a tap's queue, in ms. */
+#define SL_TAP_FLUSH_MS 50
 #define SL_TAP_MAX_FIELDS 32
 
 typedef struct sl_tap sl_tap;
@@ -34,7 +37,7 @@ typedef struct sl_tap_opts {
 } sl_tap_opts;
 
 /* Attaches a tap to st (loop thread).  wake(arg) is called on the loop
- * thread when lines wait to be taken or the limit was reached.  0, or
+ * thread every SL_TAP_FLUSH_MS, to take what waits (sl__tap_take).  0, or
  * SL_EAGAIN (SL_TAP_MAX attached already), SL_ENOMEM. */
 int sl__tap_attach(sl_pipeline *p, sl_stage *st, const sl_tap_opts *o, void (*wake)(void *arg),
                    void *arg, sl_tap **out);
