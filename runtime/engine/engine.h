@@ -82,6 +82,9 @@ struct sl_stage {
   int flushed;
   int is_dlq;
 
+  /* taps attached to the stage (tap.c; the workers read it) */
+  atomic_int taps;
+
   /* counters (loop thread) */
   uint64_t records_in;        /* sources: emitted; sinks: handed to write */
   uint64_t records_acked;     /* sources: durable everywhere or dropped */

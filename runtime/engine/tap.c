@@ -128,6 +128,7 @@ int sl__tap_attach(sl_pipeline *p, sl_stage *st, const sl_tap_opts *o, void (*wa
   uv_timer_start(&t->timer, on_timer, SL_TAP_FLUSH_MS, SL_TAP_FLUSH_MS);
   pthread_rwlock_wrlock(&ts->lock);
   ts->slot[free_slot] = t;
+  atomic_fetch_add_explicit(&st->taps, 1, memory_order_relaxed);
   pthread_rwlock_unlock(&ts->lock);
   atomic_fetch_add_explicit(&p->ntaps, 1, memory_order_release);
   *out = t;
@@ -158,6 +159,7 @@ void sl__tap_detach(sl_tap *t) {
   pthread_rwlock_wrlock(&ts->lock);
   for (int i = 0; i < SL_TAP_MAX; i++)
     if (ts->slot[i] == t) ts->slot[i] = NULL;
+  atomic_fetch_sub_explicit(&t->stage->taps, 1, memory_order_relaxed);
   pthread_rwlock_unlock(&ts->lock);
   atomic_fetch_sub_explicit(&t->p->ntaps, 1, memory_order_release);
   uv_close((uv_handle_t *)&t->timer, free_tap);
@@ -281,7 +283,9 @@ static void sample(sl_tap *t, sl_record *const *recs, size_t n) {
 }
 
 void sl__tap_records(sl_pipeline *p, sl_stage *st, sl_record *const *recs, size_t n) {
-  if (!n || !atomic_load_explicit(&p->ntaps, memory_order_acquire)) return;
+  /* Another stage's tap costs this one a relaxed load per call. */
+  if (!n || !atomic_load_explicit(&st->taps, memory_order_relaxed)) return;
+  if (!atomic_load_explicit(&p->ntaps, memory_order_acquire)) return;
   sl_taps *ts = p->taps;
   pthread_rwlock_rdlock(&ts->lock);
   for (int i = 0; i < SL_TAP_MAX; i++)
