@@ -9,7 +9,9 @@
  *
  * Query: stage=NAME (default: the first sink), rate=R (a fraction in
  * (0, 1], "0.01" or "1/100": one record in every round(1/R); default 1),
- * fields=a,b (keep those fields only), limit=N (end after N lines). */
+ * fields=a,b (keep those fields only), where=FIELD=VALUE (only records
+ * whose field holds that value; the rate then counts those), limit=N (end
+ * after N lines). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,13 +86,14 @@ static int url_decode(const char *p, size_t n, sl_buf *out) {
 }
 
 typedef struct tap_query {
-  sl_buf stage, rate, fields, limit;   /* decoded, NUL-terminated; ptr NULL if absent */
+  sl_buf stage, rate, fields, where, limit;   /* decoded, NUL-terminated; ptr NULL if absent */
 } tap_query;
 
 static void query_free(tap_query *q) {
   sl_buf_free(&q->stage);
   sl_buf_free(&q->rate);
   sl_buf_free(&q->fields);
+  sl_buf_free(&q->where);
   sl_buf_free(&q->limit);
 }
 
@@ -106,9 +109,10 @@ static const char *query_parse(const char *s, tap_query *q) {
     sl_buf *to = kn == 5 && !memcmp(s, "stage", 5)    ? &q->stage
                : kn == 4 && !memcmp(s, "rate", 4)     ? &q->rate
                : kn == 6 && !memcmp(s, "fields", 6)   ? &q->fields
+               : kn == 5 && !memcmp(s, "where", 5)    ? &q->where
                : kn == 5 && !memcmp(s, "limit", 5)    ? &q->limit
                                                       : NULL;
-    if (!to && kn) return "unknown parameter: the tap takes stage, rate, fields and limit";
+    if (!to && kn) return "unknown parameter: the tap takes stage, rate, fields, where and limit";
     if (to && (to->ptr || url_decode(v, vn, to))) return "a parameter is repeated or badly escaped";
     s = end ? end + 1 : NULL;
   }
@@ -148,6 +152,16 @@ static const char *parse_fields(char *fields, sl_tap_opts *o) {
   return NULL;
 }
 
+/* "FIELD=VALUE" into o's where (pointing into where, which stays). */
+static const char *parse_where(char *where, sl_tap_opts *o) {
+  char *eq = strchr(where, '=');
+  if (!eq || eq == where) return "where must be FIELD=VALUE";
+  *eq = 0;
+  o->where_field = where;
+  o->where_value = eq + 1;
+  return NULL;
+}
+
 /* The stage named, among sources, steps and sinks; the first sink when no
  * name is given. */
 static sl_stage *find_stage(sl_pipeline *p, const char *name) {
@@ -177,6 +191,7 @@ static int read_query(sl_pipeline *p, const char *query, tap_query *q, sl_tap_op
   if (!bad && q->rate.ptr) bad = parse_rate(q->rate.ptr, &o->every);
   if (!bad && q->limit.ptr) bad = parse_limit(q->limit.ptr, &o->limit);
   if (!bad && q->fields.ptr) bad = parse_fields(q->fields.ptr, o);
+  if (!bad && q->where.ptr) bad = parse_where(q->where.ptr, o);
   if (bad) {
     sl_buf_printf(&r->body, "%s\n", bad);
     return 400;
@@ -196,7 +211,7 @@ void sl__admin_tap(sl_pipeline *p, const sl_http_req *req, sl_http_resp *r) {
     sl_buf_puts(&r->body, "tap with GET /tap\n");
     return;
   }
-  tap_query q = {SL_BUF_INIT, SL_BUF_INIT, SL_BUF_INIT, SL_BUF_INIT};
+  tap_query q = {SL_BUF_INIT, SL_BUF_INIT, SL_BUF_INIT, SL_BUF_INIT, SL_BUF_INIT};
   sl_tap_opts o = {0};
   sl_stage *st = NULL;
   int status = read_query(p, req->query, &q, &o, &st, r);

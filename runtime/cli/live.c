@@ -13,7 +13,8 @@
 
 const char sl__tap_help[] =
     "usage: sluice tap [--admin HOST:PORT] [--token-file FILE] [--stage NAME]\n"
-    "                  [--rate R] [--fields a,b] [--limit N] [--format json|pretty]\n"
+    "                  [--rate R] [--fields a,b] [--where FIELD=VALUE] [--limit N]\n"
+    "                  [--format json|pretty]\n"
     "\n"
     "Prints copies of the records leaving one stage of a running pipeline, through\n"
     "its admin endpoint (sluice run --admin), one JSON line each:\n"
@@ -30,6 +31,8 @@ const char sl__tap_help[] =
     "                        /status; default: the first sink\n"
     "  --rate R              keep one record in every 1/R: 0.01 or 1/100 (default 1)\n"
     "  --fields a,b          print only these fields of each record\n"
+    "  --where FIELD=VALUE   only records whose FIELD holds VALUE (a string with that\n"
+    "                        text, or a number, true, false, null); --rate counts those\n"
     "  --limit N             stop after N records (default: until interrupted)\n"
     "  --format FORMAT       json (default) or pretty: time, stage and record\n"
     "\n"
@@ -132,10 +135,11 @@ int sl__cli_tap(int argc, char **argv) {
       {"admin-token-file", required_argument, NULL, 'T'},
       {"stage", required_argument, NULL, 's'},   {"rate", required_argument, NULL, 'r'},
       {"fields", required_argument, NULL, 'f'},  {"limit", required_argument, NULL, 'l'},
+      {"where", required_argument, NULL, 'w'},
       {"format", required_argument, NULL, 'F'},  {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *admin = getenv("SLUICE_ADMIN"), *token_file = NULL, *format = "json";
-  const char *stage = NULL, *rate = NULL, *fields = NULL, *limit = NULL;
+  const char *stage = NULL, *rate = NULL, *fields = NULL, *limit = NULL, *where = NULL;
   int opt;
   optind = 1;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -146,6 +150,7 @@ int sl__cli_tap(int argc, char **argv) {
       case 'r': rate = optarg; break;
       case 'f': fields = optarg; break;
       case 'l': limit = optarg; break;
+      case 'w': where = optarg; break;
       case 'F': format = optarg; break;
       case 'h': fputs(sl__tap_help, stdout); return 0;
       default: fputs(sl__tap_help, stderr); return 2;
@@ -163,6 +168,7 @@ int sl__cli_tap(int argc, char **argv) {
   put_param(&target, "stage", stage);
   put_param(&target, "rate", rate);
   put_param(&target, "fields", fields);
+  put_param(&target, "where", where);
   put_param(&target, "limit", limit);
   sl_buf_putc(&target, 0);
   int status = 0;

@@ -23,6 +23,7 @@ struct sl_tap {
   sl_stage *stage;
   sl_tap_opts o;
   char *names;                /* the field names' storage */
+  sl_buf where_json;          /* where_value as a JSON string */
   /* Fields marked sensitive in a feed of a catalog a step uses: shown as
    * "***", whatever the stage's output holds. */
   char **sensitive;
@@ -48,19 +49,29 @@ static void on_timer(uv_timer_t *h) {
   t->wake(t->arg);
 }
 
-/* Keeps the option's field names in storage of the tap's own. */
+/* Keeps the options' strings in storage of the tap's own. */
 static int copy_opts(sl_tap *t, const sl_tap_opts *o) {
   t->o = *o;
   if (!t->o.every) t->o.every = 1;
   size_t n = 0;
   for (int i = 0; i < o->nfields; i++) n += strlen(o->fields[i]) + 1;
+  if (o->where_field) n += strlen(o->where_field) + strlen(o->where_value) + 2;
   if (!n) return 0;
   char *at = t->names = malloc(n);
   if (!at) return SL_ENOMEM;
-  for (int i = 0; i < o->nfields; i++) {
-    size_t len = strlen(o->fields[i]) + 1;
-    memcpy(at, o->fields[i], len);
-    t->o.fields[i] = at;
+  const char **strs[SL_TAP_MAX_FIELDS + 2];
+  int nstrs = 0;
+  for (int i = 0; i < o->nfields; i++) strs[nstrs++] = &t->o.fields[i];
+  if (o->where_field) {
+    strs[nstrs++] = &t->o.where_field;
+    strs[nstrs++] = &t->o.where_value;
+    sl_buf_json_string(&t->where_json, o->where_value, strlen(o->where_value));
+    if (t->where_json.oom) return SL_ENOMEM;
+  }
+  for (int i = 0; i < nstrs; i++) {
+    size_t len = strlen(*strs[i]) + 1;
+    memcpy(at, *strs[i], len);
+    *strs[i] = at;
     at += len;
   }
   return 0;
@@ -93,6 +104,7 @@ static int gather_sensitive(sl_tap *t, sl_pipeline *p) {
 }
 
 static void tap_free(sl_tap *t) {
+  sl_buf_free(&t->where_json);
   for (int i = 0; i < t->nsensitive; i++) free(t->sensitive[i]);
   free(t->sensitive);
   free(t->names);
@@ -254,32 +266,62 @@ static void offer(sl_tap *t, const sl_buf *line) {
   pthread_mutex_unlock(&t->mu);
 }
 
-/* The records of one batch that t samples: one in every `every`, counted
- * across the workers from the tap's attach. */
+/* Whether rec passes the tap's where: its field's JSON text is the value
+ * as a JSON string, or the value itself (a number, true, false, null).
+ * scratch is the caller's. */
+static int passes(const sl_tap *t, sl_record *rec, sl_buf *scratch) {
+  if (!t->o.where_field) return 1;
+  if (rec->state == SL_REC_RAW) return 0;
+  sl_value *v = sl_record_get(rec, t->o.where_field, strlen(t->o.where_field));
+  if (!v) return 0;
+  scratch->len = 0;
+  sl_json_encode_value(scratch, v);
+  size_t vn = strlen(t->o.where_value);
+  return (scratch->len == t->where_json.len &&
+          !memcmp(scratch->ptr, t->where_json.ptr, t->where_json.len)) ||
+         (scratch->len == vn && !memcmp(scratch->ptr, t->o.where_value, vn));
+}
+
+/* One sampled record into the queue, unless the client is behind. */
+static void take_sample(sl_tap *t, sl_record *rec, const char *when, sl_buf *line, sl_buf *shown) {
+  if (atomic_load_explicit(&t->no_room, memory_order_relaxed)) {
+    /* the client is behind: a line would not fit, so none is made */
+    atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
+    return;
+  }
+  line->len = shown->len = 0;
+  line->oom = shown->oom = 0;
+  put_line(line, t, when, rec);
+  sl__secret_redact(shown, line->ptr ? line->ptr : "", line->len);
+  if (line->oom) shown->oom = 1;
+  offer(t, shown);
+}
+
+/* The records of one batch that t samples: one in every `every` (of those
+ * that pass its where), counted across the workers from the tap's attach.
+ * Without a where, one atomic add per batch. */
 static void sample(sl_tap *t, sl_record *const *recs, size_t n) {
   uint64_t every = t->o.every;
-  uint64_t base = atomic_fetch_add_explicit(&t->seen, n, memory_order_relaxed);
-  uint64_t first = (every - base % every) % every;
-  if (first >= n) return;
+  uint64_t first = 0;
+  if (!t->o.where_field) {
+    uint64_t base = atomic_fetch_add_explicit(&t->seen, n, memory_order_relaxed);
+    first = (every - base % every) % every;
+    if (first >= n) return;
+  }
   char when[SL_TIME_MS_LEN];
   sl_format_time_ms(when, sizeof when, sl_now_ms());
-  sl_buf line = SL_BUF_INIT, shown = SL_BUF_INIT;
-  for (uint64_t i = first; i < n; i += every) {
+  sl_buf line = SL_BUF_INIT, shown = SL_BUF_INIT, scratch = SL_BUF_INIT;
+  for (uint64_t i = first; i < n; i += t->o.where_field ? 1 : every) {
     if (recs[i]->state == SL_REC_FAILED) continue;
-    if (atomic_load_explicit(&t->no_room, memory_order_relaxed)) {
-      /* the client is behind: a line would not fit, so none is made */
-      atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
-      continue;
+    if (t->o.where_field) {
+      if (!passes(t, recs[i], &scratch)) continue;
+      if (atomic_fetch_add_explicit(&t->seen, 1, memory_order_relaxed) % every) continue;
     }
-    line.len = shown.len = 0;
-    line.oom = shown.oom = 0;
-    put_line(&line, t, when, recs[i]);
-    sl__secret_redact(&shown, line.ptr ? line.ptr : "", line.len);
-    if (line.oom) shown.oom = 1;
-    offer(t, &shown);
+    take_sample(t, recs[i], when, &line, &shown);
   }
   sl_buf_free(&line);
   sl_buf_free(&shown);
+  sl_buf_free(&scratch);
 }
 
 void sl__tap_records(sl_pipeline *p, sl_stage *st, sl_record *const *recs, size_t n) {

@@ -34,6 +34,10 @@ typedef struct sl_tap_opts {
   uint64_t limit;             /* stop after that many lines (0: no limit) */
   int nfields;                /* project the record on these fields (0: all) */
   const char *fields[SL_TAP_MAX_FIELDS];
+  /* Only records whose field where_field holds where_value (a string with
+   * that text, or a number, true, false or null written so); sampling
+   * then counts those records only.  NULL: every record. */
+  const char *where_field, *where_value;
 } sl_tap_opts;
 
 /* Attaches a tap to st (loop thread).  wake(arg) is called on the loop

@@ -1,6 +1,6 @@
 """sluice tap: copies of the records leaving a stage of a running pipeline,
 through the admin endpoint.  A tap after a masking sl.clean step shows the
-masked values; rate, fields and limit shape what is printed; the token is
+masked values; rate, fields, where and limit shape what is printed; the token is
 needed; an unknown stage is a usage error; at most four taps at once, and
 a tap whose client left is detached; a tap ends (exit 0) when its limit is
 reached or the pipeline stops."""
@@ -98,8 +98,18 @@ def test(t):
 
     # A sink's tap sees what the sink is given: the step's output, masked.
     p = tap("--stage", "out", "--limit", "3", "--format", "pretty")
-    st.wait_until(lambda: taps() == 1, 30, "the sink's tap to be attached", abort=run.exited)
+    # A where: only the records whose field holds the value (a number here,
+    # a string below), the rate counting those only.
+    w_num = tap("--stage", "in", "--where", "id=205", "--limit", "1")
+    w_str = tap("--stage", "step.2", "--where", "name=n207", "--fields", "id", "--limit", "1")
+    st.wait_until(lambda: taps() == 3, 30, "the sink's and the where taps to be attached",
+                  abort=run.exited)
     append(t, 201, 210)
+    for q, want in ((w_num, 205), (w_str, 207)):
+        out, err = q.communicate(timeout=60)
+        st.assert_eq(q.returncode, 0, "exit code of a where tap")
+        st.assert_eq([json.loads(line)["record"]["id"] for line in out.splitlines()], [want],
+                     "the record a where tap printed")
     out, err = p.communicate(timeout=60)
     st.assert_eq(p.returncode, 0, "exit code of the pretty tap")
     rows = out.splitlines()
