@@ -2,13 +2,14 @@
  * libuv loop, with the bounds sluice needs in front of it.
  *
  * GET and POST (without a body), one request per connection, answered and
- * closed.  Until a
- * connection has sent a whole request head (up to its blank line, at most
- * SL_HTTP_MAX_HEAD bytes) it is read here, into a fixed buffer: a head that
+ * closed.  Until a connection has sent a whole request head (up to its
+ * blank line, at most SL_HTTP_MAX_HEAD bytes) it is read here, into a
+ * fixed buffer: a head that
  * does not fit is answered 431, one not complete within 5 s is closed.  The
  * head is then handed to h2o, which parses it and calls the handler; a
  * request it cannot parse is answered 400, one with a body 413.  A
- * connection lives at most 5 s from its accept, answer included.  At most
+ * connection lives at most 5 s from its accept, answer included (but see
+ * answers given later, below).  At most
  * max_conns connections are served at once; one more is answered 503 and
  * closed once the client has closed its end (within 1 s), at most
  * SL_HTTP_REFUSING_MAX such at once, and beyond those closed right after the
@@ -22,8 +23,11 @@
  * HTTP/1.0 ones) that ends when its owner ends it, the client leaves or
  * the server stops.  Only one piece is written at a time: the owner keeps
  * what comes meanwhile within its own bound, and learns from the ready
- * callback when it may send again.  How many streams are open at once is
- * the owner's to bound; they count against max_conns as any connection. */
+ * callback when it may send again.  A client that leaves (or shuts its
+ * sending side) ends its stream at once.  How many streams are open at
+ * once is the owner's to bound; they count against max_conns as any
+ * connection.  SIGPIPE is blocked on the loop thread (sl_http_start): a
+ * client gone mid-write costs an EPIPE. */
 #ifndef SLUICE_ADMIN_HTTP_H
 #define SLUICE_ADMIN_HTTP_H
 
