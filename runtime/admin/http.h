@@ -4,17 +4,16 @@
  * GET and POST (without a body), one request per connection, answered and
  * closed.  Until a connection has sent a whole request head (up to its
  * blank line, at most SL_HTTP_MAX_HEAD bytes) it is read here, into a
- * fixed buffer: a head that
- * does not fit is answered 431, one not complete within 5 s is closed.  The
- * head is then handed to h2o, which parses it and calls the handler; a
- * request it cannot parse is answered 400, one with a body 413.  A
- * connection lives at most 5 s from its accept, answer included (but see
- * answers given later, below).  At most
- * max_conns connections are served at once; one more is answered 503 and
- * closed once the client has closed its end (within 1 s), at most
- * SL_HTTP_REFUSING_MAX such at once, and beyond those closed right after the
- * 503: the server never holds more than max_conns + SL_HTTP_REFUSING_MAX + 1
- * descriptors (and one per listener), whatever clients do.
+ * fixed buffer: a head that does not fit is answered 431, one not complete
+ * within 5 s is closed.  The head is then handed to h2o, which parses it
+ * and calls the handler; a request it cannot parse is answered 400, one
+ * with a body 413.  A connection lives at most 5 s from its accept, answer
+ * included (but for answers given later, below).  At most max_conns
+ * connections are served at once; one more is answered 503 and closed once
+ * the client has closed its end (within 1 s), at most SL_HTTP_REFUSING_MAX
+ * such at once, and beyond those closed right after the 503: the server
+ * never holds more than max_conns + SL_HTTP_REFUSING_MAX + 1 descriptors
+ * (and one per listener), whatever clients do.
  *
  * A handler may also answer later (sl_http_defer): once, when what it
  * waits for is known (the connection's deadline is then the one given,
