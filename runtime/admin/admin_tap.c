@@ -4,8 +4,9 @@
  * connection, one piece at a time, whenever the piece before is written:
  * a client that reads slowly makes the queue fill and samples drop (the
  * stream says how many with a {"dropped":N} line), never the pipeline
- * wait.  The stream ends at the limit, when the client leaves, or when
- * the pipeline stops (or drains for a reload).
+ * wait.  The stream ends at the limit, when the client leaves or has not
+ * taken a piece for STALL_MS, or when the pipeline stops (or drains for a
+ * reload).
  *
  * Query: stage=NAME (default: the first sink), rate=R (a fraction in
  * (0, 1], "0.01" or "1/100": one record in every round(1/R); default 1),
@@ -19,10 +20,16 @@
 #include "admin/admin_routes.h"
 #include "engine/tap.h"
 
+/* A client that has not taken a piece for this long is cut off: a tap it
+ * holds is one of the few there may be. */
+#define STALL_MS 30000
+
 typedef struct tap_conn {
   sl_tap *tap;
   sl_http_later *l;
   sl_buf out;
+  uv_loop_t *loop;
+  uint64_t sent_at;           /* when the piece being written was sent (uv_now) */
 } tap_conn;
 
 static void tap_conn_free(tap_conn *tc) {
@@ -31,10 +38,16 @@ static void tap_conn_free(tap_conn *tc) {
   free(tc);
 }
 
-/* Sends what the tap holds, unless a piece is still being written. */
+/* Sends what the tap holds, unless a piece is still being written (for
+ * more than STALL_MS: the stream is cut). */
 static void pump(void *arg) {
   tap_conn *tc = arg;
-  if (sl_http_stream_busy(tc->l)) return;
+  if (sl_http_stream_busy(tc->l)) {
+    if (uv_now(tc->loop) - tc->sent_at <= STALL_MS) return;
+    sl_http_stream_end(tc->l, NULL, 0);
+    tap_conn_free(tc);
+    return;
+  }
   tc->out.len = 0;
   int complete = sl__tap_take(tc->tap, &tc->out);
   if (complete) {
@@ -42,7 +55,8 @@ static void pump(void *arg) {
     tap_conn_free(tc);
     return;
   }
-  if (tc->out.len) sl_http_stream_send(tc->l, tc->out.ptr, tc->out.len);
+  if (tc->out.len && sl_http_stream_send(tc->l, tc->out.ptr, tc->out.len) == 0)
+    tc->sent_at = uv_now(tc->loop);
 }
 
 /* The pipeline stops: what is left goes out with the stream's end. */
@@ -246,5 +260,7 @@ void sl__admin_tap(sl_pipeline *p, const sl_http_req *req, sl_http_resp *r) {
     sl_buf_puts(&r->body, "out of memory\n");
     return;
   }
+  tc->loop = p->loop;
+  tc->sent_at = uv_now(p->loop);
   sl_http_stream_start(tc->l, "application/x-ndjson");
 }

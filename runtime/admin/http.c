@@ -392,6 +392,13 @@ int sl_http_stream_start(sl_http_later *l, const char *type) {
   h2o_start_response(req, &l->gen);
   l->started = 1;
   l->busy = 1;
+  /* A small send buffer: the kernel memory a client that does not read
+   * holds, and how soon the owner sees it fall behind (its pieces stay
+   * busy).  Autotuning would let it grow to megabytes. */
+  uv_os_fd_t fd;
+  int size = SL_HTTP_STREAM_SNDBUF;
+  if (l->c && uv_fileno((uv_handle_t *)&l->c->tcp, &fd) == 0)
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   if (l->c && l->c->sock) h2o_socket_read_start(l->c->sock, on_stream_read);
   h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);   /* the head; l is not touched after */
   return 0;

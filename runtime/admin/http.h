@@ -36,6 +36,8 @@
 
 #define SL_HTTP_MAX_HEAD 8192
 #define SL_HTTP_REFUSING_MAX 8
+/* A stream's socket send buffer (SO_SNDBUF): see sl_http_stream_start. */
+#define SL_HTTP_STREAM_SNDBUF (64 * 1024)
 
 typedef struct sl_http_server sl_http_server;
 
@@ -85,7 +87,10 @@ sl_http_later *sl_http_defer(const sl_http_req *req, int ms, const sl_http_later
 /* The whole answer, once; the handle is then the server's. */
 void sl_http_answer(sl_http_later *l, int status, const char *type, const char *body, size_t n);
 /* Starts a streamed 200 answer of that Content-Type: its head is written
- * now, pieces follow with sl_http_stream_send.  0, or -1 if l was answered. */
+ * now, pieces follow with sl_http_stream_send.  The socket's send buffer
+ * is set to SL_HTTP_STREAM_SNDBUF, so that a client that stops reading
+ * leaves a piece busy soon, and holds little kernel memory.  0, or -1 if
+ * l was answered. */
 int sl_http_stream_start(sl_http_later *l, const char *type);
 /* Whether a piece is being written (or the stream has not started or has
  * ended): sl_http_stream_send would refuse. */

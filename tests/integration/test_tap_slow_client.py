@@ -3,7 +3,8 @@ attached at rate 1 and not read, 300,000 records still go through within
 the deadline (they make some 40 MB of tap lines, far more than the tap's
 256 KiB queue and the socket buffers); the samples that did not fit are
 dropped, and when the client reads at last the stream says how many with
-a {"dropped": N} line.  Then the pipeline stops cleanly."""
+a {"dropped": N} line.  A client that then never reads again is cut off
+after 30 s, freeing its tap.  Then the pipeline stops cleanly."""
 
 import json
 import signal
@@ -79,9 +80,27 @@ def test(t):
     st.wait_until(lambda: status(port)["taps"] == 0, 30, "the tap to be detached once the client left",
                   abort=run.exited)
 
+    # A client that never reads again is cut off once a piece has waited
+    # 30 s for it: it cannot hold one of the four taps for ever.
+    s2 = socket.socket()
+    s2.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s2.connect(("127.0.0.1", port))
+    s2.sendall(b"GET /tap?stage=step.1 HTTP/1.1\r\nHost: t\r\n\r\n")
+    st.wait_until(lambda: status(port)["taps"] == 1, 30, "the second tap to be attached",
+                  abort=run.exited)
+    with open(t.path("in.jsonl"), "a") as f:
+        for i in range(N + 1, N + 20001):
+            f.write('{"id": %d, "name": "%s"}\n' % (i, "x" * 80))
+    st.wait_until(lambda: out.count() >= N + 20000, 60, "20,000 more records", abort=run.exited)
+    cut = time.monotonic()
+    st.wait_until(lambda: status(port)["taps"] == 0, 60, "the stalled tap to be cut off",
+                  abort=run.exited)
+    st.log("the stalled tap was cut off %.1f s after the records went through" % (time.monotonic() - cut))
+    s2.close()
+
     run.signal(signal.SIGTERM)
     st.assert_eq(run.wait(60), 0, "exit code after SIGTERM")
-    st.assert_eq(st.count_lines(t.path("out.jsonl")), N, "records written")
+    st.assert_eq(st.count_lines(t.path("out.jsonl")), N + 20000, "records written")
 
 
 st.main(test)
