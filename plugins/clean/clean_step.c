@@ -534,6 +534,12 @@ static const sl_option clean_options[] = {
      "File holding the hmac rule's key (its trailing newline is not part of it).", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
+/* The catalog given with catalog = (NULL with fields =): sluice tap masks
+ * its sensitive fields. */
+static const sl_catalog *clean_catalog(sl_stage *st) {
+  return ((clean_priv *)sl_stage_priv(st))->cat;
+}
+
 const sl_plugin clean_plugin = {
     .abi = SL_PLUGIN_ABI,
     .kind = SL_STEP,
@@ -549,4 +555,5 @@ const sl_plugin clean_plugin = {
     .process = clean_process,
     .check = clean_check,
     .collect = clean_collect,
+    .catalog = clean_catalog,
 };

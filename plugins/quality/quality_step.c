@@ -722,6 +722,11 @@ static const sl_stateful quality_stateful = {
     .finish = quality_finish,
 };
 
+/* Its catalog: sluice tap masks the sensitive fields. */
+static const sl_catalog *quality_catalog(sl_stage *st) {
+  return ((quality_priv *)sl_stage_priv(st))->cat;
+}
+
 const sl_plugin quality_plugin = {
     .abi = SL_PLUGIN_ABI,
     .kind = SL_STEP,
@@ -737,4 +742,5 @@ const sl_plugin quality_plugin = {
     .stateful = &quality_stateful,
     .pages = quality_pages,
     .commands = quality_commands,
+    .catalog = quality_catalog,
 };

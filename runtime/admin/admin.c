@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "admin/admin_routes.h"
 #include "admin/http.h"
 #include "core/secrets.h"
 #include "engine/metrics.h"
@@ -34,10 +35,10 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
   sl_buf_puts(b, "{\"pipeline\":");
   put_name(b, p->name);
   sl_buf_printf(b, ",\"state\":\"%s\",\"inflight_records\":%llu,\"inflight_bytes\":%llu,"
-                   "\"paused\":%s,\"dropped\":%llu,\"sources\":[",
+                   "\"paused\":%s,\"dropped\":%llu,\"taps\":%d,\"sources\":[",
                 run_name(p->run), (unsigned long long)p->inflight_records,
                 (unsigned long long)p->inflight_bytes, p->flow_paused ? "true" : "false",
-                (unsigned long long)p->records_dropped);
+                (unsigned long long)p->records_dropped, atomic_load(&p->ntaps));
   for (int i = 0; i < p->nsources; i++) {
     sl_stage *s = p->sources[i];
     sl_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
@@ -46,6 +47,13 @@ static void status_json(sl_pipeline *p, sl_buf *b) {
                   s->plugin->name, (unsigned long long)s->records_in,
                   (unsigned long long)s->records_acked, s->paused ? "true" : "false",
                   s->finished ? "true" : "false");
+  }
+  sl_buf_puts(b, "],\"steps\":[");
+  for (int i = 0; i < p->nsteps; i++) {
+    sl_stage *s = p->steps[i];
+    sl_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+    put_name(b, s->name);
+    sl_buf_printf(b, ",\"plugin\":\"%s\"}", s->plugin ? s->plugin->name : "lua");
   }
   sl_buf_puts(b, "],\"sinks\":[");
   for (int i = 0; i < p->nsinks; i++) {
@@ -100,6 +108,14 @@ static int plugin_page(sl_pipeline *p, const char *path, sl_http_resp *r) {
 static void handle(void *data, const sl_http_req *req, sl_http_resp *r) {
   sl_pipeline *p = data;
   const char *path = req->path;
+  if (strcmp(path, "/health") == 0 || strcmp(path, "/ready") == 0) {
+    if (strcmp(req->method, "GET") != 0) {
+      r->status = 405;
+      r->headers = "Allow: GET\r\n";
+      sl_buf_puts(&r->body, "only GET here\n");
+      return;
+    }
+  }
   if (strcmp(path, "/health") == 0) {
     if (worker_stuck(p, &r->body)) {
       r->status = 503;
@@ -124,6 +140,20 @@ static void handle(void *data, const sl_http_req *req, sl_http_resp *r) {
     sl_buf_puts(&r->body, "unauthorized: send Authorization: Bearer <token>\n");
     return;
   }
+  if (strcmp(path, "/tap") == 0) {
+    sl__admin_tap(p, req, r);
+    return;
+  }
+  if (strcmp(path, "/reload") == 0) {
+    sl__admin_reload(p, req, r);
+    return;
+  }
+  if (strcmp(req->method, "GET") != 0) {
+    r->status = 405;
+    r->headers = "Allow: GET\r\n";
+    sl_buf_puts(&r->body, "only GET here; POST is for /reload\n");
+    return;
+  }
   if (strcmp(path, "/metrics") == 0) {
     r->type = "text/plain; version=0.0.4; charset=utf-8";
     sl__metrics_expose(p, &r->body);
@@ -135,7 +165,7 @@ static void handle(void *data, const sl_http_req *req, sl_http_resp *r) {
     return;
   }
   if (plugin_page(p, path, r)) return;
-  sl_buf_puts(&r->body, "not found: try /metrics, /health, /ready, /status");
+  sl_buf_puts(&r->body, "not found: try /metrics, /health, /ready, /status, /tap, POST /reload");
   for (int i = 0; i < p->nsteps; i++)
     for (const sl_plugin_page *pg = p->steps[i]->plugin ? p->steps[i]->plugin->pages : NULL; pg && pg->path; pg++)
       sl_buf_printf(&r->body, ", %s", pg->path);
@@ -150,10 +180,10 @@ int sl__admin_start(sl_pipeline *p) {
     sl_log_error(NULL, "cannot serve the admin endpoint on %s: %s", c->listen, uv_strerror(rc));
     return SL_EIO;
   }
-  sl_log_info(NULL, "admin endpoint on http://%s (/metrics /health /ready /status; %s; "
+  sl_log_info(NULL, "admin endpoint on http://%s (/metrics /health /ready /status /tap /reload; %s; "
                     "at most %d connections)",
               c->listen,
-              c->token ? "/metrics and /status need the bearer token" : "no token",
+              c->token ? "all but /health and /ready need the bearer token" : "no token",
               c->max_conns);
   return 0;
 }

@@ -33,7 +33,25 @@ typedef struct sl_admin_conf {
  * (c is then freed). */
 int sl__admin_conf_init(sl_admin_conf *c, const char *listen, const char *token_file,
                         int max_conns, sl_buf *err);
+/* The same for a client of the endpoint (sluice tap, sluice reload): the
+ * address and the token, without the rules of the serving end. */
+int sl__admin_conf_client(sl_admin_conf *c, const char *listen, const char *token_file,
+                          sl_buf *err);
 void sl__admin_conf_free(sl_admin_conf *c);
+
+/* ---- client.c: a blocking HTTP/1.0 client of the endpoint ---- */
+
+/* Sends "METHOD target" (with the token, if c has one) to the first of
+ * c's addresses that answers, and reads the answer's head.  Returns the
+ * connected socket with *status set and the body bytes read with the head
+ * in body; with err set, SL_ADMIN_UNREACHABLE when no address took the
+ * connection, SL_ADMIN_NO_ANSWER when it was taken but no HTTP answer came
+ * (the server closed it: it may have stopped meanwhile).  timeout_ms
+ * bounds the connect and each read (0: reads wait). */
+#define SL_ADMIN_UNREACHABLE (-1)
+#define SL_ADMIN_NO_ANSWER (-2)
+int sl__admin_client_request(const sl_admin_conf *c, const char *method, const char *target,
+                             int timeout_ms, int *status, sl_buf *body, sl_buf *err);
 
 /* Serves p->admin_conf on p's loop.  0, or SL_EIO (logged). */
 int sl__admin_start(sl_pipeline *p);

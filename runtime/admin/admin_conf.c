@@ -140,31 +140,43 @@ void sl__admin_conf_free(sl_admin_conf *c) {
   memset(c, 0, sizeof *c);
 }
 
-int sl__admin_conf_init(sl_admin_conf *c, const char *listen, const char *token_file,
-                        int max_conns, sl_buf *err) {
+/* The address and the token, as both ends read them.  0, or SL_EINVAL
+ * with err set (c is then the caller's to free). */
+static int address_and_token(sl_admin_conf *c, const char *listen, const char *token_file,
+                             sl_buf *err) {
   memset(c, 0, sizeof *c);
   char host[256], port[8];
   int numeric;
   c->listen = strdup(listen);
-  if (!c->listen) {
-    sl_buf_puts(err, "out of memory");
-    return SL_EINVAL;
-  }
+  if (!c->listen) return SL_EINVAL;
   if (split(listen, host, sizeof host, port, &numeric)) {
     sl_buf_printf(err, "--admin '%s': expected %s", listen, FORMS);
-    goto fail;
+    return SL_EINVAL;
   }
-  if (resolve(c, host, port, numeric, err)) goto fail;
-
+  if (resolve(c, host, port, numeric, err)) return SL_EINVAL;
   const char *env = getenv("SLUICE_ADMIN_TOKEN");
   if (token_file) {
     c->token = read_token(token_file, err);
-    if (!c->token || check_token(c->token, token_file, err)) goto fail;
+    if (!c->token || check_token(c->token, token_file, err)) return SL_EINVAL;
   } else if (env && *env) {
-    if (check_token(env, "$SLUICE_ADMIN_TOKEN", err)) goto fail;
+    if (check_token(env, "$SLUICE_ADMIN_TOKEN", err)) return SL_EINVAL;
     c->token = strdup(env);
-    if (!c->token) goto fail;
+    if (!c->token) return SL_EINVAL;
   }
+  return 0;
+}
+
+int sl__admin_conf_client(sl_admin_conf *c, const char *listen, const char *token_file,
+                          sl_buf *err) {
+  if (address_and_token(c, listen, token_file, err) == 0) return 0;
+  if (!err->len) sl_buf_puts(err, "out of memory");
+  sl__admin_conf_free(c);
+  return SL_EINVAL;
+}
+
+int sl__admin_conf_init(sl_admin_conf *c, const char *listen, const char *token_file,
+                        int max_conns, sl_buf *err) {
+  if (address_and_token(c, listen, token_file, err)) goto fail;
   if (!c->loopback && !c->token) {
     sl_buf_printf(err, "--admin %s listens beyond loopback: give it a bearer token "
                        "(--admin-token-file FILE or $SLUICE_ADMIN_TOKEN), or listen on "

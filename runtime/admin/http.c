@@ -10,6 +10,8 @@
 #include "admin/http.h"
 
 #include <h2o.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +62,24 @@ typedef struct conn {
   uv_write_t write;
   uv_shutdown_t shutdown;
   sl_buf out;
+  struct sl_http_later *later;  /* a deferred or streamed answer, or NULL */
   struct conn *next, *prev;
 } conn;
+
+/* An answer given after the handler returned (sl_http_defer).  It lives
+ * until h2o disposes of the request (dispose_later, from the request's
+ * pool): h2o may write from `sending` until then. */
+struct sl_http_later {
+  h2o_generator_t gen;    /* streaming: h2o calls proceed when a piece is written */
+  h2o_req_t *req;
+  conn *c;
+  sl_http_later_cbs cbs;
+  void *arg;
+  int started;            /* a streamed answer's head is out */
+  int busy;               /* a piece is being written: wait for proceed */
+  int ended;              /* answered, or the last piece sent: the owner let go */
+  sl_buf sending;         /* the piece being written */
+};
 
 /* ---- connections ---- */
 
@@ -117,11 +135,15 @@ static void conn_abort(conn *c) {
   if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
     h2o_socket_t *sock = c->sock;
     h2o_socket_cb cb = sock->_cb.write;
+    if (!cb && sock->_cb.read) {
+      /* h2o's read (a head), or a stream's watch for the client leaving
+       * (on_stream_read), which ends the stream with a last write */
+      sock->_cb.read(sock, h2o_socket_error_io);
+      cb = uv_is_closing((uv_handle_t *)&c->tcp) ? NULL : sock->_cb.write;
+    }
     if (cb) {
       sock->_cb.write = NULL;
       cb(sock, h2o_socket_error_io);
-    } else if (sock->_cb.read) {
-      sock->_cb.read(sock, h2o_socket_error_io);
     }
     /* h2o was waiting for nothing: not expected of an HTTP/1 connection
      * that is still open; closing its socket is the last resort. */
@@ -132,8 +154,16 @@ static void conn_abort(conn *c) {
   if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
+static void later_finish(sl_http_later *l, int status, const char *why);
+
 static void on_timeout(uv_timer_t *t) {
   conn *c = t->data;
+  if (c->later && !c->later->ended && !c->later->started) {
+    /* A deferred answer came too late: the client is told, then h2o
+     * closes the connection after the answer as after any other. */
+    later_finish(c->later, 503, "no answer in time\n");
+    return;
+  }
   if (c->sock) conn_abort(c);
   else conn_close(c);
 }
@@ -164,6 +194,8 @@ static const char *reason(int status) {
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 422: return "Unprocessable Entity";
     case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
   }
@@ -228,30 +260,207 @@ static const char *pool_string(h2o_req_t *req, h2o_iovec_t v) {
   return h2o_strdup(&req->pool, s, (size_t)(end - s)).base;
 }
 
+/* The connection h2o serves req on. */
+static conn *conn_of(sl_http_server *hs, h2o_req_t *req) {
+  h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+  for (conn *c = hs->conns; c; c = c->next)
+    if (c->sock == sock) return c;
+  return NULL;
+}
+
 /* Called by h2o for every request (one per connection: it closes after the
- * answer).  Of the request only the method, the normalized path and the
- * first Authorization header are passed on. */
+ * answer).  Of the request only the method (GET or POST), the normalized
+ * path, the query string and the first Authorization header are passed on;
+ * a POST has no body (max_request_entity_size is 0: 413). */
 static int serve(h2o_handler_t *self, h2o_req_t *req) {
   sl_http_server *hs = ((route *)self)->server;
   req->http1_is_persistent = 0;
-  if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-    send_text(req, 405, "only GET\n");
+  int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+  if (!get && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+    send_text(req, 405, "only GET and POST\n");
     return 0;
   }
-  sl_http_req r = {.path = pool_string(req, req->path_normalized)};
+  sl_http_req r = {.method = get ? "GET" : "POST", .path = pool_string(req, req->path_normalized)};
+  if (req->query_at != SIZE_MAX && req->query_at < req->path.len)
+    r.query = pool_string(req, h2o_iovec_init(req->path.base + req->query_at + 1,
+                                              req->path.len - req->query_at - 1));
   ssize_t auth = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
   if (auth != -1) r.authorization = pool_string(req, req->headers.entries[auth].value);
-  if (!r.path || r.path[0] != '/' || (auth != -1 && !r.authorization)) {
+  if (!r.path || r.path[0] != '/' || (auth != -1 && !r.authorization) ||
+      (req->query_at != SIZE_MAX && !r.query)) {
     send_text(req, 400, "bad request\n");
     return 0;
   }
+  r._h2o = req;
+  r._conn = conn_of(hs, req);
   sl_http_resp resp = {.status = 200, .type = "text/plain; charset=utf-8", .body = SL_BUF_INIT};
   hs->handler(hs->data, &r, &resp);
+  if (r._later) {
+    sl_buf_free(&resp.body);
+    return 0;
+  }
   if (resp.body.oom) send_text(req, 503, "out of memory\n");
   else send_answer(req, resp.status, resp.type, resp.headers, resp.body.ptr ? resp.body.ptr : "",
                    resp.body.len);
   sl_buf_free(&resp.body);
   return 0;
+}
+
+/* ---- answers given later (sl_http_defer) ---- */
+
+/* The request is disposed of (answered and written, the client gone, the
+ * connection aborted): the owner is told if it still holds l. */
+static void dispose_later(void *slot) {
+  sl_http_later *l = *(sl_http_later **)slot;
+  if (l->c && l->c->later == l) l->c->later = NULL;
+  if (!l->ended) {
+    l->ended = 1;
+    if (l->cbs.gone) l->cbs.gone(l->arg);
+  }
+  sl_buf_free(&l->sending);
+  free(l);
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req) {
+  sl_http_later *l = (sl_http_later *)gen;
+  (void)req;
+  l->busy = 0;
+  l->sending.len = 0;
+  if (!l->ended && l->cbs.ready) l->cbs.ready(l->arg);
+}
+
+/* h2o stops the stream (the client went): dispose_later follows. */
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req) {
+  (void)gen;
+  (void)req;
+}
+
+sl_http_later *sl_http_defer(const sl_http_req *req, int ms, const sl_http_later_cbs *cbs,
+                             void *arg) {
+  h2o_req_t *hreq = req->_h2o;
+  conn *c = req->_conn;
+  if (!hreq || !c || c->later) return NULL;
+  sl_http_later *l = calloc(1, sizeof *l);
+  if (!l) return NULL;
+  sl_http_later **slot = h2o_mem_alloc_shared(&hreq->pool, sizeof *slot, dispose_later);
+  *slot = l;
+  l->req = hreq;
+  l->c = c;
+  l->cbs = *cbs;
+  l->arg = arg;
+  l->gen.proceed = on_proceed;
+  l->gen.stop = on_stop;
+  c->later = l;
+  ((sl_http_req *)req)->_later = l;
+  if (ms > 0) uv_timer_start(&c->timer, on_timeout, (uint64_t)ms, 0);
+  else uv_timer_stop(&c->timer);
+  return l;
+}
+
+/* Ends l as its owner would, without calling gone: a status answer if
+ * nothing was sent yet, else the stream's end. */
+static void later_finish(sl_http_later *l, int status, const char *why) {
+  if (l->ended) return;
+  conn *c = l->c;
+  if (l->started && !l->busy && l->cbs.stopping) {
+    l->cbs.stopping(l->arg);
+    /* Its last write may have ended the request already: l is then freed
+     * (dispose_later took it off c, which lives until its handles close). */
+    if (c->later != l || l->ended) return;
+  }
+  if (l->cbs.gone) l->cbs.gone(l->arg);
+  if (l->started) sl_http_stream_end(l, NULL, 0);
+  else sl_http_answer(l, status, "text/plain; charset=utf-8", why, strlen(why));
+}
+
+void sl_http_answer(sl_http_later *l, int status, const char *type, const char *body, size_t n) {
+  if (l->ended || l->started) return;
+  l->ended = 1;
+  send_answer(l->req, status, type, NULL, body, n);
+}
+
+static void on_stream_read(h2o_socket_t *sock, const char *err);
+
+int sl_http_stream_start(sl_http_later *l, const char *type) {
+  if (l->ended || l->started) return -1;
+  h2o_req_t *req = l->req;
+  req->res.status = 200;
+  req->res.reason = "OK";
+  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                 H2O_STRLIT("no-store"));
+  h2o_start_response(req, &l->gen);
+  l->started = 1;
+  l->busy = 1;
+  /* A small send buffer: the kernel memory a client that does not read
+   * holds, and how soon the owner sees it fall behind (its pieces stay
+   * busy).  Autotuning would let it grow to megabytes. */
+  uv_os_fd_t fd;
+  int size = SL_HTTP_STREAM_SNDBUF;
+  if (l->c && uv_fileno((uv_handle_t *)&l->c->tcp, &fd) == 0)
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  if (l->c && l->c->sock) h2o_socket_read_start(l->c->sock, on_stream_read);
+  h2o_send(req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);   /* the head; l is not touched after */
+  return 0;
+}
+
+/* A streamed answer's socket is read while the stream lasts, only to see
+ * the client leave (h2o reads no more once it has the request): then the
+ * stream ends, and its owner is told, without waiting for a write to fail.
+ * What the client sends meanwhile is thrown away. */
+static void on_stream_read(h2o_socket_t *sock, const char *err) {
+  if (!err) {
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    return;
+  }
+  h2o_socket_read_stop(sock);
+  h2o_conn_t *hc = sock->data;
+  sl_http_server *hs = H2O_STRUCT_FROM_MEMBER(sl_http_server, ctx, hc->ctx);
+  conn *c = NULL;
+  for (conn *k = hs->conns; k && !c; k = k->next)
+    if (k->sock == sock) c = k;
+  sl_http_later *l = c ? c->later : NULL;
+  if (!l || l->ended) return;
+  if (l->busy) {
+    conn_abort(c);   /* the write in flight fails: h2o closes, dispose_later tells the owner */
+    return;
+  }
+  if (l->cbs.gone) l->cbs.gone(l->arg);
+  sl_http_stream_end(l, NULL, 0);
+}
+
+int sl_http_stream_busy(const sl_http_later *l) { return l->busy || l->ended || !l->started; }
+
+int sl_http_stream_send(sl_http_later *l, const char *data, size_t n) {
+  if (sl_http_stream_busy(l)) return -1;
+  if (!n) return 0;
+  l->sending.len = 0;
+  sl_buf_append(&l->sending, data, n);
+  if (l->sending.oom) return -1;
+  l->busy = 1;
+  h2o_iovec_t buf = h2o_iovec_init(l->sending.ptr, l->sending.len);
+  h2o_send(l->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+  return 0;
+}
+
+void sl_http_stream_end(sl_http_later *l, const char *data, size_t n) {
+  if (l->ended) return;
+  l->ended = 1;
+  if (!l->started) {
+    send_text(l->req, 503, "ended\n");
+    return;
+  }
+  if (l->busy) {
+    /* A piece is still being written to a client that reads slowly: the
+     * connection ends without the last chunk. */
+    if (l->c && l->c->sock) conn_abort(l->c);
+    return;
+  }
+  l->busy = 1;
+  l->sending.len = 0;
+  if (n) sl_buf_append(&l->sending, data, n);
+  h2o_iovec_t buf = h2o_iovec_init(l->sending.ptr, l->sending.oom ? 0 : l->sending.len);
+  h2o_send(l->req, &buf, buf.len ? 1 : 0, H2O_SEND_STATE_FINAL);
 }
 
 /* The head is complete: h2o takes the connection, with the bytes read so
@@ -413,6 +622,15 @@ int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int nad
                   int max_conns, sl_http_handler handler, void *data, sl_http_server **server) {
   *server = NULL;
   if (naddrs < 0 || naddrs > MAX_LISTENERS || max_conns < 1) return UV_EINVAL;
+  /* A client that leaves while its answer (a tap's stream) is being
+   * written must cost an EPIPE, not the process: libuv writes with
+   * writev, which cannot say MSG_NOSIGNAL.  Blocked on the loop thread
+   * (the one calling this) only: a stdout sink writes from libuv's thread
+   * pool, where a reader that went away still ends the process (141). */
+  sigset_t pipe_sig;
+  sigemptyset(&pipe_sig);
+  sigaddset(&pipe_sig, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
   sl_http_server *hs = calloc(1, sizeof *hs);
   if (!hs) return UV_ENOMEM;
   hs->loop = loop;
@@ -475,6 +693,16 @@ static void on_sentinel_closed(uv_handle_t *h) {
 
 void sl_http_stop(sl_http_server *hs) {
   if (!hs) return;
+  /* The listeners first: h2o_context_dispose runs the loop once (to free
+   * its timers), and a listener still open then would accept connections
+   * that nothing closes any more. */
+  for (int i = 0; i < hs->nlisteners; i++) uv_close((uv_handle_t *)hs->listeners[i], free_handle);
+  hs->nlisteners = 0;
+  /* Answers still owed are given (503) and streams ended first (their
+   * owners may send a last piece): their
+   * writes are then in flight, and conn_abort below fails them. */
+  for (conn *c = hs->conns; c; c = c->next)
+    if (c->later) later_finish(c->later, 503, "the pipeline is stopping\n");
   while (hs->conns) {
     conn *c = hs->conns;
     release(c);
@@ -484,6 +712,5 @@ void sl_http_stop(sl_http_server *hs) {
   /* No connection is left in h2o's hands: its context can go. */
   h2o_context_dispose(&hs->ctx);
   h2o_config_dispose(&hs->config);
-  for (int i = 0; i < hs->nlisteners; i++) uv_close((uv_handle_t *)hs->listeners[i], free_handle);
   uv_close((uv_handle_t *)&hs->sentinel, on_sentinel_closed);
 }

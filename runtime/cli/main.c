@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "admin/admin.h"
+#include "cli/live.h"
 #include "engine/engine.h"
 #include "sluice/log.h"
 #include "testing/testing.h"
@@ -27,6 +28,8 @@ static const char usage[] =
     "  run FILE.lua      run a pipeline until its sources end or it is told to stop\n"
     "  check FILE.lua    load and check a pipeline without running it\n"
     "  test [PATH...]    run the test files of pipelines (NAME_test.lua) with in-memory sources and sinks\n"
+    "  tap               print records leaving a stage of a running pipeline (--admin)\n"
+    "  reload            reload a running pipeline's file through its admin endpoint\n"
     "  meta luals|luacheck  the Lua API for editors (LuaLS definitions, a .luacheckrc)\n"
     "  help [COMMAND]    this text, a command's options, or 'help plugins'\n"
     "  version [-v]      print the version (-v: Lua library, build details)\n";
@@ -56,6 +59,7 @@ static const char run_help[] =
     "and starts again from the new file, resuming from its checkpoints; if not, the\n"
     "error is logged and the old pipeline goes on; the check runs beside the live\n"
     "pipeline, and one still running after 30 s (more with limits.call_ms) counts as failed.\n"
+    "`sluice reload --admin HOST:PORT` does the same and exits with the check's verdict.\n"
     "\n"
     "options:\n"
     "  --state-dir DIR       where checkpoints live (default: $SLUICE_STATE_DIR, else\n"
@@ -63,11 +67,12 @@ static const char run_help[] =
     "  --workers N           worker threads (default: the pipeline's, else one per core)\n"
     "  --log-level LEVEL     debug, info (default), warn, error\n"
     "  --log-format FORMAT   text or json (default: text on a terminal, json otherwise)\n"
-    "  --admin HOST:PORT     serve /metrics, /health, /ready and /status over HTTP\n"
+    "  --admin HOST:PORT     serve /metrics, /health, /ready, /status, /tap (sluice tap)\n"
+    "                        and POST /reload (sluice reload) over HTTP\n"
     "                        (default: $SLUICE_ADMIN; none if unset); HOST is an\n"
     "                        address, a name or [IPv6]; off loopback it needs a token\n"
     "  --admin-token-file FILE\n"
-    "                        bearer token for /metrics and /status (default:\n"
+    "                        bearer token for all but /health and /ready (default:\n"
     "                        $SLUICE_ADMIN_TOKEN); /health and /ready stay open\n"
     "  --admin-max-connections N\n"
     "                        admin connections served at once (default 64, at most\n"
@@ -228,6 +233,8 @@ static int cmd_help(int argc, char **argv) {
   else if (strcmp(argv[1], "run") == 0) fputs(run_help, stdout);
   else if (strcmp(argv[1], "check") == 0) fputs(check_help, stdout);
   else if (strcmp(argv[1], "test") == 0) sl__test_main(2, (char *[]){"test", "--help", NULL});
+  else if (strcmp(argv[1], "tap") == 0) fputs(sl__tap_help, stdout);
+  else if (strcmp(argv[1], "reload") == 0) fputs(sl__reload_help, stdout);
   else if (strcmp(argv[1], "plugins") == 0) help_plugins();
   else if (strcmp(argv[1], "version") == 0) puts("usage: sluice version [-v]\n\n-v: also where the Lua library is read from, the Lua and libuv\nversions and the plugins built in");
   else {
@@ -432,6 +439,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "check") == 0) return cmd_run(argc - 1, argv + 1, 1);
   if (strcmp(cmd, "meta") == 0) return sl__meta_main(argc - 1, argv + 1);
   if (strcmp(cmd, "test") == 0) return sl__test_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "tap") == 0) return sl__cli_tap(argc - 1, argv + 1);
+  if (strcmp(cmd, "reload") == 0) return sl__cli_reload(argc - 1, argv + 1);
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
     return cmd_help(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version(argc - 1, argv + 1);

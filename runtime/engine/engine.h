@@ -14,6 +14,7 @@
 
 #include <lua.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -80,6 +81,9 @@ struct sl_stage {
   const sl_option **attr_opts;
   int flushed;
   int is_dlq;
+
+  /* taps attached to the stage (tap.c; the workers read it) */
+  atomic_int taps;
 
   /* counters (loop thread) */
   uint64_t records_in;        /* sources: emitted; sinks: handed to write */
@@ -175,6 +179,9 @@ struct sl_pipeline {
   struct sl_metric *metrics;  /* families registered by plugins */
   const struct sl_admin_conf *admin_conf;  /* the admin endpoint's, or NULL */
   struct sl_http_server *admin;
+  /* tap.c: the taps attached (read by the workers, set on the loop thread) */
+  atomic_int ntaps;
+  struct sl_taps *taps;
   int exit_code;
 };
 
@@ -256,6 +263,20 @@ int sl__reload_start(sl_pipeline *p);
 void sl__reload_stop(sl_pipeline *p);
 /* After the loop's handles are closed. */
 void sl__reload_free(sl_pipeline *p);
+/* The verdict of a reload request, on the loop thread: 0 the file is valid
+ * and the pipeline drains to run it; 2 it is not (why: the check's error,
+ * "file:line: ..."); 1 the check could not run, did not end in time, or
+ * the pipeline stopped first (why says which). */
+typedef void (*sl_reload_cb)(void *arg, int rc, const char *why, size_t n);
+/* Checks the file as SIGHUP does and calls cb(arg, ...) once with the
+ * verdict (of the check after the current one, if one runs).  0, or
+ * SL_ECLOSED (not running), SL_EAGAIN (draining for a reload already),
+ * SL_ENOMEM. */
+int sl__reload_request(sl_pipeline *p, sl_reload_cb cb, void *arg);
+/* How long a check may run before it counts as failed, in ms. */
+uint64_t sl__reload_budget_ms(const sl_pipeline *p);
+/* Forgets the requests of arg (the client left): cb is not called. */
+void sl__reload_cancel(sl_pipeline *p, void *arg);
 
 /* ---- signals.c ---- */
 /* Blocks SIGTERM, SIGINT and SIGHUP on the calling thread (the threads it

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "engine/tap.h"
 #include "catalog/catalog_int.h"
 #include "core/secrets.h"
 #include "engine/batch.h"
@@ -327,6 +328,7 @@ static void teardown(sl_pipeline *p) {
     sl__metrics_free(p);
     pthread_mutex_destroy(&p->metrics_mu);
     sl__reload_free(p);
+    sl__taps_free(p);
   }
   sl__lane_input_free(p);
   sl__pipeline_unload(p);

@@ -5,11 +5,16 @@
  * SIGTERM, then sl_pipeline_main returns SL_EXIT_RELOAD and runs it again.
  * A file that is not valid, or whose check is still running after its time
  * budget: say why and go on with the old pipeline.  A SIGHUP during a check
- * is kept, and the newest file is checked once the current check ends. */
+ * is kept, and the newest file is checked once the current check ends.
+ *
+ * POST /reload on the admin endpoint (sl__reload_request) starts the same
+ * check and waits for its verdict: a request made while a check runs is
+ * answered by the check after it, as a SIGHUP then would be. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/secrets.h"
 #include "engine/flow.h"
 #include "sluice/log.h"
 
@@ -26,8 +31,17 @@ typedef struct check_job {
   uv_async_t *done;            /* signalled once finished, unless abandoned */
 } check_job;
 
+/* One request waiting for a verdict (sl__reload_request). */
+typedef struct waiter {
+  sl_reload_cb cb;
+  void *arg;
+  int next;                    /* waits for the check after the current one */
+  struct waiter *link;
+} waiter;
+
 struct sl_reload {
   sl_pipeline *p;
+  waiter *waiters;
   uv_signal_t sig_hup;
   uv_async_t done;
   uv_timer_t timer;            /* the check's time budget */
@@ -68,12 +82,35 @@ static void job_abandon(check_job *j) {
 
 /* Two evaluations of the file, each with a budget of at least 10 s
  * (pipeline.c), and some slack for the plugins' checks. */
-static uint64_t check_budget_ms(const sl_pipeline *p) {
+uint64_t sl__reload_budget_ms(const sl_pipeline *p) {
   uint64_t call = p->set.limits.call_ms > 10000 ? p->set.limits.call_ms : 10000;
   return 2 * call + 10000;
 }
 
 static void on_check_timeout(uv_timer_t *h);
+
+/* Answers the waiters of the check that ended (those not waiting for the
+ * next one), and moves the others on to the check that starts now. */
+static void answer(sl_reload *r, int rc, const char *why) {
+  waiter **at = &r->waiters;
+  while (*at) {
+    waiter *w = *at;
+    if (w->next) {
+      w->next = 0;
+      at = &w->link;
+      continue;
+    }
+    *at = w->link;
+    w->cb(w->arg, rc, why, strlen(why));
+    free(w);
+  }
+}
+
+/* A valid file whose reload a newer request supersedes: its waiters wait
+ * for the next check too. */
+static void carry_over(sl_reload *r) {
+  for (waiter *w = r->waiters; w; w = w->link) w->next = 0;
+}
 
 static void start_check(sl_reload *r) {
   sl_pipeline *p = r->p;
@@ -82,6 +119,7 @@ static void start_check(sl_reload *r) {
     free(j);
     sl_log_error(NULL, "SIGHUP: cannot check %s (out of memory); still running the pipeline as loaded",
                  p->file);
+    answer(r, 1, "cannot check the file (out of memory)\n");
     return;
   }
   pthread_mutex_init(&j->mu, NULL);
@@ -101,12 +139,13 @@ static void start_check(sl_reload *r) {
     job_free(j);
     sl_log_error(NULL, "SIGHUP: cannot start the check of %s (%s); still running the pipeline as loaded",
                  p->file, strerror(rc));
+    answer(r, 1, "cannot start the check\n");
     return;
   }
   r->job = j;
   r->again = 0;
   sl_log_info(NULL, "SIGHUP: checking %s before reloading", p->file);
-  uv_timer_start(&r->timer, on_check_timeout, check_budget_ms(p), 0);
+  uv_timer_start(&r->timer, on_check_timeout, sl__reload_budget_ms(p), 0);
 }
 
 /* The current check is over (j is NULL when it ran out of time): swap, or
@@ -117,6 +156,8 @@ static void check_over(sl_reload *r, check_job *j) {
   uv_timer_stop(&r->timer);
   if (p->run != SL_RUN_RUNNING) {
     if (j) job_free(j);
+    carry_over(r);
+    answer(r, 1, "the pipeline stopped during the check\n");
     return;
   }
   /* A failed check is reported even when a newer SIGHUP makes it moot:
@@ -126,6 +167,17 @@ static void check_over(sl_reload *r, check_job *j) {
     sl_log_error(NULL, "%.*s", (int)j->err.len, j->err.ptr ? j->err.ptr : "");
     sl_log_error(NULL, "SIGHUP: %s is not valid (see above); still running the pipeline as loaded",
                  p->file);
+    sl_buf why = SL_BUF_INIT;
+    sl__secret_redact(&why, j->err.ptr ? j->err.ptr : "", j->err.len);
+    sl_buf_putc(&why, '\n');
+    sl_buf_putc(&why, '\0');
+    answer(r, 2, why.ptr && !why.oom ? why.ptr : "not valid\n");
+    sl_buf_free(&why);
+  } else if (!j) {
+    static const char late[] = "the check did not end in time; still running the pipeline as loaded\n";
+    answer(r, 1, late);
+  } else if (r->again) {
+    carry_over(r);
   }
   if (r->again) {
     if (j) job_free(j);
@@ -139,6 +191,8 @@ static void check_over(sl_reload *r, check_job *j) {
     return;
   }
   job_free(j);
+  static const char ok[] = "valid: draining, then reloading\n";
+  answer(r, 0, ok);
   sl_log_info(NULL, "SIGHUP: draining, then reloading %s", p->file);
   p->reload = 1;
   sl__flow_drain(p);
@@ -159,21 +213,54 @@ static void on_check_timeout(uv_timer_t *h) {
   if (!r->job) return;
   sl_log_error(NULL, "SIGHUP: the check of %s did not end within %llu ms (does its top level "
                "loop?); still running the pipeline as loaded",
-               r->p->file, (unsigned long long)check_budget_ms(r->p));
+               r->p->file, (unsigned long long)sl__reload_budget_ms(r->p));
   job_abandon(r->job);
   check_over(r, NULL);
 }
 
-static void on_sighup(uv_signal_t *h, int signum) {
-  sl_reload *r = h->data;
-  (void)signum;
-  if (r->p->run != SL_RUN_RUNNING || r->p->reload) return;
+/* A SIGHUP or a request: check now, or again after the check running. */
+static void ask(sl_reload *r) {
   if (r->job) {
     r->again = 1;
     sl_log_info(NULL, "SIGHUP: a check is running; the file will be checked again after it");
     return;
   }
   start_check(r);
+}
+
+static void on_sighup(uv_signal_t *h, int signum) {
+  sl_reload *r = h->data;
+  (void)signum;
+  if (r->p->run != SL_RUN_RUNNING || r->p->reload) return;
+  ask(r);
+}
+
+int sl__reload_request(sl_pipeline *p, sl_reload_cb cb, void *arg) {
+  sl_reload *r = p->reloader;
+  if (!r || p->run != SL_RUN_RUNNING) return SL_ECLOSED;
+  if (p->reload) return SL_EAGAIN;
+  waiter *w = calloc(1, sizeof *w);
+  if (!w) return SL_ENOMEM;
+  w->cb = cb;
+  w->arg = arg;
+  w->next = r->job != NULL;
+  w->link = r->waiters;
+  r->waiters = w;
+  ask(r);
+  return 0;
+}
+
+void sl__reload_cancel(sl_pipeline *p, void *arg) {
+  sl_reload *r = p->reloader;
+  for (waiter **at = r ? &r->waiters : NULL; at && *at;) {
+    waiter *w = *at;
+    if (w->arg != arg) {
+      at = &w->link;
+      continue;
+    }
+    *at = w->link;
+    free(w);
+  }
 }
 
 int sl__reload_start(sl_pipeline *p) {
@@ -195,6 +282,8 @@ void sl__reload_stop(sl_pipeline *p) {
   /* Before the handles close: from here the check thread never signals. */
   if (r->job) job_abandon(r->job);
   r->job = NULL;
+  carry_over(r);
+  answer(r, 1, "the pipeline stopped before the check ended\n");
 }
 
 void sl__reload_free(sl_pipeline *p) {

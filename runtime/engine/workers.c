@@ -13,6 +13,7 @@
 
 #include "engine/batch.h"
 #include "engine/stage.h"
+#include "engine/tap.h"
 #include "engine/workers.h"
 #include "sluice/log.h"
 
@@ -598,8 +599,10 @@ static void process_batch(worker *w, sl_batch *b) {
   size_t ncur = 0;
   w->ndead = 0;
   w->batch = b;
+  int tapped = sl__tap_on(p);   /* once per batch: the only cost without a tap */
   if (group) {
     ncur = take_live(w, b);
+    if (tapped) sl__tap_records(p, p->steps[p->lane_step[group - 1]], w->cur, ncur);
   } else if (reserve(w, b->n)) {
     mark_lost(w, "out of memory");
     return;
@@ -616,6 +619,7 @@ static void process_batch(worker *w, sl_batch *b) {
     }
     w->cur[ncur++] = rec;
   }
+  if (tapped && !group) sl__tap_records(p, b->source, w->cur, ncur);
 
   size_t budget = p->set.limits.memory_bytes;
   size_t step_limit = budget ? b->arena.reserved + budget : 0;
@@ -628,6 +632,7 @@ static void process_batch(worker *w, sl_batch *b) {
     w->cur = w->next;
     w->next = t;
     ncur = nnext;
+    if (tapped) sl__tap_records(p, st, w->cur, ncur);
   }
   if (group < p->nlanes) {
     keep_live(w, b, ncur);
@@ -686,7 +691,9 @@ static void process_batch(worker *w, sl_batch *b) {
         sl_buf_printf(&msg, "cannot encode for %s: %s", p->sinks[k]->name, why ? why : "error");
         fail(w, b, rec, p->sinks[k]->name, msg.ptr ? msg.ptr : "encode failed");
         sl_buf_free(&msg);
+        continue;
       }
+      if (tapped) sl__tap_records(p, p->sinks[k], &rec, 1);
     }
   }
   if (passes != pass) free(passes);
@@ -719,6 +726,8 @@ static void process_batch(worker *w, sl_batch *b) {
                    w->err.ptr ? w->err.ptr : "out of memory");
     if (!env || sl__sink_batch_add(dlq, sb, &b->arena, env, (uint32_t)w->ndead, &why))
       mark_lost(w, env ? "a dead letter could not be encoded" : "out of memory building a dead letter");
+    else if (tapped)
+      sl__tap_records(p, dlq, &env, 1);
   }
   sl_lua_views_expire(L);
 }

@@ -2,7 +2,9 @@
  * framing of the request head, then h2o's parser and writer).
  *
  * One server on a loop of the fuzzer's own, with the handler shape of the
- * admin endpoint (200 with a body, 401 without the bearer token, 404).  For
+ * admin endpoint (200 with a body, 401 without the bearer token, 404, an
+ * answer given later from a timer as /reload's, a stream of three pieces
+ * as /tap's, which ends early when the client leaves).  For
  * every input: a socketpair, one end served as an accepted connection, the
  * input written to the other end in up to three pieces (the first byte
  * picks the cuts) and its write side shut; the loop runs until the answer
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,8 +27,59 @@
 static uv_loop_t loop;
 static sl_http_server *server;
 
+/* /later: answered from a timer (a deferred answer). */
+typedef struct later_ctx {
+  uv_timer_t timer;
+  sl_http_later *l;
+  int gone;
+} later_ctx;
+
+static void free_later(uv_handle_t *h) { free(h->data); }
+
+static void on_later_timer(uv_timer_t *t) {
+  later_ctx *x = t->data;
+  if (!x->gone) sl_http_answer(x->l, 200, "text/plain", "later\n", 6);
+  uv_close((uv_handle_t *)&x->timer, free_later);
+}
+
+static void on_later_gone(void *arg) { ((later_ctx *)arg)->gone = 1; }
+
+/* /stream: three pieces, each once the one before is written. */
+typedef struct stream_ctx {
+  sl_http_later *l;
+  int sent;
+} stream_ctx;
+
+static void on_stream_ready(void *arg) {
+  stream_ctx *x = arg;
+  if (x->sent++ < 3) {
+    CHECK(sl_http_stream_send(x->l, "{\"n\":1}\n", 8) == 0);
+    return;
+  }
+  sl_http_stream_end(x->l, "{\"end\":1}\n", 10);
+  free(x);
+}
+
+static void on_stream_gone(void *arg) { free(arg); }
+
 static void handler(void *data, const sl_http_req *req, sl_http_resp *resp) {
   (void)data;
+  if (!strcmp(req->path, "/later") && !strcmp(req->method, "POST")) {
+    later_ctx *x = calloc(1, sizeof *x);
+    sl_http_later_cbs cbs = {.gone = on_later_gone};
+    CHECK(x && (x->l = sl_http_defer(req, 1000, &cbs, x)) != NULL);
+    uv_timer_init(&loop, &x->timer);
+    x->timer.data = x;
+    uv_timer_start(&x->timer, on_later_timer, 0, 0);
+    return;
+  }
+  if (!strcmp(req->path, "/stream")) {
+    stream_ctx *x = calloc(1, sizeof *x);
+    sl_http_later_cbs cbs = {.ready = on_stream_ready, .gone = on_stream_gone};
+    CHECK(x && (x->l = sl_http_defer(req, 0, &cbs, x)) != NULL);
+    CHECK(sl_http_stream_start(x->l, "application/x-ndjson") == 0);
+    return;
+  }
   if (!strcmp(req->path, "/metrics")) {
     sl_buf_puts(&resp->body, "sluice_up 1\n");
   } else if (!strcmp(req->path, "/secret")) {

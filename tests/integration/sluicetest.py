@@ -507,6 +507,14 @@ def http_get(url):
         return e.code, e.read().decode()
 
 
+def http_answers(url, code=200):
+    """Whether a GET of url answers with code; False while nothing listens."""
+    try:
+        return http_get(url)[0] == code
+    except OSError:
+        return False
+
+
 def metric_value(text, series):
     """The value of the first sample in a Prometheus text whose name and
     labels start with series (e.g. 'sluice_up' or 'sluice_x{stage="a"'), or None."""

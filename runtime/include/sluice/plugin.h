@@ -199,6 +199,12 @@ typedef struct sl_plugin {
 
   /* Optional: pages of the admin endpoint, ending with {NULL}. */
   const sl_plugin_page *pages;
+
+  /* Optional: the feed catalog (sluice/catalog.h) the stage was given, or
+   * NULL.  Its `sensitive` fields are masked wherever sluice shows the
+   * values of a record (sluice tap).  Called on the loop thread after
+   * init; the catalog must live until destroy. */
+  const struct sl_catalog *(*catalog)(sl_stage *st);
 } sl_plugin;
 
 /* sl_plugin.caps.  SL_CAN_EXACTLY_ONCE: a source that, under exactly_once =
