@@ -114,8 +114,14 @@ static int load_position(pg_source *s) {
   while (s->cfg->watermark[nwm]) nwm++;
   if (!wm || !key || wm->type != SL_T_ARRAY || key->type != SL_T_ARRAY ||
       (int)(wm->n + key->n) != s->nord || (int)wm->n != nwm) {
-    rc = sl_state_corrupt(s->st, "%.*s does not match watermark and key", (int)(b.len > 300 ? 300 : b.len),
-                          b.ptr ? b.ptr : "");
+    if (b.len == 0)
+      rc = sl_state_corrupt(s->st, "it is empty");
+    else if (rc)
+      rc = sl_state_corrupt(s->st, "it is not JSON (%s)", why ? why : "cannot parse it");
+    else
+      rc = sl_state_corrupt(s->st, "it holds %.*s, not {\"watermark\": [%d strings], \"key\": [%d strings]} "
+                            "for this source's watermark and key", (int)(b.len > 300 ? 300 : b.len),
+                            b.ptr, nwm, s->nord - nwm);
     sl_arena_free(&a);
     sl_buf_free(&b);
     return rc;
@@ -124,7 +130,7 @@ static int load_position(pg_source *s) {
   for (int i = 0; s->pos && i < s->nord; i++) {
     const sl_value *e = i < nwm ? &wm->u.items[i] : &key->u.items[i - nwm];
     if (e->type != SL_T_STRING) {
-      rc = sl_state_corrupt(s->st, "position %d is a %s, not a string", i + 1, sl_type_name(e->type));
+      rc = sl_state_corrupt(s->st, "position %d must be a string, got %s", i + 1, sl_type_name(e->type));
       break;
     }
     s->pos[i] = strndup(e->u.s.ptr, e->u.s.len);
