@@ -189,18 +189,20 @@ int64_t sl_lua_call_age_ms(sl_lua *s) {
 /* ---- the hook ---- */
 
 /* Stops the current call, which the watchdog found over budget (seq): the
- * first time, the message names where the Lua code at stack level `level`
- * was. */
+ * first time, the message names the line of the nearest Lua code at stack
+ * level `level` or above (a C function polling the budget is called by
+ * Lua code, perhaps through other C functions). */
 static void raise_over_budget(lua_State *L, sl_lua *s, uint64_t seq, int level) {
   if (s->expired_seq != seq) {
     s->expired_seq = seq;
+    snprintf(s->budget_msg, sizeof s->budget_msg, "time budget of %u ms exceeded", s->call_ms);
     lua_Debug d;
-    if (lua_getstack(L, level, &d) && lua_getinfo(L, "Sl", &d) && d.currentline > 0)
-      snprintf(s->budget_msg, sizeof s->budget_msg, "time budget of %u ms exceeded in %s:%d",
-               s->call_ms, d.short_src, d.currentline);
-    else
-      snprintf(s->budget_msg, sizeof s->budget_msg, "time budget of %u ms exceeded",
-               s->call_ms);
+    for (int l = level; l < level + 8 && lua_getstack(L, l, &d); l++)
+      if (lua_getinfo(L, "Sl", &d) && d.currentline > 0) {
+        snprintf(s->budget_msg, sizeof s->budget_msg, "time budget of %u ms exceeded in %s:%d",
+                 s->call_ms, d.short_src, d.currentline);
+        break;
+      }
   }
   lua_pushstring(L, s->budget_msg);
   lua_error(L);

@@ -22,16 +22,44 @@ static const char csearchers_key = 0;
 
 /* ---- replaced base and string functions ---- */
 
+/* A long text chunk is handed to load in pieces of LOAD_PIECE by this
+ * reader (upvalues: the text, the offset reached), which polls the time
+ * budget before each: Lua's parser runs in C, out of the hook's reach, and
+ * 80 MB of text take it seconds. */
+#define LOAD_PIECE ((size_t)64 << 10)
+static int load_piece(lua_State *L) {
+  size_t len;
+  const char *text = lua_tolstring(L, lua_upvalueindex(1), &len);
+  size_t at = (size_t)lua_tointeger(L, lua_upvalueindex(2));
+  sl__budget_poll(L);
+  if (at >= len) return 0;
+  size_t k = len - at < LOAD_PIECE ? len - at : LOAD_PIECE;
+  lua_pushinteger(L, (lua_Integer)(at + k));
+  lua_replace(L, lua_upvalueindex(2));
+  lua_pushlstring(L, text + at, k);
+  return 1;
+}
+
 /* load(chunk [, chunkname [, mode [, env]]]) with mode forced to "t".  The
  * original is upvalue 1; env is passed on only if given, because load tells
- * an absent env from a nil one. */
+ * an absent env from a nil one.  A long text goes through load_piece, named
+ * as load names a text (after itself) unless a name is given. */
 static int sb_load(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checkany(L, 1);
-  luaL_checkstack(L, 5, NULL);
+  luaL_checkstack(L, 6, NULL);
+  int pieces = lua_type(L, 1) == LUA_TSTRING && lua_rawlen(L, 1) > LOAD_PIECE;
   lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushvalue(L, 1);
-  if (n >= 2) lua_pushvalue(L, 2); else lua_pushnil(L);
+  if (pieces) {
+    lua_pushvalue(L, 1);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, load_piece, 2);
+  } else {
+    lua_pushvalue(L, 1);
+  }
+  if (n >= 2 && !lua_isnil(L, 2)) lua_pushvalue(L, 2);
+  else if (pieces) lua_pushvalue(L, 1);
+  else lua_pushnil(L);
   lua_pushliteral(L, "t");
   int nargs = 3;
   if (n >= 4) {

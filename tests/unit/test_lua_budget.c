@@ -149,6 +149,10 @@ static const struct {
                            "return t.x", "test:1"},
     {"error object __tostring",
      "error(setmetatable({}, {__tostring = function() while true do end end}))", "test:1"},
+    /* C functions of the library that poll the budget themselves. */
+    {"backtracking pattern", "return string.find(('a'):rep(3000), ('a*'):rep(8) .. 'b')", "test:1"},
+    {"backtracking gsub", "return (('x'):rep(2000)):gsub(('.-'):rep(6) .. 'y', '')", "test:1"},
+    {"table.move of 1e15 nils", "table.move({}, 1, 1e15, 2)", "test:1"},
 };
 
 TEST(test_time_budget_stops_loops) {
@@ -182,6 +186,32 @@ TEST(test_time_budget_stops_loops) {
     ASSERT(lua_gethook(L) == NULL);
     ASSERT_EQ(lua_gethookmask(L), 0);
   }
+  sl_buf_free(&err);
+  sl_lua_free(s);
+  alarm(0);
+}
+
+/* load() of a long text: Lua's parser runs in C, where the hook never
+ * fires; the sandbox's load feeds it the text in pieces and polls the budget
+ * between them.  200 MB of ';' would take the parser two seconds or more. */
+TEST(test_long_load_polls) {
+  alarm(60);
+  sl_lua_limits lim = {.memory_bytes = (size_t)1 << 30, .call_ms = CALL_MS};
+  sl_lua *s = sl_lua_new(&lim, NULL, NULL);
+  ASSERT(s);
+  sl_buf err = SL_BUF_INIT;
+  ASSERT_EQ(run(s, "local text = (';'):rep(2e8)\nreturn load(text)", 0, &err), SL_ELUA);
+  char expect[128];
+  snprintf(expect, sizeof expect, "time budget of %d ms exceeded in test:2", CALL_MS);
+  ASSERT_STR_EQ(err.ptr, expect);
+  /* A short text still loads whole, named after itself. */
+  ASSERT_EQ(run(s, "local f, e = load('return 1 +') return e", 1, &err), 0);
+  ASSERT_STR_EQ(lua_tostring(sl_lua_state(s), -1), "[string \"return 1 +\"]:1: unexpected symbol near <eof>");
+  lua_settop(sl_lua_state(s), 0);
+  /* A long one too: the pieces are one chunk. */
+  ASSERT_EQ(run(s, "local f = load(('x = 1 '):rep(2e4) .. 'return x + 41') return f()", 1, &err), 0);
+  ASSERT_EQ(lua_tointeger(sl_lua_state(s), -1), 42);
+  lua_settop(sl_lua_state(s), 0);
   sl_buf_free(&err);
   sl_lua_free(s);
   alarm(0);
@@ -364,7 +394,7 @@ TEST(test_many_states_one_watchdog) {
   alarm(0);
 }
 
-RUN_TESTS(test_memory_bomb_and_recovery, test_memory_budget_units,
+RUN_TESTS(test_long_load_polls, test_memory_bomb_and_recovery, test_memory_budget_units,
           test_time_budget_stops_loops, test_no_finalizers, test_no_hook_within_budget,
           test_stale_hook_is_harmless, test_nested_call_shares_budget,
           test_many_states_one_watchdog)
