@@ -24,9 +24,11 @@ static int installed_dir(char *out, size_t n) {
   if (!slash) return 0;
   *slash = '\0';
   char probe[PATH_MAX + 64];
-  int w = snprintf(probe, sizeof probe, "%s/../share/sluice/lua/sluice", exe);
-  if (w < 0 || (size_t)w >= sizeof probe || !is_dir(probe)) return 0;
-  probe[w - (int)strlen("/sluice")] = '\0';
+  int w = snprintf(probe, sizeof probe, "%s/../share/sluice/lua", exe);
+  if (w < 0 || (size_t)w + sizeof "/sluice" > sizeof probe) return 0;
+  memcpy(probe + w, "/sluice", sizeof "/sluice");
+  if (!is_dir(probe)) return 0;
+  probe[w] = '\0';                      /* the library folder, its sluice/ found */
   char *real = realpath(probe, NULL);
   if (!real) return 0;
   int ok = strlen(real) < n;

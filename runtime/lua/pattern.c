@@ -298,8 +298,8 @@ static void restart(matcher *m) {
   m->depth = MAX_DEPTH;
 }
 
-/* Capture i, or the whole match [s, e) when there is none and i is 0.
- * Returns its length, or CAP_POSITION with the position pushed. */
+/* Pushes capture i (a position capture as an integer), or the whole match
+ * [s, e) when the pattern has no capture and i is 0. */
 static void push_capture(matcher *m, int i, const char *s, const char *e) {
   if (i >= m->level) {
     if (i != 0) luaL_error(m->L, "invalid capture index %%%d", i + 1);
