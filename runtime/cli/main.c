@@ -14,6 +14,7 @@
 #include "admin/admin.h"
 #include "cli/live.h"
 #include "engine/engine.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 #include "testing/testing.h"
 
@@ -109,6 +110,7 @@ static int cmd_version(int argc, char **argv) {
   sl__lua_dir(dir, sizeof dir, &why);
   printf("lua library: %s (%s)\n", dir, why);
   printf("built with: %s, libuv %s\n", LUA_RELEASE, uv_version_string());
+  printf("fault points: %s\n", sl_fault_points_built() ? "compiled in (tests/faults/; armed only by SLUICE_CRASH_AT or libfiu)" : "none");
   printf("plugins:");
   for (const sl_plugin *const *p = sl_registry_all(); *p; p++) printf(" %s", (*p)->name);
   putchar('\n');

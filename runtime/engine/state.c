@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/state.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 struct sl_statefile {
@@ -35,11 +36,13 @@ struct sl_statefile {
 
 static int write_atomically(const char *path, const char *tmp, const char *dir,
                             const char *data, size_t len) {
+  SL_CRASH_POINT("engine.state.before_write");
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return errno;
   size_t off = 0;
   while (off < len) {
-    ssize_t w = write(fd, data + off, len - off);
+    int fault = SL_FAULT_ERRNO("io/engine.state.write");
+    ssize_t w = fault ? (errno = fault, -1) : write(fd, data + off, len - off);
     if (w < 0) {
       if (errno == EINTR) continue;
       int e = errno;
@@ -48,18 +51,23 @@ static int write_atomically(const char *path, const char *tmp, const char *dir,
     }
     off += (size_t)w;
   }
-  if (fsync(fd) < 0) {
-    int e = errno;
+  SL_CRASH_POINT("engine.state.before_fsync");
+  int fault = SL_FAULT_ERRNO("io/engine.state.fsync");
+  if (fault || fsync(fd) < 0) {
+    int e = fault ? fault : errno;
     close(fd);
     return e;
   }
   if (close(fd) < 0) return errno;
+  SL_CRASH_POINT("engine.state.before_rename");
   if (rename(tmp, path) < 0) return errno;
+  SL_CRASH_POINT("engine.state.after_rename");
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     fsync(dfd);
     close(dfd);
   }
+  SL_CRASH_POINT("engine.state.after_fsync_dir");
   return 0;
 }
 
