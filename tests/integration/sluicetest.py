@@ -451,12 +451,36 @@ class Test:
             print("---- end of sluice logs ----")
 
 
+# The command line of a test: `test_x.py [<path-to-sluice>] [--soak] [--seed N]`.
+# The fault tests (tests/faults/) run a short version by default (what CI
+# runs) and the long one with --soak (scripts/soak); --seed replays a seeded
+# run. The binary defaults to <repo>/build/sluice.
+SOAK = False
+SEED = None
+
+
+def parse_args(argv):
+    """Reads the command line above into SOAK and SEED; returns the binary."""
+    global SOAK, SEED
+    import argparse
+    ap = argparse.ArgumentParser(prog=os.path.basename(argv[0]))
+    ap.add_argument("sluice", nargs="?",
+                    default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "sluice"))
+    ap.add_argument("--soak", action="store_true", help="the long version (scripts/soak)")
+    ap.add_argument("--seed", type=int, help="replay the run with this seed")
+    a = ap.parse_args(argv[1:])
+    SOAK, SEED = a.soak, a.seed
+    return os.path.abspath(a.sluice)
+
+
+def figure(text):
+    """Prints a figure line, which scripts/soak collects."""
+    print("figure: %s" % text, flush=True)
+
+
 def main(test_fn):
     """Runs test_fn(Test) and exits 0 on success, 1 on failure."""
-    if len(sys.argv) != 2:
-        print("usage: %s <path-to-sluice>" % sys.argv[0], file=sys.stderr)
-        sys.exit(2)
-    sluice = os.path.abspath(sys.argv[1])
+    sluice = parse_args(sys.argv)
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     if not os.access(sluice, os.X_OK):
         print("%s: FAIL: sluice binary %s is missing or not executable" % (name, sluice))
