@@ -66,6 +66,7 @@ typedef struct pg_cdc {
   int streaming;
   pgo_relations rels;
   sl_batch *cur;
+  uint32_t cur_done;            /* records of cur from transactions read in full */
   int in_txn;
   uint64_t txn_lsn;
   int64_t txn_time;
