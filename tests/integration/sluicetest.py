@@ -325,6 +325,7 @@ def assert_refused(t, what, where, why, source, args=("--log-format", "text")):
                  "run once with --reset-checkpoint %s" % source):
         assert_true(want in err, "stderr with %s names the problem" % what,
                     "expected %r in:\n%s" % (want, err[-2000:]))
+    log("refused: %s" % what)
     return err
 
 

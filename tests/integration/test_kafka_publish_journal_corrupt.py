@@ -56,6 +56,7 @@ def refused(t, catalog, what, why):
         st.assert_true(want in err, "stderr with %s names the problem" % what,
                        "expected %r in:\n%s" % (want, err[-2000:]))
     st.assert_true("nothing was sent" in out, "the summary with %s" % what, out)
+    st.log("refused: %s" % what)
 
 
 def test(t):
