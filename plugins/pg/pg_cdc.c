@@ -105,7 +105,9 @@ static int pg_cdc_checkpoint_encode(sl_stage *st, const sl_checkpoint *cp, sl_bu
   (void)st;
   char l[24];
   pg_lsn_format((uint64_t)cp->a, l);
-  sl_buf_printf(out, "{\"%s\":\"%s\"}", cp->b == PHASE_SNAPSHOT ? "snapshot" : "lsn", l);
+  sl_buf_printf(out, "{\"%s\":\"%s\"", CP_PHASE(cp->b) == PHASE_SNAPSHOT ? "snapshot" : "lsn", l);
+  if (CP_PIECE(cp->b)) sl_buf_printf(out, ",\"piece\":%lld", (long long)CP_PIECE(cp->b));
+  sl_buf_putc(out, '}');
   return out->oom ? SL_ENOMEM : 0;
 }
 
@@ -115,7 +117,7 @@ static void pg_cdc_ack(sl_stage *st, const sl_checkpoint *cp) {
   sl_buf b = SL_BUF_INIT;
   if (pg_cdc_checkpoint_encode(st, cp, &b) == 0) sl_state_save(st, b.ptr, b.len);
   sl_buf_free(&b);
-  if (cp->b != PHASE_STREAM) return;
+  if (CP_PHASE(cp->b) != PHASE_STREAM) return;
   if ((uint64_t)cp->a > s->flushed) {
     s->flushed = (uint64_t)cp->a;
     if (cp->c) s->acked_time = cp->c;
@@ -159,6 +161,9 @@ int pg_cdc_add_record(pg_cdc *s, const char *origin, size_t olen, int64_t offset
 void pg_cdc_emit(pg_cdc *s, uint64_t lsn, int phase, int64_t time) {
   if (!s->cur || !sl_batch_count(s->cur)) return;
   sl_checkpoint cp = {.a = (int64_t)lsn, .b = phase, .c = time};
+  /* A piece of an open transaction: numbered, so that no two batches in a
+   * row carry the same checkpoint. */
+  if (phase == PHASE_STREAM && sl_batch_count(s->cur) > s->cur_done) cp.b |= ++s->piece << 8;
   sl_batch_set_checkpoint(s->cur, &cp);
   sl_batch *b = s->cur;
   s->cur = NULL;
@@ -258,8 +263,10 @@ static void xlog_data(pg_cdc *s, const char *p, size_t n) {
     default:
       break;
   }
-  /* A transaction larger than a batch goes out in several; their
-   * checkpoint stays at the last complete transaction. */
+  /* A transaction larger than 4 batches goes out in pieces; their
+   * checkpoint stays at the last complete transaction, with the piece's
+   * number (a sink's lost-COMMIT check tells two transactions apart by
+   * their checkpoints). */
   if (s->cur && sl_batch_count(s->cur) >= 4 * sl_stage_batch_size(s->st))
     pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
 }
@@ -508,8 +515,9 @@ static int valid_slot(const char *s) {
   return 1;
 }
 
-/* The saved position: {"lsn":"X/Y"} in the stream, {"snapshot":"X/Y"}
- * during the initial snapshot; anything else is refused, naming it. */
+/* The saved position: {"lsn":"X/Y"} in the stream (with "piece": N after
+ * a piece of a large transaction), {"snapshot":"X/Y"} during the initial
+ * snapshot; anything else is refused, naming it. */
 static int load_checkpoint(pg_cdc *s, uint64_t *lsn, int *phase) {
   sl_buf b = SL_BUF_INIT;
   sl_arena a;
@@ -525,9 +533,13 @@ static int load_checkpoint(pg_cdc *s, uint64_t *lsn, int *phase) {
     e = pg_json_member(&v, key);
     *phase = PHASE_SNAPSHOT;
   }
-  if (!e || v.n != 1) {
+  const sl_value *piece = *phase == PHASE_STREAM ? pg_json_member(&v, "piece") : NULL;
+  if (!e || v.n != 1u + (piece != NULL)) {
     rc = sl_state_corrupt(s->st, "it holds %.*s, not {\"lsn\": \"X/Y\"} nor {\"snapshot\": \"X/Y\"}",
                           (int)(b.len > 300 ? 300 : b.len), b.ptr);
+  } else if (piece && (piece->type != SL_T_INT || piece->u.i < 1)) {
+    rc = sl_state_corrupt(s->st, "\"piece\" must be a whole number >= 1, got %s",
+                          piece->type == SL_T_INT ? "a smaller one" : sl_type_name(piece->type));
   } else if (e->type != SL_T_STRING) {
     rc = sl_state_corrupt(s->st, "\"%s\" must be a string \"X/Y\", got %s", key, sl_type_name(e->type));
   } else {
@@ -537,6 +549,7 @@ static int load_checkpoint(pg_cdc *s, uint64_t *lsn, int *phase) {
       rc = sl_state_corrupt(s->st, "\"%s\" is \"%.*s\", not a position X/Y (two hexadecimal numbers)",
                             key, (int)(e->u.s.len > 64 ? 64 : e->u.s.len), e->u.s.ptr);
   }
+  if (!rc && piece) s->piece = piece->u.i;   /* the pieces sent again count on */
 done:
   sl_arena_free(&a);
   sl_buf_free(&b);

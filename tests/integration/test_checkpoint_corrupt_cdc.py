@@ -42,6 +42,11 @@ CASES = [
     ("a number for the LSN", '{"lsn": 23803720}', '"lsn" must be a string "X/Y", got int'),
     ("an LSN that is no LSN", '{"lsn": "16B3748"}', '"lsn" is "16B3748", not a position X/Y'),
     ("an LSN with a sign", '{"lsn": "+0/16B3748"}', '"lsn" is "+0/16B3748", not a position X/Y'),
+    ("a piece that is no number", '{"lsn": "0/16B3748", "piece": "2"}',
+     '"piece" must be a whole number >= 1, got string'),
+    ("a piece of 0", '{"lsn": "0/16B3748", "piece": 0}', '"piece" must be a whole number >= 1, got a smaller one'),
+    ("a piece beside a snapshot", '{"snapshot": "0/16B3748", "piece": 1}',
+     'it holds {"snapshot": "0/16B3748", "piece": 1}, ' + SHAPE),
     ("an LSN past the server's WAL", '{"lsn": "FFFF/0"}',
      "it is at FFFF/0, past the end of the server's WAL ("),
 ]

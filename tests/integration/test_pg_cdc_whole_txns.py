@@ -13,8 +13,12 @@ every change of it, and the commit does not come.  Then one of:
 - SIGTERM (the stop drains what was emitted, then saves the checkpoint),
 
 and the stream goes on without the proxy holding.  The target table (no
-unique key, one row per change applied) must hold every change once."""
+unique key, one row per change applied) must hold every change once.
+Last, a transaction of more than 4 batches, held before its commit: its
+first piece is written under a checkpoint of its own (the previous
+position and a piece number), then the rest once the commit comes."""
 
+import json
 import socket
 import threading
 import signal
@@ -23,6 +27,7 @@ import pgtest
 import sluicetest as st
 
 ROWS = 150
+BIG = 450       # rows of the transaction that goes in pieces (batch_size 100)
 
 PIPELINE = """local sl = require "sluice"
 return sl.pipeline {
@@ -40,13 +45,15 @@ return sl.pipeline {
 class HoldingProxy:
     """A TCP proxy to the server that, while `hold` is set, stops forwarding
     the server's bytes at the first pgoutput Commit message (CopyData 'w',
-    then 'C') and keeps them; cut() closes every connection."""
+    then 'C') and keeps them; release() sends what it kept and forwards the
+    rest as it comes; cut() closes every connection."""
 
     def __init__(self, host, port):
         self.target = (host, port)
         self.hold = False
         self.holding = threading.Event()
         self.conns = []
+        self.held = []    # [client, kept bytes] of the connections holding
         self.lock = threading.Lock()
         self.srv = socket.socket()
         self.srv.bind(("127.0.0.1", 0))
@@ -82,33 +89,55 @@ class HoldingProxy:
             except OSError:
                 pass
 
+    def parse(self, buf, client):
+        """Forwards the whole messages of buf up to a Commit to hold back;
+        returns what is left, and the held entry if it holds."""
+        out = b""
+        while len(buf) >= 5:
+            n = 1 + int.from_bytes(buf[1:5], "big")
+            if len(buf) < n:
+                break
+            if (self.hold and buf[0:1] == b"d" and n > 30 and buf[5:6] == b"w"
+                    and buf[30:31] == b"C"):
+                client.sendall(out)
+                entry = [client, buf]
+                self.held.append(entry)
+                self.holding.set()
+                return b"", entry
+            out, buf = out + buf[:n], buf[n:]
+        client.sendall(out)
+        return buf, None
+
     def from_server(self, server, client):
-        buf, held = b"", False
+        buf, entry, raw = b"", None, False
         try:
             while True:
                 data = server.recv(65536)
                 if not data:
                     break
-                buf += data
-                out = b""
-                while not held and len(buf) >= 5:
-                    n = 1 + int.from_bytes(buf[1:5], "big")
-                    if len(buf) < n:
-                        break
-                    msg, buf = buf[:n], buf[n:]
-                    if (self.hold and msg[0:1] == b"d" and len(msg) > 30 and msg[5:6] == b"w"
-                            and msg[30:31] == b"C"):
-                        held, buf = True, msg + buf
-                        self.holding.set()
-                        break
-                    out += msg
-                client.sendall(out)
+                with self.lock:
+                    if entry is not None and entry not in self.held:
+                        entry, raw = None, True          # released: a plain pipe from now on
+                    if raw:
+                        client.sendall(data)
+                    elif entry is not None:
+                        entry[1] += data
+                    else:
+                        buf, entry = self.parse(buf + data, client)
         except OSError:
             pass
         self.pipe(server, client)   # closes both
 
+    def release(self):
+        with self.lock:
+            self.hold = False
+            held, self.held = self.held, []
+            for client, kept in held:
+                client.sendall(kept)
+
     def cut(self):
         with self.lock:
+            self.hold, self.held = False, []
             conns, self.conns = self.conns, []
         for s in conns:
             try:
@@ -183,6 +212,32 @@ def body(t, db, slot):
                       abort=run.exited)
         rows = db.sql("SELECT count(*), count(DISTINCT id) FROM %s" % tgt)[0]
         st.assert_eq(rows, [str(total), str(total)], "rows and distinct ids after the %s" % case)
+
+    # A transaction of more than 4 batches goes in pieces, each under the
+    # checkpoint of the transaction before it, numbered: no two sink
+    # transactions in a row store the same one (the lost-COMMIT check
+    # compares them).  Held before its commit: one piece of 400 is out.
+    db.sql("INSERT INTO %s SELECT generate_series(%d, %d)" % (ev, total + 1, total + 10))
+    total += 10
+    st.wait_until(lambda: db.count("tgt") >= total, 30, "%d rows before the big one" % total,
+                  abort=run.exited)
+    before = json.loads(db.checkpoint(source="cdc"))
+    proxy.holding.clear()
+    proxy.hold = True
+    db.sql("INSERT INTO %s SELECT generate_series(%d, %d)" % (ev, total + 1, total + BIG))
+    st.wait_until(proxy.holding.is_set, 30, "the proxy to hold the big commit back")
+    st.wait_until(lambda: db.count("tgt") >= total + 400, 30, "the first piece written", abort=run.exited)
+    piece = json.loads(db.checkpoint(source="cdc"))
+    st.assert_eq(sorted(piece), ["lsn", "piece"], "the checkpoint stored with a piece")
+    st.assert_eq(piece["lsn"], before["lsn"], "a piece's position: the transaction before")
+    st.assert_ne(piece, before, "the checkpoint of the piece against the one before it")
+    proxy.release()
+    total += BIG
+    st.wait_until(lambda: db.count("tgt") >= total, 30, "the big transaction written", abort=run.exited)
+    st.wait_until(lambda: "piece" not in json.loads(db.checkpoint(source="cdc")), 30,
+                  "the checkpoint after the commit (no piece)", abort=run.exited)
+    rows = db.sql("SELECT count(*), count(DISTINCT id) FROM %s" % tgt)[0]
+    st.assert_eq(rows, [str(total), str(total)], "rows and distinct ids after the big transaction")
     run.signal(signal.SIGTERM)
     st.assert_eq(run.wait(30), 0, "exit code of the last run")
     st.check_no_dlq(t)
