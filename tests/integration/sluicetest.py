@@ -313,6 +313,37 @@ def check_upper(records, what="output"):
                  % (what, number, _short(rec)))
 
 
+def assert_refused(t, what, where, why, source, args=("--log-format", "text")):
+    """Runs the test's pipeline once: it must refuse to start over an unusable
+    checkpoint (exit 3), naming where the checkpoint is, why it cannot be
+    used and how to recover (--reset-checkpoint SOURCE).  Returns stderr."""
+    r = t.start(args=list(args))
+    code = r.wait(60)
+    err = r.stderr_text()
+    assert_eq(code, 3, "exit code with %s" % what)
+    for want in ("%s: unusable checkpoint: %s" % (where, why),
+                 "run once with --reset-checkpoint %s" % source):
+        assert_true(want in err, "stderr with %s names the problem" % what,
+                    "expected %r in:\n%s" % (want, err[-2000:]))
+    log("refused: %s" % what)
+    return err
+
+
+def check_refusals(t, cp_path, cases, source, read):
+    """For each (what, text, why) of cases: writes text as the checkpoint
+    file cp_path; the start must be refused (assert_refused), read() (what
+    the pipeline has read so far) must not change, nor the file."""
+    before = read()
+    for what, text, why in cases:
+        log("checkpoint with %s" % what)
+        with open(cp_path, "w") as f:
+            f.write(text)
+        assert_refused(t, what, cp_path, why, source)
+        assert_eq(read(), before, "read after a refused start (%s)" % what)
+        with open(cp_path) as f:
+            assert_eq(f.read(), text, "the checkpoint file after a refused start (%s)" % what)
+
+
 def check_no_dlq(t):
     n = count_lines(t.path("dlq.jsonl"))
     if n:
