@@ -116,11 +116,21 @@ void sl_source_finished(sl_stage *source) {
 
 /* ---- acknowledgement ---- */
 
+/* A batch every sink made durable.  The simulation's mutant build
+ * (tests/faults/sim/, never a release) defines SL_SIM_MUTANT_ACK_AHEAD to
+ * plant a bug it must catch: a batch is acknowledged while one sink still
+ * writes it. */
+#ifdef SL_SIM_MUTANT_ACK_AHEAD
+#define SETTLED(b) ((b)->pending <= 1)
+#else
+#define SETTLED(b) ((b)->pending == 0)
+#endif
+
 /* Frees the acknowledged batches at the head of src's list and tells the
  * source, in order: a checkpoint never passes a batch still in flight. */
 static void release_acked(sl_pipeline *p, sl_stage *src) {
   int released = 0;
-  while (src->head && src->head->dispatched && src->head->pending == 0) {
+  while (src->head && src->head->dispatched && SETTLED(src->head)) {
     sl_batch *b = src->head;
     src->head = b->next;
     if (!src->head) src->tail = NULL;
@@ -204,6 +214,11 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
   b->pending = 1;
   if (b->lost || !b->sbs || src->lost)
     stop_unwritten(p, b, b->sbs ? "an earlier batch of its source was not written" : "out of memory", 0);
+  /* Batches are dispatched in order: with none waiting, b is next.  Set
+   * before the dead letters go out: a dead-letter sink that finishes
+   * inside write lets b's data go (write_in_order), and b must be in line
+   * then, or its data would be written a second time below. */
+  if (!src->unwritten) src->unwritten = b;
   int dlq = p->nsinks - 1;
   if (!b->lost && p->dlq_first && b->sbs[dlq].n) {
     /* The data sink commits the source's position with the records: once
@@ -213,8 +228,6 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
     b->deferred = 1;
     write_range(p, b, dlq, dlq + 1);
   }
-  /* Batches are dispatched in order: with none waiting, b is next. */
-  if (!src->unwritten) src->unwritten = b;
   write_in_order(p, src);
 }
 
