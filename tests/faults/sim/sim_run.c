@@ -437,8 +437,9 @@ int sim_seed(uint64_t seed, int verbose, int known_holes) {
   if (verbose) {
     printf("seed %llu: %d sources (records", (unsigned long long)seed, c->nsources);
     for (int i = 0; i < c->nsources; i++) printf(" %d", c->records[i]);
-    printf("), %d sinks (", c->nsinks);
-    for (int k = 0; k <= c->nsinks; k++) printf("%s%s", k ? " " : "", c->kind[k] == SIM_QUEUE ? "queue" : "reorder");
+    printf("), %d data sinks (", c->nsinks);
+    for (int k = 0; k <= c->nsinks; k++)
+      printf("%s%s", k == c->nsinks ? "; dlq " : k ? " " : "", c->kind[k] == SIM_QUEUE ? "queue" : "reorder");
     printf("), %d lanes, batch %u, bound %llu%s; %% drop %d dead %d reject %d retry %d unknown %d "
            "inline %d sync-error %d; %d faulty runs\n",
            c->nlanes, c->batch_size, (unsigned long long)c->max_inflight,
