@@ -79,6 +79,10 @@ typedef struct sim_world {
    * in the current run. */
   uint8_t total[SIM_SINKS + 1][SIM_SOURCES][SIM_RECORDS];
   uint8_t now[SIM_SINKS + 1][SIM_SOURCES][SIM_RECORDS];
+  /* Records a data sink turned away (rejected, or refused with its whole
+   * batch): for them the dead-letter sink stands in for it. */
+  uint8_t away_total[SIM_SINKS][SIM_SOURCES][SIM_RECORDS];
+  uint8_t away_now[SIM_SINKS][SIM_SOURCES][SIM_RECORDS];
   int64_t saved[SIM_SOURCES];            /* the checkpoint files: next position to read */
   int64_t stored[SIM_SOURCES];           /* exactly_once: what the sink committed */
   int has_stored[SIM_SOURCES];
@@ -169,6 +173,10 @@ void sim_queue_drop(sim_sink *k);
 void sim_reorder_done(sim_sink *k, int i);
 /* A batch's records, or its dead letters, made durable by sink k. */
 void sim_durable(int k, const sl_sink_batch *sb);
+/* Record i of sb is turned away by its (data) sink: a dead letter. */
+void sim_turned_away(const sl_sink_batch *sb, uint32_t i);
+/* Whether the record is where it must be, in this run (now) or ever. */
+int sim_delivered(int src, int64_t pos, int now);
 
 /* ---- one seed (sim_run.c) ---- */
 

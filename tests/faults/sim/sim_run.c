@@ -308,16 +308,11 @@ static int check_run_end(void) {
 
 static void check_seed_end(void) {
   const sim_cfg *c = &sim.cfg;
-  int dlq = c->nsinks;
   for (int s = 0; s < c->nsources; s++)
     for (int64_t pos = 0; pos < c->records[s]; pos++) {
-      sim_route r = sim_route_of(s, pos);
-      if (r.fate == SIM_DEAD && !sim.total[dlq][s][pos])
-        sim_fail("src%d position %lld lost: its dead letter never became durable", s, (long long)pos);
-      for (int k = 0; r.fate == SIM_ROUTED && k < c->nsinks; k++)
-        if ((r.mask >> k & 1) && !sim.total[k][s][pos] && !sim.total[dlq][s][pos])
-          sim_fail("src%d position %lld lost: not in sink%d nor the dead-letter sink", s,
-                   (long long)pos, k);
+      if (!sim_delivered(s, pos, 0))
+        sim_fail("src%d position %lld lost: not durable in every sink it goes to (nor a durable "
+                 "dead letter)", s, (long long)pos);
       if (c->exactly_once && sim.total[0][s][pos] > 1)
         sim_fail("src%d position %lld is %d times in sink0 (exactly_once)", s, (long long)pos,
                  sim.total[0][s][pos]);
@@ -336,6 +331,7 @@ static void setup_run(void) {
   const sim_cfg *c = &sim.cfg;
   memset(&live, 0, sizeof live);
   memset(sim.now, 0, sizeof sim.now);
+  memset(sim.away_now, 0, sizeof sim.away_now);
   sl_pipeline *p = &live.p;
   uv_loop_init(&live.loop);
   p->name = "sim";

@@ -13,14 +13,23 @@
 /* The one error a queue sink's ops->permanent calls permanent. */
 #define SIM_EBROKEN (-1000)
 
-static int delivered_now(int src, int64_t pos) {
+int sim_delivered(int src, int64_t pos, int now) {
   sim_route r = sim_route_of(src, pos);
   int dlq = sim.cfg.nsinks;
+  uint8_t (*durable)[SIM_SOURCES][SIM_RECORDS] = now ? sim.now : sim.total;
+  uint8_t (*away)[SIM_SOURCES][SIM_RECORDS] = now ? sim.away_now : sim.away_total;
   if (r.fate == SIM_DROPPED) return 1;
-  if (r.fate == SIM_DEAD) return sim.now[dlq][src][pos] > 0;
+  if (r.fate == SIM_DEAD) return durable[dlq][src][pos] > 0;
   for (int k = 0; k < sim.cfg.nsinks; k++)
-    if ((r.mask >> k & 1) && !sim.now[k][src][pos] && !sim.now[dlq][src][pos]) return 0;
+    if ((r.mask >> k & 1) && !durable[k][src][pos] && !(away[k][src][pos] && durable[dlq][src][pos]))
+      return 0;
   return 1;
+}
+
+void sim_turned_away(const sl_sink_batch *sb, uint32_t i) {
+  const sl_meta *m = &sb->recs[i]->meta;
+  sim.away_now[sb->sink->index][m->partition][m->offset] = 1;
+  sim.away_total[sb->sink->index][m->partition][m->offset] = 1;
 }
 
 void sim_durable(int k, const sl_sink_batch *sb) {
@@ -70,7 +79,7 @@ static void src_ack(sl_stage *st, const sl_checkpoint *cp) {
     return;
   }
   for (int64_t pos = e.from; pos < e.to; pos++)
-    if (!delivered_now(st->index, pos)) {
+    if (!sim_delivered(st->index, pos, 1)) {
       sim_fail("%s: position %lld acknowledged before every sink made it durable", st->name,
                (long long)pos);
       return;
@@ -173,6 +182,7 @@ static int reject_once(sim_sink *k, sl_sink_batch *sb) {
   for (uint32_t i = 0; i < sb->n; i++) {
     const sl_meta *m = &sb->recs[i]->meta;
     if (sim_route_of(m->partition, m->offset).rejected_by == k->k) {
+      sim_turned_away(sb, i);
       sl_sink_reject(sb, i, "sim: rejected");
       any = 1;
     }
@@ -353,6 +363,7 @@ static int reorder_write(sl_stage *st, sl_sink_batch *sb) {
   sim_sink *k = sink_of(st);
   if (!st->is_dlq && sim_chance(sim.cfg.pct_sync_error)) {
     sim_trace("%s: write refused at once", st->name);
+    for (uint32_t i = 0; i < sb->n; i++) sim_turned_away(sb, i);
     return SL_EIO;   /* the flow dead-letters its records */
   }
   if (sim_chance(sim.cfg.pct_inline)) {
