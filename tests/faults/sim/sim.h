@@ -74,6 +74,8 @@ typedef struct sim_world {
   uint64_t seed, rng;
   sim_cfg cfg;
   int verbose;
+  int hash_trace;              /* fold the schedule into trace_hash (--check-replay) */
+  uint64_t trace_hash;
   int known_holes;             /* inject the faults of known, unfixed holes too */
   /* Copies durable in each sink (the dead-letter sink last), in total and
    * in the current run. */
@@ -180,7 +182,8 @@ int sim_delivered(int src, int64_t pos, int now);
 
 /* ---- one seed (sim_run.c) ---- */
 
-/* Runs the seed to its end; 0 if every invariant held. */
-int sim_seed(uint64_t seed, int verbose, int known_holes);
+/* Runs the seed to its end; 0 if every invariant held.  hash_trace: the
+ * schedule is folded into sim.trace_hash (FNV-1a), to compare two runs. */
+int sim_seed(uint64_t seed, int verbose, int known_holes, int hash_trace);
 
 #endif

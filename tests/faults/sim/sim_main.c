@@ -5,6 +5,7 @@
  *   sim --seed 4711 --verbose  one seed, its configuration and schedule
  *   sim --from 20001 --seeds 5000
  *   sim --known-holes ...      also the faults of known, unfixed holes
+ *   sim --check-replay ...     each seed twice: the same schedule, step for step
  *   sim --expect-failure ...   passes when some seed fails (the mutant build,
  *                              sim_mutant, whose flow acknowledges early)
  *
@@ -24,14 +25,27 @@ static double seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A seed run twice takes the same schedule: the replay of a failure is
+ * the failure.  1 if so. */
+static int same_twice(uint64_t seed, int known_holes) {
+  sim_seed(seed, 0, known_holes, 1);
+  uint64_t hash = sim.trace_hash, steps = sim.steps;
+  sim_seed(seed, 0, known_holes, 1);
+  if (sim.trace_hash == hash && sim.steps == steps) return 1;
+  printf("seed %llu took another schedule the second time (%llu steps, then %llu)\n",
+         (unsigned long long)seed, (unsigned long long)steps, (unsigned long long)sim.steps);
+  return 0;
+}
+
 static int usage(void) {
-  fprintf(stderr, "usage: sim [--seeds N] [--from S] [--seed S] [--verbose] [--expect-failure] [--known-holes]\n");
+  fprintf(stderr, "usage: sim [--seeds N] [--from S] [--seed S] [--verbose] [--expect-failure] [--known-holes]\n"
+                  "           [--check-replay]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   uint64_t from = 1, count = 1000, one = 0;
-  int verbose = 0, expect_failure = 0, known_holes = 0;
+  int verbose = 0, expect_failure = 0, known_holes = 0, check_replay = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--seeds") && i + 1 < argc) count = strtoull(argv[++i], NULL, 10);
@@ -40,6 +54,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--verbose")) verbose++;
     else if (!strcmp(a, "--expect-failure")) expect_failure = 1;
     else if (!strcmp(a, "--known-holes")) known_holes = 1;
+    else if (!strcmp(a, "--check-replay")) check_replay = 1;
     else return usage();
   }
   if (one) {
@@ -51,7 +66,12 @@ int main(int argc, char **argv) {
   double t0 = seconds();
   uint64_t ran = 0, steps = 0, records = 0, faults = 0, runs = 0, failed = 0;
   for (uint64_t seed = from; seed < from + count; seed++) {
-    int rc = sim_seed(seed, verbose, known_holes);
+    if (check_replay) {
+      if (!same_twice(seed, known_holes)) failed++;
+      ran++;
+      continue;
+    }
+    int rc = sim_seed(seed, verbose, known_holes, 0);
     ran++;
     steps += sim.steps;
     faults += sim.faults;
@@ -66,6 +86,11 @@ int main(int argc, char **argv) {
     /* A planted bug frees batches a sink still holds: the next seed
      * would run on a heap it broke. */
     if (expect_failure) break;
+  }
+  if (check_replay) {
+    printf("figure: simulation replays: %llu seeds run twice, %llu differed, %.1f s\n",
+           (unsigned long long)ran, (unsigned long long)failed, seconds() - t0);
+    return failed ? 1 : 0;
   }
   if (expect_failure) {
     printf("figure: simulation of a planted acknowledgement bug: caught by seed %llu (%llu tried), %.1f s\n",

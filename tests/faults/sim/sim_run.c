@@ -31,13 +31,15 @@ uint64_t sim_rand(void) { return sim_mix(sim.rng++); }
 int sim_chance(int pct) { return pct > 0 && (int)(sim_rand() % 100) < pct; }
 
 void sim_trace(const char *fmt, ...) {
-  if (!sim.verbose) return;
+  if (!sim.verbose && !sim.hash_trace) return;
+  char line[512];
   va_list ap;
   va_start(ap, fmt);
-  printf("run %d step %llu: ", sim.run, (unsigned long long)sim.steps);
-  vprintf(fmt, ap);
-  putchar('\n');
+  int n = snprintf(line, sizeof line, "run %d step %llu: ", sim.run, (unsigned long long)sim.steps);
+  vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
   va_end(ap);
+  if (sim.verbose) puts(line);
+  for (const char *c = line; *c; c++) sim.trace_hash = (sim.trace_hash ^ (uint8_t)*c) * 0x100000001b3ull;
 }
 
 void sim_fail(const char *fmt, ...) {
@@ -421,9 +423,11 @@ static int run_once(void) {
   return complete;
 }
 
-int sim_seed(uint64_t seed, int verbose, int known_holes) {
+int sim_seed(uint64_t seed, int verbose, int known_holes, int hash_trace) {
   memset(&sim, 0, sizeof sim);
   sim.seed = seed;
+  sim.hash_trace = hash_trace;
+  sim.trace_hash = 0xcbf29ce484222325ull;
   sim.known_holes = known_holes;
   sim.rng = seed * 0x9e3779b97f4a7c15ull;
   sim.verbose = verbose;
