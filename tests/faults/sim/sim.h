@@ -89,7 +89,9 @@ typedef struct sim_world {
   int64_t stored[SIM_SOURCES];           /* exactly_once: what the sink committed */
   int has_stored[SIM_SOURCES];
   int run;                               /* 0, 1, ...: restarts so far */
-  uint64_t steps, faults;
+  uint64_t steps, faults;      /* crashes, SIGTERMs, failures for good, lost outcomes */
+  uint64_t errors;             /* errors retrying heals: failed writes, lost connections */
+  uint64_t crashes;            /* among the faults */
   char failure[512];
 } sim_world;
 

@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
   /* The engine's own log lines (retries, lost batches) only in a replay. */
   sl_log_setup(verbose ? SL_LOG_DEBUG : SL_LOG_OFF, SL_LOG_TEXT, 2);
   double t0 = seconds();
-  uint64_t ran = 0, steps = 0, records = 0, faults = 0, runs = 0, failed = 0;
+  uint64_t ran = 0, steps = 0, records = 0, faults = 0, crashes = 0, errors = 0, runs = 0, failed = 0;
   for (uint64_t seed = from; seed < from + count; seed++) {
     if (check_replay) {
       if (!same_twice(seed, known_holes)) failed++;
@@ -75,6 +75,8 @@ int main(int argc, char **argv) {
     ran++;
     steps += sim.steps;
     faults += sim.faults;
+    errors += sim.errors;
+    crashes += sim.crashes;
     runs += (uint64_t)sim.run + 1;
     for (int i = 0; i < sim.cfg.nsources; i++) records += (uint64_t)sim.cfg.records[i];
     if (!rc) continue;
@@ -99,9 +101,12 @@ int main(int argc, char **argv) {
     return failed ? 0 : 1;
   }
   printf("figure: simulation: %llu seeds, %llu steps, %llu records, %llu runs (restarts included), "
-         "%llu faults injected, %llu failing seeds, %.1f s\n",
+         "%llu faults injected (%llu crashes; stops, failures for good, lost outcomes) and %llu errors "
+         "retried, %llu failing seeds, %.1f s\n",
          (unsigned long long)ran, (unsigned long long)steps, (unsigned long long)records,
-         (unsigned long long)runs, (unsigned long long)faults, (unsigned long long)failed,
+         (unsigned long long)runs, (unsigned long long)faults, (unsigned long long)crashes,
+         (unsigned long long)errors,
+         (unsigned long long)failed,
          seconds() - t0);
   return failed ? 1 : 0;
 }

@@ -401,6 +401,7 @@ static int run_once(void) {
     }
     if (step == crash_at) {
       sim.faults++;
+      sim.crashes++;
       sim_trace("CRASH");
       break;
     }

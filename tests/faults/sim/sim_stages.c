@@ -246,6 +246,7 @@ void sim_queue_group_ends(sim_sink *k) {
   int eo = sim.cfg.exactly_once && !k->st.is_dlq;
   int r = (int)(sim_rand() % 100);
   if (r < sim.cfg.pct_retry) {
+    sim.errors++;
     sim_trace("%s: write of %u batches fails, retry", k->st.name, k->group_n);
     k->group = NULL;
     sl_sink_queue_written(&k->q, SL_EIO, "sim: write failed");
@@ -294,6 +295,7 @@ static int q_ready(void *ctx) { return ((sim_sink *)ctx)->connected; }
 static void q_resume(void *ctx) {
   sim_sink *k = ctx;
   if (sim_chance(30)) {
+    sim.errors++;
     sim_trace("%s: reconnect fails", k->st.name);
     sl_sink_queue_retry(&k->q, "sim: reconnect failed");
     return;
@@ -312,6 +314,7 @@ static const sl_sink_queue_ops queue_ops = {
 /* The connection drops while idle: reconnect after a pause. */
 void sim_queue_drop(sim_sink *k) {
   k->drops++;
+  sim.errors++;
   k->connected = 0;
   sim_trace("%s: connection lost", k->st.name);
   sl_sink_queue_retry(&k->q, "sim: connection lost");
@@ -362,6 +365,7 @@ static void reorder_flushed_yet(sim_sink *k) {
 static int reorder_write(sl_stage *st, sl_sink_batch *sb) {
   sim_sink *k = sink_of(st);
   if (!st->is_dlq && sim_chance(sim.cfg.pct_sync_error)) {
+    sim.errors++;
     sim_trace("%s: write refused at once", st->name);
     for (uint32_t i = 0; i < sb->n; i++) sim_turned_away(sb, i);
     return SL_EIO;   /* the flow dead-letters its records */
