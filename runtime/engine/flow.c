@@ -16,6 +16,22 @@
 #include "sluice/clock.h"
 #include "sluice/log.h"
 
+/* SETTLED: a batch every sink made durable; HELD_BACK: a batch whose data
+ * waits for its dead letters (dlq_first).  The simulation's mutant builds
+ * (tests/faults/sim/, never a release) plant a bug here that it must catch:
+ * SL_SIM_MUTANT 1 acknowledges a batch while one sink still writes it, 2
+ * lets a batch's data go before its dead letters are durable. */
+#if defined(SL_SIM_MUTANT) && SL_SIM_MUTANT == 1
+#define SETTLED(b) ((b)->pending <= 1)
+#else
+#define SETTLED(b) ((b)->pending == 0)
+#endif
+#if defined(SL_SIM_MUTANT) && SL_SIM_MUTANT == 2
+#define HELD_BACK(b) 0
+#else
+#define HELD_BACK(b) ((b)->deferred)
+#endif
+
 struct sl_reject {
   uint32_t index;
   int sent;               /* already handed to the dead-letter sink */
@@ -116,15 +132,6 @@ void sl_source_finished(sl_stage *source) {
 
 /* ---- acknowledgement ---- */
 
-/* A batch every sink made durable.  The simulation's mutant build
- * (tests/faults/sim/, never a release) defines SL_SIM_MUTANT_ACK_AHEAD to
- * plant a bug it must catch: a batch is acknowledged while one sink still
- * writes it. */
-#ifdef SL_SIM_MUTANT_ACK_AHEAD
-#define SETTLED(b) ((b)->pending <= 1)
-#else
-#define SETTLED(b) ((b)->pending == 0)
-#endif
 
 /* Frees the acknowledged batches at the head of src's list and tells the
  * source, in order: a checkpoint never passes a batch still in flight. */
@@ -198,7 +205,7 @@ static void stop_unwritten(sl_pipeline *p, sl_batch *b, const char *why, int log
  * in an upsert, an older record would overwrite a newer one. */
 static void write_in_order(sl_pipeline *p, sl_stage *src) {
   int to = p->dlq_first ? p->nsinks - 1 : p->nsinks;   /* the dead letters went first */
-  while (src->unwritten && src->unwritten->dispatched && !src->unwritten->deferred) {
+  while (src->unwritten && src->unwritten->dispatched && !HELD_BACK(src->unwritten)) {
     sl_batch *b = src->unwritten;
     src->unwritten = b->next;
     if (!b->lost) write_range(p, b, 0, to);   /* a lost batch only lets go of its hold */

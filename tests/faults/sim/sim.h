@@ -162,7 +162,8 @@ typedef struct sim_pipe {
   sl_batch **lane[SIM_LANES];  /* submitted to lane j, in order */
   int nlane[SIM_LANES];
   uint64_t lane_seq[SIM_LANES][SIM_SOURCES];   /* next seq lane j must see */
-  int faulty;                  /* this run may crash, stop, break */
+  int faulty;                  /* this run may crash or stop */
+  int breakable;               /* ... and its sinks, workers, checkpoint writes fail for good */
 } sim_pipe;
 
 extern sim_pipe live;   /* the run under way */

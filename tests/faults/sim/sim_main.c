@@ -6,8 +6,8 @@
  *   sim --from 20001 --seeds 5000
  *   sim --known-holes ...      also the faults of known, unfixed holes
  *   sim --check-replay ...     each seed twice: the same schedule, step for step
- *   sim --expect-failure ...   passes when some seed fails (the mutant build,
- *                              sim_mutant, whose flow acknowledges early)
+ *   sim --expect-failure ...   passes when some seed fails (the mutant builds,
+ *                              sim_mutant1 and 2, with a bug planted in flow.c)
  *
  * Exit 0 when every seed held every invariant (or, with --expect-failure,
  * when one did not), 1 otherwise, 2 on bad usage. */
@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
     return failed ? 1 : 0;
   }
   if (expect_failure) {
-    printf("figure: simulation of a planted acknowledgement bug: caught by seed %llu (%llu tried), %.1f s\n",
+    printf("figure: simulation of a planted bug: caught by seed %llu (%llu tried), %.1f s\n",
            (unsigned long long)(from + ran - 1), (unsigned long long)ran, seconds() - t0);
     if (!failed) printf("expected some seed to fail, every one passed: the planted bug went unseen\n");
     return failed ? 0 : 1;

@@ -147,7 +147,7 @@ static void work(int i) {
             b->phase);
   if (b->phase == 2 * p->nlanes) {
     fill_sink_batches(p, b);
-    if (live.faulty && sim_chance(1)) {
+    if (live.breakable && sim_chance(1)) {
       sim.faults++;
       sim_trace("worker: batch %llu of %s cannot be written whole", (unsigned long long)b->seq,
                 b->source->name);
@@ -172,10 +172,10 @@ static void lane_runs(int j) {
 /* ---- the scheduler ---- */
 
 typedef enum ev_kind {
-  EV_EMIT, EV_FINISH, EV_WORK, EV_LANE, EV_GROUP, EV_TIMER, EV_DROP, EV_DONE, EV_STATE, EV_SIGTERM
+  EV_EMIT, EV_FINISH, EV_WORK, EV_LANE, EV_GROUP, EV_TIMER, EV_DROP, EV_DONE, EV_STATE
 } ev_kind;
 static const char *const ev_names[] = {"emit", "finish", "work", "lane", "group", "timer",
-                                       "drop", "done", "state", "sigterm"};
+                                       "drop", "done", "state"};
 
 typedef struct sim_event {
   ev_kind kind;
@@ -193,7 +193,6 @@ static void offer(ev_kind kind, int a, int b, int weight) {
 /* Everything that may happen next. */
 static void collect(void) {
   const sim_cfg *c = &sim.cfg;
-  sl_pipeline *p = &live.p;
   nevents = 0;
   for (int i = 0; i < c->nsources; i++) {
     sim_source *s = &live.src[i];
@@ -216,7 +215,6 @@ static void collect(void) {
     if (sl__sink_queue_backing_off(&s->q)) offer(EV_TIMER, k, 0, 10);
     else if (!s->group && s->connected && s->drops < 2) offer(EV_DROP, k, 0, 1);
   }
-  if (live.faulty && p->run == SL_RUN_RUNNING) offer(EV_SIGTERM, 0, 0, 1);
 }
 
 static void happen(const sim_event *e) {
@@ -236,11 +234,6 @@ static void happen(const sim_event *e) {
   case EV_DROP: sim_queue_drop(&live.sink[e->a]); break;
   case EV_DONE: sim_reorder_done(&live.sink[e->a], e->b); break;
   case EV_STATE: sim_source_state_written(&live.src[e->a]); break;
-  case EV_SIGTERM:
-    sim.faults++;
-    sim_trace("SIGTERM");
-    sl__flow_drain(&live.p);
-    break;
   }
 }
 
@@ -354,6 +347,7 @@ static void setup_run(void) {
   p->nsinks = c->nsinks + 1;
   p->run = SL_RUN_RUNNING;
   live.faulty = sim.run < c->faulty_runs;
+  live.breakable = live.faulty && sim_chance(40);
 }
 
 static void teardown_run(void) {
@@ -388,7 +382,11 @@ static void stalled(void) {
 static int run_once(void) {
   setup_run();
   uint64_t bound = steps_bound();
-  uint64_t crash_at = live.faulty && sim_chance(60) ? 1 + sim_rand() % (bound / 8) : 0;
+  /* A run takes about a step per record left: crash within that. */
+  uint64_t left = 20;
+  for (int i = 0; i < sim.cfg.nsources; i++) left += (uint64_t)(sim.cfg.records[i] - live.src[i].next);
+  uint64_t crash_at = live.faulty && sim_chance(60) ? 1 + sim_rand() % (2 * left) : 0;
+  uint64_t stop_at = live.faulty && sim_chance(25) ? 1 + sim_rand() % (2 * left) : 0;
   int complete = 0;
   sim_trace("start: %d sources at%s%lld %lld %lld", sim.cfg.nsources,
             sim.cfg.exactly_once ? " (stored by the sink) " : " ", (long long)live.src[0].next,
@@ -404,6 +402,11 @@ static int run_once(void) {
       sim.crashes++;
       sim_trace("CRASH");
       break;
+    }
+    if (step == stop_at) {
+      sim.faults++;
+      sim_trace("SIGTERM");
+      sl__flow_drain(&live.p);
     }
     if (step > bound) {
       sim_fail("no end after %llu steps", (unsigned long long)bound);

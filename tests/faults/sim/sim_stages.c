@@ -142,7 +142,7 @@ void sim_source_state_written(sim_source *s) {
   sl_pipeline *p = &live.p;
   s->busy = 0;
   p->statefiles_busy--;
-  if (live.faulty && sim_chance(2)) {
+  if (live.breakable && sim_chance(2)) {
     sim.faults++;
     sim_trace("checkpoint write of %s fails", s->st.name);
     if (!p->exit_code) p->exit_code = SL_EXIT_STATE;
@@ -164,7 +164,7 @@ void sim_source_state_written(sim_source *s) {
  * sl_sink_send_rejects) is never told when they fail for good, and waits
  * forever (docs/internals/simulation.md, "Known holes"). */
 static int may_break(const sim_sink *k) {
-  return live.faulty && !(k->st.is_dlq && sim.cfg.exactly_once && !sim.known_holes);
+  return live.breakable && !(k->st.is_dlq && sim.cfg.exactly_once && !sim.known_holes);
 }
 
 /* ---- queue sinks ---- */
