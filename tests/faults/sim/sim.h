@@ -102,8 +102,10 @@ uint64_t sim_rand(void);
 int sim_chance(int pct);
 /* A line of the schedule (--verbose). */
 void sim_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The first broken invariant ends the seed. */
+/* The first broken invariant ends the seed (and calls sim_at_failure, if
+ * set, at once). */
 void sim_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern void (*sim_at_failure)(void);
 
 /* ---- what a record's position decides (sim_run.c) ---- */
 

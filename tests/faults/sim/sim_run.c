@@ -25,6 +25,7 @@
 
 sim_world sim;
 sim_pipe live;
+void (*sim_at_failure)(void);
 
 uint64_t sim_rand(void) { return sim_mix(sim.rng++); }
 
@@ -51,6 +52,7 @@ void sim_fail(const char *fmt, ...) {
   vsnprintf(sim.failure + n, sizeof sim.failure - (size_t)n, fmt, ap);
   va_end(ap);
   sim_trace("FAILED: %s", sim.failure);
+  if (sim_at_failure) sim_at_failure();
 }
 
 /* ---- the configuration and each record's route ---- */
