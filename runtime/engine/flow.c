@@ -132,7 +132,6 @@ void sl_source_finished(sl_stage *source) {
 
 /* ---- acknowledgement ---- */
 
-
 /* Frees the acknowledged batches at the head of src's list and tells the
  * source, in order: a checkpoint never passes a batch still in flight. */
 static void release_acked(sl_pipeline *p, sl_stage *src) {
