@@ -150,6 +150,7 @@ typedef struct pg_sink {
    * when the transaction is done again, so a row is not sent twice */
   unsigned char *sent;
   int dl_wait;                      /* dead-letter batches not durable yet */
+  int dl_lost;                      /* some failed for good: roll back, fail */
 
   /* the error of the current command, if any */
   int err;
@@ -325,12 +326,34 @@ static void copy_next(pg_conn *c, const char **p, size_t *n) {
 
 /* The transaction committed; its rejected rows went to the dead-letter
  * sink before (send_dead_letters). */
+static void forget_tx(pg_sink *k);
+
 static void ack_tx(pg_sink *k) {
   sl_log_debug(sl_stage_name(k->st), "committed %u rows (%u rejected) in %lld ms", k->tx_n, k->nbad,
                (long long)(sl_mono_ms() - k->tx_started_ms));
   k->committed_rows += k->tx_n - k->nbad;
   k->rejected_rows += k->nbad;
   k->transactions++;
+  forget_tx(k);
+  sl_sink_queue_written(&k->q, 0, NULL);
+}
+
+/* The dead letters of the transaction's bad rows failed for good: it was
+ * rolled back, and its batches fail (the pipeline is stopping; they are
+ * read again on the next start).  Committing would store positions past
+ * the lost dead letters. */
+static void fail_tx(pg_sink *k) {
+  forget_tx(k);
+  sl_sink_queue_written(&k->q, SL_EIO, "the dead letters of its bad rows were lost; "
+                        "the transaction was rolled back");
+}
+
+static int dead_letters_were_lost(void *ctx, int err) {
+  (void)err;
+  return ((pg_sink *)ctx)->dl_lost;
+}
+
+static void forget_tx(pg_sink *k) {
   clear_bad(k);
   free(k->sent);
   k->sent = NULL;
@@ -340,7 +363,6 @@ static void ack_tx(pg_sink *k) {
   k->ncps = 0;
   k->step = S_IDLE;
   k->unknown_commit = 0;
-  sl_sink_queue_written(&k->q, 0, NULL);
 }
 
 /* ---- the steps ---- */
@@ -436,11 +458,17 @@ static void bisect_copied(pg_sink *k) {
   bisect_table(k);
 }
 
+static void rollback(pg_sink *k, step after);
+
 static void dead_letters_durable(void *arg) {
   pg_sink *k = arg;
   k->dl_wait--;
   /* A callback of an attempt whose connection was lost finds another step. */
-  if (k->dl_wait == 0 && k->step == S_DEAD_LETTERS) commit_tx(k);
+  if (k->dl_wait != 0 || k->step != S_DEAD_LETTERS) return;
+  for (sl_sink_batch *sb = k->tx; sb; sb = sb->next)
+    if (sl_sink_batch_lost(sb)) k->dl_lost = 1;
+  if (k->dl_lost) rollback(k, S_IDLE);
+  else commit_tx(k);
 }
 
 /* The bad rows are known: they go to the dead-letter sink, and the
@@ -726,7 +754,8 @@ static void on_done(pg_conn *c) {
       ack_tx(k);
       return;
     case S_ROLLBACK:
-      if (k->after_rollback == B_BEGIN) start_bisect(k);
+      if (k->dl_lost) fail_tx(k);
+      else if (k->after_rollback == B_BEGIN) start_bisect(k);
       else sl_sink_queue_retry(&k->q, k->retry_why);
       return;
     case B_BEGIN:
@@ -874,7 +903,7 @@ static void reconnect_idle(void *ctx) {
 
 static const sl_sink_queue_ops pg_sink_queue_ops = {
     .write = write_tx,
-    .permanent = NULL,   /* every error is retried */
+    .permanent = dead_letters_were_lost,   /* every other error is retried */
     .ready = ready_for_tx,
     .resume = reconnect_idle,
 };

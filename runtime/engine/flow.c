@@ -400,14 +400,25 @@ void sl_sink_failed(sl_sink_batch *sb, const char *why) {
     sl_log_error(sb->sink->name, "%s; stopping the pipeline without acknowledging what is in flight "
                  "(it is read again on the next start)", why);
   stop_unwritten(p, b, why, 1);
-  if (sb->late) sl_buf_free(&sb->bytes);
+  void (*durable)(void *) = NULL;
+  void *arg = NULL;
+  if (sb->late) {
+    late_batch *l = (late_batch *)sb;
+    durable = l->durable;   /* told too: sl_sink_batch_lost says how it ended */
+    arg = l->arg;
+    sl_buf_free(&sb->bytes);
+  }
   if (b->deferred && sb == &b->sbs[p->nsinks - 1]) {
     b->deferred = 0;   /* its data is not written now: let the later (lost) batches go */
     write_in_order(p, b->source);
   }
   b->pending--;
   if (b->pending == 0) release_acked(p, b->source);
+  /* Last, as in sl_sink_done. */
+  if (durable) durable(arg);
 }
+
+int sl_sink_batch_lost(const sl_sink_batch *sb) { return sb->batch->lost != NULL; }
 
 /* ---- drain and the end ---- */
 

@@ -63,8 +63,15 @@ void sl_sink_reject(sl_sink_batch *sb, uint32_t i, const char *reason);
  * would lose them, as the restart resumes after them.  Returns 0 when
  * durable will be called (perhaps before this returns); a negative SL_E*
  * when there was nothing to send or it could not be sent (logged), and
- * then durable is never called. */
+ * then durable is never called.  durable is called too when the dead
+ * letters failed for good: the sink then finds sl_sink_batch_lost true and
+ * must fail its batches rather than commit (the pipeline is stopping, and
+ * the next start reads them again). */
 int sl_sink_send_rejects(sl_sink_batch *sb, void (*durable)(void *arg), void *arg);
+/* Nonzero once sb's records will not be acknowledged: a sink (the
+ * dead-letter sink included) failed for good on its source batch, and the
+ * pipeline is stopping without acknowledging it. */
+int sl_sink_batch_lost(const sl_sink_batch *sb);
 
 /* ---- per-record options ---- */
 

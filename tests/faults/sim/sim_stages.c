@@ -158,13 +158,19 @@ void sim_source_state_written(sim_source *s) {
   else p->state_hooks->settled(p);
 }
 
-/* Whether sink k may fail for good in this run.  Not the dead-letter sink
- * of an exactly_once pipeline, unless --known-holes: a sink that waits for
- * its rejected records' dead letters before committing (pg.sink,
- * sl_sink_send_rejects) is never told when they fail for good, and waits
- * forever (docs/internals/simulation.md, "Known holes"). */
+/* Whether sink k may fail for good in this run. */
 static int may_break(const sim_sink *k) {
-  return live.breakable && !(k->st.is_dlq && sim.cfg.exactly_once && !sim.known_holes);
+  (void)k;
+  return live.breakable;
+}
+
+/* exactly_once: whether the dead letters the group waited for failed for
+ * good (sl_sink_batch_lost): then it must fail, not commit, as pg.sink
+ * does (a commit would store positions past them). */
+static int dead_letters_lost(const sl_sink_batch *g) {
+  for (; g; g = g->next)
+    if (sl_sink_batch_lost(g)) return 1;
+  return 0;
 }
 
 /* ---- queue sinks ---- */
@@ -263,6 +269,13 @@ void sim_queue_group_ends(sim_sink *k) {
   if (eo && !again && send_rejects_first(k, g)) {
     sim_trace("%s: commit waits for dead letters", k->st.name);
     return;   /* the group ends at a later event, once they are durable */
+  }
+  if (eo && !again && dead_letters_lost(g)) {
+    sim.faults++;
+    sim_trace("%s: its dead letters were lost: the group fails for good", k->st.name);
+    k->group = NULL;
+    sl_sink_queue_written(&k->q, SIM_EBROKEN, "sim: dead letters lost");
+    return;
   }
   if (again) sim_trace("%s: group was committed already", k->st.name);
   else commit(k, g);
