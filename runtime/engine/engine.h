@@ -286,7 +286,8 @@ typedef void (*sl_reload_cb)(void *arg, int rc, const char *why, size_t n);
  * SL_ENOMEM. */
 int sl__reload_request(sl_pipeline *p, sl_reload_cb cb, void *arg);
 /* At the end of a run that drained for a reload: leaves in p->carry the
- * text the check found valid, and whether a SIGHUP came during the drain. */
+ * text the check found valid (a SIGHUP during the drain sets carry->again
+ * itself). */
 void sl__reload_hand_over(sl_pipeline *p);
 /* How long a check may run before it counts as failed, in ms. */
 uint64_t sl__reload_budget_ms(const sl_pipeline *p);

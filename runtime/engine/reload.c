@@ -53,7 +53,6 @@ struct sl_reload {
   uv_timer_t timer;            /* the check's time budget */
   check_job *job;              /* the check in progress, or NULL */
   int again;                   /* a SIGHUP came during the check */
-  int again_after;             /* a SIGHUP came during the drain for a reload */
   sl_buf text;                 /* what the check that started the drain found valid */
 };
 
@@ -244,8 +243,11 @@ static void ask(sl_reload *r) {
 static void on_sighup(uv_signal_t *h, int signum) {
   sl_reload *r = h->data;
   (void)signum;
-  if (r->p->reload && !r->again_after) {
-    r->again_after = 1;
+  /* Straight into the carry: the drain may be over (and the text handed
+   * over) by the time the loop, tearing down, runs this. */
+  sl_reload_carry *carry = r->p->carry;
+  if (r->p->reload && carry && !carry->again) {
+    carry->again = 1;
     sl_log_info(NULL, "SIGHUP: draining for a reload already; the file will be checked again once "
                       "the new pipeline runs");
   }
@@ -259,7 +261,6 @@ void sl__reload_hand_over(sl_pipeline *p) {
   sl_buf_free(&p->carry->text);
   p->carry->text = r->text;
   r->text = (sl_buf)SL_BUF_INIT;
-  p->carry->again = r->again_after;
 }
 
 int sl__reload_request(sl_pipeline *p, sl_reload_cb cb, void *arg) {
