@@ -265,8 +265,12 @@ void sl__reload_hand_over(sl_pipeline *p) {
 
 int sl__reload_request(sl_pipeline *p, sl_reload_cb cb, void *arg) {
   sl_reload *r = p->reloader;
+  /* Draining for a reload first: the client then asks the new run. */
+  if (r && p->reload) {
+    if (p->carry) p->carry->again = 1;
+    return SL_EAGAIN;
+  }
   if (!r || p->run != SL_RUN_RUNNING) return SL_ECLOSED;
-  if (p->reload) return SL_EAGAIN;
   waiter *w = calloc(1, sizeof *w);
   if (!w) return SL_ENOMEM;
   w->cb = cb;
