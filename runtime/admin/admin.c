@@ -175,7 +175,7 @@ static void handle(void *data, const sl_http_req *req, sl_http_resp *r) {
 
 int sl__admin_start(sl_pipeline *p) {
   const sl_admin_conf *c = p->admin_conf;
-  int rc = sl_http_start(p->loop, c->addrs, c->naddrs, c->max_conns, handle, p, &p->admin);
+  int rc = sl_http_start(p->loop, c->addrs, c->naddrs, c->fds, c->max_conns, handle, p, &p->admin);
   if (rc) {
     sl_log_error(NULL, "cannot serve the admin endpoint on %s: %s", c->listen, uv_strerror(rc));
     return SL_EIO;

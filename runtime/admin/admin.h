@@ -21,6 +21,8 @@ typedef struct sl_admin_conf {
   int loopback;               /* every address is a loopback one */
   char *token;                /* the bearer token, or NULL */
   int max_conns;              /* connections served at once */
+  int *fds;                   /* serving end: the listening sockets (naddrs), kept open across
+                                 reloads so that no client is refused during one (-1: none yet) */
 } sl_admin_conf;
 
 /* Parses listen ("127.0.0.1:9464", "localhost:9464", "[::1]:9464",

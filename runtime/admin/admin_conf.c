@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "admin/admin.h"
 #include "admin/http.h"
@@ -132,6 +133,9 @@ static char *read_token(const char *path, sl_buf *err) {
 }
 
 void sl__admin_conf_free(sl_admin_conf *c) {
+  for (int i = 0; c->fds && i < c->naddrs; i++)
+    if (c->fds[i] >= 0) close(c->fds[i]);
+  free(c->fds);
   free(c->listen);
   if (c->token) {
     memset(c->token, 0, strlen(c->token));
@@ -193,6 +197,8 @@ int sl__admin_conf_init(sl_admin_conf *c, const char *listen, const char *token_
     rlim_t room = quarter > SL_HTTP_REFUSING_MAX + 1 ? quarter - SL_HTTP_REFUSING_MAX : 1;
     if (room < (rlim_t)c->max_conns) c->max_conns = (int)room;
   }
+  if (!(c->fds = malloc((size_t)c->naddrs * sizeof *c->fds))) goto fail;
+  for (int i = 0; i < c->naddrs; i++) c->fds[i] = -1;
   return 0;
 fail:
   if (!err->len) sl_buf_puts(err, "out of memory");

@@ -9,6 +9,8 @@
  * only heads that are complete. */
 #include "admin/http.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <h2o.h>
 #include <pthread.h>
 #include <signal.h>
@@ -618,7 +620,25 @@ static void h2o_setup(sl_http_server *hs) {
   hs->accept.hosts = hs->config.hosts;
 }
 
-int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int naddrs,
+/* t listens on a copy of the kept socket *fd, or binds addr (and *fd, if
+ * fd is not NULL, becomes a copy of the new socket). */
+static int listen_on(uv_tcp_t *t, const struct sockaddr_storage *addr, int *fd) {
+  int rc;
+  if (fd && *fd >= 0) {
+    int copy = fcntl(*fd, F_DUPFD_CLOEXEC, 0);
+    rc = copy < 0 ? -errno : uv_tcp_open(t, copy);
+    if (rc && copy >= 0) close(copy);
+  } else {
+    rc = uv_tcp_bind(t, (const struct sockaddr *)addr, 0);
+  }
+  if (!rc) rc = uv_listen((uv_stream_t *)t, 64, on_connection);
+  uv_os_fd_t own;
+  if (!rc && fd && *fd < 0 && uv_fileno((uv_handle_t *)t, &own) == 0)
+    *fd = fcntl(own, F_DUPFD_CLOEXEC, 0);
+  return rc;
+}
+
+int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int naddrs, int *fds,
                   int max_conns, sl_http_handler handler, void *data, sl_http_server **server) {
   *server = NULL;
   if (naddrs < 0 || naddrs > MAX_LISTENERS || max_conns < 1) return UV_EINVAL;
@@ -646,8 +666,7 @@ int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int nad
     }
     uv_tcp_init(loop, t);
     t->data = hs;
-    int rc = uv_tcp_bind(t, (const struct sockaddr *)&addrs[i], 0);
-    if (!rc) rc = uv_listen((uv_stream_t *)t, 64, on_connection);
+    int rc = listen_on(t, &addrs[i], fds ? &fds[i] : NULL);
     if (!rc) {
       hs->listeners[hs->nlisteners++] = t;
       continue;

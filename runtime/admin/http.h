@@ -104,9 +104,14 @@ int sl_http_stream_send(sl_http_later *l, const char *data, size_t n);
 void sl_http_stream_end(sl_http_later *l, const char *data, size_t n);
 
 /* Listens on every address of addrs (naddrs of them); an address that
- * cannot be bound is skipped with a warning as long as one can.  0, or a
- * negative libuv error (that of the first address) with *server NULL. */
-int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int naddrs,
+ * cannot be bound is skipped with a warning as long as one can.  fds, if
+ * not NULL, has naddrs listening sockets kept by the caller across servers
+ * (-1: none yet): a server listens on a copy of fds[i], or binds and puts
+ * a copy of its socket there.  A socket kept open goes on queueing the
+ * connections that come while no server runs (a reload), for the next
+ * server to answer.  0, or a negative libuv error (that of the first
+ * address) with *server NULL. */
+int sl_http_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, int naddrs, int *fds,
                   int max_conns, sl_http_handler handler, void *data, sl_http_server **server);
 /* Serves one connection already open on fd (a connected stream socket of
  * any family) as if a listener had accepted it, counted against max_conns

@@ -202,8 +202,8 @@ int sl__cli_tap(int argc, char **argv) {
 }
 
 /* How long `sluice reload` waits for the new pipeline to answer /ready:
- * the old one drains first (its sinks flush), and nothing listens between
- * the two runs. */
+ * the old one drains first (its sinks flush), then the new one loads its
+ * file (a request meanwhile waits in the kept listening socket). */
 #define BACK_MS 120000
 
 static int64_t mono_ms(void) {
@@ -243,6 +243,27 @@ static int report_back(const sl_admin_conf *c, const char *done) {
   return 1;
 }
 
+/* Asks for a reload; the answer's body in body.  The request's descriptor
+ * (closed) or its SL_ADMIN_* error. */
+static int post_reload(const sl_admin_conf *c, int *status, sl_buf *body, sl_buf *err) {
+  /* The server answers within the check's budget and some slack; this
+   * bound is only for an endpoint that stopped answering altogether. */
+  int fd = sl__admin_client_request(c, "POST", "/reload", 600000, status, body, err);
+  if (fd >= 0) {
+    for (char chunk[4096];;) {
+      ssize_t n = read(fd, chunk, sizeof chunk);
+      if (n <= 0) break;
+      sl_buf_append(body, chunk, (size_t)n);
+    }
+    close(fd);
+  }
+  return fd;
+}
+
+/* How many times a reload asked while the pipeline switched runs is asked
+ * again of the new run. */
+#define RETRIES 3
+
 int sl__cli_reload(int argc, char **argv) {
   static const struct option longopts[] = {
       {"admin", required_argument, NULL, 'a'},   {"token-file", required_argument, NULL, 'T'},
@@ -267,28 +288,24 @@ int sl__cli_reload(int argc, char **argv) {
   int rc = settle(&c, "reload", admin, token_file);
   if (rc) return rc;
   sl_buf body = SL_BUF_INIT, err = SL_BUF_INIT;
-  int status = 0;
-  /* The server answers within the check's budget and some slack; this
-   * bound is only for an endpoint that stopped answering altogether. */
-  int fd = sl__admin_client_request(&c, "POST", "/reload", 600000, &status, &body, &err);
-  if (fd >= 0) {
-    for (char chunk[4096];;) {
-      ssize_t n = read(fd, chunk, sizeof chunk);
-      if (n <= 0) break;
-      sl_buf_append(&body, chunk, (size_t)n);
-    }
-    close(fd);
+  int status = 0, fd;
+  /* The pipeline may be switching runs for a reload asked for earlier (409:
+   * draining; no answer: it stopped listening before it read the request).
+   * The new run runs the text that earlier check found valid, which may
+   * not be the file as it is now: once it is ready, ask it again. */
+  for (int tries = 0;; tries++) {
+    body.len = 0;
+    err.len = 0;
+    status = 0;
+    fd = post_reload(&c, &status, &body, &err);
+    if (tries == RETRIES || (fd != SL_ADMIN_NO_ANSWER && status != 409)) break;
+    if (wait_ready(&c)) break;
   }
   if (fd == SL_ADMIN_UNREACHABLE) {
     fprintf(stderr, "sluice reload: %.*s\n", (int)err.len, err.ptr ? err.ptr : "out of memory");
     rc = 1;
   } else if (fd == SL_ADMIN_NO_ANSWER || status == 409) {
-    /* The pipeline was switching runs for a reload asked for earlier (409:
-     * draining; no answer: it stopped listening before it read this
-     * request).  The new run reads the file after this request was sent:
-     * it reloads what was asked for, if it starts. */
-    rc = report_back(&c, "a reload was under way; the new pipeline, which read the file after "
-                         "this request, is ready");
+    rc = report_back(&c, "a reload was under way and is done; the pipeline is ready");
   } else if (status == 200) {
     rc = report_back(&c, "reloaded; the new pipeline is ready");
   } else if (status == 422) {

@@ -359,11 +359,16 @@ static int cmd_run(int argc, char **argv, int check_only) {
     fprintf(stderr, "sluice: --admin-token-file needs --admin HOST:PORT (or $SLUICE_ADMIN)\n");
     goto done;
   }
+  sl_reload_carry carry = {.text = SL_BUF_INIT};
+  if (!check_only) o.carry = &carry;
   while ((rc = sl_pipeline_main(&o)) == SL_EXIT_RELOAD) {
-    /* A reload resumes from the checkpoints the first run saved. */
+    /* A reload resumes from the checkpoints the first run saved, and runs
+     * the text its check found valid: the file may have changed since. */
     o.reset = NULL;
+    o.text = &carry.text;
     sl_log_info(NULL, "reloaded");
   }
+  sl_buf_free(&carry.text);
   if (o.admin) sl__admin_conf_free(&admin_conf);
 done:
   free(resets);

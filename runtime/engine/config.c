@@ -732,9 +732,9 @@ void sl_config_open(lua_State *L, const sl_config_ctx *ctx) {
   lua_pop(L, 1);
 }
 
-int sl_config_load(sl_lua *s, const char *file, sl_buf *err) {
+int sl_config_load(sl_lua *s, const char *file, const sl_buf *text, sl_buf *err) {
   lua_State *L = sl_lua_state(s);
-  if (sl_lua_dofile(s, file, 1, err)) {
+  if (sl_lua_dotext(s, file, text->ptr, text->len, 1, err)) {
     if (sl_lua_timed_out(s) || sl_lua_over_memory(s)) {
       sl_buf msg = SL_BUF_INIT;
       sl_buf_printf(&msg, "%s: the top level of the file ran out of its %s budget (%.*s)", file,

@@ -120,6 +120,9 @@ typedef struct sl_pipeline_settings {
 struct sl_pipeline {
   char *name;
   char *file;                 /* the pipeline file as given */
+  sl_buf text;                /* its text, read once: every Lua state of the run evaluates these
+                                 bytes, whatever happens to the file meanwhile */
+  struct sl_reload_carry *carry;  /* sl_run_opts.carry */
   char *dir;                  /* its folder (absolute) */
   char *state_dir;            /* <state root>/<name> */
   const char **search_path;   /* Lua require path: lua/, the pipeline's folder, SLUICE_PLUGIN_PATH */
@@ -225,8 +228,17 @@ typedef struct sl_run_hooks {
   void (*ran)(sl_pipeline *p, void *ud);
 } sl_run_hooks;
 
+/* What a reload hands from one run to the next (sluice run keeps it). */
+typedef struct sl_reload_carry {
+  sl_buf text;                /* the file's text as the reload's check read it and found valid */
+  int again;                  /* a SIGHUP came during the drain: check the file once running */
+} sl_reload_carry;
+
 typedef struct sl_run_opts {
   const char *file;
+  const sl_buf *text;         /* file's text to evaluate instead of reading file (a reload runs
+                                 the text its check found valid), or NULL */
+  sl_reload_carry *carry;     /* run: where a reload leaves what the next run needs, or NULL */
   const char *state_root;     /* NULL: $SLUICE_STATE_DIR or <pipeline folder>/.sluice */
   int workers;                /* 0: from the pipeline or the number of cores */
   const struct sl_admin_conf *admin;  /* --admin, or NULL for none */
@@ -273,6 +285,10 @@ typedef void (*sl_reload_cb)(void *arg, int rc, const char *why, size_t n);
  * SL_ECLOSED (not running), SL_EAGAIN (draining for a reload already),
  * SL_ENOMEM. */
 int sl__reload_request(sl_pipeline *p, sl_reload_cb cb, void *arg);
+/* At the end of a run that drained for a reload: leaves in p->carry the
+ * text the check found valid (a SIGHUP during the drain sets carry->again
+ * itself). */
+void sl__reload_hand_over(sl_pipeline *p);
 /* How long a check may run before it counts as failed, in ms. */
 uint64_t sl__reload_budget_ms(const sl_pipeline *p);
 /* Forgets the requests of arg (the client left): cb is not called. */
@@ -297,7 +313,10 @@ typedef struct sl_config_ctx {
 void sl_config_open(lua_State *L, const sl_config_ctx *ctx);
 /* Runs the pipeline file and checks what it returns; leaves the pipeline
  * descriptor on the stack.  On error *err holds "file:line: message". */
-int sl_config_load(sl_lua *s, const char *file, sl_buf *err);
+int sl_config_load(sl_lua *s, const char *file, const sl_buf *text, sl_buf *err);
+/* load.c: reads the pipeline file whole into out; 0, or SL_EIO / SL_ENOMEM
+ * with "file: why" in err. */
+int sl__pipeline_text_read(const char *file, sl_buf *out, sl_buf *err);
 /* The least time budget of a pipeline file's top level, in ms (call_ms if
  * that is longer): evaluating the file may take a while. */
 #define SL_LOAD_MS 10000

@@ -372,7 +372,7 @@ static int probe_settings(sl_pipeline *p, const sl_run_opts *o, const sl_config_
   sl_lua *probe = sl_lua_new(&lim, &none, p->search_path);
   if (!probe) return SL_ENOMEM;
   sl_config_open(sl_lua_state(probe), ctx);
-  int rc = sl_config_load(probe, o->file, err);
+  int rc = sl_config_load(probe, o->file, &p->text, err);
   if (!rc) read_settings(sl_lua_state(probe), lua_gettop(sl_lua_state(probe)), &p->set, o->workers);
   else if (err->ptr && strstr(err->ptr, "a nil value (")) {
     err->len = strcspn(err->ptr, "\n");
@@ -391,7 +391,7 @@ static int evaluate(sl_pipeline *p, const sl_run_opts *o, const sl_config_ctx *c
   p->cfg = sl_lua_new(&cfg_lim, &p->set.grants, p->search_path);
   if (!p->cfg) return SL_ENOMEM;
   sl_config_open(sl_lua_state(p->cfg), ctx);
-  int rc = sl_config_load(p->cfg, o->file, err);
+  int rc = sl_config_load(p->cfg, o->file, &p->text, err);
   if (rc) return rc;
   /* What runs in this state from now on (template functions, Lua plugins)
    * runs on the loop thread, under the pipeline's own budget. */
@@ -415,12 +415,44 @@ static int take_name(sl_pipeline *p, lua_State *L, int desc, const char *file, s
   return SL_EOPTION;
 }
 
+int sl__pipeline_text_read(const char *file, sl_buf *out, sl_buf *err) {
+  FILE *f = fopen(file, "rb");
+  if (!f) {
+    sl_buf_printf(err, "%s: cannot open the pipeline file: %s", file, strerror(errno));
+    return SL_EIO;
+  }
+  char chunk[8192];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sl_buf_append(out, chunk, n);
+  int failed = ferror(f);
+  fclose(f);
+  if (failed) {
+    sl_buf_printf(err, "%s: cannot read the pipeline file", file);
+    return SL_EIO;
+  }
+  if (out->oom) {
+    sl_buf_printf(err, "%s: out of memory reading the pipeline file", file);
+    return SL_ENOMEM;
+  }
+  return 0;
+}
+
 int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   p->file = strdup(o->file);
+  p->carry = o->carry;
   struct stat sb;
   if (stat(o->file, &sb) < 0) {
     sl_buf_printf(err, "%s: cannot open the pipeline file: %s", o->file, strerror(errno));
     return SL_EIO;
+  }
+  /* Read once: the probe, the loop thread's state and each worker's
+   * evaluate the same text, even if the file is rewritten while they load. */
+  if (o->text) {
+    sl_buf_append(&p->text, o->text->ptr ? o->text->ptr : "", o->text->len);
+    if (p->text.oom) return SL_ENOMEM;
+  } else {
+    int rc = sl__pipeline_text_read(o->file, &p->text, err);
+    if (rc) return rc;
   }
   char real[PATH_MAX];
   if (!realpath(o->file, real)) {
@@ -494,6 +526,7 @@ void sl__pipeline_unload(sl_pipeline *p) {
   free_search_path(p->search_path);
   free(p->name);
   free(p->file);
+  sl_buf_free(&p->text);
   free(p->dir);
   free(p->state_dir);
   free(p);

@@ -286,7 +286,10 @@ static int run(sl_pipeline *p, const sl_run_opts *o) {
   dead = p->sinks[p->nsinks - 1]->records_in;
   sl_log_info(NULL, "stopped: %llu records read, %llu dead-lettered",
               (unsigned long long)in, (unsigned long long)dead);
-  if (p->exit_code == 0 && p->reload) return SL_EXIT_RELOAD;
+  if (p->exit_code == 0 && p->reload) {
+    sl__reload_hand_over(p);
+    return SL_EXIT_RELOAD;
+  }
   return p->exit_code;
 }
 

@@ -7,6 +7,11 @@
  * budget: say why and go on with the old pipeline.  A SIGHUP during a check
  * is kept, and the newest file is checked once the current check ends.
  *
+ * The check reads the file once, and the reload runs the text it found
+ * valid, not the file as it is after the drain: a file rewritten (broken)
+ * meanwhile cannot take the service down.  A SIGHUP during the drain is
+ * kept too: the new run checks the file as soon as it starts.
+ *
  * POST /reload on the admin endpoint (sl__reload_request) starts the same
  * check and waits for its verdict: a request made while a check runs is
  * answered by the check after it, as a SIGHUP then would be. */
@@ -27,6 +32,7 @@ typedef struct check_job {
   int finished;
   int rc;                      /* sl_pipeline_main's exit code for the check */
   sl_buf err;                  /* why the file is not valid */
+  sl_buf text;                 /* the file's text as read for the check */
   char *file;
   uv_async_t *done;            /* signalled once finished, unless abandoned */
 } check_job;
@@ -47,19 +53,22 @@ struct sl_reload {
   uv_timer_t timer;            /* the check's time budget */
   check_job *job;              /* the check in progress, or NULL */
   int again;                   /* a SIGHUP came during the check */
+  sl_buf text;                 /* what the check that started the drain found valid */
 };
 
 static void job_free(check_job *j) {
   pthread_mutex_destroy(&j->mu);
   sl_buf_free(&j->err);
+  sl_buf_free(&j->text);
   free(j->file);
   free(j);
 }
 
 static void *check_main(void *arg) {
   check_job *j = arg;
-  sl_run_opts o = {.file = j->file, .check_only = 1, .quiet = 1, .err_out = &j->err};
-  int rc = sl_pipeline_main(&o);
+  sl_run_opts o = {.file = j->file, .text = &j->text, .check_only = 1, .quiet = 1,
+                   .err_out = &j->err};
+  int rc = sl__pipeline_text_read(j->file, &j->text, &j->err) ? 2 : sl_pipeline_main(&o);
   pthread_mutex_lock(&j->mu);
   j->rc = rc;
   j->finished = 1;
@@ -190,6 +199,9 @@ static void check_over(sl_reload *r, check_job *j) {
     job_free(j);
     return;
   }
+  sl_buf_free(&r->text);
+  r->text = j->text;
+  j->text = (sl_buf)SL_BUF_INIT;
   job_free(j);
   static const char ok[] = "valid: draining, then reloading\n";
   answer(r, 0, ok);
@@ -231,14 +243,34 @@ static void ask(sl_reload *r) {
 static void on_sighup(uv_signal_t *h, int signum) {
   sl_reload *r = h->data;
   (void)signum;
+  /* Straight into the carry: the drain may be over (and the text handed
+   * over) by the time the loop, tearing down, runs this. */
+  sl_reload_carry *carry = r->p->carry;
+  if (r->p->reload && carry && !carry->again) {
+    carry->again = 1;
+    sl_log_info(NULL, "SIGHUP: draining for a reload already; the file will be checked again once "
+                      "the new pipeline runs");
+  }
   if (r->p->run != SL_RUN_RUNNING || r->p->reload) return;
   ask(r);
 }
 
+void sl__reload_hand_over(sl_pipeline *p) {
+  sl_reload *r = p->reloader;
+  if (!r || !p->carry) return;
+  sl_buf_free(&p->carry->text);
+  p->carry->text = r->text;
+  r->text = (sl_buf)SL_BUF_INIT;
+}
+
 int sl__reload_request(sl_pipeline *p, sl_reload_cb cb, void *arg) {
   sl_reload *r = p->reloader;
+  /* Draining for a reload first: the client then asks the new run. */
+  if (r && p->reload) {
+    if (p->carry) p->carry->again = 1;
+    return SL_EAGAIN;
+  }
   if (!r || p->run != SL_RUN_RUNNING) return SL_ECLOSED;
-  if (p->reload) return SL_EAGAIN;
   waiter *w = calloc(1, sizeof *w);
   if (!w) return SL_ENOMEM;
   w->cb = cb;
@@ -273,6 +305,11 @@ int sl__reload_start(sl_pipeline *p) {
   r->sig_hup.data = r->done.data = r->timer.data = r;
   uv_signal_start(&r->sig_hup, on_sighup, SIGHUP);
   p->reloader = r;
+  if (p->carry && p->carry->again) {
+    p->carry->again = 0;
+    sl_log_info(NULL, "SIGHUP: one came during the drain for the reload; checking the file again");
+    ask(r);
+  }
   return 0;
 }
 
@@ -287,6 +324,7 @@ void sl__reload_stop(sl_pipeline *p) {
 }
 
 void sl__reload_free(sl_pipeline *p) {
+  if (p->reloader) sl_buf_free(&p->reloader->text);
   free(p->reloader);
   p->reloader = NULL;
 }

@@ -80,7 +80,7 @@ int sl__pipeline_lua_new(sl_pipeline *p, sl_lua **out, sl_buf *err) {
   lua_pushlightuserdata(L, ctx);
   lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
   sl_config_open(L, ctx);
-  if (sl_config_load(s, p->file, err)) return SL_ELUA;
+  if (sl_config_load(s, p->file, &p->text, err)) return SL_ELUA;
   if (sl_lua_set_call_ms(s, p->set.limits.call_ms)) return SL_ENOMEM;
   return 0;
 }

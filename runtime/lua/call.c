@@ -162,7 +162,33 @@ static int load_file(lua_State *L) {
   return 1;
 }
 
-int sl_lua_dofile(sl_lua *s, const char *path, int nresults, sl_buf *err) {
+/* A file's text and the name its chunk takes. */
+typedef struct file_text {
+  const char *path;
+  const char *text;
+  size_t len;
+} file_text;
+
+/* Loads the file_text at 1 as luaL_loadfilex would load its file: a UTF-8
+ * byte order mark and a first line starting with '#' are skipped (the
+ * line's newline is kept, so line numbers stay), text only. [-1,+1,e] */
+static int load_text(lua_State *L) {
+  const file_text *f = lua_touserdata(L, 1);
+  const char *t = f->text, *end = f->text + f->len;
+  if (end - t >= 3 && memcmp(t, "\xEF\xBB\xBF", 3) == 0) t += 3;
+  if (t < end && *t == '#')
+    while (t < end && *t != '\n') t++;
+  lua_pushfstring(L, "@%s", f->path);
+  if (luaL_loadbufferx(L, t, (size_t)(end - t), lua_tostring(L, -1), "t") != LUA_OK)
+    return lua_error(L);
+  return 1;
+}
+
+/* Runs the loader fn (with ud as its light userdata), then the chunk it
+ * left.  Loading allocates (the chunk name, the prototypes): it runs
+ * protected like any call, so running out of budget there is an error,
+ * not a panic. */
+static int load_and_run(sl_lua *s, lua_CFunction fn, void *ud, int nresults, sl_buf *err) {
   lua_State *L = s->L;
   if (!lua_checkstack(L, 2)) {
     clear(err);
@@ -170,12 +196,20 @@ int sl_lua_dofile(sl_lua *s, const char *path, int nresults, sl_buf *err) {
     terminate(err);
     return SL_ELUA;
   }
-  /* Loading allocates (the chunk name, the prototypes): it runs protected
-   * like any call, so running out of budget there is an error, not a panic. */
-  lua_pushcfunction(L, load_file);
-  lua_pushlightuserdata(L, (void *)path);
+  lua_pushcfunction(L, fn);
+  lua_pushlightuserdata(L, ud);
   if (sl_lua_pcall(s, 1, 1, err, NULL)) return SL_ELUA;
   return sl_lua_pcall(s, 0, nresults, err, NULL);
+}
+
+int sl_lua_dofile(sl_lua *s, const char *path, int nresults, sl_buf *err) {
+  return load_and_run(s, load_file, (void *)path, nresults, err);
+}
+
+int sl_lua_dotext(sl_lua *s, const char *path, const char *text, size_t len, int nresults,
+                  sl_buf *err) {
+  file_text f = {.path = path, .text = text ? text : "", .len = len};
+  return load_and_run(s, load_text, &f, nresults, err);
 }
 
 /* ---- a step's call ---- */

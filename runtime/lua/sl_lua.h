@@ -59,6 +59,11 @@ int sl_lua_pcall_record(sl_lua *s, sl_record *rec, sl_arena *a, int nresults,
  * under the same rules as sl_lua_pcall.  The chunk is named "@path", so
  * messages say "path:line:". */
 int sl_lua_dofile(sl_lua *s, const char *path, int nresults, sl_buf *err);
+/* sl_lua_dofile of a file's text already read (borrowed: len bytes), the
+ * chunk still named "@path": the same bytes can be evaluated in several
+ * states, whatever happens to the file meanwhile. */
+int sl_lua_dotext(sl_lua *s, const char *path, const char *text, size_t len, int nresults,
+                  sl_buf *err);
 
 /* Changes the time budget of the calls that follow (0 = none): a state that
  * evaluated a file under a longer load budget then runs its functions under

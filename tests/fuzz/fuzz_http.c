@@ -96,7 +96,7 @@ static void handler(void *data, const sl_http_req *req, sl_http_resp *resp) {
 
 static void setup(void) {
   uv_loop_init(&loop);
-  CHECK(sl_http_start(&loop, NULL, 0, 4, handler, NULL, &server) == 0);
+  CHECK(sl_http_start(&loop, NULL, 0, NULL, 4, handler, NULL, &server) == 0);
   signal(SIGPIPE, SIG_IGN);
 }
 

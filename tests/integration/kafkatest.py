@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import time
 
@@ -415,3 +416,72 @@ def group_report(brokers, topic, members):
         for line in lines[-_GROUP_LINES:]:
             print(line)
     print("---- end of group report ----", flush=True)
+
+
+# ------------------------------------------------------- committed offsets --
+
+def _kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def committed_offsets(brokers, group, topic, nparts):
+    """The offsets group has committed for topic's partitions 0..nparts-1,
+    by partition (-1: none yet), asked of the group's coordinator with
+    Kafka's OffsetFetch request (v1), over a plain socket: kcat cannot ask
+    it, and the JVM tools take seconds.  The coordinator is found with
+    FindCoordinator (v1)."""
+    host, port = brokers.split(",")[0].rsplit(":", 1)
+    body = _kstr(group) + struct.pack(">b", 0)              # key, key type: group
+    resp = _kafka_call(host, int(port), 10, 1, body)
+    err, = struct.unpack_from(">h", resp, 4)               # after throttle_time_ms
+    if err:
+        st.fail("FindCoordinator for group %s: error code %d" % (group, err))
+    at = 6
+    mlen, = struct.unpack_from(">h", resp, at)
+    at += 2 + max(mlen, 0) + 4                              # error message, node id
+    hlen, = struct.unpack_from(">h", resp, at)
+    chost = resp[at + 2:at + 2 + hlen].decode()
+    cport, = struct.unpack_from(">i", resp, at + 2 + hlen)
+    body = _kstr(group) + struct.pack(">i", 1) + _kstr(topic) + struct.pack(">i", nparts)
+    body += b"".join(struct.pack(">i", p) for p in range(nparts))
+    resp = _kafka_call(chost, cport, 9, 1, body)
+    offsets, at = {}, 0
+    ntopics, = struct.unpack_from(">i", resp, at)
+    at += 4
+    for _ in range(ntopics):
+        tlen, = struct.unpack_from(">h", resp, at)
+        at += 2 + tlen
+        nps, = struct.unpack_from(">i", resp, at)
+        at += 4
+        for _ in range(nps):
+            part, off, mlen = struct.unpack_from(">iqh", resp, at)
+            at += 14 + max(mlen, 0)
+            err, = struct.unpack_from(">h", resp, at)
+            at += 2
+            if err:
+                st.fail("OffsetFetch %s[%d] for group %s: error code %d" % (topic, part, group, err))
+            offsets[part] = off
+    return offsets
+
+
+def _kafka_call(host, port, api_key, version, body):
+    """Sends one request (header v1, client id "sluice-test") and returns
+    the response after its correlation id."""
+    head = struct.pack(">hhi", api_key, version, 1) + _kstr("sluice-test")
+    msg = head + body
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(msg)) + msg)
+        size, = struct.unpack(">i", _recv_exact(s, 4))
+        data = _recv_exact(s, size)
+    return data[4:]
+
+
+def _recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            st.fail("the broker closed the connection mid-response")
+        data += chunk
+    return data
