@@ -138,7 +138,8 @@ static void save_journal(pub_run *r, int force) {
   r->saved_ms = now;
   sl_buf err = SL_BUF_INIT;
   if (pub_journal_save(r->journal_path, &r->j, &err))
-    fprintf(stderr, "sluice publish: %.*s\n", (int)err.len, err.ptr);
+    fprintf(stderr, "sluice publish: cannot save the progress to %.*s; going on (the last progress saved "
+            "stays: a re-run looks for the rows sent since on the topic)\n", (int)err.len, err.ptr);
   sl_buf_free(&err);
 }
 
@@ -439,7 +440,8 @@ int pub_file(const pub_opts *o, const sl_catalog *cat, const sl_catalog_feed *fe
   sl_buf err = SL_BUF_INIT;
   int code = PUB_EXIT_USAGE;
   if (pub_input_open(path, o, cat, feed, &r.in, &err)) {
-    fprintf(stderr, "sluice publish: %.*s\n", (int)err.len, err.ptr);
+    fprintf(stderr, "sluice publish: cannot save the progress to %.*s; going on (the last progress saved "
+            "stays: a re-run looks for the rows sent since on the topic)\n", (int)err.len, err.ptr);
     goto done;
   }
   fprintf(stderr, "reading %s %s\n", path, pub_input_how(r.in));

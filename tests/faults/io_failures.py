@@ -1,0 +1,377 @@
+"""faults.io_failures: I/O that fails under a running pipeline (write and
+fdatasync errors, short writes, a failed cut, failed checkpoint saves,
+failed send and recv on the database connection) loses no record.
+
+Each case runs a real `sluice run` under libfiu's preload (as fiu-run
+would start it) with random faults at a probability P (seeded with FIU_PRNG_SEED, logged; the threads'
+interleaving still varies the exact calls that fail):
+
+  file   file.source -> a step that dead-letters every 97th record ->
+         file.sink (fsync on) + the dead-letter file.sink; the points
+         sluice/io/file.sink.* (write, short_write, fdatasync, truncate),
+         with errno EIO or ENOSPC in turn.
+  state  the same pipeline; sluice/io/engine.state.* (the checkpoint
+         save's write and fsync) as well as the sink's.
+  pg     file.source -> pg.sink (insert mode, a table with no unique key)
+         on the shared server; libfiu's POSIX preload (as fiu-run -x) fails
+         libpq's recv() (posix/io/net/recv, an errno libfiu picks), and
+         net_reset.c (built as libsluice_net_reset.so, found through
+         $SLUICE_NET_RESET or beside the build's tests) its send() as the
+         network does: the connection lost, ECONNRESET.  (libfiu's own
+         posix/io/net/send fails a send on a connection that stays up:
+         libpq then waits forever for the answer to a query the server
+         never got, which no real network does.)
+
+A faulted run must end with exit 0, or stop with exit 1 or 3 and a message
+naming the operation that failed (no signal, no silent exit).  Then runs
+without faults (at most 3) must complete it.  At the end every input id is
+in the output or the dead letters, no output line is torn, and there is
+no duplicate where there must be none: none in pg.sink, none in the file
+sink after a faulted run that completed (a failed group is cut off and
+written again, so only a stop and restart may replay records).
+
+  io_failures.py [SLUICE] [--soak]   SLUICE defaults to build/sluice (or
+                                     $SLUICE_BIN); --soak: 100,000 records
+                                     at 1%, 2% and 5%, 3 seeds each
+
+The CI version runs 20,000 records, each case once at 5% (file), 2%
+(state, pg).  Prints `figure:` lines: runs, faults injected by kind,
+stops with a clear error, restarts, records, lost."""
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import pgtest  # noqa: E402
+import sluicetest as st  # noqa: E402
+
+EIO, ENOSPC = 5, 28
+RUN_LIMIT = 600
+MAX_RESTARTS = 3
+DEAD_EVERY = 97
+
+FILE_PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = "io_failures",
+  batch_size = 50,
+  max_inflight_records = 500,
+  sources = { sl.file.source { path = "in.jsonl" } },
+  steps = {
+    function (rec)
+      if rec.id %% %(dead)d == 0 then error("rejected on purpose: " .. rec.id) end
+      rec.seen = true
+      return rec
+    end,
+  },
+  sinks = { sl.file.sink { path = "out.jsonl", fsync = true } },
+  dlq = sl.file.sink { path = "dlq.jsonl", fsync = true },
+}
+"""
+
+PG_PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = %(name)s,
+  batch_size = 100,
+  max_inflight_records = 1000,
+  sources = { sl.file.source { path = "in.jsonl", name = "src" } },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert", retry_max = "1s" } },
+  dlq = sl.file.sink { path = "dlq.jsonl" },
+}
+"""
+
+# A stop's message must name what failed.
+CLEAR_STOP = re.compile(r"stopping the pipeline")
+FAILED_OP = re.compile(r"(writing|syncing) \S+ failed|cannot save the checkpoint|"
+                       r"could not (send|receive)|connection|server closed")
+ID = re.compile(r'\\?"id\\?":(\d+)')
+
+
+class Figures:
+    def __init__(self):
+        self.runs = 0
+        self.faulted = 0
+        self.faults = collections.Counter()
+        self.stops = collections.Counter()   # exit code of faulted runs
+        self.restarts = 0
+        self.records = 0
+        self.lost = 0
+        self.duplicates = 0
+        self.cases = []
+
+
+FIU_LIB = "/usr/lib/fiu"
+
+
+def fiu_env(points, probability, errno_value, seed, preload=()):
+    """The environment fiu-run would give: libfiu's preload enabling each
+    point at random, seeded, then the preloads given."""
+    commands = []
+    for name in points:
+        c = "enable_random name=%s,probability=%g" % (name, probability)
+        if errno_value:
+            c += ",failinfo=%d" % errno_value
+        commands.append(c)
+    return {"FIU_ENABLE": "\n".join(commands), "FIU_CTRL_FIFO": "", "FIU_PRNG_SEED": str(seed),
+            "LD_PRELOAD": " ".join([os.path.join(FIU_LIB, "fiu_run_preload.so")] + list(preload))}
+
+
+def net_reset_lib(sluice):
+    path = os.environ.get("SLUICE_NET_RESET") or os.path.join(
+        os.path.dirname(sluice), "tests", "libsluice_net_reset.so")
+    if not os.path.exists(path):
+        st.fail("%s is missing: build the sluice_net_reset target" % path)
+    return path
+
+
+def count_faults(path, figures):
+    try:
+        with open(path) as f:
+            for line in f:
+                name = line.split()[0]
+                figures.faults[name.replace("sluice/io/", "")] += 1
+    except FileNotFoundError:
+        pass
+
+
+def run_sluice(t, env, figures, faulted):
+    """One run to its end: (exit code, stderr)."""
+    figures.runs += 1
+    full = dict(os.environ)
+    full.update(env)
+    t.runs_started += 1
+    name = "run-%d" % t.runs_started
+    err_path = os.path.join(t.dir, name + ".stderr")
+    args = [t.sluice, "run", "pipeline.lua", "--state-dir", os.path.join(t.dir, "state")]
+    started = time.monotonic()
+    with open(err_path, "wb") as err:
+        proc = subprocess.run(args, cwd=t.dir, env=full, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=err, timeout=RUN_LIMIT)
+    with open(err_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    t.logs.append((name, " ".join(args), text))
+    st.log("%s (%s) exited %d after %.1f s" % (name, "faults" if faulted else "no faults",
+                                              proc.returncode, time.monotonic() - started))
+    return proc.returncode, text
+
+
+def check_stop(code, text, what):
+    """A faulted run: exit 0, or a clear stop."""
+    if code < 0:
+        st.fail("%s: killed by signal %d, expected exit 0, 1 or 3" % (what, -code))
+    if code not in (0, 1, 3):
+        st.fail("%s: exit code expected 0, 1 or 3, actual %d" % (what, code))
+    if code != 0:
+        if not CLEAR_STOP.search(text) or not FAILED_OP.search(text):
+            st.fail("%s: exit %d without a message naming the failed operation; stderr ends: %s"
+                    % (what, code, text[-800:]))
+
+
+def run_case(t, figures, label, env, check):
+    """A faulted run, then runs without faults until one completes; then check()."""
+    fault_log = os.path.join(t.dir, "faults.log")
+    env = dict(env, SLUICE_FAULT_LOG=fault_log)
+    code, text = run_sluice(t, env, figures, True)
+    figures.faulted += 1
+    count_faults(fault_log, figures)
+    check_stop(code, text, label + ": the faulted run")
+    figures.stops[code] += 1
+    completed_faulted = code == 0
+    tries = 0
+    while code != 0:
+        tries += 1
+        if tries > MAX_RESTARTS:
+            st.fail("%s: %d restarts without faults did not complete the run" % (label, MAX_RESTARTS))
+        figures.restarts += 1
+        code, text = run_sluice(t, {}, figures, False)
+        if code != 0:
+            st.fail("%s: a restart without faults exited %d, expected 0; stderr ends: %s"
+                    % (label, code, text[-800:]))
+    check(completed_faulted)
+
+
+def out_ids(t, name):
+    records, torn = st.read_jsonl(t.path(name))
+    st.assert_no_torn(torn, name)
+    return [r["id"] for r in records]
+
+
+def dlq_ids(t):
+    ids = []
+    try:
+        with open(t.path("dlq.jsonl"), encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.endswith("\n"):
+                    st.fail("dlq.jsonl line %d is torn: %s" % (number, line[:200]))
+                m = ID.search(line)
+                if not m:
+                    st.fail("dlq.jsonl line %d names no id: %s" % (number, line[:200]))
+                ids.append(int(m.group(1)))
+    except FileNotFoundError:
+        pass
+    return ids
+
+
+def check_file_output(t, n, figures, label, completed_faulted):
+    out = out_ids(t, "out.jsonl")
+    dead = dlq_ids(t)
+    want_dead = set(range(DEAD_EVERY, n + 1, DEAD_EVERY))
+    want_out = set(range(1, n + 1)) - want_dead
+    lost = len(want_out - set(out)) + len(want_dead - set(dead))
+    figures.records += n
+    figures.lost += lost
+    st.assert_eq(lost, 0, "%s: input ids missing from out.jsonl and dlq.jsonl" % label)
+    st.assert_eq(set(out) - want_out, set(), "%s: unexpected ids in out.jsonl" % label)
+    dups = len(out) - len(set(out)) + len(dead) - len(set(dead))
+    figures.duplicates += dups
+    if completed_faulted:
+        st.assert_eq(dups, 0, "%s: duplicates after a faulted run that completed" % label)
+
+
+def file_case(t, n, probability, seed, with_state, figures):
+    for name in ("out.jsonl", "dlq.jsonl", "state", "faults.log"):
+        t.reset(name)
+    st.write_pipeline(t.dir, FILE_PIPELINE % {"dead": DEAD_EVERY})
+    points = ["sluice/io/file.sink.*"] + (["sluice/io/engine.state.*"] if with_state else [])
+    errno_value = (EIO, ENOSPC)[seed % 2]
+    label = "%s p=%g seed=%d errno=%d" % ("state" if with_state else "file", probability, seed,
+                                           errno_value)
+    st.log("case " + label)
+    run_case(t, figures, label, fiu_env(points, probability, errno_value, seed),
+             lambda done: check_file_output(t, n, figures, label, done))
+    figures.cases.append(label)
+
+
+def pg_case(t, db, n, probability, seed, figures):
+    for name in ("dlq.jsonl", "state", "faults.log"):
+        t.reset(name)
+    table = "io_%d_%d" % (int(probability * 1000), seed)
+    db.sql("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id bigint, name text, dept text, pad text)"
+           % (db.t(table), db.t(table)))
+    pipeline = db.schema + "_" + table
+    db.forget_checkpoint(pipeline)
+    db.write_pipeline(t, PG_PIPELINE, name=pipeline, table=table)
+    label = "pg p=%g seed=%d" % (probability, seed)
+    st.log("case " + label)
+    env = fiu_env(["posix/io/net/recv", "sluice/net/send"], probability, 0, seed,
+                  [os.path.join(FIU_LIB, "fiu_posix_preload.so"), net_reset_lib(t.sluice)])
+
+    def check(_done):
+        rows = db.sql("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM %s" % db.t(table))
+        count, distinct = int(rows[0][0]), int(rows[0][1])
+        figures.records += n
+        figures.lost += n - distinct
+        figures.duplicates += count - distinct
+        st.check_no_dlq(t)
+        st.assert_eq(rows[0], [str(n), str(n), "1", str(n)], "%s: count, distinct ids, min, max" % label)
+
+    run_case(t, figures, label, env, check)
+    figures.cases.append(label)
+
+
+def connections_lost(t):
+    """The pg.sink's lost connections (libfiu's recv faults keep no log)."""
+    return sum(len(re.findall(r"lost the connection to PostgreSQL", text)) for _, _, text in t.logs)
+
+
+class Work:
+    def __init__(self, sluice):
+        self.sluice = sluice
+        self.dir = tempfile.mkdtemp(prefix="sluice-io-failures-")
+        self.runs_started = 0
+        self.logs = []
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def reset(self, *names):
+        for name in names:
+            p = self.path(name)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            elif os.path.exists(p):
+                os.remove(p)
+
+    def print_logs(self, tail_lines=40):
+        for name, cmd, text in self.logs[-6:]:
+            lines = text.splitlines()
+            print("---- %s stderr (last %d of %d lines) ----\n     command: %s"
+                  % (name, min(tail_lines, len(lines)), len(lines), cmd))
+            for line in lines[-tail_lines:]:
+                print(line)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--soak"]
+    soak = "--soak" in sys.argv[1:]
+    sluice = os.path.abspath(args[0] if args else os.environ.get(
+        "SLUICE_BIN", os.path.join(REPO, "build", "sluice")))
+    if not os.path.exists(os.path.join(FIU_LIB, "fiu_posix_preload.so")):
+        print("io_failures: FAIL: libfiu's preloads are missing (apt-get install fiu-utils)")
+        return 1
+    if not os.access(sluice, os.X_OK):
+        print("io_failures: FAIL: %s is missing or not executable" % sluice)
+        return 1
+    out = subprocess.run([sluice, "version", "-v"], stdout=subprocess.PIPE, text=True).stdout
+    if "fault points: compiled in" not in out:
+        print("io_failures: FAIL: %s was built without fault points" % sluice)
+        return 1
+    n = 100_000 if soak else 20_000
+    plan = ([(p, seed) for p in (0.01, 0.02, 0.05) for seed in (1, 2, 3)] if soak
+            else None)
+    t = Work(sluice)
+    figures = Figures()
+    st.log("io_failures: work folder %s, %d records, %s" % (t.dir, n, "soak" if soak else "CI"))
+    ok = False
+    db = None
+    try:
+        st.gen_records(t.path("in.jsonl"), n, line_bytes=120)
+        if soak:
+            for p, seed in plan:
+                file_case(t, n, p, seed, False, figures)
+            for p, seed in plan:
+                file_case(t, n, p, seed, True, figures)
+        else:
+            file_case(t, n, 0.05, 1, False, figures)
+            file_case(t, n, 0.02, 2, True, figures)
+        db = pgtest.Db("io_failures")
+        for p, seed in (plan if soak else [(0.02, 1)]):
+            pg_case(t, db, n, p, seed, figures)
+        ok = True
+    except st.Failure as e:
+        print("\nio_failures: FAIL: %s\n" % e, flush=True)
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        print("\nio_failures: FAIL: the test itself raised an exception\n", flush=True)
+    finally:
+        if db:
+            db.drop()
+    if not ok:
+        t.print_logs()
+    if ok or os.environ.get("SLUICE_TEST_KEEP") != "1":
+        shutil.rmtree(t.dir, ignore_errors=True)
+    kinds = ", ".join("%s %d" % kv for kv in sorted(figures.faults.items())) or "none"
+    stops = ", ".join("exit %d: %d" % kv for kv in sorted(figures.stops.items()))
+    print("figure: io failures: %d cases (%s records each), %d runs: %d with faults (%s), "
+          "%d restarts without faults" % (len(figures.cases), n, figures.runs, figures.faulted,
+                                          stops, figures.restarts))
+    print("figure: io faults injected: %s; pg.sink connections lost to send/recv faults: %d"
+          % (kinds, connections_lost(t)))
+    print("figure: io failures: %d records checked, %d lost, %d duplicated (file sink, after a stop "
+          "and restart only)" % (figures.records, figures.lost, figures.duplicates))
+    if ok:
+        print("io_failures: PASS (%.1f s)" % (time.monotonic() - st._T0))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
