@@ -39,6 +39,7 @@ The CI version runs 20,000 records, each case once at 5% (file), 2%
 stops with a clear error, restarts, records, lost."""
 
 import collections
+import json
 import os
 import re
 import shutil
@@ -67,6 +68,8 @@ return sl.pipeline {
   sources = { sl.file.source { path = "in.jsonl" } },
   steps = {
     function (rec)
+      local s = 0
+      for i = 1, %(busy)d do s = s + i end
       if rec.id %% %(dead)d == 0 then error("rejected on purpose: " .. rec.id) end
       rec.seen = true
       return rec
@@ -177,13 +180,8 @@ def check_stop(code, text, what):
 
 def run_case(t, figures, label, env, check):
     """A faulted run, then runs without faults until one completes; then check()."""
-    fault_log = os.path.join(t.dir, "faults.log")
-    env = dict(env, SLUICE_FAULT_LOG=fault_log)
-    code, text = run_sluice(t, env, figures, True)
-    figures.faulted += 1
-    count_faults(fault_log, figures)
+    code, text = run_case_once(t, figures, env)
     check_stop(code, text, label + ": the faulted run")
-    figures.stops[code] += 1
     completed_faulted = code == 0
     tries = 0
     while code != 0:
@@ -239,7 +237,7 @@ def check_file_output(t, n, figures, label, completed_faulted):
 def file_case(t, n, probability, seed, with_state, figures):
     for name in ("out.jsonl", "dlq.jsonl", "state", "faults.log"):
         t.reset(name)
-    st.write_pipeline(t.dir, FILE_PIPELINE % {"dead": DEAD_EVERY})
+    st.write_pipeline(t.dir, FILE_PIPELINE % {"dead": DEAD_EVERY, "busy": 0})
     points = ["sluice/io/file.sink.*"] + (["sluice/io/engine.state.*"] if with_state else [])
     errno_value = (EIO, ENOSPC)[seed % 2]
     label = "%s p=%g seed=%d errno=%d" % ("state" if with_state else "file", probability, seed,
@@ -248,6 +246,140 @@ def file_case(t, n, probability, seed, with_state, figures):
     run_case(t, figures, label, fiu_env(points, probability, errno_value, seed),
              lambda done: check_file_output(t, n, figures, label, done))
     figures.cases.append(label)
+
+
+def durable_ids(t, name, upto):
+    """The ids in the first upto bytes of out.jsonl or dlq.jsonl (all if None)."""
+    try:
+        with open(t.path(name), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return set()
+    if upto is not None:
+        data = data[:upto]
+    return set(int(m.group(1)) for m in ID.finditer(data.decode("utf-8", "replace")))
+
+
+def fail_mid_run(t, n, commands, figures):
+    """Starts the file pipeline (slowed down) under libfiu's control, and
+    once 2,000 records are out enables the points of commands, each for one
+    failure (onetime).  Returns (exit code, stderr)."""
+    for name in ("out.jsonl", "dlq.jsonl", "state", "faults.log"):
+        t.reset(name)
+    st.write_pipeline(t.dir, FILE_PIPELINE % {"dead": DEAD_EVERY, "busy": 3000})
+    env = dict(os.environ, FIU_CTRL_FIFO=t.path("fiu"), SLUICE_FAULT_LOG=t.path("faults.log"),
+               LD_PRELOAD=os.path.join(FIU_LIB, "fiu_run_preload.so"))
+    t.runs_started += 1
+    name = "run-%d" % t.runs_started
+    err_path = t.path(name + ".stderr")
+    args = [t.sluice, "run", "pipeline.lua", "--state-dir", t.path("state")]
+    figures.runs += 1
+    figures.faulted += 1
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(args, cwd=t.dir, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        counter = st.LineCounter(t.path("out.jsonl"))
+        st.wait_until(lambda: counter.count() >= 2000, 120, "2,000 records in out.jsonl",
+                      abort=lambda: proc.poll() is not None and "sluice exited %d" % proc.returncode)
+        ctl = ["fiu-ctrl", "-f", t.path("fiu")]
+        for c in commands:
+            ctl += ["-c", c]
+        subprocess.run(ctl + [str(proc.pid)], check=True, timeout=30)
+        code = proc.wait(timeout=RUN_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with open(err_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    t.logs.append((name, " ".join(args), text))
+    count_faults(t.path("faults.log"), figures)
+    st.log("%s (faults enabled mid-run: %s) exited %d" % (name, "; ".join(commands), code))
+    return code, text
+
+
+def fsync_fails_once(t, n, figures):
+    """A failed fdatasync is not retried as if the data were safe: the group
+    is cut off and written again; the run completes, each record once."""
+    label = "fdatasync fails once"
+    code, text = fail_mid_run(t, n, ["enable name=sluice/io/file.sink.fdatasync,failinfo=5,onetime"],
+                              figures)
+    figures.stops[code] += 1
+    st.assert_eq(code, 0, "%s: exit code" % label)
+    st.assert_true(re.search(r"syncing \S+ failed: i/o error; the records written since the last sync "
+                             r"are not durable: cut off, they are written again whole", text),
+                   "%s: the log says the records are not durable and are written again" % label,
+                   text[-800:])
+    check_file_output(t, n, figures, label, True)
+    figures.cases.append(label)
+
+
+def fsync_and_cut_fail(t, n, figures):
+    """A failed fdatasync whose group cannot be cut off: the pipeline stops
+    (exit 1) naming both, no checkpoint covers a record of the group, and
+    a restart delivers everything."""
+    label = "fdatasync and the cut fail once"
+    # The cut's point first: it is reached only after a failure.
+    code, text = fail_mid_run(t, n, ["enable name=sluice/io/file.sink.truncate,failinfo=28,onetime",
+                                     "enable name=sluice/io/file.sink.fdatasync,failinfo=5,onetime"],
+                              figures)
+    figures.stops[code] += 1
+    st.assert_eq(code, 1, "%s: exit code" % label)
+    m = re.search(r"syncing (\S+) failed: i/o error, and cutting the unwritten records off its end at "
+                  r"byte (\d+) failed too: No space left on device; stopping the pipeline without "
+                  r"acknowledging", text)
+    st.assert_true(m, "%s: the log names the failed sync and cut and the stop" % label, text[-800:])
+    failed_file, durable_end = os.path.basename(m.group(1)), int(m.group(2))
+    with open(t.path("state", "io_failures", "file.source.1.json")) as f:
+        acked = json.load(f)["line"]
+    durable = durable_ids(t, "out.jsonl", durable_end if failed_file == "out.jsonl" else None)
+    durable |= durable_ids(t, "dlq.jsonl", durable_end if failed_file == "dlq.jsonl" else None)
+    missing = sorted(set(range(1, acked + 1)) - durable)
+    st.assert_eq(missing[:10], [], "%s: ids the checkpoint (line %d) passed that are not durable"
+                 % (label, acked))
+    figures.restarts += 1
+    code, text = run_sluice(t, {}, figures, False)
+    st.assert_eq(code, 0, "%s: exit code of the restart" % label)
+    check_file_output(t, n, figures, label, False)
+    figures.cases.append(label)
+
+
+CSV_PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = "io_failures_csv",
+  sources = { sl.file.source { path = "in.jsonl" } },
+  sinks = { sl.file.sink { path = "out.csv", format = "csv", columns = { "id", "dept" } } },
+}
+"""
+
+
+def csv_header_kept(t, n, figures):
+    """The first write of a CSV file fails: the write again still begins
+    with the header (it was dropped before, the file had none)."""
+    label = "csv: the first write fails once"
+    t.reset("out.csv", "state", "faults.log")
+    st.write_pipeline(t.dir, CSV_PIPELINE)
+    env = fiu_env([], 0, 0, 1)
+    env["FIU_ENABLE"] = "enable name=sluice/io/file.sink.write,failinfo=28,onetime"
+    code, text = run_case_once(t, figures, env)
+    st.assert_eq(code, 0, "%s: exit code" % label)
+    with open(t.path("out.csv"), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    st.assert_eq(lines[:2], ["id,dept", "1,%s" % st.DEPTS[0]], "%s: the first two lines" % label)
+    st.assert_eq(lines.count("id,dept"), 1, "%s: header lines" % label)
+    st.assert_eq(len(lines), n + 1, "%s: lines" % label)
+    figures.records += n
+    figures.cases.append(label)
+
+
+def run_case_once(t, figures, env):
+    fault_log = t.path("faults.log")
+    code, text = run_sluice(t, dict(env, SLUICE_FAULT_LOG=fault_log), figures, True)
+    figures.faulted += 1
+    figures.stops[code] += 1
+    count_faults(fault_log, figures)
+    return code, text
 
 
 def pg_case(t, db, n, probability, seed, figures):
@@ -334,6 +466,9 @@ def main():
     db = None
     try:
         st.gen_records(t.path("in.jsonl"), n, line_bytes=120)
+        csv_header_kept(t, n, figures)
+        fsync_fails_once(t, n, figures)
+        fsync_and_cut_fail(t, n, figures)
         if soak:
             for p, seed in plan:
                 file_case(t, n, p, seed, False, figures)
