@@ -1,10 +1,12 @@
 """faults.io_failures: I/O that fails under a running pipeline (write and
 fdatasync errors, short writes, a failed cut, failed checkpoint saves,
-failed send and recv on the database connection) loses no record.
+failed send and recv on the database's and the broker's connections)
+loses no record.
 
 Each case runs a real `sluice run` under libfiu's preload (as fiu-run
-would start it) with random faults at a probability P (seeded with FIU_PRNG_SEED, logged; the threads'
-interleaving still varies the exact calls that fail):
+would start it) with random faults at a probability P, seeded with
+FIU_PRNG_SEED (logged; the threads' interleaving still varies which calls
+fail):
 
   file   file.source -> a step that dead-letters every 97th record ->
          file.sink (fsync on) + the dead-letter file.sink; the points
@@ -12,6 +14,9 @@ interleaving still varies the exact calls that fail):
          with errno EIO or ENOSPC in turn.
   state  the same pipeline; sluice/io/engine.state.* (the checkpoint
          save's write and fsync) as well as the sink's.
+  kafka  file.source -> kafka.sink: the producer's sendmsg() (net_reset.c)
+         and recvmsg()/recv() (libfiu) fail; every id on the topic
+         (at least once: duplicates are counted, not refused).
   pg     file.source -> pg.sink (insert mode, a table with no unique key)
          on the shared server; libfiu's POSIX preload (as fiu-run -x) fails
          libpq's recv() (posix/io/net/recv, an errno libfiu picks), and
@@ -34,8 +39,11 @@ written again, so only a stop and restart may replay records).
                                      $SLUICE_BIN); --soak: 100,000 records
                                      at 1%, 2% and 5%, 3 seeds each
 
-The CI version runs 20,000 records, each case once at 5% (file), 2%
-(state, pg).  Prints `figure:` lines: runs, faults injected by kind,
+First, deterministic cases (a point enabled once, mid-run, through
+libfiu's control fifo): an fdatasync that fails once, an fdatasync and the
+cut that fail, a CSV file whose first write fails.  The CI version then
+runs 20,000 records, each random case once at 5% (file), 2% (state, pg,
+kafka): about 16 s.  Prints `figure:` lines: runs, faults injected by kind,
 stops with a clear error, restarts, records, lost."""
 
 import collections
@@ -107,7 +115,7 @@ class Figures:
         self.restarts = 0
         self.records = 0
         self.lost = 0
-        self.duplicates = 0
+        self.duplicates = collections.Counter()   # by sink
         self.cases = []
 
 
@@ -229,7 +237,7 @@ def check_file_output(t, n, figures, label, completed_faulted):
     st.assert_eq(lost, 0, "%s: input ids missing from out.jsonl and dlq.jsonl" % label)
     st.assert_eq(set(out) - want_out, set(), "%s: unexpected ids in out.jsonl" % label)
     dups = len(out) - len(set(out)) + len(dead) - len(set(dead))
-    figures.duplicates += dups
+    figures.duplicates["file"] += dups
     if completed_faulted:
         st.assert_eq(dups, 0, "%s: duplicates after a faulted run that completed" % label)
 
@@ -401,9 +409,53 @@ def pg_case(t, db, n, probability, seed, figures):
         count, distinct = int(rows[0][0]), int(rows[0][1])
         figures.records += n
         figures.lost += n - distinct
-        figures.duplicates += count - distinct
+        figures.duplicates["pg"] += count - distinct
         st.check_no_dlq(t)
         st.assert_eq(rows[0], [str(n), str(n), "1", str(n)], "%s: count, distinct ids, min, max" % label)
+
+    run_case(t, figures, label, env, check)
+    figures.cases.append(label)
+
+
+KAFKA_PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = "io_failures_kafka",
+  batch_size = 200,
+  max_inflight_records = 2000,
+  sources = { sl.file.source { path = "in.jsonl" } },
+  sinks = { sl.kafka.sink { brokers = "%(b)s", topic = "%(topic)s",
+                            librdkafka = { ["linger.ms"] = "5", ["batch.num.messages"] = "200",
+                                           -- a lost connection is tried again within 0.5 s,
+                                           -- not up to 10 s: the case's time is the faults'
+                                           ["reconnect.backoff.max.ms"] = "500" } } },
+  dlq = sl.file.sink { path = "dlq.jsonl" },
+}
+"""
+
+
+def kafka_case(t, n, probability, seed, figures):
+    """file.source -> kafka.sink, the producer's sendmsg and recvmsg failing:
+    every id on the topic (at least once; duplicates counted)."""
+    import kafkatest as kt
+    b = kt.bootstrap()
+    topic = kt.unique("io-failures")
+    kt.create_topic(b, topic)
+    for name in ("dlq.jsonl", "state", "faults.log"):
+        t.reset(name)
+    st.write_pipeline(t.dir, KAFKA_PIPELINE % {"b": b, "topic": topic})
+    label = "kafka p=%g seed=%d" % (probability, seed)
+    st.log("case " + label)
+    env = fiu_env(["posix/io/net/recvmsg", "posix/io/net/recv", "sluice/net/send"], probability, 0, seed,
+                  [os.path.join(FIU_LIB, "fiu_posix_preload.so"), net_reset_lib(t.sluice)])
+
+    def check(_done):
+        st.check_no_dlq(t)
+        ids = kt.ids_in(b, topic)
+        lost = len(set(range(1, n + 1)) - set(ids))
+        figures.records += n
+        figures.lost += lost
+        figures.duplicates["kafka"] += len(ids) - len(set(ids))
+        kt.check_all_ids(ids, n, label)
 
     run_case(t, figures, label, env, check)
     figures.cases.append(label)
@@ -412,6 +464,12 @@ def pg_case(t, db, n, probability, seed, figures):
 def connections_lost(t):
     """The pg.sink's lost connections (libfiu's recv faults keep no log)."""
     return sum(len(re.findall(r"lost the connection to PostgreSQL", text)) for _, _, text in t.logs)
+
+
+def kafka_errors(t):
+    """librdkafka's transport errors as the kafka.sink logged them."""
+    return sum(len(re.findall(r"(?i)connection reset|disconnected|receive failed|send failed|"
+                              r"transport", text)) for _, _, text in t.logs)
 
 
 class Work:
@@ -480,6 +538,8 @@ def main():
         db = pgtest.Db("io_failures")
         for p, seed in (plan if soak else [(0.02, 1)]):
             pg_case(t, db, n, p, seed, figures)
+        for p, seed in (plan if soak else [(0.02, 1)]):
+            kafka_case(t, n, p, seed, figures)
         ok = True
     except st.Failure as e:
         print("\nio_failures: FAIL: %s\n" % e, flush=True)
@@ -499,10 +559,12 @@ def main():
     print("figure: io failures: %d cases (%s records each), %d runs: %d with faults (%s), "
           "%d restarts without faults" % (len(figures.cases), n, figures.runs, figures.faulted,
                                           stops, figures.restarts))
-    print("figure: io faults injected: %s; pg.sink connections lost to send/recv faults: %d"
-          % (kinds, connections_lost(t)))
-    print("figure: io failures: %d records checked, %d lost, %d duplicated (file sink, after a stop "
-          "and restart only)" % (figures.records, figures.lost, figures.duplicates))
+    print("figure: io faults injected: %s; pg.sink connections lost to send/recv faults: %d; "
+          "librdkafka transport errors logged: %d" % (kinds, connections_lost(t), kafka_errors(t)))
+    print("figure: io failures: %d records checked, %d lost; duplicated: file.sink %d (after a stop "
+          "and restart only), pg.sink %d, kafka.sink %d (at least once)"
+          % (figures.records, figures.lost, figures.duplicates["file"], figures.duplicates["pg"],
+             figures.duplicates["kafka"]))
     if ok:
         print("io_failures: PASS (%.1f s)" % (time.monotonic() - st._T0))
     return 0 if ok else 1
