@@ -99,8 +99,8 @@ return sl.pipeline {
 }
 """
 
-# A stop's message must name what failed.
-CLEAR_STOP = re.compile(r"stopping the pipeline")
+# A stop's message must say it stops, and name what failed.
+CLEAR_STOP = re.compile(r"stopping the pipeline|cannot start \(i/o error\)")
 FAILED_OP = re.compile(r"(writing|syncing) \S+ failed|cannot save the checkpoint|"
                        r"could not (send|receive)|connection|server closed")
 ID = re.compile(r'\\?"id\\?":(\d+)')
@@ -179,7 +179,8 @@ def check_stop(code, text, what):
     if code < 0:
         st.fail("%s: killed by signal %d, expected exit 0, 1 or 3" % (what, -code))
     if code not in (0, 1, 3):
-        st.fail("%s: exit code expected 0, 1 or 3, actual %d" % (what, code))
+        st.fail("%s: exit code expected 0, 1 or 3, actual %d; stderr ends: %s"
+                % (what, code, text[-800:]))
     if code != 0:
         if not CLEAR_STOP.search(text) or not FAILED_OP.search(text):
             st.fail("%s: exit %d without a message naming the failed operation; stderr ends: %s"
