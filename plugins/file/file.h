@@ -74,7 +74,7 @@ typedef struct file_sink {
   int need_header;                  /* until the group with the header is durable */
   int broken;                       /* a failed group could not be cut off: stop */
   sl_buf header;
-  off_t size;                       /* the file's end before the group in flight */
+  off_t size;                       /* the file's end when the group in flight began */
 
   sl_sink_queue q;                  /* the queue, retries, acknowledgement */
   uv_buf_t iov[MAX_IOV + 1];        /* the header, then one per batch */

@@ -106,7 +106,6 @@ int file_sink_init(sl_stage *st) {
       fstat(fk->fd, &sb);
     }
   }
-  fk->size = sb.st_size;
   fk->need_header = fk->codec->write_header && cfg->header && sb.st_size == 0;
   return 0;
 }
@@ -137,7 +136,9 @@ static const char *target(const file_sink *fk) {
 /* Cuts what the failed group left at the end of the file; 0, or an errno
  * (then the sink is broken: the queue fails everything). */
 static int cut_group(file_sink *fk) {
-  if (!fk->is_regular) return 0;
+  struct stat sb;
+  /* Never longer: a file cut by someone else (copytruncate) stays as it is. */
+  if (!fk->is_regular || (fstat(fk->fd, &sb) == 0 && sb.st_size <= fk->size)) return 0;
   int e = SL_FAULT_ERRNO("io/file.sink.truncate");
   if (!e && ftruncate(fk->fd, fk->size) < 0) e = errno;
   if (e) fk->broken = 1;
@@ -162,7 +163,6 @@ static void failed(file_sink *fk, const char *what, int err) {
 
 /* The group is durable: the header with it, if it had one. */
 static void written(file_sink *fk) {
-  for (unsigned i = 0; i < fk->niov; i++) fk->size += (off_t)fk->iov[i].len;
   fk->need_header = 0;
   sl_sink_queue_written(&fk->q, 0, NULL);
 }
@@ -255,6 +255,9 @@ static void write_group(void *ctx, sl_sink_batch *first, uint32_t n) {
   }
   for (sl_sink_batch *sb = first; sb; sb = sb->next)
     fk->iov[fk->niov++] = uv_buf_init(sb->bytes.ptr, (unsigned)sb->bytes.len);
+  /* Where the group begins: the end now, whoever else changed the file. */
+  struct stat sb;
+  if (fk->is_regular && fstat(fk->fd, &sb) == 0) fk->size = sb.st_size;
   fk->from = 0;
   fk->partial = 0;
   start_write(fk);
