@@ -90,7 +90,7 @@ int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err) {
   int fd = rc ? -1 : open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (!rc && (fd < 0 || write_all(fd, &b) != 0 || sync_file(fd) != 0 ||
               rename(tmp.ptr, path) != 0 || sync_dir_of(path) != 0)) {
-    sl_buf_printf(err, "%s: %s", path, strerror(errno));
+    sl_buf_printf(err, "cannot save the progress to %s: %s", path, strerror(errno));
     rc = SL_EIO;
   }
   if (fd >= 0) close(fd);

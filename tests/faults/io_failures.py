@@ -462,6 +462,103 @@ def kafka_case(t, n, probability, seed, figures):
     figures.cases.append(label)
 
 
+def journal_settled(path):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("settled "):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def publish_run(t, catalog, env, figures, faulted, mid_run=None):
+    """`sluice publish` of births.csv, slowed by a small producer queue; with
+    mid_run (libfiu commands), those are enabled once the journal has
+    settled 2,000 rows.  Returns (exit code, stdout, stderr)."""
+    import publishtest as pt
+    figures.runs += 1
+    figures.faulted += faulted
+    cmd = [t.sluice, "publish", "--catalog", catalog, "--feed", pt.FEED, "--no-progress",
+           "-X", "queue.buffering.max.messages=200", "-X", "linger.ms=20", "births.csv"]
+    full = dict(os.environ, **env)
+    if mid_run:
+        full.update(FIU_CTRL_FIFO=t.path("fiu"), LD_PRELOAD=os.path.join(FIU_LIB, "fiu_run_preload.so"))
+    proc = subprocess.Popen(cmd, cwd=t.dir, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if mid_run:
+            st.wait_until(lambda: journal_settled(t.path("births.csv.publish-state")) >= 2000, 120,
+                          "2,000 settled rows in the journal",
+                          abort=lambda: proc.poll() is not None and "publish exited %d" % proc.returncode)
+            ctl = ["fiu-ctrl", "-f", t.path("fiu")]
+            for c in mid_run:
+                ctl += ["-c", c]
+            subprocess.run(ctl + [str(proc.pid)], check=True, timeout=30)
+        out, err = proc.communicate(timeout=RUN_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    t.logs.append(("publish", " ".join(cmd), out + err))
+    st.log("publish (%s) exited %d" % ("; ".join(mid_run) if mid_run else "faults" if faulted else
+                                       "no faults", proc.returncode))
+    return proc.returncode, out, err
+
+
+def publish_case(t, n, figures):
+    """`sluice publish` whose progress file (the journal) cannot be saved:
+    at the start, it stops (exit 3) naming the file, nothing sent; later,
+    it goes on and says so, and the re-run, from the last progress saved,
+    finds the rest on the topic.  Every key on the topic exactly once."""
+    import kafkatest as kt
+    import publishtest as pt
+    label = "publish: the journal's saves fail"
+    b = kt.bootstrap()
+    os.environ["SLUICE_KAFKA_BOOTSTRAP"] = b
+    topic = kt.unique("io-failures-publish") + ".v1"
+    catalog = pt.write_catalog(t, topic)
+    pt.write_sheets({"files": [{"path": t.path("births.csv"), "kind": "csv", "encoding": "utf-8",
+                                "header": pt.HEADER, "generate": {"n": n}}]}, t.path("sheets"))
+    t.reset("births.csv.publish-state", "faults.log")
+    env = fiu_env([], 0, 0, 1)
+    env["FIU_ENABLE"] = "enable name=sluice/io/kafka.publish.journal.fsync,failinfo=5"
+    env["SLUICE_FAULT_LOG"] = t.path("faults.log")
+    code, out, err = publish_run(t, catalog, env, figures, True)
+    count_faults(t.path("faults.log"), figures)
+    figures.stops[code] += 1
+    st.assert_eq(code, 3, "%s at the start: exit code" % label)
+    st.assert_true(re.search(r"cannot save the progress to \S*births\.csv\.publish-state: "
+                             r"Input/output error\n\s*nothing was sent", out),
+                   "%s at the start: the summary names the file and says nothing was sent" % label, out)
+    st.assert_eq(kt.count(b, topic), 0, "%s at the start: messages on the topic" % label)
+
+    code, out, err = publish_run(t, catalog, {"SLUICE_FAULT_LOG": t.path("faults.log")}, figures, True,
+                                 mid_run=["enable name=sluice/io/kafka.publish.journal.write,failinfo=28"])
+    count_faults(t.path("faults.log"), figures)
+    figures.stops[code] += 1
+    st.assert_eq(code, 0, "%s mid-run: exit code" % label)
+    st.assert_true("cannot save the progress to" in err and "going on" in err,
+                   "%s mid-run: standard error says the save failed and the run goes on" % label, err)
+    stale = journal_settled(t.path("births.csv.publish-state"))
+    st.assert_lt(stale, n, "%s mid-run: rows the stale journal says are settled" % label)
+
+    figures.restarts += 1
+    code, out, err = publish_run(t, catalog, {}, figures, False)
+    st.assert_eq(code, 0, "%s: exit code of the re-run" % label)
+    st.assert_eq(pt.summary_count(out, "published"), 0, "%s: rows the re-run publishes" % label)
+    keys = collections.Counter(kt.consume(b, topic, fmt="%k\\n"))
+    want = {("B%06d" % i).encode() for i in range(1, n + 1)}
+    lost = len(want - set(keys))
+    figures.records += n
+    figures.lost += lost
+    figures.duplicates["kafka"] += sum(keys.values()) - len(keys)
+    st.assert_eq(lost, 0, "%s: keys missing from the topic" % label)
+    st.assert_eq(sum(keys.values()), n, "%s: messages on the topic (each key once)" % label)
+    figures.cases.append(label)
+
+
 def connections_lost(t):
     """The pg.sink's lost connections (libfiu's recv faults keep no log)."""
     return sum(len(re.findall(r"lost the connection to PostgreSQL", text)) for _, _, text in t.logs)
@@ -541,6 +638,7 @@ def main():
             pg_case(t, db, n, p, seed, figures)
         for p, seed in (plan if soak else [(0.02, 1)]):
             kafka_case(t, n, p, seed, figures)
+        publish_case(t, n, figures)
         ok = True
     except st.Failure as e:
         print("\nio_failures: FAIL: %s\n" % e, flush=True)
