@@ -60,7 +60,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
+import kafkatest as kt  # noqa: E402
 import pgtest  # noqa: E402
+import publishtest as pt  # noqa: E402
 import sluicetest as st  # noqa: E402
 
 EIO, ENOSPC = 5, 28
@@ -437,7 +439,6 @@ return sl.pipeline {
 def kafka_case(t, n, probability, seed, figures):
     """file.source -> kafka.sink, the producer's sendmsg and recvmsg failing:
     every id on the topic (at least once; duplicates counted)."""
-    import kafkatest as kt
     b = kt.bootstrap()
     topic = kt.unique("io-failures")
     kt.create_topic(b, topic)
@@ -462,22 +463,10 @@ def kafka_case(t, n, probability, seed, figures):
     figures.cases.append(label)
 
 
-def journal_settled(path):
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith("settled "):
-                    return int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return 0
-
-
 def publish_run(t, catalog, env, figures, faulted, mid_run=None):
     """`sluice publish` of births.csv, slowed by a small producer queue; with
     mid_run (libfiu commands), those are enabled once the journal has
     settled 2,000 rows.  Returns (exit code, stdout, stderr)."""
-    import publishtest as pt
     figures.runs += 1
     figures.faulted += faulted
     cmd = [t.sluice, "publish", "--catalog", catalog, "--feed", pt.FEED, "--no-progress",
@@ -488,7 +477,7 @@ def publish_run(t, catalog, env, figures, faulted, mid_run=None):
     proc = subprocess.Popen(cmd, cwd=t.dir, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         if mid_run:
-            st.wait_until(lambda: journal_settled(t.path("births.csv.publish-state")) >= 2000, 120,
+            st.wait_until(lambda: pt.settled(t.path("births.csv.publish-state")) >= 2000, 120,
                           "2,000 settled rows in the journal",
                           abort=lambda: proc.poll() is not None and "publish exited %d" % proc.returncode)
             ctl = ["fiu-ctrl", "-f", t.path("fiu")]
@@ -512,8 +501,6 @@ def publish_case(t, n, figures):
     at the start, it stops (exit 3) naming the file, nothing sent; later,
     it goes on and says so, and the re-run, from the last progress saved,
     finds the rest on the topic.  Every key on the topic exactly once."""
-    import kafkatest as kt
-    import publishtest as pt
     label = "publish: the journal's saves fail"
     b = kt.bootstrap()
     os.environ["SLUICE_KAFKA_BOOTSTRAP"] = b
@@ -541,7 +528,7 @@ def publish_case(t, n, figures):
     st.assert_eq(code, 0, "%s mid-run: exit code" % label)
     st.assert_true("cannot save the progress to" in err and "going on" in err,
                    "%s mid-run: standard error says the save failed and the run goes on" % label, err)
-    stale = journal_settled(t.path("births.csv.publish-state"))
+    stale = pt.settled(t.path("births.csv.publish-state"))
     st.assert_lt(stale, n, "%s mid-run: rows the stale journal says are settled" % label)
 
     figures.restarts += 1
