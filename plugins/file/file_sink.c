@@ -155,7 +155,7 @@ static void failed(file_sink *fk, const char *what, int err) {
   if (n > 0 && (size_t)n < sizeof why && cut)
     snprintf(why + n, sizeof why - (size_t)n, ", and cutting the unwritten records off its end at byte %lld "
              "failed too: %s", (long long)fk->size, strerror(cut));
-  else if (n > 0 && (size_t)n < sizeof why && !strcmp(what, "syncing"))
+  else if (n > 0 && (size_t)n < sizeof why && !strcmp(what, "syncing") && !is_permanent(fk, err))
     snprintf(why + n, sizeof why - (size_t)n, "; the records written since the last sync are not durable: "
              "cut off, they are written again whole");
   sl_sink_queue_written(&fk->q, err, why);

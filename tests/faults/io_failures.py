@@ -102,7 +102,7 @@ return sl.pipeline {
 """
 
 # A stop's message must say it stops, and name what failed.
-CLEAR_STOP = re.compile(r"stopping the pipeline|cannot start \(i/o error\)|"
+CLEAR_STOP = re.compile(r"stopping the pipeline|cannot start \(input/output error\)|"
                         r"cannot read the checkpoint of \S+: input/output error")
 FAILED_OP = re.compile(r"(writing|syncing) \S+ failed|cannot save the checkpoint|"
                        r"could not (send|receive)|connection|server closed")
