@@ -3,6 +3,7 @@
 #define SLUICE_PLUGIN_FILE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sluice/plugin.h"
 
@@ -69,12 +70,17 @@ typedef struct file_sink {
   void *cctx;
   uv_file fd;
   int is_stdout;
-  int need_header;
+  int is_regular;                   /* a regular file: a failed group can be cut off */
+  int need_header;                  /* until the group with the header is durable */
+  int broken;                       /* a failed group could not be cut off: stop */
   sl_buf header;
+  off_t size;                       /* the file's end when the group in flight began */
 
   sl_sink_queue q;                  /* the queue, retries, acknowledgement */
   uv_buf_t iov[MAX_IOV + 1];        /* the header, then one per batch */
   unsigned niov;
+  unsigned from;                    /* a short write: the rest starts at iov[from] */
+  size_t partial;                   /* ... and this many of its bytes went out */
   uv_fs_t req;
 } file_sink;
 

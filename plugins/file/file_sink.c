@@ -5,7 +5,15 @@
  * The queue, the retries and the acknowledgement are the sink queue's
  * (sluice/sink_queue.h); this file writes a group and classifies errors.
  * A line torn by a crash is cut off when the sink opens the file again; its
- * batch was never acknowledged, so the source replays it. */
+ * batch was never acknowledged, so the source replays it.
+ *
+ * A group whose write or fdatasync fails is cut off the file (ftruncate
+ * back to where it began) before the queue writes it again: a write that
+ * failed half-way would otherwise leave a torn line in the middle of the
+ * file, and after a failed fdatasync the pages written are not durable
+ * however a later sync ends (Linux forgets the error once reported), so
+ * the group is written again whole, never merely synced again.  If the
+ * cut fails too, the sink stops the pipeline unacknowledged. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +23,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 /* Cuts a torn last line (no '\n' at the end) left by a crash. */
@@ -80,7 +89,8 @@ int file_sink_init(sl_stage *st) {
   }
   struct stat sb;
   if (fstat(fk->fd, &sb) < 0) return SL_EIO;
-  if (S_ISREG(sb.st_mode)) {
+  fk->is_regular = S_ISREG(sb.st_mode);
+  if (fk->is_regular) {
     /* pread needs a readable descriptor: repair through a second one. */
     int rfd = open(cfg->path, O_RDWR | O_CLOEXEC);
     if (rfd >= 0) {
@@ -113,8 +123,8 @@ void file_sink_destroy(sl_stage *st) {
 /* Errors that retrying does not heal: the descriptor is not open for
  * writing (standard output was closed), or no one reads it any more. */
 static int is_permanent(void *ctx, int err) {
-  (void)ctx;
-  return err == UV_EBADF || err == UV_EINVAL || err == UV_EPIPE || err == UV_ECONNRESET ||
+  const file_sink *fk = ctx;
+  return fk->broken || err == UV_EBADF || err == UV_EINVAL || err == UV_EPIPE || err == UV_ECONNRESET ||
          err == UV_ENOTCONN || err == UV_EISDIR || err == UV_EFBIG || err == UV_ENXIO ||
          err == UV_ENODEV;
 }
@@ -123,13 +133,38 @@ static const char *target(const file_sink *fk) {
   return fk->is_stdout ? "standard output" : fk->cfg->path;
 }
 
-/* A failed write or sync: the queue retries the group with a growing pause
- * (nothing is acknowledged, so nothing is lost), or fails everything when
- * retrying cannot heal the error. */
+/* Cuts what the failed group left at the end of the file; 0, or an errno
+ * (then the sink is broken: the queue fails everything). */
+static int cut_group(file_sink *fk) {
+  struct stat sb;
+  /* Never longer: a file cut by someone else (copytruncate) stays as it is. */
+  if (!fk->is_regular || (fstat(fk->fd, &sb) == 0 && sb.st_size <= fk->size)) return 0;
+  int e = SL_FAULT_ERRNO("io/file.sink.truncate");
+  if (!e && ftruncate(fk->fd, fk->size) < 0) e = errno;
+  if (e) fk->broken = 1;
+  return e;
+}
+
+/* A failed write or sync: the group is cut off and the queue writes it
+ * again with a growing pause (nothing is acknowledged, so nothing is
+ * lost), or fails everything when retrying cannot heal the error. */
 static void failed(file_sink *fk, const char *what, int err) {
-  char why[600];
-  snprintf(why, sizeof why, "%s %s failed: %s", what, target(fk), uv_strerror(err));
+  char why[800];
+  int n = snprintf(why, sizeof why, "%s %s failed: %s", what, target(fk), uv_strerror(err));
+  int cut = cut_group(fk);
+  if (n > 0 && (size_t)n < sizeof why && cut)
+    snprintf(why + n, sizeof why - (size_t)n, ", and cutting the unwritten records off its end at byte %lld "
+             "failed too: %s", (long long)fk->size, strerror(cut));
+  else if (n > 0 && (size_t)n < sizeof why && !strcmp(what, "syncing") && !is_permanent(fk, err))
+    snprintf(why + n, sizeof why - (size_t)n, "; the records written since the last sync are not durable: "
+             "cut off, they are written again whole");
   sl_sink_queue_written(&fk->q, err, why);
+}
+
+/* The group is durable: the header with it, if it had one. */
+static void written(file_sink *fk) {
+  fk->need_header = 0;
+  sl_sink_queue_written(&fk->q, 0, NULL);
 }
 
 static void on_sync(uv_fs_t *req) {
@@ -141,7 +176,45 @@ static void on_sync(uv_fs_t *req) {
     failed(fk, "syncing", (int)r);
     return;
   }
-  sl_sink_queue_written(&fk->q, 0, NULL);
+  written(fk);
+}
+
+static void start_sync(file_sink *fk) {
+  int fault = SL_FAULT_ERRNO("io/file.sink.fdatasync");
+  if (fault) {
+    failed(fk, "syncing", uv_translate_sys_error(fault));
+    return;
+  }
+  fk->req.data = fk;
+  int rc = uv_fs_fdatasync(sl_stage_loop(fk->st), &fk->req, fk->fd, on_sync);
+  if (rc) failed(fk, "syncing", rc);
+}
+
+static void on_write(uv_fs_t *req);
+
+/* Writes what is left of the group (after a short write, from
+ * fk->iov[fk->from] less fk->partial bytes): "io/file.sink.write" fails the
+ * write with an errno, "io/file.sink.short_write" writes half its first
+ * buffer only, as a disk filling up may. */
+static void start_write(file_sink *fk) {
+  int fault = SL_FAULT_ERRNO("io/file.sink.write");
+  if (fault) {
+    failed(fk, "writing", uv_translate_sys_error(fault));
+    return;
+  }
+  uv_buf_t bufs[MAX_IOV + 1];
+  unsigned n = fk->niov - fk->from;
+  memcpy(bufs, fk->iov + fk->from, n * sizeof bufs[0]);
+  bufs[0].base += fk->partial;
+  bufs[0].len -= fk->partial;
+  if (SL_FAULT_ERRNO("io/file.sink.short_write")) {
+    n = 1;
+    bufs[0].len = (bufs[0].len + 1) / 2;
+  }
+  fk->req.data = fk;
+  /* libuv copies the buffer list, not the bytes: those are the batches'. */
+  int rc = uv_fs_write(sl_stage_loop(fk->st), &fk->req, fk->fd, bufs, n, -1, on_write);
+  if (rc) failed(fk, "writing", rc);
 }
 
 static void on_write(uv_fs_t *req) {
@@ -153,29 +226,24 @@ static void on_write(uv_fs_t *req) {
     return;
   }
   /* A short write: skip what went out and write the rest. */
-  size_t done = (size_t)r;
-  unsigned i = 0;
+  size_t done = (size_t)r + fk->partial;
+  unsigned i = fk->from;
   while (i < fk->niov && done >= fk->iov[i].len) done -= fk->iov[i++].len;
   if (i < fk->niov) {
-    fk->iov[i].base += done;
-    fk->iov[i].len -= done;
-    memmove(fk->iov, fk->iov + i, (fk->niov - i) * sizeof fk->iov[0]);
-    fk->niov -= i;
-    req->data = fk;
-    int rc = uv_fs_write(sl_stage_loop(fk->st), req, fk->fd, fk->iov, fk->niov, -1, on_write);
-    if (rc) failed(fk, "writing", rc);
+    fk->from = i;
+    fk->partial = done;
+    start_write(fk);
     return;
   }
   if (fk->cfg->fsync && !fk->is_stdout) {
-    req->data = fk;
-    int rc = uv_fs_fdatasync(sl_stage_loop(fk->st), req, fk->fd, on_sync);
-    if (rc) failed(fk, "syncing", rc);
+    start_sync(fk);
     return;
   }
-  sl_sink_queue_written(&fk->q, 0, NULL);
+  written(fk);
 }
 
-/* The group goes out as one gather write (the header first, once). */
+/* The group goes out as one gather write (the header first, until a group
+ * with it is durable). */
 static void write_group(void *ctx, sl_sink_batch *first, uint32_t n) {
   file_sink *fk = ctx;
   (void)n;
@@ -184,13 +252,15 @@ static void write_group(void *ctx, sl_sink_batch *first, uint32_t n) {
     fk->header.len = 0;
     fk->codec->write_header(fk->cctx, first->recs[0], &fk->header);
     fk->iov[fk->niov++] = uv_buf_init(fk->header.ptr, (unsigned)fk->header.len);
-    fk->need_header = 0;
   }
   for (sl_sink_batch *sb = first; sb; sb = sb->next)
     fk->iov[fk->niov++] = uv_buf_init(sb->bytes.ptr, (unsigned)sb->bytes.len);
-  fk->req.data = fk;
-  int rc = uv_fs_write(sl_stage_loop(fk->st), &fk->req, fk->fd, fk->iov, fk->niov, -1, on_write);
-  if (rc) failed(fk, "writing", rc);
+  /* Where the group begins: the end now, whoever else changed the file. */
+  struct stat sb;
+  if (fk->is_regular && fstat(fk->fd, &sb) == 0) fk->size = sb.st_size;
+  fk->from = 0;
+  fk->partial = 0;
+  start_write(fk);
 }
 
 static const sl_sink_queue_ops file_sink_queue_ops = {

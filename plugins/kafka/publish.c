@@ -54,6 +54,7 @@ typedef struct pub_run {
   idset seen;
   uint64_t valid, rejected, published, skipped;
   char kafka_error[512];
+  int journal_failed;   /* kafka_error says the journal could not be saved */
   int64_t started_ms, saved_ms, drawn_ms;
   int drawn;
 } pub_run;
@@ -138,7 +139,8 @@ static void save_journal(pub_run *r, int force) {
   r->saved_ms = now;
   sl_buf err = SL_BUF_INIT;
   if (pub_journal_save(r->journal_path, &r->j, &err))
-    fprintf(stderr, "sluice publish: %.*s\n", (int)err.len, err.ptr);
+    fprintf(stderr, "sluice publish: %.*s; going on (the last progress saved stays: a re-run looks for "
+            "the rows sent since on the topic)\n", (int)err.len, err.ptr);
   sl_buf_free(&err);
 }
 
@@ -370,7 +372,7 @@ static int start_journal(pub_run *r) {
     snprintf(r->j.feed, sizeof r->j.feed, "%s", r->feed->id);
     snprintf(r->j.topic, sizeof r->j.topic, "%s", r->feed->topic);
     rc = pub_sender_ends(r->snd, &r->j, &err);
-    if (!rc) rc = pub_journal_save(r->journal_path, &r->j, &err);
+    if (!rc && (rc = pub_journal_save(r->journal_path, &r->j, &err))) r->journal_failed = 1;
   }
   if (rc) {
     snprintf(r->kafka_error, sizeof r->kafka_error, "%.*s", (int)err.len, err.ptr ? err.ptr : "");
@@ -424,7 +426,8 @@ static void summary(pub_run *r, int code) {
   printf("%s: feed %s%s%s\n", r->path, r->feed->id, r->o->dry_run ? "" : " -> ",
          r->o->dry_run ? " (dry run: nothing sent)" : r->feed->topic);
   if (code != PUB_EXIT_ALL && code != PUB_EXIT_REJECTED && !r->nrows) {
-    printf("  %s%s\n  nothing was sent\n", code == PUB_EXIT_KAFKA ? "Kafka failed: " : "", r->kafka_error);
+    printf("  %s%s\n  nothing was sent\n", code == PUB_EXIT_KAFKA && !r->journal_failed ? "Kafka failed: " : "",
+           r->kafka_error);
     fflush(stdout);
     return;
   }
@@ -450,7 +453,8 @@ int pub_file(const pub_opts *o, const sl_catalog *cat, const sl_catalog_feed *fe
   sl_buf err = SL_BUF_INIT;
   int code = PUB_EXIT_USAGE;
   if (pub_input_open(path, o, cat, feed, &r.in, &err)) {
-    fprintf(stderr, "sluice publish: %.*s\n", (int)err.len, err.ptr);
+    fprintf(stderr, "sluice publish: %.*s; going on (the last progress saved stays: a re-run looks for "
+            "the rows sent since on the topic)\n", (int)err.len, err.ptr);
     goto done;
   }
   fprintf(stderr, "reading %s %s\n", path, pub_input_how(r.in));

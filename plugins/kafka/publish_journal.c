@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "publish.h"
+#include "sluice/fault.h"
 
 /* A whole number in s[0..n) (digits only, no sign or space), at most max. */
 static int whole(const char *s, size_t n, uint64_t max, uint64_t *out) {
@@ -143,6 +144,19 @@ static int sync_dir_of(const char *path) {
   return rc;
 }
 
+/* The whole journal, or -1 with errno (a short write means a full disk). */
+static int write_all(int fd, const sl_buf *b) {
+  int e = SL_FAULT_ERRNO("io/kafka.publish.journal.write");
+  ssize_t w = e ? (errno = e, -1) : write(fd, b->ptr, b->len);
+  if (w >= 0 && (size_t)w != b->len) errno = ENOSPC;
+  return w >= 0 && (size_t)w == b->len ? 0 : -1;
+}
+
+static int sync_file(int fd) {
+  int e = SL_FAULT_ERRNO("io/kafka.publish.journal.fsync");
+  return e ? (errno = e, -1) : fsync(fd);
+}
+
 int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err) {
   sl_buf b = SL_BUF_INIT;
   sl_buf_printf(&b, "sluice-publish 1\nhash %s\nfeed %s\ntopic %s\nsettled %llu\nfrom", j->hash, j->feed,
@@ -154,9 +168,9 @@ int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err) {
   sl_buf_putc(&tmp, 0);
   int rc = b.oom || tmp.oom ? SL_ENOMEM : 0;
   int fd = rc ? -1 : open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (!rc && (fd < 0 || write(fd, b.ptr, b.len) != (ssize_t)b.len || fsync(fd) != 0 ||
+  if (!rc && (fd < 0 || write_all(fd, &b) != 0 || sync_file(fd) != 0 ||
               rename(tmp.ptr, path) != 0 || sync_dir_of(path) != 0)) {
-    sl_buf_printf(err, "%s: %s", path, strerror(errno));
+    sl_buf_printf(err, "cannot save the progress to %s: %s", path, strerror(errno));
     rc = SL_EIO;
   }
   if (fd >= 0) close(fd);

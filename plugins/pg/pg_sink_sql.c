@@ -140,6 +140,8 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
     sl_log_error(name, "%s: cannot read the columns of %s (%s): %s", sl_stage_where(st), target,
                  label, why.ptr ? why.ptr : "");
     sl_buf_free(&why);
+    /* A lost connection is the run's failure (exit 1), not the pipeline's mistake (2). */
+    if (PQstatus(c) == CONNECTION_BAD) rc = SL_EIO;
     goto done;
   }
   int ntab = PQntuples(r);
@@ -218,6 +220,13 @@ int pg_sink_sql_build(sl_stage *st, const pg_sink_cfg *cfg, int upsert, PGconn *
     sl_buf_free(&arr);
     int unique = PQresultStatus(ri) == PGRES_TUPLES_OK && PQntuples(ri) > 0;
     PQclear(ri);
+    if (!unique && PQstatus(c) == CONNECTION_BAD) {
+      const char *e = PQerrorMessage(c);
+      sl_log_error(name, "%s: cannot look for the unique index of %s (%s): %.*s", sl_stage_where(st),
+                   target, label, (int)strcspn(e, "\n"), e);
+      rc = SL_EIO;
+      goto done;
+    }
     if (!unique) {
       sl_log_error(name, "%s: %s has no unique index or constraint on exactly the key columns; "
                    "upsert (ON CONFLICT) needs one", sl_stage_where(st), target);

@@ -84,6 +84,19 @@ def start_publish(t, catalog, files, *extra):
     return st.Run(t, cmd, t.dir, dict(os.environ), "publish-%d" % t._count)
 
 
+def settled(journal):
+    """The rows a publish journal (FILE.publish-state) says are settled; 0
+    while there is none."""
+    try:
+        with open(journal) as f:
+            for line in f:
+                if line.startswith("settled "):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def summary_count(out, what):
     """The number on the summary line `what` ("published", "skipped"...)."""
     for line in out.splitlines():

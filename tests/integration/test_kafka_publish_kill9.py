@@ -21,17 +21,6 @@ import sluicetest as st
 N = 50000
 
 
-def settled(path):
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith("settled "):
-                    return int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return 0
-
-
 def test(t):
     b = kt.bootstrap()
     os.environ["SLUICE_KAFKA_BOOTSTRAP"] = b
@@ -43,11 +32,11 @@ def test(t):
     run = pt.start_publish(t, catalog, ["births.xlsx"], "-X", "queue.buffering.max.messages=200",
                            "-X", "linger.ms=50", "--no-progress")
     journal = t.path("births.xlsx.publish-state")
-    st.wait_until(lambda: settled(journal) >= 10000, 120, "10000 settled rows in the journal",
+    st.wait_until(lambda: pt.settled(journal) >= 10000, 120, "10000 settled rows in the journal",
                   interval=0.05, abort=run.exited)
     run.signal(signal.SIGKILL)
     st.assert_eq(run.wait(30), -signal.SIGKILL, "exit of the killed run")
-    at_kill = settled(journal)
+    at_kill = pt.settled(journal)
     sent = kt.count(b, topic)
     st.log("killed: journal says %d rows settled, the topic holds %d messages" % (at_kill, sent))
     st.assert_lt(at_kill, N, "rows settled when killed (the run was interrupted)")

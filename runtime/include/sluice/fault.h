@@ -17,6 +17,9 @@
  *                             (a name ending in an asterisk enables every
  *                             point under it; failinfo=N gives the errno,
  *                             EIO by default).
+ *   SLUICE_FAULT_LOG=FILE     every SL_FAULT_ERRNO that fails appends
+ *                             "sluice/NAME ERRNO" and a newline to FILE, so
+ *                             a test counts the faults it injected.
  *
  * Names are dotted and say where: "<layer or plugin>.<what>.<before|after>",
  * e.g. "engine.checkpoint.before_rename", "pg.sink.after_commit".  I/O fault
