@@ -343,6 +343,9 @@ static void ack_tx(pg_sink *k) {
  * read again on the next start).  Committing would store positions past
  * the lost dead letters. */
 static void fail_tx(pg_sink *k) {
+  sl_log_error(sl_stage_name(k->st), "the dead letters of its bad rows were lost: the transaction of "
+               "%u rows (%u bad) was rolled back and is read again on the next start",
+               k->tx_n, k->nbad);
   forget_tx(k);
   sl_sink_queue_written(&k->q, SL_EIO, "the dead letters of its bad rows were lost; "
                         "the transaction was rolled back");

@@ -122,22 +122,6 @@ class Figures:
         self.cases = []
 
 
-FIU_LIB = "/usr/lib/fiu"
-
-
-def fiu_env(points, probability, errno_value, seed, preload=()):
-    """The environment fiu-run would give: libfiu's preload enabling each
-    point at random, seeded, then the preloads given."""
-    commands = []
-    for name in points:
-        c = "enable_random name=%s,probability=%g" % (name, probability)
-        if errno_value:
-            c += ",failinfo=%d" % errno_value
-        commands.append(c)
-    return {"FIU_ENABLE": "\n".join(commands), "FIU_CTRL_FIFO": "", "FIU_PRNG_SEED": str(seed),
-            "LD_PRELOAD": " ".join([os.path.join(FIU_LIB, "fiu_run_preload.so")] + list(preload))}
-
-
 def net_reset_lib(sluice):
     path = os.environ.get("SLUICE_NET_RESET") or os.path.join(
         os.path.dirname(sluice), "tests", "libsluice_net_reset.so")
@@ -255,7 +239,7 @@ def file_case(t, n, probability, seed, with_state, figures):
     label = "%s p=%g seed=%d errno=%d" % ("state" if with_state else "file", probability, seed,
                                            errno_value)
     st.log("case " + label)
-    run_case(t, figures, label, fiu_env(points, probability, errno_value, seed),
+    run_case(t, figures, label, st.fiu_env(points, probability, errno_value, seed),
              lambda done: check_file_output(t, n, figures, label, done))
     figures.cases.append(label)
 
@@ -280,7 +264,7 @@ def fail_mid_run(t, n, commands, figures):
         t.reset(name)
     st.write_pipeline(t.dir, FILE_PIPELINE % {"dead": DEAD_EVERY, "busy": 3000})
     env = dict(os.environ, FIU_CTRL_FIFO=t.path("fiu"), SLUICE_FAULT_LOG=t.path("faults.log"),
-               LD_PRELOAD=os.path.join(FIU_LIB, "fiu_run_preload.so"))
+               LD_PRELOAD=st.FIU_PRELOAD)
     t.runs_started += 1
     name = "run-%d" % t.runs_started
     err_path = t.path(name + ".stderr")
@@ -372,7 +356,7 @@ def csv_header_kept(t, n, figures):
     label = "csv: the first write fails once"
     t.reset("out.csv", "state", "faults.log")
     st.write_pipeline(t.dir, CSV_PIPELINE)
-    env = fiu_env([], 0, 0, 1)
+    env = st.fiu_env([], 0, 0, 1)
     env["FIU_ENABLE"] = "enable name=sluice/io/file.sink.write,failinfo=28,onetime"
     code, text = run_case_once(t, figures, env)
     st.assert_eq(code, 0, "%s: exit code" % label)
@@ -405,8 +389,8 @@ def pg_case(t, db, n, probability, seed, figures):
     db.write_pipeline(t, PG_PIPELINE, name=pipeline, table=table)
     label = "pg p=%g seed=%d" % (probability, seed)
     st.log("case " + label)
-    env = fiu_env(["posix/io/net/recv", "sluice/net/send"], probability, 0, seed,
-                  [os.path.join(FIU_LIB, "fiu_posix_preload.so"), net_reset_lib(t.sluice)])
+    env = st.fiu_env(["posix/io/net/recv", "sluice/net/send"], probability, 0, seed,
+                     [os.path.join(st.FIU_LIB, "fiu_posix_preload.so"), net_reset_lib(t.sluice)])
 
     def check(_done):
         rows = db.sql("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM %s" % db.t(table))
@@ -448,8 +432,8 @@ def kafka_case(t, n, probability, seed, figures):
     st.write_pipeline(t.dir, KAFKA_PIPELINE % {"b": b, "topic": topic})
     label = "kafka p=%g seed=%d" % (probability, seed)
     st.log("case " + label)
-    env = fiu_env(["posix/io/net/recvmsg", "posix/io/net/recv", "sluice/net/send"], probability, 0, seed,
-                  [os.path.join(FIU_LIB, "fiu_posix_preload.so"), net_reset_lib(t.sluice)])
+    env = st.fiu_env(["posix/io/net/recvmsg", "posix/io/net/recv", "sluice/net/send"], probability, 0, seed,
+                     [os.path.join(st.FIU_LIB, "fiu_posix_preload.so"), net_reset_lib(t.sluice)])
 
     def check(_done):
         st.check_no_dlq(t)
@@ -474,7 +458,7 @@ def publish_run(t, catalog, env, figures, faulted, mid_run=None):
            "-X", "queue.buffering.max.messages=200", "-X", "linger.ms=20", "births.csv"]
     full = dict(os.environ, **env)
     if mid_run:
-        full.update(FIU_CTRL_FIFO=t.path("fiu"), LD_PRELOAD=os.path.join(FIU_LIB, "fiu_run_preload.so"))
+        full.update(FIU_CTRL_FIFO=t.path("fiu"), LD_PRELOAD=st.FIU_PRELOAD)
     proc = subprocess.Popen(cmd, cwd=t.dir, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         if mid_run:
@@ -510,7 +494,7 @@ def publish_case(t, n, figures):
     pt.write_sheets({"files": [{"path": t.path("births.csv"), "kind": "csv", "encoding": "utf-8",
                                 "header": pt.HEADER, "generate": {"n": n}}]}, t.path("sheets"))
     t.reset("births.csv.publish-state", "faults.log")
-    env = fiu_env([], 0, 0, 1)
+    env = st.fiu_env([], 0, 0, 1)
     env["FIU_ENABLE"] = "enable name=sluice/io/kafka.publish.journal.fsync,failinfo=5"
     env["SLUICE_FAULT_LOG"] = t.path("faults.log")
     code, out, err = publish_run(t, catalog, env, figures, True)
@@ -590,7 +574,7 @@ def main():
     soak = "--soak" in sys.argv[1:]
     sluice = os.path.abspath(args[0] if args else os.environ.get(
         "SLUICE_BIN", os.path.join(REPO, "build", "sluice")))
-    if not os.path.exists(os.path.join(FIU_LIB, "fiu_posix_preload.so")):
+    if not os.path.exists(os.path.join(st.FIU_LIB, "fiu_posix_preload.so")):
         print("io_failures: FAIL: libfiu's preloads are missing (apt-get install fiu-utils)")
         return 1
     if not os.access(sluice, os.X_OK):

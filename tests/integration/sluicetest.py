@@ -541,6 +541,26 @@ def main(test_fn):
     sys.exit(0 if ok else 1)
 
 
+FIU_LIB = "/usr/lib/fiu"   # fiu-utils: libfiu's preload libraries
+FIU_PRELOAD = os.path.join(FIU_LIB, "fiu_run_preload.so")
+
+
+def fiu_env(points, probability=1.0, errno_value=0, seed=1, preload=()):
+    """The environment fiu-run would give a sluice run: libfiu's preload
+    enabling each fault point (sluice/fault.h: "sluice/io/file.sink.write"
+    ...) at random with the probability (1: always), seeded, then the
+    preloads given."""
+    commands = []
+    for name in points:
+        c = ("enable name=%s" % name if probability >= 1
+             else "enable_random name=%s,probability=%g" % (name, probability))
+        if errno_value:
+            c += ",failinfo=%d" % errno_value
+        commands.append(c)
+    return {"FIU_ENABLE": "\n".join(commands), "FIU_CTRL_FIFO": "", "FIU_PRNG_SEED": str(seed),
+            "LD_PRELOAD": " ".join([FIU_PRELOAD] + list(preload))}
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     import socket
