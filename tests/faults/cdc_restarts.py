@@ -36,7 +36,6 @@ overrides), started with scripts/pg and stopped at the end.
 
 SLUICE defaults to build/sluice.  CI: 21 restarts; --soak: 100."""
 
-import argparse
 import os
 import random
 import signal
@@ -340,12 +339,9 @@ def body(t, db, restarts, seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("sluice", nargs="?", default=os.path.join(REPO, "build", "sluice"))
-    ap.add_argument("--soak", action="store_true", help="100 restarts instead of 21")
-    ap.add_argument("--restarts", type=int, help="the number of restarts")
-    ap.add_argument("--seed", type=int, default=int(os.environ.get("SLUICE_SEED", "14")))
-    args = ap.parse_args()
+    args = st.parse_args(__doc__, default_seed=int(os.environ.get("SLUICE_SEED", "14")),
+                         extra=lambda ap: ap.add_argument("--restarts", type=int,
+                                                          help="the number of restarts (21; --soak: 100)"))
     restarts = args.restarts or (100 if args.soak else 21)
     st.log("seed %d, %d restarts" % (args.seed, restarts))
     os.environ["SLUICE_PG_DSN"] = pg_script("start").strip().splitlines()[-1]
@@ -353,7 +349,6 @@ def main():
     test = pgtest.with_replication("cdc_restarts",
                                    lambda t, db, slot: body(t, db, restarts, args.seed))
 
-    sys.argv = [sys.argv[0], args.sluice]
     try:
         st.main(test)
     finally:

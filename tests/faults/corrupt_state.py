@@ -20,7 +20,6 @@ changes nothing: the cases are the same.
 
   python3 tests/faults/corrupt_state.py [--soak] [SLUICE]"""
 
-import argparse
 import os
 import re
 import subprocess
@@ -29,6 +28,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import sluicetest as st  # noqa: E402
+
 KINDS = [
     ("file.source", "test_checkpoint_corrupt.py"),
     ("pg.source", "test_checkpoint_corrupt_pg.py"),
@@ -41,10 +44,7 @@ MARKER_CASES = 3   # the marker_refused calls of that unit test
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("sluice", nargs="?", default=os.path.join(REPO, "build", "sluice"))
-    ap.add_argument("--soak", action="store_true", help="the same cases (accepted for scripts/soak)")
-    args = ap.parse_args()
+    args = st.parse_args(__doc__)   # --soak: the same cases
     t0 = time.monotonic()
     counts, failed = [], []
     for kind, script in KINDS:

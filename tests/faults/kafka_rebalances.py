@@ -40,7 +40,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-import faultargs  # noqa: E402
 import kafkatest as kt  # noqa: E402
 import sluicetest as st  # noqa: E402
 
@@ -295,7 +294,7 @@ def run_mode(t, mode, rounds, seed):
 
 
 def main():
-    args = faultargs.parse(__doc__, default_seed=20, extra=lambda ap: ap.add_argument(
+    args = st.parse_args(__doc__, default_seed=20, extra=lambda ap: ap.add_argument(
         "--mode", choices=("alo", "eos", "both"), default="both"))
     rounds = SOAK_ROUNDS if args.soak else CI_ROUNDS
     modes = ("alo", "eos") if args.mode == "both" else (args.mode,)

@@ -43,7 +43,6 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-import faultargs  # noqa: E402
 import pgtest  # noqa: E402
 import sluicetest as st  # noqa: E402
 
@@ -317,7 +316,7 @@ def body(t, db, signals, seed):
 
 
 def main():
-    args = faultargs.parse(__doc__, default_seed=14)
+    args = st.parse_args(__doc__, default_seed=14)
     signals = SOAK_SIGNALS if args.soak else CI_SIGNALS
     st.main(pgtest.with_db("reload_storm", lambda t, db: body(t, db, signals, args.seed)))
 

@@ -29,7 +29,7 @@ def main():
     args = sys.argv[1:]
     seeds, start = "10000", "1"
     if "--soak" in args:
-        seeds = "200000"
+        seeds = "200000"   # as `sim --seeds 10000 --soak`, what scripts/soak runs
     if "--seeds" in args:
         seeds = args[args.index("--seeds") + 1]
     if "--from" in args:

@@ -485,23 +485,34 @@ class Test:
 # The command line of a test: `test_x.py [<path-to-sluice>] [--soak] [--seed N]`.
 # The fault tests (tests/faults/) run a short version by default (what CI
 # runs) and the long one with --soak (scripts/soak); --seed replays a seeded
-# run. The binary defaults to <repo>/build/sluice.
+# run. The binary defaults to $SLUICE_BIN, else <repo>/build/sluice.
 SOAK = False
 SEED = None
+_ARGS = None
 
 
-def parse_args(argv):
-    """Reads the command line above into SOAK and SEED; returns the binary."""
-    global SOAK, SEED
+def parse_args(doc=None, default_seed=None, extra=None, argv=None):
+    """Parses the command line above (and what extra(parser) adds) once;
+    returns the namespace (sluice, soak, seed, ...) and sets SOAK and SEED.
+    sys.argv is left as [script, sluice]."""
+    global SOAK, SEED, _ARGS
     import argparse
-    ap = argparse.ArgumentParser(prog=os.path.basename(argv[0]))
+    argv = sys.argv if argv is None else argv
+    ap = argparse.ArgumentParser(prog=os.path.basename(argv[0]),
+                                 description=(doc or "").split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sluice", nargs="?",
-                    default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "sluice"))
+                    default=os.environ.get("SLUICE_BIN") or os.path.join(
+                        os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "sluice"))
     ap.add_argument("--soak", action="store_true", help="the long version (scripts/soak)")
-    ap.add_argument("--seed", type=int, help="replay the run with this seed")
-    a = ap.parse_args(argv[1:])
-    SOAK, SEED = a.soak, a.seed
-    return os.path.abspath(a.sluice)
+    ap.add_argument("--seed", type=int, default=default_seed, help="replay the run with this seed")
+    if extra:
+        extra(ap)
+    _ARGS = ap.parse_args(argv[1:])
+    _ARGS.sluice = os.path.abspath(_ARGS.sluice)
+    SOAK, SEED = _ARGS.soak, _ARGS.seed
+    sys.argv = [argv[0], _ARGS.sluice]
+    return _ARGS
 
 
 def figure(text):
@@ -511,7 +522,7 @@ def figure(text):
 
 def main(test_fn):
     """Runs test_fn(Test) and exits 0 on success, 1 on failure."""
-    sluice = parse_args(sys.argv)
+    sluice = (_ARGS or parse_args()).sluice
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     if not os.access(sluice, os.X_OK):
         print("%s: FAIL: sluice binary %s is missing or not executable" % (name, sluice))

@@ -6,6 +6,7 @@
  *   sim --from 20001 --seeds 5000
  *   sim --known-holes ...      also the faults of known, unfixed holes
  *   sim --check-replay ...     each seed twice: the same schedule, step for step
+ *   sim --soak ...             20 times the seeds (scripts/soak)
  *   sim --expect-failure ...   passes when some seed fails (the mutant builds,
  *                              sim_mutant1 and 2, with a bug planted in flow.c)
  *
@@ -65,13 +66,13 @@ static void report_failure(void) {
 
 static int usage(void) {
   fprintf(stderr, "usage: sim [--seeds N] [--from S] [--seed S] [--verbose] [--expect-failure] [--known-holes]\n"
-                  "           [--check-replay]\n");
+                  "           [--check-replay] [--soak]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   uint64_t from = 1, count = 1000, one = 0;
-  int verbose = 0, check_replay = 0;
+  int verbose = 0, check_replay = 0, soak = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--seeds") && i + 1 < argc) count = strtoull(argv[++i], NULL, 10);
@@ -81,8 +82,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--expect-failure")) expect_failure = 1;
     else if (!strcmp(a, "--known-holes")) known_holes = 1;
     else if (!strcmp(a, "--check-replay")) check_replay = 1;
+    else if (!strcmp(a, "--soak")) soak = 1;
     else return usage();
   }
+  if (soak) count *= 20;   /* scripts/soak: faults.sim's 10,000 seeds become 200,000 */
   if (one) {
     from = one;
     count = 1;
