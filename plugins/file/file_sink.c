@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 /* Cuts a torn last line (no '\n' at the end) left by a crash. */
@@ -141,6 +142,7 @@ static void on_sync(uv_fs_t *req) {
     failed(fk, "syncing", (int)r);
     return;
   }
+  SL_CRASH_POINT("file.sink.after_fdatasync");
   sl_sink_queue_written(&fk->q, 0, NULL);
 }
 
@@ -166,8 +168,10 @@ static void on_write(uv_fs_t *req) {
     if (rc) failed(fk, "writing", rc);
     return;
   }
+  SL_CRASH_POINT("file.sink.after_write");
   if (fk->cfg->fsync && !fk->is_stdout) {
     req->data = fk;
+    SL_CRASH_POINT("file.sink.before_fdatasync");
     int rc = uv_fs_fdatasync(sl_stage_loop(fk->st), req, fk->fd, on_sync);
     if (rc) failed(fk, "syncing", rc);
     return;
@@ -189,6 +193,7 @@ static void write_group(void *ctx, sl_sink_batch *first, uint32_t n) {
   for (sl_sink_batch *sb = first; sb; sb = sb->next)
     fk->iov[fk->niov++] = uv_buf_init(sb->bytes.ptr, (unsigned)sb->bytes.len);
   fk->req.data = fk;
+  SL_CRASH_POINT("file.sink.before_write");
   int rc = uv_fs_write(sl_stage_loop(fk->st), &fk->req, fk->fd, fk->iov, fk->niov, -1, on_write);
   if (rc) failed(fk, "writing", rc);
 }
