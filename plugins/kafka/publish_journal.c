@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "publish.h"
+#include "sluice/fault.h"
 
 int pub_journal_load(const char *path, pub_journal *j) {
   memset(j, 0, sizeof *j);
@@ -64,6 +65,7 @@ static int sync_dir_of(const char *path) {
 }
 
 int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err) {
+  SL_CRASH_POINT("kafka.publish.journal.before_save");
   sl_buf b = SL_BUF_INIT;
   sl_buf_printf(&b, "sluice-publish 1\nhash %s\nfeed %s\ntopic %s\nsettled %llu\nfrom", j->hash, j->feed,
                 j->topic, (unsigned long long)j->settled);
@@ -82,5 +84,6 @@ int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err) {
   if (fd >= 0) close(fd);
   sl_buf_free(&b);
   sl_buf_free(&tmp);
+  if (!rc) SL_CRASH_POINT("kafka.publish.journal.after_save");
   return rc;
 }

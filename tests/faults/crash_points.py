@@ -49,6 +49,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 import kafkatest as kt  # noqa: E402
 import pgtest  # noqa: E402
+import publishtest as pt  # noqa: E402
 import sluicetest as st  # noqa: E402
 
 RECORDS = 1000
@@ -64,7 +65,7 @@ SOAK_PER_POINT = 10
 SOAK_RANDOM_KILLS = 200
 RUN_TIMEOUT = 120
 
-QUIET = re.compile(r"start sluice-|: send SIG|sluice-\d+ exited with")
+QUIET = re.compile(r"start \w+-\d+: |: send SIG|\w+-\d+ exited with")
 _print_lock = threading.Lock()
 _log = st.log
 
@@ -135,6 +136,9 @@ class Path:
             "pacer": kt.pacer(RATE), "name": "%s_%s" % (self.env["db"].schema, case),
             "workers": WORKERS, "batch": BATCH, "inflight": MAX_INFLIGHT, "eo": "\n  exactly_once = true," if eo else "",
             "source": source, "sink": sink, "dlq": dlq})
+
+    def start(self, t, env):
+        return t.start(env=env)
 
     def cleanup(self, t):
         """Frees what prepare() took on the servers beyond the test's schema."""
@@ -301,7 +305,30 @@ class CdcToFile(Path):
         db.drop_replication(t.slot)
 
 
-PATHS = (FileToFile, KafkaToFile, KafkaToKafka, KafkaToKafkaExactlyOnce, FileToPg, PgToFile, CdcToFile)
+class Publish(Path):
+    """`sluice publish` of a CSV of RECORDS rows to a topic: a re-run after
+    a crash resumes from its journal and finds on the topic the rows the
+    killed run sent but did not record, so every key is there once."""
+    name = "sluice publish"
+    eo = True
+
+    def prepare(self, t, case):
+        t.topic_out = "crash-%s-%s.v1" % (case, kt.unique("pub"))
+        t.catalog = pt.write_catalog(t, t.topic_out)
+        pt.write_sheets({"files": [{"path": t.path("births.csv"), "kind": "csv", "encoding": "utf-8",
+                                    "header": pt.HEADER, "generate": {"n": RECORDS}}]}, t.path("sheets"))
+
+    def start(self, t, env):
+        cmd = [t.sluice, "publish", "--catalog", t.catalog, "--feed", pt.FEED, "--no-progress", "births.csv"]
+        t._count += 1
+        return st.Run(t, cmd, t.dir, dict(os.environ, **env), "publish-%d" % t._count)
+
+    def ids(self, t):
+        return [int(k[1:]) for k in kt.consume(self.env["brokers"], t.topic_out, fmt="%k\\n")]
+
+
+PATHS = (FileToFile, KafkaToFile, KafkaToKafka, KafkaToKafkaExactlyOnce, FileToPg, PgToFile, CdcToFile,
+         Publish)
 
 
 # ------------------------------------------------------------------ runs --
@@ -314,7 +341,7 @@ def run_to_end(t, path, env):
     """Starts sluice and waits until it exits: by itself (a file source),
     by a crash point, or by the SIGTERM sent once the output is complete.
     Returns (exit code, run)."""
-    run = t.start(env=env)
+    run = path.start(t, env)
     deadline = time.monotonic() + RUN_TIMEOUT
     termed = False
     while True:
@@ -465,7 +492,7 @@ class Suite:
         st.fail("%s: the point was not reached, not even at hit 1" % case.describe())
 
     def kill_at(self, t, path, case):
-        run = t.start()
+        run = path.start(t, {})
         deadline = time.monotonic() + case.delay
         while time.monotonic() < deadline and run.exit_code() is None:
             time.sleep(0.01)
