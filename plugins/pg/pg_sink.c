@@ -370,6 +370,9 @@ static void checkpoints_or_commit(pg_sink *k) {
   }
   SL_CRASH_POINT("pg.sink.before_commit");
   run_sql(k, S_COMMIT, "COMMIT");
+  /* The COMMIT is on its way and its answer not back: the case of a lost
+   * answer, which the restart settles from sluice.checkpoints. */
+  SL_CRASH_POINT("pg.sink.after_commit_sent");
 }
 
 static void commit_tx(pg_sink *k) {
