@@ -17,7 +17,14 @@ return sl.plugin.source {
     field = { type = "string", default = "n", doc = "Field that holds the number." },
   },
   open = function (opts, ctx)
-    local saved = tonumber(ctx.load() or "")
+    local text = ctx.load()
+    local saved = text and math.tointeger(tonumber(text:match("^%-?%d+$") or ""))
+    -- A position that is no number, or outside from - 1 .. to, was edited or
+    -- belongs to other options: a guess would count again or skip numbers.
+    if text and (not saved or saved < opts.from - 1 or saved > opts.to) then
+      ctx.corrupt(string.format("it holds %q, not the last number acknowledged, from %d to %d",
+                                text:sub(1, 100), opts.from - 1, opts.to))
+    end
     local next = saved and saved + 1 or opts.from
     if saved then sl.log.info("resuming after %d", saved) end
     return { next = next, to = opts.to, field = opts.field, ctx = ctx }

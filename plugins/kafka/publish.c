@@ -343,7 +343,18 @@ static char *beside(const char *path, const char *suffix) {
 static int start_journal(pub_run *r) {
   sl_buf err = SL_BUF_INIT;
   pub_journal old;
-  int rc = pub_journal_load(r->journal_path, &old);
+  int rc = pub_journal_load(r->journal_path, &old, &err);
+  if (rc != 0 && rc != SL_ENOENT) {
+    /* Starting over would send again what the topic has; a guess at the
+     * settled rows could skip some. */
+    fprintf(stderr, "%s: unusable journal %s: %.*s. Not sending, since a guess would send rows twice "
+            "or skip them. To send the file from its first row, delete %s (rows an earlier run sent "
+            "reach the topic again); or restore it\n", r->path, r->journal_path, (int)err.len,
+            err.ptr ? err.ptr : "", r->journal_path);
+    snprintf(r->kafka_error, sizeof r->kafka_error, "unusable journal %s", r->journal_path);
+    sl_buf_free(&err);
+    return PUB_EXIT_USAGE;
+  }
   if (!rc && !strcmp(old.hash, pub_input_hash(r->in)) && !strcmp(old.feed, r->feed->id) &&
       !strcmp(old.topic, r->feed->topic)) {
     r->j = old;

@@ -87,8 +87,9 @@ typedef struct pub_journal {
   int64_t from[PUB_MAX_PARTS];
 } pub_journal;
 
-/* 0, SL_ENOENT (no journal), or SL_EPARSE (not one of ours: start over). */
-int pub_journal_load(const char *path, pub_journal *j);
+/* 0, SL_ENOENT (no journal), SL_EIO (cannot read it) or SL_EPARSE (cut
+ * short, edited, not one of ours), with the reason in why. */
+int pub_journal_load(const char *path, pub_journal *j, sl_buf *why);
 /* Writes it durably: a temporary file, fsync, rename, fsync of the folder. */
 int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err);
 

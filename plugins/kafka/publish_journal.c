@@ -12,6 +12,7 @@
  * `settled` only grows from the broker's delivery reports (acks=all). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,36 +22,115 @@
 #include "publish.h"
 #include "sluice/fault.h"
 
-int pub_journal_load(const char *path, pub_journal *j) {
+/* A whole number in s[0..n) (digits only, no sign or space), at most max. */
+static int whole(const char *s, size_t n, uint64_t max, uint64_t *out) {
+  uint64_t v = 0;
+  if (n == 0) return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9' || v > (max - (uint64_t)(s[i] - '0')) / 10) return -1;
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+/* "0:1234 1:1180 ...": partitions and where they ended. */
+static int parse_from(const char *v, pub_journal *j, sl_buf *why) {
+  while (*v) {
+    if (*v++ != ' ') break;
+    const char *colon = strchr(v, ':');
+    size_t end = strcspn(v, " ");
+    uint64_t p, o;
+    if (!colon || (size_t)(colon - v) >= end || j->nparts >= PUB_MAX_PARTS ||
+        whole(v, (size_t)(colon - v), INT32_MAX, &p) || whole(colon + 1, end - (size_t)(colon - v) - 1,
+                                                               INT64_MAX, &o)) {
+      sl_buf_printf(why, "\"from %.*s\" is not a partition:offset pair", (int)(end > 40 ? 40 : end), v);
+      return SL_EPARSE;
+    }
+    j->part[j->nparts] = (int32_t)p;
+    j->from[j->nparts++] = (int64_t)o;
+    v += end;
+  }
+  if (*v) {
+    sl_buf_printf(why, "the line \"from\" is malformed");
+    return SL_EPARSE;
+  }
+  return 0;
+}
+
+/* One "key value" line into j; seen marks the keys met. */
+static int parse_line(char *line, pub_journal *j, unsigned *seen, sl_buf *why) {
+  static const char *const keys[] = {"hash", "feed", "topic", "settled", "from"};
+  size_t klen = strcspn(line, " ");
+  const char *v = line[klen] ? line + klen + 1 : "";
+  unsigned k = 0;
+  while (k < 5 && (strlen(keys[k]) != klen || strncmp(line, keys[k], klen))) k++;
+  if (k == 5) {
+    sl_buf_printf(why, "unknown line \"%.40s\"", line);
+    return SL_EPARSE;
+  }
+  if (*seen & 1u << k) {
+    sl_buf_printf(why, "\"%s\" appears twice", keys[k]);
+    return SL_EPARSE;
+  }
+  *seen |= 1u << k;
+  size_t n = strlen(v);
+  switch (k) {
+    case 0:
+      if (n != 32 || strspn(v, "0123456789abcdef") != 32) break;
+      memcpy(j->hash, v, 33);
+      return 0;
+    case 1:
+    case 2:
+      if (!n || n >= sizeof j->feed) break;
+      memcpy(k == 1 ? j->feed : j->topic, v, n + 1);
+      return 0;
+    case 3:
+      if (whole(v, n, UINT64_MAX, &j->settled)) break;
+      return 0;
+    default:
+      return parse_from(line + klen, j, why);
+  }
+  sl_buf_printf(why, "\"%s\" is \"%.64s\", not %s", keys[k], v,
+                k == 0 ? "32 hexadecimal digits" : k == 3 ? "a whole number of rows" : "a name");
+  return SL_EPARSE;
+}
+
+int pub_journal_load(const char *path, pub_journal *j, sl_buf *why) {
   memset(j, 0, sizeof *j);
   FILE *f = fopen(path, "r");
-  if (!f) return errno == ENOENT ? SL_ENOENT : SL_EIO;
-  char line[4096];
-  int ok = fgets(line, sizeof line, f) && !strcmp(line, "sluice-publish 1\n");
-  while (ok && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = 0;
-    char *v = strchr(line, ' ');
-    if (!v) continue;
-    *v++ = 0;
-    if (!strcmp(line, "hash")) snprintf(j->hash, sizeof j->hash, "%s", v);
-    else if (!strcmp(line, "feed")) snprintf(j->feed, sizeof j->feed, "%s", v);
-    else if (!strcmp(line, "topic")) snprintf(j->topic, sizeof j->topic, "%s", v);
-    else if (!strcmp(line, "settled")) j->settled = strtoull(v, NULL, 10);
-    else if (!strcmp(line, "from")) {
-      for (char *save = NULL, *t = strtok_r(v, " ", &save); t && j->nparts < PUB_MAX_PARTS;
-           t = strtok_r(NULL, " ", &save)) {
-        long long p, o;
-        if (sscanf(t, "%lld:%lld", &p, &o) != 2) {
-          ok = 0;
-          break;
-        }
-        j->part[j->nparts] = (int32_t)p;
-        j->from[j->nparts++] = o;
-      }
-    }
+  if (!f && errno == ENOENT) return SL_ENOENT;
+  char text[8192 + 16 * PUB_MAX_PARTS * 2];
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  int err = !f || ferror(f) ? errno : 0;
+  if (f) fclose(f);
+  if (err) {
+    sl_buf_printf(why, "cannot read it: %s", strerror(err));
+    return SL_EIO;
   }
-  fclose(f);
-  return ok && j->hash[0] && j->topic[0] ? 0 : SL_EPARSE;
+  text[n] = 0;
+  const char *bad = n == 0                  ? "it is empty"
+                    : strlen(text) != n       ? "it is not text (it holds a NUL byte)"
+                    : n == sizeof text - 1    ? "it is too long"
+                    : text[n - 1] != '\n'     ? "it is cut short (no end of line at its end)"
+                                              : NULL;
+  if (bad) {
+    sl_buf_puts(why, bad);
+    return SL_EPARSE;
+  }
+  char *save = NULL, *line = strtok_r(text, "\n", &save);
+  if (!line || strcmp(line, "sluice-publish 1") != 0) {
+    sl_buf_printf(why, "its first line is not \"sluice-publish 1\"");
+    return SL_EPARSE;
+  }
+  unsigned seen = 0;
+  while ((line = strtok_r(NULL, "\n", &save)))
+    if (parse_line(line, j, &seen, why)) return SL_EPARSE;
+  if (seen != 0x1f) {
+    sl_buf_printf(why, "it lacks a line (hash, feed, topic, settled and from are all needed)");
+    return SL_EPARSE;
+  }
+  return 0;
 }
 
 static int sync_dir_of(const char *path) {

@@ -37,6 +37,7 @@ typedef struct lua_stage {
   int handles_open;
   int done;
   sl_buf err;
+  sl_buf corrupt;         /* why ctx.corrupt() refused the saved state, if it did */
 } lua_stage;
 
 /* Pushes def[name] if it is a function. [-0,+1 or +0] */
@@ -49,20 +50,39 @@ static int get_callback(lua_State *L, lua_stage *ls, const char *name) {
   return 0;
 }
 
+/* Refuses the saved state: the reason goes to open's caller, which stops
+ * the start as sl_state_corrupt does (exit 3, naming the file). [-0,+0,v] */
+static int refuse_state(lua_State *L, sl_stage *st, const char *why, size_t n) {
+  lua_stage *ls = sl_stage_priv(st);
+  ls->corrupt.len = 0;
+  sl_buf_append(&ls->corrupt, why, n);
+  return luaL_error(L, "unusable checkpoint: %s", why);
+}
+
 /* ctx.load() -> string or nil: the state the stage saved in an earlier run.
- * ctx.save(string): replaces it (atomically, in the background). */
+ * A file that exists but cannot be read is refused (never nil: that would
+ * start the source from zero).
+ * ctx.save(string): replaces it (atomically, in the background).
+ * ctx.corrupt(why): the source refuses what load() gave; does not return. */
 static int ctx_load(lua_State *L) {
   sl_stage *st = lua_touserdata(L, lua_upvalueindex(1));
   sl_buf b = SL_BUF_INIT;
   int rc = sl_state_load(st, &b);
   if (rc == 0) lua_pushlstring(L, b.ptr ? b.ptr : "", b.len);
-  else lua_pushnil(L);
   sl_buf_free(&b);
-  if (rc && rc != SL_ENOENT) {
-    lua_pushstring(L, sl_strerror(rc));
-    return 2;
+  if (rc == SL_ENOENT) lua_pushnil(L);
+  else if (rc) {
+    const char *why = lua_pushfstring(L, "cannot read it: %s", sl_strerror(rc));
+    return refuse_state(L, st, why, strlen(why));
   }
   return 1;
+}
+
+static int ctx_corrupt(lua_State *L) {
+  sl_stage *st = lua_touserdata(L, lua_upvalueindex(1));
+  size_t n;
+  const char *why = luaL_checklstring(L, 1, &n);
+  return refuse_state(L, st, why, n);
 }
 
 static int ctx_save(lua_State *L) {
@@ -75,7 +95,7 @@ static int ctx_save(lua_State *L) {
 
 /* The second argument of open: { name = ..., load = ..., save = ... }. [-0,+1] */
 static void push_context(lua_State *L, sl_stage *st) {
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushstring(L, sl_stage_name(st));
   lua_setfield(L, -2, "name");
   lua_pushlightuserdata(L, st);
@@ -84,6 +104,9 @@ static void push_context(lua_State *L, sl_stage *st) {
   lua_pushlightuserdata(L, st);
   lua_pushcclosure(L, ctx_save, 1);
   lua_setfield(L, -2, "save");
+  lua_pushlightuserdata(L, st);
+  lua_pushcclosure(L, ctx_corrupt, 1);
+  lua_setfield(L, -2, "corrupt");
 }
 
 static int lua_stage_init(sl_stage *st) {
@@ -104,8 +127,10 @@ static int lua_stage_init(sl_stage *st) {
     lua_insert(L, -2);
     push_context(L, st);
     if (sl_lua_pcall(ls->lua, 2, 1, &ls->err, NULL)) {
-      sl_log_error(sl_stage_name(st), "%s: open failed: %s", sl_stage_where(st), ls->err.ptr);
       lua_pop(L, 1);
+      if (ls->corrupt.len)
+        return sl_state_corrupt(st, "%.*s", (int)ls->corrupt.len, ls->corrupt.ptr);
+      sl_log_error(sl_stage_name(st), "%s: open failed: %s", sl_stage_where(st), ls->err.ptr);
       return SL_ELUA;
     }
   }
@@ -131,6 +156,7 @@ static void lua_stage_destroy(sl_stage *st) {
     ls->handles_open = 0;
   }
   sl_buf_free(&ls->err);
+  sl_buf_free(&ls->corrupt);
 }
 
 /* ---- source ---- */

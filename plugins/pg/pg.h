@@ -90,6 +90,15 @@ void pg_error_reason(const PGresult *r, sl_buf *out);
 void pg_lsn_format(uint64_t lsn, char out[24]);
 int pg_lsn_parse(const char *s, uint64_t *lsn);
 
+/* A source's saved checkpoint as JSON (pg.source, pg.cdc): loads it
+ * (sl_state_load) and parses it into *v, allocated in a; the text stays in
+ * *b.  Returns 0, SL_ENOENT when there is none, SL_ENOMEM, or the refusal
+ * of sl_state_corrupt (SL_ESTATE) when it cannot be read, is empty or is
+ * not JSON.  The caller frees a and b whatever it returns. */
+int pg_checkpoint_load(sl_stage *st, sl_buf *b, sl_arena *a, sl_value *v);
+/* The member name of a JSON object, or NULL (not an object, or no such member). */
+const sl_value *pg_json_member(const sl_value *obj, const char *name);
+
 /* Runs a query that must succeed (init): logs the error and returns NULL
  * otherwise.  Values are bound, never spliced. */
 PGresult *pg_exec_params(sl_stage *st, PGconn *c, const char *sql, int n,

@@ -16,6 +16,10 @@
  * key changed or on delete, or the whole row with REPLICA IDENTITY FULL.)
  *
  * A batch's checkpoint is the end LSN of the last transaction it completes.
+ * A batch ends at a commit: a transaction's changes go out only once its
+ * commit was read (or, for a transaction larger than 4 batches, in pieces),
+ * since a restart from the checkpoint sends an unfinished one again whole,
+ * and a sink that had its first part would apply that part twice.
  * Only once the sinks acknowledged a batch does that LSN go to the server
  * as the flush position (standby status update), so the slot never lets go
  * of a change that is not durable downstream.  A restart resumes from the
@@ -25,6 +29,7 @@
  * too, so an idle source does not hold back WAL.  Interrupting the initial
  * snapshot means taking it again on the next start (the slot is made anew).
  * The snapshot itself is in pg_cdc_snapshot.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,7 +108,9 @@ static int pg_cdc_checkpoint_encode(sl_stage *st, const sl_checkpoint *cp, sl_bu
   (void)st;
   char l[24];
   pg_lsn_format((uint64_t)cp->a, l);
-  sl_buf_printf(out, "{\"%s\":\"%s\"}", cp->b == PHASE_SNAPSHOT ? "snapshot" : "lsn", l);
+  sl_buf_printf(out, "{\"%s\":\"%s\"", CP_PHASE(cp->b) == PHASE_SNAPSHOT ? "snapshot" : "lsn", l);
+  if (CP_PIECE(cp->b)) sl_buf_printf(out, ",\"piece\":%lld", (long long)CP_PIECE(cp->b));
+  sl_buf_putc(out, '}');
   return out->oom ? SL_ENOMEM : 0;
 }
 
@@ -115,7 +122,7 @@ static void pg_cdc_ack(sl_stage *st, const sl_checkpoint *cp) {
   if (pg_cdc_checkpoint_encode(st, cp, &b) == 0) sl_state_save(st, b.ptr, b.len);
   SL_CRASH_POINT("pg.cdc.after_position_save");
   sl_buf_free(&b);
-  if (cp->b != PHASE_STREAM) return;
+  if (CP_PHASE(cp->b) != PHASE_STREAM) return;
   if ((uint64_t)cp->a > s->flushed) {
     s->flushed = (uint64_t)cp->a;
     if (cp->c) s->acked_time = cp->c;
@@ -159,11 +166,22 @@ int pg_cdc_add_record(pg_cdc *s, const char *origin, size_t olen, int64_t offset
 void pg_cdc_emit(pg_cdc *s, uint64_t lsn, int phase, int64_t time) {
   if (!s->cur || !sl_batch_count(s->cur)) return;
   sl_checkpoint cp = {.a = (int64_t)lsn, .b = phase, .c = time};
+  /* A piece of an open transaction: numbered, so that no two batches in a
+   * row carry the same checkpoint. */
+  if (phase == PHASE_STREAM && sl_batch_count(s->cur) > s->cur_done) cp.b |= ++s->piece << 8;
   sl_batch_set_checkpoint(s->cur, &cp);
   sl_batch *b = s->cur;
   s->cur = NULL;
   s->emitted++;
+  s->cur_done = 0;
   sl_source_emit(s->st, b);
+}
+
+/* Emits the transactions read in full; the changes of the one still open
+ * are dropped: the stream starts again at cp_lsn, which sends it whole. */
+static void emit_complete(pg_cdc *s) {
+  while (s->cur && sl_batch_count(s->cur) > s->cur_done) sl_batch_pop(s->cur);
+  pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
 }
 
 /* ---- the stream ---- */
@@ -235,6 +253,7 @@ static void xlog_data(pg_cdc *s, const char *p, size_t n) {
       if (m.end_lsn > s->received) s->received = m.end_lsn;
       /* A transaction with nothing for us leaves nothing to acknowledge. */
       if (idle(s) && m.end_lsn > s->idle_lsn) s->idle_lsn = m.end_lsn;
+      s->cur_done = s->cur ? sl_batch_count(s->cur) : 0;
       if (s->cur && sl_batch_count(s->cur) >= sl_stage_batch_size(s->st))
         pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
       break;
@@ -249,8 +268,10 @@ static void xlog_data(pg_cdc *s, const char *p, size_t n) {
     default:
       break;
   }
-  /* A transaction larger than a batch goes out in several; their
-   * checkpoint stays at the last complete transaction. */
+  /* A transaction larger than 4 batches goes out in pieces; their
+   * checkpoint stays at the last complete transaction, with the piece's
+   * number (a sink's lost-COMMIT check tells two transactions apart by
+   * their checkpoints). */
   if (s->cur && sl_batch_count(s->cur) >= 4 * sl_stage_batch_size(s->st))
     pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
 }
@@ -296,8 +317,10 @@ static void drain(pg_cdc *s) {
     message(s, buf, (size_t)n);
     PQfreemem(buf);
   }
-  /* Caught up (or paused): what was read goes on now. */
-  if (s->repl.state == PGC_STREAM || s->stopping) pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+  /* Caught up (or paused): the transactions read go on now; one still open
+   * waits for the rest of it. */
+  if (s->stopping) emit_complete(s);
+  else if (s->repl.state == PGC_STREAM && !s->in_txn) pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
 }
 
 static void on_readable(pg_conn *c) {
@@ -467,7 +490,7 @@ static void repl_broken(pg_conn *c, const char *why) {
   int was = s->streaming;
   s->streaming = 0;
   /* What was read in full goes on; the stream starts again after it. */
-  pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+  emit_complete(s);
   s->in_txn = 0;
   if (s->cp_lsn > s->start_lsn) s->start_lsn = s->cp_lsn;
   if (s->stopping) {
@@ -497,23 +520,43 @@ static int valid_slot(const char *s) {
   return 1;
 }
 
+/* The saved position: {"lsn":"X/Y"} in the stream (with "piece": N after
+ * a piece of a large transaction), {"snapshot":"X/Y"} during the initial
+ * snapshot; anything else is refused, naming it. */
 static int load_checkpoint(pg_cdc *s, uint64_t *lsn, int *phase) {
   sl_buf b = SL_BUF_INIT;
-  int rc = sl_state_load(s->st, &b);
-  if (rc) {
-    sl_buf_free(&b);
-    if (rc == SL_ENOENT || rc == SL_ENOMEM) return rc;
-    return sl_state_corrupt(s->st, "cannot read it: %s", sl_strerror(rc));
+  sl_arena a;
+  sl_arena_init(&a);
+  sl_value v;
+  int rc = pg_checkpoint_load(s->st, &b, &a, &v);
+  if (rc) goto done;
+  const char *key = "lsn";
+  const sl_value *e = pg_json_member(&v, key);
+  *phase = PHASE_STREAM;
+  if (!e) {
+    key = "snapshot";
+    e = pg_json_member(&v, key);
+    *phase = PHASE_SNAPSHOT;
   }
-  pg_buf_nul(&b);
-  char val[32];
-  if (b.ptr && sscanf(b.ptr, "{\"lsn\":\"%31[0-9A-Fa-f/]\"}", val) == 1) *phase = PHASE_STREAM;
-  else if (b.ptr && sscanf(b.ptr, "{\"snapshot\":\"%31[0-9A-Fa-f/]\"}", val) == 1) *phase = PHASE_SNAPSHOT;
-  else rc = SL_EPARSE;
-  if (!rc && pg_lsn_parse(val, lsn)) rc = SL_EPARSE;
-  if (rc)
-    rc = sl_state_corrupt(s->st, "%.*s is neither {\"lsn\":\"X/Y\"} nor {\"snapshot\":\"X/Y\"}",
-                          (int)(b.len > 300 ? 300 : b.len), b.ptr ? b.ptr : "");
+  const sl_value *piece = *phase == PHASE_STREAM ? pg_json_member(&v, "piece") : NULL;
+  if (!e || v.n != 1u + (piece != NULL)) {
+    rc = sl_state_corrupt(s->st, "it holds %.*s, not {\"lsn\": \"X/Y\"} nor {\"snapshot\": \"X/Y\"}",
+                          (int)(b.len > 300 ? 300 : b.len), b.ptr);
+  } else if (piece && (piece->type != SL_T_INT || piece->u.i < 1)) {
+    rc = sl_state_corrupt(s->st, "\"piece\" must be a whole number >= 1, got %s",
+                          piece->type == SL_T_INT ? "a smaller one" : sl_type_name(piece->type));
+  } else if (e->type != SL_T_STRING) {
+    rc = sl_state_corrupt(s->st, "\"%s\" must be a string \"X/Y\", got %s", key, sl_type_name(e->type));
+  } else {
+    char val[32];
+    snprintf(val, sizeof val, "%.*s", (int)e->u.s.len, e->u.s.ptr);
+    if (e->u.s.len >= sizeof val || pg_lsn_parse(val, lsn))
+      rc = sl_state_corrupt(s->st, "\"%s\" is \"%.*s\", not a position X/Y (two hexadecimal numbers)",
+                            key, (int)(e->u.s.len > 64 ? 64 : e->u.s.len), e->u.s.ptr);
+  }
+  if (!rc && piece) s->piece = piece->u.i;   /* the pieces sent again count on */
+done:
+  sl_arena_free(&a);
   sl_buf_free(&b);
   return rc;
 }
@@ -566,6 +609,20 @@ static int plan(pg_cdc *s, PGconn *c) {
       return sl_state_corrupt(s->st, "replication slot %s has lost WAL (max_slot_wal_keep_size): the "
                               "changes since the checkpoint at %s are gone (a reset starts again with a "
                               "snapshot)", cfg->slot, l);
+    }
+    r = pg_exec_params(s->st, c, "SELECT pg_catalog.pg_current_wal_lsn()::text", 0, NULL);
+    if (!r) return SL_EIO;
+    uint64_t end = 0;
+    int bad_end = pg_lsn_parse(PQgetvalue(r, 0, 0), &end);
+    PQclear(r);
+    /* A position the server has not written yet was edited, or belongs to
+     * another cluster: streaming from it would skip every change before it. */
+    if (!bad_end && lsn > end) {
+      char e[24];
+      pg_lsn_format(end, e);
+      return sl_state_corrupt(s->st, "it is at %s, past the end of the server's WAL (%s): it was edited "
+                              "or belongs to another server, and streaming from it would skip the "
+                              "changes before it", l, e);
     }
     s->start_lsn = lsn;
     s->cp_lsn = lsn;
@@ -709,7 +766,7 @@ static void pg_cdc_stop(sl_stage *st) {
   s->stopping = 1;
   if (s->streaming) {
     pg_conn_stream_read(&s->repl, 0);
-    pg_cdc_emit(s, s->cp_lsn, PHASE_STREAM, s->cp_time);
+    emit_complete(s);
     pg_cdc_finish(s);
     return;
   }

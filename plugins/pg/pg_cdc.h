@@ -40,6 +40,10 @@ typedef enum snap_step {
 /* What a checkpoint says (cp.b). */
 #define PHASE_STREAM 0
 #define PHASE_SNAPSHOT 1
+/* A checkpoint's b: the phase in the low 8 bits, above them the piece
+ * number of a transaction emitted in pieces (0 at a commit). */
+#define CP_PHASE(b) ((int)((b) & 0xff))
+#define CP_PIECE(b) ((b) >> 8)
 
 typedef struct pg_cdc {
   sl_stage *st;
@@ -66,6 +70,9 @@ typedef struct pg_cdc {
   int streaming;
   pgo_relations rels;
   sl_batch *cur;
+  uint32_t cur_done;            /* records of cur from transactions read in full */
+  int64_t piece;                /* pieces of a large transaction emitted: their checkpoints
+                                 * differ, which a sink's lost-COMMIT check relies on */
   int in_txn;
   uint64_t txn_lsn;
   int64_t txn_time;

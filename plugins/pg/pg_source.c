@@ -87,45 +87,27 @@ static void pg_source_ack(sl_stage *st, const sl_checkpoint *cp) {
   SL_CRASH_POINT("pg.source.after_position_save");
 }
 
-static const sl_value *member(const sl_value *obj, const char *name) {
-  for (uint32_t i = 0; obj->type == SL_T_OBJECT && i < obj->n; i++)
-    if (obj->u.members[i].name.len == strlen(name) &&
-        memcmp(obj->u.members[i].name.ptr, name, obj->u.members[i].name.len) == 0)
-      return &obj->u.members[i].value;
-  return NULL;
-}
-
 /* The position to start after, from the saved checkpoint. */
 static int load_position(pg_source *s) {
   sl_buf b = SL_BUF_INIT;
-  int rc = sl_state_load(s->st, &b);
-  if (rc == SL_ENOENT) {
-    sl_buf_free(&b);
-    return 0;
-  }
-  if (rc) {
-    sl_buf_free(&b);
-    return rc == SL_ENOMEM ? rc : sl_state_corrupt(s->st, "cannot read it: %s", sl_strerror(rc));
-  }
   sl_arena a;
   sl_arena_init(&a);
   sl_value v;
-  const char *why = NULL;
-  rc = sl_json_parse(b.ptr, b.len, &a, &v, &why);
-  const sl_value *wm = rc ? NULL : member(&v, "watermark");
-  const sl_value *key = rc ? NULL : member(&v, "key");
+  int rc = pg_checkpoint_load(s->st, &b, &a, &v);
+  if (rc) {
+    sl_arena_free(&a);
+    sl_buf_free(&b);
+    return rc == SL_ENOENT ? 0 : rc;
+  }
+  const sl_value *wm = pg_json_member(&v, "watermark");
+  const sl_value *key = pg_json_member(&v, "key");
   int nwm = 0;
   while (s->cfg->watermark[nwm]) nwm++;
   if (!wm || !key || wm->type != SL_T_ARRAY || key->type != SL_T_ARRAY ||
       (int)(wm->n + key->n) != s->nord || (int)wm->n != nwm) {
-    if (b.len == 0)
-      rc = sl_state_corrupt(s->st, "it is empty");
-    else if (rc)
-      rc = sl_state_corrupt(s->st, "it is not JSON (%s)", why ? why : "cannot parse it");
-    else
-      rc = sl_state_corrupt(s->st, "it holds %.*s, not {\"watermark\": [%d strings], \"key\": [%d strings]} "
-                            "for this source's watermark and key", (int)(b.len > 300 ? 300 : b.len),
-                            b.ptr, nwm, s->nord - nwm);
+    rc = sl_state_corrupt(s->st, "it holds %.*s, not {\"watermark\": [%d strings], \"key\": [%d strings]} "
+                          "for this source's watermark and key", (int)(b.len > 300 ? 300 : b.len),
+                          b.ptr, nwm, s->nord - nwm);
     sl_arena_free(&a);
     sl_buf_free(&b);
     return rc;

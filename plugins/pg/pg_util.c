@@ -1,6 +1,7 @@
 /* What the PostgreSQL plugins share that is not I/O on the loop: connection
  * parameters, quoted identifiers, what a SQLSTATE means for a retry, LSN text, and the
  * blocking helpers that init and checkpoint_load use before the loop runs. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,12 +190,40 @@ void pg_lsn_format(uint64_t lsn, char out[24]) {
   snprintf(out, 24, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
 }
 
+/* Strict: 1 to 8 hexadecimal digits, '/', 1 to 8 more, nothing else (no
+ * sign, space or 0x that sscanf would take). */
 int pg_lsn_parse(const char *s, uint64_t *lsn) {
-  unsigned hi, lo;
-  int used = 0;
-  if (!s || sscanf(s, "%X/%X%n", &hi, &lo, &used) != 2 || s[used]) return SL_EINVAL;
-  *lsn = ((uint64_t)hi << 32) | lo;
+  uint64_t part[2] = {0, 0};
+  for (int i = 0; i < 2; i++) {
+    int digits = 0;
+    for (; s && isxdigit((unsigned char)*s) && digits < 9; s++, digits++)
+      part[i] = part[i] << 4 | (uint64_t)(isdigit((unsigned char)*s) ? *s - '0' : (*s | 0x20) - 'a' + 10);
+    if (!s || digits == 0 || digits > 8 || *s != (i == 0 ? '/' : '\0')) return SL_EINVAL;
+    s++;
+  }
+  *lsn = part[0] << 32 | part[1];
   return 0;
+}
+
+/* ---- saved checkpoints ---- */
+
+int pg_checkpoint_load(sl_stage *st, sl_buf *b, sl_arena *a, sl_value *v) {
+  int rc = sl_state_load(st, b);
+  if (rc == SL_ENOENT || rc == SL_ENOMEM) return rc;
+  if (rc) return sl_state_corrupt(st, "cannot read it: %s", sl_strerror(rc));
+  if (b->len == 0) return sl_state_corrupt(st, "it is empty");
+  const char *why = NULL;
+  if (sl_json_parse(b->ptr, b->len, a, v, &why))
+    return sl_state_corrupt(st, "it is not JSON (%s)", why ? why : "cannot parse it");
+  return 0;
+}
+
+const sl_value *pg_json_member(const sl_value *obj, const char *name) {
+  for (uint32_t i = 0; obj->type == SL_T_OBJECT && i < obj->n; i++)
+    if (obj->u.members[i].name.len == strlen(name) &&
+        memcmp(obj->u.members[i].name.ptr, name, obj->u.members[i].name.len) == 0)
+      return &obj->u.members[i].value;
+  return NULL;
 }
 
 /* ---- blocking helpers (before the loop) ---- */

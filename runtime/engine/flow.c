@@ -17,6 +17,22 @@
 #include "sluice/fault.h"
 #include "sluice/log.h"
 
+/* SETTLED: a batch every sink made durable; HELD_BACK: a batch whose data
+ * waits for its dead letters (dlq_first).  The simulation's mutant builds
+ * (tests/faults/sim/, never a release) plant a bug here that it must catch:
+ * SL_SIM_MUTANT 1 acknowledges a batch while one sink still writes it, 2
+ * lets a batch's data go before its dead letters are durable. */
+#if defined(SL_SIM_MUTANT) && SL_SIM_MUTANT == 1
+#define SETTLED(b) ((b)->pending <= 1)
+#else
+#define SETTLED(b) ((b)->pending == 0)
+#endif
+#if defined(SL_SIM_MUTANT) && SL_SIM_MUTANT == 2
+#define HELD_BACK(b) 0
+#else
+#define HELD_BACK(b) ((b)->deferred)
+#endif
+
 struct sl_reject {
   uint32_t index;
   int sent;               /* already handed to the dead-letter sink */
@@ -121,7 +137,7 @@ void sl_source_finished(sl_stage *source) {
  * source, in order: a checkpoint never passes a batch still in flight. */
 static void release_acked(sl_pipeline *p, sl_stage *src) {
   int released = 0;
-  while (src->head && src->head->dispatched && src->head->pending == 0) {
+  while (src->head && src->head->dispatched && SETTLED(src->head)) {
     sl_batch *b = src->head;
     src->head = b->next;
     if (!src->head) src->tail = NULL;
@@ -191,7 +207,7 @@ static void stop_unwritten(sl_pipeline *p, sl_batch *b, const char *why, int log
  * in an upsert, an older record would overwrite a newer one. */
 static void write_in_order(sl_pipeline *p, sl_stage *src) {
   int to = p->dlq_first ? p->nsinks - 1 : p->nsinks;   /* the dead letters went first */
-  while (src->unwritten && src->unwritten->dispatched && !src->unwritten->deferred) {
+  while (src->unwritten && src->unwritten->dispatched && !HELD_BACK(src->unwritten)) {
     sl_batch *b = src->unwritten;
     src->unwritten = b->next;
     if (!b->lost) write_range(p, b, 0, to);   /* a lost batch only lets go of its hold */
@@ -207,6 +223,11 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
   b->pending = 1;
   if (b->lost || !b->sbs || src->lost)
     stop_unwritten(p, b, b->sbs ? "an earlier batch of its source was not written" : "out of memory", 0);
+  /* Batches are dispatched in order: with none waiting, b is next.  Set
+   * before the dead letters go out: a dead-letter sink that finishes
+   * inside write lets b's data go (write_in_order), and b must be in line
+   * then, or its data would be written a second time below. */
+  if (!src->unwritten) src->unwritten = b;
   int dlq = p->nsinks - 1;
   if (!b->lost && p->dlq_first && b->sbs[dlq].n) {
     /* The data sink commits the source's position with the records: once
@@ -216,8 +237,6 @@ static void dispatch(sl_pipeline *p, sl_batch *b) {
     b->deferred = 1;
     write_range(p, b, dlq, dlq + 1);
   }
-  /* Batches are dispatched in order: with none waiting, b is next. */
-  if (!src->unwritten) src->unwritten = b;
   write_in_order(p, src);
 }
 

@@ -89,14 +89,33 @@ static void stop_ticks(sl_pipeline *p, int j) {
 }
 
 /* Reads the finish marker of lane j: 1 if the last finish was not
- * followed by new input. */
-static int finish_done_before(sl_pipeline *p, int j) {
+ * followed by new input, 0 if it was or there is none; SL_ESTATE (the
+ * reason in err) for a marker that is neither: a guess would call finish
+ * again (its output twice) or not at all. */
+static int finish_done_before(sl_pipeline *p, int j, sl_buf *err) {
   if (!p->state_dir || !stateful_of(p, j)->finish) return 0;
+  sl_stage *src = p->lane_src[j];
   sl_buf b = SL_BUF_INIT;
-  int done = sl_state_load(p->lane_src[j], &b) == 0 && b.len == strlen(FINISH_DONE) &&
-             memcmp(b.ptr, FINISH_DONE, b.len) == 0;
+  int rc = sl_state_load(src, &b);
+  int done = rc == 0 && b.len == strlen(FINISH_DONE) && memcmp(b.ptr, FINISH_DONE, b.len) == 0;
+  int pending = rc == 0 && b.len == strlen(FINISH_PENDING) && memcmp(b.ptr, FINISH_PENDING, b.len) == 0;
+  if (rc == 0 && !done && !pending) {
+    sl_buf_printf(err, "%s: unusable state: it holds \"%.*s\", not %.*s nor %.*s. Not starting, since a "
+                  "guess would call %s's finish again or not at all. Delete the file to have finish "
+                  "called at the next end of input (what it emits may come twice); or restore it",
+                  sl__state_path(src), (int)(b.len > 100 ? 100 : b.len), b.ptr ? b.ptr : "",
+                  (int)strlen(FINISH_DONE) - 1, FINISH_DONE, (int)strlen(FINISH_PENDING) - 1,
+                  FINISH_PENDING, p->steps[p->lane_step[j]]->name);
+    rc = SL_ESTATE;
+  } else if (rc && rc != SL_ENOENT) {
+    sl_buf_printf(err, "%s: unusable state: cannot read it: %s", sl__state_path(src),
+                  sl_strerror(rc));
+    rc = rc == SL_ENOMEM ? rc : SL_ESTATE;
+  } else {
+    rc = done;
+  }
   sl_buf_free(&b);
-  return done;
+  return rc;
 }
 
 static sl_stage *new_lane_source(sl_pipeline *p, int j) {
@@ -145,8 +164,10 @@ int sl__lane_input_start(sl_pipeline *p, sl_buf *err) {
       sl_buf_puts(err, "out of memory starting the lanes");
       return SL_ENOMEM;
     }
-    li->done_before[j] = finish_done_before(p, j);
-    if (li->done_before[j]) p->first_input = input_after_finish;
+    int done = finish_done_before(p, j, err);
+    if (done < 0) return done;
+    li->done_before[j] = done;
+    if (done) p->first_input = input_after_finish;
   }
   p->lanes_at_end = sl__lanes_at_end;
   for (int j = 0; j < p->nlanes; j++) {

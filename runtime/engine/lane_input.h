@@ -9,7 +9,8 @@
 
 /* After the stages' init (tick intervals are set there): one source per
  * lane (p->lane_src), each lane's finish marker read, the tick timers
- * started on p->loop, the hooks wired.  0, or SL_ENOMEM with err set.
+ * started on p->loop, the hooks wired.  0, or SL_ENOMEM or SL_ESTATE (a
+ * finish marker that is neither done nor pending) with err set.
  * Nothing to do without stateful steps. */
 int sl__lane_input_start(sl_pipeline *p, sl_buf *err);
 /* A tick for lane j at now_ms (Unix ms): what each lane's timer calls; a

@@ -203,9 +203,10 @@ static int build(sl_pipeline *p, const sl_run_opts *o, uv_loop_t *loop, sl_buf *
   int code = init_stages(p, err);
   if (code) return code;
   /* The lane sources exist before the lane threads that compare with them. */
-  if (sl__workers_start(p, hand_back, err) || sl__lane_input_start(p, err) ||
-      sl__lanes_start(p, hand_back, err))
-    return 1;
+  if (sl__workers_start(p, hand_back, err)) return 1;
+  int rc = sl__lane_input_start(p, err);
+  if (rc) return rc == SL_ESTATE ? SL_EXIT_STATE : 1;
+  if (sl__lanes_start(p, hand_back, err)) return 1;
   uv_signal_init(loop, &p->sig_term);
   uv_signal_init(loop, &p->sig_int);
   p->sig_term.data = p->sig_int.data = p;

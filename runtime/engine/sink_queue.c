@@ -1,6 +1,6 @@
 /* The sink queue (sluice/sink_queue.h): a sink's queue, its group in
  * flight, retries with back-off and completion in arrival order. */
-#include "sluice/sink_queue.h"
+#include "engine/sink_queue.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +35,8 @@ void sl_sink_queue_close(sl_sink_queue *q) {
 static int backing_off(const sl_sink_queue *q) {
   return q->timer_open && uv_is_active((const uv_handle_t *)&q->timer);
 }
+
+int sl__sink_queue_backing_off(const sl_sink_queue *q) { return backing_off(q); }
 
 static void check_flushed(sl_sink_queue *q) {
   if (q->flushing && !q->group && !q->qhead) {
@@ -150,6 +152,13 @@ static void on_timer(uv_timer_t *t) {
   }
   if (q->ops->resume) q->ops->resume(q->ctx);
   sl_sink_queue_kick(q);
+}
+
+int sl__sink_queue_expire(sl_sink_queue *q) {
+  if (!backing_off(q)) return 0;
+  uv_timer_stop(&q->timer);
+  on_timer(&q->timer);
+  return 1;
 }
 
 sl_sink_batch *sl_sink_queue_group(const sl_sink_queue *q) { return q->group; }

@@ -162,6 +162,10 @@ int sl__state_open(sl_stage *st) {
   return 0;
 }
 
+const char *sl__state_path(const sl_stage *st) {
+  return st->state ? st->state->path : st->name;
+}
+
 void sl__state_close(sl_stage *st) {
   sl_buf_free(&st->preloaded);
   sl_statefile *sf = st->state;

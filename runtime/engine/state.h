@@ -17,6 +17,8 @@ struct sl_state_hooks {
 };
 
 int sl__state_open(sl_stage *st);
+/* The path of the stage's state file (after sl__state_open), else its name. */
+const char *sl__state_path(const sl_stage *st);
 void sl__state_close(sl_stage *st);
 /* Writes every pending state file now (shutdown). */
 void sl__state_flush_all(sl_pipeline *p);

@@ -18,7 +18,9 @@ two workers), between a file source and a file sink, for three records:
 within WALL_LIMIT seconds: a case that hangs, crashes or loses a record
 fails, with what it printed.
 
-  hostile_lua.py SLUICE [CASE...]      CASE: a file name without .lua
+  hostile_lua.py [SLUICE] [--soak] [CASE...]   SLUICE: build/sluice by default;
+                                    CASE: a file name without .lua; --soak
+                                    changes nothing (every case runs always)
 
 Prints one line per case and the figure: how many cases, the slowest, and
 that each was refused within its budget."""
@@ -119,10 +121,12 @@ def run_case(sluice, name):
 
 
 def main():
-    if len(sys.argv) < 2:
-        raise SystemExit(__doc__)
-    sluice = os.path.abspath(sys.argv[1])
-    names = sys.argv[2:] or sorted(f[:-4] for f in os.listdir(CASES) if f.endswith(".lua"))
+    args = [a for a in sys.argv[1:] if a != "--soak"]  # one length: every case, always
+    sluice = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "sluice")
+    if args and os.path.isfile(args[0]):
+        sluice = args.pop(0)
+    sluice = os.path.abspath(sluice)
+    names = args or sorted(f[:-4] for f in os.listdir(CASES) if f.endswith(".lua"))
     failed = 0
     slowest = (0.0, "")
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -134,7 +138,7 @@ def main():
                 print("FAIL  %-28s %5.2f s  %s\n%s" % (name, took, problem, detail), flush=True)
             else:
                 print("ok    %-28s %5.2f s  %s" % (name, took, detail.splitlines()[0][:110]), flush=True)
-    print("\nhostile scripts: %d cases, %d refused or harmless, slowest %s %.2f s (budget 200 ms a call, "
+    print("\nfigure: hostile scripts: %d cases, %d refused or harmless, slowest %s %.2f s (budget 200 ms a call, "
           "32 MiB a state)" % (len(names), len(names) - failed, slowest[1], slowest[0]))
     print("%d passed, %d failed" % (len(names) - failed, failed))
     return 1 if failed else 0

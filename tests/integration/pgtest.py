@@ -172,6 +172,21 @@ def with_db(test_name, body):
     return test
 
 
+def with_replication(test_name, body):
+    """As with_db, for a test of pg.cdc: body(t, db, slot) with slot the
+    name of the replication slot and publication (the schema's); sluice is
+    stopped and both are dropped afterwards whatever happens."""
+    def test(t):
+        db = Db(test_name)
+        try:
+            body(t, db, db.schema)
+        finally:
+            st._kill_leftovers()
+            db.drop_replication(db.schema)
+            db.drop()
+    return test
+
+
 def lua_str(s):
     """A Lua string literal."""
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'

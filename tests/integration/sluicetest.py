@@ -313,6 +313,37 @@ def check_upper(records, what="output"):
                  % (what, number, _short(rec)))
 
 
+def assert_refused(t, what, where, why, source, args=("--log-format", "text")):
+    """Runs the test's pipeline once: it must refuse to start over an unusable
+    checkpoint (exit 3), naming where the checkpoint is, why it cannot be
+    used and how to recover (--reset-checkpoint SOURCE).  Returns stderr."""
+    r = t.start(args=list(args))
+    code = r.wait(60)
+    err = r.stderr_text()
+    assert_eq(code, 3, "exit code with %s" % what)
+    for want in ("%s: unusable checkpoint: %s" % (where, why),
+                 "run once with --reset-checkpoint %s" % source):
+        assert_true(want in err, "stderr with %s names the problem" % what,
+                    "expected %r in:\n%s" % (want, err[-2000:]))
+    log("refused: %s" % what)
+    return err
+
+
+def check_refusals(t, cp_path, cases, source, read):
+    """For each (what, text, why) of cases: writes text as the checkpoint
+    file cp_path; the start must be refused (assert_refused), read() (what
+    the pipeline has read so far) must not change, nor the file."""
+    before = read()
+    for what, text, why in cases:
+        log("checkpoint with %s" % what)
+        with open(cp_path, "w") as f:
+            f.write(text)
+        assert_refused(t, what, cp_path, why, source)
+        assert_eq(read(), before, "read after a refused start (%s)" % what)
+        with open(cp_path) as f:
+            assert_eq(f.read(), text, "the checkpoint file after a refused start (%s)" % what)
+
+
 def check_no_dlq(t):
     n = count_lines(t.path("dlq.jsonl"))
     if n:
@@ -451,12 +482,36 @@ class Test:
             print("---- end of sluice logs ----")
 
 
+# The command line of a test: `test_x.py [<path-to-sluice>] [--soak] [--seed N]`.
+# The fault tests (tests/faults/) run a short version by default (what CI
+# runs) and the long one with --soak (scripts/soak); --seed replays a seeded
+# run. The binary defaults to <repo>/build/sluice.
+SOAK = False
+SEED = None
+
+
+def parse_args(argv):
+    """Reads the command line above into SOAK and SEED; returns the binary."""
+    global SOAK, SEED
+    import argparse
+    ap = argparse.ArgumentParser(prog=os.path.basename(argv[0]))
+    ap.add_argument("sluice", nargs="?",
+                    default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "sluice"))
+    ap.add_argument("--soak", action="store_true", help="the long version (scripts/soak)")
+    ap.add_argument("--seed", type=int, help="replay the run with this seed")
+    a = ap.parse_args(argv[1:])
+    SOAK, SEED = a.soak, a.seed
+    return os.path.abspath(a.sluice)
+
+
+def figure(text):
+    """Prints a figure line, which scripts/soak collects."""
+    print("figure: %s" % text, flush=True)
+
+
 def main(test_fn):
     """Runs test_fn(Test) and exits 0 on success, 1 on failure."""
-    if len(sys.argv) != 2:
-        print("usage: %s <path-to-sluice>" % sys.argv[0], file=sys.stderr)
-        sys.exit(2)
-    sluice = os.path.abspath(sys.argv[1])
+    sluice = parse_args(sys.argv)
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     if not os.access(sluice, os.X_OK):
         print("%s: FAIL: sluice binary %s is missing or not executable" % (name, sluice))

@@ -72,20 +72,8 @@ def test(t):
         ("an offset inside a line", cp(offset=12), "offset 12 of %s is inside a line" % t.path("in.jsonl")),
         ("a line past the offset", cp(offset=9, line=50), "line 50 cannot come after offset 9"),
     ]
-    for what, text, why in cases:
-        st.log("checkpoint with %s" % what)
-        with open(cp_path, "w") as f:
-            f.write(text)
-        code, err = run(t)
-        st.assert_eq(code, 3, "exit code with %s" % what)
-        for want in ("%s: unusable checkpoint: %s" % (cp_path, why),
-                     "run once with --reset-checkpoint src"):
-            st.assert_true(want in err, "stderr with %s names the problem" % what,
-                           "expected %r in:\n%s" % (want, err[-2000:]))
-        st.assert_eq(st.count_lines(t.path("out.jsonl")), N, "output lines after a refused start (%s)" % what)
-        st.assert_eq(st.count_lines(t.path("dlq.jsonl")), 0, "dead letters after a refused start (%s)" % what)
-        with open(cp_path) as f:
-            st.assert_eq(f.read(), text, "the checkpoint file after a refused start (%s)" % what)
+    st.check_refusals(t, cp_path, cases, "src", lambda: (st.count_lines(t.path("out.jsonl")),
+                                                        st.count_lines(t.path("dlq.jsonl"))))
 
     # Valid positions are still taken: at a line start, and at the end.
     with open(cp_path, "w") as f:

@@ -56,17 +56,6 @@ def run_until_read(t, db, count, what):
     st.assert_eq(run.wait(30), 0, "exit code after SIGTERM (%s)" % what)
 
 
-def refused(t, what, where, why):
-    """Runs the pipeline once: it must refuse to start."""
-    r = t.start(args=["--log-format", "text"])
-    code = r.wait(60)
-    err = r.stderr_text()
-    st.assert_eq(code, 3, "exit code with %s" % what)
-    for want in ("%s: unusable checkpoint: %s" % (where, why), "run once with --reset-checkpoint poll"):
-        st.assert_true(want in err, "stderr with %s names the problem" % what,
-                       "expected %r in:\n%s" % (want, err[-2000:]))
-
-
 def body(t, db):
     tab = db.t("src")
     db.sql("CREATE TABLE %s (id int PRIMARY KEY, wm int NOT NULL)" % tab)
@@ -78,14 +67,7 @@ def body(t, db):
     cp_path = t.path("state", db.schema, "poll.json")
     good = json.load(open(cp_path))
     st.assert_eq(good, {"watermark": [str(ROWS)], "key": [str(ROWS)]}, "checkpoint after the first run")
-    for what, text, why in CASES:
-        st.log("state file with %s" % what)
-        with open(cp_path, "w") as f:
-            f.write(text)
-        refused(t, what, cp_path, why)
-        st.assert_eq(st.count_lines(t.path("out.jsonl")), ROWS, "rows read after a refused start (%s)" % what)
-        with open(cp_path) as f:
-            st.assert_eq(f.read(), text, "the checkpoint file after a refused start (%s)" % what)
+    st.check_refusals(t, cp_path, CASES, "poll", lambda: st.count_lines(t.path("out.jsonl")))
 
     # --reset-checkpoint: the bad file is moved aside, the table is read again.
     r = t.start(args=["--log-format", "text", "--reset-checkpoint", "poll"])
@@ -117,8 +99,8 @@ def body(t, db):
     bad = '{"watermark": [7], "key": ["7"]}'
     db.sql("UPDATE sluice.checkpoints SET checkpoint = '%s' WHERE pipeline = '%s' AND source = 'poll'"
            % (bad, name))
-    refused(t, "an edited row in sluice.checkpoints", "the checkpoint stored by target",
-            "position 1 must be a string, got int")
+    st.assert_refused(t, "an edited row in sluice.checkpoints", "the checkpoint stored by target",
+                      "position 1 must be a string, got int", "poll")
     st.assert_eq(json.loads(db.checkpoint(name, "poll")), json.loads(bad),
                  "the stored checkpoint after a refused start")
 

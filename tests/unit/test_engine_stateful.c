@@ -597,6 +597,41 @@ TEST(finish_is_not_called_again_without_new_input) {
   rmdir(dir);
 }
 
+/* A finish marker that is neither done nor pending (edited by hand, cut
+ * short) stops the start: SL_ESTATE, the message naming the file, what it
+ * holds and how to recover; a guess would call finish twice or never. */
+static void marker_refused(const char *dir, const char *text, const char *want) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/stateful.lane.json", dir);
+  FILE *f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fputs(text, f);
+  fclose(f);
+  setup(1, 1);
+  et.p.state_dir = (char *)dir;
+  sl_buf err = SL_BUF_INIT;
+  ASSERT_EQ(sl__lane_input_start(&et.p, &err), SL_ESTATE);
+  sl_buf_putc(&err, 0);
+  ASSERT(strstr(err.ptr, path) != NULL);
+  ASSERT(strstr(err.ptr, want) != NULL);
+  ASSERT(strstr(err.ptr, "Delete the file to have finish called at the next end of input") != NULL);
+  sl_buf_free(&err);
+  sl__lane_input_stop(&et.p);
+  uv_run(&et.loop, UV_RUN_DEFAULT);
+  sl__lane_input_free(&et.p);
+  et_teardown();
+  unlink(path);
+}
+
+TEST(a_finish_marker_edited_by_hand_stops_the_start) {
+  char dir[] = "/tmp/sluice-test-marker-XXXXXX";
+  ASSERT(mkdtemp(dir) != NULL);
+  marker_refused(dir, "{\"finish\":\"don", "unusable state: it holds \"{\"finish\":\"don\"");
+  marker_refused(dir, "", "unusable state: it holds \"\", not {\"finish\":\"done\"}");
+  marker_refused(dir, "{\"finish\": \"done\"}\n", "not {\"finish\":\"done\"} nor {\"finish\":\"pending\"}");
+  rmdir(dir);
+}
+
 /* ---- the real lane with worker threads ---- */
 
 #define NBATCH 60
@@ -744,4 +779,5 @@ RUN_TESTS(lane_gets_each_sources_batches_in_order,
           finish_is_not_bound_by_the_fan_out_limit,
           the_timer_makes_tick_batches,
           finish_is_not_called_again_without_new_input,
+          a_finish_marker_edited_by_hand_stops_the_start,
           real_lane_with_four_workers_keeps_order_and_never_overlaps)

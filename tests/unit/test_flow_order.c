@@ -22,6 +22,7 @@ static struct {
   int64_t acked[MAXLOG];
   int nacked;
   int data_at_once;     /* the data sink finishes inside write */
+  int dlq_at_once;      /* the dead-letter sink finishes inside write */
 } seen;
 
 static int data_write(sl_stage *st, sl_sink_batch *sb) {
@@ -34,6 +35,7 @@ static int data_write(sl_stage *st, sl_sink_batch *sb) {
 static int dlq_write(sl_stage *st, sl_sink_batch *sb) {
   (void)st;
   seen.dlq[seen.ndlq++] = sb;
+  if (seen.dlq_at_once) sl_sink_done(sb);
   return 0;
 }
 
@@ -185,6 +187,28 @@ TEST(without_dlq_first_everything_goes_at_once) {
   ASSERT(src.head == NULL);
 }
 
+/* A dead-letter sink that finishes inside write, for a batch whose
+ * predecessor was already written: the batch's data goes once (found by
+ * the simulation, tests/faults/sim: it went twice, into an exactly-once
+ * sink, and the batch was never acknowledged). */
+TEST(dead_letters_finishing_at_once_write_data_once) {
+  setup(1);
+  seen.dlq_at_once = 1;
+  sl_batch *b0 = emit(4, 0), *b1 = emit(4, 1);
+  sl__flow_processed(&p, b0);
+  ASSERT_EQ(seen.ndata, 1);
+  sl__flow_processed(&p, b1);
+  ASSERT_EQ(seen.ndlq, 1);
+  ASSERT_EQ(seen.ndata, 2);
+  ASSERT_EQ(seq_of(seen.data[1]), 1);
+  ASSERT_EQ(b1->pending, 1);
+  sl_sink_done(seen.data[0]);
+  sl_sink_done(seen.data[1]);
+  ASSERT_EQ(seen.nacked, 2);
+  ASSERT(src.head == NULL);
+  ASSERT_EQ(p.inflight_records, 0);
+}
+
 /* A sink that stores the source's position (dlq_first) sends its rejected
  * records to the dead-letter sink before it commits, and hears when they
  * are durable; its sl_sink_done then sends nothing more. */
@@ -215,5 +239,5 @@ TEST(rejects_sent_before_done_go_once) {
   ASSERT(src.head == NULL);
 }
 
-RUN_TESTS(rejects_sent_before_done_go_once, later_batch_waits_for_earlier_dead_letters, batch_after_a_written_one_goes_at_once,
+RUN_TESTS(rejects_sent_before_done_go_once, dead_letters_finishing_at_once_write_data_once, later_batch_waits_for_earlier_dead_letters, batch_after_a_written_one_goes_at_once,
           sink_finishing_at_once_keeps_order, without_dlq_first_everything_goes_at_once)
