@@ -176,6 +176,7 @@ static void on_sync(uv_fs_t *req) {
     failed(fk, "syncing", (int)r);
     return;
   }
+  SL_CRASH_POINT("file.sink.after_fdatasync");
   written(fk);
 }
 
@@ -186,6 +187,7 @@ static void start_sync(file_sink *fk) {
     return;
   }
   fk->req.data = fk;
+  SL_CRASH_POINT("file.sink.before_fdatasync");
   int rc = uv_fs_fdatasync(sl_stage_loop(fk->st), &fk->req, fk->fd, on_sync);
   if (rc) failed(fk, "syncing", rc);
 }
@@ -212,6 +214,7 @@ static void start_write(file_sink *fk) {
     bufs[0].len = (bufs[0].len + 1) / 2;
   }
   fk->req.data = fk;
+  SL_CRASH_POINT("file.sink.before_write");
   /* libuv copies the buffer list, not the bytes: those are the batches'. */
   int rc = uv_fs_write(sl_stage_loop(fk->st), &fk->req, fk->fd, bufs, n, -1, on_write);
   if (rc) failed(fk, "writing", rc);
@@ -235,6 +238,7 @@ static void on_write(uv_fs_t *req) {
     start_write(fk);
     return;
   }
+  SL_CRASH_POINT("file.sink.after_write");
   if (fk->cfg->fsync && !fk->is_stdout) {
     start_sync(fk);
     return;

@@ -50,6 +50,7 @@
 #include "kafka_sink.h"
 #include "publish.h"
 #include "sluice/clock.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 #define POLL_EVERY_MS 100
@@ -118,6 +119,7 @@ static void ksink_check_flushed(ksink *k) {
 }
 
 static void ksink_batch_done(ksink *k, kbatch *kb) {
+  SL_CRASH_POINT("kafka.sink.delivered.before_ack");
   k->open_batches--;
   sl_sink_done(kb->sb);
 }
@@ -296,6 +298,7 @@ static void ksink_produce_more(ksink *k) {
           continue;
         }
       }
+      if (i == 0) SL_CRASH_POINT("kafka.sink.before_produce");
       int r = produce_one(k, kb, i);
       if (r == TXFAILED) return;
       if (r == BLOCKED) {
@@ -313,6 +316,7 @@ static void ksink_produce_more(ksink *k) {
       }
     }
     *cur = sb->next;
+    SL_CRASH_POINT("kafka.sink.after_produce");
     if (k->transactional) continue;
     if (!k->qhead) k->qtail = NULL;
     if (kb->outstanding == 0) ksink_batch_done(k, kb);

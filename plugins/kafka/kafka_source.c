@@ -73,6 +73,7 @@
 
 #include "kafka_offsets.h"
 #include "sluice/clock.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 /* How long a backpressure pause may last before the partitions are paused
@@ -753,7 +754,9 @@ static void close_work(uv_work_t *req) {
   /* Every emitted batch is acked and its offsets stored: commit them and
    * wait for the broker, then leave the group so that the partitions move
    * at once rather than after session.timeout.ms. */
+  if (!ks->eos) SL_CRASH_POINT("kafka.source.before_final_commit");
   ks->commit_err = ks->eos ? RD_KAFKA_RESP_ERR__NO_OFFSET : rd_kafka_commit(ks->kc.rk, NULL, 0);
+  if (!ks->eos) SL_CRASH_POINT("kafka.source.after_final_commit");
   ks->close_err = rd_kafka_consumer_close(ks->kc.rk);
   ks->consumer_closed = 1;
 }
@@ -818,7 +821,9 @@ static void store_offsets(ksrc *ks, const sl_checkpoint *cp) {
   ks->late_acks += (uint64_t)stale;
   if (stale && ks->m_late) sl_metric_add(ks->m_late, NULL, stale);
   if (l->cnt && !ks->closing) {
+    SL_CRASH_POINT("kafka.source.before_offsets_store");
     rd_kafka_offsets_store(ks->kc.rk, l);
+    SL_CRASH_POINT("kafka.source.after_offsets_store");
     for (int i = 0; i < l->cnt; i++) {
       rd_kafka_resp_err_t pe = l->elems[i].err;
       /* __STATE: revoked in a rebalance we have not served yet. */

@@ -65,6 +65,7 @@
 
 #include "kafka_sink.h"
 #include "sluice/clock.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 enum { TXOP_NONE = 0, TXOP_INIT, TXOP_COMMIT, TXOP_ABORT };
@@ -160,8 +161,11 @@ static void op_work(uv_work_t *req) {
     /* A retried commit resumes: offsets already sent are not sent again
      * (the transaction has them; and after a commit that timed out,
      * sending is no longer allowed). */
+    SL_CRASH_POINT("kafka.sink.txn.before_send_offsets");
     e = kafka_offsets_send(&tx->offs, rk);
+    if (!e) SL_CRASH_POINT("kafka.sink.txn.before_commit");
     if (!e) e = rd_kafka_commit_transaction(rk, -1);
+    if (!e) SL_CRASH_POINT("kafka.sink.txn.after_commit");
   } else {
     e = rd_kafka_abort_transaction(rk, -1);
   }
@@ -178,6 +182,7 @@ static void count(ktx *tx, const char *outcome) {
  * order (a write that sl_sink_done leads to may begin the next one). */
 static void committed(ksink *k) {
   ktx *tx = &k->tx;
+  SL_CRASH_POINT("kafka.sink.txn.before_ack");
   kafka_offsets_clear(&tx->offs);
   count(tx, "committed");
   for (sl_sink_batch *sb = tx->group; sb; sb = sb->next) {
@@ -357,6 +362,7 @@ static void txn_write(void *ctx, sl_sink_batch *first, uint32_t n) {
     start_op(k, tx->pending_op);
     return;
   }
+  SL_CRASH_POINT("kafka.sink.txn.before_begin");
   rd_kafka_error_t *e = rd_kafka_begin_transaction(k->kc.rk);
   if (e) {
     char why[600];
@@ -367,6 +373,7 @@ static void txn_write(void *ctx, sl_sink_batch *first, uint32_t n) {
     else sl_sink_queue_written(&tx->q, SL_EIO, why);
     return;
   }
+  SL_CRASH_POINT("kafka.sink.txn.after_begin");
   tx->state = TX_OPEN;
   tx->failed = tx->trying = tx->purge_armed = 0;
   tx->cur = first;

@@ -158,6 +158,7 @@ static int sync_file(int fd) {
 }
 
 int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err) {
+  SL_CRASH_POINT("kafka.publish.journal.before_save");
   sl_buf b = SL_BUF_INIT;
   sl_buf_printf(&b, "sluice-publish 1\nhash %s\nfeed %s\ntopic %s\nsettled %llu\nfrom", j->hash, j->feed,
                 j->topic, (unsigned long long)j->settled);
@@ -176,5 +177,6 @@ int pub_journal_save(const char *path, const pub_journal *j, sl_buf *err) {
   if (fd >= 0) close(fd);
   sl_buf_free(&b);
   sl_buf_free(&tmp);
+  if (!rc) SL_CRASH_POINT("kafka.publish.journal.after_save");
   return rc;
 }

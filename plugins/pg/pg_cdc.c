@@ -35,6 +35,7 @@
 
 #include "pg_cdc.h"
 #include "sluice/clock.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 /* ---- helpers ---- */
@@ -67,11 +68,13 @@ static void send_status(pg_cdc *s, int reply) {
   pg_put_be64(m + 17, s->flushed);    /* applied */
   pg_put_be64(m + 25, (uint64_t)pg_now_us());
   m[33] = (char)reply;
+  SL_CRASH_POINT("pg.cdc.before_feedback");
   if (PQputCopyData(s->repl.pq, m, sizeof m) != 1) {
     pg_conn_fail(&s->repl, PQerrorMessage(s->repl.pq));
     return;
   }
   pg_conn_flush(&s->repl);
+  SL_CRASH_POINT("pg.cdc.after_feedback");
 }
 
 static void on_status_timer(uv_timer_t *t) {
@@ -115,7 +118,9 @@ static void pg_cdc_ack(sl_stage *st, const sl_checkpoint *cp) {
   pg_cdc *s = sl_stage_priv(st);
   s->acked++;
   sl_buf b = SL_BUF_INIT;
+  SL_CRASH_POINT("pg.cdc.before_position_save");
   if (pg_cdc_checkpoint_encode(st, cp, &b) == 0) sl_state_save(st, b.ptr, b.len);
+  SL_CRASH_POINT("pg.cdc.after_position_save");
   sl_buf_free(&b);
   if (CP_PHASE(cp->b) != PHASE_STREAM) return;
   if ((uint64_t)cp->a > s->flushed) {

@@ -64,6 +64,7 @@
 #include "pg.h"
 #include "pg_sink_sql.h"
 #include "sluice/clock.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 typedef enum step {
@@ -388,10 +389,15 @@ static void checkpoints_or_commit(pg_sink *k) {
     source_cp *c = &k->cps[k->ckpt_i++];
     const char *v[3] = {sl_pipeline_name(sl_stage_pipeline(k->st)), ckpt_source(k, c->source),
                         c->cp.ptr};
+    SL_CRASH_POINT("pg.sink.before_checkpoint");
     send_params(k, S_CKPT, pg_sink_ckpt_sql, 3, v);
     return;
   }
+  SL_CRASH_POINT("pg.sink.before_commit");
   run_sql(k, S_COMMIT, "COMMIT");
+  /* The COMMIT is on its way and its answer not back: the case of a lost
+   * answer, which the restart settles from sluice.checkpoints. */
+  SL_CRASH_POINT("pg.sink.after_commit_sent");
 }
 
 static void commit_tx(pg_sink *k) {
@@ -418,6 +424,7 @@ static void copy_table(pg_sink *k) {
   }
   pg_sink_table *t = &k->tabs[k->tab];
   feed_range(k, 0, k->tx_n, k->multi ? k->tab : -1);
+  SL_CRASH_POINT("pg.sink.before_copy");
   run_sql(k, k->fast ? S_FAST_COPY : S_COPY, k->fast ? t->sql.fast_copy : t->sql.copy);
 }
 
@@ -742,6 +749,7 @@ static void on_done(pg_conn *c) {
       copy_table(k);
       return;
     case S_COPY:
+      SL_CRASH_POINT("pg.sink.after_copy");
       if (k->tabs[k->tab].upsert) {
         run_sql(k, S_MERGE, k->tabs[k->tab].sql.merge);
         return;
@@ -751,9 +759,11 @@ static void on_done(pg_conn *c) {
       next_table(k);
       return;
     case S_CKPT:
+      SL_CRASH_POINT("pg.sink.after_checkpoint");
       checkpoints_or_commit(k);
       return;
     case S_COMMIT:
+      SL_CRASH_POINT("pg.sink.after_commit");
       ack_tx(k);
       return;
     case S_ROLLBACK:

@@ -21,6 +21,7 @@
 
 #include "pg.h"
 #include "sluice/clock.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 typedef struct pg_source_cfg {
@@ -80,7 +81,10 @@ static int pg_source_checkpoint_encode(sl_stage *st, const sl_checkpoint *cp, sl
 }
 
 static void pg_source_ack(sl_stage *st, const sl_checkpoint *cp) {
-  if (cp->data) sl_state_save(st, cp->data, strlen(cp->data));
+  if (!cp->data) return;
+  SL_CRASH_POINT("pg.source.before_position_save");
+  sl_state_save(st, cp->data, strlen(cp->data));
+  SL_CRASH_POINT("pg.source.after_position_save");
 }
 
 /* The position to start after, from the saved checkpoint. */

@@ -14,6 +14,7 @@
 #include "engine/batch.h"
 #include "engine/flow.h"
 #include "sluice/clock.h"
+#include "sluice/fault.h"
 #include "sluice/log.h"
 
 /* SETTLED: a batch every sink made durable; HELD_BACK: a batch whose data
@@ -145,9 +146,11 @@ static void release_acked(sl_pipeline *p, sl_stage *src) {
      * file releases them), so a crash never replays more than the bound. */
     sl_ack ack = {.records = b->n};
     if (src->plugin->ack && !b->lost) {
+      SL_CRASH_POINT("engine.flow.before_ack");
       src->ack = &ack;
       src->plugin->ack(src, &b->cp);
       src->ack = NULL;
+      SL_CRASH_POINT("engine.flow.after_ack");
     }
     if (!ack.held) p->inflight_records -= b->n;
     src->records_acked += b->n;
