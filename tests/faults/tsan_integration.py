@@ -10,7 +10,7 @@ report counts once per test that printed one.  A test labelled timing
 (a time or memory limit that TSan's slowness misses) passes here unless it
 printed a report.
 
-  python3 tests/faults/tsan_integration.py [BUILD_DIR] [--soak]
+  python3 tests/faults/tsan_integration.py [BUILD_DIR] [--soak] [--only REGEX]
 
 BUILD_DIR defaults to build-tsan/ (or $SLUICE_TSAN_BUILD).  The short
 version runs the tests whose sluice has the most threads at work (workers,
@@ -23,6 +23,7 @@ Prints one line per test and the figure:
   figure: tsan: integration N tests, N passed, N reports
 """
 
+import argparse
 import json
 import os
 import re
@@ -74,8 +75,12 @@ def run(test):
 
 
 def main(argv):
-    args = [a for a in argv[1:] if a != "--soak"]
-    soak = "--soak" in argv[1:]
+    ap = argparse.ArgumentParser(prog="tsan_integration.py")
+    ap.add_argument("build", nargs="?")
+    ap.add_argument("--soak", action="store_true", help="every integration test")
+    ap.add_argument("--only", help="only the tests whose name matches this regex")
+    a = ap.parse_args(argv[1:])
+    args, soak = [a.build] if a.build else [], a.soak
     build = os.path.abspath(args[0] if args else
                             os.environ.get("SLUICE_TSAN_BUILD") or os.path.join(REPO, "build-tsan"))
     if not os.path.exists(os.path.join(build, "CTestTestfile.cmake")):
@@ -88,6 +93,8 @@ def main(argv):
     tests = integration_tests(build)
     if not soak:
         tests = [t for t in tests if t["name"].split(".", 1)[1] in SHORT]
+    if a.only:
+        tests = [t for t in tests if re.search(a.only, t["name"])]
     passed = reports = 0
     t0 = time.monotonic()
     for test in tests:

@@ -495,6 +495,14 @@ SANITIZER_REPORT = ("WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:",
                     "ERROR: LeakSanitizer:", "SUMMARY: UndefinedBehaviorSanitizer:")
 
 
+def linked_with(binary, library):
+    """Whether `binary` loads a shared library whose name starts with
+    `library` (e.g. "libtsan": built with ThreadSanitizer), from ldd."""
+    out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    return any(line.strip().startswith(library) for line in out.splitlines())
+
+
 def check_no_sanitizer_report(t):
     for run in t.runs:
         if run.running():
