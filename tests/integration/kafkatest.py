@@ -1,8 +1,8 @@
 """Helpers for the Kafka integration tests (test_kafka_*.py), on top of
 sluicetest. Everything talks to a real broker started by scripts/kafka.
 
-Where the broker is: $SLUICE_KAFKA_BOOTSTRAP, else <repo>/.run/kafka/bootstrap
-(written by `scripts/kafka start`, which scripts/test runs before the tests),
+Where the broker is: $SLUICE_KAFKA_BOOTSTRAP, else the bootstrap file of
+$SLUICE_KAFKA_DIR or <repo>/.run/kafka (written by `scripts/kafka start`, which scripts/test runs before the tests),
 else this module runs `scripts/kafka start` itself.
 
 Messages are produced and read with kcat. Progress is watched through the
@@ -38,7 +38,8 @@ def bootstrap():
     env = os.environ.get("SLUICE_KAFKA_BOOTSTRAP")
     if env:
         return env
-    path = os.path.join(REPO, ".run", "kafka", "bootstrap")
+    run_dir = os.environ.get("SLUICE_KAFKA_DIR") or os.path.join(REPO, ".run", "kafka")
+    path = os.path.join(run_dir, "bootstrap")
     if os.path.exists(path):
         with open(path) as f:
             value = f.read().strip()

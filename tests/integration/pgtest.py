@@ -18,11 +18,17 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PG_BIN = os.environ.get("SLUICE_PG_BIN", "/usr/lib/postgresql/15/bin")
 
 
+def run_dir():
+    """The run dir of the server scripts/pg manages: $SLUICE_PG_DIR, else
+    <repo>/.run/pg (scripts/pg's own default)."""
+    return os.environ.get("SLUICE_PG_DIR") or os.path.join(REPO, ".run", "pg")
+
+
 def dsn():
     value = os.environ.get("SLUICE_PG_DSN")
     if value:
         return value
-    path = os.path.join(REPO, ".run", "pg", "dsn")
+    path = os.path.join(run_dir(), "dsn")
     try:
         with open(path) as f:
             value = f.read().strip()
@@ -193,7 +199,8 @@ def lua_str(s):
 
 
 def restart_server():
-    """Crash-like restart of the project's server (scripts/pg restart-server)."""
+    """Crash-like restart of the project's server (scripts/pg restart-server,
+    which restarts the one in $SLUICE_PG_DIR when that is set)."""
     t0 = time.monotonic()
     subprocess.run([os.path.join(REPO, "scripts", "pg"), "restart-server"],
                    stdout=subprocess.DEVNULL, check=True)
@@ -201,5 +208,16 @@ def restart_server():
 
 
 def own_server():
-    """Whether the DSN is the project's server (which a test may restart)."""
-    return not os.environ.get("SLUICE_PG_DSN")
+    """Whether the DSN is the server scripts/pg manages here (which a test may
+    restart): no SLUICE_PG_DSN, or the DSN of the instance in $SLUICE_PG_DIR
+    (a run with servers of its own, e.g. scripts/test --tsan-integration)."""
+    env = os.environ.get("SLUICE_PG_DSN")
+    if not env:
+        return True
+    if not os.environ.get("SLUICE_PG_DIR"):
+        return False
+    try:
+        with open(os.path.join(run_dir(), "dsn")) as f:
+            return f.read().strip() == env
+    except FileNotFoundError:
+        return False

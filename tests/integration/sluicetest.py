@@ -89,11 +89,19 @@ _T0 = time.monotonic()
 
 # ------------------------------------------------------------------ waiting --
 
+# Deadlines are bounds on waiting, not what a test asserts: a sluice built
+# with ThreadSanitizer runs several times slower, and its tests
+# (build-tsan/, tests/CMakeLists.txt) stretch every deadline by this factor.
+TIME_SCALE = float(os.environ.get("SLUICE_TEST_TIME_SCALE") or 1)
+
+
 def wait_until(predicate, timeout, what, interval=0.01, abort=None):
     """Polls predicate() every `interval` seconds until it returns a true
     value (returned) or `timeout` seconds pass (Failure). If abort() returns a
     true value first (e.g. "sluice exited with code 1"), fails at once with it.
+    The timeout is stretched by SLUICE_TEST_TIME_SCALE (TIME_SCALE).
     """
+    timeout *= TIME_SCALE
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -413,7 +421,9 @@ class Run:
 
     def wait(self, timeout):
         """Waits for exit; returns the exit code (negative: killed by that
-        signal). Fails, and kills the process, after `timeout` seconds."""
+        signal). Fails, and kills the process, after `timeout` seconds
+        (stretched by TIME_SCALE)."""
+        timeout *= TIME_SCALE
         try:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -520,6 +530,31 @@ def figure(text):
     print("figure: %s" % text, flush=True)
 
 
+# What a sanitizer prints at the head of a report (build-tsan/, build-asan/):
+# a test run under one fails on any report a sluice it started printed, even
+# when that run was killed or its exit code was not looked at.
+SANITIZER_REPORT = ("WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:",
+                    "ERROR: LeakSanitizer:", "SUMMARY: UndefinedBehaviorSanitizer:")
+
+
+def linked_with(binary, library):
+    """Whether `binary` loads a shared library whose name starts with
+    `library` (e.g. "libtsan": built with ThreadSanitizer), from ldd."""
+    out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    return any(line.strip().startswith(library) for line in out.splitlines())
+
+
+def check_no_sanitizer_report(t):
+    for run in t.runs:
+        if run.running():
+            continue
+        for line in run.stderr_text().splitlines():
+            if any(mark in line for mark in SANITIZER_REPORT):
+                fail("%s printed a sanitizer report: expected none, actual %r (its stderr: %s)"
+                     % (run.name, line.strip(), run.stderr_path))
+
+
 def main(test_fn):
     """Runs test_fn(Test) and exits 0 on success, 1 on failure."""
     sluice = (_ARGS or parse_args()).sluice
@@ -532,6 +567,7 @@ def main(test_fn):
     ok = False
     try:
         test_fn(t)
+        check_no_sanitizer_report(t)
         ok = True
     except Failure as e:
         print("\n%s: FAIL: %s\n" % (name, e), flush=True)
