@@ -44,7 +44,9 @@
  *
  * Connection errors keep the batches queued (the in-flight bound then
  * pauses the sources) and reconnect with a backoff from 100 ms to
- * retry_max.  A COMMIT whose answer was lost is checked on reconnect: if
+ * retry_max; a statement whose connection shows no sign of life for
+ * answer_timeout is such an error (pg_conn.c), and the next connection
+ * ends the old session if the server still runs it.  A COMMIT whose answer was lost is checked on reconnect: if
  * sluice.checkpoints holds the transaction's positions it committed, and
  * the batches are acknowledged without being written again.
  *
@@ -966,6 +968,7 @@ static int pg_sink_init(sl_stage *st) {
                           .backoff_max_ms = cfg->retry_max_ms};
   if (sl_sink_queue_init(&k->q, st, &pg_sink_queue_ops, k, &qc)) return SL_ENOMEM;
   if (pg_conn_init(&k->conn, st, cfg->dsn, 0, &sink_ops, k)) return SL_ENOMEM;
+  k->conn.answer_timeout_ms = cfg->answer_timeout_ms;
 
   /* Blocking is fine here: init runs before the loop. */
   PGconn *c = pg_connect_blocking(st, cfg->dsn, k->conn.label);
@@ -1069,6 +1072,7 @@ static const sl_option pg_sink_options[] = {
     {"setup_sql", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, setup_sql), "SQL run once at every start, before the table is read (e.g. CREATE TABLE IF NOT EXISTS): one transaction; make it idempotent.", NULL},
     {"transaction_rows", SL_OPT_INT, "50000", 0, offsetof(pg_sink_cfg, tx_rows), "Most rows of queued batches written in one transaction.", NULL},
     {"retry_max", SL_OPT_DURATION, "10s", 0, offsetof(pg_sink_cfg, retry_max_ms), "Longest pause between attempts when PostgreSQL is unreachable or failing.", NULL},
+    {"answer_timeout", SL_OPT_DURATION, "20s", 0, offsetof(pg_sink_cfg, answer_timeout_ms), "A statement whose connection shows no sign of life for this long (a hung server, a network path that holds the connection) is given up: the connection is closed and the transaction done again. 0: wait for ever.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
 const sl_plugin pg_sink_plugin = {

@@ -1,0 +1,319 @@
+"""faults.network: the broker and the database unreachable, slow and
+dropping packets under load; no record is lost or written twice, and the
+lag is back to zero within 30 s of each fault ending.
+
+The pipeline: kafka.source -> pg.sink (insert mode, the only sink: the
+effectively-once path, the Kafka positions committed with the rows; the
+table has no unique key, so a duplicate would show).  A producer (kcat,
+straight to the broker) writes records {"id": 1, 2, ...} at a steady rate
+the whole time.  sluice reaches both services only through fault proxies
+(faultproxy.py): the broker through a listener of its own Kafka instance
+(scripts/kafka with SLUICE_KAFKA_ADVERTISED_PORT, run dir .run/kafka-net,
+ports 39092 (clients), 39093 (controller), 39094 (the proxied listener),
+39192 (the proxy)), PostgreSQL through a proxy to the project's server.
+
+Fault windows, one after the other, each on the broker or the database,
+of a kind drawn from down, blackhole, halfopen, slow and lossy (see
+faultproxy.py), seeded (--seed).  After each window:
+
+  lag = the number of ids 1..M missing from the table, where M is the last
+        id the producer had written when the fault ended;
+  recovery = seconds from the fault's end until that lag is 0, asserted
+        <= 30 s.
+
+At the end the producer stops and every id 1..N must be in the table
+exactly once, the run must end with exit 0 on SIGTERM and nothing may be
+a dead letter.
+
+  python3 tests/faults/network.py [SLUICE] [--soak] [--seed N] [--windows N]
+
+SLUICE defaults to build/sluice.  CI: 50 windows of 0.5-1.5 s, halfopen
+only in two of them.  --soak: 50 windows of 5-30 s, any kind (about 30
+min); --windows N for another count.  The consumer keeps librdkafka's
+default session timeout (45 s), as a deployment would.
+"""
+
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
+
+import kafkatest as kt  # noqa: E402
+import pgtest  # noqa: E402
+import sluicetest as st  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
+
+KAFKA_ENV = {"SLUICE_KAFKA_DIR": os.path.join(kt.REPO, ".run", "kafka-net"),
+             "SLUICE_KAFKA_PORT": "39092", "SLUICE_KAFKA_CONTROLLER_PORT": "39093",
+             "SLUICE_KAFKA_PROXIED_PORT": "39094", "SLUICE_KAFKA_ADVERTISED_PORT": "39192",
+             "SLUICE_KAFKA_HEAP": "-Xmx384m -Xms128m"}
+BROKER_PROXY_PORT = 39192
+KINDS = ("down", "blackhole", "halfopen", "slow", "lossy")
+RECOVERY_LIMIT = 30.0
+RATE = 300  # records a second
+
+# Path 1, Kafka -> PostgreSQL, at least once: kafka.source's positions are
+# its group's offsets in Kafka (it has no checkpoint a pg.sink could
+# store), so a fault that costs the consumer its partitions, or a COMMIT
+# whose answer is lost, writes some records again.  Counted, not refused.
+KAFKA_PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = %(name)s,
+  batch_size = 200,
+  max_inflight_records = 5000,
+  sources = { sl.kafka.source { brokers = "127.0.0.1:%(proxy)d", topics = { "%(topic)s" },
+                                group = "%(group)s" } },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert",
+                         retry_max = "1s" } },
+  dlq = sl.file.sink { path = "dlq-kafka.jsonl" },
+}
+"""
+
+# Path 2, a followed file -> PostgreSQL, effectively once: pg.sink commits
+# the file's position with the rows, and checks a lost COMMIT against it.
+FILE_PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = %(name)s,
+  batch_size = 200,
+  max_inflight_records = 5000,
+  sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms" } },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert",
+                         retry_max = "1s" } },
+  dlq = sl.file.sink { path = "dlq-file.jsonl" },
+}
+"""
+
+
+class Settings:
+    def __init__(self, argv):
+        self.soak = "--soak" in argv
+        self.seed = 14
+        self.windows = 50
+        self.sluice = os.path.join(kt.REPO, "build", "sluice")
+        args = [a for a in argv[1:] if a != "--soak"]
+        while args:
+            a = args.pop(0)
+            if a == "--seed":
+                self.seed = int(args.pop(0))
+            elif a == "--windows":
+                self.windows = int(args.pop(0))
+            else:
+                self.sluice = a
+        self.length = (5.0, 30.0) if self.soak else (0.5, 1.5)
+
+
+class Producer:
+    """Writes {"id": i, ...} lines at RATE a second, into a kcat -P straight
+    to the broker (never through a proxy) and appended to a file, until
+    stop()."""
+
+    def __init__(self, brokers, topic, path):
+        self.proc = subprocess.Popen(
+            ["kcat", "-P", "-b", brokers, "-t", topic, "-X", "linger.ms=5",
+             "-X", "enable.idempotence=true"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.file = open(path, "a")
+        self.last = 0
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        t0 = time.monotonic()
+        while not self.halt.is_set():
+            due = int((time.monotonic() - t0) * RATE)
+            if due > self.last:
+                lines = "".join('{"id":%d,"pad":"%s"}\n' % (i, "x" * 80)
+                                for i in range(self.last + 1, due + 1))
+                self.proc.stdin.write(lines.encode())
+                self.proc.stdin.flush()
+                self.file.write(lines)
+                self.file.flush()
+                self.last = due
+            self.halt.wait(0.02)
+
+    def stop(self):
+        self.halt.set()
+        self.thread.join()
+        self.file.close()
+        self.proc.stdin.close()
+        err = self.proc.stderr.read().decode(errors="replace")
+        code = self.proc.wait(60)
+        st.assert_eq(code, 0, "kcat -P exit code (stderr: %s)" % err[-500:])
+        return self.last
+
+
+def proxied_dsn(dsn, port):
+    if not re.search(r"\bport=\d+", dsn):
+        st.fail("cannot put a proxy into the DSN %r (no port=)" % dsn)
+    return re.sub(r"\bport=\d+", "port=%d" % port, dsn)
+
+
+def dsn_port(dsn):
+    return int(re.search(r"\bport=(\d+)", dsn).group(1))
+
+
+PATHS = ("kafka", "file")  # the table of each path is r_<path>
+
+
+def missing_up_to(db, path, m):
+    """How many of the ids 1..m the path's table lacks: its lag."""
+    return m - int(db.one("SELECT count(DISTINCT id) FROM %s WHERE id <= %d"
+                          % (db.t("r_" + path), m)))
+
+
+def lag(db, m):
+    return sum(missing_up_to(db, path, m) for path in PATHS)
+
+
+def window_plan(cfg):
+    """(where, kind, seconds) of each window: first every kind on each
+    service, then drawn at random.  A halfopen window costs a timeout
+    (10-20 s) to get out of, so in CI only the first two are halfopen."""
+    rng = random.Random(cfg.seed)
+    drawn = KINDS if cfg.soak else tuple(k for k in KINDS if k != "halfopen")
+    plan = []
+    for i in range(cfg.windows):
+        if i < 2 * len(KINDS):
+            where, kind = ("broker", "db")[i // len(KINDS)], KINDS[i % len(KINDS)]
+        else:
+            where, kind = rng.choice(("broker", "db")), rng.choice(drawn)
+        plan.append((where, kind, rng.uniform(*cfg.length)))
+    return plan
+
+
+def body(t, cfg, db, brokers):
+    topic, group = kt.unique("net-in"), kt.unique("net")
+    kt.create_topic(brokers, topic)
+    for path in PATHS:
+        db.sql("CREATE TABLE %s (id bigint, pad text); CREATE INDEX ON %s (id)"
+               % (db.t("r_" + path), db.t("r_" + path)))
+    proxies = {
+        "broker": FaultProxy("broker", BROKER_PROXY_PORT,
+                             ("127.0.0.1", int(KAFKA_ENV["SLUICE_KAFKA_PROXIED_PORT"])),
+                             seed=cfg.seed).start(),
+        "db": FaultProxy("db", st.free_port(), ("127.0.0.1", dsn_port(db.dsn)),
+                         seed=cfg.seed + 1).start(),
+    }
+    try:
+        # sluice reaches PostgreSQL through the database's proxy.
+        dsn = pgtest.lua_str(proxied_dsn(db.dsn, proxies["db"].listen_port))
+        for path, text in (("kafka", KAFKA_PIPELINE), ("file", FILE_PIPELINE)):
+            st.write_pipeline(t.dir, text % {
+                "name": pgtest.lua_str("%s_%s" % (db.schema, path)), "dsn": dsn,
+                "table": pgtest.lua_str(db.t("r_" + path)), "proxy": BROKER_PROXY_PORT,
+                "topic": topic, "group": group},
+                name=path + ".lua")
+        producer = Producer(brokers, topic, t.path("in.jsonl"))
+        try:
+            runs = [t.start(pipeline=path + ".lua", state_dir=t.path("state-" + path))
+                    for path in PATHS]
+            recoveries, last = run_windows(cfg, db, proxies, producer, runs)
+        finally:
+            producer.halt.set()
+    finally:
+        for p in proxies.values():
+            p.stop()
+    for path in PATHS:
+        st.assert_eq(st.count_lines(t.path("dlq-%s.jsonl" % path)), 0, "dead letters of " + path)
+    dups = {}
+    for path in PATHS:
+        rows = db.sql("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM %s"
+                      % db.t("r_" + path))[0]
+        st.assert_eq(rows[1:], [str(last), "1", str(last)], path + " path: distinct ids, min, max")
+        dups[path] = int(rows[0]) - last
+    st.assert_eq(dups["file"], 0, "duplicates on the effectively-once path (file -> pg.sink)")
+    report(cfg, recoveries, last, dups, proxies)
+    worst = max(recoveries)
+    st.assert_le(worst[0], RECOVERY_LIMIT, "worst recovery (window %d, %s %s), seconds"
+                 % worst[1:])
+
+
+def run_windows(cfg, db, proxies, producer, runs):
+    """The fault windows under load; returns the recoveries (seconds,
+    window, where, kind) and the last id produced."""
+    def exited():
+        return next((r.exited() for r in runs if r.exited()), None)
+
+    st.wait_until(lambda: lag(db, 100) == 0, 60, "the first 100 records on both paths",
+                  interval=0.2, abort=exited)
+    recoveries = []
+    for n, (where, kind, length) in enumerate(window_plan(cfg), 1):
+        proxies[where].set_mode(kind)
+        t_fault = time.monotonic()
+        time.sleep(length)  # the fault's window: its length is the point
+        proxies[where].set_mode("pass")
+        t_end = time.monotonic()
+        m = producer.last
+        st.wait_until(lambda: lag(db, m) == 0, RECOVERY_LIMIT + 30,
+                      "window %d (%s %s): every id up to %d in both tables" % (n, where, kind, m),
+                      interval=0.1, abort=exited)
+        rec = time.monotonic() - t_end
+        st.log("window %2d: %-6s %-9s %4.1f s; ids <= %d in both tables %4.1f s after its end"
+               % (n, where, kind, t_end - t_fault, m, rec))
+        recoveries.append((rec, n, where, kind))
+    last = producer.stop()
+    st.wait_until(lambda: lag(db, last) == 0, 60, "all %d ids in both tables" % last,
+                  interval=0.2, abort=exited)
+    for run in runs:
+        run.signal(15)
+    for run in runs:
+        st.assert_eq(run.wait(60), 0, "exit code of %s after SIGTERM" % run.name)
+    return recoveries, last
+
+
+def report(cfg, recoveries, records, dups, proxies):
+    times = sorted(r[0] for r in recoveries)
+    worst = max(recoveries)
+    kinds = {}
+    for _, _, where, kind in recoveries:
+        kinds["%s %s" % (where, kind)] = kinds.get("%s %s" % (where, kind), 0) + 1
+    print("figure: network faults: %d windows of %.1f-%.1f s (seed %d): %s"
+          % (len(recoveries), cfg.length[0], cfg.length[1], cfg.seed,
+             ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
+    print("figure: network faults: %d records under load on each path, 0 lost; duplicated: "
+          "file -> pg.sink %d, kafka -> pg.sink %d (at least once)"
+          % (records, dups["file"], dups["kafka"]))
+    print("figure: network faults: lag back to 0 after each fault: worst %.1f s (window %d, %s %s),"
+          " median %.1f s" % (worst[0], worst[1], worst[2], worst[3], times[len(times) // 2]))
+    for name, p in sorted(proxies.items()):
+        print("figure: network faults: %s proxy: %s" % (name, p.counts()))
+
+
+def start_kafka():
+    """Starts the test's own broker.  Its ports lie in Linux's ephemeral
+    range, so an outgoing connection may hold one for a moment: a start
+    that fails is tried again."""
+    for attempt in range(3):
+        try:
+            return kt.cluster("start", env=KAFKA_ENV)
+        except st.Failure as e:
+            if attempt == 2:
+                raise
+            st.log("the broker did not start (%s); again" % str(e)[-200:])
+
+
+def main():
+    cfg = Settings(sys.argv)
+    sys.argv = [sys.argv[0], cfg.sluice]
+
+    def test(t):
+        brokers = start_kafka()
+        db = pgtest.Db("net")
+        try:
+            body(t, cfg, db, brokers)
+        finally:
+            db.drop()
+            kt.cluster("reset", env=KAFKA_ENV)
+
+    st.main(test)
+
+
+main()
