@@ -19,10 +19,11 @@ Modes (what a client of the proxy sees):
              nothing, and no byte moves on any connection.  When the mode
              ends, the partition heals as TCP would after retransmission:
              what was held is delivered and new connections go through.
-  halfopen   like blackhole, but when it ends the connections it held stay
-             dead (a middlebox lost their state, a server hung): they never
-             move a byte again and are never closed.  Only the client's
-             own timeouts get it out.
+  halfopen   like blackhole, but when it ends every connection open during
+             it stays dead (a middlebox lost their state, a server hung):
+             it never moves a byte again and is never closed, on either
+             side, so the server may keep running its session.  Only the
+             client's own timeouts get it out.
   slow       every chunk is delayed (`delay` s) and the bandwidth is held
              to `rate` bytes a second each way.
   lossy      packet loss as TCP shows it: it cannot lose bytes silently, so

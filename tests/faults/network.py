@@ -1,36 +1,49 @@
 """faults.network: the broker and the database unreachable, slow and
-dropping packets under load; no record is lost or written twice, and the
-lag is back to zero within 30 s of each fault ending.
+dropping packets under load; no record is lost, none is written twice on
+an effectively-once path, and the lag is back to zero within 30 s of each
+fault ending.
 
-The pipeline: kafka.source -> pg.sink (insert mode, the only sink: the
-effectively-once path, the Kafka positions committed with the rows; the
-table has no unique key, so a duplicate would show).  A producer (kcat,
-straight to the broker) writes records {"id": 1, 2, ...} at a steady rate
-the whole time.  sluice reaches both services only through fault proxies
-(faultproxy.py): the broker through a listener of its own Kafka instance
-(scripts/kafka with SLUICE_KAFKA_ADVERTISED_PORT, run dir .run/kafka-net,
-ports 39092 (clients), 39093 (controller), 39094 (the proxied listener),
-39192 (the proxy)), PostgreSQL through a proxy to the project's server.
+A producer (kcat, straight to the broker) writes records {"id": 1, 2, ...}
+at a steady rate the whole time, into a topic and a file.  Three sluice
+processes carry them, reaching the services only through fault proxies
+(faultproxy.py):
+
+  kafka  kafka.source -> pg.sink (insert, no unique key): at least once;
+         kafka.source's positions are its group's offsets in Kafka, so a
+         lost COMMIT answer or a lost assignment writes some rows again:
+         counted, not refused;
+  file   a followed file.source -> pg.sink: effectively once (the file's
+         position commits with the rows): no duplicate;
+  eos    kafka.source -> kafka.sink with exactly_once = true, read back
+         read_committed: no duplicate.
+
+The broker is a Kafka instance of the test's own (scripts/kafka with
+SLUICE_KAFKA_ADVERTISED_PORT, run dir .run/kafka-net, ports 39092
+(clients), 39093 (controller), 39094 (the proxied listener), 39192 (the
+proxy)); PostgreSQL is the project's server, through a proxy of its own.
 
 Fault windows, one after the other, each on the broker or the database,
 of a kind drawn from down, blackhole, halfopen, slow and lossy (see
 faultproxy.py), seeded (--seed).  After each window:
 
-  lag = the number of ids 1..M missing from the table, where M is the last
-        id the producer had written when the fault ended;
+  lag = the number of ids 1..M missing on a path (summed over the paths),
+        where M is the last id the producer had written when the fault
+        ended;
   recovery = seconds from the fault's end until that lag is 0, asserted
         <= 30 s.
 
-At the end the producer stops and every id 1..N must be in the table
-exactly once, the run must end with exit 0 on SIGTERM and nothing may be
-a dead letter.
+At the end the producer stops and every id 1..N must be on every path,
+exactly once on the file and eos paths; every run ends with exit 0 on
+SIGTERM and nothing is a dead letter.
 
   python3 tests/faults/network.py [SLUICE] [--soak] [--seed N] [--windows N]
 
 SLUICE defaults to build/sluice.  CI: 50 windows of 0.5-1.5 s, halfopen
 only in two of them.  --soak: 50 windows of 5-30 s, any kind (about 30
-min); --windows N for another count.  The consumer keeps librdkafka's
-default session timeout (45 s), as a deployment would.
+min); --windows N for another count.  The pipelines keep the defaults a
+deployment has: librdkafka's session timeout (45 s), sluice's
+socket.timeout.ms (10 s), pg.sink's retry_max (10 s) and answer_timeout
+(20 s).
 """
 
 import os
@@ -70,8 +83,7 @@ return sl.pipeline {
   max_inflight_records = 5000,
   sources = { sl.kafka.source { brokers = "127.0.0.1:%(proxy)d", topics = { "%(topic)s" },
                                 group = "%(group)s" } },
-  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert",
-                         retry_max = "1s" } },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert" } },
   dlq = sl.file.sink { path = "dlq-kafka.jsonl" },
 }
 """
@@ -84,9 +96,26 @@ return sl.pipeline {
   batch_size = 200,
   max_inflight_records = 5000,
   sources = { sl.file.source { path = "in.jsonl", follow = true, poll_interval = "50ms" } },
-  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert",
-                         retry_max = "1s" } },
+  sinks = { sl.pg.sink { dsn = %(dsn)s, table = %(table)s, mode = "insert" } },
   dlq = sl.file.sink { path = "dlq-file.jsonl" },
+}
+"""
+
+
+# Path 3, Kafka -> Kafka with exactly_once = true: the consumer offsets
+# commit in the producer's transactions, both through the broker's proxy
+# (the transaction markers go broker to broker, not through it).  Read
+# back with read_committed: every id once.
+EOS_PIPELINE = """local sl = require "sluice"
+return sl.pipeline {
+  name = %(name)s,
+  batch_size = 200,
+  max_inflight_records = 5000,
+  exactly_once = true,
+  sources = { sl.kafka.source { brokers = "127.0.0.1:%(proxy)d", topics = { "%(topic)s" },
+                                group = "%(group)s-eos" } },
+  sinks = { sl.kafka.sink { brokers = "127.0.0.1:%(proxy)d", topic = "%(out)s" } },
+  dlq = sl.file.sink { path = "dlq-eos.jsonl" },
 }
 """
 
@@ -160,17 +189,68 @@ def dsn_port(dsn):
     return int(re.search(r"\bport=(\d+)", dsn).group(1))
 
 
-PATHS = ("kafka", "file")  # the table of each path is r_<path>
+class TablePath:
+    """A pipeline that ends in a table of the test's schema, r_<name>."""
+
+    def __init__(self, name, pipeline, db):
+        self.name, self.pipeline, self.db = name, pipeline, db
+        self.table = db.t("r_" + name)
+        db.sql("CREATE TABLE %s (id bigint, pad text); CREATE INDEX ON %s (id)"
+               % (self.table, self.table))
+
+    def missing(self, m):
+        """How many of the ids 1..m the table lacks: the path's lag."""
+        return m - int(self.db.one("SELECT count(DISTINCT id) FROM %s WHERE id <= %d"
+                                   % (self.table, m)))
+
+    def counts(self):
+        """(rows, distinct ids, min id, max id)."""
+        return tuple(int(v) for v in self.db.sql(
+            "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM %s" % self.table)[0])
+
+    def close(self):
+        pass
 
 
-def missing_up_to(db, path, m):
-    """How many of the ids 1..m the path's table lacks: its lag."""
-    return m - int(db.one("SELECT count(DISTINCT id) FROM %s WHERE id <= %d"
-                          % (db.t("r_" + path), m)))
+class TopicPath:
+    """A pipeline that ends in a topic, read all along by a kcat -C
+    (read_committed, straight to the broker) into a set of ids."""
 
+    def __init__(self, name, pipeline, brokers, topic):
+        self.name, self.pipeline = name, pipeline
+        kt.create_topic(brokers, topic)
+        self.proc = subprocess.Popen(
+            ["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-q", "-f", "%s\\n",
+             "-X", "isolation.level=read_committed"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.seen, self.rows, self.prefix = set(), 0, 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self.read, daemon=True).start()
 
-def lag(db, m):
-    return sum(missing_up_to(db, path, m) for path in PATHS)
+    def read(self):
+        for line in self.proc.stdout:
+            m = kt.ID_RE.search(line)
+            if not m:
+                continue
+            with self.lock:
+                self.rows += 1
+                self.seen.add(int(m.group(1)))
+                while self.prefix + 1 in self.seen:
+                    self.prefix += 1
+
+    def missing(self, m):
+        with self.lock:
+            return 0 if self.prefix >= m else len([i for i in range(self.prefix + 1, m + 1)
+                                                   if i not in self.seen])
+
+    def counts(self):
+        with self.lock:
+            return (self.rows, len(self.seen), min(self.seen, default=0),
+                    max(self.seen, default=0))
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
 
 
 def window_plan(cfg):
@@ -192,9 +272,6 @@ def window_plan(cfg):
 def body(t, cfg, db, brokers):
     topic, group = kt.unique("net-in"), kt.unique("net")
     kt.create_topic(brokers, topic)
-    for path in PATHS:
-        db.sql("CREATE TABLE %s (id bigint, pad text); CREATE INDEX ON %s (id)"
-               % (db.t("r_" + path), db.t("r_" + path)))
     proxies = {
         "broker": FaultProxy("broker", BROKER_PROXY_PORT,
                              ("127.0.0.1", int(KAFKA_ENV["SLUICE_KAFKA_PROXIED_PORT"])),
@@ -202,47 +279,59 @@ def body(t, cfg, db, brokers):
         "db": FaultProxy("db", st.free_port(), ("127.0.0.1", dsn_port(db.dsn)),
                          seed=cfg.seed + 1).start(),
     }
+    paths = [TablePath("kafka", KAFKA_PIPELINE, db), TablePath("file", FILE_PIPELINE, db),
+             TopicPath("eos", EOS_PIPELINE, brokers, topic + "-out")]
     try:
         # sluice reaches PostgreSQL through the database's proxy.
         dsn = pgtest.lua_str(proxied_dsn(db.dsn, proxies["db"].listen_port))
-        for path, text in (("kafka", KAFKA_PIPELINE), ("file", FILE_PIPELINE)):
-            st.write_pipeline(t.dir, text % {
-                "name": pgtest.lua_str("%s_%s" % (db.schema, path)), "dsn": dsn,
-                "table": pgtest.lua_str(db.t("r_" + path)), "proxy": BROKER_PROXY_PORT,
-                "topic": topic, "group": group},
-                name=path + ".lua")
+        for path in paths:
+            st.write_pipeline(t.dir, path.pipeline % {
+                "name": pgtest.lua_str("%s_%s" % (db.schema, path.name)), "dsn": dsn,
+                "table": pgtest.lua_str(db.t("r_" + path.name)), "proxy": BROKER_PROXY_PORT,
+                "topic": topic, "group": group, "out": topic + "-out"},
+                name=path.name + ".lua")
         producer = Producer(brokers, topic, t.path("in.jsonl"))
         try:
-            runs = [t.start(pipeline=path + ".lua", state_dir=t.path("state-" + path))
-                    for path in PATHS]
-            recoveries, last = run_windows(cfg, db, proxies, producer, runs)
+            runs = [t.start(pipeline=path.name + ".lua", state_dir=t.path("state-" + path.name))
+                    for path in paths]
+            recoveries, last = run_windows(cfg, paths, proxies, producer, runs)
         finally:
             producer.halt.set()
+        check(t, paths, last, recoveries, cfg, proxies)
     finally:
         for p in proxies.values():
             p.stop()
-    for path in PATHS:
-        st.assert_eq(st.count_lines(t.path("dlq-%s.jsonl" % path)), 0, "dead letters of " + path)
+        for path in paths:
+            path.close()
+
+
+def check(t, paths, last, recoveries, cfg, proxies):
     dups = {}
-    for path in PATHS:
-        rows = db.sql("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM %s"
-                      % db.t("r_" + path))[0]
-        st.assert_eq(rows[1:], [str(last), "1", str(last)], path + " path: distinct ids, min, max")
-        dups[path] = int(rows[0]) - last
-    st.assert_eq(dups["file"], 0, "duplicates on the effectively-once path (file -> pg.sink)")
+    for path in paths:
+        st.assert_eq(st.count_lines(t.path("dlq-%s.jsonl" % path.name)), 0,
+                     "dead letters of the %s path" % path.name)
+        rows, distinct, low, high = path.counts()
+        st.assert_eq((distinct, low, high), (last, 1, last),
+                     "%s path: distinct ids, min, max" % path.name)
+        dups[path.name] = rows - last
     report(cfg, recoveries, last, dups, proxies)
+    for name in ("file", "eos"):
+        st.assert_eq(dups[name], 0, "duplicates on the effectively-once path " + name)
     worst = max(recoveries)
     st.assert_le(worst[0], RECOVERY_LIMIT, "worst recovery (window %d, %s %s), seconds"
                  % worst[1:])
 
 
-def run_windows(cfg, db, proxies, producer, runs):
+def run_windows(cfg, paths, proxies, producer, runs):
     """The fault windows under load; returns the recoveries (seconds,
     window, where, kind) and the last id produced."""
     def exited():
         return next((r.exited() for r in runs if r.exited()), None)
 
-    st.wait_until(lambda: lag(db, 100) == 0, 60, "the first 100 records on both paths",
+    def lag(m):
+        return sum(path.missing(m) for path in paths)
+
+    st.wait_until(lambda: lag(100) == 0, 60, "the first 100 records on every path",
                   interval=0.2, abort=exited)
     recoveries = []
     for n, (where, kind, length) in enumerate(window_plan(cfg), 1):
@@ -252,15 +341,15 @@ def run_windows(cfg, db, proxies, producer, runs):
         proxies[where].set_mode("pass")
         t_end = time.monotonic()
         m = producer.last
-        st.wait_until(lambda: lag(db, m) == 0, RECOVERY_LIMIT + 30,
-                      "window %d (%s %s): every id up to %d in both tables" % (n, where, kind, m),
+        st.wait_until(lambda: lag(m) == 0, RECOVERY_LIMIT + 30,
+                      "window %d (%s %s): every id up to %d on every path" % (n, where, kind, m),
                       interval=0.1, abort=exited)
         rec = time.monotonic() - t_end
-        st.log("window %2d: %-6s %-9s %4.1f s; ids <= %d in both tables %4.1f s after its end"
+        st.log("window %2d: %-6s %-9s %4.1f s; ids <= %d on every path %4.1f s after its end"
                % (n, where, kind, t_end - t_fault, m, rec))
         recoveries.append((rec, n, where, kind))
     last = producer.stop()
-    st.wait_until(lambda: lag(db, last) == 0, 60, "all %d ids in both tables" % last,
+    st.wait_until(lambda: lag(last) == 0, 60, "all %d ids on every path" % last,
                   interval=0.2, abort=exited)
     for run in runs:
         run.signal(15)
@@ -279,19 +368,37 @@ def report(cfg, recoveries, records, dups, proxies):
           % (len(recoveries), cfg.length[0], cfg.length[1], cfg.seed,
              ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
     print("figure: network faults: %d records under load on each path, 0 lost; duplicated: "
-          "file -> pg.sink %d, kafka -> pg.sink %d (at least once)"
-          % (records, dups["file"], dups["kafka"]))
+          "file -> pg.sink %d, kafka -> kafka exactly_once %d, kafka -> pg.sink %d (at least once)"
+          % (records, dups["file"], dups["eos"], dups["kafka"]))
     print("figure: network faults: lag back to 0 after each fault: worst %.1f s (window %d, %s %s),"
           " median %.1f s" % (worst[0], worst[1], worst[2], worst[3], times[len(times) // 2]))
     for name, p in sorted(proxies.items()):
         print("figure: network faults: %s proxy: %s" % (name, p.counts()))
 
 
+def ports_quiet(ports):
+    """Whether no TCP socket of this host has one of ports as its local
+    port (/proc/net/tcp, tcp6): not even one in TIME_WAIT, which the broker's
+    listener cannot bind over."""
+    hexes = {":%04X" % p for p in ports}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):  # the JVM's sockets are IPv6 ones
+        with open(table) as f:
+            next(f)
+            if any(line.split()[1][-5:] in hexes for line in f):
+                return False
+    return True
+
+
 def start_kafka():
-    """Starts the test's own broker.  Its ports lie in Linux's ephemeral
-    range, so an outgoing connection may hold one for a moment: a start
-    that fails is tried again."""
+    """Starts the test's own broker, once its ports are quiet: a previous
+    run's connections to it linger in TIME_WAIT for a minute.  The ports lie
+    in Linux's ephemeral range, so an outgoing connection may still take
+    one in between: a start that fails is tried again."""
+    ports = [int(KAFKA_ENV[k]) for k in ("SLUICE_KAFKA_PORT", "SLUICE_KAFKA_CONTROLLER_PORT",
+                                         "SLUICE_KAFKA_PROXIED_PORT")]
     for attempt in range(3):
+        st.wait_until(lambda: ports_quiet(ports), 120, "ports %s to be free" % ports,
+                      interval=0.5)
         try:
             return kt.cluster("start", env=KAFKA_ENV)
         except st.Failure as e:
