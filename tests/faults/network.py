@@ -48,7 +48,6 @@ socket.timeout.ms (10 s), pg.sink's retry_max (10 s) and answer_timeout
 
 import os
 import random
-import re
 import subprocess
 import sys
 import threading
@@ -179,16 +178,6 @@ class Producer:
         return self.last
 
 
-def proxied_dsn(dsn, port):
-    if not re.search(r"\bport=\d+", dsn):
-        st.fail("cannot put a proxy into the DSN %r (no port=)" % dsn)
-    return re.sub(r"\bport=\d+", "port=%d" % port, dsn)
-
-
-def dsn_port(dsn):
-    return int(re.search(r"\bport=(\d+)", dsn).group(1))
-
-
 class TablePath:
     """A pipeline that ends in a table of the test's schema, r_<name>."""
 
@@ -276,14 +265,14 @@ def body(t, cfg, db, brokers):
         "broker": FaultProxy("broker", BROKER_PROXY_PORT,
                              ("127.0.0.1", int(KAFKA_ENV["SLUICE_KAFKA_PROXIED_PORT"])),
                              seed=cfg.seed).start(),
-        "db": FaultProxy("db", st.free_port(), ("127.0.0.1", dsn_port(db.dsn)),
+        "db": FaultProxy("db", st.free_port(), ("127.0.0.1", pgtest.dsn_port(db.dsn)),
                          seed=cfg.seed + 1).start(),
     }
     paths = [TablePath("kafka", KAFKA_PIPELINE, db), TablePath("file", FILE_PIPELINE, db),
              TopicPath("eos", EOS_PIPELINE, brokers, topic + "-out")]
     try:
         # sluice reaches PostgreSQL through the database's proxy.
-        dsn = pgtest.lua_str(proxied_dsn(db.dsn, proxies["db"].listen_port))
+        dsn = pgtest.lua_str(pgtest.with_port(db.dsn, proxies["db"].listen_port))
         for path in paths:
             st.write_pipeline(t.dir, path.pipeline % {
                 "name": pgtest.lua_str("%s_%s" % (db.schema, path.name)), "dsn": dsn,
