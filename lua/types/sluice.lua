@@ -391,6 +391,7 @@ function sl.pg.cdc(opts) end
 ---@field setup_sql? string SQL run once at every start, before the table is read (e.g. CREATE TABLE IF NOT EXISTS): one transaction; make it idempotent.
 ---@field transaction_rows? integer Most rows of queued batches written in one transaction. (default 50000)
 ---@field retry_max? integer|string Longest pause between attempts when PostgreSQL is unreachable or failing. (default 10s)
+---@field answer_timeout? integer|string A statement whose connection shows no sign of life for this long (a hung server, a network path that holds the connection) is given up: the connection is closed and the transaction done again. 0: wait for ever. (default 20s)
 ---@field name? string Stage name in logs, metrics and dead letters.
 ---@field where? function function(rec) -> boolean: only records it accepts reach this sink.
 

@@ -119,6 +119,11 @@ rd_kafka_conf_t *kafka_conf_new(kafka_client *kc, const char *const *defaults,
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   if (!conf) return NULL;
   if (set(kc, conf, "bootstrap.servers", kc->brokers, "brokers")) goto fail;
+  /* A request a broker does not answer in 10 s (librdkafka waits 60 s)
+   * drops its connection and is retried on a new one: a broker that hung,
+   * or a network path that holds the connection without a reset, costs
+   * seconds rather than a minute of stalled fetches or produces. */
+  if (set(kc, conf, "socket.timeout.ms", "10000", "default")) goto fail;
   for (const char *const *p = defaults; p && *p; p += 2)
     if (set(kc, conf, p[0], p[1], "default")) goto fail;
   for (char **p = user_map; p && *p; p += 2) {

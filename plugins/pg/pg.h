@@ -154,7 +154,7 @@ struct pg_conn {
   int fd;
   int events;               /* what poll watches */
   pg_conn_state state;
-  uv_timer_t timer;         /* connect timeout */
+  uv_timer_t timer;         /* connect timeout, then answer timeout */
   int timer_open;
   const char *copy_p;       /* COPY IN: bytes not yet queued */
   size_t copy_n;
@@ -162,6 +162,15 @@ struct pg_conn {
   int setup_failed;
   int poll_errors;          /* socket errors reported by libuv in a row */
   int64_t connect_timeout_ms;
+  /* A command (BUSY, COPY_IN) that sees no activity on its socket for this
+   * long breaks the connection: a server that hung, or a network path that
+   * holds the connection without a reset (which keepalives cannot see when
+   * something in between answers for the server).  0: wait for ever. */
+  int64_t answer_timeout_ms;
+  /* The server process of the last connection that broke: the next
+   * connection ends it (reap_sql) if the server still runs it. */
+  int stale_pid;
+  int reaping;              /* the setup's second step: reap_sql runs */
 };
 
 /* Sets up c (no I/O).  0 or SL_ENOMEM. */

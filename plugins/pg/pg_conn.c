@@ -6,6 +6,7 @@
  * `result` per PGresult, `done` when a command is finished, `broken` when
  * the connection is gone (it is closed by then; the owner decides when to
  * connect again). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,7 @@ void pg_conn_fail(pg_conn *c, const char *why) {
   msg[n] = 0;
   sl_buf_free(&b);
   if (!n) strcpy(msg, "connection lost");
+  if (c->pq && c->state >= PGC_IDLE) c->stale_pid = PQbackendPID(c->pq);
   pg_conn_close(c);
   c->ops->broken(c, msg);
 }
@@ -120,8 +122,21 @@ static int watch(pg_conn *c, int ev) {
 
 static void on_timeout(uv_timer_t *t) {
   pg_conn *c = t->data;
-  if (c->state == PGC_CONNECTING || c->state == PGC_SETUP)
+  if (c->state == PGC_CONNECTING || c->state == PGC_SETUP) {
     pg_conn_fail(c, "timed out connecting");
+  } else if (c->state == PGC_BUSY || c->state == PGC_COPY_IN) {
+    char why[96];
+    snprintf(why, sizeof why, "no answer from the server for %lld ms (answer_timeout)",
+             (long long)c->answer_timeout_ms);
+    pg_conn_fail(c, why);
+  }
+}
+
+/* (Re)starts the answer timeout of a command: at its start and on every
+ * sign of life of its socket. */
+static void answer_timer(pg_conn *c) {
+  if (c->answer_timeout_ms > 0 && (c->state == PGC_BUSY || c->state == PGC_COPY_IN))
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)c->answer_timeout_ms, 0);
 }
 
 void pg_conn_connect(pg_conn *c) {
@@ -139,6 +154,7 @@ void pg_conn_connect(pg_conn *c) {
   }
   c->state = PGC_CONNECTING;
   c->setup_failed = 0;
+  c->reaping = 0;
   c->poll_errors = 0;
   uv_timer_start(&c->timer, on_timeout, (uint64_t)c->connect_timeout_ms, 0);
   /* PQconnectPoll's protocol starts as if it had asked for writable. */
@@ -148,6 +164,7 @@ void pg_conn_connect(pg_conn *c) {
 /* ---- commands ---- */
 
 static void drive(pg_conn *c, int events);
+static void send_reap(pg_conn *c);
 
 static int flush_out(pg_conn *c, int *more) {
   int r = PQflush(c->pq);
@@ -158,6 +175,7 @@ static int flush_out(pg_conn *c, int *more) {
 
 static void after_send(pg_conn *c) {
   c->state = c->state == PGC_SETUP ? PGC_SETUP : PGC_BUSY;
+  answer_timer(c);
   drive(c, UV_WRITABLE);
 }
 
@@ -284,6 +302,12 @@ static void drive(pg_conn *c, int events) {
           pg_conn_fail(c, "the session setup failed");
           return;
         }
+        if (c->stale_pid && !c->reaping) {
+          send_reap(c);
+          return;
+        }
+        c->reaping = 0;
+        c->stale_pid = 0;
         c->state = PGC_IDLE;
         if (watch(c, UV_READABLE)) {
           pg_conn_fail(c, "cannot watch the socket");
@@ -293,6 +317,7 @@ static void drive(pg_conn *c, int events) {
         return;
       }
       c->state = PGC_IDLE;
+      if (c->answer_timeout_ms > 0) uv_timer_stop(&c->timer);
       /* Idle: readable only tells of a server going away (or a notice). */
       if (watch(c, UV_READABLE)) {
         pg_conn_fail(c, "cannot watch the socket");
@@ -302,6 +327,20 @@ static void drive(pg_conn *c, int events) {
       return;
     }
     ExecStatusType s = PQresultStatus(r);
+    if (c->state == PGC_SETUP && c->reaping) {
+      /* Best effort: a server that refuses leaves the old session to its
+       * own timeouts, as before. */
+      if (s != PGRES_TUPLES_OK) {
+        const char *m = PQresultErrorMessage(r);
+        sl_log_warn(sl_stage_name(c->st), "cannot end the previous session (%s): %.*s",
+                    c->label, (int)strcspn(m, "\n"), m);
+      } else if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+        sl_log_info(sl_stage_name(c->st), "ended the previous session (server process %d), "
+                    "which the server still ran", c->stale_pid);
+      }
+      PQclear(r);
+      continue;
+    }
     if (c->state == PGC_SETUP) {
       if (s != PGRES_COMMAND_OK) {
         const char *m = PQresultErrorMessage(r);
@@ -334,6 +373,36 @@ static void drive(pg_conn *c, int events) {
     }
   }
   if (watch(c, UV_READABLE | (more ? UV_WRITABLE : 0))) pg_conn_fail(c, "cannot watch the socket");
+}
+
+/* After a connection broke, the server may still run its session: the
+ * server has not seen the break (a hung path, a proxy holding it open), and
+ * the session's open transaction holds its locks (a pg.sink's checkpoint
+ * row: the next transaction would wait on it until answer_timeout, again
+ * and again).  So the setup's second step ends that session, if the
+ * server still runs it under this connection's application name and user,
+ * and waits up to 5 s for it to go: a COMMIT it had in hand is then
+ * decided before the owner checks it.  A plain query, so that it also
+ * works on a replication connection. */
+static void send_reap(pg_conn *c) {
+  char *app = PQescapeLiteral(c->pq, c->app, strlen(c->app));
+  if (!app) {
+    pg_conn_fail(c, PQerrorMessage(c->pq));
+    return;
+  }
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "SELECT coalesce(bool_or(pg_terminate_backend(pid, 5000)), false) "
+           "FROM pg_catalog.pg_stat_activity WHERE pid = %d AND pid <> pg_catalog.pg_backend_pid() "
+           "AND usename = current_user AND application_name = %s",
+           c->stale_pid, app);
+  PQfreemem(app);
+  c->reaping = 1;
+  if (!PQsendQuery(c->pq, sql)) {
+    pg_conn_fail(c, PQerrorMessage(c->pq));
+    return;
+  }
+  drive(c, UV_WRITABLE);
 }
 
 static void connect_step(pg_conn *c) {
@@ -388,6 +457,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     connect_step(c);
     return;
   }
+  answer_timer(c);
   drive(c, events);
 }
 

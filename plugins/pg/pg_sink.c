@@ -44,9 +44,13 @@
  *
  * Connection errors keep the batches queued (the in-flight bound then
  * pauses the sources) and reconnect with a backoff from 100 ms to
- * retry_max.  A COMMIT whose answer was lost is checked on reconnect: if
+ * retry_max; a statement whose connection shows no sign of life for
+ * answer_timeout is such an error (pg_conn.c), and the next connection
+ * ends the old session if the server still runs it.  A COMMIT whose answer was lost is checked on reconnect: if
  * sluice.checkpoints holds the transaction's positions it committed, and
- * the batches are acknowledged without being written again.
+ * the batches are acknowledged without being written again; a transaction
+ * of sources without positions stores a token of its own for that
+ * (add_tx_token).
  *
  * Several tables (tables = { ... }, route = "field"): the pgcopy_routed
  * codec tags each row with its table's index; a transaction copies (and
@@ -60,6 +64,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pg.h"
 #include "pg_sink_sql.h"
@@ -130,6 +135,7 @@ typedef struct pg_sink {
   int verified;                     /* S_VERIFY: every position matched so far */
   int resumes;                      /* the sources resume from what it stores */
   sl_buf ckpt_key;                  /* the source column of the current command */
+  char tx_key[96];                  /* "#tx#<sink>": see add_tx_token */
 
   /* COPY feed: rows [feed_row, feed_hi) of the transaction, flattened */
   sl_sink_batch *feed_sb;
@@ -701,15 +707,6 @@ static void resume_work(pg_sink *k) {
     return;
   }
   if (k->tx && k->unknown_commit) {
-    if (!k->ncps) {
-      sl_log_warn(sl_stage_name(k->st),
-                  "cannot tell whether the last transaction committed (its source has no "
-                  "checkpoint to compare); writing its %u rows again, which may duplicate them",
-                  k->tx_n);
-      k->unknown_commit = 0;
-      start_tx(k);
-      return;
-    }
     k->ckpt_i = 0;
     k->verified = 1;
     verify_next(k);
@@ -866,6 +863,37 @@ static int add_checkpoint(pg_sink *k, sl_sink_batch *sb) {
   return 0;
 }
 
+/* A transaction none of whose sources keeps a position (kafka.source,
+ * generate) still writes one row of sluice.checkpoints, under
+ * "#tx#<sink>", whose value no other transaction had: a COMMIT whose
+ * answer was lost is then settled by reading it back, as a position would
+ * settle it, instead of writing the rows again.  One position is enough
+ * with several sources: the transaction committed all or nothing. */
+static int add_tx_token(pg_sink *k) {
+  static uint64_t seq;
+  sl_buf b = SL_BUF_INIT;
+  sl_buf_printf(&b, "tx %lld-%ld-%llu", (long long)sl_now_ms(), (long)getpid(),
+                (unsigned long long)++seq);
+  sl_buf_putc(&b, 0);
+  if (b.oom) {
+    sl_buf_free(&b);
+    return SL_ENOMEM;
+  }
+  if (k->ncps == k->capcps) {
+    source_cp *n = realloc(k->cps, 4 * sizeof *n);
+    if (!n) {
+      sl_buf_free(&b);
+      return SL_ENOMEM;
+    }
+    k->cps = n;
+    k->capcps = 4;
+  }
+  k->cps[0].source = k->tx_key;
+  k->cps[0].cp = b;
+  k->ncps = 1;
+  return 0;
+}
+
 static void start_tx(pg_sink *k) {
   clear_bad(k);
   k->unknown_commit = 0;
@@ -892,6 +920,10 @@ static void write_tx(void *ctx, sl_sink_batch *first, uint32_t n) {
         sl_stage_fatal(k->st, "out of memory encoding a checkpoint");
         return;
       }
+    }
+    if (!k->ncps && add_tx_token(k)) {
+      sl_stage_fatal(k->st, "out of memory making a transaction token");
+      return;
     }
   }
   /* Reconnected, resume_work starts it. */
@@ -1008,6 +1040,8 @@ static int pg_sink_init(sl_stage *st) {
                           .backoff_max_ms = cfg->retry_max_ms};
   if (sl_sink_queue_init(&k->q, st, &pg_sink_queue_ops, k, &qc)) return SL_ENOMEM;
   if (pg_conn_init(&k->conn, st, cfg->dsn, 0, &sink_ops, k)) return SL_ENOMEM;
+  snprintf(k->tx_key, sizeof k->tx_key, "#tx#%s", sl_stage_name(st));
+  k->conn.answer_timeout_ms = cfg->answer_timeout_ms;
 
   /* Blocking is fine here: init runs before the loop. */
   PGconn *c = pg_connect_blocking(st, cfg->dsn, k->conn.label);
@@ -1111,6 +1145,7 @@ static const sl_option pg_sink_options[] = {
     {"setup_sql", SL_OPT_STR, NULL, 0, offsetof(pg_sink_cfg, setup_sql), "SQL run once at every start, before the table is read (e.g. CREATE TABLE IF NOT EXISTS): one transaction; make it idempotent.", NULL},
     {"transaction_rows", SL_OPT_INT, "50000", 0, offsetof(pg_sink_cfg, tx_rows), "Most rows of queued batches written in one transaction.", NULL},
     {"retry_max", SL_OPT_DURATION, "10s", 0, offsetof(pg_sink_cfg, retry_max_ms), "Longest pause between attempts when PostgreSQL is unreachable or failing.", NULL},
+    {"answer_timeout", SL_OPT_DURATION, "20s", 0, offsetof(pg_sink_cfg, answer_timeout_ms), "A statement whose connection shows no sign of life for this long (a hung server, a network path that holds the connection) is given up: the connection is closed and the transaction done again. 0: wait for ever.", NULL},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
 const sl_plugin pg_sink_plugin = {

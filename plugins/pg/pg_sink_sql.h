@@ -14,6 +14,7 @@ typedef struct pg_sink_cfg {
   char *setup_sql;
   int64_t tx_rows;
   int64_t retry_max_ms;
+  int64_t answer_timeout_ms;
   int tables;           /* several tables: a Lua table of tables (LUA_NOREF: one table) */
   char *route;          /* several tables: the field naming a record's table */
   char *others;         /* several tables: a record no table takes, "dlq" or "ignore" */

@@ -8,8 +8,10 @@ other's tables; replication slots and publications are named after it too.
 """
 
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 
 import sluicetest as st
@@ -191,6 +193,44 @@ def with_replication(test_name, body):
             db.drop_replication(db.schema)
             db.drop()
     return test
+
+
+def dsn_port(dsn):
+    """The port= of a key=value DSN."""
+    m = re.search(r"\bport=(\d+)", dsn)
+    if not m:
+        st.fail("the DSN %r names no port=" % dsn)
+    return int(m.group(1))
+
+
+def with_port(dsn, port):
+    """dsn with its port= replaced: the DSN of a proxy in front of it."""
+    dsn_port(dsn)
+    return re.sub(r"\bport=\d+", "port=%d" % port, dsn)
+
+
+def with_proxy(test_name, body):
+    """Like with_db, for a test whose sink reaches the server through a
+    fault proxy (tests/faults/faultproxy.py): runs body(t, db, proxy, dsn),
+    dsn the proxy's DSN; the proxy starts in mode pass."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "faults"))
+    from faultproxy import FaultProxy
+
+    def run(t, db):
+        proxy = FaultProxy("db", st.free_port(), ("127.0.0.1", dsn_port(db.dsn)), seed=1).start()
+        try:
+            body(t, db, proxy, with_port(db.dsn, proxy.listen_port))
+        finally:
+            proxy.stop()
+    return with_db(test_name, run)
+
+
+def leave_halfopen(proxy, run, what):
+    """With proxy in mode halfopen: waits until it holds a chunk (what:
+    which), then lets new connections pass; the held one stays dead."""
+    st.wait_until(lambda: proxy.counts()["held"] > 0, 30, "the proxy to hold " + what,
+                  interval=0.02, abort=run.exited)
+    proxy.set_mode("pass")
 
 
 def lua_str(s):

@@ -434,6 +434,12 @@ class Run:
             % (self.name, code, time.monotonic() - self.started))
         return code
 
+    def log_lines(self, *words):
+        """Prints the lines of its stderr that contain one of words."""
+        for line in self.stderr_text().splitlines():
+            if any(w in line for w in words):
+                log("%s: %s" % (self.name, line[:300]))
+
     def stderr_text(self):
         try:
             with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
