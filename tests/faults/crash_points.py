@@ -337,7 +337,8 @@ class Publish(Path):
                                     "header": pt.HEADER, "generate": {"n": RECORDS}}]}, t.path("sheets"))
 
     def start(self, t, env):
-        cmd = [t.sluice, "publish", "--catalog", t.catalog, "--feed", pt.FEED, "--no-progress", "births.csv"]
+        cmd = [t.sluice, "publish", "--catalog", t.catalog, "--feed", pt.FEED, "--no-progress",
+               "--bootstrap", self.env["brokers"], "births.csv"]
         t._count += 1
         return st.Run(t, cmd, t.dir, dict(os.environ, **env), "publish-%d" % t._count)
 
