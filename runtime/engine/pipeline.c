@@ -322,7 +322,10 @@ static void teardown(sl_pipeline *p) {
     sl__admin_stop(p);
     sl__lane_input_stop(p);
     uv_walk(p->loop, close_walk_cb, NULL);
-    uv_run(p->loop, UV_RUN_DEFAULT);
+    /* A uv_stop made outside uv_run (a stage that failed to start) makes
+     * the next uv_run return at once: run until the closes are done. */
+    while (uv_run(p->loop, UV_RUN_DEFAULT)) {
+    }
     uv_loop_close(p->loop);
     pthread_mutex_destroy(&p->done_mu);
     sl__metrics_free(p);
@@ -336,28 +339,38 @@ static void teardown(sl_pipeline *p) {
 
 /* Why the pipeline could not start (or is invalid), where it is wanted. */
 static void report(const sl_run_opts *o, sl_buf *err, int code) {
-  if (!err->len) sl_buf_puts(err, "cannot start the pipeline (out of memory)");
+  /* A reason that could not be written whole (or at all) ran out of memory
+   * itself: say that, from memory that needs no allocation. */
+  static const char oom[] = "cannot start the pipeline: out of memory";
+  const char *why = err->ptr;
+  size_t why_len = err->len;
+  if (!why_len || err->oom) why = oom, why_len = sizeof oom - 1;
   if (o->check_only && o->json) {
     sl_buf shown = SL_BUF_INIT, j = SL_BUF_INIT;
-    sl__secret_redact(&shown, err->ptr, err->len);
+    sl__secret_redact(&shown, why, why_len);
     sl_buf_puts(&j, "{\"file\":");
     sl_buf_json_string(&j, o->file, strlen(o->file));
     sl_buf_printf(&j, ",\"ok\":false,\"exit_code\":%d,\"error\":", code);
-    sl_buf_json_string(&j, shown.ptr ? shown.ptr : "", shown.len);
+    if (shown.oom) sl_buf_json_string(&j, oom, sizeof oom - 1);
+    else sl_buf_json_string(&j, shown.ptr ? shown.ptr : "", shown.len);
     sl_buf_puts(&j, "}\n");
-    fwrite(j.ptr, 1, j.len, stdout);
+    if (j.oom) fprintf(stderr, "sluice: %s\n", oom);
+    else fwrite(j.ptr, 1, j.len, stdout);
     sl_buf_free(&j);
     sl_buf_free(&shown);
   }
   /* check's errors are for a person at a terminal: one plain line. */
-  if (o->err_out) sl_buf_append(o->err_out, err->ptr, err->len);
-  else if (o->check_only && !o->quiet) {
+  if (o->err_out) {
+    sl_buf_append(o->err_out, why, why_len);
+  } else if (o->check_only && !o->quiet) {
     sl_buf shown = SL_BUF_INIT;
-    sl__secret_redact(&shown, err->ptr, err->len);
-    fprintf(stderr, "sluice: %.*s\n", (int)shown.len, shown.ptr ? shown.ptr : "");
+    sl__secret_redact(&shown, why, why_len);
+    if (shown.oom) fprintf(stderr, "sluice: %s\n", oom);
+    else fprintf(stderr, "sluice: %.*s\n", (int)shown.len, shown.ptr ? shown.ptr : "");
     sl_buf_free(&shown);
+  } else {
+    sl_log_error(NULL, "%.*s", (int)why_len, why);
   }
-  else sl_log_error(NULL, "%.*s", (int)err->len, err->ptr);
 }
 
 int sl_pipeline_main(const sl_run_opts *o) {
