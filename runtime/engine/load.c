@@ -19,6 +19,12 @@
 
 /* ---- paths ---- */
 
+static void free_search_path(const char **sp) {
+  for (size_t i = 0; sp && sp[i]; i++) free((char *)sp[i]);
+  free(sp);
+}
+
+/* The folders require() looks in, or NULL when out of memory. */
 static const char **make_search_path(const char *dir) {
   const char *extra = getenv("SLUICE_PLUGIN_PATH");
   char lua_dir[4096];
@@ -28,21 +34,19 @@ static const char **make_search_path(const char *dir) {
   const char **sp = calloc(n + 2, sizeof *sp);
   if (!sp) return NULL;
   size_t i = 0;
-  sp[i++] = strdup(dir);
+  int lost = !(sp[i++] = strdup(dir));
   if (extra && *extra) {
     char *copy = strdup(extra), *save = NULL;
-    for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
-      sp[i++] = strdup(tok);
+    lost |= !copy;
+    for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok && !lost; tok = strtok_r(NULL, ":", &save))
+      lost |= !(sp[i++] = strdup(tok));
     free(copy);
   }
-  sp[i++] = strdup(lua_dir);
-  sp[i] = NULL;
-  return sp;
-}
-
-static void free_search_path(const char **sp) {
-  for (size_t i = 0; sp && sp[i]; i++) free((char *)sp[i]);
-  free(sp);
+  if (!lost) lost = !(sp[i++] = strdup(lua_dir));
+  if (!lost) return sp;
+  /* The list ends at its first NULL: free what came before it. */
+  free_search_path(sp);
+  return NULL;
 }
 
 /* ---- settings from the pipeline descriptor (on the stack top) ---- */
@@ -108,6 +112,10 @@ static void read_settings(lua_State *L, int desc, sl_pipeline_settings *set, int
 
 /* ---- stages ---- */
 
+static void free_stage(sl_pipeline *p, sl_stage *st);
+
+/* The stage of the descriptor at desc, or NULL when out of memory.  An
+ * option that is wrong is reported in err, with the stage returned. */
 static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kind kind,
                            int index, const char *default_name, sl_buf *err) {
   sl_stage *st = calloc(1, sizeof *st);
@@ -138,13 +146,15 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   snprintf(auto_name, sizeof auto_name, "%s.%d", pname ? pname : "step", index + 1);
   st->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : default_name ? default_name : auto_name);
   lua_pop(L, 1);
+  int lost = !st->where || !st->name;
   if (kind == SL_SOURCE) {
     lua_getfield(L, opts, "department");
     lua_getfield(L, opts, "feed");
-    if (lua_isstring(L, -2)) st->department = strdup(lua_tostring(L, -2));
-    if (lua_isstring(L, -1)) st->feed = strdup(lua_tostring(L, -1));
+    if (lua_isstring(L, -2)) lost |= !(st->department = strdup(lua_tostring(L, -2)));
+    if (lua_isstring(L, -1)) lost |= !(st->feed = strdup(lua_tostring(L, -1)));
     lua_pop(L, 2);
   }
+  if (lost) goto oom;
   st->has_where = kind == SL_SINK && (lua_getfield(L, opts, "where"), !lua_isnil(L, -1));
   if (kind == SL_SINK) lua_pop(L, 1);
   st->plugin = kind == SL_STEP && is_lua ? NULL : pl;
@@ -155,25 +165,34 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   st->desc_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (st->plugin && st->plugin->config_size) {
     st->config = calloc(1, st->plugin->config_size);
-    if (!st->config ||
-        sl_options_fill(L, opts, st->plugin->options, st->config, p->dir, err)) {
+    if (!st->config) goto oom;
+    if (sl_options_fill(L, opts, st->plugin->options, st->config, p->dir, err)) {
       lua_pop(L, 2);
       return st;
     }
   }
-  if (st->plugin && st->plugin->priv_size) st->priv = calloc(1, st->plugin->priv_size);
+  if (st->plugin && st->plugin->priv_size) {
+    st->priv = calloc(1, st->plugin->priv_size);
+    if (!st->priv) goto oom;
+  }
   if (st->plugin && kind == SL_SINK) {
     for (const sl_option *o = st->plugin->options; o && o->name; o++)
       if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD | SL_RECORD_MAP)) st->nattrs++;
     if (st->nattrs) {
       st->attr_opts = calloc((size_t)st->nattrs, sizeof *st->attr_opts);
+      if (!st->attr_opts) goto oom;
       int k = 0;
-      for (const sl_option *o = st->plugin->options; st->attr_opts && o->name; o++)
+      for (const sl_option *o = st->plugin->options; o->name; o++)
         if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD | SL_RECORD_MAP)) st->attr_opts[k++] = o;
     }
   }
   lua_pop(L, 2);
   return st;
+
+oom:
+  lua_pop(L, 2);
+  free_stage(p, st);
+  return NULL;
 }
 
 static void free_stage(sl_pipeline *p, sl_stage *st) {
@@ -217,6 +236,10 @@ static int build_list(sl_pipeline *p, lua_State *L, int desc, const char *field,
       snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.linedefined);
       st->name = strdup(name);
       st->where = strdup(where);
+      if (!st->name || !st->where) {
+        free_stage(p, st);
+        return SL_ENOMEM;
+      }
     } else {
       st = new_stage(p, L, lua_gettop(L), kind, i, NULL, err);
       if (!st) return SL_ENOMEM;
@@ -321,6 +344,7 @@ static char *state_dir_of(const sl_pipeline *p, const char *state_root) {
     sl_buf_printf(&sr, "%s/.sluice", p->dir);
     root = sl_buf_steal(&sr, NULL);
   }
+  if (!root) return NULL;
   sl_buf sd = SL_BUF_INIT;
   sl_buf_printf(&sd, "%s/%s", root, p->name);
   free(root);
@@ -371,8 +395,8 @@ static int probe_settings(sl_pipeline *p, const sl_run_opts *o, const sl_config_
   sl_lua_grants none = {0};
   sl_lua *probe = sl_lua_new(&lim, &none, p->search_path);
   if (!probe) return SL_ENOMEM;
-  sl_config_open(sl_lua_state(probe), ctx);
-  int rc = sl_config_load(probe, o->file, err);
+  int rc = sl_config_open(sl_lua_state(probe), ctx, err);
+  if (!rc) rc = sl_config_load(probe, o->file, err);
   if (!rc) read_settings(sl_lua_state(probe), lua_gettop(sl_lua_state(probe)), &p->set, o->workers);
   else if (err->ptr && strstr(err->ptr, "a nil value (")) {
     err->len = strcspn(err->ptr, "\n");
@@ -390,8 +414,8 @@ static int evaluate(sl_pipeline *p, const sl_run_opts *o, const sl_config_ctx *c
   if (cfg_lim.call_ms < SL_LOAD_MS) cfg_lim.call_ms = SL_LOAD_MS;   /* evaluating the file may take a while */
   p->cfg = sl_lua_new(&cfg_lim, &p->set.grants, p->search_path);
   if (!p->cfg) return SL_ENOMEM;
-  sl_config_open(sl_lua_state(p->cfg), ctx);
-  int rc = sl_config_load(p->cfg, o->file, err);
+  int rc = sl_config_open(sl_lua_state(p->cfg), ctx, err);
+  if (!rc) rc = sl_config_load(p->cfg, o->file, err);
   if (rc) return rc;
   /* What runs in this state from now on (template functions, Lua plugins)
    * runs on the loop thread, under the pipeline's own budget. */
@@ -417,6 +441,7 @@ static int take_name(sl_pipeline *p, lua_State *L, int desc, const char *file, s
 
 int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   p->file = strdup(o->file);
+  if (!p->file) return SL_ENOMEM;
   struct stat sb;
   if (stat(o->file, &sb) < 0) {
     sl_buf_printf(err, "%s: cannot open the pipeline file: %s", o->file, strerror(errno));
@@ -430,7 +455,8 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   char *slash = strrchr(real, '/');
   *slash = 0;
   p->dir = strdup(real[0] ? real : "/");
-  p->search_path = make_search_path(p->dir);
+  p->search_path = p->dir ? make_search_path(p->dir) : NULL;
+  if (!p->search_path) return SL_ENOMEM;
   sl_config_ctx ctx = {.pipeline_dir = p->dir, .search_path = p->search_path,
                        .check_only = o->check_only};
   int rc = probe_settings(p, o, &ctx, err);
@@ -449,6 +475,7 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   }
   if ((rc = find_lanes(p, err))) return rc;
   p->state_dir = state_dir_of(p, o->state_root);
+  if (!p->state_dir) return SL_ENOMEM;
   if ((rc = add_dlq(p, L, desc, err))) {
     if (!err->len) sl_buf_puts(err, "out of memory");
     return rc;
