@@ -149,7 +149,7 @@ static int on_loaded(sl_pipeline *p, void *ud, sl_buf *err) {
   ctx->noutputs = p->nsinks;
   for (int i = 0; i < p->nsinks && !rc; i++) {
     ctx->outputs[i].name = strdup(p->sinks[i]->name);
-    rc = sl__test_sink_swap(p->sinks[i], &ctx->outputs[i]);
+    rc = ctx->outputs[i].name ? sl__test_sink_swap(p->sinks[i], &ctx->outputs[i]) : SL_ENOMEM;
   }
   for (int i = 0; i < p->nsources && !rc; i++) rc = sl__test_source_swap(p->sources[i], &ctx->inputs[i]);
   if (rc) sl_buf_puts(err, "out of memory");
@@ -238,24 +238,35 @@ typedef struct saved_env {
   char *name, *value;         /* value NULL: was unset */
 } saved_env;
 
-/* Sets the variables of the table at t (if one), saving what they were. */
-static void set_env(lua_State *L, int t, saved_env **saved, size_t *n) {
-  if (!lua_istable(L, t)) return;
+/* Sets the variables of the table at t (if one), saving what they were:
+ * 0, or SL_ENOMEM with the variables set so far saved (a case run without
+ * its environment would test something else). */
+static int set_env(lua_State *L, int t, saved_env **saved, size_t *n) {
+  if (!lua_istable(L, t)) return 0;
   lua_pushnil(L);
   while (lua_next(L, t)) {
     if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
       saved_env *g = realloc(*saved, (*n + 1) * sizeof *g);
-      if (g) {
-        *saved = g;
-        const char *name = lua_tostring(L, -2), *old = getenv(name);
-        g[*n].name = strdup(name);
-        g[*n].value = old ? strdup(old) : NULL;
-        (*n)++;
-        setenv(name, lua_tostring(L, -1), 1);
+      if (!g) goto oom;
+      *saved = g;
+      const char *name = lua_tostring(L, -2), *old = getenv(name);
+      g[*n].name = strdup(name);
+      g[*n].value = old ? strdup(old) : NULL;
+      if (!g[*n].name || (old && !g[*n].value)) {
+        free(g[*n].name);
+        free(g[*n].value);
+        goto oom;
       }
+      (*n)++;
+      if (setenv(name, lua_tostring(L, -1), 1)) goto oom;
     }
     lua_pop(L, 1);
   }
+  return 0;
+
+oom:
+  lua_pop(L, 2);
+  return SL_ENOMEM;
 }
 
 static void restore_env(saved_env *saved, size_t n) {
@@ -301,7 +312,7 @@ static int run_pipeline(case_ctx *ctx, const char *pipeline, sl_test_opts *o, sl
     o->interrupted = 1;
     sl_buf_puts(why, "interrupted");
     code = -1;
-  } else if (code && err.len) sl_buf_printf(why, "the pipeline did not run: %.*s", (int)err.len, err.ptr);
+  } else if (code && (err.len || err.oom)) sl_buf_printf(why, "the pipeline did not run: %s", sl_buf_text(&err));
   else if (code) sl_buf_printf(why, "the pipeline stopped with exit code %d (see its log above)", code);
   else if (!ctx->outputs) sl_buf_puts(why, "the pipeline did not run");
   sl_buf_free(&err);
@@ -346,20 +357,26 @@ sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, i
   lua_getfield(L, case_idx, "to");
   char *at = lua_isstring(L, -2) ? strdup(lua_tostring(L, -2)) : NULL;
   char *to = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+  int lost = (lua_isstring(L, -2) && !at) || (lua_isstring(L, -1) && !to);
   lua_pop(L, 2);
   ctx.at = at;
   ctx.to = to;
+  if (lost) {
+    sl_buf_puts(why, "out of memory");
+    goto done;
+  }
   int64_t now;
   lua_pushvalue(L, case_idx);
   if (call_test(runner, test_idx, "inputs", 1, 1, why) || take_items(L, &ctx, why) ||
       case_now(L, suite_idx, case_idx, &now, why))
     goto done;
   lua_getfield(L, suite_idx, "env");
-  set_env(L, lua_gettop(L), &saved, &nsaved);
+  int rc = set_env(L, lua_gettop(L), &saved, &nsaved);
   lua_getfield(L, case_idx, "env");
-  set_env(L, lua_gettop(L), &saved, &nsaved);
+  if (!rc) rc = set_env(L, lua_gettop(L), &saved, &nsaved);
+  if (rc) sl_buf_puts(why, "env: out of memory");
   sl__clock_fix(now);
-  int ran = run_pipeline(&ctx, pipeline, o, why);
+  int ran = rc ? 1 : run_pipeline(&ctx, pipeline, o, why);
   sl__clock_fix(INT64_MIN);
   restore_env(saved, nsaved);
   if (!ran) v = judge(runner, test_idx, case_idx, &ctx, why);
