@@ -293,8 +293,9 @@ typedef struct sl_config_ctx {
   int check_only;             /* `sluice check`: a file may return a catalog */
 } sl_config_ctx;
 
-/* Installs require("sluice") into a state. */
-void sl_config_open(lua_State *L, const sl_config_ctx *ctx);
+/* Installs require("sluice") into a state: 0, or SL_ELUA with the reason in
+ * err (out of memory).  ctx must outlive the state. */
+int sl_config_open(lua_State *L, const sl_config_ctx *ctx, sl_buf *err);
 /* Runs the pipeline file and checks what it returns; leaves the pipeline
  * descriptor on the stack.  On error *err holds "file:line: message". */
 int sl_config_load(sl_lua *s, const char *file, sl_buf *err);
