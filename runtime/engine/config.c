@@ -735,7 +735,7 @@ static int open_config(lua_State *L) {
 }
 
 int sl_config_open(lua_State *L, const sl_config_ctx *ctx, sl_buf *err) {
-  return sl_lua_cpcall(sl_lua_from(L), open_config, (void *)ctx, err);
+  return sl_lua_cpcall(sl_lua_from(L), open_config, (void *)ctx, 0, err);
 }
 
 int sl_config_load(sl_lua *s, const char *file, sl_buf *err) {

@@ -131,6 +131,8 @@ struct sl_pipeline {
   sl_stage **sources; int nsources;
   sl_stage **steps;   int nsteps;
   sl_stage **sinks;   int nsinks;    /* sinks[nsinks - 1] is the dead-letter sink */
+  sl_stage *building;         /* a stage being made, not yet in a list: freed by unload
+                                 if making it stopped on a Lua error (out of memory) */
   /* Stateful steps (sluice/stateful.h), in step order: lane j runs
    * steps[lane_step[j]].  A batch goes through 2 * nlanes + 1 phases: even
    * phase 2j on the workers (the steps after lane j - 1 up to lane j; the

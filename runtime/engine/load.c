@@ -118,7 +118,7 @@ static void free_stage(sl_pipeline *p, sl_stage *st);
  * option that is wrong is reported in err, with the stage returned. */
 static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kind kind,
                            int index, const char *default_name, sl_buf *err) {
-  sl_stage *st = calloc(1, sizeof *st);
+  sl_stage *st = p->building = calloc(1, sizeof *st);
   if (!st) return NULL;
   st->p = p;
   st->kind = kind;
@@ -192,6 +192,7 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
 oom:
   lua_pop(L, 2);
   free_stage(p, st);
+  p->building = NULL;
   return NULL;
 }
 
@@ -223,7 +224,7 @@ static int build_list(sl_pipeline *p, lua_State *L, int desc, const char *field,
     sl_stage *st;
     if (lua_isfunction(L, -1)) {
       /* A Lua function step: the workers hold the function. */
-      st = calloc(1, sizeof *st);
+      st = p->building = calloc(1, sizeof *st);
       if (!st) return SL_ENOMEM;
       st->p = p;
       st->kind = SL_STEP;
@@ -238,6 +239,7 @@ static int build_list(sl_pipeline *p, lua_State *L, int desc, const char *field,
       st->where = strdup(where);
       if (!st->name || !st->where) {
         free_stage(p, st);
+        p->building = NULL;
         return SL_ENOMEM;
       }
     } else {
@@ -246,6 +248,7 @@ static int build_list(sl_pipeline *p, lua_State *L, int desc, const char *field,
     }
     lua_pop(L, 1);
     (*out)[(*nout)++] = st;
+    p->building = NULL;
     if (err->len) return SL_EOPTION;
   }
   lua_pop(L, 1);
@@ -374,12 +377,25 @@ static int add_dlq(sl_pipeline *p, lua_State *L, int desc, sl_buf *err) {
   }
   sl_stage *dlq = new_stage(p, L, lua_gettop(L), SL_SINK, p->nsinks, "dlq", err);
   lua_pop(L, 1);
+  p->building = NULL;
   if (!dlq || err->len) {
     free_stage(p, dlq);
     return SL_EOPTION;
   }
   dlq->is_dlq = 1;
   p->sinks[p->nsinks++] = dlq;
+  return 0;
+}
+
+typedef struct settings_job {
+  sl_pipeline_settings *set;
+  int workers_override;
+} settings_job;
+
+/* [job, descriptor]: read_settings, protected (reading fields allocates). */
+static int read_settings_lua(lua_State *L) {
+  settings_job *j = lua_touserdata(L, 1);
+  read_settings(L, 2, j->set, j->workers_override);
   return 0;
 }
 
@@ -397,8 +413,11 @@ static int probe_settings(sl_pipeline *p, const sl_run_opts *o, const sl_config_
   if (!probe) return SL_ENOMEM;
   int rc = sl_config_open(sl_lua_state(probe), ctx, err);
   if (!rc) rc = sl_config_load(probe, o->file, err);
-  if (!rc) read_settings(sl_lua_state(probe), lua_gettop(sl_lua_state(probe)), &p->set, o->workers);
-  else if (err->ptr && strstr(err->ptr, "a nil value (")) {
+  if (!rc) {
+    settings_job job = {&p->set, o->workers};
+    lua_pushvalue(sl_lua_state(probe), -1);
+    rc = sl_lua_cpcall(probe, read_settings_lua, &job, 1, err);
+  } else if (err->ptr && strstr(err->ptr, "a nil value (")) {
     err->len = strcspn(err->ptr, "\n");
     sl_buf_puts(err, " (the top level of a pipeline file runs once without grants before they are "
                      "known: use io, os and debug inside functions; docs/pipelines.md)");
@@ -416,10 +435,7 @@ static int evaluate(sl_pipeline *p, const sl_run_opts *o, const sl_config_ctx *c
   if (!p->cfg) return SL_ENOMEM;
   int rc = sl_config_open(sl_lua_state(p->cfg), ctx, err);
   if (!rc) rc = sl_config_load(p->cfg, o->file, err);
-  if (rc) return rc;
-  /* What runs in this state from now on (template functions, Lua plugins)
-   * runs on the loop thread, under the pipeline's own budget. */
-  return sl_lua_set_call_ms(p->cfg, p->set.limits.call_ms);
+  return rc;
 }
 
 /* The pipeline's name: its 'name', else its file's name. */
@@ -437,6 +453,49 @@ static int take_name(sl_pipeline *p, lua_State *L, int desc, const char *file, s
   else sl_buf_printf(err, "%s: the pipeline has no 'name', and the one its file name gives %s; "
                      "set name = \"...\" in sl.pipeline (no '/', no leading '.')", file, problem);
   return SL_EOPTION;
+}
+
+typedef struct load_job {
+  sl_pipeline *p;
+  const sl_run_opts *o;
+  sl_buf *err;
+  int rc;
+} load_job;
+
+/* [job, descriptor]: the stages, the dead-letter sink and the checks across
+ * them, with job->rc the result. */
+static int load_stages(lua_State *L) {
+  load_job *j = lua_touserdata(L, 1);
+  sl_pipeline *p = j->p;
+  sl_buf *err = j->err;
+  const int desc = 2;
+  int rc;
+  if ((rc = take_name(p, L, desc, j->o->file, err))) goto done;
+  if (!j->o->err_out) sl_log_set_pipeline(p->name);
+
+  if (build_list(p, L, desc, "sources", SL_SOURCE, &p->sources, &p->nsources, 0, err) ||
+      build_list(p, L, desc, "steps", SL_STEP, &p->steps, &p->nsteps, 0, err) ||
+      build_list(p, L, desc, "sinks", SL_SINK, &p->sinks, &p->nsinks, 1, err)) {
+    if (!err->len) sl_buf_puts(err, "out of memory");
+    rc = SL_EOPTION;
+    goto done;
+  }
+  if ((rc = find_lanes(p, err))) goto done;
+  p->state_dir = state_dir_of(p, j->o->state_root);
+  if (!p->state_dir) {
+    rc = SL_ENOMEM;
+    goto done;
+  }
+  if ((rc = add_dlq(p, L, desc, err))) {
+    if (!err->len) sl_buf_puts(err, "out of memory");
+    goto done;
+  }
+  if ((rc = check_unique_names(p, err))) goto done;
+  lua_getfield(L, desc, "where");
+  rc = check_exactly_once(p, lua_isstring(L, -1) ? lua_tostring(L, -1) : p->file, err);
+done:
+  j->rc = rc;
+  return 0;
 }
 
 int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
@@ -462,29 +521,23 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   int rc = probe_settings(p, o, &ctx, err);
   if (!rc) rc = evaluate(p, o, &ctx, err);
   if (rc) return rc;
+  /* The stages are made from the descriptor by C code that calls Lua
+   * (fields, options, references): protected, so that running out of memory
+   * there is an error rather than a panic. */
   lua_State *L = sl_lua_state(p->cfg);
-  int desc = lua_gettop(L);
-  if ((rc = take_name(p, L, desc, o->file, err))) return rc;
-  if (!o->err_out) sl_log_set_pipeline(p->name);
-
-  if (build_list(p, L, desc, "sources", SL_SOURCE, &p->sources, &p->nsources, 0, err) ||
-      build_list(p, L, desc, "steps", SL_STEP, &p->steps, &p->nsteps, 0, err) ||
-      build_list(p, L, desc, "sinks", SL_SINK, &p->sinks, &p->nsinks, 1, err)) {
-    if (!err->len) sl_buf_puts(err, "out of memory");
-    return SL_EOPTION;
+  if (!lua_checkstack(L, 3)) return SL_ENOMEM;
+  load_job job = {p, o, err, 0};
+  lua_pushvalue(L, -1);
+  sl_buf lua_err = SL_BUF_INIT;
+  if (sl_lua_cpcall(p->cfg, load_stages, &job, 1, &lua_err)) {
+    if (!err->len) sl_buf_puts(err, sl_buf_text(&lua_err));
+    sl_buf_free(&lua_err);
+    return SL_ELUA;
   }
-  if ((rc = find_lanes(p, err))) return rc;
-  p->state_dir = state_dir_of(p, o->state_root);
-  if (!p->state_dir) return SL_ENOMEM;
-  if ((rc = add_dlq(p, L, desc, err))) {
-    if (!err->len) sl_buf_puts(err, "out of memory");
-    return rc;
-  }
-  if ((rc = check_unique_names(p, err))) return rc;
-  lua_getfield(L, desc, "where");
-  rc = check_exactly_once(p, lua_isstring(L, -1) ? lua_tostring(L, -1) : p->file, err);
-  lua_pop(L, 1);
-  return rc;
+  if (job.rc) return job.rc;
+  /* What runs in this state from now on (template functions, Lua plugins)
+   * runs on the loop thread, under the pipeline's own budget. */
+  return sl_lua_set_call_ms(p->cfg, p->set.limits.call_ms);
 }
 
 int sl__pipeline_keep_steps(sl_pipeline *p, int first, int last, sl_buf *err) {
@@ -510,6 +563,7 @@ int sl__pipeline_keep_steps(sl_pipeline *p, int first, int last, sl_buf *err) {
 }
 
 void sl__pipeline_unload(sl_pipeline *p) {
+  free_stage(p, p->building);
   sl_stage **lists[3] = {p->sources, p->steps, p->sinks};
   int counts[3] = {p->nsources, p->nsteps, p->nsinks};
   for (int l = 0; l < 3; l++) {

@@ -89,7 +89,7 @@ int sl__pipeline_lua_new(sl_pipeline *p, sl_lua **out, sl_buf *err) {
   ctx->pipeline_dir = p->dir;
   ctx->search_path = p->search_path;
   /* The context must outlive the state: it is freed with it. */
-  if (sl_lua_cpcall(s, keep_ctx, ctx, err)) {
+  if (sl_lua_cpcall(s, keep_ctx, ctx, 0, err)) {
     free(ctx);
     return SL_ENOMEM;
   }

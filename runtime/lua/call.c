@@ -162,23 +162,27 @@ static int load_file(lua_State *L) {
   return 1;
 }
 
-/* Pushes f and ud, to be called protected: 0, or SL_ELUA with err set. */
-static int push_c_call(sl_lua *s, lua_CFunction f, void *ud, sl_buf *err) {
+/* Puts f and ud below the nargs values on top, to be called protected: 0,
+ * or SL_ELUA with err set and the values popped. */
+static int push_c_call(sl_lua *s, lua_CFunction f, void *ud, int nargs, sl_buf *err) {
   if (!lua_checkstack(s->L, 2)) {
+    lua_pop(s->L, nargs);
     clear(err);
     if (err) sl_buf_puts(err, "stack overflow");
     terminate(err);
     return SL_ELUA;
   }
   lua_pushcfunction(s->L, f);
+  lua_insert(s->L, -1 - nargs);
   lua_pushlightuserdata(s->L, ud);
+  lua_insert(s->L, -1 - nargs);
   return 0;
 }
 
 int sl_lua_dofile(sl_lua *s, const char *path, int nresults, sl_buf *err) {
   /* Loading allocates (the chunk name, the prototypes): it runs protected
    * like any call, so running out of budget there is an error, not a panic. */
-  if (push_c_call(s, load_file, (void *)path, err) || sl_lua_pcall(s, 1, 1, err, NULL)) return SL_ELUA;
+  if (push_c_call(s, load_file, (void *)path, 0, err) || sl_lua_pcall(s, 1, 1, err, NULL)) return SL_ELUA;
   return sl_lua_pcall(s, 0, nresults, err, NULL);
 }
 
@@ -213,7 +217,7 @@ int sl_lua_pcall_record(sl_lua *s, sl_record *rec, sl_arena *a, int nresults,
   return sl_lua_pcall(s, 3, nresults, err, trace);
 }
 
-int sl_lua_cpcall(sl_lua *s, lua_CFunction f, void *ud, sl_buf *err) {
-  if (push_c_call(s, f, ud, err)) return SL_ELUA;
-  return sl_lua_pcall(s, 1, 0, err, NULL);
+int sl_lua_cpcall(sl_lua *s, lua_CFunction f, void *ud, int nargs, sl_buf *err) {
+  if (push_c_call(s, f, ud, nargs, err)) return SL_ELUA;
+  return sl_lua_pcall(s, 1 + nargs, 0, err, NULL);
 }
