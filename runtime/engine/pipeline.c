@@ -375,7 +375,11 @@ static void report(const sl_run_opts *o, sl_buf *err, int code) {
 
 int sl_pipeline_main(const sl_run_opts *o) {
   sl_pipeline *p = calloc(1, sizeof *p);
-  if (!p) return 1;
+  if (!p) {
+    sl_buf none = SL_BUF_INIT;
+    report(o, &none, 1);   /* says out of memory */
+    return 1;
+  }
   /* A stop or reload signal that comes before this run listens waits for it. */
   if (!o->check_only) sl__signals_hold();
   sl_buf err = SL_BUF_INIT;

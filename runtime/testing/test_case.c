@@ -320,15 +320,38 @@ static int run_pipeline(case_ctx *ctx, const char *pipeline, sl_test_opts *o, sl
   return code || !ctx->outputs ? -1 : 0;
 }
 
+static int push_raw_lua(lua_State *L) {
+  push_raw(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+static int push_sink_names_lua(lua_State *L) {
+  push_sink_names(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+/* Pushes what f(L) with ctx pushes, made in a protected call (the tables
+ * allocate): 0, or SL_ELUA with the reason in why. [-0,+1|0] */
+static int push_protected(sl_lua *runner, lua_CFunction f, case_ctx *ctx, sl_buf *why) {
+  lua_State *L = sl_lua_state(runner);
+  if (!lua_checkstack(L, 2)) {
+    sl_buf_puts(why, "stack overflow");
+    return SL_ELUA;
+  }
+  lua_pushcfunction(L, f);
+  lua_pushlightuserdata(L, ctx);
+  return sl_lua_pcall(runner, 1, 1, why, NULL);
+}
+
 /* What came out of the run against the case's expect and check
  * (test.result, then test.compare). */
 static sl_test_verdict judge(sl_lua *runner, int test_idx, int case_idx, case_ctx *ctx, sl_buf *why) {
   lua_State *L = sl_lua_state(runner);
-  push_raw(L, ctx);
+  if (push_protected(runner, push_raw_lua, ctx, why)) return SL_TEST_FAIL;
   if (call_test(runner, test_idx, "result", 1, 1, why)) return SL_TEST_FAIL;
   lua_pushvalue(L, case_idx);
   lua_insert(L, -2);
-  push_sink_names(L, ctx);
+  if (push_protected(runner, push_sink_names_lua, ctx, why)) return SL_TEST_FAIL;
   if (call_test(runner, test_idx, "compare", 3, 1, why)) return SL_TEST_FAIL;
   if (!lua_isstring(L, -1)) return SL_TEST_PASS;
   sl_buf_puts(why, lua_tostring(L, -1));

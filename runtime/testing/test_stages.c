@@ -177,6 +177,13 @@ static int sink_write(sl_stage *st, sl_sink_batch *sb) {
     *a = (sl_buf)SL_BUF_INIT;
     sl_buf_append(r, sb->bytes.ptr + from, to - from);
     attrs_json(st, sb, i, a);
+    if (r->oom || a->oom) {
+      /* A record kept half would be compared as something else. */
+      sl_buf_free(r);
+      sl_buf_free(a);
+      sl_sink_failed(sb, "out of memory");
+      return 0;
+    }
     o->n++;
   }
   sl_sink_done(sb);
