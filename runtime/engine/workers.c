@@ -711,6 +711,8 @@ static void process_batch(worker *w, sl_batch *b) {
       w->dead[i]->fields = NULL;
       w->dead[i]->nfields = w->dead[i]->capfields = 0;
       env = sl__dlq_record(p, &b->arena, w->dead[i]);
+      sl_log_error(dlq->name, "a dead letter's fields could not be copied (too big, or out of memory): "
+                   "it is written with the record's raw bytes only");
     }
     const char *why = NULL;
     if (env && w->where_fn[ndlq] != LUA_NOREF) {
