@@ -185,6 +185,10 @@ static int fill_from_template(generate *g, sl_batch *b, uint32_t n, int64_t now)
   size_t start = 0;
   for (uint32_t i = 0; i < n; i++) {
     sl_record *rec = sl_batch_add(b);
+    if (!rec) {
+      free(ends);
+      return SL_ENOMEM;
+    }
     rec->raw.ptr = copy + start;
     rec->raw.len = ends[i] - start;
     rec->codec = &sl_codec_jsonl;

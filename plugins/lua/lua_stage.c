@@ -195,7 +195,14 @@ static void on_source_idle(uv_idle_t *h) {
   int64_t now = sl_now_ms();
   for (lua_Integer i = 1; i <= n; i++) {
     sl_record *rec = sl_batch_add(b);
-    if (!rec) break;
+    if (!rec) {
+      /* The checkpoint covers every record read returned: a batch without
+       * some of them would lose them. */
+      sl_batch_discard(b);
+      lua_pop(L, 2);
+      sl_stage_fatal(st, "out of memory");
+      return;
+    }
     lua_rawgeti(L, -2, i);
     const char *why = NULL;
     if (!lua_istable(L, -1) || sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why)) {
