@@ -36,6 +36,7 @@ typedef struct lua_stage {
   uv_timer_t timer;
   int handles_open;
   int done;
+  int open_failed;        /* open raised an error (logged) */
   sl_buf err;
 } lua_stage;
 
@@ -86,13 +87,12 @@ static void push_context(lua_State *L, sl_stage *st) {
   lua_setfield(L, -2, "save");
 }
 
-static int lua_stage_init(sl_stage *st) {
+/* [st]: references the definition, calls open and references its state.
+ * Runs protected: the fields, tables and references it makes allocate, and
+ * out of memory outside a call would be a panic. */
+static int init_protected(lua_State *L) {
+  sl_stage *st = lua_touserdata(L, 1);
   lua_stage *ls = sl_stage_priv(st);
-  lua_State *L = sl_stage_lua(st);
-  ls->st = st;
-  ls->lua = sl_lua_from(L);
-  ls->state_ref = LUA_NOREF;
-  ls->poll_ms = 100;
   sl_stage_push_descriptor(st);
   lua_getfield(L, -1, "def");
   lua_getfield(L, -1, "poll_interval");
@@ -105,20 +105,38 @@ static int lua_stage_init(sl_stage *st) {
     push_context(L, st);
     if (sl_lua_pcall(ls->lua, 2, 1, &ls->err, NULL)) {
       sl_log_error(sl_stage_name(st), "%s: open failed: %s", sl_stage_where(st), ls->err.ptr);
-      lua_pop(L, 1);
-      return SL_ELUA;
+      ls->open_failed = 1;
+      return 0;
     }
   }
   ls->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pop(L, 1);
   return 0;
+}
+
+static int lua_stage_init(sl_stage *st) {
+  lua_stage *ls = sl_stage_priv(st);
+  lua_State *L = sl_stage_lua(st);
+  ls->st = st;
+  ls->lua = sl_lua_from(L);
+  ls->def_ref = ls->state_ref = LUA_NOREF;
+  ls->poll_ms = 100;
+  sl_buf err = SL_BUF_INIT;
+  lua_pushcfunction(L, init_protected);
+  lua_pushlightuserdata(L, st);
+  if (sl_lua_pcall(ls->lua, 1, 0, &err, NULL)) {
+    sl_log_error(sl_stage_name(st), "%s: %s", sl_stage_where(st), sl_buf_text(&err));
+    sl_buf_free(&err);
+    return SL_ELUA;
+  }
+  return ls->open_failed ? SL_ELUA : 0;
 }
 
 static void lua_stage_destroy(sl_stage *st) {
   lua_stage *ls = sl_stage_priv(st);
   if (!ls->st) return;   /* init never ran */
   lua_State *L = sl_stage_lua(st);
-  if (get_callback(L, ls, "close")) {
+  /* Without its definition (init stopped before it), there is no close. */
+  if (ls->def_ref != LUA_NOREF && get_callback(L, ls, "close")) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
     if (sl_lua_pcall(ls->lua, 1, 0, &ls->err, NULL))
       sl_log_error(sl_stage_name(st), "close failed: %s", ls->err.ptr);
@@ -205,7 +223,16 @@ static void on_source_idle(uv_idle_t *h) {
     }
     lua_rawgeti(L, -2, i);
     const char *why = NULL;
-    if (!lua_istable(L, -1) || sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why)) {
+    int rc = lua_istable(L, -1) ? sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why) : SL_ETYPE;
+    if (rc == SL_ENOMEM) {
+      /* A dead letter of a record that could not be copied would hold
+       * nothing of it: stop, and the next start reads it again. */
+      sl_batch_discard(b);
+      lua_pop(L, 3);
+      sl_stage_fatal(st, "out of memory");
+      return;
+    }
+    if (rc) {
       memset(rec, 0, sizeof *rec);
       rec->meta.partition = -1;
       sl_record_fail(rec, sl_batch_arena(b), name, why ? why : "read returned a non-table record");
