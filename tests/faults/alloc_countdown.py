@@ -214,15 +214,17 @@ def run_sluice(sluice, name, work, fault=None, count=False):
 
 def dead_id(letter):
     """The id of a dead letter's record: from its fields, else from its raw
-    bytes (a dead letter whose fields could not be copied keeps only those)."""
+    bytes (a dead letter whose fields could not be copied keeps only those):
+    a JSON object's id, or a CSV row's first field (the inputs here)."""
     rec = letter.get("record")
     if isinstance(rec, dict) and "id" in rec:
         return rec["id"]
+    raw = letter.get("raw") or ""
     try:
-        raw = json.loads(letter.get("raw") or "")
-        return raw.get("id") if isinstance(raw, dict) else None
+        obj = json.loads(raw)
+        return obj.get("id") if isinstance(obj, dict) else None
     except ValueError:
-        return None
+        return raw.split(",")[0].strip() or None
 
 
 def delivered(work):
