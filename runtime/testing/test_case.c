@@ -32,9 +32,12 @@ typedef struct case_ctx {
 
 /* ---- from the runner's state ---- */
 
-static char *opt_string(lua_State *L, int t, const char *k) {
+/* A copy of t[k] if it is a string, else NULL; *lost is set when there is
+ * one that could not be copied (out of memory). */
+static char *opt_string(lua_State *L, int t, const char *k, int *lost) {
   lua_getfield(L, t, k);
   char *s = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+  if (lua_isstring(L, -1) && !s) *lost = 1;
   lua_pop(L, 1);
   return s;
 }
@@ -43,26 +46,27 @@ static char *opt_string(lua_State *L, int t, const char *k) {
 static int take_items(lua_State *L, case_ctx *ctx, sl_buf *why) {
   size_t n = (size_t)luaL_len(L, -1);
   ctx->items = calloc(n + 1, sizeof *ctx->items);
-  if (!ctx->items) return SL_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
+  int lost = !ctx->items;
+  for (size_t i = 0; i < n && !lost; i++) {
     lua_geti(L, -1, (lua_Integer)i + 1);
     int t = lua_gettop(L);
     case_item *it = &ctx->items[ctx->nitems++];
-    it->source = opt_string(L, t, "source");
+    it->source = opt_string(L, t, "source", &lost);
     lua_getfield(L, t, "json");
     size_t len;
     const char *json = lua_tolstring(L, -1, &len);
     it->rec.json = json ? malloc(len + 1) : NULL;
     if (it->rec.json) memcpy(it->rec.json, json, len + 1);
+    else lost |= json != NULL;
     it->rec.len = len;
     lua_pop(L, 1);
     if (lua_getfield(L, t, "meta") == LUA_TTABLE) {
       int m = lua_gettop(L);
-      it->rec.department = opt_string(L, m, "department");
-      it->rec.feed = opt_string(L, m, "feed");
-      it->rec.key = opt_string(L, m, "key");
-      it->rec.id = opt_string(L, m, "id");
-      char *time = opt_string(L, m, "time");
+      it->rec.department = opt_string(L, m, "department", &lost);
+      it->rec.feed = opt_string(L, m, "feed", &lost);
+      it->rec.key = opt_string(L, m, "key", &lost);
+      it->rec.id = opt_string(L, m, "id", &lost);
+      char *time = opt_string(L, m, "time", &lost);
       if (time && sl_parse_time_ms(time, strlen(time), &it->rec.time_ms)) {
         sl_buf_printf(why, "input record %zu: _meta.time: expected an RFC 3339 time, got \"%s\"", i + 1, time);
         free(time);
@@ -72,7 +76,10 @@ static int take_items(lua_State *L, case_ctx *ctx, sl_buf *why) {
     }
     lua_settop(L, t - 1);
   }
-  return 0;
+  /* An input left out, or without its metadata, would test something else. */
+  if (!lost) return 0;
+  sl_buf_puts(why, "the case's input: out of memory");
+  return SL_ENOMEM;
 }
 
 /* ---- the hooks the run calls ---- */
