@@ -218,6 +218,18 @@ static int build(sl_pipeline *p, const sl_run_opts *o, uv_loop_t *loop, sl_buf *
 
 /* ---- check (sluice check) ---- */
 
+/* [summary]: appends the catalog's summary to the sl_buf, if the file was
+ * a catalog.  Protected: the key is a string, which may allocate. */
+static int read_catalog_summary(lua_State *L) {
+  sl_buf *summary = lua_touserdata(L, 1);
+  size_t n;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, SL_CATALOG_SUMMARY_KEY) == LUA_TSTRING) {
+    const char *s = lua_tolstring(L, -1, &n);
+    sl_buf_append(summary, s, n);
+  }
+  return 0;
+}
+
 /* The plugins' own deeper checks (their errors are logged), then the
  * summary line.  The exit code, with the reason in err. */
 static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
@@ -231,9 +243,13 @@ static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
         return 2;
       }
     }
-  lua_State *L = p->cfg ? sl_lua_state(p->cfg) : NULL;
-  const char *catalog = L && lua_getfield(L, LUA_REGISTRYINDEX, SL_CATALOG_SUMMARY_KEY) == LUA_TSTRING
-                            ? lua_tostring(L, -1) : NULL;
+  sl_buf summary = SL_BUF_INIT;
+  if (p->cfg && sl_lua_cpcall(p->cfg, read_catalog_summary, &summary, 0, err)) return 2;
+  if (summary.oom) {
+    sl_buf_free(&summary);
+    return 2;   /* reported as out of memory */
+  }
+  const char *catalog = summary.len ? sl_buf_text(&summary) : NULL;
   if (o->json) {
     sl_buf j = SL_BUF_INIT;
     sl_buf_puts(&j, "{\"file\":");
@@ -254,7 +270,7 @@ static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
     printf("%s: ok: pipeline '%s' with %d source%s, %d step%s, %d sink%s and a dead-letter sink\n",
            o->file, p->name, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
            p->nsteps == 1 ? "" : "s", p->nsinks - 1, p->nsinks == 2 ? "" : "s");
-  if (L) lua_pop(L, 1);
+  sl_buf_free(&summary);
   return 0;
 }
 
