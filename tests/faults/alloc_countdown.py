@@ -312,8 +312,8 @@ def main():
     ap.add_argument("--soak", action="store_true", help="sweep every allocation, one-shot and persistent")
     ap.add_argument("--sluice", default=os.environ.get("SLUICE_ASAN_BIN",
                                                       os.path.join(ROOT, "build-asan", "sluice")))
-    ap.add_argument("--only", help="SCENARIO or SCENARIO:N or SCENARIO:N+ (replay one case)")
-    ap.add_argument("--budget", type=int, default=50,
+    ap.add_argument("--only", help="SCENARIO (sweep it alone), SCENARIO:N or SCENARIO:N+ (replay one case)")
+    ap.add_argument("--budget", type=int, default=100,
                     help="one-shot runs per scenario in CI (a third as many persistent)")
     ap.add_argument("--offset", type=int, help="stride offset (default: from the commit)")
     ap.add_argument("--jobs", type=int, default=2)
