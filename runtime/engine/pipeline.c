@@ -238,8 +238,11 @@ static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   for (int l = 0; l < 3; l++)
     for (int i = 0; i < cn[l]; i++) {
       sl_stage *st = cl[l][i];
-      if (st->plugin && st->plugin->check && st->plugin->check(st)) {
-        sl_buf_printf(err, "%s: %s: invalid options (see above)", st->where, st->name);
+      int rc = st->plugin && st->plugin->check ? st->plugin->check(st) : 0;
+      if (rc) {
+        /* A plugin that ran out of memory may not have said so. */
+        sl_buf_printf(err, "%s: %s: %s", st->where, st->name,
+                      rc == SL_ENOMEM ? "out of memory" : "invalid options (see above)");
         return 2;
       }
     }
