@@ -236,7 +236,9 @@ static int clean_init(sl_stage *st) {
   return 0;
 
 fail:
-  sl_log_error(sl_stage_name(st), "%s: %.*s", sl_stage_where(st), (int)err.len, err.ptr ? err.ptr : "");
+  /* A rule parser that ran out of memory may have said nothing. */
+  sl_log_error(sl_stage_name(st), "%s: %s", sl_stage_where(st),
+               err.len || err.oom || !rc ? sl_buf_text(&err) : sl_strerror(rc));
   sl_arena_free(&a);
   sl_buf_free(&err);
   return rc ? rc : SL_EOPTION;

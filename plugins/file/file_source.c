@@ -407,8 +407,9 @@ static void at_end(file_source *fs) {
   if (fs->len) {
     sl_batch *b = sl_batch_new(fs->st);
     sl_record *rec = b ? sl_batch_add(b) : NULL;
-    if (rec) {
-      rec->raw.ptr = sl_arena_memdup(sl_batch_arena(b), fs->buf, fs->len);
+    char *raw = rec ? sl_arena_memdup(sl_batch_arena(b), fs->buf, fs->len) : NULL;
+    if (raw) {
+      rec->raw.ptr = raw;
       rec->raw.len = fs->len;
       rec->meta.origin.ptr = fs->cfg->path;
       rec->meta.origin.len = strlen(fs->cfg->path);
@@ -418,8 +419,11 @@ static void at_end(file_source *fs) {
       sl_checkpoint cp = {.a = fs->buf_off + (int64_t)fs->len, .b = fs->line};
       sl_batch_set_checkpoint(b, &cp);
       sl_source_emit(fs->st, b);
-    } else if (b) {
-      sl_batch_discard(b);
+    } else {
+      /* Skipped, the incomplete record would not even be a dead letter:
+       * stop, and the next start reads it again. */
+      if (b) sl_batch_discard(b);
+      sl_stage_fatal(fs->st, "out of memory");
     }
     fs->len = 0;
   }

@@ -31,6 +31,7 @@ typedef struct generate {
   gen_cfg *cfg;
   gen_piece *pieces;
   size_t npieces;
+  int oom;                /* a piece of the template was lost: it cannot be used */
   int use_function;
   int64_t seq;
   uv_idle_t idle;
@@ -40,10 +41,16 @@ typedef struct generate {
 
 static void add_piece(generate *g, const char *p, size_t n) {
   gen_piece *np = realloc(g->pieces, (g->npieces + 1) * sizeof *np);
-  if (!np) return;
+  if (!np) {
+    g->oom = 1;
+    return;
+  }
   g->pieces = np;
   g->pieces[g->npieces].text = malloc(n + 1);
-  if (!g->pieces[g->npieces].text) return;
+  if (!g->pieces[g->npieces].text) {
+    g->oom = 1;
+    return;
+  }
   memcpy(g->pieces[g->npieces].text, p, n);
   g->pieces[g->npieces].len = n;
   g->npieces++;
@@ -65,6 +72,7 @@ static void render_string_body(generate *g, sl_buf *cur, const char *p, size_t n
     size_t len = m ? (size_t)(m - p) : (size_t)(end - p);
     sl_buf esc = SL_BUF_INIT;
     sl_buf_json_string(&esc, p, len);
+    g->oom |= esc.oom;
     if (esc.len >= 2) sl_buf_append(cur, esc.ptr + 1, esc.len - 2);   /* without the quotes */
     sl_buf_free(&esc);
     if (!m) return;
@@ -119,7 +127,7 @@ static int gen_init(sl_stage *st) {
   if (g->cfg->template_ref == LUA_NOREF || g->cfg->template_ref == LUA_REFNIL) {
     add_piece(g, "{\"seq\":", 7);   /* the default template: {"seq":N} */
     add_piece(g, "}", 1);
-    return 0;
+    return g->oom ? SL_ENOMEM : 0;
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, g->cfg->template_ref);
   if (lua_isfunction(L, -1)) {
@@ -142,9 +150,10 @@ static int gen_init(sl_stage *st) {
   sl_buf cur = SL_BUF_INIT;
   render(g, &cur, &v);
   add_piece(g, cur.ptr ? cur.ptr : "", cur.len);
-  int oom = cur.oom;
+  int oom = cur.oom || g->oom;
   sl_buf_free(&cur);
   sl_arena_free(&a);
+  if (oom) sl_log_error(sl_stage_name(st), "%s: template: out of memory", sl_stage_where(st));
   return oom ? SL_ENOMEM : 0;
 }
 
@@ -185,6 +194,10 @@ static int fill_from_template(generate *g, sl_batch *b, uint32_t n, int64_t now)
   size_t start = 0;
   for (uint32_t i = 0; i < n; i++) {
     sl_record *rec = sl_batch_add(b);
+    if (!rec) {
+      free(ends);
+      return SL_ENOMEM;
+    }
     rec->raw.ptr = copy + start;
     rec->raw.len = ends[i] - start;
     rec->codec = &sl_codec_jsonl;

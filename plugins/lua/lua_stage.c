@@ -36,6 +36,7 @@ typedef struct lua_stage {
   uv_timer_t timer;
   int handles_open;
   int done;
+  int open_failed;        /* open raised an error (logged), or ctx.corrupt refused the state */
   sl_buf err;
   sl_buf corrupt;         /* why ctx.corrupt() refused the saved state, if it did */
 } lua_stage;
@@ -109,13 +110,12 @@ static void push_context(lua_State *L, sl_stage *st) {
   lua_setfield(L, -2, "corrupt");
 }
 
-static int lua_stage_init(sl_stage *st) {
+/* [st]: references the definition, calls open and references its state.
+ * Runs protected: the fields, tables and references it makes allocate, and
+ * out of memory outside a call would be a panic. */
+static int init_protected(lua_State *L) {
+  sl_stage *st = lua_touserdata(L, 1);
   lua_stage *ls = sl_stage_priv(st);
-  lua_State *L = sl_stage_lua(st);
-  ls->st = st;
-  ls->lua = sl_lua_from(L);
-  ls->state_ref = LUA_NOREF;
-  ls->poll_ms = 100;
   sl_stage_push_descriptor(st);
   lua_getfield(L, -1, "def");
   lua_getfield(L, -1, "poll_interval");
@@ -127,23 +127,42 @@ static int lua_stage_init(sl_stage *st) {
     lua_insert(L, -2);
     push_context(L, st);
     if (sl_lua_pcall(ls->lua, 2, 1, &ls->err, NULL)) {
-      lua_pop(L, 1);
-      if (ls->corrupt.len)
-        return sl_state_corrupt(st, "%.*s", (int)ls->corrupt.len, ls->corrupt.ptr);
-      sl_log_error(sl_stage_name(st), "%s: open failed: %s", sl_stage_where(st), ls->err.ptr);
-      return SL_ELUA;
+      if (!ls->corrupt.len)
+        sl_log_error(sl_stage_name(st), "%s: open failed: %s", sl_stage_where(st), ls->err.ptr);
+      ls->open_failed = 1;   /* lua_stage_init says which way */
+      return 0;
     }
   }
   ls->state_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pop(L, 1);
   return 0;
+}
+
+static int lua_stage_init(sl_stage *st) {
+  lua_stage *ls = sl_stage_priv(st);
+  lua_State *L = sl_stage_lua(st);
+  ls->st = st;
+  ls->lua = sl_lua_from(L);
+  ls->def_ref = ls->state_ref = LUA_NOREF;
+  ls->poll_ms = 100;
+  sl_buf err = SL_BUF_INIT;
+  lua_pushcfunction(L, init_protected);
+  lua_pushlightuserdata(L, st);
+  if (sl_lua_pcall(ls->lua, 1, 0, &err, NULL)) {
+    sl_log_error(sl_stage_name(st), "%s: %s", sl_stage_where(st), sl_buf_text(&err));
+    sl_buf_free(&err);
+    return SL_ELUA;
+  }
+  if (ls->open_failed && ls->corrupt.len)
+    return sl_state_corrupt(st, "%.*s", (int)ls->corrupt.len, ls->corrupt.ptr);
+  return ls->open_failed ? SL_ELUA : 0;
 }
 
 static void lua_stage_destroy(sl_stage *st) {
   lua_stage *ls = sl_stage_priv(st);
   if (!ls->st) return;   /* init never ran */
   lua_State *L = sl_stage_lua(st);
-  if (get_callback(L, ls, "close")) {
+  /* Without its definition (init stopped before it), there is no close. */
+  if (ls->def_ref != LUA_NOREF && get_callback(L, ls, "close")) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, ls->state_ref);
     if (sl_lua_pcall(ls->lua, 1, 0, &ls->err, NULL))
       sl_log_error(sl_stage_name(st), "close failed: %s", ls->err.ptr);
@@ -221,10 +240,26 @@ static void on_source_idle(uv_idle_t *h) {
   int64_t now = sl_now_ms();
   for (lua_Integer i = 1; i <= n; i++) {
     sl_record *rec = sl_batch_add(b);
-    if (!rec) break;
+    if (!rec) {
+      /* The checkpoint covers every record read returned: a batch without
+       * some of them would lose them. */
+      sl_batch_discard(b);
+      lua_pop(L, 2);
+      sl_stage_fatal(st, "out of memory");
+      return;
+    }
     lua_rawgeti(L, -2, i);
     const char *why = NULL;
-    if (!lua_istable(L, -1) || sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why)) {
+    int rc = lua_istable(L, -1) ? sl_lua_table_to_record(L, -1, sl_batch_arena(b), rec, &why) : SL_ETYPE;
+    if (rc == SL_ENOMEM) {
+      /* A dead letter of a record that could not be copied would hold
+       * nothing of it: stop, and the next start reads it again. */
+      sl_batch_discard(b);
+      lua_pop(L, 3);
+      sl_stage_fatal(st, "out of memory");
+      return;
+    }
+    if (rc) {
       memset(rec, 0, sizeof *rec);
       rec->meta.partition = -1;
       sl_record_fail(rec, sl_batch_arena(b), name, why ? why : "read returned a non-table record");

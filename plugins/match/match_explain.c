@@ -430,7 +430,7 @@ int match_explain_command(sl_stage *st, int argc, char **argv) {
     sl_record rec;
     sl_match_str vals[SL_MATCH_MAX_INPUTS];
     if (parse_record(recs[r], &a, &rec, &err) || read_inputs(&c, &rec, &a, recs[r], vals, &err)) {
-      fprintf(stderr, "sluice: explain: %.*s\n", (int)err.len, err.ptr ? err.ptr : "");
+      fprintf(stderr, "sluice: explain: %s\n", sl_buf_text(&err));
       goto done;
     }
     sl_match_prepare(&c, vals, &prep[r]);
@@ -446,7 +446,7 @@ int match_explain_command(sl_stage *st, int argc, char **argv) {
     goto done;
   }
   if (sl_match_model_read(&mo, model, &err)) {
-    fprintf(stderr, "sluice: explain: %s: model: %.*s\n", sl_stage_where(st), (int)err.len, err.ptr ? err.ptr : "");
+    fprintf(stderr, "sluice: explain: %s: model: %s\n", sl_stage_where(st), sl_buf_text(&err));
     goto done;
   }
   if (member_id) {

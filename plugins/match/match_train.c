@@ -260,7 +260,7 @@ int match_train_command(sl_stage *st, int argc, char **argv) {
   progress pg = {.tty = isatty(2), .t0 = t0, .last = -1};
   long n = read_sample(&c, sample, format, &s, &pg, &err);
   if (n < 0) {
-    fprintf(stderr, "sluice: train: %.*s\n", (int)err.len, err.ptr ? err.ptr : "");
+    fprintf(stderr, "sluice: train: %s\n", sl_buf_text(&err));
     code = 2;
     goto done;
   }

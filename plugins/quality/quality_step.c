@@ -645,7 +645,7 @@ static int quality_init(sl_stage *st) {
   sl_stateful_tick(st, cfg->tick_ms);
   return 0;
 fail:
-  sl_log_error(sl_stage_name(st), "%s: %.*s", sl_stage_where(st), (int)err.len, err.ptr ? err.ptr : "");
+  sl_log_error(sl_stage_name(st), "%s: %s", sl_stage_where(st), sl_buf_text(&err));
   sl_buf_free(&err);
   return rc ? rc : SL_EOPTION;
 }

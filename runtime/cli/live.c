@@ -83,7 +83,7 @@ static int settle(sl_admin_conf *c, const char *cmd, const char *admin, const ch
   }
   sl_buf err = SL_BUF_INIT;
   int rc = sl__admin_conf_client(c, admin, token_file, &err);
-  if (rc) fprintf(stderr, "sluice %s: %.*s\n", cmd, (int)err.len, err.ptr ? err.ptr : "");
+  if (rc) fprintf(stderr, "sluice %s: %s\n", cmd, sl_buf_text(&err));
   sl_buf_free(&err);
   return rc ? 2 : 0;
 }
@@ -174,7 +174,7 @@ int sl__cli_tap(int argc, char **argv) {
   int status = 0;
   int fd = target.oom ? -1 : sl__admin_client_request(&c, "GET", target.ptr, 0, &status, &body, &err);
   if (fd < 0) {
-    fprintf(stderr, "sluice tap: %.*s\n", (int)err.len, err.ptr ? err.ptr : "out of memory");
+    fprintf(stderr, "sluice tap: %s\n", sl_buf_text(&err));
     rc = 1;
   } else if (status != 200) {
     for (char chunk[4096];;) {
@@ -302,7 +302,7 @@ int sl__cli_reload(int argc, char **argv) {
     if (wait_ready(&c)) break;
   }
   if (fd == SL_ADMIN_UNREACHABLE) {
-    fprintf(stderr, "sluice reload: %.*s\n", (int)err.len, err.ptr ? err.ptr : "out of memory");
+    fprintf(stderr, "sluice reload: %s\n", sl_buf_text(&err));
     rc = 1;
   } else if (fd == SL_ADMIN_NO_ANSWER || status == 409) {
     rc = report_back(&c, "a reload was under way and is done; the pipeline is ready");

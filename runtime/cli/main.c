@@ -136,7 +136,14 @@ static void help_lua_plugins(void) {
   }
   lua_State *L = sl_lua_state(s);
   sl_config_ctx ctx = {.pipeline_dir = pdir, .search_path = search};
-  sl_config_open(L, &ctx);
+  sl_buf open_err = SL_BUF_INIT;
+  if (sl_config_open(L, &ctx, &open_err)) {
+    fprintf(stderr, "sluice: %s\n", sl_buf_text(&open_err));
+    sl_buf_free(&open_err);
+    sl_lua_free(s);
+    closedir(d);
+    return;
+  }
   printf("Shipped Lua plugins (%s):\n", pdir);
   struct dirent *e;
   char **names = NULL;
@@ -350,7 +357,7 @@ static int cmd_run(int argc, char **argv, int check_only) {
   if (!check_only && admin && *admin) {
     sl_buf err = SL_BUF_INIT;
     if (sl__admin_conf_init(&admin_conf, admin, token_file, admin_conns, &err)) {
-      fprintf(stderr, "sluice: %.*s\n", (int)err.len, err.ptr);
+      fprintf(stderr, "sluice: %s\n", sl_buf_text(&err));
       sl_buf_free(&err);
       goto done;
     }

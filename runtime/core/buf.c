@@ -212,6 +212,15 @@ void sl_buf_int64(sl_buf *b, int64_t v) {
   sl_buf_append(b, p, (size_t)(e - p));
 }
 
+const char *sl_buf_text(sl_buf *b) {
+  if (!b->oom && b->len) {
+    sl_buf_putc(b, 0);
+    b->len -= !b->oom;
+  }
+  if (b->oom) return sl_strerror(SL_ENOMEM);
+  return b->len ? b->ptr : "";
+}
+
 char *sl_buf_steal(sl_buf *b, size_t *len) {
   char *p = b->ptr;
   size_t n = b->len;

@@ -110,6 +110,16 @@ void sl_log(sl_log_level level, const char *stage, const char *fmt, ...) {
   if (!b.oom && !pipe.oom && !stg.oom && !text.oom) {
     ssize_t w = write(g_fd, b.ptr, b.len);
     (void)w;
+  } else {
+    /* The message itself may hold a secret that was not redacted: say only
+     * that a line was lost, from the stack. */
+    char line[128];
+    int n = snprintf(line, sizeof line, g_json ? "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n"
+                                               : "%s %s %s\n",
+                     ts, g_json ? level_names[level] : level_tags[level],
+                     "a log line was lost: out of memory");
+    ssize_t w = write(g_fd, line, (size_t)n);
+    (void)w;
   }
   sl_buf_free(&b);
   sl_buf_free(&pipe);

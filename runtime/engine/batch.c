@@ -97,6 +97,11 @@ int sl_attr_pairs_next(sl_str *rest, sl_str *name, sl_str *value) {
   return 1;
 }
 
+const char *sl__dlq_lost_reason(const sl_record *env, int rc) {
+  if (!env) return "out of memory building a dead letter";
+  return rc == SL_ENOMEM ? "out of memory encoding a dead letter" : "a dead letter could not be encoded";
+}
+
 sl_record *sl__dlq_record(sl_pipeline *p, sl_arena *a, const sl_record *rec) {
   sl_buf env = SL_BUF_INIT;
   sl_envelope_encode(&env, rec, p->name, sl_now_ms());

@@ -11,6 +11,9 @@ void sl__batch_free(sl_batch *b);
 /* A dead-letter record for rec: its raw bytes are the envelope (JSON).
  * NULL on ENOMEM. */
 sl_record *sl__dlq_record(sl_pipeline *p, sl_arena *a, const sl_record *rec);
+/* Why a dead letter was lost: env is what sl__dlq_record made (NULL: out of
+ * memory), rc what adding it to the dead-letter sink's batch returned. */
+const char *sl__dlq_lost_reason(const sl_record *env, int rc);
 /* Encodes rec with the sink's codec into sb (decoding first when needed). */
 int sl__sink_batch_add(sl_stage *sink, sl_sink_batch *sb, sl_arena *a, sl_record *rec,
                        uint32_t cap, const char **why);

@@ -23,8 +23,7 @@ int sl_catalog_load_file(const char *path, sl_catalog **out, sl_buf *err) {
   if (!s) goto done;
   lua_State *L = sl_lua_state(s);
   sl_config_ctx ctx = {.pipeline_dir = sp[0], .search_path = sp, .check_only = 1};
-  sl_config_open(L, &ctx);
-  if ((rc = sl_lua_dofile(s, path, 1, err))) goto done;
+  if ((rc = sl_config_open(L, &ctx, err)) || (rc = sl_lua_dofile(s, path, 1, err))) goto done;
   if (!sl_catalog_is(L, -1)) {
     sl_buf_printf(err, "%s: the file must return sl.catalog { ... } (docs/metrics.md)", path);
     rc = SL_EINVAL;

@@ -713,7 +713,8 @@ static int print_to_log(lua_State *L) {
   return log_at(L, SL_LOG_INFO);
 }
 
-void sl_config_open(lua_State *L, const sl_config_ctx *ctx) {
+static int open_config(lua_State *L) {
+  const sl_config_ctx *ctx = lua_touserdata(L, 1);
   lua_pushcfunction(L, print_to_log);
   lua_setglobal(L, "print");
   lua_pushlightuserdata(L, (void *)ctx);
@@ -730,6 +731,11 @@ void sl_config_open(lua_State *L, const sl_config_ctx *ctx) {
   lua_pushcfunction(L, open_module);
   lua_setfield(L, -2, "sluice");
   lua_pop(L, 1);
+  return 0;
+}
+
+int sl_config_open(lua_State *L, const sl_config_ctx *ctx, sl_buf *err) {
+  return sl_lua_cpcall(sl_lua_from(L), open_config, (void *)ctx, 0, err);
 }
 
 int sl_config_load(sl_lua *s, const char *file, const sl_buf *text, sl_buf *err) {

@@ -134,6 +134,8 @@ struct sl_pipeline {
   sl_stage **sources; int nsources;
   sl_stage **steps;   int nsteps;
   sl_stage **sinks;   int nsinks;    /* sinks[nsinks - 1] is the dead-letter sink */
+  sl_stage *building;         /* a stage being made, not yet in a list: freed by unload
+                                 if making it stopped on a Lua error (out of memory) */
   /* Stateful steps (sluice/stateful.h), in step order: lane j runs
    * steps[lane_step[j]].  A batch goes through 2 * nlanes + 1 phases: even
    * phase 2j on the workers (the steps after lane j - 1 up to lane j; the
@@ -309,8 +311,9 @@ typedef struct sl_config_ctx {
   int check_only;             /* `sluice check`: a file may return a catalog */
 } sl_config_ctx;
 
-/* Installs require("sluice") into a state. */
-void sl_config_open(lua_State *L, const sl_config_ctx *ctx);
+/* Installs require("sluice") into a state: 0, or SL_ELUA with the reason in
+ * err (out of memory).  ctx must outlive the state. */
+int sl_config_open(lua_State *L, const sl_config_ctx *ctx, sl_buf *err);
 /* Runs the pipeline file and checks what it returns; leaves the pipeline
  * descriptor on the stack.  On error *err holds "file:line: message". */
 int sl_config_load(sl_lua *s, const char *file, const sl_buf *text, sl_buf *err);

@@ -347,8 +347,8 @@ static int send_rejects(sl_pipeline *p, sl_sink_batch *sb, void (*durable)(void 
     sl_record_fail(rec, &b->arena, sb->sink->name, r->reason);
     sl_record *env = sl__dlq_record(p, &b->arena, rec);
     const char *why = NULL;
-    if (!env || sl__sink_batch_add(dlq, late, &b->arena, env, n, &why))
-      stop_unwritten(p, b, env ? "a dead letter could not be encoded" : "out of memory building a dead letter", 0);
+    int rc = env ? sl__sink_batch_add(dlq, late, &b->arena, env, n, &why) : SL_ENOMEM;
+    if (rc) stop_unwritten(p, b, sl__dlq_lost_reason(env, rc), 0);
   }
   if (!late->n) {
     sl_buf_free(&late->bytes);

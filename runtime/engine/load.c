@@ -19,6 +19,12 @@
 
 /* ---- paths ---- */
 
+static void free_search_path(const char **sp) {
+  for (size_t i = 0; sp && sp[i]; i++) free((char *)sp[i]);
+  free(sp);
+}
+
+/* The folders require() looks in, or NULL when out of memory. */
 static const char **make_search_path(const char *dir) {
   const char *extra = getenv("SLUICE_PLUGIN_PATH");
   char lua_dir[4096];
@@ -28,21 +34,19 @@ static const char **make_search_path(const char *dir) {
   const char **sp = calloc(n + 2, sizeof *sp);
   if (!sp) return NULL;
   size_t i = 0;
-  sp[i++] = strdup(dir);
+  int lost = !(sp[i++] = strdup(dir));
   if (extra && *extra) {
     char *copy = strdup(extra), *save = NULL;
-    for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
-      sp[i++] = strdup(tok);
+    lost |= !copy;
+    for (char *tok = copy ? strtok_r(copy, ":", &save) : NULL; tok && !lost; tok = strtok_r(NULL, ":", &save))
+      lost |= !(sp[i++] = strdup(tok));
     free(copy);
   }
-  sp[i++] = strdup(lua_dir);
-  sp[i] = NULL;
-  return sp;
-}
-
-static void free_search_path(const char **sp) {
-  for (size_t i = 0; sp && sp[i]; i++) free((char *)sp[i]);
-  free(sp);
+  if (!lost) lost = !(sp[i++] = strdup(lua_dir));
+  if (!lost) return sp;
+  /* The list ends at its first NULL: free what came before it. */
+  free_search_path(sp);
+  return NULL;
 }
 
 /* ---- settings from the pipeline descriptor (on the stack top) ---- */
@@ -108,9 +112,13 @@ static void read_settings(lua_State *L, int desc, sl_pipeline_settings *set, int
 
 /* ---- stages ---- */
 
+static void free_stage(sl_pipeline *p, sl_stage *st);
+
+/* The stage of the descriptor at desc, or NULL when out of memory.  An
+ * option that is wrong is reported in err, with the stage returned. */
 static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kind kind,
                            int index, const char *default_name, sl_buf *err) {
-  sl_stage *st = calloc(1, sizeof *st);
+  sl_stage *st = p->building = calloc(1, sizeof *st);
   if (!st) return NULL;
   st->p = p;
   st->kind = kind;
@@ -138,13 +146,15 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   snprintf(auto_name, sizeof auto_name, "%s.%d", pname ? pname : "step", index + 1);
   st->name = strdup(lua_isstring(L, -1) ? lua_tostring(L, -1) : default_name ? default_name : auto_name);
   lua_pop(L, 1);
+  int lost = !st->where || !st->name;
   if (kind == SL_SOURCE) {
     lua_getfield(L, opts, "department");
     lua_getfield(L, opts, "feed");
-    if (lua_isstring(L, -2)) st->department = strdup(lua_tostring(L, -2));
-    if (lua_isstring(L, -1)) st->feed = strdup(lua_tostring(L, -1));
+    if (lua_isstring(L, -2)) lost |= !(st->department = strdup(lua_tostring(L, -2)));
+    if (lua_isstring(L, -1)) lost |= !(st->feed = strdup(lua_tostring(L, -1)));
     lua_pop(L, 2);
   }
+  if (lost) goto oom;
   st->has_where = kind == SL_SINK && (lua_getfield(L, opts, "where"), !lua_isnil(L, -1));
   if (kind == SL_SINK) lua_pop(L, 1);
   st->plugin = kind == SL_STEP && is_lua ? NULL : pl;
@@ -155,25 +165,35 @@ static sl_stage *new_stage(sl_pipeline *p, lua_State *L, int desc, sl_plugin_kin
   st->desc_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if (st->plugin && st->plugin->config_size) {
     st->config = calloc(1, st->plugin->config_size);
-    if (!st->config ||
-        sl_options_fill(L, opts, st->plugin->options, st->config, p->dir, err)) {
+    if (!st->config) goto oom;
+    if (sl_options_fill(L, opts, st->plugin->options, st->config, p->dir, err)) {
       lua_pop(L, 2);
       return st;
     }
   }
-  if (st->plugin && st->plugin->priv_size) st->priv = calloc(1, st->plugin->priv_size);
+  if (st->plugin && st->plugin->priv_size) {
+    st->priv = calloc(1, st->plugin->priv_size);
+    if (!st->priv) goto oom;
+  }
   if (st->plugin && kind == SL_SINK) {
     for (const sl_option *o = st->plugin->options; o && o->name; o++)
       if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD | SL_RECORD_MAP)) st->nattrs++;
     if (st->nattrs) {
       st->attr_opts = calloc((size_t)st->nattrs, sizeof *st->attr_opts);
+      if (!st->attr_opts) goto oom;
       int k = 0;
-      for (const sl_option *o = st->plugin->options; st->attr_opts && o->name; o++)
+      for (const sl_option *o = st->plugin->options; o->name; o++)
         if (o->flags & (SL_RECORD_FN | SL_RECORD_FIELD | SL_RECORD_MAP)) st->attr_opts[k++] = o;
     }
   }
   lua_pop(L, 2);
   return st;
+
+oom:
+  lua_pop(L, 2);
+  free_stage(p, st);
+  p->building = NULL;
+  return NULL;
 }
 
 static void free_stage(sl_pipeline *p, sl_stage *st) {
@@ -204,7 +224,7 @@ static int build_list(sl_pipeline *p, lua_State *L, int desc, const char *field,
     sl_stage *st;
     if (lua_isfunction(L, -1)) {
       /* A Lua function step: the workers hold the function. */
-      st = calloc(1, sizeof *st);
+      st = p->building = calloc(1, sizeof *st);
       if (!st) return SL_ENOMEM;
       st->p = p;
       st->kind = SL_STEP;
@@ -217,12 +237,18 @@ static int build_list(sl_pipeline *p, lua_State *L, int desc, const char *field,
       snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.linedefined);
       st->name = strdup(name);
       st->where = strdup(where);
+      if (!st->name || !st->where) {
+        free_stage(p, st);
+        p->building = NULL;
+        return SL_ENOMEM;
+      }
     } else {
       st = new_stage(p, L, lua_gettop(L), kind, i, NULL, err);
       if (!st) return SL_ENOMEM;
     }
     lua_pop(L, 1);
     (*out)[(*nout)++] = st;
+    p->building = NULL;
     if (err->len) return SL_EOPTION;
   }
   lua_pop(L, 1);
@@ -321,6 +347,7 @@ static char *state_dir_of(const sl_pipeline *p, const char *state_root) {
     sl_buf_printf(&sr, "%s/.sluice", p->dir);
     root = sl_buf_steal(&sr, NULL);
   }
+  if (!root) return NULL;
   sl_buf sd = SL_BUF_INIT;
   sl_buf_printf(&sd, "%s/%s", root, p->name);
   free(root);
@@ -350,12 +377,25 @@ static int add_dlq(sl_pipeline *p, lua_State *L, int desc, sl_buf *err) {
   }
   sl_stage *dlq = new_stage(p, L, lua_gettop(L), SL_SINK, p->nsinks, "dlq", err);
   lua_pop(L, 1);
+  p->building = NULL;
   if (!dlq || err->len) {
     free_stage(p, dlq);
     return SL_EOPTION;
   }
   dlq->is_dlq = 1;
   p->sinks[p->nsinks++] = dlq;
+  return 0;
+}
+
+typedef struct settings_job {
+  sl_pipeline_settings *set;
+  int workers_override;
+} settings_job;
+
+/* [job, descriptor]: read_settings, protected (reading fields allocates). */
+static int read_settings_lua(lua_State *L) {
+  settings_job *j = lua_touserdata(L, 1);
+  read_settings(L, 2, j->set, j->workers_override);
   return 0;
 }
 
@@ -371,10 +411,13 @@ static int probe_settings(sl_pipeline *p, const sl_run_opts *o, const sl_config_
   sl_lua_grants none = {0};
   sl_lua *probe = sl_lua_new(&lim, &none, p->search_path);
   if (!probe) return SL_ENOMEM;
-  sl_config_open(sl_lua_state(probe), ctx);
-  int rc = sl_config_load(probe, o->file, &p->text, err);
-  if (!rc) read_settings(sl_lua_state(probe), lua_gettop(sl_lua_state(probe)), &p->set, o->workers);
-  else if (err->ptr && strstr(err->ptr, "a nil value (")) {
+  int rc = sl_config_open(sl_lua_state(probe), ctx, err);
+  if (!rc) rc = sl_config_load(probe, o->file, &p->text, err);
+  if (!rc) {
+    settings_job job = {&p->set, o->workers};
+    lua_pushvalue(sl_lua_state(probe), -1);
+    rc = sl_lua_cpcall(probe, read_settings_lua, &job, 1, err);
+  } else if (err->ptr && strstr(err->ptr, "a nil value (")) {
     err->len = strcspn(err->ptr, "\n");
     sl_buf_puts(err, " (the top level of a pipeline file runs once without grants before they are "
                      "known: use io, os and debug inside functions; docs/pipelines.md)");
@@ -390,12 +433,9 @@ static int evaluate(sl_pipeline *p, const sl_run_opts *o, const sl_config_ctx *c
   if (cfg_lim.call_ms < SL_LOAD_MS) cfg_lim.call_ms = SL_LOAD_MS;   /* evaluating the file may take a while */
   p->cfg = sl_lua_new(&cfg_lim, &p->set.grants, p->search_path);
   if (!p->cfg) return SL_ENOMEM;
-  sl_config_open(sl_lua_state(p->cfg), ctx);
-  int rc = sl_config_load(p->cfg, o->file, &p->text, err);
-  if (rc) return rc;
-  /* What runs in this state from now on (template functions, Lua plugins)
-   * runs on the loop thread, under the pipeline's own budget. */
-  return sl_lua_set_call_ms(p->cfg, p->set.limits.call_ms);
+  int rc = sl_config_open(sl_lua_state(p->cfg), ctx, err);
+  if (!rc) rc = sl_config_load(p->cfg, o->file, &p->text, err);
+  return rc;
 }
 
 /* The pipeline's name: its 'name', else its file's name. */
@@ -437,9 +477,53 @@ int sl__pipeline_text_read(const char *file, sl_buf *out, sl_buf *err) {
   return 0;
 }
 
+typedef struct load_job {
+  sl_pipeline *p;
+  const sl_run_opts *o;
+  sl_buf *err;
+  int rc;
+} load_job;
+
+/* [job, descriptor]: the stages, the dead-letter sink and the checks across
+ * them, with job->rc the result. */
+static int load_stages(lua_State *L) {
+  load_job *j = lua_touserdata(L, 1);
+  sl_pipeline *p = j->p;
+  sl_buf *err = j->err;
+  const int desc = 2;
+  int rc;
+  if ((rc = take_name(p, L, desc, j->o->file, err))) goto done;
+  if (!j->o->err_out) sl_log_set_pipeline(p->name);
+
+  if (build_list(p, L, desc, "sources", SL_SOURCE, &p->sources, &p->nsources, 0, err) ||
+      build_list(p, L, desc, "steps", SL_STEP, &p->steps, &p->nsteps, 0, err) ||
+      build_list(p, L, desc, "sinks", SL_SINK, &p->sinks, &p->nsinks, 1, err)) {
+    if (!err->len) sl_buf_puts(err, "out of memory");
+    rc = SL_EOPTION;
+    goto done;
+  }
+  if ((rc = find_lanes(p, err))) goto done;
+  p->state_dir = state_dir_of(p, j->o->state_root);
+  if (!p->state_dir) {
+    rc = SL_ENOMEM;
+    goto done;
+  }
+  if ((rc = add_dlq(p, L, desc, err))) {
+    if (!err->len) sl_buf_puts(err, "out of memory");
+    goto done;
+  }
+  if ((rc = check_unique_names(p, err))) goto done;
+  lua_getfield(L, desc, "where");
+  rc = check_exactly_once(p, lua_isstring(L, -1) ? lua_tostring(L, -1) : p->file, err);
+done:
+  j->rc = rc;
+  return 0;
+}
+
 int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   p->file = strdup(o->file);
   p->carry = o->carry;
+  if (!p->file) return SL_ENOMEM;
   struct stat sb;
   if (stat(o->file, &sb) < 0) {
     sl_buf_printf(err, "%s: cannot open the pipeline file: %s", o->file, strerror(errno));
@@ -462,34 +546,30 @@ int sl__pipeline_load(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   char *slash = strrchr(real, '/');
   *slash = 0;
   p->dir = strdup(real[0] ? real : "/");
-  p->search_path = make_search_path(p->dir);
+  p->search_path = p->dir ? make_search_path(p->dir) : NULL;
+  if (!p->search_path) return SL_ENOMEM;
   sl_config_ctx ctx = {.pipeline_dir = p->dir, .search_path = p->search_path,
                        .check_only = o->check_only};
   int rc = probe_settings(p, o, &ctx, err);
   if (!rc) rc = evaluate(p, o, &ctx, err);
   if (rc) return rc;
+  /* The stages are made from the descriptor by C code that calls Lua
+   * (fields, options, references): protected, so that running out of memory
+   * there is an error rather than a panic. */
   lua_State *L = sl_lua_state(p->cfg);
-  int desc = lua_gettop(L);
-  if ((rc = take_name(p, L, desc, o->file, err))) return rc;
-  if (!o->err_out) sl_log_set_pipeline(p->name);
-
-  if (build_list(p, L, desc, "sources", SL_SOURCE, &p->sources, &p->nsources, 0, err) ||
-      build_list(p, L, desc, "steps", SL_STEP, &p->steps, &p->nsteps, 0, err) ||
-      build_list(p, L, desc, "sinks", SL_SINK, &p->sinks, &p->nsinks, 1, err)) {
-    if (!err->len) sl_buf_puts(err, "out of memory");
-    return SL_EOPTION;
+  if (!lua_checkstack(L, 3)) return SL_ENOMEM;
+  load_job job = {p, o, err, 0};
+  lua_pushvalue(L, -1);
+  sl_buf lua_err = SL_BUF_INIT;
+  if (sl_lua_cpcall(p->cfg, load_stages, &job, 1, &lua_err)) {
+    if (!err->len) sl_buf_puts(err, sl_buf_text(&lua_err));
+    sl_buf_free(&lua_err);
+    return SL_ELUA;
   }
-  if ((rc = find_lanes(p, err))) return rc;
-  p->state_dir = state_dir_of(p, o->state_root);
-  if ((rc = add_dlq(p, L, desc, err))) {
-    if (!err->len) sl_buf_puts(err, "out of memory");
-    return rc;
-  }
-  if ((rc = check_unique_names(p, err))) return rc;
-  lua_getfield(L, desc, "where");
-  rc = check_exactly_once(p, lua_isstring(L, -1) ? lua_tostring(L, -1) : p->file, err);
-  lua_pop(L, 1);
-  return rc;
+  if (job.rc) return job.rc;
+  /* What runs in this state from now on (template functions, Lua plugins)
+   * runs on the loop thread, under the pipeline's own budget. */
+  return sl_lua_set_call_ms(p->cfg, p->set.limits.call_ms);
 }
 
 int sl__pipeline_keep_steps(sl_pipeline *p, int first, int last, sl_buf *err) {
@@ -515,6 +595,7 @@ int sl__pipeline_keep_steps(sl_pipeline *p, int first, int last, sl_buf *err) {
 }
 
 void sl__pipeline_unload(sl_pipeline *p) {
+  free_stage(p, p->building);
   sl_stage **lists[3] = {p->sources, p->steps, p->sinks};
   int counts[3] = {p->nsources, p->nsteps, p->nsinks};
   for (int l = 0; l < 3; l++) {

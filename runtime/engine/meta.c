@@ -296,7 +296,7 @@ int sl__meta_main(int argc, char **argv) {
   if (!strcmp(argv[1], "luals")) luals(&b);
   else rc = luacheck(&b, &err);
   if (!rc && b.oom) rc = 1;
-  if (rc) fprintf(stderr, "sluice meta: %.*s\n", (int)err.len, err.ptr ? err.ptr : "out of memory");
+  if (rc) fprintf(stderr, "sluice meta: %s\n", sl_buf_text(&err));
   else fwrite(b.ptr, 1, b.len, stdout);
   sl_buf_free(&b);
   sl_buf_free(&err);

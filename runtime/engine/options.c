@@ -202,6 +202,20 @@ static char *resolve_path(const char *basedir, const char *v) {
   return s;
 }
 
+/* A list of n strings (NULL-terminated when whole) is kept only whole: a
+ * NULL in it would end it early, and what came after would leak.  0, or
+ * SL_ENOMEM with the list freed. */
+static int keep_list(char **list, size_t n, char ***dst) {
+  for (size_t i = 0; i < n; i++)
+    if (!list[i]) {
+      for (size_t j = 0; j < n; j++) free(list[j]);
+      free(list);
+      return SL_ENOMEM;
+    }
+  *dst = list;
+  return 0;
+}
+
 /* Stores the value at the top of the stack (already checked) into cfg. */
 static int fill_value(lua_State *L, const sl_option *o, void *cfg, const char *basedir) {
   char *dst = (char *)cfg + o->offset;
@@ -251,8 +265,7 @@ static int fill_value(lua_State *L, const sl_option *o, void *cfg, const char *b
           lua_pop(L, 1);
         }
       }
-      *(char ***)dst = list;
-      return 0;
+      return keep_list(list, n, (char ***)dst);
     }
     case SL_OPT_MAP: {
       size_t n = 0;
@@ -270,8 +283,7 @@ static int fill_value(lua_State *L, const sl_option *o, void *cfg, const char *b
           kv[i++] = strdup(luaL_tolstring(L, -1, NULL)), lua_pop(L, 1);
         lua_pop(L, 1);
       }
-      *(char ***)dst = kv;
-      return 0;
+      return keep_list(kv, 2 * n, (char ***)dst);
     }
     case SL_OPT_LUA:
       lua_pushvalue(L, -1);

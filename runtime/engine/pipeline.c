@@ -219,6 +219,18 @@ static int build(sl_pipeline *p, const sl_run_opts *o, uv_loop_t *loop, sl_buf *
 
 /* ---- check (sluice check) ---- */
 
+/* [summary]: appends the catalog's summary to the sl_buf, if the file was
+ * a catalog.  Protected: the key is a string, which may allocate. */
+static int read_catalog_summary(lua_State *L) {
+  sl_buf *summary = lua_touserdata(L, 1);
+  size_t n;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, SL_CATALOG_SUMMARY_KEY) == LUA_TSTRING) {
+    const char *s = lua_tolstring(L, -1, &n);
+    sl_buf_append(summary, s, n);
+  }
+  return 0;
+}
+
 /* The plugins' own deeper checks (their errors are logged), then the
  * summary line.  The exit code, with the reason in err. */
 static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
@@ -227,14 +239,21 @@ static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
   for (int l = 0; l < 3; l++)
     for (int i = 0; i < cn[l]; i++) {
       sl_stage *st = cl[l][i];
-      if (st->plugin && st->plugin->check && st->plugin->check(st)) {
-        sl_buf_printf(err, "%s: %s: invalid options (see above)", st->where, st->name);
+      int rc = st->plugin && st->plugin->check ? st->plugin->check(st) : 0;
+      if (rc) {
+        /* A plugin that ran out of memory may not have said so. */
+        sl_buf_printf(err, "%s: %s: %s", st->where, st->name,
+                      rc == SL_ENOMEM ? "out of memory" : "invalid options (see above)");
         return 2;
       }
     }
-  lua_State *L = p->cfg ? sl_lua_state(p->cfg) : NULL;
-  const char *catalog = L && lua_getfield(L, LUA_REGISTRYINDEX, SL_CATALOG_SUMMARY_KEY) == LUA_TSTRING
-                            ? lua_tostring(L, -1) : NULL;
+  sl_buf summary = SL_BUF_INIT;
+  if (p->cfg && sl_lua_cpcall(p->cfg, read_catalog_summary, &summary, 0, err)) return 2;
+  if (summary.oom) {
+    sl_buf_free(&summary);
+    return 2;   /* reported as out of memory */
+  }
+  const char *catalog = summary.len ? sl_buf_text(&summary) : NULL;
   if (o->json) {
     sl_buf j = SL_BUF_INIT;
     sl_buf_puts(&j, "{\"file\":");
@@ -255,7 +274,7 @@ static int check(sl_pipeline *p, const sl_run_opts *o, sl_buf *err) {
     printf("%s: ok: pipeline '%s' with %d source%s, %d step%s, %d sink%s and a dead-letter sink\n",
            o->file, p->name, p->nsources, p->nsources == 1 ? "" : "s", p->nsteps,
            p->nsteps == 1 ? "" : "s", p->nsinks - 1, p->nsinks == 2 ? "" : "s");
-  if (L) lua_pop(L, 1);
+  sl_buf_free(&summary);
   return 0;
 }
 
@@ -326,7 +345,10 @@ static void teardown(sl_pipeline *p) {
     sl__admin_stop(p);
     sl__lane_input_stop(p);
     uv_walk(p->loop, close_walk_cb, NULL);
-    uv_run(p->loop, UV_RUN_DEFAULT);
+    /* A uv_stop made outside uv_run (a stage that failed to start) makes
+     * the next uv_run return at once: run until the closes are done. */
+    while (uv_run(p->loop, UV_RUN_DEFAULT)) {
+    }
     uv_loop_close(p->loop);
     pthread_mutex_destroy(&p->done_mu);
     sl__metrics_free(p);
@@ -340,33 +362,47 @@ static void teardown(sl_pipeline *p) {
 
 /* Why the pipeline could not start (or is invalid), where it is wanted. */
 static void report(const sl_run_opts *o, sl_buf *err, int code) {
-  if (!err->len) sl_buf_puts(err, "cannot start the pipeline (out of memory)");
+  /* A reason that could not be written whole (or at all) ran out of memory
+   * itself: say that, from memory that needs no allocation. */
+  static const char oom[] = "cannot start the pipeline: out of memory";
+  const char *why = err->ptr;
+  size_t why_len = err->len;
+  if (!why_len || err->oom) why = oom, why_len = sizeof oom - 1;
   if (o->check_only && o->json) {
     sl_buf shown = SL_BUF_INIT, j = SL_BUF_INIT;
-    sl__secret_redact(&shown, err->ptr, err->len);
+    sl__secret_redact(&shown, why, why_len);
     sl_buf_puts(&j, "{\"file\":");
     sl_buf_json_string(&j, o->file, strlen(o->file));
     sl_buf_printf(&j, ",\"ok\":false,\"exit_code\":%d,\"error\":", code);
-    sl_buf_json_string(&j, shown.ptr ? shown.ptr : "", shown.len);
+    if (shown.oom) sl_buf_json_string(&j, oom, sizeof oom - 1);
+    else sl_buf_json_string(&j, shown.ptr ? shown.ptr : "", shown.len);
     sl_buf_puts(&j, "}\n");
-    fwrite(j.ptr, 1, j.len, stdout);
+    if (j.oom) fprintf(stderr, "sluice: %s\n", oom);
+    else fwrite(j.ptr, 1, j.len, stdout);
     sl_buf_free(&j);
     sl_buf_free(&shown);
   }
   /* check's errors are for a person at a terminal: one plain line. */
-  if (o->err_out) sl_buf_append(o->err_out, err->ptr, err->len);
-  else if (o->check_only && !o->quiet) {
+  if (o->err_out) {
+    sl_buf_append(o->err_out, why, why_len);
+  } else if (o->check_only && !o->quiet) {
     sl_buf shown = SL_BUF_INIT;
-    sl__secret_redact(&shown, err->ptr, err->len);
-    fprintf(stderr, "sluice: %.*s\n", (int)shown.len, shown.ptr ? shown.ptr : "");
+    sl__secret_redact(&shown, why, why_len);
+    if (shown.oom) fprintf(stderr, "sluice: %s\n", oom);
+    else fprintf(stderr, "sluice: %.*s\n", (int)shown.len, shown.ptr ? shown.ptr : "");
     sl_buf_free(&shown);
+  } else {
+    sl_log_error(NULL, "%.*s", (int)why_len, why);
   }
-  else sl_log_error(NULL, "%.*s", (int)err->len, err->ptr);
 }
 
 int sl_pipeline_main(const sl_run_opts *o) {
   sl_pipeline *p = calloc(1, sizeof *p);
-  if (!p) return 1;
+  if (!p) {
+    sl_buf none = SL_BUF_INIT;
+    report(o, &none, 1);   /* says out of memory */
+    return 1;
+  }
   /* A stop or reload signal that comes before this run listens waits for it. */
   if (!o->check_only) sl__signals_hold();
   sl_buf err = SL_BUF_INIT;

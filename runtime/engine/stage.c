@@ -59,7 +59,16 @@ void sl_stateful_tick(sl_stage *st, int64_t interval_ms) {
 
 /* ---- Lua states of their own ---- */
 
-#define CTX_KEY "sluice.own_ctx"   /* registry: the config context, freed with the state */
+/* The address of this is the registry key of the config context of a state
+ * made here, freed with the state: a light userdata key, so reading it
+ * (while freeing) allocates nothing. */
+static const char own_ctx_key;
+
+static int keep_ctx(lua_State *L) {
+  lua_pushvalue(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &own_ctx_key);
+  return 0;
+}
 
 int sl__pipeline_lua_new(sl_pipeline *p, sl_lua **out, sl_buf *err) {
   /* The file's top level runs under the same load budget as in the loop
@@ -73,14 +82,18 @@ int sl__pipeline_lua_new(sl_pipeline *p, sl_lua **out, sl_buf *err) {
   }
   lua_State *L = sl_lua_state(s);
   sl_config_ctx *ctx = malloc(sizeof *ctx);
-  if (!ctx) return SL_ENOMEM;
+  if (!ctx) {
+    sl_buf_puts(err, "out of memory creating a Lua state");
+    return SL_ENOMEM;
+  }
   ctx->pipeline_dir = p->dir;
   ctx->search_path = p->search_path;
   /* The context must outlive the state: it is freed with it. */
-  lua_pushlightuserdata(L, ctx);
-  lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
-  sl_config_open(L, ctx);
-  if (sl_config_load(s, p->file, &p->text, err)) return SL_ELUA;
+  if (sl_lua_cpcall(s, keep_ctx, ctx, 0, err)) {
+    free(ctx);
+    return SL_ENOMEM;
+  }
+  if (sl_config_open(L, ctx, err) || sl_config_load(s, p->file, &p->text, err)) return SL_ELUA;
   if (sl_lua_set_call_ms(s, p->set.limits.call_ms)) return SL_ENOMEM;
   return 0;
 }
@@ -88,7 +101,7 @@ int sl__pipeline_lua_new(sl_pipeline *p, sl_lua **out, sl_buf *err) {
 void sl__pipeline_lua_free(sl_lua *s) {
   if (!s) return;
   lua_State *L = sl_lua_state(s);
-  lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &own_ctx_key);
   void *ctx = lua_touserdata(L, -1);
   lua_pop(L, 1);
   sl_lua_free(s);

@@ -711,6 +711,8 @@ static void process_batch(worker *w, sl_batch *b) {
       w->dead[i]->fields = NULL;
       w->dead[i]->nfields = w->dead[i]->capfields = 0;
       env = sl__dlq_record(p, &b->arena, w->dead[i]);
+      sl_log_error(dlq->name, "a dead letter's fields could not be copied (too big, or out of memory): "
+                   "it is written with the record's raw bytes only");
     }
     const char *why = NULL;
     if (env && w->where_fn[ndlq] != LUA_NOREF) {
@@ -724,8 +726,9 @@ static void process_batch(worker *w, sl_batch *b) {
         compute_attrs(w, b, ndlq, sb, (uint32_t)w->ndead, env, sb->n))
       sl_log_error(dlq->name, "a per-record option failed for a dead letter (%s)",
                    w->err.ptr ? w->err.ptr : "out of memory");
-    if (!env || sl__sink_batch_add(dlq, sb, &b->arena, env, (uint32_t)w->ndead, &why))
-      mark_lost(w, env ? "a dead letter could not be encoded" : "out of memory building a dead letter");
+    int rc = env ? sl__sink_batch_add(dlq, sb, &b->arena, env, (uint32_t)w->ndead, &why) : SL_ENOMEM;
+    if (rc)
+      mark_lost(w, sl__dlq_lost_reason(env, rc));
     else if (tapped)
       sl__tap_records(p, dlq, &env, 1);
   }

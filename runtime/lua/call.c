@@ -184,21 +184,29 @@ static int load_text(lua_State *L) {
   return 1;
 }
 
-/* Runs the loader fn (with ud as its light userdata), then the chunk it
- * left.  Loading allocates (the chunk name, the prototypes): it runs
- * protected like any call, so running out of budget there is an error,
- * not a panic. */
-static int load_and_run(sl_lua *s, lua_CFunction fn, void *ud, int nresults, sl_buf *err) {
-  lua_State *L = s->L;
-  if (!lua_checkstack(L, 2)) {
+/* Puts f and ud below the nargs values on top, to be called protected: 0,
+ * or SL_ELUA with err set and the values popped. */
+static int push_c_call(sl_lua *s, lua_CFunction f, void *ud, int nargs, sl_buf *err) {
+  if (!lua_checkstack(s->L, 2)) {
+    lua_pop(s->L, nargs);
     clear(err);
     if (err) sl_buf_puts(err, "stack overflow");
     terminate(err);
     return SL_ELUA;
   }
-  lua_pushcfunction(L, fn);
-  lua_pushlightuserdata(L, ud);
-  if (sl_lua_pcall(s, 1, 1, err, NULL)) return SL_ELUA;
+  lua_pushcfunction(s->L, f);
+  lua_insert(s->L, -1 - nargs);
+  lua_pushlightuserdata(s->L, ud);
+  lua_insert(s->L, -1 - nargs);
+  return 0;
+}
+
+/* Runs the loader fn (with ud as its light userdata), then the chunk it
+ * left.  Loading allocates (the chunk name, the prototypes): it runs
+ * protected like any call, so running out of budget there is an error,
+ * not a panic. */
+static int load_and_run(sl_lua *s, lua_CFunction fn, void *ud, int nresults, sl_buf *err) {
+  if (push_c_call(s, fn, ud, 0, err) || sl_lua_pcall(s, 1, 1, err, NULL)) return SL_ELUA;
   return sl_lua_pcall(s, 0, nresults, err, NULL);
 }
 
@@ -241,4 +249,9 @@ int sl_lua_pcall_record(sl_lua *s, sl_record *rec, sl_arena *a, int nresults,
   lua_pushlightuserdata(L, rec);
   lua_pushlightuserdata(L, a);
   return sl_lua_pcall(s, 3, nresults, err, trace);
+}
+
+int sl_lua_cpcall(sl_lua *s, lua_CFunction f, void *ud, int nargs, sl_buf *err) {
+  if (push_c_call(s, f, ud, nargs, err)) return SL_ELUA;
+  return sl_lua_pcall(s, 1 + nargs, 0, err, NULL);
 }

@@ -55,6 +55,13 @@ lua_State *sl_lua_state(sl_lua *s);
 int sl_lua_pcall_record(sl_lua *s, sl_record *rec, sl_arena *a, int nresults,
                         sl_buf *err, sl_buf *trace);
 
+/* Calls f(L) protected, under the same rules as sl_lua_pcall, with ud (a
+ * light userdata) as its first argument and the nargs values on top of the
+ * stack (popped) after it: for C code that builds tables or strings in a
+ * state outside any call, where running out of memory would otherwise be a
+ * panic.  f's results are dropped. */
+int sl_lua_cpcall(sl_lua *s, lua_CFunction f, void *ud, int nargs, sl_buf *err);
+
 /* Loads and runs a Lua file (text only), leaving nresults on the stack,
  * under the same rules as sl_lua_pcall.  The chunk is named "@path", so
  * messages say "path:line:". */

@@ -32,9 +32,12 @@ typedef struct case_ctx {
 
 /* ---- from the runner's state ---- */
 
-static char *opt_string(lua_State *L, int t, const char *k) {
+/* A copy of t[k] if it is a string, else NULL; *lost is set when there is
+ * one that could not be copied (out of memory). */
+static char *opt_string(lua_State *L, int t, const char *k, int *lost) {
   lua_getfield(L, t, k);
   char *s = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+  if (lua_isstring(L, -1) && !s) *lost = 1;
   lua_pop(L, 1);
   return s;
 }
@@ -43,26 +46,27 @@ static char *opt_string(lua_State *L, int t, const char *k) {
 static int take_items(lua_State *L, case_ctx *ctx, sl_buf *why) {
   size_t n = (size_t)luaL_len(L, -1);
   ctx->items = calloc(n + 1, sizeof *ctx->items);
-  if (!ctx->items) return SL_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
+  int lost = !ctx->items;
+  for (size_t i = 0; i < n && !lost; i++) {
     lua_geti(L, -1, (lua_Integer)i + 1);
     int t = lua_gettop(L);
     case_item *it = &ctx->items[ctx->nitems++];
-    it->source = opt_string(L, t, "source");
+    it->source = opt_string(L, t, "source", &lost);
     lua_getfield(L, t, "json");
     size_t len;
     const char *json = lua_tolstring(L, -1, &len);
     it->rec.json = json ? malloc(len + 1) : NULL;
     if (it->rec.json) memcpy(it->rec.json, json, len + 1);
+    else lost |= json != NULL;
     it->rec.len = len;
     lua_pop(L, 1);
     if (lua_getfield(L, t, "meta") == LUA_TTABLE) {
       int m = lua_gettop(L);
-      it->rec.department = opt_string(L, m, "department");
-      it->rec.feed = opt_string(L, m, "feed");
-      it->rec.key = opt_string(L, m, "key");
-      it->rec.id = opt_string(L, m, "id");
-      char *time = opt_string(L, m, "time");
+      it->rec.department = opt_string(L, m, "department", &lost);
+      it->rec.feed = opt_string(L, m, "feed", &lost);
+      it->rec.key = opt_string(L, m, "key", &lost);
+      it->rec.id = opt_string(L, m, "id", &lost);
+      char *time = opt_string(L, m, "time", &lost);
       if (time && sl_parse_time_ms(time, strlen(time), &it->rec.time_ms)) {
         sl_buf_printf(why, "input record %zu: _meta.time: expected an RFC 3339 time, got \"%s\"", i + 1, time);
         free(time);
@@ -72,7 +76,10 @@ static int take_items(lua_State *L, case_ctx *ctx, sl_buf *why) {
     }
     lua_settop(L, t - 1);
   }
-  return 0;
+  /* An input left out, or without its metadata, would test something else. */
+  if (!lost) return 0;
+  sl_buf_puts(why, "the case's input: out of memory");
+  return SL_ENOMEM;
 }
 
 /* ---- the hooks the run calls ---- */
@@ -149,7 +156,7 @@ static int on_loaded(sl_pipeline *p, void *ud, sl_buf *err) {
   ctx->noutputs = p->nsinks;
   for (int i = 0; i < p->nsinks && !rc; i++) {
     ctx->outputs[i].name = strdup(p->sinks[i]->name);
-    rc = sl__test_sink_swap(p->sinks[i], &ctx->outputs[i]);
+    rc = ctx->outputs[i].name ? sl__test_sink_swap(p->sinks[i], &ctx->outputs[i]) : SL_ENOMEM;
   }
   for (int i = 0; i < p->nsources && !rc; i++) rc = sl__test_source_swap(p->sources[i], &ctx->inputs[i]);
   if (rc) sl_buf_puts(err, "out of memory");
@@ -238,24 +245,35 @@ typedef struct saved_env {
   char *name, *value;         /* value NULL: was unset */
 } saved_env;
 
-/* Sets the variables of the table at t (if one), saving what they were. */
-static void set_env(lua_State *L, int t, saved_env **saved, size_t *n) {
-  if (!lua_istable(L, t)) return;
+/* Sets the variables of the table at t (if one), saving what they were:
+ * 0, or SL_ENOMEM with the variables set so far saved (a case run without
+ * its environment would test something else). */
+static int set_env(lua_State *L, int t, saved_env **saved, size_t *n) {
+  if (!lua_istable(L, t)) return 0;
   lua_pushnil(L);
   while (lua_next(L, t)) {
     if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
       saved_env *g = realloc(*saved, (*n + 1) * sizeof *g);
-      if (g) {
-        *saved = g;
-        const char *name = lua_tostring(L, -2), *old = getenv(name);
-        g[*n].name = strdup(name);
-        g[*n].value = old ? strdup(old) : NULL;
-        (*n)++;
-        setenv(name, lua_tostring(L, -1), 1);
+      if (!g) goto oom;
+      *saved = g;
+      const char *name = lua_tostring(L, -2), *old = getenv(name);
+      g[*n].name = strdup(name);
+      g[*n].value = old ? strdup(old) : NULL;
+      if (!g[*n].name || (old && !g[*n].value)) {
+        free(g[*n].name);
+        free(g[*n].value);
+        goto oom;
       }
+      (*n)++;
+      if (setenv(name, lua_tostring(L, -1), 1)) goto oom;
     }
     lua_pop(L, 1);
   }
+  return 0;
+
+oom:
+  lua_pop(L, 2);
+  return SL_ENOMEM;
 }
 
 static void restore_env(saved_env *saved, size_t n) {
@@ -301,7 +319,7 @@ static int run_pipeline(case_ctx *ctx, const char *pipeline, sl_test_opts *o, sl
     o->interrupted = 1;
     sl_buf_puts(why, "interrupted");
     code = -1;
-  } else if (code && err.len) sl_buf_printf(why, "the pipeline did not run: %.*s", (int)err.len, err.ptr);
+  } else if (code && (err.len || err.oom)) sl_buf_printf(why, "the pipeline did not run: %s", sl_buf_text(&err));
   else if (code) sl_buf_printf(why, "the pipeline stopped with exit code %d (see its log above)", code);
   else if (!ctx->outputs) sl_buf_puts(why, "the pipeline did not run");
   sl_buf_free(&err);
@@ -309,15 +327,38 @@ static int run_pipeline(case_ctx *ctx, const char *pipeline, sl_test_opts *o, sl
   return code || !ctx->outputs ? -1 : 0;
 }
 
+static int push_raw_lua(lua_State *L) {
+  push_raw(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+static int push_sink_names_lua(lua_State *L) {
+  push_sink_names(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+/* Pushes what f(L) with ctx pushes, made in a protected call (the tables
+ * allocate): 0, or SL_ELUA with the reason in why. [-0,+1|0] */
+static int push_protected(sl_lua *runner, lua_CFunction f, case_ctx *ctx, sl_buf *why) {
+  lua_State *L = sl_lua_state(runner);
+  if (!lua_checkstack(L, 2)) {
+    sl_buf_puts(why, "stack overflow");
+    return SL_ELUA;
+  }
+  lua_pushcfunction(L, f);
+  lua_pushlightuserdata(L, ctx);
+  return sl_lua_pcall(runner, 1, 1, why, NULL);
+}
+
 /* What came out of the run against the case's expect and check
  * (test.result, then test.compare). */
 static sl_test_verdict judge(sl_lua *runner, int test_idx, int case_idx, case_ctx *ctx, sl_buf *why) {
   lua_State *L = sl_lua_state(runner);
-  push_raw(L, ctx);
+  if (push_protected(runner, push_raw_lua, ctx, why)) return SL_TEST_FAIL;
   if (call_test(runner, test_idx, "result", 1, 1, why)) return SL_TEST_FAIL;
   lua_pushvalue(L, case_idx);
   lua_insert(L, -2);
-  push_sink_names(L, ctx);
+  if (push_protected(runner, push_sink_names_lua, ctx, why)) return SL_TEST_FAIL;
   if (call_test(runner, test_idx, "compare", 3, 1, why)) return SL_TEST_FAIL;
   if (!lua_isstring(L, -1)) return SL_TEST_PASS;
   sl_buf_puts(why, lua_tostring(L, -1));
@@ -346,20 +387,26 @@ sl_test_verdict sl__test_case_run(sl_lua *runner, int suite_idx, int test_idx, i
   lua_getfield(L, case_idx, "to");
   char *at = lua_isstring(L, -2) ? strdup(lua_tostring(L, -2)) : NULL;
   char *to = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+  int lost = (lua_isstring(L, -2) && !at) || (lua_isstring(L, -1) && !to);
   lua_pop(L, 2);
   ctx.at = at;
   ctx.to = to;
+  if (lost) {
+    sl_buf_puts(why, "out of memory");
+    goto done;
+  }
   int64_t now;
   lua_pushvalue(L, case_idx);
   if (call_test(runner, test_idx, "inputs", 1, 1, why) || take_items(L, &ctx, why) ||
       case_now(L, suite_idx, case_idx, &now, why))
     goto done;
   lua_getfield(L, suite_idx, "env");
-  set_env(L, lua_gettop(L), &saved, &nsaved);
+  int rc = set_env(L, lua_gettop(L), &saved, &nsaved);
   lua_getfield(L, case_idx, "env");
-  set_env(L, lua_gettop(L), &saved, &nsaved);
+  if (!rc) rc = set_env(L, lua_gettop(L), &saved, &nsaved);
+  if (rc) sl_buf_puts(why, "env: out of memory");
   sl__clock_fix(now);
-  int ran = run_pipeline(&ctx, pipeline, o, why);
+  int ran = rc ? 1 : run_pipeline(&ctx, pipeline, o, why);
   sl__clock_fix(INT64_MIN);
   restore_env(saved, nsaved);
   if (!ran) v = judge(runner, test_idx, case_idx, &ctx, why);

@@ -55,6 +55,7 @@ typedef struct runner {
   size_t n, cap;
   char **dirs;                /* the folders of the pipelines run (coverage) */
   size_t ndirs;
+  size_t lost;                /* results that could not be kept (out of memory) */
 } runner;
 
 /* ---- results ---- */
@@ -64,11 +65,21 @@ static void add_result(runner *r, const char *file, const char *name, sl_test_ve
   if (r->n == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 32;
     result *g = realloc(r->results, cap * sizeof *g);
-    if (!g) return;
+    if (!g) {
+      r->lost++;
+      return;
+    }
     r->results = g;
     r->cap = cap;
   }
-  r->results[r->n++] = (result){strdup(file), name ? strdup(name) : NULL, why && *why ? strdup(why) : NULL,
+  /* A result kept without its file name could not be reported: counted as
+   * lost, it fails the run rather than passing it. */
+  char *f = strdup(file);
+  if (!f) {
+    r->lost++;
+    return;
+  }
+  r->results[r->n++] = (result){f, name ? strdup(name) : NULL, why && *why ? strdup(why) : NULL,
                                 v, invalid, ms};
 }
 
@@ -79,13 +90,6 @@ static void print_indented(FILE *f, const char *text) {
     fprintf(f, "      %.*s\n", (int)n, p);
     p = nl ? nl + 1 : p + n;
   }
-}
-
-/* The text of b, NUL-terminated ("" when empty). */
-static const char *text_of(sl_buf *b) {
-  sl_buf_putc(b, 0);
-  b->len--;
-  return b->ptr && !b->oom ? b->ptr : "";
 }
 
 /* ---- one test file ---- */
@@ -152,8 +156,11 @@ static sl_lua *runner_state(const char *file, sl_buf *err) {
     return NULL;
   }
   sl_config_ctx ctx = {.pipeline_dir = dir, .search_path = search};
-  sl_config_open(sl_lua_state(s), &ctx);
   lua_State *L = sl_lua_state(s);
+  if (sl_config_open(L, &ctx, err)) {
+    sl_lua_free(s);
+    return NULL;
+  }
   lua_getglobal(L, "require");
   lua_pushstring(L, "sluice.test");
   if (sl_lua_pcall(s, 1, 1, err, NULL)) {
@@ -178,10 +185,10 @@ static void run_file(runner *r, const char *file) {
     if (!ok) sl_buf_printf(&err, "%s: a test file returns test.suite { cases = {...} } "
                                  "(local test = require \"sluice.test\")", file);
   }
-  if (err.len) {
+  if (err.len || err.oom || !s) {
     fprintf(r->text, "ERROR %s\n", file);
-    print_indented(r->text, text_of(&err));
-    add_result(r, file, NULL, SL_TEST_FAIL, 1, 0, text_of(&err));
+    print_indented(r->text, sl_buf_text(&err));
+    add_result(r, file, NULL, SL_TEST_FAIL, 1, 0, sl_buf_text(&err));
     sl_buf_free(&err);
     sl_lua_free(s);
     return;
@@ -198,6 +205,11 @@ static void run_file(runner *r, const char *file) {
     lua_getfield(L, -1, "name");
     char *name = strdup(lua_tostring(L, -1));
     lua_pop(L, 3);
+    if (!name) {
+      fprintf(r->text, "ERROR %s: case %lld: out of memory\n", file, (long long)i);
+      add_result(r, file, NULL, SL_TEST_FAIL, 1, 0, "out of memory");
+      continue;
+    }
     if (r->run_filter && !strstr(name, r->run_filter)) {
       free(name);
       continue;
@@ -208,9 +220,9 @@ static void run_file(runner *r, const char *file) {
     int64_t ms = sl_mono_ms() - t0;
     static const char *const tags[] = {"ok   ", "FAIL ", "skip "};
     fprintf(r->text, "%s %s: %s (%lld ms)\n", tags[v], file, name, (long long)ms);
-    if (v != SL_TEST_PASS) print_indented(r->text, text_of(&why));
+    if (v != SL_TEST_PASS) print_indented(r->text, sl_buf_text(&why));
     fflush(r->text);
-    add_result(r, file, name, v, 0, ms, text_of(&why));
+    add_result(r, file, name, v, 0, ms, sl_buf_text(&why));
     sl_buf_free(&why);
     free(name);
   }
@@ -223,17 +235,22 @@ static void run_file(runner *r, const char *file) {
 typedef struct file_list {
   char **v;
   size_t n, cap;
+  int oom;                    /* a file could not be listed: the run fails */
 } file_list;
 
 static void push_file(file_list *l, const char *path) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 16;
     char **g = realloc(l->v, cap * sizeof *g);
-    if (!g) return;
+    if (!g) {
+      l->oom = 1;
+      return;
+    }
     l->v = g;
     l->cap = cap;
   }
-  l->v[l->n++] = strdup(path);
+  if ((l->v[l->n] = strdup(path))) l->n++;
+  else l->oom = 1;
 }
 
 static int is_test_file(const char *name) {
@@ -475,6 +492,8 @@ int sl__test_main(int argc, char **argv) {
   fprintf(r.text, "\n%zu passed, %zu failed", passed, failed);
   if (skipped) fprintf(r.text, ", %zu skipped", skipped);
   if (invalid) fprintf(r.text, ", %zu invalid test file%s", invalid, invalid == 1 ? "" : "s");
+  if (r.lost || files.oom)
+    fprintf(r.text, ", %s out of memory", files.oom ? "test files not listed:" : "results lost:");
   fprintf(r.text, " (%zu file%s, %.2f s)\n", files.n, files.n == 1 ? "" : "s", ms / 1000.0);
   if (junit_stdout) write_junit(&r, stdout);
   if (junit_file) {
@@ -488,7 +507,8 @@ int sl__test_main(int argc, char **argv) {
     }
   }
   if (coverage) sl__coverage_stop();
-  rc = r.opts.interrupted ? 130 : invalid || bad_path || (!files.n && !r.n) ? 2 : failed ? 1 : cov_rc ? 1 : 0;
+  rc = r.opts.interrupted ? 130 : invalid || bad_path || (!files.n && !r.n) ? 2
+       : failed || r.lost || files.oom ? 1 : cov_rc ? 1 : 0;
   for (size_t i = 0; i < r.n; i++) {
     free(r.results[i].file);
     free(r.results[i].name);

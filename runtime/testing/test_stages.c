@@ -23,12 +23,13 @@ typedef struct mem_src {
 
 static sl_str str_of(const char *s) { return (sl_str){s, s ? strlen(s) : 0}; }
 
-static void add_record(sl_batch *b, const sl_test_rec *r, size_t index) {
+/* 0, or SL_ENOMEM with nothing added. */
+static int add_record(sl_batch *b, const sl_test_rec *r, size_t index) {
   sl_record *rec = sl_batch_add(b);
   char *raw = rec ? sl_arena_memdup(sl_batch_arena(b), r->json, r->len) : NULL;
   if (!raw) {
     if (rec) sl_batch_pop(b);
-    return;
+    return SL_ENOMEM;
   }
   rec->raw = (sl_str){raw, r->len};
   rec->codec = &sl_codec_jsonl;
@@ -42,6 +43,7 @@ static void add_record(sl_batch *b, const sl_test_rec *r, size_t index) {
   if (r->feed) rec->meta.feed = str_of(r->feed);
   if (r->key) rec->meta.key = str_of(r->key);
   if (r->id) rec->meta.id = str_of(r->id);
+  return 0;
 }
 
 /* Emits batches of batch_size records until paused or at the end. */
@@ -56,7 +58,13 @@ static void pump(sl_stage *st) {
       return;
     }
     for (uint32_t k = 0; k < size && m->next < cfg->in->n; k++, m->next++)
-      add_record(b, &cfg->in->recs[m->next], m->next);
+      if (add_record(b, &cfg->in->recs[m->next], m->next)) {
+        /* A record left out would make the case pass or fail on the wrong
+         * input: the run stops instead. */
+        sl_batch_discard(b);
+        sl_stage_fatal(st, "out of memory");
+        return;
+      }
     sl_checkpoint cp = {.a = (int64_t)m->next};
     sl_batch_set_checkpoint(b, &cp);
     sl_source_emit(st, b);
@@ -177,6 +185,13 @@ static int sink_write(sl_stage *st, sl_sink_batch *sb) {
     *a = (sl_buf)SL_BUF_INIT;
     sl_buf_append(r, sb->bytes.ptr + from, to - from);
     attrs_json(st, sb, i, a);
+    if (r->oom || a->oom) {
+      /* A record kept half would be compared as something else. */
+      sl_buf_free(r);
+      sl_buf_free(a);
+      sl_sink_failed(sb, "out of memory");
+      return 0;
+    }
     o->n++;
   }
   sl_sink_done(sb);

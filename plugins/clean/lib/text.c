@@ -216,7 +216,7 @@ static int pass_nfkc(const char *s, size_t n, int fold, sl_text_scratch *sc, sl_
 static pthread_once_t t2s_once = PTHREAD_ONCE_INIT;
 static opencc_t t2s_cc = (opencc_t)-1;
 static uint8_t t2s_bits[T2S_MAX / 8];   /* code points that t2s changes on their own */
-static int t2s_failed;
+static int t2s_failed;       /* 1: OpenCC's data would not load; 2: out of memory */
 
 static const uint32_t probe_ranges[][2] = {
     {0x2E80, 0x2FDF}, {0x3400, 0x4DBF}, {0x4E00, 0x9FFF}, {0xF900, 0xFAFF}, {0x20000, 0x2FFFF},
@@ -240,8 +240,8 @@ static void t2s_load(void) {
     }
   char *out = in.oom ? NULL : opencc_convert_utf8(t2s_cc, in.ptr, in.len);
   if (!out) {
+    t2s_failed = in.oom ? 2 : 1;
     sl_buf_free(&in);
-    t2s_failed = 1;
     return;
   }
   size_t on = strlen(out), oi = 0;
@@ -261,6 +261,9 @@ static void t2s_load(void) {
 
 int sl_text_t2s_ready(sl_clean_why *why) {
   pthread_once(&t2s_once, t2s_load);
+  if (t2s_failed == 2)
+    return sl__why(why, SL_ENOMEM, "Traditional to Simplified conversion unavailable: out of memory "
+                                   "loading it");
   if (t2s_failed)
     return sl__why(why, SL_EIO, "Traditional to Simplified conversion unavailable: cannot load "
                                 "OpenCC's t2s.json (is the OpenCC data package installed?)");

@@ -29,6 +29,11 @@ void sl_buf_json_string(sl_buf *b, const char *p, size_t n);
  * exactly; NaN and infinities become null. */
 void sl_buf_json_double(sl_buf *b, double d);
 void sl_buf_int64(sl_buf *b, int64_t v);
+/* The text of a message written into b, NUL-terminated, to print: "out of
+ * memory" when writing it ran out of memory (b->oom), so that a reason is
+ * never lost to an empty line; "" when b is empty.  Borrowed from b (or
+ * static): valid until b changes. */
+const char *sl_buf_text(sl_buf *b);
 /* Takes ownership of the bytes away from b (caller frees); b is emptied. */
 char *sl_buf_steal(sl_buf *b, size_t *len);
 
