@@ -104,7 +104,10 @@ static void remember_dir(runner *r, const char *pipeline) {
   char **g = realloc(r->dirs, (r->ndirs + 2) * sizeof *g);
   if (!g) return;
   r->dirs = g;
-  r->dirs[r->ndirs++] = strdup(real);
+  r->dirs[r->ndirs] = NULL;
+  char *dir = strdup(real);
+  if (!dir) return;   /* only coverage's file list misses it */
+  r->dirs[r->ndirs++] = dir;
   r->dirs[r->ndirs] = NULL;
 }
 
@@ -195,6 +198,12 @@ static void run_file(runner *r, const char *file) {
   }
   int suite_idx = lua_gettop(L);
   char *pipeline = pipeline_of(L, suite_idx, file);
+  if (!pipeline) {
+    fprintf(r->text, "ERROR %s: out of memory\n", file);
+    add_result(r, file, NULL, SL_TEST_FAIL, 1, 0, "out of memory");
+    sl_lua_free(s);
+    return;
+  }
   remember_dir(r, pipeline);
   lua_getfield(L, suite_idx, "cases");
   lua_Integer ncases = luaL_len(L, -1);
