@@ -10,6 +10,7 @@
  * by converting every CJK code point). */
 #include <opencc/opencc.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -291,6 +292,12 @@ static int pass_t2s(const char *s, size_t n, sl_buf *dst, sl_clean_why *why) {
 
 /* ---- the whole ---- */
 
+/* The passes that fail only when their buffer cannot grow say so in why. */
+static int or_out_of_memory(int rc, sl_clean_why *why) {
+  if (rc < 0 && why) snprintf(why->msg, sizeof why->msg, "out of memory");
+  return rc;
+}
+
 int sl_text_clean(unsigned flags, const char *s, size_t n, sl_text_scratch *sc, const char **out,
                   size_t *out_len, unsigned *changed, sl_clean_why *why) {
   const char *cur = s;
@@ -318,11 +325,11 @@ int sl_text_clean(unsigned flags, const char *s, size_t n, sl_text_scratch *sc, 
     if (rc) return rc;
   }
   PASS(SL_TEXT_REPAIR, pass_utf8(cur, len, (flags & SL_TEXT_REPAIR) != 0, next, why));
-  if (flags & SL_TEXT_TRIM) PASS(SL_TEXT_TRIM, pass_junk(cur, len, next));
+  if (flags & SL_TEXT_TRIM) PASS(SL_TEXT_TRIM, or_out_of_memory(pass_junk(cur, len, next), why));
   if (flags & (SL_TEXT_NFKC | SL_TEXT_CASEFOLD)) PASS(SL_TEXT_NFKC, pass_nfkc(cur, len, 0, sc, next, why));
   if (flags & SL_TEXT_CASEFOLD) PASS(SL_TEXT_CASEFOLD, pass_nfkc(cur, len, 1, sc, next, why));
   if (flags & SL_TEXT_T2S) PASS(SL_TEXT_T2S, pass_t2s(cur, len, next, why));
-  if (flags & SL_TEXT_TRIM) PASS(SL_TEXT_TRIM, pass_space(cur, len, next));
+  if (flags & SL_TEXT_TRIM) PASS(SL_TEXT_TRIM, or_out_of_memory(pass_space(cur, len, next), why));
 #undef PASS
   *out = cur;
   *out_len = len;
