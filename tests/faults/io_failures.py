@@ -53,7 +53,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -542,23 +541,14 @@ def kafka_errors(t):
                               r"transport", text)) for _, _, text in t.logs)
 
 
-class Work:
+class Work(st.Test):
+    """sluicetest's work folder; the runs here are whole (run_sluice), so
+    their stderr is kept as text in logs rather than as Run objects."""
+
     def __init__(self, sluice):
-        self.sluice = sluice
-        self.dir = tempfile.mkdtemp(prefix="sluice-io-failures-")
+        super().__init__(sluice, "io-failures")
         self.runs_started = 0
         self.logs = []
-
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def reset(self, *names):
-        for name in names:
-            p = self.path(name)
-            if os.path.isdir(p):
-                shutil.rmtree(p)
-            elif os.path.exists(p):
-                os.remove(p)
 
     def print_logs(self, tail_lines=40):
         for name, cmd, text in self.logs[-6:]:
@@ -570,10 +560,8 @@ class Work:
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--soak"]
-    soak = "--soak" in sys.argv[1:]
-    sluice = os.path.abspath(args[0] if args else os.environ.get(
-        "SLUICE_BIN", os.path.join(REPO, "build", "sluice")))
+    args = st.parse_args(__doc__)
+    soak, sluice = args.soak, args.sluice
     if not os.path.exists(os.path.join(st.FIU_LIB, "fiu_posix_preload.so")):
         print("io_failures: FAIL: libfiu's preloads are missing (apt-get install fiu-utils)")
         return 1

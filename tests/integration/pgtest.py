@@ -101,8 +101,11 @@ class Db:
 
     def forget_checkpoint(self, pipeline=None):
         """Deletes what a pg.sink stored for the pipeline (default: the one
-        named after the schema), so that its sources start over."""
-        self.sql("DELETE FROM sluice.checkpoints WHERE pipeline = '%s'" % (pipeline or self.schema))
+        named after the schema), so that its sources start over.  On a fresh
+        server, before any pg.sink made sluice.checkpoints, there is none."""
+        self.sql("DO $$ BEGIN IF to_regclass('sluice.checkpoints') IS NOT NULL THEN "
+                 "DELETE FROM sluice.checkpoints WHERE pipeline = '%s'; END IF; END $$"
+                 % (pipeline or self.schema))
 
     def drop_replication(self, slot):
         """Drops the replication slot named slot (unless a sluice still holds
